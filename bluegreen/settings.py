@@ -1,0 +1,323 @@
+"""Typed stack settings: the one model of stack config that every layer reads.
+
+Pulumi hands the program flat strings; operators hand `validate` a YAML file.
+Both go through `parse_settings`, so a value is accepted or refused by exactly
+the same rules before anything is changed. Field names are the camelCase keys
+users type (`pulumi config set --path router.previewPort 8081`); each field's
+`Allowed` note is what an error message and the configuration reference say
+is allowed, next to the constraint it explains.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
+
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, Color] = ("blue", "green")
+Stickiness = Literal["none", "cookie", "ip"]
+Profile = Literal["development", "staging", "production"]
+
+# Env vars the program itself sets on every app container; a user value would
+# silently fight the colour stack, so they are refused.
+RESERVED_ENV = frozenset({"APP_COLOR", "APP_VERSION", "APP_PORT", "APP_PROFILE"})
+
+# Stacks whose names match this are production: versions must be pinned.
+PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """Human description of what a constrained field accepts (for messages and docs)."""
+
+    text: str
+
+
+def other(color: Color) -> Color:
+    return "green" if color == "blue" else "blue"
+
+
+def is_production(stack: str) -> bool:
+    return bool(PRODUCTION_STACK.match(stack))
+
+
+def _check_ip(value: str) -> str:
+    ipaddress.ip_address(value)  # raises ValueError with a clear message
+    return value
+
+
+ImageTag = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+    Allowed("an image tag: 1-128 of letters, digits, '_', '.', '-', not starting with '.' or '-'"),
+]
+Digest = Annotated[
+    str,
+    StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$"),
+    Allowed("a digest 'sha256:' followed by 64 lowercase hex digits"),
+]
+EnvName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    Allowed("an environment variable name: letters, digits and '_', not starting with a digit"),
+]
+UrlPath = Annotated[
+    str,
+    StringConstraints(pattern=r"^/[A-Za-z0-9_./~%-]*$", max_length=256),
+    Allowed("an absolute URL path such as /health/ready"),
+]
+ImageRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]{0,254}$"),
+    Allowed("an image reference such as acme/shop or python:3.11-slim (lowercase)"),
+]
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$"),
+    Allowed("a lowercase name: letters, digits, '.', '_', '-', up to 63 characters"),
+]
+IpAddress = Annotated[
+    str,
+    AfterValidator(_check_ip),
+    Allowed("an IPv4 or IPv6 address such as 127.0.0.1 or 0.0.0.0"),
+]
+DockerHost = Annotated[
+    str,
+    StringConstraints(pattern=r"^(unix|tcp|ssh)://\S+$"),
+    Allowed("a Docker host URL: unix:///path, tcp://host:port or ssh://user@host"),
+]
+HostPort = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Model(BaseModel):
+    """Base of every settings model: camelCase keys, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+class ColorSpec(Model):
+    """What one colour runs. `replicas: 0` means the colour is not deployed."""
+
+    version: ImageTag | None = Field(None, description="Image tag this colour runs.")
+    digest: Digest | None = Field(
+        None, description="Pin the image by digest (registry source); the tag stays for display."
+    )
+    replicas: int = Field(1, ge=0, le=10, description="Containers of this colour.")
+
+
+class Resources(Model):
+    memory_mb: int = Field(256, ge=32, le=65536, description="Memory limit per container, MiB.")
+    cpus: float = Field(0.5, ge=0.05, le=64, description="CPU limit per container, in cores.")
+
+
+class AppSettings(Model):
+    port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on inside its container.")
+    health_path: UrlPath = Field("/health/ready", description="Readiness path probed by the gate.")
+    profile: Profile = Field("production", description="APP_PROFILE given to the app.")
+    env: dict[EnvName, str] = Field(
+        default_factory=dict, description="Extra environment for every app container."
+    )
+    resources: Resources = Field(default_factory=Resources)
+    stop_grace_seconds: int = Field(
+        30, ge=1, le=600, description="SIGTERM to SIGKILL on stop; in-flight requests finish."
+    )
+
+
+class BuildImage(Model):
+    """Build the app image from source on the Docker host (no push)."""
+
+    source: Literal["build"] = "build"
+    name: Name = Field("bluegreen-app", description="Local repository name of the built image.")
+    context: str = Field("app", min_length=1, description="Build context, relative to Pulumi.yaml.")
+    dockerfile: str = Field("Dockerfile", min_length=1, description="Dockerfile in the context.")
+    base_image: ImageRef = Field(
+        "python:3.11-slim", description="BASE_IMAGE build arg (tests use a stand-in)."
+    )
+
+
+class RegistryImage(Model):
+    """Run an image that a registry already holds, pinned by tag or digest."""
+
+    source: Literal["registry"]
+    repository: ImageRef = Field(description="Repository without tag, e.g. acme/shop.")
+
+
+class S3Image(Model):
+    """Load image tarballs from an S3-compatible bucket (no registry needed)."""
+
+    source: Literal["s3"]
+    name: Name = Field("bluegreen-app", description="Image name inside the store.")
+    bucket: Annotated[
+        str,
+        StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+        Allowed("an S3 bucket name: 3-63 lowercase letters, digits, '.', '-'"),
+    ]
+    prefix: str = Field("images", description="Key prefix inside the bucket.")
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint; unset for AWS.")
+
+
+ImageSettings = Annotated[BuildImage | RegistryImage | S3Image, Field(discriminator="source")]
+
+
+class RateLimit(Model):
+    requests_per_second: int = Field(ge=1, le=100000, description="Sustained rate per client IP.")
+    burst: int = Field(20, ge=0, le=100000, description="Requests above the rate queued, then 429.")
+
+
+class RouterSettings(Model):
+    port: HostPort = Field(8080, description="Host port of the live listener.")
+    preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
+    bind_address: IpAddress = Field("127.0.0.1", description="Host address the ports bind to.")
+    image: ImageRef = Field(
+        "nginxinc/nginx-unprivileged:1.27", description="nginx image (non-root, listens on 8080)."
+    )
+    drain_seconds: int = Field(30, ge=0, le=3600, description="Bound on old connections after a switch.")
+    security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")
+    rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")
+    memory_mb: int = Field(128, ge=16, le=4096, description="Router memory limit, MiB.")
+    cpus: float = Field(0.5, ge=0.05, le=16, description="Router CPU limit, in cores.")
+
+
+class HealthGate(Model):
+    timeout_seconds: float = Field(60, gt=0, le=900, description="Total bound on the gate.")
+    interval_seconds: float = Field(0.5, gt=0, le=60, description="First backoff step.")
+    successes: int = Field(2, ge=1, le=20, description="Consecutive passes per container.")
+
+
+class DockerSettings(Model):
+    host: DockerHost | None = Field(
+        None, description="Docker host to deploy to; unset uses the local engine."
+    )
+
+
+class StackSettings(Model):
+    """The whole stack config of the `bluegreen` Pulumi project."""
+
+    active_color: Color = Field(description="Colour that takes trafficWeight% of requests.")
+    traffic_weight: int = Field(
+        100, ge=0, le=100, description="Share of requests for activeColor, the rest to the other."
+    )
+    stickiness: Stickiness = Field("none", description="Keep a client on one colour during a canary.")
+    blue: ColorSpec = Field(default_factory=ColorSpec)
+    green: ColorSpec = Field(default_factory=lambda: ColorSpec(replicas=0))
+    app: AppSettings = Field(default_factory=AppSettings)
+    image: ImageSettings = Field(default_factory=BuildImage)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    health_gate: HealthGate = Field(default_factory=HealthGate)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+
+    def color(self, color: Color) -> ColorSpec:
+        return self.blue if color == "blue" else self.green
+
+    def weights(self) -> dict[Color, int]:
+        """Share of live traffic per colour; the two always add up to 100."""
+        return {
+            self.active_color: self.traffic_weight,
+            other(self.active_color): 100 - self.traffic_weight,
+        }
+
+
+def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
+    """Rules that span keys; each names the key a user should change."""
+    problems: list[Problem] = []
+    for color, weight in s.weights().items():
+        spec = s.color(color)
+        if weight > 0 and spec.replicas == 0:
+            key = "trafficWeight" if color != s.active_color else f"{color}.replicas"
+            value: Any = s.traffic_weight if key == "trafficWeight" else 0
+            problems.append(
+                Problem(
+                    key,
+                    value,
+                    f"{color} takes {weight}% of traffic but has no replicas: "
+                    f"give {color}.replicas >= 1"
+                    + (" or set trafficWeight to 100" if key == "trafficWeight" else ""),
+                )
+            )
+    for color in COLORS:
+        spec = s.color(color)
+        if spec.replicas > 0 and not spec.version:
+            problems.append(
+                Problem(
+                    f"{color}.version",
+                    MISSING,
+                    f"an image tag, because {color}.replicas is {spec.replicas}",
+                )
+            )
+        if is_production(stack) and spec.version == "latest":
+            problems.append(
+                Problem(
+                    f"{color}.version",
+                    spec.version,
+                    f"a pinned version; stack '{stack}' is production and refuses 'latest'",
+                )
+            )
+        if spec.digest and not isinstance(s.image, RegistryImage):
+            problems.append(
+                Problem(
+                    f"{color}.digest",
+                    spec.digest,
+                    f"unset; a digest pins a registry image, but image.source is '{s.image.source}'",
+                )
+            )
+    if s.router.port == s.router.preview_port:
+        problems.append(
+            Problem(
+                "router.previewPort",
+                s.router.preview_port,
+                f"a host port other than router.port ({s.router.port})",
+            )
+        )
+    reserved = sorted(RESERVED_ENV.intersection(s.app.env))
+    for name in reserved:
+        problems.append(
+            Problem(
+                f"app.env.{name}",
+                s.app.env[name],
+                "unset; the program sets APP_COLOR, APP_VERSION, APP_PORT and APP_PROFILE itself",
+            )
+        )
+    if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:
+        problems.append(
+            Problem(
+                "healthGate.intervalSeconds",
+                s.health_gate.interval_seconds,
+                f"less than healthGate.timeoutSeconds ({s.health_gate.timeout_seconds:g})",
+            )
+        )
+    return problems
+
+
+def parse_settings(raw: dict[str, Any], stack: str) -> StackSettings:
+    """Validate raw config (keys without namespace) for `stack`.
+
+    Raises SettingsError with one Problem per bad value; field errors first,
+    cross-field rules only once every field is valid on its own.
+    """
+    try:
+        settings = StackSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(problems_from_validation_error(exc, StackSettings)) from None
+    problems = _cross_field_problems(settings, stack)
+    if problems:
+        raise SettingsError(problems)
+    return settings

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources and the Pulumi-side adapters; the domain lives in bluegreen/."""

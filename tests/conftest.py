@@ -1,0 +1,64 @@
+"""Shared fixtures: repository paths, the Docker gate and the strict-CI flag.
+
+Tests that need a Docker engine carry `@pytest.mark.docker`. On a laptop
+without an engine they skip with the reason; with BLUEGREEN_REQUIRE_DOCKER=1
+(CI sets it) the same condition fails the test, so CI cannot go green by
+skipping what it was meant to prove.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_DOCKER = os.environ.get("BLUEGREEN_REQUIRE_DOCKER") == "1"
+
+
+def _docker_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    probe = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return "no Docker engine answers: " + (probe.stderr.strip().splitlines() or ["?"])[-1]
+    return None
+
+
+def need(condition_problem: str | None) -> None:
+    """Skip (laptop) or fail (CI) when a prerequisite of a Docker test is missing."""
+    if condition_problem is None:
+        return
+    if REQUIRE_DOCKER:
+        pytest.fail(f"BLUEGREEN_REQUIRE_DOCKER=1 but {condition_problem}", pytrace=False)
+    pytest.skip(condition_problem)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    need(_docker_problem())
+
+
+def need_image(name: str) -> None:
+    found = subprocess.run(["docker", "image", "inspect", name], capture_output=True, check=False, timeout=30)
+    need(None if found.returncode == 0 else f"image {name} is missing (run `make images`)")
+
+
+@pytest.fixture(autouse=True)
+def _docker_marker(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("docker") is not None:
+        request.getfixturevalue("docker_engine")
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return ROOT

@@ -1,0 +1,133 @@
+"""`python -m bluegreen validate`: exit codes, output shapes, unreadable files."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bluegreen.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def project_copy(tmp_path: Path, stack: str, text: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_prod_is_valid_as_a_real_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bluegreen", "validate", "Pulumi.prod.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and "stack prod: valid" in lines[0]
+    assert done.stderr == ""
+
+
+def test_purple_exits_2_and_names_active_color(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.prod.yaml").read_text().replace("activeColor: blue", "activeColor: purple")
+    path = project_copy(tmp_path, "prod", text)
+    code, out, err = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and out == ""
+    first = err.splitlines()[0]
+    assert first == f"{path}: activeColor: got 'purple'; allowed: 'blue' or 'green'"
+
+
+def test_reads_pulumi_yaml_from_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = project_copy(tmp_path, "dev", (ROOT / "Pulumi.dev.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert run("validate", path.name)[0] == 0
+
+
+def test_json_report_valid() -> None:
+    code, out, _ = run(
+        "validate", str(ROOT / "Pulumi.dev.yaml"), "--project", str(ROOT / "Pulumi.yaml"), "--json"
+    )
+    report = json.loads(out)
+    assert code == 0 and report["valid"] is True and report["problems"] == []
+    assert report["settings"]["activeColor"] == "blue"
+    assert report["settings"]["router"]["previewPort"] == 8081
+
+
+def test_json_report_invalid(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.dev.yaml").read_text().replace("trafficWeight: 100", "trafficWeight: 300")
+    path = project_copy(tmp_path, "dev", text)
+    code, out, err = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"), "--json")
+    report = json.loads(out)
+    assert code == 2 and err == ""
+    assert report["valid"] is False and report["settings"] is None
+    assert report["problems"] == [
+        {
+            "key": "trafficWeight",
+            "value": 300,
+            "missing": False,
+            "unknownKey": False,
+            "allowed": "an integer from 0 to 100",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("Pulumi.dev.yaml", "config: [1, 2\n", "not valid YAML at line"),
+        ("Pulumi.dev.yaml", "- just\n- a list\n", "expected a YAML mapping"),
+        ("Pulumi.dev.yaml", "config: 5\n", "'config' must be a mapping"),
+        ("stack.yaml", "config: {}\n", "a stack file is named Pulumi.<stack>.yaml"),
+    ],
+)
+def test_unreadable_files_exit_2_with_one_line(tmp_path: Path, name: str, text: str, expected: str) -> None:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    path = tmp_path / name
+    path.write_text(text)
+    code, out, err = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and expected in err and str(path) in err
+
+
+def test_missing_stack_file(tmp_path: Path) -> None:
+    code, _, err = run("validate", str(tmp_path / "Pulumi.nope.yaml"), "--project", str(ROOT / "Pulumi.yaml"))
+    assert code == 2 and err.strip() == f"{tmp_path / 'Pulumi.nope.yaml'}: no such file"
+
+
+def test_missing_project_file(tmp_path: Path) -> None:
+    code, _, err = run("validate", str(ROOT / "Pulumi.dev.yaml"), "--project", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and "Pulumi.yaml: no such file" in err
+
+
+def test_secure_values_validate_as_opaque_strings(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.dev.yaml").read_text()
+    text = text.replace(
+        "    profile: development\n",
+        "    profile: development\n    env:\n      API_TOKEN:\n        secure: v1:abc\n",
+    )
+    path = project_copy(tmp_path, "dev", text)
+    code, out, _ = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"), "--json")
+    assert code == 0
+    assert json.loads(out)["settings"]["app"]["env"] == {"API_TOKEN": "[secret]"}
+
+
+@pytest.mark.parametrize("argv", [[], ["validate"], ["frobnicate"], ["validate", "a", "b"]])
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert "usage:" in capsys.readouterr().err
