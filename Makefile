@@ -13,18 +13,19 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # secrets). Every other stack must get PULUMI_CONFIG_PASSPHRASE from its operator.
 DEV_PASSPHRASE := bluegreen-dev-not-secret
 
-.PHONY: help venv up test lint images clean-state
+.PHONY: help venv up test lint images wheels app-image clean-state
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up on a local file backend)"
 	@echo "make test    set everything up and run the test suite"
 	@echo "make lint    ruff + mypy"
 	@echo "make images  build the stand-in base images (needs root + a Docker engine)"
+	@echo "make app-image VERSION=x  build bluegreen-app:x offline from the stand-in base"
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml app/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -r app/requirements.txt
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -55,6 +56,22 @@ lint: venv
 
 images:
 	@bash scripts/stand-in-images.sh
+
+# The app image builds with no network: its wheels come from the host's pip.
+VERSION    ?= dev
+BASE_IMAGE ?= bluegreen-local/python:3.11
+wheels: app/wheels/.complete
+app/wheels/.complete: app/requirements.txt | venv
+	@rm -rf app/wheels && mkdir -p app/wheels
+	$(PY) -m pip download --quiet --only-binary=:all: --dest app/wheels -r app/requirements.txt
+	@touch $@
+
+app-image: wheels
+	docker build --quiet --tag bluegreen-app:$(VERSION) \
+	  --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg VERSION=$(VERSION) \
+	  --build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+	  --build-arg SOURCE=$$(git config --get remote.origin.url 2>/dev/null || echo local) \
+	  app
 
 clean-state:
 	rm -rf .pulumi-state

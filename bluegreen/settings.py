@@ -34,7 +34,7 @@ Profile = Literal["development", "staging", "production"]
 
 # Env vars the program itself sets on every app container; a user value would
 # silently fight the colour stack, so they are refused.
-RESERVED_ENV = frozenset({"APP_COLOR", "APP_VERSION", "APP_PORT", "APP_PROFILE"})
+RESERVED_ENV = frozenset({"APP_COLOR", "APP_VERSION", "APP_PORT", "APP_PROFILE", "APP_HEALTH_PATH"})
 
 # Stacks whose names match this are production: versions must be pinned.
 PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
@@ -293,7 +293,7 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
             Problem(
                 f"app.env.{name}",
                 s.app.env[name],
-                "unset; the program sets APP_COLOR, APP_VERSION, APP_PORT and APP_PROFILE itself",
+                "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
             )
         )
     if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:

@@ -6,6 +6,7 @@ the program (e.g. before and after `activeColor` flips) resource by resource.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -61,8 +62,22 @@ def engine_value(value: Any) -> str:
     return str(value)
 
 
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def _harness_loop() -> asyncio.AbstractEventLoop:
+    """One loop for every run. Pulumi's runtime keeps work on the loop it first
+    saw (a new loop per run hangs in wait_for_rpcs), and a test that used
+    asyncio.run() leaves the thread with no loop at all."""
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP
+
+
 def run_program(raw: dict[str, Any], stack: str = "dev", mocks: RecordingMocks | None = None) -> ProgramRun:
     mocks = mocks or RecordingMocks()
+    asyncio.set_event_loop(_harness_loop())
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config({f"{PROJECT}:{k}": engine_value(v) for k, v in raw.items()}, [])

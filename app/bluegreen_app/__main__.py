@@ -1,0 +1,5 @@
+import sys
+
+from bluegreen_app.server import main
+
+sys.exit(main())

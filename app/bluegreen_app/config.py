@@ -1,0 +1,99 @@
+"""App settings from the environment, per profile, refused at start when wrong.
+
+Profiles are classes, as teams know them from Flask's config classes: each
+sets different defaults; any variable still overrides. A bad value or an
+unknown APP_* variable stops the process before it binds a port, with one
+line per problem, so a broken release never reports healthy.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, StringConstraints, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["development", "staging", "production"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+ENV_PREFIX = "APP_"
+
+
+class ConfigError(ValueError):
+    """The environment cannot run the app; `lines` name each variable."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+class AppConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    profile: Profile = "production"
+    color: Label = "none"
+    version: Label = "dev"
+    host: str = "0.0.0.0"  # noqa: S104 - a container must listen on its own interface
+    port: int = Field(8000, ge=1, le=65535)
+    health_path: str = Field("/health/ready", pattern=r"^/\S*$")
+    log_level: LogLevel = "info"
+    downstream_url: AnyHttpUrl | None = None
+    downstream_timeout_seconds: float = Field(1.0, gt=0, le=10)
+    startup_delay_seconds: float = Field(0.0, ge=0, le=120)
+    drain_delay_seconds: float = Field(0.0, ge=0, le=60)
+    shutdown_timeout_seconds: float = Field(25.0, gt=0, le=600)
+    slow_max_seconds: float = Field(30.0, gt=0, le=600)
+
+
+class DevelopmentConfig(AppConfig):
+    profile: Profile = "development"
+    log_level: LogLevel = "debug"
+    shutdown_timeout_seconds: float = Field(5.0, gt=0, le=600)
+
+
+class StagingConfig(AppConfig):
+    profile: Profile = "staging"
+
+
+class ProductionConfig(AppConfig):
+    profile: Profile = "production"
+    log_level: LogLevel = "info"
+
+
+PROFILES: dict[str, type[AppConfig]] = {
+    "development": DevelopmentConfig,
+    "staging": StagingConfig,
+    "production": ProductionConfig,
+}
+
+
+def _known_variables() -> set[str]:
+    return {ENV_PREFIX + name.upper() for name in AppConfig.model_fields}
+
+
+def load_config() -> AppConfig:
+    """Settings for the profile APP_PROFILE names; ConfigError lists every problem."""
+    problems: list[str] = []
+    profile = os.environ.get("APP_PROFILE", "production")
+    cls = PROFILES.get(profile)
+    if cls is None:
+        problems.append(f"APP_PROFILE: got {profile!r}; allowed: {', '.join(PROFILES)}")
+        cls = ProductionConfig
+    known = _known_variables()
+    problems += [
+        f"{name}: unknown setting; known: {', '.join(sorted(known))}"
+        for name in sorted(os.environ)
+        if name.startswith(ENV_PREFIX) and name not in known
+    ]
+    try:
+        config = cls()
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else "?"
+            problems.append(f"{name}: got {err.get('input')!r}; {err['msg']}")
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config

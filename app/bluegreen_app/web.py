@@ -1,0 +1,195 @@
+"""HTTP and WebSocket routes, and the middleware every request passes through."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bluegreen_app.config import AppConfig
+from bluegreen_app.lifecycle import Lifecycle
+from bluegreen_app.logs import request_id
+
+log = logging.getLogger("bluegreen_app")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    latency_ms: float
+    detail: str
+
+
+def _probe_downstream(url: str, timeout: float) -> Check:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - URL validated as http(s)
+            status = response.status
+        ok, detail = status < 400, f"HTTP {status}"
+    except urllib.error.HTTPError as exc:
+        ok, detail = False, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        ok, detail = False, str(getattr(exc, "reason", exc))
+    return Check("downstream", ok, round((time.perf_counter() - started) * 1000, 1), detail)
+
+
+class RequestContext:
+    """Request id in, colour/version/id headers out, one access log line per request."""
+
+    def __init__(self, app: ASGIApp, config: AppConfig) -> None:
+        self.app = app
+        self.static_headers = [
+            (b"x-app-color", config.color.encode()),
+            (b"x-app-version", config.version.encode()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", []), *self.static_headers, (b"x-request-id", rid.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method", "WS"),
+                    "path": scope["path"],
+                    "status": status if scope["type"] == "http" else 101,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "event": "access",
+                },
+            )
+            request_id.reset(token)
+
+
+def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp:
+    life = lifecycle or Lifecycle()
+    hostname = socket.gethostname()
+
+    async def readiness() -> tuple[bool, list[Check]]:
+        checks: list[Check] = []
+        if config.downstream_url is not None:
+            checks.append(
+                await asyncio.to_thread(
+                    _probe_downstream, str(config.downstream_url), config.downstream_timeout_seconds
+                )
+            )
+        return life.serving and all(c.ok for c in checks), checks
+
+    async def index(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "color": config.color,
+                "version": config.version,
+                "host": hostname,
+                "request_id": request_id.get(),
+            }
+        )
+
+    async def live(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive", "phase": life.phase.value})
+
+    async def ready(request: Request) -> JSONResponse:
+        ok, checks = await readiness()
+        body = {"status": "ready" if ok else "not ready", "phase": life.phase.value}
+        body["checks"] = [asdict(c) for c in checks]  # type: ignore[assignment]
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def summary(request: Request) -> JSONResponse:
+        ok, checks = await readiness()
+        body: dict[str, Any] = {
+            "live": True,
+            "ready": ok,
+            "phase": life.phase.value,
+            "color": config.color,
+            "version": config.version,
+            "uptime_s": round(time.monotonic() - life.started_at, 3),
+            "checks": [asdict(c) for c in checks],
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def slow(request: Request) -> JSONResponse:
+        raw = request.query_params.get("seconds", "1")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= config.slow_max_seconds:
+            return JSONResponse(
+                {"error": f"seconds: got {raw!r}; allowed: 0 to {config.slow_max_seconds:g}"}, status_code=400
+            )
+        await asyncio.sleep(seconds)
+        return JSONResponse({"slept": seconds, "color": config.color, "version": config.version})
+
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept(headers=[(b"x-app-color", config.color.encode())])
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("text") is not None:
+                    await ws.send_text(message["text"])
+                elif message.get("bytes") is not None:
+                    await ws.send_bytes(message["bytes"])
+        except WebSocketDisconnect:
+            return
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def warm_up() -> None:
+            # Live at once, ready after the (simulated) warm-up: lets tests and
+            # the health gate observe a colour that is up but not yet ready.
+            await asyncio.sleep(config.startup_delay_seconds)
+            life.mark_ready()
+            log.info("ready", extra={"event": "ready"})
+
+        task = asyncio.create_task(warm_up())
+        yield
+        task.cancel()
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/health", summary),
+            Route("/health/live", live),
+            Route("/health/ready", ready),
+            Route("/slow", slow),
+            WebSocketRoute("/ws", echo),
+        ],
+        lifespan=lifespan,
+    )
+    return RequestContext(app, config)

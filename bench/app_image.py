@@ -1,0 +1,110 @@
+"""Image size and start-to-healthy of the app image, next to the naive baseline.
+
+Both images are built in this run from the same base and the same wheelhouse,
+so the ratio holds on a noisy machine. Writes bench/results/app_image.json.
+
+    python -m bench.app_image [--runs 5] [--base-image bluegreen-local/python:3.11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def sh(*args: str) -> str:
+    return subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def image_size_mb(image: str) -> float:
+    return int(sh("docker", "image", "inspect", "-f", "{{.Size}}", image)) / 1e6
+
+
+def build(base_image: str) -> tuple[str, str]:
+    sh("make", "--no-print-directory", "app-image", "VERSION=bench", f"BASE_IMAGE={base_image}")
+    naive = "bluegreen-app-naive:bench"
+    sh(
+        "docker",
+        "build",
+        "-q",
+        "-f",
+        "bench/naive.Dockerfile",
+        "--build-arg",
+        f"BASE_IMAGE={base_image}",
+        "-t",
+        naive,
+        "app",
+    )
+    return "bluegreen-app:bench", naive
+
+
+def start_to_healthy(image: str) -> tuple[float, float]:
+    """Seconds from `docker run` to the first 200 on /health/ready, and to Docker's `healthy`."""
+    name = "bluegreen-bench-start"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    started = time.monotonic()
+    sh("docker", "run", "-d", "--name", name, "-p", "127.0.0.1::8000", image)
+    port = sh("docker", "port", name, "8000/tcp").splitlines()[0].rsplit(":", 1)[1]
+    ready = healthy = None
+    try:
+        while healthy is None and time.monotonic() - started < 60:
+            if ready is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
+                        if r.status == 200:
+                            ready = time.monotonic() - started
+                except OSError:
+                    pass
+            if sh("docker", "inspect", "-f", "{{.State.Health.Status}}", name) == "healthy":
+                healthy = time.monotonic() - started
+            time.sleep(0.02)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    if ready is None or healthy is None:
+        raise RuntimeError(f"{image} did not become healthy within 60 s")
+    return ready, healthy
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--base-image", default="bluegreen-local/python:3.11")
+    args = parser.parse_args()
+    image, naive = build(args.base_image)
+    size, naive_size, base_size = image_size_mb(image), image_size_mb(naive), image_size_mb(args.base_image)
+    samples = [start_to_healthy(image) for _ in range(args.runs)]
+    result: dict[str, Any] = {
+        "image": {
+            "size_mb": round(size, 1),
+            "naive_size_mb": round(naive_size, 1),
+            "reduction": round(1 - size / naive_size, 3),
+            "base_size_mb": round(base_size, 1),
+            "added_mb": round(size - base_size, 1),
+            "naive_added_mb": round(naive_size - base_size, 1),
+            "added_reduction": round(1 - (size - base_size) / (naive_size - base_size), 3),
+        },
+        "app": {
+            "start_to_ready_s": round(statistics.median(s[0] for s in samples), 2),
+            "start_to_healthy_s": round(statistics.median(s[1] for s in samples), 2),
+            "start_to_healthy_max_s": round(max(s[1] for s in samples), 2),
+            "runs": args.runs,
+        },
+        "base_image": args.base_image,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "app_image.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

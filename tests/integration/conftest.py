@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_image
+from tests.dockerutil import remove_test_containers
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_TEST_VERSION = "itest"
+
+
+@pytest.fixture(scope="session")
+def app_image(docker_engine: None) -> str:
+    """The app image, built the way users build it: `make app-image` (offline wheelhouse)."""
+    need_image("bluegreen-local/python:3.11")
+    done = subprocess.run(
+        ["make", "--no-print-directory", "app-image", f"VERSION={APP_TEST_VERSION}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, f"make app-image failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return f"bluegreen-app:{APP_TEST_VERSION}"
+
+
+@pytest.fixture
+def containers(docker_engine: None) -> Iterator[None]:
+    remove_test_containers()
+    yield
+    remove_test_containers()
