@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from bluegreen.docker_api import DockerClient
 from bluegreen.problems import Problem, SettingsError
+from bluegreen.routing import parse_plan
 from bluegreen.settings import COLORS, StackSettings, parse_settings
 from bluegreen.stackfile import StackFileError, read_stack_file
+from bluegreen.switch import SwitchError, SwitchReport, apply_plan, report_dict, rollback, stack_status
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -73,6 +76,112 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_BAD_INPUT if problems else EXIT_OK
 
 
+def _stack_label(args: argparse.Namespace) -> str:
+    return f"{args.project}-{args.stack}"
+
+
+def _read_plan(source: str, stdin: TextIO) -> object:
+    """The plan JSON from a file or stdin; StackFileError names what is wrong with it."""
+    name = "stdin" if source == "-" else source
+    try:
+        text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StackFileError(f"plan {name}: cannot read ({exc.strerror})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StackFileError(f"plan {name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+
+
+def _print_report(args: argparse.Namespace, report: SwitchReport, out: TextIO) -> None:
+    if args.json:
+        json.dump(report_dict(report), out)
+        out.write("\n")
+    else:
+        out.write(report.line() + "\n")
+
+
+def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    label = _stack_label(args)
+    try:
+        plan = parse_plan(_read_plan(args.plan, sys.stdin))
+    except StackFileError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_BAD_INPUT
+    except SettingsError as exc:
+        for p in exc.problems:
+            err.write(f"plan: {p.line()}\n")
+        err.write("plan refused; routing unchanged\n")
+        return EXIT_BAD_INPUT
+    if plan.stack != label:
+        err.write(f"plan: stack: got {plan.stack!r}; allowed: {label!r} (from --project/--stack)\n")
+        return EXIT_BAD_INPUT
+
+    def progress(line: str) -> None:
+        err.write(f"switch: {line}\n")
+
+    log = progress if args.verbose else None
+    try:
+        report = apply_plan(DockerClient(), plan, source=args.source, wait_drain=not args.no_drain_wait, log=log)
+    except SwitchError as exc:
+        err.write(f"switch {label}: {exc}\n")
+        return EXIT_FAILED
+    _print_report(args, report, out)
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    label = _stack_label(args)
+    try:
+        report = rollback(DockerClient(), label, successes=args.successes)
+    except SwitchError as exc:
+        err.write(f"rollback {label}: {exc}\n")
+        return EXIT_FAILED
+    _print_report(args, report, out)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    label = _stack_label(args)
+    try:
+        status = stack_status(DockerClient(), label)
+    except SwitchError as exc:
+        err.write(f"status {label}: {exc}\n")
+        return EXIT_FAILED
+    if args.json:
+        json.dump(status, out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    live = status["live"]
+    if live.get("configHash") is None:
+        out.write(f"{label}: router {status['router']} has no route yet\n")
+    else:
+        weights = live["weights"]
+        versions = live["versions"]
+        out.write(
+            f"{label}: live "
+            + ", ".join(f"{c} {weights[c]}% ({versions[c] or '-'})" for c in COLORS)
+            + f"; preview {live.get('preview') or '-'}; config {live['configHash']}\n"
+        )
+        last = status["lastSwitch"]
+        out.write(f"last switch: {last['source']} at {last['appliedAt']}\n")
+        if status["programPlanHash"] is None:
+            out.write("program plan: none applied yet\n")
+        elif status["drift"]:
+            out.write("DRIFT: live routing differs from the last plan the program applied; `pulumi up` re-applies it\n")
+        else:
+            out.write("program plan: live\n")
+    for c in status["containers"]:
+        out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
+    return EXIT_OK
+
+
+def _add_stack_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", required=True, help="Pulumi stack name, e.g. dev")
+    parser.add_argument("--project", default="bluegreen", help="Pulumi project name (default: bluegreen)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bluegreen",
@@ -89,6 +198,31 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--project", default="Pulumi.yaml", help="project file (default: ./Pulumi.yaml)")
     validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     validate.set_defaults(func=cmd_validate)
+
+    switch = sub.add_parser(
+        "switch",
+        help="apply a routing plan to the live router (health-gated, verified)",
+        description="Gate, write, nginx -t, reload, verify the new config is live, drain. Idempotent.",
+    )
+    _add_stack_args(switch)
+    switch.add_argument("--plan", required=True, metavar="FILE|-", help="plan JSON (docs/routing.md); - for stdin")
+    switch.add_argument("--source", default="cli", choices=["cli", "program"], help="who applies it (program = Pulumi)")
+    switch.add_argument("--no-drain-wait", action="store_true", help="return once live; do not wait for old workers")
+    switch.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    switch.set_defaults(func=cmd_switch)
+
+    roll = sub.add_parser(
+        "rollback",
+        help="send 100%% of traffic to the standby colour (health-gated)",
+        description="Emergency rollback outside Pulumi; the next `pulumi up` notices and re-applies its plan.",
+    )
+    _add_stack_args(roll)
+    roll.add_argument("--successes", type=int, default=1, help="probe successes per container (default 1)")
+    roll.set_defaults(func=cmd_rollback)
+
+    status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
+    _add_stack_args(status)
+    status.set_defaults(func=cmd_status)
     return parser
 
 

@@ -245,9 +245,7 @@ def problems_from_validation_error(exc: ValidationError, root: type[BaseModel]) 
             allowed_keys = list(_fields_by_key(spot.parent)) if spot.parent else []
             guess = difflib.get_close_matches(spot.path[-1], allowed_keys, n=1, cutoff=0.6)
             hint = f" (did you mean {'.'.join([*spot.path[:-1], guess[0]])}?)" if guess else ""
-            problems.append(
-                Problem(key, value, "known keys here: " + ", ".join(allowed_keys) + hint, unknown_key=True)
-            )
+            problems.append(Problem(key, value, "known keys here: " + ", ".join(allowed_keys) + hint, unknown_key=True))
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             key = ".".join([*spot.path, "source"])
             tag = err.get("ctx", {}).get("tag", MISSING)

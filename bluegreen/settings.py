@@ -133,9 +133,7 @@ class AppSettings(Model):
     port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on inside its container.")
     health_path: UrlPath = Field("/health/ready", description="Readiness path probed by the gate.")
     profile: Profile = Field("production", description="APP_PROFILE given to the app.")
-    env: dict[EnvName, str] = Field(
-        default_factory=dict, description="Extra environment for every app container."
-    )
+    env: dict[EnvName, str] = Field(default_factory=dict, description="Extra environment for every app container.")
     resources: Resources = Field(default_factory=Resources)
     stop_grace_seconds: int = Field(
         30, ge=1, le=600, description="SIGTERM to SIGKILL on stop; in-flight requests finish."
@@ -149,9 +147,7 @@ class BuildImage(Model):
     name: Name = Field("bluegreen-app", description="Local repository name of the built image.")
     context: str = Field("app", min_length=1, description="Build context, relative to Pulumi.yaml.")
     dockerfile: str = Field("Dockerfile", min_length=1, description="Dockerfile in the context.")
-    base_image: ImageRef = Field(
-        "python:3.11-slim", description="BASE_IMAGE build arg (tests use a stand-in)."
-    )
+    base_image: ImageRef = Field("python:3.11-slim", description="BASE_IMAGE build arg (tests use a stand-in).")
 
 
 class RegistryImage(Model):
@@ -187,9 +183,7 @@ class RouterSettings(Model):
     port: HostPort = Field(8080, description="Host port of the live listener.")
     preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
     bind_address: IpAddress = Field("127.0.0.1", description="Host address the ports bind to.")
-    image: ImageRef = Field(
-        "nginxinc/nginx-unprivileged:1.27", description="nginx image (non-root, listens on 8080)."
-    )
+    image: ImageRef = Field("nginxinc/nginx-unprivileged:1.27", description="nginx image (non-root, listens on 8080).")
     drain_seconds: int = Field(30, ge=0, le=3600, description="Bound on old connections after a switch.")
     security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")
     rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")
@@ -204,9 +198,7 @@ class HealthGate(Model):
 
 
 class DockerSettings(Model):
-    host: DockerHost | None = Field(
-        None, description="Docker host to deploy to; unset uses the local engine."
-    )
+    host: DockerHost | None = Field(None, description="Docker host to deploy to; unset uses the local engine.")
 
 
 class StackSettings(Model):
@@ -249,8 +241,7 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                     key,
                     value,
                     f"{color} takes {weight}% of traffic but has no replicas: "
-                    f"give {color}.replicas >= 1"
-                    + (" or set trafficWeight to 100" if key == "trafficWeight" else ""),
+                    f"give {color}.replicas >= 1" + (" or set trafficWeight to 100" if key == "trafficWeight" else ""),
                 )
             )
     for color in COLORS:

@@ -93,9 +93,7 @@ def project_defaults(project_file: Path) -> tuple[str, dict[str, Any]]:
     declared = data.get("config") or {}
     if not isinstance(declared, dict):
         raise StackFileError(f"{project_file}: 'config' must be a mapping of keys to declarations")
-    defaults = {
-        key: decl["default"] for key, decl in declared.items() if isinstance(decl, dict) and "default" in decl
-    }
+    defaults = {key: decl["default"] for key, decl in declared.items() if isinstance(decl, dict) and "default" in decl}
     return name, project_keys(defaults, name)
 
 

@@ -58,9 +58,7 @@ def test_reads_pulumi_yaml_from_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_json_report_valid() -> None:
-    code, out, _ = run(
-        "validate", str(ROOT / "Pulumi.dev.yaml"), "--project", str(ROOT / "Pulumi.yaml"), "--json"
-    )
+    code, out, _ = run("validate", str(ROOT / "Pulumi.dev.yaml"), "--project", str(ROOT / "Pulumi.yaml"), "--json")
     report = json.loads(out)
     assert code == 0 and report["valid"] is True and report["problems"] == []
     assert report["settings"]["activeColor"] == "blue"
@@ -131,3 +129,19 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
         main(argv)
     assert caught.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_switch_refuses_unreadable_and_invalid_plans(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    code, _, err = run("switch", "--stack", "dev", "--plan", str(missing))
+    assert code == 2 and err.strip() == f"plan {missing}: cannot read (No such file or directory)"
+    broken = tmp_path / "broken.json"
+    broken.write_text("{nope")
+    code, _, err = run("switch", "--stack", "dev", "--plan", str(broken))
+    assert code == 2 and "not valid JSON (line 1" in err
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"stack": "bluegreen-dev", "active": "blue", "weights": {"blue": 100}}))
+    code, _, err = run("switch", "--stack", "dev", "--plan", str(invalid))
+    assert code == 2
+    assert "plan: weights.green: missing" in err and "plan: colors: missing" in err
+    assert err.strip().endswith("plan refused; routing unchanged")

@@ -133,9 +133,7 @@ def test_bad_value_refused_by_parse(stack: str, changes: dict[str, Any], key: st
 
 
 @pytest.mark.parametrize(("stack", "changes", "key"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
-def test_bad_value_refused_by_validate_cli(
-    tmp_path: Path, stack: str, changes: dict[str, Any], key: str
-) -> None:
+def test_bad_value_refused_by_validate_cli(tmp_path: Path, stack: str, changes: dict[str, Any], key: str) -> None:
     raw = with_changes(stack_raw("dev"), changes)
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     stack_file = tmp_path / f"Pulumi.{stack}.yaml"

@@ -90,9 +90,7 @@ def test_bad_config_fails_fast(monkeypatch: pytest.MonkeyPatch, env: dict[str, s
     assert any(line.startswith(expected) for line in caught.value.lines), caught.value.lines
 
 
-def test_main_exits_2_on_bad_config(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_main_exits_2_on_bad_config(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from bluegreen_app.server import main
 
     monkeypatch.setenv("APP_PORT", "x")

@@ -1,0 +1,178 @@
+"""An async HTTP/1.1 prober: N keep-alive connections, every response accounted for.
+
+Each request is counted by status and by the colour the router says served it
+(X-Bluegreen-Color), with its latency and the time it completed, so a test can
+say "0 failed out of 94,000" and a benchmark can say when the first answer
+from the new colour came. No dependencies: raw asyncio streams.
+
+Like every mainstream HTTP client (RFC 9112 section 9.3.1), a GET that finds
+its reused keep-alive connection closed before any byte of a response is sent
+again once on a new connection; these retries are counted in `retried`, not
+hidden. Anything else (an error status, a reset mid-response, a timeout) is a
+failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Sample:
+    at: float  # completion, time.monotonic()
+    status: int  # 0: no response
+    color: str
+    latency: float
+
+
+@dataclass
+class ProbeStats:
+    samples: list[Sample] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    retried: int = 0
+
+    @property
+    def requests(self) -> int:
+        return len(self.samples)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for s in self.samples if s.status != 200)
+
+    def colors(self, since: float = 0.0) -> Counter[str]:
+        return Counter(s.color for s in self.samples if s.at >= since and s.status == 200)
+
+    def first_at(self, color: str, since: float) -> float | None:
+        return next((s.at for s in self.samples if s.at >= since and s.color == color and s.status == 200), None)
+
+    def all_from(self, color: str, since: float) -> float | None:
+        """Completion time after which every answer came from `color` (None: never)."""
+        last_other = since
+        seen = False
+        for s in self.samples:
+            if s.at < since:
+                continue
+            if s.color == color and s.status == 200:
+                seen = True
+            else:
+                last_other = s.at
+        return last_other if seen else None
+
+    def latencies(self) -> list[float]:
+        return sorted(s.latency for s in self.samples if s.status == 200)
+
+
+class _ClosedBeforeResponseError(Exception):
+    """The server closed a reused connection before answering (safe to resend)."""
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str, bool]:
+    """(status, colour, server closes the connection after this response)."""
+    status_line = await reader.readline()
+    if not status_line:
+        raise _ClosedBeforeResponseError
+    status = int(status_line.split()[1])
+    length = 0
+    color = ""
+    chunked = False
+    close = False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        name = name.strip().lower()
+        value = value.strip()
+        if name == "content-length":
+            length = int(value)
+        elif name == "x-bluegreen-color":
+            color = value
+        elif name == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+        elif name == "connection" and value.lower() == "close":
+            close = True
+    if chunked:
+        while True:
+            size = int((await reader.readline()).strip() or b"0", 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length:
+        await reader.readexactly(length)
+    return status, color, close
+
+
+class _Connection:
+    """One keep-alive connection; reopened on demand."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.reused = False
+
+    async def get(self, request: bytes) -> tuple[int, str]:
+        if self.streams is None:
+            self.streams = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5)
+            self.reused = False
+        reader, writer = self.streams
+        writer.write(request)
+        await writer.drain()
+        status, color, close = await asyncio.wait_for(_read_response(reader), 15)
+        self.reused = True
+        if close:
+            self.close()
+        return status, color
+
+    def close(self) -> None:
+        if self.streams is not None:
+            with contextlib.suppress(Exception):
+                self.streams[1].close()
+        self.streams = None
+
+
+async def _worker(host: str, port: int, path: str, stop_at: float, stats: ProbeStats, max_requests: int | None) -> None:
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    conn = _Connection(host, port)
+    while time.monotonic() < stop_at and (max_requests is None or stats.requests < max_requests):
+        started = time.monotonic()
+        status, color = 0, ""
+        for attempt in (1, 2):
+            resendable = conn.reused and attempt == 1
+            try:
+                status, color = await conn.get(request)
+                break
+            except (_ClosedBeforeResponseError, ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()
+                if resendable:
+                    stats.retried += 1
+                    continue
+                stats.errors[type(exc).__name__] += 1
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+                conn.close()
+                stats.errors[type(exc).__name__] += 1
+                await asyncio.sleep(0.01)
+            break
+        stats.samples.append(Sample(time.monotonic(), status, color, time.monotonic() - started))
+    conn.close()
+
+
+async def probe(
+    url: str, seconds: float, connections: int = 32, path: str = "/", max_requests: int | None = None
+) -> ProbeStats:
+    """Run `connections` keep-alive clients against url (http://127.0.0.1:PORT) for `seconds`."""
+    hostport = url.removeprefix("http://").rstrip("/")
+    host, _, port = hostport.partition(":")
+    stats = ProbeStats()
+    stop_at = time.monotonic() + seconds
+    await asyncio.gather(
+        *(_worker(host, int(port or 80), path, stop_at, stats, max_requests) for _ in range(connections))
+    )
+    return stats
+
+
+def run_probe(url: str, seconds: float, connections: int = 32, max_requests: int | None = None) -> ProbeStats:
+    return asyncio.run(probe(url, seconds, connections, max_requests=max_requests))

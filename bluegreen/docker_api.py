@@ -1,0 +1,235 @@
+"""A small Docker Engine API client: only what the switch needs, nothing to install.
+
+The switch is on the emergency path (rollback), so it talks to the engine
+directly: one keep-alive connection, a few milliseconds a call, instead of a
+`docker` CLI process per step. DOCKER_HOST may be unix://, tcp:// or ssh://
+(the last through `ssh HOST docker system dial-stdio`, as the docker CLI does),
+so a switch against a remote host works the same as a local one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import shlex
+import socket
+import struct
+import subprocess
+import tarfile
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+class DockerError(RuntimeError):
+    """The engine refused a call or could not be reached; the message says which."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.unix_path)
+        self.sock = sock
+
+
+class _DialStdioConnection(http.client.HTTPConnection):
+    """HTTP over the stdin/stdout of `docker system dial-stdio`, usually behind ssh."""
+
+    def __init__(self, command: Sequence[str], timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.command = list(command)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def connect(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            self.command, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=subprocess.DEVNULL
+        )
+        theirs.close()
+        ours.settimeout(self.timeout)
+        self.sock = ours
+
+    def close(self) -> None:
+        super().close()
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=5)
+            self.process = None
+
+
+def _demux(raw: bytes) -> tuple[bytes, bytes]:
+    """Split Docker's multiplexed stream (8-byte frame headers) into stdout and stderr."""
+    out, err = io.BytesIO(), io.BytesIO()
+    pos = 0
+    while pos + 8 <= len(raw):
+        kind, size = raw[pos], struct.unpack(">I", raw[pos + 4 : pos + 8])[0]
+        chunk = raw[pos + 8 : pos + 8 + size]
+        (err if kind == 2 else out).write(chunk)
+        pos += 8 + size
+    return out.getvalue(), err.getvalue()
+
+
+def tar_files(
+    files: Mapping[str, str], uid: int = 0, gid: int = 0, mode: int = 0o644, directory: str | None = None
+) -> bytes:
+    """A tar archive of text files, for PUT /containers/{id}/archive.
+
+    With `directory`, the files sit in a directory entry of that name (its last
+    path part) owned by uid:gid; extracting it into the parent also gives the
+    existing directory that owner.
+    """
+    buffer = io.BytesIO()
+    prefix = ""
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        if directory is not None:
+            prefix = directory.rstrip("/").rsplit("/", 1)[-1] + "/"
+            entry = tarfile.TarInfo(prefix.rstrip("/"))
+            entry.type, entry.uid, entry.gid, entry.mode = tarfile.DIRTYPE, uid, gid, 0o755
+            entry.mtime = int(time.time())
+            tar.addfile(entry)
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(prefix + name)
+            info.size, info.uid, info.gid, info.mode = len(data), uid, gid, mode
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class DockerClient:
+    def __init__(self, host: str | None = None, timeout: float = 30.0, dial_command: Sequence[str] | None = None):
+        self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+        self.timeout = timeout
+        self._dial_command = list(dial_command) if dial_command else None
+        self._conn: http.client.HTTPConnection | None = None
+
+    # --- transport ---------------------------------------------------------
+
+    def _new_connection(self) -> http.client.HTTPConnection:
+        if self._dial_command is not None:
+            return _DialStdioConnection(self._dial_command, self.timeout)
+        url = urllib.parse.urlsplit(self.host)
+        if url.scheme == "unix":
+            return _UnixConnection(url.path, self.timeout)
+        if url.scheme == "tcp":
+            return http.client.HTTPConnection(url.hostname or "localhost", url.port or 2375, timeout=self.timeout)
+        if url.scheme == "ssh":
+            target = url.hostname or ""
+            if url.username:
+                target = f"{url.username}@{target}"
+            port = ["-p", str(url.port)] if url.port else []
+            ssh = ["ssh", "-o", "BatchMode=yes", *port, target, "--", "docker", "system", "dial-stdio"]
+            return _DialStdioConnection(ssh, self.timeout)
+        raise DockerError(f"DOCKER_HOST: got {self.host!r}; allowed: unix://PATH, tcp://HOST:PORT, ssh://USER@HOST")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        ok: Sequence[int] = (200, 201, 204),
+        allow: Sequence[int] = (),
+    ) -> tuple[int, bytes]:
+        payload = json.dumps(body).encode() if isinstance(body, dict) else body
+        headers = {"Content-Type": content_type} if payload is not None else {}
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = self._new_connection()
+            try:
+                self._conn.request(method, path, body=payload, headers=headers)
+                response = self._conn.getresponse()
+                data = response.read()
+                break
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                # A kept-alive connection the engine closed: retry once on a new one.
+                self.close()
+                if attempt == 2:
+                    raise DockerError(f"cannot reach the Docker engine at {self.host}: {exc}") from None
+        if response.status not in ok and response.status not in allow:
+            message = data.decode(errors="replace").strip()
+            with contextlib.suppress(json.JSONDecodeError, AttributeError):
+                message = json.loads(message).get("message", message)
+            raise DockerError(f"{method} {path.split('?')[0]}: {response.status} {message}")
+        return response.status, data
+
+    def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
+        status, data = self.request("GET", path, allow=allow)
+        return json.loads(data) if status in (200, 201) else None
+
+    # --- containers ----------------------------------------------------------
+
+    def containers(self, labels: Mapping[str, str], all_states: bool = True) -> list[dict[str, Any]]:
+        filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})
+        query = urllib.parse.urlencode({"all": "1" if all_states else "0", "filters": filters})
+        result: list[dict[str, Any]] = self.get_json(f"/containers/json?{query}")
+        return result
+
+    def inspect(self, name: str) -> dict[str, Any] | None:
+        """The container's full state, or None when there is no such container."""
+        result: dict[str, Any] | None = self.get_json(f"/containers/{urllib.parse.quote(name)}/json", allow=(404,))
+        return result
+
+    def kill(self, name: str, signal: str) -> None:
+        self.request("POST", f"/containers/{urllib.parse.quote(name)}/kill?signal={signal}")
+
+    def put_archive(self, name: str, path: str, archive: bytes) -> None:
+        query = urllib.parse.urlencode({"path": path})
+        self.request("PUT", f"/containers/{urllib.parse.quote(name)}/archive?{query}", archive, "application/x-tar")
+
+    def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> ExecResult:
+        """Run `cmd` in a running container and wait for it (no TTY, no stdin)."""
+        spec: dict[str, Any] = {"Cmd": list(cmd), "AttachStdout": True, "AttachStderr": True, "Tty": False}
+        if user is not None:
+            spec["User"] = user
+        _, created = self.request("POST", f"/containers/{urllib.parse.quote(name)}/exec", spec)
+        exec_id = json.loads(created)["Id"]
+        # The start call streams until the command ends; give it its own connection.
+        conn = self._new_connection()
+        if timeout is not None:
+            conn.timeout = timeout
+        try:
+            conn.request(
+                "POST",
+                f"/exec/{exec_id}/start",
+                body=json.dumps({"Detach": False, "Tty": False}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            raw = response.read()
+            if response.status != 200:
+                raise DockerError(f"exec in {name}: {response.status} {raw.decode(errors='replace').strip()}")
+        except (OSError, http.client.HTTPException) as exc:
+            raise DockerError(f"exec {shlex.join(cmd)!r} in {name}: {exc}") from None
+        finally:
+            conn.close()
+        out, err = _demux(raw)
+        info = self.get_json(f"/exec/{exec_id}/json")
+        code = info.get("ExitCode")
+        return ExecResult(
+            int(code) if code is not None else -1, out.decode(errors="replace"), err.decode(errors="replace")
+        )

@@ -1,0 +1,213 @@
+"""Apply a routing plan to a live router: gate, write, test, reload, verify, drain.
+
+One idempotent operation: the same plan twice reloads nothing. Any failure
+raises SwitchError with one line and leaves the routing that was live before
+(files restored, nginx never reloaded onto a config that failed `nginx -t`).
+Rollback is the same operation with the standby colour at 100%.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bluegreen.docker_api import DockerClient, DockerError
+from bluegreen.health import GateError, run_gate
+from bluegreen.live_router import (
+    COLOR_LABEL,
+    PROGRAM_PLAN,
+    ROLE_LABEL,
+    STACK_LABEL,
+    VERSION_LABEL,
+    ConfigRefusedError,
+    LiveRouter,
+    RouterError,
+)
+from bluegreen.problems import SettingsError
+from bluegreen.routing import RoutingPlan, parse_plan, render, rollback_plan
+from bluegreen.settings import COLORS, other
+
+RELOAD_TIMEOUT_SECONDS = 10.0
+POLL_SECONDS = 0.02
+Log = Callable[[str], None]
+
+
+class SwitchError(RuntimeError):
+    """The switch did not happen; the previous routing is still live."""
+
+
+@dataclass
+class SwitchReport:
+    stack: str
+    router: str
+    source: str
+    changed: bool
+    weights: dict[str, int]
+    plan_hash: str
+    config_hash: str
+    previous_config_hash: str | None
+    gate_s: float
+    live_s: float
+    drained_s: float | None
+    old_workers_left: int
+    total_s: float
+
+    def line(self) -> str:
+        shares = " / ".join(f"{c} {self.weights[c]}%" for c in COLORS)
+        if not self.changed:
+            return f"{self.stack}: already live ({shares}, config {self.config_hash}); nothing reloaded"
+        drain = (
+            f"drained {self.drained_s:.2f}s"
+            if self.drained_s is not None
+            else f"{self.old_workers_left} old worker(s) still draining"
+        )
+        return (
+            f"{self.stack}: live {shares} (config {self.config_hash}, plan {self.plan_hash}); "
+            f"gate {self.gate_s:.2f}s, live {self.live_s:.2f}s, {drain}"
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _poll(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+
+
+def apply_plan(
+    client: DockerClient, plan: RoutingPlan, source: str = "cli", wait_drain: bool = True, log: Log | None = None
+) -> SwitchReport:
+    say = log or (lambda _: None)
+    started = time.monotonic()
+    try:
+        router = LiveRouter.find(client, plan.stack)
+        live = router.snapshot()
+        names = [n for c in plan.serving_colors() for n in plan.color(c).containers]
+        gate = run_gate(names, client, router, router.networks(), plan.app_port, plan.health_path, plan.health_gate)
+        gate_s = time.monotonic() - started
+        say(f"gate passed: {len(names)} container(s) in {gate.seconds:.2f}s")
+        rendered = render(plan, gate.addresses, _now())
+        report = SwitchReport(
+            stack=plan.stack, router=router.container, source=source, changed=False,
+            weights=plan.weights.model_dump(), plan_hash=rendered.plan_hash, config_hash=rendered.config_hash,
+            previous_config_hash=live.status.get("configHash"), gate_s=gate_s, live_s=gate_s,
+            drained_s=0.0, old_workers_left=0, total_s=0.0,
+        )  # fmt: skip
+        record = json.dumps(
+            {
+                "plan": json.loads(plan.canonical()), "source": source, "appliedAt": _now(),
+                "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
+            },
+            indent=2,
+        )  # fmt: skip
+        files: dict[str, str] = {}
+        if live.status.get("configHash") != rendered.config_hash:
+            files = {**rendered.files(), "plan.json": record}
+        if source == "program" and (live.program_record or {}).get("planHash") != rendered.plan_hash:
+            files[PROGRAM_PLAN] = record
+        if not files:
+            report.total_s = time.monotonic() - started
+            return report
+        routing_changes = "http.conf" in files
+        try:
+            router.apply(files, router.user(), reload=routing_changes)
+        except ConfigRefusedError as exc:
+            raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from None
+        if not routing_changes:
+            report.total_s = time.monotonic() - started
+            return report  # only the program's record changed; the routing was already live
+        if not _poll(lambda: router.status().get("configHash") == rendered.config_hash, RELOAD_TIMEOUT_SECONDS):
+            router.restore(list(files))
+            raise SwitchError(
+                f"router {router.container} did not load config {rendered.config_hash} within "
+                f"{RELOAD_TIMEOUT_SECONDS:g}s (see `docker logs {router.container}`); previous routing restored"
+            )
+        report.changed = True
+        report.live_s = time.monotonic() - started
+        say(f"live after {report.live_s:.2f}s")
+        if wait_drain and _poll(lambda: router.old_workers() == 0, plan.drain_seconds + 1.0):
+            report.drained_s = time.monotonic() - started
+        else:
+            report.drained_s = None
+            report.old_workers_left = router.old_workers()
+        report.total_s = time.monotonic() - started
+        return report
+    except (GateError, RouterError, DockerError) as exc:
+        raise SwitchError(f"{exc}; routing unchanged" if isinstance(exc, GateError) else str(exc)) from None
+
+
+def live_plan(router: LiveRouter) -> RoutingPlan | None:
+    record = router.snapshot().live_record
+    if not record:
+        return None
+    try:
+        return parse_plan(record["plan"])
+    except (SettingsError, KeyError):
+        return None
+
+
+def rollback(client: DockerClient, stack: str, successes: int = 1, log: Log | None = None) -> SwitchReport:
+    """Send 100% to the standby colour, health-gated. The emergency path: one success suffices."""
+    try:
+        router = LiveRouter.find(client, stack)
+        live = live_plan(router)
+    except (RouterError, DockerError) as exc:
+        raise SwitchError(str(exc)) from None
+    if live is None:
+        raise SwitchError(f"rollback {stack}: no switch has run yet, so there is no standby colour")
+    standby = other(live.active)
+    if not live.color(standby).containers:
+        raise SwitchError(f"rollback {stack}: standby colour {standby} has no containers; nothing to roll back to")
+    target = rollback_plan(live)
+    gate = target.health_gate.model_copy(update={"successes": min(successes, target.health_gate.successes)})
+    return apply_plan(client, target.model_copy(update={"health_gate": gate}), source="rollback", log=log)
+
+
+def stack_status(client: DockerClient, stack: str) -> dict[str, Any]:
+    """Live routing, the plan the program last applied, drift, and every app container's state."""
+    try:
+        router = LiveRouter.find(client, stack)
+        snapshot = router.snapshot()
+        live, live_record, program_record = snapshot.status, snapshot.live_record, snapshot.program_record
+        apps = client.containers({STACK_LABEL: stack, ROLE_LABEL: "app"})
+    except (RouterError, DockerError) as exc:
+        raise SwitchError(str(exc)) from None
+    containers = []
+    for c in sorted(apps, key=lambda c: c["Names"][0]):
+        name = c["Names"][0].lstrip("/")
+        info = client.inspect(name) or {}
+        health = info.get("State", {}).get("Health", {}).get("Status", "none")
+        containers.append(
+            {
+                "name": name,
+                "color": c["Labels"].get(COLOR_LABEL),
+                "version": c["Labels"].get(VERSION_LABEL),
+                "state": c.get("State"),
+                "health": health,
+            }
+        )
+    program_hash = (program_record or {}).get("planHash")
+    return {
+        "stack": stack,
+        "router": router.container,
+        "live": live,
+        "lastSwitch": {k: (live_record or {}).get(k) for k in ("source", "appliedAt", "planHash")},
+        "programPlanHash": program_hash,
+        "drift": program_hash is not None and program_hash != live.get("planHash"),
+        "containers": containers,
+    }
+
+
+def report_dict(report: SwitchReport) -> dict[str, Any]:
+    return asdict(report)

@@ -1,0 +1,157 @@
+"""A blue/green deployment on the real engine, built the way the Pulumi components build it.
+
+Network, app containers with the runtime labels, a router from the shared
+base config (bluegreen/router.py) with its routing volume: enough for the
+switch, status and rollback to be driven exactly as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bluegreen.live_router import COLOR_LABEL, ROLE_LABEL, STACK_LABEL, VERSION_LABEL
+from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
+from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
+from bluegreen.settings import Color
+from tests.dockerutil import TEST_LABEL, Container, docker
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUTER_IMAGE = "bluegreen-local/nginx:1.22"
+
+
+@dataclass
+class Stack:
+    name: str  # pulumi stack, e.g. "itest"
+    app_image: str
+    project: str = "bluegreen"
+    containers: dict[str, list[str]] = field(default_factory=lambda: {"blue": [], "green": []})
+
+    @property
+    def label(self) -> str:
+        return f"{self.project}-{self.name}"
+
+    @property
+    def network(self) -> str:
+        return f"{self.label}-net"
+
+    @property
+    def router(self) -> Container:
+        return Container(f"{self.label}-router")
+
+    def labels(self, role: str, **extra: str) -> list[str]:
+        pairs = {STACK_LABEL: self.label, ROLE_LABEL: role, **extra}
+        return [arg for k, v in pairs.items() for arg in ("--label", f"{k}={v}")] + ["--label", TEST_LABEL]
+
+    def up(self) -> None:
+        self.down()
+        docker("network", "create", "--label", TEST_LABEL, self.network)
+        name = self.router.name
+        docker(
+            "create",
+            "--name",
+            name,
+            "--network",
+            self.network,
+            *self.labels("router"),
+            "-p",
+            f"127.0.0.1::{LIVE_PORT}",
+            "-p",
+            f"127.0.0.1::{PREVIEW_PORT}",
+            "-v",
+            f"{self.label}-routing:{ROUTING_DIR}",
+            "--stop-signal",
+            STOP_SIGNAL,
+            "--memory",
+            "128m",
+            ROUTER_IMAGE,
+            *COMMAND,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            for path, text in router_files().items():
+                local = Path(tmp) / Path(path).name
+                local.write_text(text)
+                local.chmod(0o644)
+                docker("cp", str(local), f"{name}:{path}")
+        docker("start", name)
+
+    def add(self, color: Color, version: str, count: int = 1, env: dict[str, str] | None = None) -> list[str]:
+        names = []
+        for i in range(count):
+            cname = f"{self.label}-{color}-{version}-{len(self.containers[color]) + i + 1}"
+            env_args = [
+                a
+                for k, v in {"APP_COLOR": color, "APP_VERSION": version, **(env or {})}.items()
+                for a in ("-e", f"{k}={v}")
+            ]
+            docker(
+                "run",
+                "-d",
+                "--name",
+                cname,
+                "--network",
+                self.network,
+                *self.labels("app", **{COLOR_LABEL: color, VERSION_LABEL: version}),
+                "--health-interval",
+                "1s",
+                "--memory",
+                "256m",
+                *env_args,
+                self.app_image,
+            )
+            names.append(cname)
+        self.containers[color] += names
+        return names
+
+    def wait_healthy(self) -> None:
+        for names in self.containers.values():
+            for n in names:
+                Container(n).wait_health("healthy", timeout=60)
+
+    def plan(self, active: Color, weight: int = 100, **extra: Any) -> dict[str, Any]:
+        standby: Color = "green" if active == "blue" else "blue"
+        plan: dict[str, Any] = {
+            "stack": self.label,
+            "active": active,
+            "weights": {active: weight, standby: 100 - weight},
+            "colors": {c: {"version": self._version(c), "containers": self.containers[c]} for c in ("blue", "green")},
+            "preview": standby if self.containers[standby] else None,
+            "drainSeconds": 5,
+            "healthGate": {"timeoutSeconds": 20, "intervalSeconds": 0.2, "successes": 1},
+        }
+        plan.update(extra)
+        return plan
+
+    def _version(self, color: str) -> str | None:
+        names = self.containers[color]
+        return names[-1].split("-")[-2] if names else None
+
+    def cli(self, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bluegreen", *args, "--stack", self.name, "--project", self.project],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            check=False,
+        )
+
+    def switch(self, plan: dict[str, Any], *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.cli("switch", "--plan", "-", *extra, stdin=json.dumps(plan))
+
+    def url(self, preview: bool = False) -> str:
+        return f"http://127.0.0.1:{self.router.host_port(PREVIEW_PORT if preview else LIVE_PORT)}"
+
+    def down(self) -> None:
+        ids = docker("ps", "-aq", "--filter", f"label={STACK_LABEL}={self.label}").stdout.split()
+        if ids:
+            docker("rm", "-f", "-v", *ids, check=False)
+        docker("volume", "rm", "-f", f"{self.label}-routing", check=False)
+        docker("network", "rm", self.network, check=False)
+        self.containers = {"blue": [], "green": []}

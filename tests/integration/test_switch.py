@@ -1,0 +1,349 @@
+"""The switch on a real engine with a real nginx: every request counted.
+
+One deployment for the module (2 blue + 2 green app containers, the router);
+each test starts from blue at 100% and says what it changes. Traffic goes
+only to 127.0.0.1 (the router's published ports).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from bench.prober import ProbeStats, run_probe
+from bluegreen.docker_api import DockerClient
+from bluegreen.live_router import LiveRouter
+from bluegreen.routing import parse_plan
+from bluegreen.switch import apply_plan
+from tests.conftest import need_image
+from tests.dockerutil import docker, get
+from tests.integration.stack import ROUTER_IMAGE, Stack
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def stack(app_image: str) -> Iterator[Stack]:
+    need_image(ROUTER_IMAGE)
+    s = Stack("itest", app_image)
+    s.up()
+    s.add("blue", "1.0.0", 2)
+    s.add("green", "2.0.0", 2)
+    s.wait_healthy()
+    yield s
+    s.down()
+
+
+@pytest.fixture
+def blue_live(stack: Stack) -> Stack:
+    done = stack.switch(stack.plan("blue"))
+    assert done.returncode == 0, done.stderr
+    return stack
+
+
+def colors_of(url: str, count: int, headers: dict[str, str] | None = None) -> Counter[str]:
+    seen: Counter[str] = Counter()
+    for _ in range(count):
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            seen[response.headers["X-Bluegreen-Color"]] += 1
+    return seen
+
+
+def status(stack: Stack) -> dict[str, Any]:
+    done = stack.cli("status", "--json")
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+# --- the headline: no request lost ------------------------------------------------
+
+# Green's share at each step: canary steps, full flips, and back.
+SEQUENCE = [10, 50, 90, 100, 0, 10, 50, 100, 0, 90, 0]
+
+
+def share_plan(stack: Stack, green: int, **extra: Any) -> dict[str, Any]:
+    """The plan that gives green `green`% (the larger share is the active colour)."""
+    return stack.plan("green", green, **extra) if green >= 50 else stack.plan("blue", 100 - green, **extra)
+
+
+def test_no_failed_request_across_20_switches_under_load(blue_live: Stack) -> None:
+    stack = blue_live
+    client = DockerClient()
+    result: dict[str, ProbeStats] = {}
+    done = threading.Event()
+
+    def load() -> None:
+        stats = ProbeStats()
+        while not done.is_set():
+            part = run_probe(stack.url(), 5, connections=32)
+            stats.samples += part.samples
+            stats.errors.update(part.errors)
+            stats.retried += part.retried
+        result["stats"] = stats
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    started = time.monotonic()
+    switches = 0
+    try:
+        while (switches < 24 or time.monotonic() - started < 32) and time.monotonic() - started < 150:
+            report = apply_plan(client, parse_plan(share_plan(stack, SEQUENCE[switches % len(SEQUENCE)])))
+            assert report.changed
+            switches += 1
+    finally:
+        done.set()
+        loader.join(timeout=60)
+    stats = result["stats"]
+    print(f"\n{stats.requests} requests, {switches} switches, {stats.failed} failed, {stats.retried} retried")
+    assert switches >= 20 and time.monotonic() - started >= 30
+    assert stats.requests > 10_000
+    assert stats.failed == 0, (stats.errors, Counter(s.status for s in stats.samples if s.status != 200))
+    assert set(stats.colors()) == {"blue", "green"}
+
+
+# --- weights and stickiness -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("green_share", [10, 50, 90])
+def test_observed_share_within_2_points(blue_live: Stack, green_share: int) -> None:
+    stack = blue_live
+    assert stack.switch(share_plan(stack, green_share)).returncode == 0
+    stats = run_probe(stack.url(), 30, connections=16, max_requests=6000)
+    assert stats.failed == 0 and stats.requests >= 5000
+    share = 100 * stats.colors()["green"] / stats.requests
+    assert abs(share - green_share) <= 2, f"green got {share:.2f}% for a plan of {green_share}%"
+
+
+def test_cookie_stickiness_keeps_clients_on_their_colour(blue_live: Stack) -> None:
+    stack = blue_live
+    assert stack.switch(stack.plan("blue", 90, stickiness="cookie")).returncode == 0
+    clients: dict[str, str] = {}
+    for _ in range(60):
+        with urllib.request.urlopen(stack.url(), timeout=10) as response:
+            cookie = response.headers["Set-Cookie"].split(";")[0]
+            clients[cookie] = response.headers["X-Bluegreen-Color"]
+    assert set(clients.values()) == {"blue", "green"}, "60 new clients should see both colours at 10%"
+    for cookie, color in list(clients.items())[:20]:
+        assert colors_of(stack.url(), 10, {"Cookie": cookie}) == Counter({color: 10})
+    # Raising the canary keeps everyone who already saw it.
+    assert stack.switch(stack.plan("blue", 50, stickiness="cookie")).returncode == 0
+    for cookie, color in clients.items():
+        if color == "green":
+            assert colors_of(stack.url(), 3, {"Cookie": cookie}) == Counter({"green": 3})
+
+
+# --- refusals leave routing unchanged ------------------------------------------------------
+
+
+def test_unhealthy_candidate_is_refused(blue_live: Stack) -> None:
+    stack = blue_live
+    bad = stack.add("green", "2.0.1", env={"APP_DOWNSTREAM_URL": "http://127.0.0.1:9/"})
+    try:
+        plan = stack.plan("green", 100, healthGate={"timeoutSeconds": 4, "intervalSeconds": 0.2, "successes": 1})
+        plan["colors"]["green"]["containers"] = bad
+        started = time.monotonic()
+        done = stack.switch(plan)
+        assert done.returncode == 1
+        assert f"container {bad[0]}" in done.stderr and "routing unchanged" in done.stderr
+        assert time.monotonic() - started < 15
+        assert colors_of(stack.url(), 20) == Counter({"blue": 20})
+    finally:
+        docker("rm", "-f", *bad)
+        stack.containers["green"] = [n for n in stack.containers["green"] if n not in bad]
+
+
+def test_missing_container_fails_at_once(blue_live: Stack) -> None:
+    plan = blue_live.plan("green")
+    plan["colors"]["green"]["containers"] = ["bluegreen-itest-green-nope"]
+    started = time.monotonic()
+    done = blue_live.switch(plan)
+    assert done.returncode == 1 and "bluegreen-itest-green-nope: no such container" in done.stderr
+    assert time.monotonic() - started < 5
+
+
+def test_nginx_t_failure_keeps_old_routing(blue_live: Stack) -> None:
+    stack = blue_live
+    router = LiveRouter(DockerClient(), stack.router.name)
+    before = router.status()["configHash"]
+    # A stray file in the routing directory that only conflicts with the new plan.
+    # The zone bg_rate only exists when a plan has a rate limit; sizes conflict.
+    stray = "limit_req_zone $binary_remote_addr zone=bg_rate:1m rate=1r/s;\n"
+    router.client.put_archive(router.container, "/etc/nginx/bluegreen", _tar({"http-stray.conf": stray}))
+    try:
+        done = stack.switch(stack.plan("green", 50, rateLimit={"requestsPerSecond": 100, "burst": 50}))
+        assert done.returncode == 1
+        assert "nginx -t refused the new routing" in done.stderr and '"bg_rate"' in done.stderr
+        assert router.status()["configHash"] == before
+        assert router.client.exec(router.container, ["nginx", "-t", "-q"]).exit_code == 0, "restored files must load"
+        assert colors_of(stack.url(), 20) == Counter({"blue": 20})
+    finally:
+        router.client.exec(router.container, ["rm", "-f", "/etc/nginx/bluegreen/http-stray.conf"], user="0")
+
+
+def _tar(files: dict[str, str]) -> bytes:
+    from bluegreen.docker_api import tar_files
+
+    return tar_files(files)
+
+
+def test_bad_plan_is_refused_before_anything(blue_live: Stack) -> None:
+    plan = blue_live.plan("green", 50)
+    plan["weights"] = {"blue": 50, "green": 60}
+    done = blue_live.switch(plan)
+    assert done.returncode == 2
+    assert "plan: weights: got" in done.stderr and "add up to 100" in done.stderr
+    other_stack = blue_live.plan("green")
+    other_stack["stack"] = "bluegreen-prod"
+    done = blue_live.switch(other_stack)
+    assert done.returncode == 2 and "plan: stack: got 'bluegreen-prod'" in done.stderr
+
+
+# --- idempotence, in-flight requests, WebSockets ------------------------------------------------
+
+
+def test_same_plan_twice_does_not_reload(blue_live: Stack) -> None:
+    first = status(blue_live)["lastSwitch"]["appliedAt"]
+    time.sleep(1.1)
+    done = blue_live.switch(blue_live.plan("blue"))
+    assert done.returncode == 0 and "already live" in done.stdout and "nothing reloaded" in done.stdout
+    assert status(blue_live)["lastSwitch"]["appliedAt"] == first
+
+
+def test_slow_request_in_flight_survives_the_switch(blue_live: Stack) -> None:
+    stack = blue_live
+    result: dict[str, Any] = {}
+
+    def slow() -> None:
+        result["status"], result["headers"], _ = get(stack.url() + "/slow?seconds=2", timeout=15)
+
+    caller = threading.Thread(target=slow)
+    caller.start()
+    time.sleep(0.5)
+    assert stack.switch(stack.plan("green")).returncode == 0
+    caller.join(timeout=20)
+    assert result["status"] == 200 and result["headers"]["X-Bluegreen-Color"] == "blue"
+    assert colors_of(stack.url(), 10) == Counter({"green": 10})
+
+
+def test_websocket_lives_until_drain_bound_and_new_ones_use_new_colour(blue_live: Stack) -> None:
+    stack = blue_live
+    ws_url = stack.url().replace("http://", "ws://") + "/ws"
+    drain = 3
+    with ws_connect(ws_url, open_timeout=10) as old:
+        assert old.response is not None and old.response.headers["x-app-color"] == "blue"
+        result: dict[str, Any] = {}
+
+        def do_switch() -> None:
+            result["done"] = stack.switch(stack.plan("green", drainSeconds=drain))
+            result["at"] = time.monotonic()
+
+        switcher = threading.Thread(target=do_switch)
+        switched_at = time.monotonic()
+        switcher.start()
+        deadline = time.monotonic() + 10
+        while colors_of(stack.url(), 1) != Counter({"green": 1}):
+            assert time.monotonic() < deadline, "the switch never went live"
+            time.sleep(0.05)
+        with ws_connect(ws_url, open_timeout=10) as new:
+            assert new.response is not None and new.response.headers["x-app-color"] == "green"
+            new.send("hi")
+            assert new.recv(timeout=5) == "hi"
+        alive_for = 0.0
+        try:
+            while time.monotonic() - switched_at < drain + 5:
+                old.send("ping")
+                assert old.recv(timeout=5) == "ping"
+                alive_for = time.monotonic() - switched_at
+                time.sleep(0.2)
+        except Exception:
+            pass
+        switcher.join(timeout=30)
+    assert result["done"].returncode == 0, result["done"].stderr
+    assert alive_for >= drain - 1, f"old WebSocket died after {alive_for:.1f}s, before the drain bound"
+    assert alive_for <= drain + 3, f"old WebSocket outlived the drain bound ({alive_for:.1f}s)"
+
+
+# --- preview, status, rollback --------------------------------------------------------------
+
+
+def test_preview_listener_serves_the_standby_colour(blue_live: Stack) -> None:
+    assert colors_of(blue_live.url(preview=True), 10) == Counter({"green": 10})
+
+
+def test_security_headers_and_a_request_id_on_every_response(blue_live: Stack) -> None:
+    status_code, headers, body = get(blue_live.url())
+    assert status_code == 200
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert len(json.loads(body)["request_id"]) == 32  # made by the router, passed to the app
+
+
+def test_request_id_passes_through(blue_live: Stack) -> None:
+    request = urllib.request.Request(blue_live.url(), headers={"X-Request-ID": "trace-77"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["request_id"] == "trace-77"
+        assert response.headers["X-Request-ID"] == "trace-77"
+
+
+def test_rollback_moves_everything_to_standby_and_status_shows_drift(stack: Stack) -> None:
+    done = stack.switch(stack.plan("green", 90), "--source", "program")
+    assert done.returncode == 0, done.stderr
+    assert status(stack)["drift"] is False
+    started = time.monotonic()
+    done = stack.cli("rollback", "--json")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["weights"] == {"blue": 100, "green": 0} and report["source"] == "rollback"
+    print(f"\nrollback: {elapsed:.2f}s as a process, live after {report['live_s']:.2f}s")
+    assert colors_of(stack.url(), 20) == Counter({"blue": 20})
+    assert colors_of(stack.url(preview=True), 10) == Counter({"green": 10})
+    now = status(stack)
+    assert now["drift"] is True and now["lastSwitch"]["source"] == "rollback"
+    assert {c["name"]: c["health"] for c in now["containers"]} == {
+        n: "healthy" for names in stack.containers.values() for n in names
+    }
+
+
+def test_rollback_refuses_a_stopped_standby(blue_live: Stack) -> None:
+    stack = blue_live
+    standby = stack.containers["green"]
+    docker("stop", "-t", "1", *standby)
+    try:
+        done = stack.cli("rollback")
+        assert done.returncode == 1
+        assert f"container {standby[0]}: not running" in done.stderr and "routing unchanged" in done.stderr
+        assert colors_of(stack.url(), 10) == Counter({"blue": 10})
+    finally:
+        docker("start", *standby)
+        stack.wait_healthy()
+
+
+def test_status_without_router_is_one_clear_line(stack: Stack) -> None:
+    ghost = Stack("ghost", stack.app_image)
+    done = ghost.cli("status")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "status bluegreen-ghost: no running router for stack bluegreen-ghost: "
+        "expected a container labelled bluegreen.stack=bluegreen-ghost, bluegreen.role=router"
+    ]
+
+
+def test_rate_limit_answers_429(blue_live: Stack) -> None:
+    stack = blue_live
+    assert stack.switch(stack.plan("blue", rateLimit={"requestsPerSecond": 1, "burst": 2})).returncode == 0
+    try:
+        codes = Counter(get(stack.url(), timeout=5)[0] for _ in range(12))
+        assert codes[429] >= 5 and codes[200] >= 1, codes
+    finally:
+        assert stack.switch(stack.plan("blue")).returncode == 0

@@ -1,0 +1,135 @@
+"""The health gate's rules, driven with a fake engine, prober and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from bluegreen.health import MAX_BACKOFF_SECONDS, GateError, GateResult, run_gate
+from bluegreen.live_router import HttpResult
+from bluegreen.settings import HealthGate
+
+NET = {"bluegreen-dev-net"}
+
+
+def container(running: bool = True, health: str | None = "healthy", net: str = "bluegreen-dev-net",
+              ip: str = "10.0.0.2", status: str = "running", code: int = 0) -> dict[str, Any]:  # fmt: skip
+    state: dict[str, Any] = {"Running": running, "Status": status, "ExitCode": code}
+    if health is not None:
+        state["Health"] = {"Status": health}
+    return {"State": state, "NetworkSettings": {"Networks": {net: {"IPAddress": ip}}}}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Engine:
+    def __init__(self, states: dict[str, list[dict[str, Any] | None]]) -> None:
+        self.states = states
+        self.calls: dict[str, int] = {}
+
+    def inspect(self, name: str) -> dict[str, Any] | None:
+        n = self.calls.get(name, 0)
+        self.calls[name] = n + 1
+        seq = self.states[name]
+        return seq[min(n, len(seq) - 1)]
+
+
+class Prober:
+    def __init__(self, answers: dict[str, list[int | None]]) -> None:
+        self.answers = answers
+        self.asked: list[list[str]] = []
+        self.count: dict[str, int] = {}
+
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+        self.asked.append([t[0] for t in targets])
+        results = []
+        for host, _, _ in targets:
+            n = self.count.get(host, 0)
+            self.count[host] = n + 1
+            seq = self.answers[host]
+            status = seq[min(n, len(seq) - 1)]
+            results.append(HttpResult(status, "", f"HTTP {status}" if status else "connection refused"))
+        return results
+
+
+def gate(engine: Engine, prober: Prober, clock: Clock, policy: HealthGate, names: list[str]) -> GateResult:
+    return run_gate(names, engine, prober, NET, 8000, "/health/ready", policy, clock=clock, sleep=clock.sleep)
+
+
+def test_passes_after_consecutive_successes() -> None:
+    clock = Clock()
+    result = gate(Engine({"a": [container()]}), Prober({"10.0.0.2": [200]}), clock,
+                  HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=3), ["a"])  # fmt: skip
+    assert result.addresses == {"a": "10.0.0.2"} and result.rounds == 3
+    assert clock.sleeps == [0.5, 0.5]
+
+
+def test_a_failure_resets_the_streak() -> None:
+    clock = Clock()
+    prober = Prober({"10.0.0.2": [200, 503, 200, 200]})
+    result = gate(Engine({"a": [container()]}), prober, clock,
+                  HealthGate(timeout_seconds=30, interval_seconds=0.5, successes=2), ["a"])  # fmt: skip
+    assert result.rounds == 4
+
+
+def test_failing_probes_back_off_exponentially_with_a_cap() -> None:
+    clock = Clock()
+    with pytest.raises(GateError) as caught:
+        gate(Engine({"a": [container()]}), Prober({"10.0.0.2": [503]}), clock,
+             HealthGate(timeout_seconds=30, interval_seconds=0.5, successes=1), ["a"])  # fmt: skip
+    assert clock.sleeps[:5] == [0.5, 1.0, 2.0, 4.0, MAX_BACKOFF_SECONDS]
+    assert sum(clock.sleeps) <= 30
+    assert str(caught.value) == (
+        "health gate: container a not healthy after 30s (last: HTTP 503 from 10.0.0.2:8000/health/ready)"
+    )
+
+
+def test_docker_health_must_be_healthy_before_http() -> None:
+    clock = Clock()
+    engine = Engine({"a": [container(health="starting"), container(health="starting"), container()]})
+    prober = Prober({"10.0.0.2": [200]})
+    gate(engine, prober, clock, HealthGate(timeout_seconds=10, interval_seconds=0.1, successes=1), ["a"])
+    assert prober.asked == [["10.0.0.2"]]
+
+
+def test_unhealthy_until_timeout_names_docker_health() -> None:
+    with pytest.raises(GateError, match=r"container a not healthy after 3s \(last: Docker health is unhealthy\)"):
+        gate(Engine({"a": [container(health="unhealthy")]}), Prober({}), Clock(),
+             HealthGate(timeout_seconds=3, interval_seconds=0.5, successes=1), ["a"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (None, "container a: no such container"),
+        (container(running=False, status="exited", code=137), "container a: not running (exited, exit code 137)"),
+        (container(net="elsewhere"), "container a: not on the router's network(s) bluegreen-dev-net"),
+    ],
+)
+def test_hopeless_states_fail_at_once(state: dict[str, Any] | None, message: str) -> None:
+    clock = Clock()
+    with pytest.raises(GateError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        gate(Engine({"a": [state]}), Prober({}), clock, HealthGate(timeout_seconds=60), ["a"])
+    assert clock.sleeps == []
+
+
+def test_every_container_is_probed_in_one_call_per_round() -> None:
+    engine = Engine({"a": [container(ip="10.0.0.2")], "b": [container(ip="10.0.0.3")]})
+    prober = Prober({"10.0.0.2": [200], "10.0.0.3": [503, 200]})
+    result = gate(engine, prober, Clock(), HealthGate(timeout_seconds=10, interval_seconds=0.1, successes=1),
+                  ["a", "b"])  # fmt: skip
+    assert prober.asked == [["10.0.0.2", "10.0.0.3"], ["10.0.0.3"]]
+    assert result.addresses == {"a": "10.0.0.2", "b": "10.0.0.3"}
