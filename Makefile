@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml app/requirements.txt
 
 venv: $(VENV)/.installed
 
-up: venv
+up: venv wheels
 	@command -v pulumi >/dev/null 2>&1 || { \
 	  echo "make up: the pulumi CLI is not installed; install it (https://www.pulumi.com/docs/install/) and run make up again"; \
 	  exit 1; }

@@ -1,11 +1,17 @@
-"""The Pulumi program: stack config -> validated settings -> resources -> outputs."""
+"""The Pulumi program: stack config -> validated settings -> one BlueGreenDeployment -> outputs."""
 
 import pulumi
 
 from components.config import stack_settings
+from components.deployment import BlueGreenDeployment
 
 settings = stack_settings()
+deployment = BlueGreenDeployment("app", settings, pulumi.get_project(), pulumi.get_stack())
 
+pulumi.export("url", deployment.url)
+pulumi.export("previewUrl", deployment.preview_url)
 pulumi.export("activeColor", settings.active_color)
 pulumi.export("trafficWeight", settings.traffic_weight)
-pulumi.export("versions", {"blue": settings.blue.version, "green": settings.green.version})
+pulumi.export("versions", {c: settings.color(c).version for c in ("blue", "green")})
+pulumi.export("containers", deployment.containers)
+pulumi.export("planHash", deployment.plan.plan_hash())

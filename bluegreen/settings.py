@@ -129,6 +129,13 @@ class Resources(Model):
     cpus: float = Field(0.5, ge=0.05, le=64, description="CPU limit per container, in cores.")
 
 
+UserSpec = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$"),
+    Allowed("a user as uid[:gid] or name[:group], e.g. 10001:10001"),
+]
+
+
 class AppSettings(Model):
     port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on inside its container.")
     health_path: UrlPath = Field("/health/ready", description="Readiness path probed by the gate.")
@@ -137,6 +144,12 @@ class AppSettings(Model):
     resources: Resources = Field(default_factory=Resources)
     stop_grace_seconds: int = Field(
         30, ge=1, le=600, description="SIGTERM to SIGKILL on stop; in-flight requests finish."
+    )
+    user: UserSpec = Field("10001:10001", description="User the app runs as (never root).")
+    health_command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=lambda: ["python", "-S", "-m", "bluegreen_app.healthcheck"],
+        min_length=1,
+        description="Docker healthcheck command (exit 0 = healthy), run inside the app container.",
     )
 
 
@@ -286,6 +299,12 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                 s.app.env[name],
                 "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
             )
+        )
+    if s.app.user.split(":")[0] in ("0", "root"):
+        problems.append(Problem("app.user", s.app.user, "a non-root user, e.g. 10001:10001"))
+    if isinstance(s.image, S3Image):
+        problems.append(
+            Problem("image.source", "s3", "'build' or 'registry' (S3 image distribution is not implemented yet)")
         )
     if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:
         problems.append(

@@ -97,6 +97,10 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
     ("docker-host-no-scheme", "dev", {"docker": {"host": "localhost:2375"}}, "docker.host"),
     ("digest-on-build", "dev", {"blue.digest": "sha256:" + "a" * 64}, "blue.digest"),
     ("section-not-a-mapping", "dev", {"healthGate": "fast"}, "healthGate"),
+    ("app-runs-as-root", "dev", {"app.user": "0:0"}, "app.user"),
+    ("app-user-with-space", "dev", {"app.user": "my user"}, "app.user"),
+    ("health-command-empty", "dev", {"app.healthCommand": []}, "app.healthCommand"),
+    ("s3-not-implemented", "dev", {"image": {"source": "s3", "bucket": "images-bucket"}}, "image.source"),
 ]
 
 

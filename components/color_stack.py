@@ -1,0 +1,65 @@
+"""ColorStack: the replicas of one colour, and nothing about traffic.
+
+activeColor and trafficWeight never reach these inputs: flipping traffic
+must not recreate a container. Everything here is fixed per version and
+spec, and the names (bluegreen.topology) change whenever a replacement would
+happen, so the new replicas come up before the old ones go.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from bluegreen.settings import Color
+from bluegreen.topology import Topology
+
+
+class ColorStack(pulumi.ComponentResource):
+    containers: list[docker.Container]
+    names: list[str]
+
+    def __init__(
+        self,
+        name: str,
+        topology: Topology,
+        color: Color,
+        image_id: pulumi.Input[str],
+        network: docker.Network,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("bluegreen:index:ColorStack", name, None, opts)
+        app = topology.settings.app
+        self.names = topology.app_containers(color)
+        self.containers = [
+            docker.Container(
+                f"{name}-{i + 1}",
+                name=container_name,
+                image=image_id,
+                envs=topology.app_env(color),
+                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in topology.labels("app", color).items()],
+                user=app.user,
+                memory=app.resources.memory_mb,
+                cpus=f"{app.resources.cpus:g}",
+                healthcheck=docker.ContainerHealthcheckArgs(
+                    tests=["CMD", *app.health_command],
+                    interval="1s",
+                    timeout="2s",
+                    start_period="30s",
+                    retries=3,
+                ),
+                restart="unless-stopped",
+                log_driver="json-file",
+                log_opts={"max-size": "10m", "max-file": "3"},
+                stop_signal="SIGTERM",
+                stop_timeout=app.stop_grace_seconds,
+                destroy_grace_seconds=app.stop_grace_seconds,
+                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+                must_run=True,
+                wait=True,
+                wait_timeout=int(topology.settings.health_gate.timeout_seconds),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for i, container_name in enumerate(self.names)
+        ]
+        self.register_outputs({"names": self.names})

@@ -1,0 +1,67 @@
+"""Router: the nginx container that owns the host ports, and its routing volume.
+
+It owns fixed host ports, so a replacement must delete the old router first
+(delete_before_replace); its inputs therefore hold only what rarely changes.
+Traffic changes never touch it: they are files in the routing volume,
+written by the Switch.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
+from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
+from bluegreen.topology import Topology
+
+ROUTER_USER = "101:101"  # nginx-unprivileged's uid; the stand-in image uses the same
+
+
+class Router(pulumi.ComponentResource):
+    container: docker.Container
+    volume: docker.Volume
+
+    def __init__(
+        self, name: str, topology: Topology, network: docker.Network, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("bluegreen:index:Router", name, None, opts)
+        settings = topology.settings.router
+        child = pulumi.ResourceOptions(parent=self)
+        image = docker.RemoteImage(f"{name}-image", name=settings.image, keep_locally=True, opts=child)
+        self.volume = docker.Volume(
+            f"{name}-routing",
+            name=topology.routing_volume,
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in topology.labels("router").items()],
+            opts=child,
+        )
+        self.container = docker.Container(
+            name,
+            name=topology.router,
+            image=image.image_id,
+            command=COMMAND,
+            user=ROUTER_USER,
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in topology.labels("router").items()],
+            ports=[
+                docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
+                docker.ContainerPortArgs(
+                    internal=PREVIEW_PORT, external=settings.preview_port, ip=settings.bind_address
+                ),
+            ],
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=ROUTING_DIR)],
+            uploads=[
+                docker.ContainerUploadArgs(file=path, content=text, owner="101", group="101", permissions="0644")
+                for path, text in router_files().items()
+            ],
+            memory=settings.memory_mb,
+            cpus=f"{settings.cpus:g}",
+            restart="unless-stopped",
+            log_driver="json-file",
+            log_opts={"max-size": "10m", "max-file": "3"},
+            stop_signal=STOP_SIGNAL,
+            stop_timeout=settings.drain_seconds + 5,
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            must_run=True,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.register_outputs({"name": topology.router})

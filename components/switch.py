@@ -1,0 +1,76 @@
+"""Switch: runs `python -m bluegreen switch` with the plan on stdin.
+
+The plan travels in stdin and the environment, not in `triggers`, so a flip
+or a canary step is an *update* of this resource (pulumi-command runs
+`update`), never a replacement. It depends on every app container and the
+router, so it runs after new replicas are healthy and before Pulumi deletes
+replaced ones (deletes come last in an update).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from bluegreen.routing import RoutingPlan
+from bluegreen.topology import Topology
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def bluegreen_cli(*args: str) -> str:
+    """`python -m bluegreen ...` with this program's interpreter.
+
+    Relative to the project when it is the project's .venv, so the command
+    (a resource input) is the same on every machine that runs `pulumi up`.
+    """
+    python = Path(sys.executable)
+    try:
+        shown = str(python.relative_to(PROJECT_DIR))
+    except ValueError:
+        shown = str(python)
+    return shlex.join([shown, "-m", "bluegreen", *args])
+
+
+def docker_env(topology: Topology) -> dict[str, str]:
+    host = topology.settings.docker.host
+    return {"DOCKER_HOST": host} if host else {}
+
+
+class Switch(pulumi.ComponentResource):
+    command: command.local.Command
+
+    def __init__(
+        self,
+        name: str,
+        topology: Topology,
+        plan: RoutingPlan,
+        router: docker.Container,
+        containers: list[docker.Container],
+        observed: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("bluegreen:index:Switch", name, None, opts)
+        run = bluegreen_cli(
+            "switch", "--stack", topology.stack, "--project", topology.project, "--plan", "-", "--source", "program"
+        )
+        self.command = command.local.Command(
+            name,
+            create=run,
+            update=run,
+            stdin=plan.canonical(),
+            environment={
+                **docker_env(topology),
+                # A replaced router starts with no routing: its new id re-runs the switch.
+                "BLUEGREEN_ROUTER_ID": router.id,
+                # "in-sync" or "drift:<live plan hash>" (see components/drift.py).
+                "BLUEGREEN_OBSERVED": observed,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *containers]),
+        )
+        self.register_outputs({"planHash": plan.plan_hash()})

@@ -1,0 +1,386 @@
+"""A test engine: the real __main__.py applied to the real Docker daemon, without the Pulumi CLI.
+
+The Pulumi CLI cannot be installed on the machines this project is built
+on, so this engine stands in for `pulumi up`: it is a `pulumi.runtime.Mocks`
+whose `new_resource` does what the docker and command providers would do,
+with Pulumi's update semantics where they matter for zero downtime:
+
+- state is kept between runs (a JSON file per stack);
+- unchanged inputs: nothing happens; a Command whose inputs changed runs
+  `update`; any other change replaces the resource, creating the new one
+  first and deleting the old one at the end of the run (a container that
+  publishes host ports is deleted first, as the Router's
+  delete_before_replace asks);
+- resources the program no longer registers are deleted at the end, newest
+  first; `command:local:run` invokes run for real.
+
+    python -m tests.e2e.engine up dev router.port=18080 image.baseImage=bluegreen-local/python:3.11
+    python -m tests.e2e.engine destroy dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from bluegreen.docker_api import DockerClient, DockerError, tar_files
+from bluegreen.stackfile import read_stack_file
+from tests.pulumi_harness import RecordingMocks, run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
+STAND_IN = {"image.baseImage": "bluegreen-local/python:3.11", "router.image": "bluegreen-local/nginx:1.22"}
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+def _docker(*args: str, timeout: float = 600) -> str:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise EngineError(f"docker {' '.join(args[:3])}: {done.stderr.strip()[-500:]}")
+    return done.stdout.strip()
+
+
+def _duration(text: str | None, default: float) -> int:
+    """'1s' / '2m' / '500ms' -> nanoseconds, as the Engine API wants them."""
+    if not text:
+        return int(default * 1e9)
+    units = {"ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * units[unit])
+    return int(float(text) * 1e9)
+
+
+def _integral(value: Any) -> Any:
+    """The mock monitor passes every number as a float; the Engine API wants ints where they are ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+# --- what each resource type does ------------------------------------------------
+
+
+class Handler:
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+        """Outputs after an in-place update, or None: the change needs a replacement."""
+        return None
+
+    def delete_first(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        return False
+
+
+class NetworkHandler(Handler):
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        labels = [a for lab in inputs.get("labels", []) for a in ("--label", f"{lab['label']}={lab['value']}")]
+        rid = _docker("network", "create", *labels, inputs["name"])
+        return rid, {**inputs, "id": rid}
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        _docker("network", "rm", rid)
+
+
+class VolumeHandler(Handler):
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        labels = [a for lab in inputs.get("labels", []) for a in ("--label", f"{lab['label']}={lab['value']}")]
+        rid = _docker("volume", "create", *labels, inputs["name"])
+        return rid, dict(inputs)
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        _docker("volume", "rm", "-f", rid)
+
+
+class ImageHandler(Handler):
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ref = inputs["name"]
+        build = inputs.get("build")
+        if build:
+            args = [a for k, v in (build.get("buildArgs") or {}).items() for a in ("--build-arg", f"{k}={v}")]
+            dockerfile = str(Path(build["context"]) / build.get("dockerfile", "Dockerfile"))
+            _docker("build", "-q", "-t", ref, "-f", dockerfile, *args, build["context"], timeout=900)
+        image_id = _docker("image", "inspect", "-f", "{{.Id}}", ref)  # nothing can be pulled here
+        return image_id, {**inputs, "imageId": image_id, "repoDigest": ""}
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if not inputs.get("keepLocally"):
+            _docker("image", "rm", inputs["name"])
+
+
+class ContainerHandler(Handler):
+    def __init__(self, client: DockerClient) -> None:
+        self.client = client
+
+    def delete_first(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        return bool(old.get("ports")) and bool(new.get("ports"))
+
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        hc = inputs.get("healthcheck")
+        body: dict[str, Any] = {
+            "Image": inputs["image"],
+            "Env": inputs.get("envs", []),
+            "Labels": {lab["label"]: lab["value"] for lab in inputs.get("labels", [])},
+            "User": inputs.get("user", ""),
+            "ExposedPorts": {f"{p['internal']}/tcp": {} for p in inputs.get("ports", [])},
+            "StopSignal": inputs.get("stopSignal"),
+            "StopTimeout": int(inputs.get("stopTimeout", 10)),
+            "HostConfig": {
+                "Memory": int(inputs.get("memory", 0)) * 1024 * 1024,
+                "NanoCpus": int(float(inputs.get("cpus", "0")) * 1e9),
+                "RestartPolicy": {"Name": inputs.get("restart", "no")},
+                "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts", {})},
+                "PortBindings": {
+                    f"{p['internal']}/tcp": [{"HostIp": p.get("ip", ""), "HostPort": str(p["external"])}]
+                    for p in inputs.get("ports", [])
+                },
+                "Mounts": [
+                    {"Type": "volume", "Source": v["volumeName"], "Target": v["containerPath"]}
+                    for v in inputs.get("volumes", [])
+                ],
+            },
+            "NetworkingConfig": {"EndpointsConfig": {n["name"]: {} for n in inputs.get("networksAdvanced", [])[:1]}},
+        }
+        if inputs.get("command"):
+            body["Cmd"] = inputs["command"]
+        if hc:
+            body["Healthcheck"] = {
+                "Test": hc["tests"],
+                "Interval": _duration(hc.get("interval"), 30),
+                "Timeout": _duration(hc.get("timeout"), 30),
+                "StartPeriod": _duration(hc.get("startPeriod"), 0),
+                "Retries": int(hc.get("retries", 3)),
+            }
+        _, data = self.client.request("POST", f"/containers/create?name={inputs['name']}", body)
+        rid = json.loads(data)["Id"]
+        for upload in inputs.get("uploads", []):
+            folder, _, file = upload["file"].rpartition("/")
+            mode = int(upload.get("permissions", "0644"), 8)
+            owner, group = int(upload.get("owner", 0)), int(upload.get("group", 0))
+            self.client.put_archive(rid, folder, tar_files({file: upload["content"]}, owner, group, mode))
+        self.client.request("POST", f"/containers/{rid}/start")
+        if inputs.get("wait"):
+            self._wait_healthy(rid, inputs["name"], float(inputs.get("waitTimeout", 60)))
+        return rid, dict(inputs)
+
+    def _wait_healthy(self, rid: str, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = (self.client.inspect(rid) or {}).get("State", {})
+            if state.get("Health", {}).get("Status") == "healthy":
+                return
+            if not state.get("Running"):
+                break
+            time.sleep(0.1)
+        raise EngineError(f"container {name} did not become healthy within {timeout:g}s")
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        grace = int(inputs.get("destroyGraceSeconds") or inputs.get("stopTimeout") or 10)
+        self.client.request("POST", f"/containers/{rid}/stop?t={grace}", allow=(304, 404))
+        self.client.request("DELETE", f"/containers/{rid}?force=1", allow=(404,))
+
+
+class CommandHandler(Handler):
+    @staticmethod
+    def run(script: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        env = {**os.environ, **(inputs.get("environment") or {})}
+        done = subprocess.run(
+            ["/bin/sh", "-c", script], input=inputs.get("stdin"), capture_output=True, text=True,
+            cwd=ROOT, env=env, timeout=600, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise EngineError(f"command failed ({done.returncode}): {script}\n{done.stderr.strip()[-1500:]}")
+        return {**inputs, "stdout": done.stdout.strip(), "stderr": done.stderr.strip()}
+
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return f"{name}-{time.time_ns()}", self.run(inputs["create"], inputs)
+
+    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+        return self.run(new.get("update") or new["create"], new)
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if inputs.get("delete"):
+            self.run(inputs["delete"], inputs)
+
+
+# --- the engine -------------------------------------------------------------------------
+
+
+class DockerEngineMocks(RecordingMocks):
+    def __init__(self, state_path: Path, log: Callable[[str], None] = print) -> None:
+        super().__init__()
+        self.state_path = state_path
+        self.log = log
+        data: dict[str, Any] = (
+            json.loads(state_path.read_text()) if state_path.exists() else {"seq": 0, "resources": {}}
+        )
+        self.seq: int = data["seq"]
+        self.resources_state: dict[str, dict[str, Any]] = data["resources"]
+        self.seen: set[str] = set()
+        self.doomed: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        client = DockerClient()
+        self.handlers: dict[str, Handler] = {
+            "docker:index/network:Network": NetworkHandler(),
+            "docker:index/volume:Volume": VolumeHandler(),
+            "docker:index/remoteImage:RemoteImage": ImageHandler(),
+            "docker:index/container:Container": ContainerHandler(client),
+            "command:local:Command": CommandHandler(),
+        }
+        self.operations: list[str] = []
+
+    def save(self) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        self.state_path.write_text(json.dumps({"seq": self.seq, "resources": self.resources_state}, indent=1))
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        super().new_resource(args)
+        key = f"{args.typ}::{args.name}"
+        inputs = _integral(copy.deepcopy(dict(args.inputs)))
+        handler = self.handlers.get(args.typ)
+        with self.lock:
+            self.seen.add(key)
+            if handler is None:  # components and providers: nothing to do on the daemon
+                return f"{args.name}-id", inputs
+            old = self.resources_state.get(key)
+            if old is not None and old["inputs"] == inputs:
+                return old["id"], old["outputs"]
+            if old is not None:
+                outputs = handler.update(old["id"], old["inputs"], inputs)
+                if outputs is not None:
+                    self.operations.append(f"update {key}")
+                    old.update(inputs=inputs, outputs=outputs)
+                    self.save()
+                    return old["id"], outputs
+                if handler.delete_first(old["inputs"], inputs):
+                    self._delete(old)
+                else:
+                    self.doomed.append(old)
+            rid, outputs = handler.create(args.name, inputs)
+            self.operations.append(f"{'replace' if old else 'create'} {key}")
+            self.seq += 1
+            self.resources_state[key] = {
+                "key": key, "type": args.typ, "id": rid, "inputs": inputs, "outputs": outputs, "seq": self.seq,
+            }  # fmt: skip
+            self.save()
+            return rid, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "command:local:run":
+            result = CommandHandler.run(args.args["command"], dict(args.args))
+            return {"stdout": result["stdout"], "stderr": result["stderr"]}, []
+        return {}, []
+
+    def _delete(self, entry: dict[str, Any]) -> None:
+        self.handlers[entry["type"]].delete(entry["id"], entry["inputs"], entry["outputs"])
+        self.operations.append(f"delete {entry['key']}")
+
+    def finish(self) -> None:
+        """End of the update: replaced and dropped resources go, newest first."""
+        dropped = [e for k, e in self.resources_state.items() if k not in self.seen]
+        for entry in sorted(self.doomed + dropped, key=lambda e: -e["seq"]):
+            self._delete(entry)
+            if self.resources_state.get(entry["key"]) is entry:
+                del self.resources_state[entry["key"]]
+        self.doomed = []
+        self.save()
+
+    def destroy(self) -> None:
+        self.seen = set()
+        self.finish()
+        self.state_path.unlink(missing_ok=True)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """key=value pairs; values are YAML (numbers, booleans, quoted strings)."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise EngineError(f"override {pair!r}: expected key=value, e.g. activeColor=green")
+        result[key] = yaml.safe_load(value)
+    return result
+
+
+def with_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    for path, value in overrides.items():
+        *parents, leaf = path.split(".")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return raw
+
+
+def state_file(stack: str) -> Path:
+    return STATE_DIR / f"{stack}.json"
+
+
+def up(stack: str, overrides: dict[str, Any] | None = None, stand_in: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """Apply the program for `stack` (stack file + overrides); returns the outputs and the operations done."""
+    raw = read_stack_file(ROOT / f"Pulumi.{stack}.yaml", ROOT / "Pulumi.yaml").raw
+    raw = with_overrides(raw, {**(STAND_IN if stand_in else {}), **(overrides or {})})
+    mocks = DockerEngineMocks(state_file(stack))
+    run = run_program(raw, stack=stack, mocks=mocks)
+    mocks.finish()
+    return run.outputs, mocks.operations
+
+
+def destroy(stack: str) -> list[str]:
+    mocks = DockerEngineMocks(state_file(stack))
+    mocks.destroy()
+    return mocks.operations
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.engine", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    up_parser = sub.add_parser("up", help="apply the program to the real engine")
+    up_parser.add_argument("stack")
+    up_parser.add_argument("overrides", nargs="*", metavar="key=value")
+    up_parser.add_argument("--no-stand-in", action="store_true", help="keep the stack file's base and router images")
+    destroy_parser = sub.add_parser("destroy", help="remove everything the engine created for the stack")
+    destroy_parser.add_argument("stack")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "up":
+            outputs, operations = up(args.stack, parse_overrides(args.overrides), stand_in=not args.no_stand_in)
+            for line in operations:
+                print(line, file=sys.stderr)
+            print(json.dumps(outputs, sort_keys=True))
+        else:
+            for line in destroy(args.stack):
+                print(line, file=sys.stderr)
+    except (EngineError, DockerError, pulumi.RunError) as exc:
+        print(f"engine: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

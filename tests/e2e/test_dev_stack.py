@@ -1,0 +1,144 @@
+"""The real program, applied by the test engine to the real daemon, under load.
+
+This is `pulumi up` as users run it, minus the CLI: deploy the dev stack from
+nothing, flip, canary 10 then 50, release a new version to the idle colour,
+promote, with 32 keep-alive clients counting every response the whole time.
+Each step also checks *what* the engine touched: a traffic change must only
+update the Switch, a release only the idle colour, its image and the Switch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.prober import ProbeStats, run_probe
+from tests.dockerutil import docker, get
+from tests.e2e.engine import destroy, up
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTS = {"router.port": 18180, "router.previewPort": 18181}
+URL = "http://127.0.0.1:18180"
+PREVIEW = "http://127.0.0.1:18181"
+SWITCH = "command:local:Command::switch"
+
+
+@pytest.fixture(scope="module")
+def clean_dev() -> Iterator[None]:
+    destroy("dev")
+    yield
+    destroy("dev")
+
+
+def served_by(url: str, n: int = 20) -> Counter[str]:
+    return Counter(get(url)[1].get("X-Bluegreen-Color", "?") for _ in range(n))
+
+
+def version_of(url: str) -> str:
+    return str(json.loads(get(url)[2])["version"])
+
+
+class Load:
+    """Keep-alive clients in the background, for as long as the block runs."""
+
+    def __init__(self) -> None:
+        self.stats = ProbeStats()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            part = run_probe(URL, 3, connections=32)
+            self.stats.samples += part.samples
+            self.stats.errors.update(part.errors)
+            self.stats.retried += part.retried
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+
+def test_dev_release_cycle_under_load(clean_dev: None) -> None:
+    # Deploy from nothing, through the engine's command line as a user would.
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.engine", "up", "dev", *(f"{k}={v}" for k, v in PORTS.items())],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    outputs = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\ndeploy from nothing: {time.monotonic() - started:.1f}s")
+    assert outputs["url"] == URL and outputs["activeColor"] == "blue"
+    assert served_by(URL) == Counter({"blue": 20}) and served_by(PREVIEW) == Counter({"green": 20})
+
+    config: dict[str, Any] = dict(PORTS)
+
+    def step(changes: dict[str, Any]) -> list[str]:
+        config.update(changes)
+        t0 = time.monotonic()
+        _, operations = up("dev", config)
+        print(f"{changes}: {time.monotonic() - t0:.1f}s, {operations}")
+        return operations
+
+    with Load() as load:
+        time.sleep(1)
+        assert step({"activeColor": "green"}) == [f"update {SWITCH}"]
+        assert served_by(URL) == Counter({"green": 20})
+
+        assert step({"trafficWeight": 90}) == [f"update {SWITCH}"]  # canary: blue 10%
+        assert step({"trafficWeight": 50}) == [f"update {SWITCH}"]  # canary: blue 50%
+        assert set(served_by(URL, 60)) == {"blue", "green"}
+
+        assert step({"trafficWeight": 100}) == [f"update {SWITCH}"]
+        release = step({"blue.version": "1.1.0"})  # release to the idle colour
+        assert sorted(release) == sorted([
+            "create docker:index/remoteImage:RemoteImage::image-1.1.0-build",
+            "replace docker:index/container:Container::blue-1",
+            f"update {SWITCH}",
+            "delete docker:index/container:Container::blue-1",
+        ])  # fmt: skip
+        assert served_by(URL) == Counter({"green": 20})
+        assert version_of(PREVIEW) == "1.1.0"
+
+        assert step({"activeColor": "blue"}) == [f"update {SWITCH}"]  # promote
+        assert served_by(URL) == Counter({"blue": 20}) and version_of(URL) == "1.1.0"
+        time.sleep(1)
+
+    stats = load.stats
+    print(f"{stats.requests} requests, {stats.failed} failed, {stats.retried} retried, {dict(stats.colors())}")
+    assert stats.requests > 5_000
+    assert stats.failed == 0, (stats.errors, Counter(s.status for s in stats.samples if s.status != 200))
+    assert set(stats.colors()) == {"blue", "green"}
+
+    # Destroy leaves nothing of the stack on the engine.
+    destroy("dev")
+    label = "label=bluegreen.stack=bluegreen-dev"
+    assert docker("ps", "-aq", "--filter", label).stdout.strip() == ""
+    assert docker("network", "ls", "-q", "--filter", "name=bluegreen-dev").stdout.strip() == ""
+    assert docker("volume", "ls", "-q", "--filter", "name=bluegreen-dev").stdout.strip() == ""
+
+
+def test_bad_override_fails_with_the_key_named(clean_dev: None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.engine", "up", "dev", "activeColor=purple"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "activeColor: got 'purple'; allowed: 'blue' or 'green'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert docker("ps", "-aq", "--filter", "label=bluegreen.stack=bluegreen-dev").stdout.strip() == ""
