@@ -48,12 +48,13 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         self.color_stacks: dict[str, ColorStack] = {}
         for color in COLORS:
             spec = settings.color(color)
-            if spec.replicas == 0:
-                continue
-            key = (spec.version, spec.digest)
-            if key not in images:
-                images[key] = AppImage(f"image-{spec.version}", settings.image, spec, opts=child)
-            self.color_stacks[color] = ColorStack(color, topology, color, images[key].image_id, network, opts=child)
+            image_id: pulumi.Input[str] = ""
+            if spec.replicas > 0:  # an empty colour keeps its (empty) stack, but builds nothing
+                key = (spec.version, spec.digest)
+                if key not in images:
+                    images[key] = AppImage(f"image-{spec.version}", settings.image, spec, opts=child)
+                image_id = images[key].image_id
+            self.color_stacks[color] = ColorStack(color, topology, color, image_id, network, opts=child)
         self.router = Router("router", topology, network, opts=child)
 
         self.plan = plan_from_settings(settings, topology.label, topology.all_app_containers())

@@ -1,0 +1,1 @@
+"""CrossGuard policy pack for bluegreen; the rules live in policies/rules.py."""

@@ -1,0 +1,246 @@
+"""Every CrossGuard rule, called directly: passing and failing cases, and the real program's resources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from policies import rules
+from tests.pulumi_harness import Registered, run_program
+from tests.unit.test_settings import stack_raw, with_changes
+
+OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+def urn(stack: str, typ: str, name: str) -> str:
+    return f"urn:pulumi:{stack}::bluegreen::{typ}::{name}"
+
+
+def check(policy: ResourceValidationPolicy, props: dict[str, Any], typ: str = rules.CONTAINER,
+          stack: str = "staging", config: dict[str, Any] | None = None, name: str = "app-1") -> list[str]:  # fmt: skip
+    found: list[str] = []
+    args = ResourceValidationArgs(typ, props, urn(stack, typ, name), name, OPTS, None, config)
+    policy.validate(args, collector(found))
+    return found
+
+
+def collector(found: list[str]) -> Callable[[str, str | None], None]:
+    def report(message: str, _urn: str | None = None) -> None:
+        found.append(message)
+
+    return report
+
+
+def app(**changes: Any) -> dict[str, Any]:
+    """A container that passes every rule; tests change one thing at a time."""
+    props: dict[str, Any] = {
+        "name": "bluegreen-dev-blue-1", "image": "sha256:" + "a" * 64, "user": "10001:10001",
+        "memory": 256, "cpus": "0.5", "restart": "unless-stopped", "logDriver": "json-file",
+        "logOpts": {"max-size": "10m"}, "readOnly": True,
+        "healthcheck": {"tests": ["CMD", "python", "-m", "bluegreen_app.healthcheck"]},
+        "labels": [{"label": "bluegreen.role", "value": "app"}, {"label": "bluegreen.color", "value": "blue"}],
+    }  # fmt: skip
+    props.update(changes)
+    return {k: v for k, v in props.items() if v is not None}
+
+
+ROUTER_LABELS = [{"label": "bluegreen.role", "value": "router"}]
+
+
+def test_baseline_container_passes_every_rule() -> None:
+    for policy in rules.RESOURCE_POLICIES:
+        assert check(policy, app()) == [], policy.name
+
+
+@pytest.mark.parametrize(
+    ("policy", "changes", "expected"),
+    [
+        (rules.non_root, {"user": None}, "sets no user"),
+        (rules.non_root, {"user": "root"}, "runs as root"),
+        (rules.non_root, {"user": "0:0"}, "runs as root"),
+        (rules.non_root, {"user": "0"}, "runs as root"),
+        (rules.memory_limit, {"memory": None}, "no memory limit"),
+        (rules.memory_limit, {"memory": 8192}, "exceeds maxMemoryMb 4096"),
+        (rules.cpu_limit, {"cpus": None}, "no CPU limit"),
+        (rules.cpu_limit, {"cpus": "16"}, "exceeds maxCpus 4"),
+        (rules.not_privileged, {"privileged": True}, "is privileged"),
+        (rules.no_host_namespaces, {"networkMode": "host"}, "host's network namespace"),
+        (rules.no_host_namespaces, {"pidMode": "host"}, "host's PID namespace"),
+        (rules.no_host_namespaces, {"ipcMode": "host"}, "host's IPC namespace"),
+        (rules.no_sensitive_mounts, {"volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]},
+         "mounts host path /var/run/docker.sock"),
+        (rules.no_sensitive_mounts, {"mounts": [{"type": "bind", "source": "/etc/ssl", "target": "/x"}]},
+         "forbidden: /etc"),
+        (rules.no_sensitive_mounts, {"volumes": [{"hostPath": "/", "containerPath": "/host"}]}, "forbidden: /"),
+        (rules.capabilities_allowlist, {"capabilities": {"adds": ["SYS_ADMIN"]}}, "adds capabilities SYS_ADMIN"),
+        (rules.images_pinned, {"image": "acme/app"}, "has no tag"),
+        (rules.images_pinned, {"image": "acme/app:latest"}, "moving tag 'latest'"),
+        (rules.app_healthcheck, {"healthcheck": None}, "no healthcheck"),
+        (rules.app_healthcheck, {"healthcheck": {"tests": ["NONE"]}}, "no healthcheck"),
+        (rules.restart_policy, {"restart": None}, "restart policy is 'no'"),
+        (rules.log_rotation, {"logOpts": None}, "without logOpts max-size"),
+        (rules.ports_only_router, {"ports": [{"internal": 8000, "external": 8000}]}, "only the router"),
+        (rules.read_only_rootfs, {"readOnly": None}, "writable root filesystem"),
+    ],
+)  # fmt: skip
+def test_each_rule_refuses_its_case(policy: ResourceValidationPolicy, changes: dict[str, Any], expected: str) -> None:
+    found = check(policy, app(**changes))
+    assert len(found) == 1 and expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("policy", "changes"),
+    [
+        (rules.no_sensitive_mounts, {"volumes": [{"volumeName": "data", "containerPath": "/data"}]}),
+        (rules.no_sensitive_mounts, {"volumes": [{"hostPath": "/srv/etc-backup", "containerPath": "/b"}]}),
+        (rules.no_sensitive_mounts, {"mounts": [{"type": "volume", "source": "/etc", "target": "/x"}]}),
+        (rules.capabilities_allowlist, {"capabilities": {"adds": ["CAP_NET_BIND_SERVICE"], "drops": ["ALL"]}}),
+        (rules.images_pinned, {"image": "acme/app:1.2.3"}),
+        (rules.images_pinned, {"image": "registry.internal:5000/acme/app:2.0.0"}),
+        (rules.app_healthcheck, {"healthcheck": None, "labels": ROUTER_LABELS}),
+        (rules.restart_policy, {"restart": "on-failure"}),
+        (rules.log_rotation, {"logDriver": "journald", "logOpts": None}),
+        (rules.ports_only_router, {"ports": [{"internal": 8080, "external": 80, "ip": "0.0.0.0"}],
+                                   "labels": ROUTER_LABELS}),
+    ],
+)  # fmt: skip
+def test_each_rule_accepts_what_is_safe(policy: ResourceValidationPolicy, changes: dict[str, Any]) -> None:
+    assert check(policy, app(**changes)) == []
+
+
+def test_limits_are_configurable() -> None:
+    assert check(rules.memory_limit, app(memory=2048), config={"maxMemoryMb": 1024})
+    assert not check(rules.memory_limit, app(memory=2048))
+    assert check(rules.capabilities_allowlist, app(capabilities={"adds": ["NET_RAW"]}))
+    assert not check(rules.capabilities_allowlist, app(capabilities={"adds": ["NET_RAW"]}),
+                     config={"allowedCapabilities": ["NET_RAW"]})  # fmt: skip
+
+
+def test_dev_stacks_bind_only_loopback() -> None:
+    router = app(labels=ROUTER_LABELS, ports=[{"internal": 8080, "external": 8080, "ip": "0.0.0.0"}])
+    assert "dev binds 127.0.0.1" in check(rules.ports_only_router, router, stack="dev")[0]
+    assert check(rules.ports_only_router, router, stack="staging") == []
+    loopback = app(labels=ROUTER_LABELS, ports=[{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}])
+    assert check(rules.ports_only_router, loopback, stack="dev") == []
+
+
+@pytest.mark.parametrize(
+    ("ref", "stack", "ok"),
+    [
+        ("acme/app:1.4.2", "prod", True),
+        ("acme/app:v2.0.0-rc.1", "prod", True),
+        ("acme/app@sha256:" + "b" * 64, "prod", True),
+        ("acme/app:main", "prod", False),
+        ("nginxinc/nginx-unprivileged:1.28", "prod", False),
+        ("acme/app:main", "staging", True),
+    ],
+)
+def test_production_needs_a_digest_or_an_immutable_tag(ref: str, stack: str, ok: bool) -> None:
+    found = check(rules.images_pinned, {"name": ref}, typ=rules.REMOTE_IMAGE, stack=stack)
+    assert (found == []) is ok, found
+
+
+def test_unknown_image_during_preview_is_not_a_violation() -> None:
+    assert check(rules.images_pinned, app(image=None)) == []
+
+
+def test_rules_only_look_at_their_types() -> None:
+    assert check(rules.non_root, {"user": "root"}, typ="docker:index/network:Network") == []
+
+
+def test_every_policy_is_named_described_and_enforced() -> None:
+    names = [p.name for p in rules.ALL_POLICIES]
+    assert len(names) == len(set(names)) >= 16
+    for policy in rules.ALL_POLICIES:
+        assert policy.description and policy.enforcement_level is not None
+        if policy.config_schema is not None:
+            assert all("default" in prop for prop in policy.config_schema.properties.values()), policy.name
+    assert rules.read_only_rootfs.enforcement_level is EnforcementLevel.ADVISORY
+
+
+# --- the stack rules --------------------------------------------------------------------
+
+
+def as_policy_resources(resources: list[Registered], stack: str) -> list[PolicyResource]:
+    return [PolicyResource(r.type, r.inputs, urn(stack, r.type, r.name), r.name, OPTS, None, None, [], {})
+            for r in resources]  # fmt: skip
+
+
+def check_stack(policy: StackValidationPolicy, resources: list[PolicyResource]) -> list[str]:
+    found: list[str] = []
+    policy.validate(StackValidationArgs(resources), collector(found))
+    return found
+
+
+def program_resources(stack: str, changes: dict[str, Any] | None = None) -> list[Registered]:
+    return run_program(with_changes(stack_raw(stack), changes or {}), stack=stack).resources
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_program_passes_every_mandatory_rule(stack: str) -> None:
+    resources = program_resources(stack)
+    violations: list[str] = []
+    for resource in resources:
+        for policy in rules.RESOURCE_POLICIES:
+            if policy.enforcement_level is EnforcementLevel.MANDATORY:
+                violations += [f"{policy.name}: {m}" for m in check(policy, resource.inputs, resource.type, stack,
+                                                                    name=resource.name)]  # fmt: skip
+    policy_resources = as_policy_resources(resources, stack)
+    for stack_policy in rules.STACK_POLICIES:
+        violations += [f"{stack_policy.name}: {m}" for m in check_stack(stack_policy, policy_resources)]
+    assert violations == []
+    assert any(r.type == rules.CONTAINER for r in resources), "the rules must have had something to check"
+
+
+def test_stack_shape_counts_colour_stacks_and_routers() -> None:
+    resources = as_policy_resources(program_resources("dev"), "dev")
+    without_router = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name == "router")]
+    assert check_stack(rules.stack_shape, without_router) == ["expected exactly one router container, found 0"]
+    one_colour = [r for r in resources if not (r.resource_type == rules.COLOR_STACK and r.name == "green")]
+    assert check_stack(rules.stack_shape, one_colour) == [
+        "expected exactly two colour stacks (blue and green), found 1"
+    ]
+
+
+def test_live_colour_and_weights_follow_the_replicas() -> None:
+    resources = as_policy_resources(program_resources("dev", {"trafficWeight": 90}), "dev")
+    assert check_stack(rules.live_colour_has_replicas, resources) == []
+    assert check_stack(rules.traffic_weight_consistent, resources) == []
+    no_green = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("green"))]
+    assert check_stack(rules.traffic_weight_consistent, no_green) == ["green takes 10% of traffic but has no replicas"]
+    no_blue = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("blue"))]
+    assert check_stack(rules.live_colour_has_replicas, no_blue) == ["the live colour blue has no replicas"]
+
+
+def test_broken_weights_are_reported() -> None:
+    resources = as_policy_resources(program_resources("dev"), "dev")
+    switch = next(r for r in resources if r.resource_type == rules.SWITCH_COMMAND)
+    plan = json.loads(switch.props["stdin"])
+    plan["weights"] = {"blue": 70, "green": 20}
+    switch.props = {**switch.props, "stdin": json.dumps(plan)}
+    assert "do not add up to 100" in check_stack(rules.traffic_weight_consistent, resources)[0]
+
+
+def test_the_pack_registers_every_rule_without_running_on_import() -> None:
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(rules.__file__).parent / "__main__.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "PolicyPack"]
+    assert len(calls) == 1
+    keywords = {k.arg: k.value for k in calls[0].keywords}
+    assert isinstance(keywords["policies"], ast.Name) and keywords["policies"].id == "ALL_POLICIES"
+    assert "PolicyPack(" not in Path(rules.__file__).read_text(), "rules.py must not build the pack"
