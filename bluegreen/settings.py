@@ -141,7 +141,7 @@ class AppSettings(Model):
     health_path: UrlPath = Field("/health/ready", description="Readiness path probed by the gate.")
     profile: Profile = Field("production", description="APP_PROFILE given to the app.")
     env: dict[EnvName, str] = Field(default_factory=dict, description="Extra environment for every app container.")
-    resources: Resources = Field(default_factory=Resources)
+    resources: Resources = Field(default_factory=Resources, description="Limits per app container.")
     stop_grace_seconds: int = Field(
         30, ge=1, le=600, description="SIGTERM to SIGKILL on stop; in-flight requests finish."
     )
@@ -196,7 +196,7 @@ class RouterSettings(Model):
     port: HostPort = Field(8080, description="Host port of the live listener.")
     preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
     bind_address: IpAddress = Field("127.0.0.1", description="Host address the ports bind to.")
-    image: ImageRef = Field("nginxinc/nginx-unprivileged:1.27", description="nginx image (non-root, listens on 8080).")
+    image: ImageRef = Field("nginxinc/nginx-unprivileged:1.28", description="nginx image (non-root, listens on 8080).")
     drain_seconds: int = Field(30, ge=0, le=3600, description="Bound on old connections after a switch.")
     security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")
     rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")
@@ -222,13 +222,15 @@ class StackSettings(Model):
         100, ge=0, le=100, description="Share of requests for activeColor, the rest to the other."
     )
     stickiness: Stickiness = Field("none", description="Keep a client on one colour during a canary.")
-    blue: ColorSpec = Field(default_factory=ColorSpec)
-    green: ColorSpec = Field(default_factory=lambda: ColorSpec(replicas=0))
-    app: AppSettings = Field(default_factory=AppSettings)
-    image: ImageSettings = Field(default_factory=BuildImage)
-    router: RouterSettings = Field(default_factory=RouterSettings)
-    health_gate: HealthGate = Field(default_factory=HealthGate)
-    docker: DockerSettings = Field(default_factory=DockerSettings)
+    blue: ColorSpec = Field(default_factory=ColorSpec, description="What the blue colour runs.")
+    green: ColorSpec = Field(default_factory=lambda: ColorSpec(replicas=0), description="What the green colour runs.")
+    app: AppSettings = Field(default_factory=AppSettings, description="The app containers of both colours.")
+    image: ImageSettings = Field(
+        default_factory=BuildImage, description="Where images come from: build, registry or s3 (docs/images.md)."
+    )
+    router: RouterSettings = Field(default_factory=RouterSettings, description="The nginx router.")
+    health_gate: HealthGate = Field(default_factory=HealthGate, description="What a switch waits for.")
+    docker: DockerSettings = Field(default_factory=DockerSettings, description="The Docker host.")
 
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
@@ -302,10 +304,6 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
         )
     if s.app.user.split(":")[0] in ("0", "root"):
         problems.append(Problem("app.user", s.app.user, "a non-root user, e.g. 10001:10001"))
-    if isinstance(s.image, S3Image):
-        problems.append(
-            Problem("image.source", "s3", "'build' or 'registry' (S3 image distribution is not implemented yet)")
-        )
     if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:
         problems.append(
             Problem(

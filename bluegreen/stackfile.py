@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of ciphertext, not a password
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of ciphertext, not a password  # nosec B105
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[^.]+(?:\.[^.]+)*)\.ya?ml$")
 
 

@@ -23,6 +23,18 @@ def stack_label(project: str, stack: str) -> str:
     return f"{project}-{stack}"
 
 
+def network_name(label: str) -> str:
+    return f"{label}-net"
+
+
+def routing_volume_name(label: str) -> str:
+    return f"{label}-routing"
+
+
+def router_name(label: str) -> str:
+    return f"{label}-router"
+
+
 @dataclass(frozen=True)
 class Topology:
     project: str
@@ -35,15 +47,15 @@ class Topology:
 
     @property
     def network(self) -> str:
-        return f"{self.label}-net"
+        return network_name(self.label)
 
     @property
     def routing_volume(self) -> str:
-        return f"{self.label}-routing"
+        return routing_volume_name(self.label)
 
     @property
     def router(self) -> str:
-        return f"{self.label}-router"
+        return router_name(self.label)
 
     def app_env(self, color: Color) -> list[str]:
         """KEY=value pairs of an app container: the program's own, then the user's."""

@@ -22,7 +22,7 @@ def public_host(settings: StackSettings) -> str:
     if settings.docker.host and not settings.docker.host.startswith("unix://"):
         return urllib.parse.urlsplit(settings.docker.host).hostname or "localhost"
     address = settings.router.bind_address
-    return "localhost" if address in ("0.0.0.0", "::") else address  # noqa: S104 - comparing, not binding
+    return "localhost" if address in ("0.0.0.0", "::") else address  # noqa: S104 - comparing, not binding  # nosec B104
 
 
 class BlueGreenDeployment(pulumi.ComponentResource):
@@ -52,7 +52,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             if spec.replicas > 0:  # an empty colour keeps its (empty) stack, but builds nothing
                 key = (spec.version, spec.digest)
                 if key not in images:
-                    images[key] = AppImage(f"image-{spec.version}", settings.image, spec, opts=child)
+                    images[key] = AppImage(
+                        f"image-{spec.version}", settings.image, spec, settings.docker.host, opts=child
+                    )
                 image_id = images[key].image_id
             self.color_stacks[color] = ColorStack(color, topology, color, image_id, network, opts=child)
         self.router = Router("router", topology, network, opts=child)

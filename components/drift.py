@@ -14,7 +14,7 @@ import pulumi
 import pulumi_command as command
 
 from bluegreen.topology import Topology
-from components.switch import bluegreen_cli, docker_env
+from components.cli import bluegreen_cli, docker_env
 
 IN_SYNC = "in-sync"
 
@@ -27,7 +27,9 @@ def observed_routing(topology: Topology, opts: pulumi.InvokeOptions | None = Non
     """
     status = bluegreen_cli("status", "--stack", topology.stack, "--project", topology.project, "--json")
     result = command.local.run(
-        command=f"{status} 2>/dev/null || true", environment=docker_env(topology) or None, opts=opts
+        command=f"{status} 2>/dev/null || true",
+        environment=docker_env(topology.settings.docker.host) or None,
+        opts=opts,
     )
     try:
         report = json.loads(result.stdout or "")

@@ -9,37 +9,13 @@ replaced ones (deletes come last in an update).
 
 from __future__ import annotations
 
-import shlex
-import sys
-from pathlib import Path
-
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
 from bluegreen.routing import RoutingPlan
 from bluegreen.topology import Topology
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def bluegreen_cli(*args: str) -> str:
-    """`python -m bluegreen ...` with this program's interpreter.
-
-    Relative to the project when it is the project's .venv, so the command
-    (a resource input) is the same on every machine that runs `pulumi up`.
-    """
-    python = Path(sys.executable)
-    try:
-        shown = str(python.relative_to(PROJECT_DIR))
-    except ValueError:
-        shown = str(python)
-    return shlex.join([shown, "-m", "bluegreen", *args])
-
-
-def docker_env(topology: Topology) -> dict[str, str]:
-    host = topology.settings.docker.host
-    return {"DOCKER_HOST": host} if host else {}
+from components.cli import bluegreen_cli, docker_env
 
 
 class Switch(pulumi.ComponentResource):
@@ -65,7 +41,7 @@ class Switch(pulumi.ComponentResource):
             update=run,
             stdin=plan.canonical(),
             environment={
-                **docker_env(topology),
+                **docker_env(topology.settings.docker.host),
                 # A replaced router starts with no routing: its new id re-runs the switch.
                 "BLUEGREEN_ROUTER_ID": router.id,
                 # "in-sync" or "drift:<live plan hash>" (see components/drift.py).

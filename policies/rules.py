@@ -337,7 +337,7 @@ def _ports(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(f"container {args.name} publishes host ports; only the router (label {ROLE_LABEL}=router) may", None)
     if re.search(config(args, PORT_SCHEMA, "devStacks"), stack_of(args.urn)):
         for port in ports:
-            ip = str(port.get("ip") or "0.0.0.0")  # noqa: S104 - Docker's default, being checked
+            ip = str(port.get("ip") or "0.0.0.0")  # noqa: S104 - Docker's default, being checked  # nosec B104
             if not ip.startswith("127.") and ip != "::1":
                 report(f"container {args.name} publishes port {port.get('external')} on {ip}; dev binds 127.0.0.1",
                        None)  # fmt: skip

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.s3"]  # the S3 fixtures (a moto server on 127.0.0.1)
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_DOCKER = os.environ.get("BLUEGREEN_REQUIRE_DOCKER") == "1"
+# Base images the Docker tests build and run. The stand-ins (make images) by
+# default; a runner that can pull sets the real ones (see .github/workflows/ci.yml).
+BASE_IMAGE = os.environ.get("BLUEGREEN_TEST_BASE_IMAGE", "bluegreen-local/python:3.11")
+ROUTER_IMAGE = os.environ.get("BLUEGREEN_TEST_ROUTER_IMAGE", "bluegreen-local/nginx:1.22")
+PULLS = os.environ.get("BLUEGREEN_TEST_PULL") == "1"
 
 
 def _docker_problem() -> str | None:
@@ -49,6 +56,8 @@ def docker_engine() -> None:
 
 
 def need_image(name: str) -> None:
+    if PULLS:
+        subprocess.run(["docker", "pull", "-q", name], capture_output=True, check=False, timeout=600)
     found = subprocess.run(["docker", "image", "inspect", name], capture_output=True, check=False, timeout=30)
     need(None if found.returncode == 0 else f"image {name} is missing (run `make images`)")
 

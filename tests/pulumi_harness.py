@@ -39,6 +39,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
         outputs = dict(args.inputs)
+        if args.typ == "command:local:Command":
+            outputs["stdout"] = "sha256:" + hashlib.sha256(str(args.inputs.get("create")).encode()).hexdigest()
         if args.typ == "docker:index/remoteImage:RemoteImage":
             # What the provider reports: the image id, here derived from the reference.
             outputs["imageId"] = "sha256:" + hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()

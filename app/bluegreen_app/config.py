@@ -35,7 +35,7 @@ class AppConfig(BaseSettings):
     profile: Profile = "production"
     color: Label = "none"
     version: Label = "dev"
-    host: str = "0.0.0.0"  # noqa: S104 - a container must listen on its own interface
+    host: str = "0.0.0.0"  # noqa: S104 - a container must listen on its own interface  # nosec B104
     port: int = Field(8000, ge=1, le=65535)
     health_path: str = Field("/health/ready", pattern=r"^/\S*$")
     log_level: LogLevel = "info"

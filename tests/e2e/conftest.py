@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need_image
+from tests.conftest import BASE_IMAGE, ROUTER_IMAGE, need_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def stand_in_images(docker_engine: None) -> None:
-    need_image("bluegreen-local/python:3.11")
-    need_image("bluegreen-local/nginx:1.22")
+    need_image(BASE_IMAGE)
+    need_image(ROUTER_IMAGE)
     done = subprocess.run(["make", "--no-print-directory", "wheels"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

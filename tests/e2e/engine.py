@@ -36,12 +36,13 @@ import pulumi
 import yaml
 
 from bluegreen.docker_api import DockerClient, DockerError, tar_files
-from bluegreen.stackfile import read_stack_file
+from tests.conftest import BASE_IMAGE, ROUTER_IMAGE
 from tests.pulumi_harness import RecordingMocks, run_program
+from tests.stacks import stack_raw, with_changes
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
-STAND_IN = {"image.baseImage": "bluegreen-local/python:3.11", "router.image": "bluegreen-local/nginx:1.22"}
+STAND_IN = {"image.baseImage": BASE_IMAGE, "router.image": ROUTER_IMAGE}
 
 
 class EngineError(RuntimeError):
@@ -326,25 +327,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return result
 
 
-def with_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    raw = copy.deepcopy(raw)
-    for path, value in overrides.items():
-        *parents, leaf = path.split(".")
-        node = raw
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return raw
-
-
 def state_file(stack: str) -> Path:
     return STATE_DIR / f"{stack}.json"
 
 
 def up(stack: str, overrides: dict[str, Any] | None = None, stand_in: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Apply the program for `stack` (stack file + overrides); returns the outputs and the operations done."""
-    raw = read_stack_file(ROOT / f"Pulumi.{stack}.yaml", ROOT / "Pulumi.yaml").raw
-    raw = with_overrides(raw, {**(STAND_IN if stand_in else {}), **(overrides or {})})
+    raw = with_changes(stack_raw(stack), {**(STAND_IN if stand_in else {}), **(overrides or {})})
     mocks = DockerEngineMocks(state_file(stack))
     run = run_program(raw, stack=stack, mocks=mocks)
     mocks.finish()

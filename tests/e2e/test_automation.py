@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import BASE_IMAGE, ROUTER_IMAGE
 from tests.dockerutil import docker, get
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def test_real_pulumi_up_flip_destroy(tmp_path: Path) -> None:
     )
     for key, value in {
         "router.port": "18280", "router.previewPort": "18281",
-        "router.image": "bluegreen-local/nginx:1.22", "image.baseImage": "bluegreen-local/python:3.11",
+        "router.image": ROUTER_IMAGE, "image.baseImage": BASE_IMAGE,
     }.items():  # fmt: skip
         stack.set_config(key, auto.ConfigValue(value), path=True)
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need_image
+from tests.conftest import BASE_IMAGE, need_image
 from tests.dockerutil import remove_test_containers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,9 +16,9 @@ APP_TEST_VERSION = "itest"
 @pytest.fixture(scope="session")
 def app_image(docker_engine: None) -> str:
     """The app image, built the way users build it: `make app-image` (offline wheelhouse)."""
-    need_image("bluegreen-local/python:3.11")
+    need_image(BASE_IMAGE)
     done = subprocess.run(
-        ["make", "--no-print-directory", "app-image", f"VERSION={APP_TEST_VERSION}"],
+        ["make", "--no-print-directory", "app-image", f"VERSION={APP_TEST_VERSION}", f"BASE_IMAGE={BASE_IMAGE}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

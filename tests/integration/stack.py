@@ -19,10 +19,11 @@ from bluegreen.live_router import COLOR_LABEL, ROLE_LABEL, STACK_LABEL, VERSION_
 from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
 from bluegreen.settings import Color
+from bluegreen.topology import network_name, router_name, routing_volume_name, stack_label
+from tests.conftest import ROUTER_IMAGE
 from tests.dockerutil import TEST_LABEL, Container, docker
 
 ROOT = Path(__file__).resolve().parents[2]
-ROUTER_IMAGE = "bluegreen-local/nginx:1.22"
 
 
 @dataclass
@@ -34,15 +35,15 @@ class Stack:
 
     @property
     def label(self) -> str:
-        return f"{self.project}-{self.name}"
+        return stack_label(self.project, self.name)
 
     @property
     def network(self) -> str:
-        return f"{self.label}-net"
+        return network_name(self.label)
 
     @property
     def router(self) -> Container:
-        return Container(f"{self.label}-router")
+        return Container(router_name(self.label))
 
     def labels(self, role: str, **extra: str) -> list[str]:
         pairs = {STACK_LABEL: self.label, ROLE_LABEL: role, **extra}
@@ -152,6 +153,6 @@ class Stack:
         ids = docker("ps", "-aq", "--filter", f"label={STACK_LABEL}={self.label}").stdout.split()
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
-        docker("volume", "rm", "-f", f"{self.label}-routing", check=False)
+        docker("volume", "rm", "-f", routing_volume_name(self.label), check=False)
         docker("network", "rm", self.network, check=False)
         self.containers = {"blue": [], "green": []}

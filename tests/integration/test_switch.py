@@ -23,9 +23,9 @@ from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
 from bluegreen.routing import parse_plan
 from bluegreen.switch import apply_plan
-from tests.conftest import need_image
+from tests.conftest import ROUTER_IMAGE, need_image
 from tests.dockerutil import docker, get
-from tests.integration.stack import ROUTER_IMAGE, Stack
+from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.docker
 

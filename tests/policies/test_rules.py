@@ -20,7 +20,7 @@ from pulumi_policy import (
 
 from policies import rules
 from tests.pulumi_harness import Registered, run_program
-from tests.unit.test_settings import stack_raw, with_changes
+from tests.stacks import stack_raw, with_changes
 
 OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
@@ -109,7 +109,7 @@ def test_each_rule_refuses_its_case(policy: ResourceValidationPolicy, changes: d
         (rules.no_sensitive_mounts, {"mounts": [{"type": "volume", "source": "/etc", "target": "/x"}]}),
         (rules.capabilities_allowlist, {"capabilities": {"adds": ["CAP_NET_BIND_SERVICE"], "drops": ["ALL"]}}),
         (rules.images_pinned, {"image": "acme/app:1.2.3"}),
-        (rules.images_pinned, {"image": "registry.internal:5000/acme/app:2.0.0"}),
+        (rules.images_pinned, {"image": "acme/team/app:2.0.0"}),
         (rules.app_healthcheck, {"healthcheck": None, "labels": ROUTER_LABELS}),
         (rules.restart_policy, {"restart": "on-failure"}),
         (rules.log_rotation, {"logDriver": "journald", "logOpts": None}),

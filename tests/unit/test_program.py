@@ -13,7 +13,7 @@ import pytest
 
 from bluegreen.settings import RESERVED_ENV, parse_settings
 from tests.pulumi_harness import ProgramRun, RecordingMocks, Registered, run_program
-from tests.unit.test_settings import stack_raw, with_changes
+from tests.stacks import stack_raw, with_changes
 
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -188,3 +188,16 @@ def test_a_config_change_is_not_drift(live: str, applied: str | None) -> None:
     assert switch.inputs["environment"]["BLUEGREEN_OBSERVED"] == "in-sync"
     _, args = next(c for c in mocks.calls if c[0] == "command:local:run")
     assert "-m bluegreen status --stack dev --project bluegreen --json" in args["command"]
+
+
+def test_s3_images_are_pulled_by_a_command_and_used_by_id() -> None:
+    store = {"source": "s3", "bucket": "acme-images", "prefix": "shop", "endpointUrl": "http://127.0.0.1:9000"}
+    run = run_program(with_changes(stack_raw("staging"), {"image": store, "green.version": "1.4.0"}), "staging")
+    pulls = {r.name: r for r in run.by_type(COMMAND) if r.name != "switch"}
+    assert set(pulls) == {"image-1.3.0-s3", "image-1.4.0-s3"}
+    create = pulls["image-1.4.0-s3"].inputs["create"]
+    assert "-m bluegreen image pull bluegreen-app:1.4.0 --bucket acme-images --prefix shop" in create
+    assert "--endpoint-url http://127.0.0.1:9000" in create and "docker image inspect" in create
+    assert run.by_type(IMAGE) == [r for r in run.by_type(IMAGE) if r.name == "router-image"]
+    green = [r for r in app_containers(run) if labels(r)["bluegreen.color"] == "green"]
+    assert green and all(c.inputs["image"].startswith("sha256:") for c in green)

@@ -11,7 +11,7 @@ import pytest
 from bluegreen.problems import SettingsError
 from bluegreen.routing import STICKY_COOKIE, parse_plan, plan_from_settings, render, rollback_plan
 from bluegreen.settings import COLORS, Color, parse_settings
-from tests.unit.test_settings import stack_raw
+from tests.stacks import stack_raw
 
 ADDRESSES = {"b1": "10.0.0.2", "b2": "10.0.0.3", "g1": "10.0.0.4"}
 

@@ -4,7 +4,6 @@ name, identically offline (`python -m bluegreen validate`) and in the program
 
 from __future__ import annotations
 
-import copy
 import io
 from pathlib import Path
 from typing import Any
@@ -16,31 +15,11 @@ import yaml
 from bluegreen.cli import main as cli_main
 from bluegreen.problems import SettingsError
 from bluegreen.settings import is_production, parse_settings
-from bluegreen.stackfile import read_stack_file
 from tests.pulumi_harness import run_program
+from tests.stacks import DELETE, stack_raw, with_changes
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ["dev", "staging", "prod"]
-DELETE = object()
-
-
-def stack_raw(stack: str) -> dict[str, Any]:
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml", ROOT / "Pulumi.yaml").raw
-
-
-def with_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply `{"router.port": 1, "activeColor": DELETE}` to a deep copy of `base`."""
-    raw = copy.deepcopy(base)
-    for path, value in changes.items():
-        *parents, leaf = path.split(".")
-        node = raw
-        for part in parents:
-            node = node.setdefault(part, {})
-        if value is DELETE:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = value
-    return raw
 
 
 # (id, stack, changes on top of the dev stack, the key the first problem must name)
@@ -100,7 +79,7 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
     ("app-runs-as-root", "dev", {"app.user": "0:0"}, "app.user"),
     ("app-user-with-space", "dev", {"app.user": "my user"}, "app.user"),
     ("health-command-empty", "dev", {"app.healthCommand": []}, "app.healthCommand"),
-    ("s3-not-implemented", "dev", {"image": {"source": "s3", "bucket": "images-bucket"}}, "image.source"),
+    ("s3-bucket-invalid", "dev", {"image": {"source": "s3", "bucket": "Bad_Bucket"}}, "image.bucket"),
 ]
 
 

@@ -1,0 +1,420 @@
+"""`make bench`: every claim of the project as a number, next to what users would otherwise get.
+
+One bounded run (a few minutes on 2 cores), traffic only to 127.0.0.1. Writes
+bench/results/latest.json and regenerates the table in docs/benchmarks.md.
+The machine is shared and noisy, so the claims are counts and ratios measured
+side by side in the same run; absolute times are reported for context.
+
+    python -m bench.run [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.app_image import build as build_images
+from bench.app_image import image_size_mb, start_to_healthy
+from bench.prober import ProbeStats, probe, run_probe
+from bluegreen.docker_api import DockerClient
+from bluegreen.routing import parse_plan
+from bluegreen.switch import apply_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "benchmarks.md"
+BASE = "bluegreen-local/python:3.11"
+TABLE_START = "<!-- bench:table:start -->"
+TABLE_END = "<!-- bench:table:end -->"
+
+
+def sh(*args: str, check: bool = True, timeout: float = 900) -> str:
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} failed: {done.stderr.strip()[-800:]}")
+    return done.stdout.strip()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+class Background:
+    """The prober running in a thread while the main thread changes things."""
+
+    def __init__(self, url: str, connections: int = 32) -> None:
+        self.url, self.connections = url, connections
+        self.stats = ProbeStats()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            part = run_probe(self.url, 2, self.connections)
+            self.stats.samples += part.samples
+            self.stats.errors.update(part.errors)
+            self.stats.retried += part.retried
+
+    def __enter__(self) -> Background:
+        self.thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.5)
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+
+@contextmanager
+def lab(app_image: str, name: str = "bench") -> Iterator[Any]:
+    from tests.integration.stack import Stack  # the same deployment the integration tests build
+
+    stack = Stack(name, app_image)
+    stack.up()
+    stack.add("blue", "1.0.0", 2)
+    stack.add("green", "2.0.0", 2)
+    stack.wait_healthy()
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+def plan_for(stack: Any, green: int) -> Any:
+    raw = stack.plan("green", green) if green >= 50 else stack.plan("blue", 100 - green)
+    raw["drainSeconds"] = 5
+    return parse_plan(raw)
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+
+def switch_under_load(stack: Any, flips: int) -> dict[str, Any]:
+    """Full flips (and canary steps between them) under 32 keep-alive clients."""
+    client = DockerClient()
+    switches = 0
+    apply_plan(client, plan_for(stack, 0))  # routed before the first client connects
+    green = 0
+    flips_at: list[tuple[float, float, str]] = []  # (switch start, next switch start, new colour)
+    with Background(stack.url()) as load:
+        for i in range(flips):
+            target = 100 if green == 0 else 0
+            started = time.monotonic()
+            apply_plan(client, plan_for(stack, target))
+            switches += 1
+            time.sleep(0.6)  # let the clients show where traffic went
+            flips_at.append((started, time.monotonic(), "green" if target == 100 else "blue"))
+            green = target
+            if i % 4 == 3:  # a canary step now and then
+                apply_plan(client, plan_for(stack, 10 if green == 0 else 90))
+                apply_plan(client, plan_for(stack, green))
+                switches += 2
+    stats = load.stats
+    first_ms: list[float] = []
+    full_ms: list[float] = []
+    for started, until, color in flips_at:
+        first, full = stats.first_at(color, started, until), stats.all_from(color, started, until)
+        if first is not None and full is not None:
+            first_ms.append((first - started) * 1000)
+            full_ms.append((full - started) * 1000)
+    return {
+        "requests": stats.requests,
+        "failed": stats.failed,
+        "failed_by": failure_breakdown(stats),
+        "retried": stats.retried,
+        "switches": switches,
+        "flips_measured": len(full_ms),
+        "first_ms_p50": round(statistics.median(first_ms), 1),
+        "full_ms_p50": round(statistics.median(full_ms), 1),
+        "full_ms_p99": round(pct(full_ms, 99), 1),
+    }
+
+
+def failure_breakdown(stats: ProbeStats) -> dict[str, int]:
+    """Why requests failed: HTTP statuses and connection errors, so a non-zero count explains itself."""
+    found = {f"http_{s.status}": 0 for s in stats.samples if s.status not in (0, 200)}
+    for s in stats.samples:
+        if s.status not in (0, 200):
+            found[f"http_{s.status}"] += 1
+    return {**found, **dict(stats.errors)}
+
+
+def rollback_time(stack: Any, runs: int) -> dict[str, Any]:
+    """`python -m bluegreen rollback` as an operator runs it, to 100% on the standby colour."""
+    client = DockerClient()
+    samples: list[float] = []
+    with Background(stack.url(), connections=8) as load:
+        for i in range(runs):
+            live = "blue" if i % 2 == 0 else "green"
+            apply_plan(client, plan_for(stack, 0 if live == "blue" else 100))
+            standby = "green" if live == "blue" else "blue"
+            started = time.monotonic()
+            done = stack.cli("rollback")
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr)
+            time.sleep(0.5)
+            full = load.stats.all_from(standby, started)
+            if full is not None:
+                samples.append((full - started) * 1000)
+    return {"ms": round(statistics.median(samples), 1), "ms_max": round(max(samples), 1), "runs": len(samples),
+            "failed": load.stats.failed}  # fmt: skip
+
+
+def baseline_release(app_image: str, releases: int) -> dict[str, Any]:
+    """A release the way a plain pulumi-docker program does it: one container, fixed name and port, replaced."""
+    name, port = "bluegreen-bench-baseline", 18390
+
+    def run_container(version: str) -> None:
+        sh("docker", "run", "-d", "--name", name, "--label", "bluegreen.test=1", "-p", f"127.0.0.1:{port}:8000",
+           "-e", f"APP_VERSION={version}", "-e", "APP_COLOR=blue", app_image)  # fmt: skip
+
+    sh("docker", "rm", "-f", name, check=False)
+    run_container("1.0.0")
+    wait_http(f"http://127.0.0.1:{port}/health/ready")
+    unavailable: list[float] = []
+    with Background(f"http://127.0.0.1:{port}") as load:
+        for i in range(releases):
+            started = time.monotonic()
+            # Fixed name and host port: the old container must go before the new one can exist.
+            sh("docker", "rm", "-f", name)
+            run_container(f"1.0.{i + 1}")
+            wait_http(f"http://127.0.0.1:{port}/health/ready")
+            time.sleep(1.0)
+            down = [s.at for s in load.stats.samples if s.at >= started and s.status != 200]
+            unavailable.append((max(down) - min(down)) if down else 0.0)
+    sh("docker", "rm", "-f", name, check=False)
+    return {
+        "requests": load.stats.requests,
+        "failed": load.stats.failed,
+        "failed_by": failure_breakdown(load.stats),
+        "releases": releases,
+        "unavailable_s": round(statistics.median(unavailable), 2),
+    }
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not ready within {timeout}s")
+
+
+def wrk(url: str, seconds: int) -> dict[str, float]:
+    out = sh("wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url, timeout=seconds + 60)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def latency(label: str) -> float:
+        match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        assert match is not None, out
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    return {"rps": rps, "p50_ms": latency("50"), "p99_ms": latency("99")}
+
+
+def router_overhead(stack: Any, seconds: int) -> dict[str, Any]:
+    """The same load against one app container directly and through the router (100% to it)."""
+    client = DockerClient()
+    target = stack.containers["blue"][0]
+    raw = stack.plan("blue")
+    raw["colors"]["blue"]["containers"] = [target]
+    raw["preview"] = None
+    apply_plan(client, parse_plan(raw))
+    direct_name = "bluegreen-bench-direct"
+    sh("docker", "rm", "-f", direct_name, check=False)
+    # A twin of the routed container, published directly: same image, limits and env.
+    image = sh("docker", "inspect", "-f", "{{.Config.Image}}", target)
+    sh("docker", "run", "-d", "--name", direct_name, "--label", "bluegreen.test=1", "--memory", "256m",
+       "-e", "APP_COLOR=blue", "-p", "127.0.0.1:18391:8000", image)  # fmt: skip
+    wait_http("http://127.0.0.1:18391/health/ready")
+    tool = "wrk" if shutil.which("wrk") else "prober"
+    try:
+        # One of the twins is paused while the other is measured: neither steals CPU from the other.
+        sh("docker", "pause", direct_name)
+        routed = measure(tool, stack.url(), seconds)
+        sh("docker", "unpause", direct_name)
+        sh("docker", "pause", target)
+        direct = measure(tool, "http://127.0.0.1:18391", seconds)
+        sh("docker", "unpause", target)
+    finally:
+        sh("docker", "rm", "-f", direct_name, check=False)
+    return {
+        "tool": tool,
+        "direct_rps": round(direct["rps"]),
+        "router_rps": round(routed["rps"]),
+        "rps_ratio": round(routed["rps"] / direct["rps"], 3),
+        "p50_added_ms": round(routed["p50_ms"] - direct["p50_ms"], 2),
+        "p99_added_ms": round(routed["p99_ms"] - direct["p99_ms"], 2),
+    }
+
+
+def measure(tool: str, url: str, seconds: int) -> dict[str, float]:
+    if tool == "wrk":
+        return wrk(url + "/", seconds)
+    stats = asyncio.run(probe(url, seconds, 32))
+    lat = stats.latencies()
+    return {"rps": stats.requests / seconds, "p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000}
+
+
+def weight_accuracy(stack: Any, per_weight: int) -> dict[str, Any]:
+    client = DockerClient()
+    errors: dict[str, float] = {}
+    for green in (1, 10, 50, 90, 99):
+        apply_plan(client, plan_for(stack, green))
+        stats = run_probe(stack.url(), 60, connections=16, max_requests=per_weight)
+        observed = 100 * stats.colors()["green"] / max(stats.requests, 1)
+        errors[str(green)] = round(abs(observed - green), 2)
+    return {"max_abs_error_pct": max(errors.values()), "by_weight": errors, "requests_per_weight": per_weight}
+
+
+def e2e_timings() -> dict[str, Any]:
+    from tests.e2e.engine import destroy, up
+
+    ports = {"router.port": 18480, "router.previewPort": 18481}
+    destroy("dev")
+    try:
+        started = time.monotonic()
+        up("dev", ports)
+        deploy = time.monotonic() - started
+        started = time.monotonic()
+        up("dev", {**ports, "activeColor": "green"})
+        flip = time.monotonic() - started
+    finally:
+        destroy("dev")
+    return {"deploy_s": round(deploy, 2), "flip_s": round(flip, 2)}
+
+
+def machine() -> dict[str, Any]:
+    info = json.loads(sh("docker", "info", "--format", "{{json .}}"))
+    nginx = subprocess.run(  # nginx -v prints to stderr
+        ["docker", "run", "--rm", "bluegreen-local/nginx:1.22", "nginx", "-v"], capture_output=True, text=True,
+        check=False,
+    ).stderr.strip()  # fmt: skip
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "docker": info.get("ServerVersion"),
+        "storage_driver": info.get("Driver"),
+        "nginx": nginx.split("/")[-1] if nginx else "?",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+# --- the report ---------------------------------------------------------------------------
+
+GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
+    ("switch.failed", "0 failed requests", lambda v: v == 0),
+    ("switch.full_ms_p99", "switch p99 < 500 ms", lambda v: v < 500),
+    ("rollback.ms", "rollback < 1 s", lambda v: v < 1000),
+    ("router.rps_ratio", "router throughput >= 0.9 of direct", lambda v: v >= 0.9),
+    ("weights.max_abs_error_pct", "weight error <= 1 point", lambda v: v <= 1),
+    ("image.reduction", "image >= 50% smaller than naive", lambda v: v >= 0.5),
+]
+
+
+def flat(results: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in results.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and key not in ("by_weight", "failed_by"):
+            out.update(flat(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def render_table(results: dict[str, Any]) -> str:
+    values = flat(results)
+    lines = ["| key | value | goal | met |", "| --- | --- | --- | --- |"]
+    goals = {key: (text, ok) for key, text, ok in GOALS}
+    for key, value in values.items():
+        if key.startswith("machine."):
+            continue
+        goal, met = "", ""
+        if key in goals:
+            goal = goals[key][0]
+            met = "yes" if goals[key][1](value) else "**no**"
+        shown = json.dumps(value) if isinstance(value, dict) else value
+        lines.append(f"| `{key}` | {shown} | {goal} | {met} |")
+    m = results["machine"]
+    lines.append("")
+    lines.append(f"Machine: {m['cores']} cores, Docker {m['docker']} ({m['storage_driver']}), "
+                 f"nginx {m['nginx']}, Python {m['python']}; run {m['date']}.")  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_doc(results: dict[str, Any]) -> None:
+    text = DOC.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    DOC.write_text(text[:start] + "\n" + render_table(results) + "\n" + text[end:])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not for the docs)")
+    args = parser.parse_args()
+    quick = args.quick
+    started = time.monotonic()
+
+    def step(name: str) -> None:
+        print(f"bench: {name} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
+
+    results: dict[str, Any] = {"machine": machine()}
+    step("images")
+    app_image, naive = build_images(BASE)
+    size, naive_size = image_size_mb(app_image), image_size_mb(naive)
+    results["image"] = {"size_mb": round(size, 1), "naive_size_mb": round(naive_size, 1),
+                        "reduction": round(1 - size / naive_size, 3)}  # fmt: skip
+    step("start to healthy")
+    samples = [start_to_healthy(app_image) for _ in range(2 if quick else 5)]
+    results["app"] = {"start_to_ready_s": round(statistics.median(s[0] for s in samples), 2),
+                      "start_to_healthy_s": round(statistics.median(s[1] for s in samples), 2)}  # fmt: skip
+    with lab(app_image) as stack:
+        step("switch under load")
+        results["switch"] = switch_under_load(stack, flips=8 if quick else 24)
+        step("rollback")
+        results["rollback"] = rollback_time(stack, runs=3 if quick else 7)
+        step("weights")
+        results["weights"] = weight_accuracy(stack, per_weight=3000 if quick else 10000)
+        step("router overhead")
+        results["router"] = router_overhead(stack, seconds=5 if quick else 10)
+    step("baseline")
+    results["baseline"] = baseline_release(app_image, releases=2 if quick else 4)
+    step("e2e")
+    results["e2e"] = e2e_timings()
+    results["bench_s"] = round(time.monotonic() - started, 1)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    if not quick:
+        write_doc(results)
+    print(render_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

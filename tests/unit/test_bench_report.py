@@ -1,0 +1,47 @@
+"""The benchmark report: flattening, goals, and the docs table it regenerates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import run
+
+SAMPLE = {
+    "machine": {"cores": 2, "python": "3.11", "docker": "20.10", "storage_driver": "overlay2", "nginx": "1.22.1",
+                "date": "2026-01-01T00:00:00+00:00"},
+    "switch": {"failed": 0, "full_ms_p99": 620.0},
+    "rollback": {"ms": 700.0},
+    "weights": {"max_abs_error_pct": 0.4, "by_weight": {"1": 0.1}},
+}  # fmt: skip
+
+
+def test_flat_keeps_by_weight_as_one_value() -> None:
+    values = run.flat(SAMPLE)
+    assert values["switch.failed"] == 0 and values["weights.by_weight"] == {"1": 0.1}
+    assert "weights.by_weight.1" not in values
+
+
+def test_table_marks_goals_met_and_missed() -> None:
+    table = run.render_table(SAMPLE)
+    assert "| `switch.failed` | 0 | 0 failed requests | yes |" in table
+    assert "| `switch.full_ms_p99` | 620.0 | switch p99 < 500 ms | **no** |" in table
+    assert "| `rollback.ms` | 700.0 | rollback < 1 s | yes |" in table
+    assert "machine." not in table and "2 cores, Docker 20.10 (overlay2), nginx 1.22.1" in table
+
+
+def test_write_doc_replaces_only_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"intro\n{run.TABLE_START}\nold\n{run.TABLE_END}\nkeys\n")
+    monkeypatch.setattr(run, "DOC", doc)
+    run.write_doc(SAMPLE)
+    text = doc.read_text()
+    assert text.startswith("intro\n") and text.endswith(f"{run.TABLE_END}\nkeys\n")
+    assert "old" not in text and "`rollback.ms`" in text
+
+
+def test_every_goal_key_is_documented() -> None:
+    doc = (Path(run.__file__).resolve().parent.parent / "docs" / "benchmarks.md").read_text()
+    for key, _, _ in run.GOALS:
+        assert f"`{key}`" in doc, key

