@@ -160,6 +160,7 @@ def rollback_time(stack: Any, runs: int) -> dict[str, Any]:
     """`python -m bluegreen rollback` as an operator runs it, to 100% on the standby colour."""
     client = DockerClient()
     samples: list[float] = []
+    windows: list[tuple[float, float, str]] = []
     with Background(stack.url(), connections=8) as load:
         for i in range(runs):
             live = "blue" if i % 2 == 0 else "green"
@@ -170,9 +171,11 @@ def rollback_time(stack: Any, runs: int) -> dict[str, Any]:
             if done.returncode != 0:
                 raise RuntimeError(done.stderr)
             time.sleep(0.5)
-            full = load.stats.all_from(standby, started)
-            if full is not None:
-                samples.append((full - started) * 1000)
+            windows.append((started, time.monotonic(), standby))
+    for started, until, standby in windows:
+        full = load.stats.all_from(standby, started, until)
+        if full is not None:
+            samples.append((full - started) * 1000)
     return {"ms": round(statistics.median(samples), 1), "ms_max": round(max(samples), 1), "runs": len(samples),
             "failed": load.stats.failed}  # fmt: skip
 

@@ -40,23 +40,22 @@ fetch() {
 }
 """
 
-_FETCH = (
-    _FETCH_FN
-    + r"""
+_FETCH_LOOP = r"""
 while [ "$#" -ge 3 ]; do
   printf '\n@@bluegreen %s:%s%s\n' "$1" "$2" "$3"
   fetch "$1" "$2" "$3" || true
   shift 3
 done
 """
-)
+_FETCH = _FETCH_FN + _FETCH_LOOP
 
 # Runs as the router's own user: swap the staged files in, test, reload; on a
 # refused config put the previous files back and print nginx's complaint.
 _APPLY = """
 cd "$1" || exit 10
 mode=$2
-shift 2
+expect=$3
+shift 3
 for f in "$@"; do
   rm -f ".prev.$f" ".prev.$f.none"
   if [ -e "$f" ]; then cp -p "$f" ".prev.$f"; else : > ".prev.$f.none"; fi
@@ -64,7 +63,18 @@ done
 for f in "$@"; do if [ -e ".pending.$f" ]; then mv -f ".pending.$f" "$f"; fi; done
 [ "$mode" = reload ] || exit 0
 if out=$(nginx -t -q 2>&1); then
-  if out=$(nginx -s reload 2>&1); then exit 0; fi
+  if out=$(nginx -s reload 2>&1); then
+    # Verify from inside: the loaded config reports its own hash (50 ms steps, 10 s at most).
+    i=0
+    while [ "$i" -lt 200 ]; do
+      case "$(fetch 127.0.0.1 "$STATUS_PORT" "$STATUS_PATH" 2>/dev/null)" in
+        *"\\"configHash\\":\\"$expect\\""*) exit 0 ;;
+      esac
+      sleep 0.05
+      i=$((i + 1))
+    done
+    exit 5
+  fi
   code=4
 else
   code=3
@@ -91,6 +101,7 @@ _SNAPSHOT = """
 printf '@@bluegreen:status\\n'; fetch 127.0.0.1 "$1" "$2" || true
 printf '\\n@@bluegreen:live\\n'; cat "$3/plan.json" 2>/dev/null || true
 printf '\\n@@bluegreen:program\\n'; cat "$3/program-plan.json" 2>/dev/null || true
+printf '\\n@@bluegreen-probes\\n'
 """
 
 # "dow[n]": the pattern must not match this script's own command line.
@@ -108,6 +119,10 @@ class RouterError(RuntimeError):
 
 class ConfigRefusedError(RouterError):
     """`nginx -t` refused the new routing; the previous files are back in place."""
+
+
+class NotLiveError(RouterError):
+    """nginx took the reload signal but never served the new config; files are still the new ones."""
 
 
 @dataclass(frozen=True)
@@ -206,10 +221,13 @@ class LiveRouter:
         """GET each (host, port, path) from inside the router, in one exec."""
         args = [str(part) for target in targets for part in target]
         out = self.client.exec(self.container, ["sh", "-c", _FETCH, "sh", *args], timeout=30).stdout
+        return self._parse_probes(out, len(targets))
+
+    def _parse_probes(self, out: str, expected: int) -> list[HttpResult]:
         sections = out.split("\n@@bluegreen ")[1:]
         results = [_parse_response(s.split("\n", 1)[1] if "\n" in s else "") for s in sections]
-        if len(results) != len(targets):
-            raise RouterError(f"probe in {self.container} returned {len(results)} answers for {len(targets)} targets")
+        if len(results) != expected:
+            raise RouterError(f"probe in {self.container} returned {len(results)} answers for {expected} targets")
         return results
 
     def status(self) -> dict[str, Any]:
@@ -219,6 +237,18 @@ class LiveRouter:
             raise RouterError(f"router {self.container} status: {result.detail}")
         return _json(result.body, f"router {self.container} status")
 
+    def fetch_with_snapshot(self, targets: Sequence[tuple[str, int, str]]) -> tuple[list[HttpResult], Snapshot]:
+        """Probe `targets` and take the snapshot in one exec (the switch's first gate round)."""
+        args = [str(part) for target in targets for part in target]
+        script = _FETCH_FN + _SNAPSHOT + "shift 3\n" + _FETCH_LOOP
+        out = self.client.exec(
+            self.container,
+            ["sh", "-c", script, "sh", str(STATUS_PORT), STATUS_PATH, ROUTING_DIR, *args],
+            timeout=30,
+        ).stdout
+        head, _, probes = out.partition("\n@@bluegreen-probes\n")
+        return self._parse_probes(probes, len(targets)), self._parse_snapshot(head)
+
     def snapshot(self) -> Snapshot:
         """Loaded config status and both plan records, in one exec."""
         out = self.client.exec(
@@ -226,6 +256,10 @@ class LiveRouter:
             ["sh", "-c", _FETCH_FN + _SNAPSHOT, "sh", str(STATUS_PORT), STATUS_PATH, ROUTING_DIR],
             timeout=30,
         ).stdout
+        return self._parse_snapshot(out)
+
+    def _parse_snapshot(self, out: str) -> Snapshot:
+        out = out.partition("\n@@bluegreen-probes\n")[0]
         parts: dict[str, str] = {}
         for section in out.split("@@bluegreen:")[1:]:
             name, _, body = section.partition("\n")
@@ -244,10 +278,12 @@ class LiveRouter:
         ids = self._exec(["sh", "-c", "echo $(id -u):$(id -g)"], what="reading the router's uid")
         return ids.strip()
 
-    def apply(self, files: Mapping[str, str], owner: str, reload: bool = True) -> None:
-        """Stage files, then swap, `nginx -t` and reload in one exec as the router's own user.
+    def apply(self, files: Mapping[str, str], owner: str, expect_hash: str | None = None) -> None:
+        """Stage files, then swap, `nginx -t`, reload and verify in one exec as the router's own user.
 
-        With reload=False the files are only swapped in (records nginx does not read).
+        With expect_hash, the exec returns only once the status listener reports
+        that config hash (or raises NotLiveError); without it the files are only
+        swapped in (records nginx does not read).
 
         The archive also carries the routing directory itself, owned by the router's
         user: a fresh volume is root-owned, and this way no step needs root.
@@ -255,14 +291,19 @@ class LiveRouter:
         uid, gid = (int(x) for x in owner.split(":"))
         archive = tar_files({f".pending.{n}": t for n, t in files.items()}, uid, gid, directory=ROUTING_DIR)
         self.client.put_archive(self.container, ROUTING_DIR.rsplit("/", 1)[0], archive)
-        mode = "reload" if reload else "keep"
-        result = self.client.exec(self.container, ["sh", "-c", _APPLY, "sh", ROUTING_DIR, mode, *files], timeout=30)
+        mode = "reload" if expect_hash else "keep"
+        env = f"STATUS_PORT={STATUS_PORT}; STATUS_PATH={STATUS_PATH}\n"
+        script = _FETCH_FN + env + _APPLY
+        args = ["sh", "-c", script, "sh", ROUTING_DIR, mode, expect_hash or "-", *files]
+        result = self.client.exec(self.container, args, timeout=30)
         if result.exit_code == 0:
             return
         lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
         detail = next((line for line in lines if "emerg" in line or "error" in line), lines[0] if lines else "")
         if result.exit_code == 3:
             raise ConfigRefusedError(detail or "nginx -t failed")
+        if result.exit_code == 5:
+            raise NotLiveError(f"router {self.container} did not load config {expect_hash} within 10s")
         raise RouterError(f"applying routing in {self.container} failed (exit {result.exit_code}): {detail}")
 
     def restore(self, names: Sequence[str]) -> None:

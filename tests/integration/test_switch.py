@@ -239,6 +239,8 @@ def test_websocket_lives_until_drain_bound_and_new_ones_use_new_colour(blue_live
     stack = blue_live
     ws_url = stack.url().replace("http://", "ws://") + "/ws"
     drain = 3
+    # An old worker keeps the drain bound of the config it started with: set it before the switch too.
+    assert stack.switch(stack.plan("blue", drainSeconds=drain)).returncode == 0
     with ws_connect(ws_url, open_timeout=10) as old:
         assert old.response is not None and old.response.headers["x-app-color"] == "blue"
         result: dict[str, Any] = {}
