@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -122,21 +122,27 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"switch: {line}\n")
 
     log = progress if args.verbose else None
-    try:
-        report = apply_plan(DockerClient(), plan, source=args.source, wait_drain=not args.no_drain_wait, log=log)
-    except SwitchError as exc:
-        err.write(f"switch {label}: {exc}\n")
-        return EXIT_FAILED
-    _print_report(args, report, out)
-    return EXIT_OK
+    return _report_or_fail(
+        "switch", label, args, out, err,
+        lambda: apply_plan(DockerClient(), plan, source=args.source, wait_drain=not args.no_drain_wait, log=log),
+    )  # fmt: skip
 
 
 def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     label = _stack_label(args)
+    return _report_or_fail(
+        "rollback", label, args, out, err, lambda: rollback(DockerClient(), label, successes=args.successes)
+    )
+
+
+def _report_or_fail(
+    verb: str, label: str, args: argparse.Namespace, out: TextIO, err: TextIO, run: Callable[[], SwitchReport]
+) -> int:
+    """Print the switch report, or the one line saying why nothing changed."""
     try:
-        report = rollback(DockerClient(), label, successes=args.successes)
+        report = run()
     except SwitchError as exc:
-        err.write(f"rollback {label}: {exc}\n")
+        err.write(f"{verb} {label}: {exc}\n")
         return EXIT_FAILED
     _print_report(args, report, out)
     return EXIT_OK
