@@ -21,8 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 
-def sh(*args: str) -> str:
-    return subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+def sh(*args: str, check: bool = True, timeout: float = 900) -> str:
+    """Run a command in the project; its stdout, or RuntimeError with the end of its stderr."""
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} failed: {done.stderr.strip()[-800:]}")
+    return done.stdout.strip()
 
 
 def image_size_mb(image: str) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ class ProbeStats:
     samples: list[Sample] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     retried: int = 0
+
+    def merge(self, other: ProbeStats) -> None:
+        self.samples += other.samples
+        self.errors.update(other.errors)
+        self.retried += other.retried
 
     @property
     def requests(self) -> int:
@@ -178,3 +184,35 @@ async def probe(
 
 def run_probe(url: str, seconds: float, connections: int = 32, max_requests: int | None = None) -> ProbeStats:
     return asyncio.run(probe(url, seconds, connections, max_requests=max_requests))
+
+
+class BackgroundProbe:
+    """Keep-alive clients in a thread for as long as the `with` block runs.
+
+    The prober runs in rounds of `round_seconds` until the block ends, so the
+    stats cover the whole block; `settle_seconds` of traffic before and after
+    show the state the block started from and ended in.
+    """
+
+    def __init__(
+        self, url: str, connections: int = 32, round_seconds: float = 2.0, settle_seconds: float = 0.0
+    ) -> None:
+        self.url, self.connections = url, connections
+        self.round_seconds, self.settle_seconds = round_seconds, settle_seconds
+        self.stats = ProbeStats()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.stats.merge(run_probe(self.url, self.round_seconds, self.connections))
+
+    def __enter__(self) -> BackgroundProbe:
+        self.thread.start()
+        time.sleep(self.settle_seconds)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(self.settle_seconds)
+        self.stop.set()
+        self.thread.join(timeout=60)

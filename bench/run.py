@@ -20,7 +20,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.app_image import build as build_images
-from bench.app_image import image_size_mb, start_to_healthy
-from bench.prober import ProbeStats, probe, run_probe
+from bench.app_image import image_size_mb, sh, start_to_healthy
+from bench.prober import BackgroundProbe, ProbeStats, probe, run_probe
 from bluegreen.docker_api import DockerClient
 from bluegreen.routing import parse_plan
 from bluegreen.switch import apply_plan
@@ -43,43 +42,9 @@ TABLE_START = "<!-- bench:table:start -->"
 TABLE_END = "<!-- bench:table:end -->"
 
 
-def sh(*args: str, check: bool = True, timeout: float = 900) -> str:
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args[:4])} failed: {done.stderr.strip()[-800:]}")
-    return done.stdout.strip()
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-class Background:
-    """The prober running in a thread while the main thread changes things."""
-
-    def __init__(self, url: str, connections: int = 32) -> None:
-        self.url, self.connections = url, connections
-        self.stats = ProbeStats()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            part = run_probe(self.url, 2, self.connections)
-            self.stats.samples += part.samples
-            self.stats.errors.update(part.errors)
-            self.stats.retried += part.retried
-
-    def __enter__(self) -> Background:
-        self.thread.start()
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        time.sleep(0.5)
-        self.stop.set()
-        self.thread.join(timeout=60)
 
 
 @contextmanager
@@ -113,7 +78,7 @@ def switch_under_load(stack: Any, flips: int) -> dict[str, Any]:
     apply_plan(client, plan_for(stack, 0))  # routed before the first client connects
     green = 0
     flips_at: list[tuple[float, float, str]] = []  # (switch start, next switch start, new colour)
-    with Background(stack.url()) as load:
+    with BackgroundProbe(stack.url(), settle_seconds=0.5) as load:
         for i in range(flips):
             target = 100 if green == 0 else 0
             started = time.monotonic()
@@ -161,7 +126,7 @@ def rollback_time(stack: Any, runs: int) -> dict[str, Any]:
     client = DockerClient()
     samples: list[float] = []
     windows: list[tuple[float, float, str]] = []
-    with Background(stack.url(), connections=8) as load:
+    with BackgroundProbe(stack.url(), connections=8, settle_seconds=0.5) as load:
         for i in range(runs):
             live = "blue" if i % 2 == 0 else "green"
             apply_plan(client, plan_for(stack, 0 if live == "blue" else 100))
@@ -192,7 +157,7 @@ def baseline_release(app_image: str, releases: int) -> dict[str, Any]:
     run_container("1.0.0")
     wait_http(f"http://127.0.0.1:{port}/health/ready")
     unavailable: list[float] = []
-    with Background(f"http://127.0.0.1:{port}") as load:
+    with BackgroundProbe(f"http://127.0.0.1:{port}", settle_seconds=0.5) as load:
         for i in range(releases):
             started = time.monotonic()
             # Fixed name and host port: the old container must go before the new one can exist.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bluegreen.live_router import HttpResult
@@ -46,7 +46,6 @@ class GateResult:
     addresses: dict[str, str]
     rounds: int
     seconds: float
-    notes: list[str] = field(default_factory=list)
 
 
 def docker_view(info: dict[str, Any] | None, name: str, networks: set[str]) -> tuple[str | None, str | None, bool]:

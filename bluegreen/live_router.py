@@ -55,7 +55,8 @@ _APPLY = """
 cd "$1" || exit 10
 mode=$2
 expect=$3
-shift 3
+tries=$4
+shift 4
 for f in "$@"; do
   rm -f ".prev.$f" ".prev.$f.none"
   if [ -e "$f" ]; then cp -p "$f" ".prev.$f"; else : > ".prev.$f.none"; fi
@@ -64,9 +65,9 @@ for f in "$@"; do if [ -e ".pending.$f" ]; then mv -f ".pending.$f" "$f"; fi; do
 [ "$mode" = reload ] || exit 0
 if out=$(nginx -t -q 2>&1); then
   if out=$(nginx -s reload 2>&1); then
-    # Verify from inside: the loaded config reports its own hash (50 ms steps, 10 s at most).
+    # Verify from inside: the loaded config reports its own hash (50 ms steps, $tries of them).
     i=0
-    while [ "$i" -lt 200 ]; do
+    while [ "$i" -lt "$tries" ]; do
       case "$(fetch 127.0.0.1 "$STATUS_PORT" "$STATUS_PATH" 2>/dev/null)" in
         *"\\"configHash\\":\\"$expect\\""*) exit 0 ;;
       esac
@@ -230,13 +231,6 @@ class LiveRouter:
             raise RouterError(f"probe in {self.container} returned {len(results)} answers for {expected} targets")
         return results
 
-    def status(self) -> dict[str, Any]:
-        """What the loaded config says about itself (config hash, plan hash, weights, ...)."""
-        result = self.fetch([("127.0.0.1", STATUS_PORT, STATUS_PATH)])[0]
-        if not result.ok:
-            raise RouterError(f"router {self.container} status: {result.detail}")
-        return _json(result.body, f"router {self.container} status")
-
     def fetch_with_snapshot(self, targets: Sequence[tuple[str, int, str]]) -> tuple[list[HttpResult], Snapshot]:
         """Probe `targets` and take the snapshot in one exec (the switch's first gate round)."""
         args = [str(part) for target in targets for part in target]
@@ -278,7 +272,9 @@ class LiveRouter:
         ids = self._exec(["sh", "-c", "echo $(id -u):$(id -g)"], what="reading the router's uid")
         return ids.strip()
 
-    def apply(self, files: Mapping[str, str], owner: str, expect_hash: str | None = None) -> None:
+    def apply(
+        self, files: Mapping[str, str], owner: str, expect_hash: str | None = None, verify_seconds: float = 10.0
+    ) -> None:
         """Stage files, then swap, `nginx -t`, reload and verify in one exec as the router's own user.
 
         With expect_hash, the exec returns only once the status listener reports
@@ -294,7 +290,8 @@ class LiveRouter:
         mode = "reload" if expect_hash else "keep"
         env = f"STATUS_PORT={STATUS_PORT}; STATUS_PATH={STATUS_PATH}\n"
         script = _FETCH_FN + env + _APPLY
-        args = ["sh", "-c", script, "sh", ROUTING_DIR, mode, expect_hash or "-", *files]
+        tries = str(max(1, round(verify_seconds / 0.05)))
+        args = ["sh", "-c", script, "sh", ROUTING_DIR, mode, expect_hash or "-", tries, *files]
         result = self.client.exec(self.container, args, timeout=30)
         if result.exit_code == 0:
             return
@@ -303,7 +300,7 @@ class LiveRouter:
         if result.exit_code == 3:
             raise ConfigRefusedError(detail or "nginx -t failed")
         if result.exit_code == 5:
-            raise NotLiveError(f"router {self.container} did not load config {expect_hash} within 10s")
+            raise NotLiveError(f"router {self.container} did not load config {expect_hash} within {verify_seconds:g}s")
         raise RouterError(f"applying routing in {self.container} failed (exit {result.exit_code}): {detail}")
 
     def restore(self, names: Sequence[str]) -> None:

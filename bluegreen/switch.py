@@ -127,7 +127,12 @@ def apply_plan(
             return report
         routing_changes = "http.conf" in files
         try:
-            router.apply(files, router.user(), expect_hash=rendered.config_hash if routing_changes else None)
+            router.apply(
+                files,
+                router.user(),
+                expect_hash=rendered.config_hash if routing_changes else None,
+                verify_seconds=RELOAD_TIMEOUT_SECONDS,
+            )
         except ConfigRefusedError as exc:
             raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from None
         except NotLiveError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bench.prober import ProbeStats, run_probe
+from bench.prober import BackgroundProbe
 from tests.dockerutil import docker, get
 from tests.e2e.engine import destroy, up
 
@@ -49,30 +48,6 @@ def version_of(url: str) -> str:
     return str(json.loads(get(url)[2])["version"])
 
 
-class Load:
-    """Keep-alive clients in the background, for as long as the block runs."""
-
-    def __init__(self) -> None:
-        self.stats = ProbeStats()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            part = run_probe(URL, 3, connections=32)
-            self.stats.samples += part.samples
-            self.stats.errors.update(part.errors)
-            self.stats.retried += part.retried
-
-    def __enter__(self) -> Load:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=60)
-
-
 def test_dev_release_cycle_under_load(clean_dev: None) -> None:
     # Deploy from nothing, through the engine's command line as a user would.
     started = time.monotonic()
@@ -95,7 +70,7 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
         print(f"{changes}: {time.monotonic() - t0:.1f}s, {operations}")
         return operations
 
-    with Load() as load:
+    with BackgroundProbe(URL, round_seconds=3) as load:
         time.sleep(1)
         assert step({"activeColor": "green"}) == [f"update {SWITCH}"]
         assert served_by(URL) == Counter({"green": 20})

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from bench.prober import ProbeStats, run_probe
+from bench.prober import BackgroundProbe, run_probe
 from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
 from bluegreen.routing import parse_plan
@@ -79,31 +79,14 @@ def share_plan(stack: Stack, green: int, **extra: Any) -> dict[str, Any]:
 def test_no_failed_request_across_20_switches_under_load(blue_live: Stack) -> None:
     stack = blue_live
     client = DockerClient()
-    result: dict[str, ProbeStats] = {}
-    done = threading.Event()
-
-    def load() -> None:
-        stats = ProbeStats()
-        while not done.is_set():
-            part = run_probe(stack.url(), 5, connections=32)
-            stats.samples += part.samples
-            stats.errors.update(part.errors)
-            stats.retried += part.retried
-        result["stats"] = stats
-
-    loader = threading.Thread(target=load)
-    loader.start()
-    started = time.monotonic()
     switches = 0
-    try:
+    with BackgroundProbe(stack.url(), round_seconds=5) as load:
+        started = time.monotonic()
         while (switches < 24 or time.monotonic() - started < 32) and time.monotonic() - started < 150:
             report = apply_plan(client, parse_plan(share_plan(stack, SEQUENCE[switches % len(SEQUENCE)])))
             assert report.changed
             switches += 1
-    finally:
-        done.set()
-        loader.join(timeout=60)
-    stats = result["stats"]
+    stats = load.stats
     print(f"\n{stats.requests} requests, {switches} switches, {stats.failed} failed, {stats.retried} retried")
     assert switches >= 20 and time.monotonic() - started >= 30
     assert stats.requests > 10_000
@@ -174,7 +157,7 @@ def test_missing_container_fails_at_once(blue_live: Stack) -> None:
 def test_nginx_t_failure_keeps_old_routing(blue_live: Stack) -> None:
     stack = blue_live
     router = LiveRouter(DockerClient(), stack.router.name)
-    before = router.status()["configHash"]
+    before = router.snapshot().status["configHash"]
     # A stray file in the routing directory that only conflicts with the new plan.
     # The zone bg_rate only exists when a plan has a rate limit; sizes conflict.
     stray = "limit_req_zone $binary_remote_addr zone=bg_rate:1m rate=1r/s;\n"
@@ -183,7 +166,7 @@ def test_nginx_t_failure_keeps_old_routing(blue_live: Stack) -> None:
         done = stack.switch(stack.plan("green", 50, rateLimit={"requestsPerSecond": 100, "burst": 50}))
         assert done.returncode == 1
         assert "nginx -t refused the new routing" in done.stderr and '"bg_rate"' in done.stderr
-        assert router.status()["configHash"] == before
+        assert router.snapshot().status["configHash"] == before
         assert router.client.exec(router.container, ["nginx", "-t", "-q"]).exit_code == 0, "restored files must load"
         assert colors_of(stack.url(), 20) == Counter({"blue": 20})
     finally:
