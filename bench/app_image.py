@@ -14,10 +14,10 @@ import statistics
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
 RESULTS = ROOT / "bench" / "results"
 
 

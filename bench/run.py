@@ -23,18 +23,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench.app_image import build as build_images
 from bench.app_image import image_size_mb, sh, start_to_healthy
-from bench.prober import BackgroundProbe, ProbeStats, probe, run_probe
+from bluegreen.conventions import utc_now
 from bluegreen.docker_api import DockerClient
 from bluegreen.routing import parse_plan
 from bluegreen.switch import apply_plan
+from tests.support.paths import ROOT
+from tests.support.prober import BackgroundProbe, ProbeStats, probe, run_probe
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 BASE = "bluegreen-local/python:3.11"
@@ -49,7 +48,7 @@ def pct(values: list[float], q: float) -> float:
 
 @contextmanager
 def lab(app_image: str, name: str = "bench") -> Iterator[Any]:
-    from tests.integration.stack import Stack  # the same deployment the integration tests build
+    from tests.support.lab import Stack  # the same deployment the integration tests build
 
     stack = Stack(name, app_image)
     stack.up()
@@ -62,8 +61,9 @@ def lab(app_image: str, name: str = "bench") -> Iterator[Any]:
         stack.down()
 
 
-def plan_for(stack: Any, green: int) -> Any:
-    raw = stack.plan("green", green) if green >= 50 else stack.plan("blue", 100 - green)
+def plan_for(stack: Any, green: int, active: str = "green") -> Any:
+    """Green gets `green`%; `active` says which colour is the one promoted to (rollback returns to the other)."""
+    raw = stack.plan(active, green if active == "green" else 100 - green)
     raw["drainSeconds"] = 5
     return parse_plan(raw)
 
@@ -122,23 +122,23 @@ def failure_breakdown(stats: ProbeStats) -> dict[str, int]:
 
 
 def rollback_time(stack: Any, runs: int) -> dict[str, Any]:
-    """`python -m bluegreen rollback` as an operator runs it, to 100% on the standby colour."""
+    """`python -m bluegreen rollback` as an operator runs it, to 100% on the idle colour."""
     client = DockerClient()
     samples: list[float] = []
     windows: list[tuple[float, float, str]] = []
     with BackgroundProbe(stack.url(), connections=8, settle_seconds=0.5) as load:
         for i in range(runs):
             live = "blue" if i % 2 == 0 else "green"
-            apply_plan(client, plan_for(stack, 0 if live == "blue" else 100))
-            standby = "green" if live == "blue" else "blue"
+            apply_plan(client, plan_for(stack, 0 if live == "blue" else 100, active=live))
+            idle = "green" if live == "blue" else "blue"
             started = time.monotonic()
             done = stack.cli("rollback")
             if done.returncode != 0:
                 raise RuntimeError(done.stderr)
             time.sleep(0.5)
-            windows.append((started, time.monotonic(), standby))
-    for started, until, standby in windows:
-        full = load.stats.all_from(standby, started, until)
+            windows.append((started, time.monotonic(), idle))
+    for started, until, idle in windows:
+        full = load.stats.all_from(idle, started, until)
         if full is not None:
             samples.append((full - started) * 1000)
     return {"ms": round(statistics.median(samples), 1), "ms_max": round(max(samples), 1), "runs": len(samples),
@@ -210,7 +210,7 @@ def router_overhead(stack: Any, seconds: int) -> dict[str, Any]:
     target = stack.containers["blue"][0]
     raw = stack.plan("blue")
     raw["colors"]["blue"]["containers"] = [target]
-    raw["preview"] = None
+    raw["colors"]["green"]["containers"] = []  # nothing on the preview: only the live path is measured
     apply_plan(client, parse_plan(raw))
     direct_name = "bluegreen-bench-direct"
     sh("docker", "rm", "-f", direct_name, check=False)
@@ -288,7 +288,7 @@ def machine() -> dict[str, Any]:
         "docker": info.get("ServerVersion"),
         "storage_driver": info.get("Driver"),
         "nginx": nginx.split("/")[-1] if nginx else "?",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": utc_now(),
     }
 
 

@@ -3,5 +3,3 @@
 Nothing in this package imports pulumi, so tests, the CLI and the switch that
 Pulumi runs all share one implementation.
 """
-
-__version__ = "0.1.0"

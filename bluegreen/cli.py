@@ -1,30 +1,32 @@
-"""`python -m bluegreen ...`: the operator's and the program's command line.
+"""`bluegreen ...` (or `python -m bluegreen ...`): the operator's and the program's command line.
 
-Exit codes: 0 done; 2 bad input (arguments, config, files), nothing changed;
-1 the operation itself failed.
+Exit codes: 0 done; 2 bad input (arguments, config, files, an engine address
+nobody answers at), nothing changed; 1 the operation itself failed. Every
+refusal and failure is one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
+from bluegreen.conventions import COLORS, deployment_name
 from bluegreen.docker_api import DockerClient
+from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
 from bluegreen.image_store import ImageStore, ImageStoreError
 from bluegreen.problems import Problem, SettingsError
-from bluegreen.reference import reference
+from bluegreen.reference import reference, with_reference
 from bluegreen.routing import parse_plan
-from bluegreen.settings import COLORS, StackSettings, parse_settings
-from bluegreen.stackfile import StackFileError, read_stack_file
-from bluegreen.switch import SwitchError, SwitchReport, apply_plan, report_dict, rollback, stack_status
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+from bluegreen.settings import StackSettings, parse_settings
+from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
+from bluegreen.status import deployment_status
+from bluegreen.switch import SwitchReport, apply_plan, rollback
 
 
 def summary(stack: str, s: StackSettings) -> str:
@@ -40,7 +42,7 @@ def summary(stack: str, s: StackSettings) -> str:
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     stack_file = Path(args.stack_file)
-    project_file = Path(args.project)
+    project_file = Path(args.project_file)
     problems: list[Problem] = []
     settings: StackSettings | None = None
     stack = stack_file.name
@@ -77,45 +79,39 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_BAD_INPUT if problems else EXIT_OK
 
 
-def _stack_label(args: argparse.Namespace) -> str:
-    return f"{args.project}-{args.stack}"
+def _deployment(args: argparse.Namespace) -> str:
+    return deployment_name(args.project, args.stack)
 
 
 def _read_plan(source: str, stdin: TextIO) -> object:
     """The plan JSON from a file or stdin; StackFileError names what is wrong with it."""
     name = "stdin" if source == "-" else source
-    try:
-        text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StackFileError(f"plan {name}: cannot read ({exc.strerror})") from None
+    text = stdin.read() if source == "-" else read_text(Path(source), "plan")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StackFileError(f"plan {name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise StackFileError(f"plan {name}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
 
 
 def _print_report(args: argparse.Namespace, report: SwitchReport, out: TextIO) -> None:
     if args.json:
-        json.dump(report_dict(report), out)
+        json.dump(dataclasses.asdict(report), out)
         out.write("\n")
     else:
         out.write(report.line() + "\n")
 
 
 def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    label = _stack_label(args)
+    label = _deployment(args)
     try:
         plan = parse_plan(_read_plan(args.plan, sys.stdin))
-    except StackFileError as exc:
-        err.write(f"{exc}\n")
-        return EXIT_BAD_INPUT
     except SettingsError as exc:
         for p in exc.problems:
             err.write(f"plan: {p.line()}\n")
         err.write("plan refused; routing unchanged\n")
         return EXIT_BAD_INPUT
-    if plan.stack != label:
-        err.write(f"plan: stack: got {plan.stack!r}; allowed: {label!r} (from --project/--stack)\n")
+    if plan.deployment != label:
+        err.write(f"plan: deployment: got {plan.deployment!r}; allowed: {label!r} (from --project and --stack)\n")
         return EXIT_BAD_INPUT
 
     def progress(line: str) -> None:
@@ -129,7 +125,7 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    label = _stack_label(args)
+    label = _deployment(args)
     return _report_or_fail(
         "rollback", label, args, out, err, lambda: rollback(DockerClient(), label, successes=args.successes)
     )
@@ -141,20 +137,22 @@ def _report_or_fail(
     """Print the switch report, or the one line saying why nothing changed."""
     try:
         report = run()
-    except SwitchError as exc:
+    except BluegreenError as exc:
         err.write(f"{verb} {label}: {exc}\n")
-        return EXIT_FAILED
+        return exc.exit_code
     _print_report(args, report, out)
     return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    label = _stack_label(args)
+    label = _deployment(args)
     try:
-        status = stack_status(DockerClient(), label)
-    except SwitchError as exc:
+        status = deployment_status(DockerClient(), label)
+    except BluegreenError as exc:
         err.write(f"status {label}: {exc}\n")
-        return EXIT_FAILED
+        return exc.exit_code
+    for warning in status["warnings"]:
+        err.write(f"status {label}: warning: {warning}\n")
     if args.json:
         json.dump(status, out, indent=2)
         out.write("\n")
@@ -168,7 +166,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(
             f"{label}: live "
             + ", ".join(f"{c} {weights[c]}% ({versions[c] or '-'})" for c in COLORS)
-            + f"; preview {live.get('preview') or '-'}; config {live['configHash']}\n"
+            + f"; active {live.get('active') or '-'}; preview {live.get('preview') or '-'}"
+            + f"; config {live['configHash']}\n"
         )
         last = status["lastSwitch"]
         out.write(f"last switch: {last['source']} at {last['appliedAt']}\n")
@@ -184,7 +183,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_reference(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    out.write(reference() + "\n")
+    if args.write:
+        path = Path(args.write)
+        path.write_text(with_reference(read_text(path), str(path)), encoding="utf-8")
+        out.write(f"{path}: reference updated\n")
+    else:
+        out.write(reference() + "\n")
     return EXIT_OK
 
 
@@ -216,39 +220,85 @@ def cmd_image(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(f"{entry['promotedAt']}  {entry['tag']:<24} {entry['sha256'][:12]}\n")
     except ImageStoreError as exc:
         err.write(f"image {args.image_command}: {exc}\n")
-        return EXIT_FAILED
+        return exc.exit_code
+    except FileNotFoundError as exc:
+        err.write(
+            f"image {args.image_command}: {exc.filename or 'docker'}: not installed "
+            "(the image commands use the docker CLI)\n"
+        )
+        return EXIT_BAD_INPUT
+    except ValueError as exc:  # botocore refuses a malformed endpoint before any request
+        err.write(f"image {args.image_command}: --endpoint-url: {exc}\n")
+        return EXIT_BAD_INPUT
     except (BotoCoreError, ClientError) as exc:
         err.write(f"image {args.image_command}: s3://{args.bucket}/{args.prefix}: {exc}\n")
         return EXIT_FAILED
     return EXIT_OK
 
 
+# --- arguments -------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a refused argument is one line (key, value, what is allowed) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message} (see --help)\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer >= 1")
+    return value
+
+
+def _endpoint_url(text: str) -> str:
+    url = urllib.parse.urlsplit(text)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an http:// or https:// URL with a host")
+    return text
+
+
 def _add_store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bucket", required=True, help="S3 bucket")
     parser.add_argument("--prefix", default="images", help="key prefix in the bucket (default: images)")
-    parser.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    parser.add_argument("--endpoint-url", type=_endpoint_url, help="S3-compatible endpoint (default: AWS)")
 
 
 def _add_stack_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, help="Pulumi stack name, e.g. dev")
-    parser.add_argument("--project", default="bluegreen", help="Pulumi project name (default: bluegreen)")
+    parser.add_argument(
+        "--project",
+        default=None,
+        help="Pulumi project name (default: the name in ./Pulumi.yaml, else bluegreen)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bluegreen",
+    parser = _Parser(
+        prog="bluegreen",
         description="Blue/green deployments on a Docker host: validate config, switch, roll back.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     validate = sub.add_parser(
         "validate",
         help="check a stack file offline with the program's own rules",
-        description="Validate Pulumi.<stack>.yaml with the same rules `pulumi preview` applies.",
+        description=(
+            "Validate Pulumi.<stack>.yaml with the rules the program applies in `pulumi preview`, "
+            "including the policy pack's image pinning (with the pack's default config)."
+        ),
     )
     validate.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
-    validate.add_argument("--project", default="Pulumi.yaml", help="project file (default: ./Pulumi.yaml)")
+    validate.add_argument(
+        "--project-file", default="Pulumi.yaml", help="the project's Pulumi.yaml (default: ./Pulumi.yaml)"
+    )
     validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     validate.set_defaults(func=cmd_validate)
 
@@ -266,11 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     roll = sub.add_parser(
         "rollback",
-        help="send 100%% of traffic to the standby colour (health-gated)",
+        help="send 100%% of traffic to the idle colour (health-gated)",
         description="Emergency rollback outside Pulumi; the next `pulumi up` notices and re-applies its plan.",
     )
     _add_stack_args(roll)
-    roll.add_argument("--successes", type=int, default=1, help="probe successes per container (default 1)")
+    roll.add_argument("--successes", type=_positive_int, default=1, help="probe successes per container (default 1)")
     roll.set_defaults(func=cmd_rollback)
 
     image = sub.add_parser(
@@ -297,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     image.set_defaults(func=cmd_image)
 
     ref = sub.add_parser("reference", help="print the configuration reference (docs/configuration.md)")
+    ref.add_argument("--write", metavar="FILE", help="replace the reference between its markers in FILE instead")
     ref.set_defaults(func=cmd_reference)
 
     status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
@@ -310,5 +361,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     err = err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args, out, err)
+    if getattr(args, "project", "") is None:
+        try:
+            args.project = project_name()
+        except BluegreenError as exc:
+            err.write(f"bluegreen {args.command}: {exc}\n")
+            return exc.exit_code
+    try:
+        code: int = args.func(args, out, err)
+    except BluegreenError as exc:  # anything a command did not answer itself: still one line
+        err.write(f"bluegreen {args.command}: {exc}\n")
+        return exc.exit_code
     return code

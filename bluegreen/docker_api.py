@@ -25,11 +25,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bluegreen.errors import BluegreenError, InputError
+
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-class DockerError(RuntimeError):
-    """The engine refused a call or could not be reached; the message says which."""
+class DockerError(BluegreenError):
+    """The engine refused a call; the message says which."""
+
+
+class EngineUnreachableError(DockerError, InputError):
+    """No engine answers at the given address: the address (DOCKER_HOST) is the thing to fix."""
 
 
 @dataclass(frozen=True)
@@ -116,17 +122,14 @@ def tar_files(
 
 
 class DockerClient:
-    def __init__(self, host: str | None = None, timeout: float = 30.0, dial_command: Sequence[str] | None = None):
+    def __init__(self, host: str | None = None, timeout: float = 30.0):
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
         self.timeout = timeout
-        self._dial_command = list(dial_command) if dial_command else None
         self._conn: http.client.HTTPConnection | None = None
 
     # --- transport ---------------------------------------------------------
 
     def _new_connection(self) -> http.client.HTTPConnection:
-        if self._dial_command is not None:
-            return _DialStdioConnection(self._dial_command, self.timeout)
         url = urllib.parse.urlsplit(self.host)
         if url.scheme == "unix":
             return _UnixConnection(url.path, self.timeout)
@@ -139,7 +142,9 @@ class DockerClient:
             port = ["-p", str(url.port)] if url.port else []
             ssh = ["ssh", "-o", "BatchMode=yes", *port, target, "--", "docker", "system", "dial-stdio"]
             return _DialStdioConnection(ssh, self.timeout)
-        raise DockerError(f"DOCKER_HOST: got {self.host!r}; allowed: unix://PATH, tcp://HOST:PORT, ssh://USER@HOST")
+        raise EngineUnreachableError(
+            f"DOCKER_HOST: got {self.host!r}; allowed: unix://PATH, tcp://HOST:PORT, ssh://USER@HOST"
+        )
 
     def close(self) -> None:
         if self._conn is not None:
@@ -169,7 +174,9 @@ class DockerClient:
                 # A kept-alive connection the engine closed: retry once on a new one.
                 self.close()
                 if attempt == 2:
-                    raise DockerError(f"cannot reach the Docker engine at {self.host}: {exc}") from None
+                    raise EngineUnreachableError(
+                        f"no Docker engine answers at {self.host} ({exc}); start one or set DOCKER_HOST"
+                    ) from exc
         if response.status not in ok and response.status not in allow:
             message = data.decode(errors="replace").strip()
             with contextlib.suppress(json.JSONDecodeError, AttributeError):
@@ -193,9 +200,6 @@ class DockerClient:
         """The container's full state, or None when there is no such container."""
         result: dict[str, Any] | None = self.get_json(f"/containers/{urllib.parse.quote(name)}/json", allow=(404,))
         return result
-
-    def kill(self, name: str, signal: str) -> None:
-        self.request("POST", f"/containers/{urllib.parse.quote(name)}/kill?signal={signal}")
 
     def put_archive(self, name: str, path: str, archive: bytes) -> None:
         query = urllib.parse.urlencode({"path": path})
@@ -224,7 +228,7 @@ class DockerClient:
             if response.status != 200:
                 raise DockerError(f"exec in {name}: {response.status} {raw.decode(errors='replace').strip()}")
         except (OSError, http.client.HTTPException) as exc:
-            raise DockerError(f"exec {shlex.join(cmd)!r} in {name}: {exc}") from None
+            raise DockerError(f"exec {shlex.join(cmd)!r} in {name}: {exc}") from exc
         finally:
             conn.close()
         out, err = _demux(raw)

@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bluegreen.errors import BluegreenError
 from bluegreen.live_router import HttpResult
 from bluegreen.settings import HealthGate
 
 MAX_BACKOFF_SECONDS = 5.0
 
 
-class GateError(RuntimeError):
+class GateError(BluegreenError):
     """A container did not pass; the message names it and the last result."""
 
 

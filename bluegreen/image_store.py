@@ -26,48 +26,50 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bluegreen.conventions import IMAGE_TAG_PATTERN, utc_now
+from bluegreen.errors import BluegreenError, InputError
+
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
 HISTORY_LIMIT = 50
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_TAG = re.compile(IMAGE_TAG_PATTERN)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,127}$")
 _ENV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-class ImageStoreError(RuntimeError):
-    """A refused or failed store operation; the message says which and why."""
+class ImageStoreError(BluegreenError):
+    """A failed store operation; the message says which and why."""
+
+
+class ImageInputError(ImageStoreError, InputError):
+    """A reference, name or environment that cannot be used; nothing was read or written."""
 
 
 def split_ref(ref: str) -> tuple[str, str]:
     """NAME:TAG -> (NAME, TAG), refusing `latest` and tagless references."""
     name, sep, tag = ref.rpartition(":")
     if not sep or "/" in tag or not name:
-        raise ImageStoreError(f"image {ref!r}: expected NAME:TAG with an immutable tag, e.g. shop:1.4.2")
+        raise ImageInputError(f"image {ref!r}: expected NAME:TAG with an immutable tag, e.g. shop:1.4.2")
     check_name(name)
     if not _TAG.match(tag):
-        raise ImageStoreError(f"image {ref!r}: tag {tag!r} is not a valid image tag")
+        raise ImageInputError(f"image {ref!r}: tag {tag!r} is not a valid image tag")
     if tag == "latest":
-        raise ImageStoreError(f"image {ref!r}: 'latest' moves; push an immutable tag (a version or a git sha)")
+        raise ImageInputError(f"image {ref!r}: 'latest' moves; push an immutable tag (a version or a git sha)")
     return name, tag
 
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise ImageStoreError(f"image name {name!r}: lowercase letters, digits, '.', '_', '-', '/'")
+        raise ImageInputError(f"image name {name!r}: lowercase letters, digits, '.', '_', '-', '/'")
     return name
 
 
 def check_env(env: str) -> str:
     if not _ENV.match(env):
-        raise ImageStoreError(f"--env {env!r}: letters, digits, '.', '_', '-'")
+        raise ImageInputError(f"--env {env!r}: letters, digits, '.', '_', '-'")
     return env
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _error_code(exc: Exception) -> str:
@@ -121,7 +123,7 @@ class ImageStore:
         blob = self._key(name, "blobs", f"{tag}-{uuid.uuid4().hex[:12]}.tar.gz")
         digest, size = self._upload_stream(blob, gzip_chunks((save or docker_save)(ref)))
         meta = {"name": name, "tag": tag, "key": blob, "sha256": digest, "size": size, "imageId": image_id,
-                "pushedAt": _now()}  # fmt: skip
+                "pushedAt": utc_now()}  # fmt: skip
         try:
             self.s3.put_object(
                 Bucket=self.bucket, Key=self.tag_key(name, tag), Body=json.dumps(meta, indent=2).encode(),
@@ -182,7 +184,7 @@ class ImageStore:
             history = [{k: previous[k] for k in ("tag", "sha256", "promotedAt")}] if previous.get("tag") else []
             pointer = {
                 "name": name, "env": env, "tag": tag, "key": meta["key"], "sha256": meta["sha256"],
-                "promotedAt": _now(), "history": (history + previous.get("history", []))[:HISTORY_LIMIT],
+                "promotedAt": utc_now(), "history": (history + previous.get("history", []))[:HISTORY_LIMIT],
             }  # fmt: skip
             condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
             try:

@@ -13,17 +13,15 @@ import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL
 from bluegreen.docker_api import DockerClient, tar_files
+from bluegreen.errors import BluegreenError
 from bluegreen.routing import ROUTING_DIR, STATUS_PATH, STATUS_PORT
 
-STACK_LABEL = "bluegreen.stack"
-ROLE_LABEL = "bluegreen.role"
-COLOR_LABEL = "bluegreen.color"
-VERSION_LABEL = "bluegreen.version"
-
+LIVE_PLAN = "plan.json"
 PROGRAM_PLAN = "program-plan.json"
 
 _FETCH_FN = r"""
@@ -114,7 +112,7 @@ _OLD_WORKERS = (
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
 
-class RouterError(RuntimeError):
+class RouterError(BluegreenError):
     """The router cannot be found or did not do what was asked; the message says what."""
 
 
@@ -131,6 +129,7 @@ class Snapshot:
     status: dict[str, Any]
     live_record: dict[str, Any] | None
     program_record: dict[str, Any] | None
+    unreadable: list[str] = field(default_factory=list)
 
 
 def _json(text: str, what: str) -> dict[str, Any]:
@@ -141,13 +140,15 @@ def _json(text: str, what: str) -> dict[str, Any]:
     return data
 
 
-def _record(text: str) -> dict[str, Any] | None:
+def _record(text: str, name: str, unreadable: list[str]) -> dict[str, Any] | None:
+    """A plan record, or None when there is none; a record that is not JSON is noted in `unreadable`."""
     text = text.strip()
     if not text:
         return None
     try:
         data: dict[str, Any] = json.loads(text)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
+        unreadable.append(f"{ROUTING_DIR}/{name} is not JSON ({exc.msg} at line {exc.lineno})")
         return None
     return data
 
@@ -192,18 +193,18 @@ class LiveRouter:
         return self._info
 
     @classmethod
-    def find(cls, client: DockerClient, stack: str) -> LiveRouter:
-        found = client.containers({STACK_LABEL: stack, ROLE_LABEL: "router"})
+    def find(cls, client: DockerClient, deployment: str) -> LiveRouter:
+        found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "router"})
         running = [c for c in found if c.get("State") == "running"]
         if not running:
             state = f" ({found[0]['Names'][0].lstrip('/')} is {found[0].get('State')})" if found else ""
             raise RouterError(
-                f"no running router for stack {stack}{state}: "
-                f"expected a container labelled {STACK_LABEL}={stack}, {ROLE_LABEL}=router"
+                f"no running router for {deployment}{state}: "
+                f"expected a container labelled {DEPLOYMENT_LABEL}={deployment}, {ROLE_LABEL}=router"
             )
         if len(running) > 1:
             names = ", ".join(c["Names"][0].lstrip("/") for c in running)
-            raise RouterError(f"more than one router for stack {stack}: {names}")
+            raise RouterError(f"more than one router for {deployment}: {names}")
         return cls(client, running[0]["Names"][0].lstrip("/"))
 
     def networks(self) -> set[str]:
@@ -261,8 +262,10 @@ class LiveRouter:
         result = _parse_response(parts.get("status", ""))
         if not result.ok:
             raise RouterError(f"router {self.container} status: {result.detail}")
-        return Snapshot(_json(result.body, f"router {self.container} status"),
-                        _record(parts.get("live", "")), _record(parts.get("program", "")))  # fmt: skip
+        unreadable: list[str] = []
+        live = _record(parts.get("live", ""), LIVE_PLAN, unreadable)
+        program = _record(parts.get("program", ""), PROGRAM_PLAN, unreadable)
+        return Snapshot(_json(result.body, f"router {self.container} status"), live, program, unreadable)
 
     def user(self) -> str:
         """uid:gid the router runs as: owner of the routing files it must be able to replace."""

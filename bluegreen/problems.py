@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from bluegreen.errors import InputError
+
 
 class _Missing:
     def __repr__(self) -> str:
@@ -54,7 +56,7 @@ class Problem:
         }
 
 
-class SettingsError(ValueError):
+class SettingsError(InputError, ValueError):
     """Stack config refused; `problems` holds one entry per bad value."""
 
     def __init__(self, problems: Sequence[Problem]):

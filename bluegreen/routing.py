@@ -22,11 +22,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
+from bluegreen.conventions import COLORS, Color, other, preview_color, traffic_problems
 from bluegreen.problems import Problem, SettingsError, problems_from_validation_error
 from bluegreen.settings import (
-    COLORS,
     Allowed,
-    Color,
     HealthGate,
     ImageTag,
     Model,
@@ -34,7 +33,6 @@ from bluegreen.settings import (
     StackSettings,
     Stickiness,
     UrlPath,
-    other,
 )
 
 # Ports inside the router container (the nginx-unprivileged convention).
@@ -50,10 +48,10 @@ ContainerName = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
     Allowed("a container name: letters, digits, '_', '.', '-'"),
 ]
-StackLabel = Annotated[
+DeploymentName = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
-    Allowed("a stack label such as bluegreen-dev"),
+    Allowed("a deployment name <project>-<stack>, such as bluegreen-dev"),
 ]
 
 
@@ -73,14 +71,15 @@ class Colors(Model):
 
 
 class RoutingPlan(Model):
-    stack: StackLabel
+    """Where requests go. `active` is the colour being promoted to (docs/routing.md: vocabulary)."""
+
+    deployment: DeploymentName
     active: Color
     weights: Weights
     colors: Colors
     app_port: int = Field(8000, ge=1, le=65535)
     health_path: UrlPath = "/health/ready"
     stickiness: Stickiness = "none"
-    preview: Color | None = None
     drain_seconds: int = Field(30, ge=0, le=3600)
     security_headers: bool = True
     rate_limit: RateLimit | None = None
@@ -92,6 +91,15 @@ class RoutingPlan(Model):
     def color(self, color: Color) -> ColorPlan:
         plan: ColorPlan = getattr(self.colors, color)
         return plan
+
+    @property
+    def idle(self) -> Color:
+        return other(self.active)
+
+    @property
+    def preview(self) -> Color | None:
+        """Derived, never configured: the active colour below 100%, then the idle one."""
+        return preview_color(self.active, self.weight(self.active), bool(self.color(self.idle).containers))
 
     def serving_colors(self) -> list[Color]:
         """Colours that get live traffic or the preview listener: what the gate checks."""
@@ -105,21 +113,15 @@ class RoutingPlan(Model):
 
 
 def _plan_problems(plan: RoutingPlan) -> list[Problem]:
+    replicas = {c: len(plan.color(c).containers) for c in COLORS}
     problems: list[Problem] = []
-    total = plan.weight("blue") + plan.weight("green")
-    if total != 100:
-        problems.append(Problem("weights", plan.weights.model_dump(), f"two shares that add up to 100 (got {total})"))
-    for color in COLORS:
-        if plan.weight(color) > 0 and not plan.color(color).containers:
+    for found in traffic_problems(plan.active, {c: plan.weight(c) for c in COLORS}, replicas):
+        if found.color is None:
             problems.append(
-                Problem(
-                    f"colors.{color}.containers",
-                    [],
-                    f"at least one container: {color} takes {plan.weight(color)}%",
-                )
+                Problem("weights", plan.weights.model_dump(), f"two shares that add up to 100 ({found.text})")
             )
-    if plan.weight(plan.active) < plan.weight(other(plan.active)):
-        problems.append(Problem("active", plan.active, f"the colour with the larger share ({other(plan.active)})"))
+        else:
+            problems.append(Problem(f"colors.{found.color}.containers", [], f"at least one container: {found.text}"))
     return problems
 
 
@@ -135,22 +137,19 @@ def parse_plan(raw: Any) -> RoutingPlan:
     return plan
 
 
-def plan_from_settings(settings: StackSettings, stack: str, containers: Mapping[Color, list[str]]) -> RoutingPlan:
+def plan_from_settings(settings: StackSettings, deployment: str, containers: Mapping[Color, list[str]]) -> RoutingPlan:
     """The plan the Pulumi program asks for: settings plus the colour stacks' container names."""
-    weights = settings.weights()
-    standby = other(settings.active_color)
     return parse_plan(
         {
-            "stack": stack,
-            "active": settings.active_color if weights[settings.active_color] >= 50 else standby,
-            "weights": weights,
+            "deployment": deployment,
+            "active": settings.active_color,
+            "weights": settings.weights(),
             "colors": {
                 c: {"version": settings.color(c).version, "containers": list(containers.get(c, []))} for c in COLORS
             },
             "appPort": settings.app.port,
             "healthPath": settings.app.health_path,
             "stickiness": settings.stickiness,
-            "preview": standby if containers.get(standby) else None,
             "drainSeconds": settings.router.drain_seconds,
             "securityHeaders": settings.router.security_headers,
             "rateLimit": settings.router.rate_limit.model_dump(by_alias=True) if settings.router.rate_limit else None,
@@ -160,10 +159,9 @@ def plan_from_settings(settings: StackSettings, stack: str, containers: Mapping[
 
 
 def rollback_plan(live: RoutingPlan) -> RoutingPlan:
-    """The standby colour takes 100%; the colour it replaces becomes the preview."""
-    standby = other(live.active)
+    """The idle colour takes 100% and becomes active; the colour it replaces is then the preview."""
     raw = live.model_dump(mode="json", by_alias=True)
-    raw.update(active=standby, weights={standby: 100, live.active: 0}, preview=live.active)
+    raw.update(active=live.idle, weights={live.idle: 100, live.active: 0})
     return parse_plan(raw)
 
 
@@ -220,11 +218,10 @@ def _split(plan: RoutingPlan) -> tuple[str, str]:
     live = [c for c in COLORS if plan.weight(c) > 0]
     if len(live) == 1:
         return "", f"bg_{live[0]}"
-    canary = other(plan.active)
     key = {"none": "${request_id}", "ip": "${remote_addr}", "cookie": "${bg_sticky_key}"}[plan.stickiness]
-    # The canary colour owns the low end of the hash range, so raising its
+    # The active colour owns the low end of the hash range, so raising its
     # share (10 -> 50) keeps every sticky client that already saw it.
-    text = f'split_clients "{key}" $bg_color {{\n    {plan.weight(canary)}% {canary};\n    * {plan.active};\n}}'
+    text = f'split_clients "{key}" $bg_color {{\n    {plan.weight(plan.active)}% {plan.active};\n    * {plan.idle};\n}}'
     return text, "bg_$bg_color"
 
 
@@ -243,7 +240,7 @@ def _location(upstream: str, color_header: str, plan: RoutingPlan, sticky: bool)
 
 def _status_json(plan: RoutingPlan, config_hash: str, generated_at: str) -> str:
     status = {
-        "stack": plan.stack,
+        "deployment": plan.deployment,
         "configHash": config_hash,
         "planHash": plan.plan_hash(),
         "generatedAt": generated_at,
@@ -272,7 +269,7 @@ def render(plan: RoutingPlan, addresses: Mapping[str, str], generated_at: str) -
     split, live_upstream = _split(plan)
     sticky = plan.stickiness == "cookie" and bool(split)
     blocks = [
-        f"# Generated by bluegreen for stack {plan.stack}, plan {plan.plan_hash()}.\n"
+        f"# Generated by bluegreen for {plan.deployment}, plan {plan.plan_hash()}.\n"
         "# Do not edit: the next switch replaces it.",
         'map $http_upgrade $bg_connection {\n    default upgrade;\n    "" "";\n}',
         'map $http_x_request_id $bg_request_id {\n    default $http_x_request_id;\n    "" $request_id;\n}',
@@ -325,7 +322,7 @@ def render(plan: RoutingPlan, addresses: Mapping[str, str], generated_at: str) -
     )
     http_body = "\n\n".join(blocks) + "\n"
     main_conf = (
-        f"# Generated by bluegreen for stack {plan.stack}.\n"
+        f"# Generated by bluegreen for {plan.deployment}.\n"
         "# Old workers finish in-flight requests, but no longer than the drain bound:\n"
         "# without it a WebSocket would pin an old worker forever.\n"
         f"worker_shutdown_timeout {max(plan.drain_seconds, 1)}s;\n"

@@ -11,7 +11,6 @@ is allowed, next to the constraint it explains.
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -25,19 +24,22 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from bluegreen.conventions import (
+    COLORS,
+    IMAGE_TAG_PATTERN,
+    RESERVED_ENV,
+    Color,
+    image_problem,
+    is_production,
+    is_root_user,
+    other,
+    preview_color,
+    traffic_problems,
+)
 from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
 
-Color = Literal["blue", "green"]
-COLORS: tuple[Color, Color] = ("blue", "green")
 Stickiness = Literal["none", "cookie", "ip"]
 Profile = Literal["development", "staging", "production"]
-
-# Env vars the program itself sets on every app container; a user value would
-# silently fight the colour stack, so they are refused.
-RESERVED_ENV = frozenset({"APP_COLOR", "APP_VERSION", "APP_PORT", "APP_PROFILE", "APP_HEALTH_PATH"})
-
-# Stacks whose names match this are production: versions must be pinned.
-PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,6 @@ class Allowed:
     text: str
 
 
-def other(color: Color) -> Color:
-    return "green" if color == "blue" else "blue"
-
-
-def is_production(stack: str) -> bool:
-    return bool(PRODUCTION_STACK.match(stack))
-
-
 def _check_ip(value: str) -> str:
     ipaddress.ip_address(value)  # raises ValueError with a clear message
     return value
@@ -62,7 +56,7 @@ def _check_ip(value: str) -> str:
 
 ImageTag = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+    StringConstraints(pattern=IMAGE_TAG_PATTERN),
     Allowed("an image tag: 1-128 of letters, digits, '_', '.', '-', not starting with '.' or '-'"),
 ]
 Digest = Annotated[
@@ -217,9 +211,9 @@ class DockerSettings(Model):
 class StackSettings(Model):
     """The whole stack config of the `bluegreen` Pulumi project."""
 
-    active_color: Color = Field(description="Colour that takes trafficWeight% of requests.")
+    active_color: Color = Field(description="The colour being promoted to; it takes trafficWeight% of requests.")
     traffic_weight: int = Field(
-        100, ge=0, le=100, description="Share of requests for activeColor, the rest to the other."
+        100, ge=0, le=100, description="Share of requests for activeColor; the idle colour gets the rest."
     )
     stickiness: Stickiness = Field("none", description="Keep a client on one colour during a canary.")
     blue: ColorSpec = Field(default_factory=ColorSpec, description="What the blue colour runs.")
@@ -235,30 +229,53 @@ class StackSettings(Model):
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
 
+    @property
+    def idle_color(self) -> Color:
+        """The colour activeColor does not name: it takes the rest of the traffic."""
+        return other(self.active_color)
+
     def weights(self) -> dict[Color, int]:
         """Share of live traffic per colour; the two always add up to 100."""
-        return {
-            self.active_color: self.traffic_weight,
-            other(self.active_color): 100 - self.traffic_weight,
-        }
+        return {self.active_color: self.traffic_weight, self.idle_color: 100 - self.traffic_weight}
+
+    def preview(self) -> Color | None:
+        return preview_color(self.active_color, self.traffic_weight, self.color(self.idle_color).replicas > 0)
+
+    def image_ref(self, color: Color) -> str:
+        return image_ref(self.image, self.color(color))
+
+
+def image_ref(image: BuildImage | RegistryImage | S3Image, spec: ColorSpec) -> str:
+    """The reference a colour's image is built as, pulled by or loaded under (what the pack pin-checks)."""
+    version = spec.version or "latest"
+    if isinstance(image, RegistryImage):
+        return f"{image.repository}@{spec.digest}" if spec.digest else f"{image.repository}:{version}"
+    return f"{image.name}:{version}"
+
+
+def _traffic_problems(s: StackSettings) -> list[Problem]:
+    replicas = {c: s.color(c).replicas for c in COLORS}
+    problems: list[Problem] = []
+    for found in traffic_problems(s.active_color, s.weights(), replicas):
+        if found.kind == "active-empty":
+            problems.append(
+                Problem(
+                    f"{s.active_color}.replicas",
+                    0,
+                    f"at least 1: {found.text} (or set activeColor to {s.idle_color})",
+                )
+            )
+        elif found.kind == "idle-empty":
+            problems.append(
+                Problem("trafficWeight", s.traffic_weight, f"100, or give {s.idle_color}.replicas >= 1: {found.text}")
+            )
+    return problems
 
 
 def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
     """Rules that span keys; each names the key a user should change."""
-    problems: list[Problem] = []
-    for color, weight in s.weights().items():
-        spec = s.color(color)
-        if weight > 0 and spec.replicas == 0:
-            key = "trafficWeight" if color != s.active_color else f"{color}.replicas"
-            value: Any = s.traffic_weight if key == "trafficWeight" else 0
-            problems.append(
-                Problem(
-                    key,
-                    value,
-                    f"{color} takes {weight}% of traffic but has no replicas: "
-                    f"give {color}.replicas >= 1" + (" or set trafficWeight to 100" if key == "trafficWeight" else ""),
-                )
-            )
+    problems = _traffic_problems(s)
+    production = is_production(stack)
     for color in COLORS:
         spec = s.color(color)
         if spec.replicas > 0 and not spec.version:
@@ -269,14 +286,11 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                     f"an image tag, because {color}.replicas is {spec.replicas}",
                 )
             )
-        if is_production(stack) and spec.version == "latest":
-            problems.append(
-                Problem(
-                    f"{color}.version",
-                    spec.version,
-                    f"a pinned version; stack '{stack}' is production and refuses 'latest'",
-                )
-            )
+        elif spec.replicas > 0:
+            pinned = image_problem(s.image_ref(color), production)
+            if pinned:
+                where = f"stack '{stack}' is production" if production else "every stack"
+                problems.append(Problem(f"{color}.version", spec.version, f"a pinned version ({where}: {pinned})"))
         if spec.digest and not isinstance(s.image, RegistryImage):
             problems.append(
                 Problem(
@@ -285,6 +299,9 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                     f"unset; a digest pins a registry image, but image.source is '{s.image.source}'",
                 )
             )
+    router_pinned = image_problem(s.router.image, production)
+    if router_pinned:
+        problems.append(Problem("router.image", s.router.image, f"a pinned image ({router_pinned})"))
     if s.router.port == s.router.preview_port:
         problems.append(
             Problem(
@@ -302,7 +319,7 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                 "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
             )
         )
-    if s.app.user.split(":")[0] in ("0", "root"):
+    if is_root_user(s.app.user):
         problems.append(Problem("app.user", s.app.user, "a non-root user, e.g. 10001:10001"))
     if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:
         problems.append(

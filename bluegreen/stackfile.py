@@ -7,6 +7,7 @@ Two sources produce the same raw mapping (our keys, namespace stripped), so
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -16,31 +17,60 @@ from typing import Any
 
 import yaml
 
+from bluegreen.errors import InputError
+from bluegreen.problems import Problem, SettingsError
+
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of ciphertext, not a password  # nosec B105
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[^.]+(?:\.[^.]+)*)\.ya?ml$")
+# Config namespaces of the providers this program uses or Pulumi itself reads:
+# their keys are not ours to validate, and must not be refused.
+PROVIDER_NAMESPACES = ("aws", "command", "docker", "pulumi")
 
 
-class StackFileError(ValueError):
+class StackFileError(InputError):
     """A project or stack file that cannot be read; the message names the file."""
 
 
 @dataclass(frozen=True)
 class StackConfig:
-    project: str
     stack: str
     raw: dict[str, Any]
 
 
 def project_keys(flat: Mapping[str, Any], project: str) -> dict[str, Any]:
-    """Keep the keys of `project`'s namespace (bare keys belong to it too), without prefix."""
+    """The keys of `project`'s namespace (bare keys belong to it too), without prefix.
+
+    A key in any other namespace must be a provider's: `bluegren:trafficWeight`
+    would otherwise be ignored without a word, and an intended canary would
+    silently never happen.
+    """
     raw: dict[str, Any] = {}
+    problems: list[Problem] = []
+    allowed = [project, *PROVIDER_NAMESPACES]
     for key, value in flat.items():
         namespace, sep, name = key.partition(":")
         if not sep:
             raw[key] = value
         elif namespace == project:
             raw[name] = value
+        elif namespace not in PROVIDER_NAMESPACES:
+            guess = difflib.get_close_matches(namespace, allowed, n=1, cutoff=0.6)
+            hint = f" (did you mean {guess[0]}:{name}?)" if guess else ""
+            problems.append(
+                Problem(
+                    key,
+                    _redact(value),
+                    f"namespaces {', '.join(allowed)}; '{namespace}' is neither this project's nor a provider's{hint}",
+                    unknown_key=True,
+                )
+            )
+    if problems:
+        raise SettingsError(problems)
     return raw
+
+
+def _redact(value: Any) -> Any:
+    return SECRET_PLACEHOLDER if isinstance(value, dict) and set(value) == {"secure"} else value
 
 
 def decode_engine_value(value: Any) -> Any:
@@ -64,19 +94,44 @@ def _hide_secrets(value: Any) -> Any:
     return value
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; Pulumi refuses the file. So do we."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_text(path: Path, what: str = "") -> str:
+    """A UTF-8 file's text; StackFileError in one line for anything else."""
+    name = f"{what} {path}".strip()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StackFileError(f"{path}: no such file") from None
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise StackFileError(f"{name}: no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise StackFileError(
+            f"{name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+        ) from exc
     except OSError as exc:
-        raise StackFileError(f"{path}: cannot read ({exc.strerror})") from None
+        raise StackFileError(f"{name}: cannot read ({exc.strerror})") from exc
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    text = read_text(path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass  # nosec B506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise StackFileError(f"{path}: not valid YAML{where}") from None
+        problem = getattr(exc, "problem", None)
+        detail = f": {problem}" if problem and "duplicate key" in str(problem) else ""
+        raise StackFileError(f"{path}: not valid YAML{where}{detail}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -113,4 +168,11 @@ def read_stack_file(stack_file: Path, project_file: Path) -> StackConfig:
     if not isinstance(config, dict):
         raise StackFileError(f"{stack_file}: 'config' must be a mapping")
     raw = {**defaults, **project_keys(_hide_secrets(config), project)}
-    return StackConfig(project=project, stack=stack, raw=raw)
+    return StackConfig(stack=stack, raw=raw)
+
+
+def project_name(project_file: Path = Path("Pulumi.yaml"), fallback: str = "bluegreen") -> str:
+    """The project's name from its Pulumi.yaml, so the CLI's --project defaults to what Pulumi uses."""
+    if not project_file.exists():
+        return fallback
+    return project_defaults(project_file)[0]

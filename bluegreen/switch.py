@@ -3,7 +3,7 @@
 One idempotent operation: the same plan twice reloads nothing. Any failure
 raises SwitchError with one line and leaves the routing that was live before
 (files restored, nginx never reloaded onto a config that failed `nginx -t`).
-Rollback is the same operation with the standby colour at 100%.
+Rollback is the same operation with the idle colour at 100%.
 """
 
 from __future__ import annotations
@@ -11,18 +11,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
+from bluegreen.conventions import COLORS, utc_now
 from bluegreen.docker_api import DockerClient, DockerError
+from bluegreen.errors import BluegreenError, InputError
 from bluegreen.health import GateError, run_gate
 from bluegreen.live_router import (
-    COLOR_LABEL,
+    LIVE_PLAN,
     PROGRAM_PLAN,
-    ROLE_LABEL,
-    STACK_LABEL,
-    VERSION_LABEL,
     ConfigRefusedError,
     HttpResult,
     LiveRouter,
@@ -32,20 +29,19 @@ from bluegreen.live_router import (
 )
 from bluegreen.problems import SettingsError
 from bluegreen.routing import RoutingPlan, parse_plan, render, rollback_plan
-from bluegreen.settings import COLORS, other
 
 RELOAD_TIMEOUT_SECONDS = 10.0
 POLL_SECONDS = 0.02
 Log = Callable[[str], None]
 
 
-class SwitchError(RuntimeError):
+class SwitchError(BluegreenError):
     """The switch did not happen; the previous routing is still live."""
 
 
 @dataclass
 class SwitchReport:
-    stack: str
+    deployment: str
     router: str
     source: str
     changed: bool
@@ -62,20 +58,16 @@ class SwitchReport:
     def line(self) -> str:
         shares = " / ".join(f"{c} {self.weights[c]}%" for c in COLORS)
         if not self.changed:
-            return f"{self.stack}: already live ({shares}, config {self.config_hash}); nothing reloaded"
+            return f"{self.deployment}: already live ({shares}, config {self.config_hash}); nothing reloaded"
         drain = (
             f"drained {self.drained_s:.2f}s"
             if self.drained_s is not None
             else f"{self.old_workers_left} old worker(s) still draining"
         )
         return (
-            f"{self.stack}: live {shares} (config {self.config_hash}, plan {self.plan_hash}); "
+            f"{self.deployment}: live {shares} (config {self.config_hash}, plan {self.plan_hash}); "
             f"gate {self.gate_s:.2f}s, live {self.live_s:.2f}s, {drain}"
         )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _poll(check: Callable[[], bool], timeout: float) -> bool:
@@ -94,7 +86,7 @@ def apply_plan(
     say = log or (lambda _: None)
     started = time.monotonic()
     try:
-        router = LiveRouter.find(client, plan.stack)
+        router = LiveRouter.find(client, plan.deployment)
         first_round = _SnapshotOnFirstRound(router)
         names = [n for c in plan.serving_colors() for n in plan.color(c).containers]
         gate = run_gate(
@@ -103,23 +95,23 @@ def apply_plan(
         live = first_round.snapshot or router.snapshot()
         gate_s = time.monotonic() - started
         say(f"gate passed: {len(names)} container(s) in {gate.seconds:.2f}s")
-        rendered = render(plan, gate.addresses, _now())
+        rendered = render(plan, gate.addresses, utc_now())
         report = SwitchReport(
-            stack=plan.stack, router=router.container, source=source, changed=False,
+            deployment=plan.deployment, router=router.container, source=source, changed=False,
             weights=plan.weights.model_dump(), plan_hash=rendered.plan_hash, config_hash=rendered.config_hash,
             previous_config_hash=live.status.get("configHash"), gate_s=gate_s, live_s=gate_s,
             drained_s=0.0, old_workers_left=0, total_s=0.0,
         )  # fmt: skip
         record = json.dumps(
             {
-                "plan": json.loads(plan.canonical()), "source": source, "appliedAt": _now(),
+                "plan": json.loads(plan.canonical()), "source": source, "appliedAt": utc_now(),
                 "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
             },
             indent=2,
         )  # fmt: skip
         files: dict[str, str] = {}
         if live.status.get("configHash") != rendered.config_hash:
-            files = {**rendered.files(), "plan.json": record}
+            files = {**rendered.files(), LIVE_PLAN: record}
         if source == "program" and (live.program_record or {}).get("planHash") != rendered.plan_hash:
             files[PROGRAM_PLAN] = record
         if not files:
@@ -134,13 +126,13 @@ def apply_plan(
                 verify_seconds=RELOAD_TIMEOUT_SECONDS,
             )
         except ConfigRefusedError as exc:
-            raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from None
-        except NotLiveError:
+            raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from exc
+        except NotLiveError as exc:
             router.restore(list(files))
             raise SwitchError(
                 f"router {router.container} did not load config {rendered.config_hash} within "
                 f"{RELOAD_TIMEOUT_SECONDS:g}s (see `docker logs {router.container}`); previous routing restored"
-            ) from None
+            ) from exc
         if not routing_changes:
             report.total_s = time.monotonic() - started
             return report  # only the program's record changed; the routing was already live
@@ -155,7 +147,9 @@ def apply_plan(
         report.total_s = time.monotonic() - started
         return report
     except (GateError, RouterError, DockerError) as exc:
-        raise SwitchError(f"{exc}; routing unchanged" if isinstance(exc, GateError) else str(exc)) from None
+        if isinstance(exc, InputError):
+            raise  # the engine address is wrong: the caller's input, not a failed switch
+        raise SwitchError(f"{exc}; routing unchanged" if isinstance(exc, GateError) else str(exc)) from exc
 
 
 class _SnapshotOnFirstRound:
@@ -173,66 +167,35 @@ class _SnapshotOnFirstRound:
 
 
 def live_plan(router: LiveRouter) -> RoutingPlan | None:
-    record = router.snapshot().live_record
+    """The plan the router last applied; None before the first switch, SwitchError when unreadable."""
+    snapshot = router.snapshot()
+    if snapshot.unreadable:
+        raise SwitchError("; ".join(snapshot.unreadable) + "; run a switch with a plan to replace it")
+    record = snapshot.live_record
     if not record:
         return None
     try:
         return parse_plan(record["plan"])
-    except (SettingsError, KeyError):
-        return None
+    except (SettingsError, KeyError) as exc:
+        raise SwitchError(
+            f"the router's {LIVE_PLAN} does not hold a plan this version understands ({exc}); "
+            "run a switch with a plan to replace it"
+        ) from exc
 
 
-def rollback(client: DockerClient, stack: str, successes: int = 1, log: Log | None = None) -> SwitchReport:
-    """Send 100% to the standby colour, health-gated. The emergency path: one success suffices."""
+def rollback(client: DockerClient, deployment: str, successes: int = 1, log: Log | None = None) -> SwitchReport:
+    """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
     try:
-        router = LiveRouter.find(client, stack)
+        router = LiveRouter.find(client, deployment)
         live = live_plan(router)
     except (RouterError, DockerError) as exc:
-        raise SwitchError(str(exc)) from None
+        if isinstance(exc, InputError):
+            raise
+        raise SwitchError(str(exc)) from exc
     if live is None:
-        raise SwitchError(f"rollback {stack}: no switch has run yet, so there is no standby colour")
-    standby = other(live.active)
-    if not live.color(standby).containers:
-        raise SwitchError(f"rollback {stack}: standby colour {standby} has no containers; nothing to roll back to")
+        raise SwitchError("no switch has run yet, so there is no idle colour to return to")
+    if not live.color(live.idle).containers:
+        raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
     target = rollback_plan(live)
     gate = target.health_gate.model_copy(update={"successes": min(successes, target.health_gate.successes)})
     return apply_plan(client, target.model_copy(update={"health_gate": gate}), source="rollback", log=log)
-
-
-def stack_status(client: DockerClient, stack: str) -> dict[str, Any]:
-    """Live routing, the plan the program last applied, drift, and every app container's state."""
-    try:
-        router = LiveRouter.find(client, stack)
-        snapshot = router.snapshot()
-        live, live_record, program_record = snapshot.status, snapshot.live_record, snapshot.program_record
-        apps = client.containers({STACK_LABEL: stack, ROLE_LABEL: "app"})
-    except (RouterError, DockerError) as exc:
-        raise SwitchError(str(exc)) from None
-    containers = []
-    for c in sorted(apps, key=lambda c: c["Names"][0]):
-        name = c["Names"][0].lstrip("/")
-        info = client.inspect(name) or {}
-        health = info.get("State", {}).get("Health", {}).get("Status", "none")
-        containers.append(
-            {
-                "name": name,
-                "color": c["Labels"].get(COLOR_LABEL),
-                "version": c["Labels"].get(VERSION_LABEL),
-                "state": c.get("State"),
-                "health": health,
-            }
-        )
-    program_hash = (program_record or {}).get("planHash")
-    return {
-        "stack": stack,
-        "router": router.container,
-        "live": live,
-        "lastSwitch": {k: (live_record or {}).get(k) for k in ("source", "appliedAt", "planHash")},
-        "programPlanHash": program_hash,
-        "drift": program_hash is not None and program_hash != live.get("planHash"),
-        "containers": containers,
-    }
-
-
-def report_dict(report: SwitchReport) -> dict[str, Any]:
-    return asdict(report)

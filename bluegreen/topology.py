@@ -15,24 +15,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from bluegreen.live_router import COLOR_LABEL, ROLE_LABEL, STACK_LABEL, VERSION_LABEL
-from bluegreen.settings import COLORS, Color, StackSettings
-
-
-def stack_label(project: str, stack: str) -> str:
-    return f"{project}-{stack}"
-
-
-def network_name(label: str) -> str:
-    return f"{label}-net"
-
-
-def routing_volume_name(label: str) -> str:
-    return f"{label}-routing"
-
-
-def router_name(label: str) -> str:
-    return f"{label}-router"
+from bluegreen.conventions import (
+    COLOR_LABEL,
+    COLORS,
+    DEPLOYMENT_LABEL,
+    ROLE_LABEL,
+    VERSION_LABEL,
+    Color,
+    deployment_name,
+    network_name,
+    program_env,
+    router_name,
+    routing_volume_name,
+)
+from bluegreen.settings import StackSettings
 
 
 @dataclass(frozen=True)
@@ -42,31 +38,25 @@ class Topology:
     settings: StackSettings
 
     @property
-    def label(self) -> str:
-        return stack_label(self.project, self.stack)
+    def deployment(self) -> str:
+        return deployment_name(self.project, self.stack)
 
     @property
     def network(self) -> str:
-        return network_name(self.label)
+        return network_name(self.deployment)
 
     @property
     def routing_volume(self) -> str:
-        return routing_volume_name(self.label)
+        return routing_volume_name(self.deployment)
 
     @property
     def router(self) -> str:
-        return router_name(self.label)
+        return router_name(self.deployment)
 
     def app_env(self, color: Color) -> list[str]:
         """KEY=value pairs of an app container: the program's own, then the user's."""
         s = self.settings
-        own = {
-            "APP_COLOR": color,
-            "APP_VERSION": s.color(color).version or "",
-            "APP_PORT": str(s.app.port),
-            "APP_PROFILE": s.app.profile,
-            "APP_HEALTH_PATH": s.app.health_path,
-        }
+        own = program_env(color, s.color(color).version or "", s.app.port, s.app.profile, s.app.health_path)
         return [f"{k}={v}" for k, v in {**own, **dict(sorted(s.app.env.items()))}.items()]
 
     def spec_hash(self, color: Color) -> str:
@@ -85,13 +75,15 @@ class Topology:
         spec = self.settings.color(color)
         if spec.replicas == 0:
             return []
-        return [f"{self.label}-{color}-{spec.version}-{self.spec_hash(color)}-{i + 1}" for i in range(spec.replicas)]
+        return [
+            f"{self.deployment}-{color}-{spec.version}-{self.spec_hash(color)}-{i + 1}" for i in range(spec.replicas)
+        ]
 
     def all_app_containers(self) -> dict[Color, list[str]]:
         return {c: self.app_containers(c) for c in COLORS}
 
     def labels(self, role: str, color: Color | None = None) -> dict[str, str]:
-        labels = {STACK_LABEL: self.label, ROLE_LABEL: role}
+        labels = {DEPLOYMENT_LABEL: self.deployment, ROLE_LABEL: role}
         if color is not None:
             labels[COLOR_LABEL] = color
             labels[VERSION_LABEL] = self.settings.color(color).version or ""

@@ -11,7 +11,14 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.settings import Color
+from bluegreen.conventions import (
+    HEALTHCHECK_INTERVAL,
+    HEALTHCHECK_RETRIES,
+    HEALTHCHECK_START_PERIOD,
+    HEALTHCHECK_TIMEOUT,
+    LOG_OPTS,
+    Color,
+)
 from bluegreen.topology import Topology
 
 
@@ -43,14 +50,14 @@ class ColorStack(pulumi.ComponentResource):
                 cpus=f"{app.resources.cpus:g}",
                 healthcheck=docker.ContainerHealthcheckArgs(
                     tests=["CMD", *app.health_command],
-                    interval="1s",
-                    timeout="2s",
-                    start_period="30s",
-                    retries=3,
+                    interval=HEALTHCHECK_INTERVAL,
+                    timeout=HEALTHCHECK_TIMEOUT,
+                    start_period=HEALTHCHECK_START_PERIOD,
+                    retries=HEALTHCHECK_RETRIES,
                 ),
                 restart="unless-stopped",
                 log_driver="json-file",
-                log_opts={"max-size": "10m", "max-file": "3"},
+                log_opts=dict(LOG_OPTS),
                 stop_signal="SIGTERM",
                 stop_timeout=app.stop_grace_seconds,
                 destroy_grace_seconds=app.stop_grace_seconds,

@@ -22,8 +22,8 @@ def _engine_config() -> dict[str, Any]:
 def stack_settings() -> StackSettings:
     """Validated settings of the current stack; a bad value stops the program cleanly."""
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    raw = {k: decode_engine_value(v) for k, v in project_keys(_engine_config(), project).items()}
     try:
+        raw = {k: decode_engine_value(v) for k, v in project_keys(_engine_config(), project).items()}
         return parse_settings(raw, stack)
     except SettingsError as exc:
         lines = "\n".join(p.line() for p in exc.problems)

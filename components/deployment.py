@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.parse
 
 import pulumi
 import pulumi_docker as docker
 
+from bluegreen.conventions import COLORS
 from bluegreen.routing import plan_from_settings
-from bluegreen.settings import COLORS, StackSettings
+from bluegreen.settings import StackSettings
 from bluegreen.topology import Topology
 from components.color_stack import ColorStack
 from components.drift import observed_routing
@@ -22,7 +24,7 @@ def public_host(settings: StackSettings) -> str:
     if settings.docker.host and not settings.docker.host.startswith("unix://"):
         return urllib.parse.urlsplit(settings.docker.host).hostname or "localhost"
     address = settings.router.bind_address
-    return "localhost" if address in ("0.0.0.0", "::") else address  # noqa: S104 - comparing, not binding  # nosec B104
+    return "localhost" if ipaddress.ip_address(address).is_unspecified else address
 
 
 class BlueGreenDeployment(pulumi.ComponentResource):
@@ -59,7 +61,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             self.color_stacks[color] = ColorStack(color, topology, color, image_id, network, opts=child)
         self.router = Router("router", topology, network, opts=child)
 
-        self.plan = plan_from_settings(settings, topology.label, topology.all_app_containers())
+        self.plan = plan_from_settings(settings, topology.deployment, topology.all_app_containers())
         observed = observed_routing(topology, invoke_opts)
         containers = [c for s in self.color_stacks.values() for c in s.containers]
         self.switch = Switch("switch", topology, self.plan, self.router.container, containers, observed, opts=child)

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from bluegreen.settings import BuildImage, ColorSpec, ImageSettings, RegistryImage, S3Image
+from bluegreen.settings import BuildImage, ColorSpec, ImageSettings, RegistryImage, S3Image, image_ref
 from components.cli import PROJECT_DIR, bluegreen_cli, docker_env
 
 
@@ -33,8 +33,8 @@ class AppImage(pulumi.ComponentResource):
         super().__init__("bluegreen:index:AppImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         version = spec.version or "latest"
+        self.ref = image_ref(image, spec)
         if isinstance(image, BuildImage):
-            self.ref = f"{image.name}:{version}"
             self.image_id = docker.RemoteImage(
                 f"{name}-build",
                 name=self.ref,
@@ -48,10 +48,8 @@ class AppImage(pulumi.ComponentResource):
                 opts=child,
             ).image_id
         elif isinstance(image, RegistryImage):
-            self.ref = f"{image.repository}@{spec.digest}" if spec.digest else f"{image.repository}:{version}"
             self.image_id = docker.RemoteImage(f"{name}-pull", name=self.ref, keep_locally=True, opts=child).image_id
         elif isinstance(image, S3Image):
-            self.ref = f"{image.name}:{version}"
             self.image_id = self._from_store(name, image, docker_host, child)
         self.register_outputs({"imageId": self.image_id, "ref": self.ref})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
+from bluegreen.conventions import LOG_OPTS
 from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
 from bluegreen.topology import Topology
@@ -57,7 +58,7 @@ class Router(pulumi.ComponentResource):
             cpus=f"{settings.cpus:g}",
             restart="unless-stopped",
             log_driver="json-file",
-            log_opts={"max-size": "10m", "max-file": "3"},
+            log_opts=dict(LOG_OPTS),
             stop_signal=STOP_SIGNAL,
             stop_timeout=settings.drain_seconds + 5,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],

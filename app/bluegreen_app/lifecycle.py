@@ -20,7 +20,6 @@ class Lifecycle:
     def __init__(self) -> None:
         self.phase = Phase.STARTING
         self.started_at = time.monotonic()
-        self.drain_started_at: float | None = None
 
     def mark_ready(self) -> None:
         if self.phase is Phase.STARTING:
@@ -31,7 +30,6 @@ class Lifecycle:
         if self.phase is Phase.DRAINING:
             return False
         self.phase = Phase.DRAINING
-        self.drain_started_at = time.monotonic()
         return True
 
     @property

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import BASE_IMAGE, ROUTER_IMAGE, need_image
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, need_image
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -36,11 +36,11 @@ import pulumi
 import yaml
 
 from bluegreen.docker_api import DockerClient, DockerError, tar_files
-from tests.conftest import BASE_IMAGE, ROUTER_IMAGE
-from tests.pulumi_harness import RecordingMocks, run_program
-from tests.stacks import stack_raw, with_changes
+from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE
+from tests.support.paths import ROOT
+from tests.support.pulumi_harness import RecordingMocks, run_program
+from tests.support.stacks import stack_raw, with_changes
 
-ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
 STAND_IN = {"image.baseImage": BASE_IMAGE, "router.image": ROUTER_IMAGE}
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BASE_IMAGE, ROUTER_IMAGE
-from tests.dockerutil import docker, get
+from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE
+from tests.support.dockerutil import docker, get
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PULUMI = shutil.which("pulumi")
 
 pytestmark = [
@@ -65,4 +65,4 @@ def test_real_pulumi_up_flip_destroy(tmp_path: Path) -> None:
     finally:
         stack.destroy(on_output=print)
         stack.workspace.remove_stack("autotest")
-    assert docker("ps", "-aq", "--filter", "label=bluegreen.stack=bluegreen-autotest").stdout.strip() == ""
+    assert docker("ps", "-aq", "--filter", "label=bluegreen.deployment=bluegreen-autotest").stdout.strip() == ""

@@ -15,18 +15,17 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.prober import BackgroundProbe
-from tests.dockerutil import docker, get
 from tests.e2e.engine import destroy, up
+from tests.support.dockerutil import docker, get
+from tests.support.paths import ROOT
+from tests.support.prober import BackgroundProbe
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 
-ROOT = Path(__file__).resolve().parents[2]
 PORTS = {"router.port": 18180, "router.previewPort": 18181}
 URL = "http://127.0.0.1:18180"
 PREVIEW = "http://127.0.0.1:18181"
@@ -72,14 +71,13 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
 
     with BackgroundProbe(URL, round_seconds=3) as load:
         time.sleep(1)
-        assert step({"activeColor": "green"}) == [f"update {SWITCH}"]
-        assert served_by(URL) == Counter({"green": 20})
-
-        assert step({"trafficWeight": 90}) == [f"update {SWITCH}"]  # canary: blue 10%
-        assert step({"trafficWeight": 50}) == [f"update {SWITCH}"]  # canary: blue 50%
+        assert step({"activeColor": "green", "trafficWeight": 10}) == [f"update {SWITCH}"]  # canary: green 10%
+        assert served_by(PREVIEW) == Counter({"green": 20})  # the preview shows the candidate
+        assert step({"trafficWeight": 50}) == [f"update {SWITCH}"]  # canary: green 50%
         assert set(served_by(URL, 60)) == {"blue", "green"}
 
-        assert step({"trafficWeight": 100}) == [f"update {SWITCH}"]
+        assert step({"trafficWeight": 100}) == [f"update {SWITCH}"]  # green promoted
+        assert served_by(URL) == Counter({"green": 20}) and served_by(PREVIEW) == Counter({"blue": 20})
         release = step({"blue.version": "1.1.0"})  # release to the idle colour
         assert sorted(release) == sorted([
             "create docker:index/remoteImage:RemoteImage::image-1.1.0-build",
@@ -102,7 +100,7 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
 
     # Destroy leaves nothing of the stack on the engine.
     destroy("dev")
-    label = "label=bluegreen.stack=bluegreen-dev"
+    label = "label=bluegreen.deployment=bluegreen-dev"
     assert docker("ps", "-aq", "--filter", label).stdout.strip() == ""
     assert docker("network", "ls", "-q", "--filter", "name=bluegreen-dev").stdout.strip() == ""
     assert docker("volume", "ls", "-q", "--filter", "name=bluegreen-dev").stdout.strip() == ""
@@ -116,4 +114,4 @@ def test_bad_override_fails_with_the_key_named(clean_dev: None) -> None:
     assert done.returncode == 1
     assert "activeColor: got 'purple'; allowed: 'blue' or 'green'" in done.stderr
     assert "Traceback" not in done.stderr
-    assert docker("ps", "-aq", "--filter", "label=bluegreen.stack=bluegreen-dev").stdout.strip() == ""
+    assert docker("ps", "-aq", "--filter", "label=bluegreen.deployment=bluegreen-dev").stdout.strip() == ""

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import BASE_IMAGE, need_image
-from tests.dockerutil import remove_test_containers
+from tests.support.dockergate import BASE_IMAGE, need_image
+from tests.support.dockerutil import remove_test_containers
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 APP_TEST_VERSION = "itest"
 
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import BASE_IMAGE, ROUTER_IMAGE, need_image
+from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, need_image
 
 pytestmark = pytest.mark.docker
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.dockerutil import docker
+from tests.support.dockerutil import docker
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.docker
-ROOT = Path(__file__).resolve().parents[2]
 
 # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across execve, so a child
 # started from a big parent (this test process, holding the S3 server's objects) would

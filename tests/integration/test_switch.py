@@ -16,16 +16,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from bench.prober import BackgroundProbe, run_probe
 from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
 from bluegreen.routing import parse_plan
 from bluegreen.switch import apply_plan
-from tests.conftest import ROUTER_IMAGE, need_image
-from tests.dockerutil import docker, get
-from tests.integration.stack import Stack
+from tests.support.dockergate import ROUTER_IMAGE, need_image
+from tests.support.dockerutil import docker, get
+from tests.support.lab import Stack
+from tests.support.prober import BackgroundProbe, run_probe
 
 pytestmark = pytest.mark.docker
 
@@ -72,8 +73,8 @@ SEQUENCE = [10, 50, 90, 100, 0, 10, 50, 100, 0, 90, 0]
 
 
 def share_plan(stack: Stack, green: int, **extra: Any) -> dict[str, Any]:
-    """The plan that gives green `green`% (the larger share is the active colour)."""
-    return stack.plan("green", green, **extra) if green >= 50 else stack.plan("blue", 100 - green, **extra)
+    """The plan that gives green `green`%: green is the colour promoted to, blue the idle one."""
+    return stack.plan("green", green, **extra)
 
 
 def test_no_failed_request_across_20_switches_under_load(blue_live: Stack) -> None:
@@ -84,7 +85,7 @@ def test_no_failed_request_across_20_switches_under_load(blue_live: Stack) -> No
         started = time.monotonic()
         while (switches < 24 or time.monotonic() - started < 32) and time.monotonic() - started < 150:
             report = apply_plan(client, parse_plan(share_plan(stack, SEQUENCE[switches % len(SEQUENCE)])))
-            assert report.changed
+            assert report.changed, (switches, report.weights, report.config_hash, report.previous_config_hash)
             switches += 1
     stats = load.stats
     print(f"\n{stats.requests} requests, {switches} switches, {stats.failed} failed, {stats.retried} retried")
@@ -103,13 +104,14 @@ def test_observed_share_within_2_points(blue_live: Stack, green_share: int) -> N
     assert stack.switch(share_plan(stack, green_share)).returncode == 0
     stats = run_probe(stack.url(), 30, connections=16, max_requests=6000)
     assert stats.failed == 0 and stats.requests >= 5000
-    share = 100 * stats.colors()["green"] / stats.requests
+    answered = stats.colors()
+    share = 100 * answered["green"] / sum(answered.values())
     assert abs(share - green_share) <= 2, f"green got {share:.2f}% for a plan of {green_share}%"
 
 
 def test_cookie_stickiness_keeps_clients_on_their_colour(blue_live: Stack) -> None:
     stack = blue_live
-    assert stack.switch(stack.plan("blue", 90, stickiness="cookie")).returncode == 0
+    assert stack.switch(stack.plan("green", 10, stickiness="cookie")).returncode == 0
     clients: dict[str, str] = {}
     for _ in range(60):
         with urllib.request.urlopen(stack.url(), timeout=10) as response:
@@ -119,7 +121,7 @@ def test_cookie_stickiness_keeps_clients_on_their_colour(blue_live: Stack) -> No
     for cookie, color in list(clients.items())[:20]:
         assert colors_of(stack.url(), 10, {"Cookie": cookie}) == Counter({color: 10})
     # Raising the canary keeps everyone who already saw it.
-    assert stack.switch(stack.plan("blue", 50, stickiness="cookie")).returncode == 0
+    assert stack.switch(stack.plan("green", 50, stickiness="cookie")).returncode == 0
     for cookie, color in clients.items():
         if color == "green":
             assert colors_of(stack.url(), 3, {"Cookie": cookie}) == Counter({"green": 3})
@@ -186,9 +188,9 @@ def test_bad_plan_is_refused_before_anything(blue_live: Stack) -> None:
     assert done.returncode == 2
     assert "plan: weights: got" in done.stderr and "add up to 100" in done.stderr
     other_stack = blue_live.plan("green")
-    other_stack["stack"] = "bluegreen-prod"
+    other_stack["deployment"] = "bluegreen-prod"
     done = blue_live.switch(other_stack)
-    assert done.returncode == 2 and "plan: stack: got 'bluegreen-prod'" in done.stderr
+    assert done.returncode == 2 and "plan: deployment: got 'bluegreen-prod'" in done.stderr
 
 
 # --- idempotence, in-flight requests, WebSockets ------------------------------------------------
@@ -244,15 +246,18 @@ def test_websocket_lives_until_drain_bound_and_new_ones_use_new_colour(blue_live
             new.send("hi")
             assert new.recv(timeout=5) == "hi"
         alive_for = 0.0
+        closed_by_router = False
         try:
             while time.monotonic() - switched_at < drain + 5:
                 old.send("ping")
-                assert old.recv(timeout=5) == "ping"
+                echoed = old.recv(timeout=5)  # a timeout here is a failure, not a close
+                assert echoed == "ping", f"old WebSocket answered {echoed!r}"
                 alive_for = time.monotonic() - switched_at
                 time.sleep(0.2)
-        except Exception:
-            pass
+        except ConnectionClosed:
+            closed_by_router = True  # the old worker reached the drain bound: what this test waits for
         switcher.join(timeout=30)
+    assert closed_by_router, f"old WebSocket still open {drain + 5}s after the switch"
     assert result["done"].returncode == 0, result["done"].stderr
     assert alive_for >= drain - 1, f"old WebSocket died after {alive_for:.1f}s, before the drain bound"
     assert alive_for <= drain + 3, f"old WebSocket outlived the drain bound ({alive_for:.1f}s)"
@@ -261,7 +266,7 @@ def test_websocket_lives_until_drain_bound_and_new_ones_use_new_colour(blue_live
 # --- preview, status, rollback --------------------------------------------------------------
 
 
-def test_preview_listener_serves_the_standby_colour(blue_live: Stack) -> None:
+def test_preview_listener_serves_the_idle_colour_once_active_has_everything(blue_live: Stack) -> None:
     assert colors_of(blue_live.url(preview=True), 10) == Counter({"green": 10})
 
 
@@ -280,7 +285,12 @@ def test_request_id_passes_through(blue_live: Stack) -> None:
         assert response.headers["X-Request-ID"] == "trace-77"
 
 
-def test_rollback_moves_everything_to_standby_and_status_shows_drift(stack: Stack) -> None:
+def test_preview_listener_serves_the_candidate_during_a_canary(blue_live: Stack) -> None:
+    assert blue_live.switch(blue_live.plan("green", 10)).returncode == 0
+    assert colors_of(blue_live.url(preview=True), 10) == Counter({"green": 10})
+
+
+def test_rollback_moves_everything_to_the_idle_colour_and_status_shows_drift(stack: Stack) -> None:
     done = stack.switch(stack.plan("green", 90), "--source", "program")
     assert done.returncode == 0, done.stderr
     assert status(stack)["drift"] is False
@@ -300,17 +310,17 @@ def test_rollback_moves_everything_to_standby_and_status_shows_drift(stack: Stac
     }
 
 
-def test_rollback_refuses_a_stopped_standby(blue_live: Stack) -> None:
+def test_rollback_refuses_a_stopped_idle_colour(blue_live: Stack) -> None:
     stack = blue_live
-    standby = stack.containers["green"]
-    docker("stop", "-t", "1", *standby)
+    idle = stack.containers["green"]
+    docker("stop", "-t", "1", *idle)
     try:
         done = stack.cli("rollback")
         assert done.returncode == 1
-        assert f"container {standby[0]}: not running" in done.stderr and "routing unchanged" in done.stderr
+        assert f"container {idle[0]}: not running" in done.stderr and "routing unchanged" in done.stderr
         assert colors_of(stack.url(), 10) == Counter({"blue": 10})
     finally:
-        docker("start", *standby)
+        docker("start", *idle)
         stack.wait_healthy()
 
 
@@ -319,8 +329,8 @@ def test_status_without_router_is_one_clear_line(stack: Stack) -> None:
     done = ghost.cli("status")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "status bluegreen-ghost: no running router for stack bluegreen-ghost: "
-        "expected a container labelled bluegreen.stack=bluegreen-ghost, bluegreen.role=router"
+        "status bluegreen-ghost: no running router for bluegreen-ghost: "
+        "expected a container labelled bluegreen.deployment=bluegreen-ghost, bluegreen.role=router"
     ]
 
 

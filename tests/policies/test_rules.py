@@ -19,8 +19,9 @@ from pulumi_policy import (
 )
 
 from policies import rules
-from tests.pulumi_harness import Registered, run_program
-from tests.stacks import stack_raw, with_changes
+from tests.support.paths import ROOT
+from tests.support.pulumi_harness import Registered, run_program
+from tests.support.stacks import stack_raw, with_changes
 
 OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
@@ -163,7 +164,7 @@ def test_rules_only_look_at_their_types() -> None:
 
 def test_every_policy_is_named_described_and_enforced() -> None:
     names = [p.name for p in rules.ALL_POLICIES]
-    assert len(names) == len(set(names)) >= 16
+    assert len(names) == len(set(names))
     for policy in rules.ALL_POLICIES:
         assert policy.description and policy.enforcement_level is not None
         if policy.config_schema is not None:
@@ -220,9 +221,13 @@ def test_live_colour_and_weights_follow_the_replicas() -> None:
     assert check_stack(rules.live_colour_has_replicas, resources) == []
     assert check_stack(rules.traffic_weight_consistent, resources) == []
     no_green = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("green"))]
-    assert check_stack(rules.traffic_weight_consistent, no_green) == ["green takes 10% of traffic but has no replicas"]
+    assert check_stack(rules.traffic_weight_consistent, no_green) == [
+        "the idle colour green takes 10% but has no replicas"
+    ]
     no_blue = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("blue"))]
-    assert check_stack(rules.live_colour_has_replicas, no_blue) == ["the live colour blue has no replicas"]
+    assert check_stack(rules.live_colour_has_replicas, no_blue) == [
+        "the active colour blue (share 90%) has no replicas to promote"
+    ]
 
 
 def test_broken_weights_are_reported() -> None:
@@ -231,16 +236,46 @@ def test_broken_weights_are_reported() -> None:
     plan = json.loads(switch.props["stdin"])
     plan["weights"] = {"blue": 70, "green": 20}
     switch.props = {**switch.props, "stdin": json.dumps(plan)}
-    assert "do not add up to 100" in check_stack(rules.traffic_weight_consistent, resources)[0]
+    assert check_stack(rules.traffic_weight_consistent, resources) == ["the two shares add up to 90, not 100"]
 
 
-def test_the_pack_registers_every_rule_without_running_on_import() -> None:
-    import ast
-    from pathlib import Path
+def test_every_rule_in_the_module_is_registered() -> None:
+    defined = [v for v in vars(rules).values() if isinstance(v, ResourceValidationPolicy | StackValidationPolicy)]
+    assert defined and {id(p) for p in defined} == {id(p) for p in rules.ALL_POLICIES}
+    assert len(rules.RESOURCE_POLICIES) + len(rules.STACK_POLICIES) == len(rules.ALL_POLICIES)
 
-    tree = ast.parse((Path(rules.__file__).parent / "__main__.py").read_text())
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "PolicyPack"]
-    assert len(calls) == 1
-    keywords = {k.arg: k.value for k in calls[0].keywords}
-    assert isinstance(keywords["policies"], ast.Name) and keywords["policies"].id == "ALL_POLICIES"
-    assert "PolicyPack(" not in Path(rules.__file__).read_text(), "rules.py must not build the pack"
+
+def test_the_pack_entry_point_builds_one_pack_of_every_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run policies/__main__.py with PolicyPack replaced: it must hand over exactly ALL_POLICIES."""
+    import runpy
+    import sys
+
+    import pulumi_policy
+
+    built: list[dict[str, Any]] = []
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.append(kwargs))
+    monkeypatch.setitem(sys.modules, "rules", rules)  # the entry point imports its sibling as `rules`
+    runpy.run_path(str(ROOT / "policies" / "__main__.py"), run_name="__main__")
+    assert len(built) == 1 and built[0]["policies"] == rules.ALL_POLICIES
+    assert built[0]["enforcement_level"] is EnforcementLevel.MANDATORY
+
+
+@pytest.mark.parametrize(
+    ("stack", "production"),
+    [("prod", True), ("production", True), ("prod-eu", True), ("product", False), ("prodigy", False),
+     ("staging", False)],
+)  # fmt: skip
+def test_the_pack_and_validate_agree_on_production(stack: str, production: bool) -> None:
+    """One rule, two callers: `blue.version: main` is refused by both exactly where the stack is production."""
+    from bluegreen.problems import SettingsError
+    from bluegreen.settings import parse_settings
+
+    raw = with_changes(stack_raw("prod"), {"blue.version": "main"})
+    try:
+        parse_settings(raw, stack)
+        validate_refuses = False
+    except SettingsError as exc:
+        validate_refuses = [p.key for p in exc.problems] == ["blue.version"]
+    pack = check(rules.images_pinned, {"name": "acme/bluegreen-app:main"}, typ=rules.REMOTE_IMAGE, stack=stack)
+    assert validate_refuses is production
+    assert bool(pack) is production, pack

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -45,7 +45,7 @@ def test_prod_is_valid_as_a_real_process() -> None:
 def test_purple_exits_2_and_names_active_color(tmp_path: Path) -> None:
     text = (ROOT / "Pulumi.prod.yaml").read_text().replace("activeColor: blue", "activeColor: purple")
     path = project_copy(tmp_path, "prod", text)
-    code, out, err = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"))
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
     assert code == 2 and out == ""
     first = err.splitlines()[0]
     assert first == f"{path}: activeColor: got 'purple'; allowed: 'blue' or 'green'"
@@ -58,7 +58,7 @@ def test_reads_pulumi_yaml_from_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_json_report_valid() -> None:
-    code, out, _ = run("validate", str(ROOT / "Pulumi.dev.yaml"), "--project", str(ROOT / "Pulumi.yaml"), "--json")
+    code, out, _ = run("validate", str(ROOT / "Pulumi.dev.yaml"), "--project-file", str(ROOT / "Pulumi.yaml"), "--json")
     report = json.loads(out)
     assert code == 0 and report["valid"] is True and report["problems"] == []
     assert report["settings"]["activeColor"] == "blue"
@@ -68,7 +68,7 @@ def test_json_report_valid() -> None:
 def test_json_report_invalid(tmp_path: Path) -> None:
     text = (ROOT / "Pulumi.dev.yaml").read_text().replace("trafficWeight: 100", "trafficWeight: 300")
     path = project_copy(tmp_path, "dev", text)
-    code, out, err = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"), "--json")
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"), "--json")
     report = json.loads(out)
     assert code == 2 and err == ""
     assert report["valid"] is False and report["settings"] is None
@@ -96,18 +96,18 @@ def test_unreadable_files_exit_2_with_one_line(tmp_path: Path, name: str, text: 
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     path = tmp_path / name
     path.write_text(text)
-    code, out, err = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"))
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and expected in err and str(path) in err
 
 
 def test_missing_stack_file(tmp_path: Path) -> None:
-    code, _, err = run("validate", str(tmp_path / "Pulumi.nope.yaml"), "--project", str(ROOT / "Pulumi.yaml"))
+    code, _, err = run("validate", str(tmp_path / "Pulumi.nope.yaml"), "--project-file", str(ROOT / "Pulumi.yaml"))
     assert code == 2 and err.strip() == f"{tmp_path / 'Pulumi.nope.yaml'}: no such file"
 
 
 def test_missing_project_file(tmp_path: Path) -> None:
-    code, _, err = run("validate", str(ROOT / "Pulumi.dev.yaml"), "--project", str(tmp_path / "Pulumi.yaml"))
+    code, _, err = run("validate", str(ROOT / "Pulumi.dev.yaml"), "--project-file", str(tmp_path / "Pulumi.yaml"))
     assert code == 2 and "Pulumi.yaml: no such file" in err
 
 
@@ -118,7 +118,7 @@ def test_secure_values_validate_as_opaque_strings(tmp_path: Path) -> None:
         "    profile: development\n    env:\n      API_TOKEN:\n        secure: v1:abc\n",
     )
     path = project_copy(tmp_path, "dev", text)
-    code, out, _ = run("validate", str(path), "--project", str(tmp_path / "Pulumi.yaml"), "--json")
+    code, out, _ = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"), "--json")
     assert code == 0
     assert json.loads(out)["settings"]["app"]["env"] == {"API_TOKEN": "[secret]"}
 
@@ -128,20 +128,101 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as caught:
         main(argv)
     assert caught.value.code == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bluegreen") and err.rstrip().endswith("(see --help)"), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["rollback", "--stack", "dev", "--successes", "0"], "--successes: got '0'; allowed: an integer >= 1"),
+        (["rollback", "--stack", "dev", "--successes", "x"], "--successes: got 'x'; allowed: an integer >= 1"),
+        (["image", "list", "shop", "--bucket", "b", "--endpoint-url", "localhost:9000"], "--endpoint-url: got"),
+        (["image", "list", "shop", "--bucket", "b", "--endpoint-url", "http://"], "allowed: an http:// or https://"),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_option(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and needle in err and err.count("\n") == 1, err
+
+
+def test_rollback_successes_zero_exits_2_as_a_process() -> None:
+    """The issue's own words: `python -m bluegreen rollback --stack dev --successes 0` exits 2 naming --successes."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bluegreen", "rollback", "--stack", "dev", "--successes", "0"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--successes" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreachable_engine_is_bad_input_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bluegreen", "status", "--stack", "dev"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith("status bluegreen-dev: no Docker engine answers at unix://")
+    assert done.stderr.count("\n") == 1, done.stderr
 
 
 def test_switch_refuses_unreadable_and_invalid_plans(tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
     code, _, err = run("switch", "--stack", "dev", "--plan", str(missing))
-    assert code == 2 and err.strip() == f"plan {missing}: cannot read (No such file or directory)"
+    assert code == 2 and err.strip() == f"bluegreen switch: plan {missing}: no such file"
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"deployment": "café"}'.encode("latin-1"))
+    code, _, err = run("switch", "--stack", "dev", "--plan", str(latin))
+    assert (
+        code == 2
+        and err.strip() == f"bluegreen switch: plan {latin}: not UTF-8 text (byte 0xe9 at offset 19); save it as UTF-8"
+    )
     broken = tmp_path / "broken.json"
     broken.write_text("{nope")
     code, _, err = run("switch", "--stack", "dev", "--plan", str(broken))
     assert code == 2 and "not valid JSON (line 1" in err
     invalid = tmp_path / "invalid.json"
-    invalid.write_text(json.dumps({"stack": "bluegreen-dev", "active": "blue", "weights": {"blue": 100}}))
+    invalid.write_text(json.dumps({"deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 100}}))
     code, _, err = run("switch", "--stack", "dev", "--plan", str(invalid))
     assert code == 2
     assert "plan: weights.green: missing" in err and "plan: colors: missing" in err
     assert err.strip().endswith("plan refused; routing unchanged")
+
+
+def test_a_latin1_stack_file_is_one_line(tmp_path: Path) -> None:
+    path = project_copy(tmp_path, "dev", "")
+    path.write_bytes((ROOT / "Pulumi.dev.yaml").read_bytes() + "# café\n".encode("latin-1"))
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and out == ""
+    offset = len((ROOT / "Pulumi.dev.yaml").read_bytes()) + len("# caf")
+    assert err == f"{path}: not UTF-8 text (byte 0xe9 at offset {offset}); save it as UTF-8\n"
+
+
+def test_a_misspelled_namespace_is_refused_with_a_hint(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + "  bluegren:trafficWeight: 10\n  acme:color: red\n"
+    path = project_copy(tmp_path, "dev", text)
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2
+    assert "bluegren:trafficWeight: unknown key (value 10)" in err and "(did you mean bluegreen:trafficWeight?)" in err
+    assert "acme:color: unknown key" in err and "'acme' is neither this project's nor a provider's" in err
+
+
+def test_provider_namespaces_stay_allowed(tmp_path: Path) -> None:
+    text = (
+        ROOT / "Pulumi.dev.yaml"
+    ).read_text() + "  docker:host: unix:///var/run/docker.sock\n  aws:region: eu-west-1\n"
+    path = project_copy(tmp_path, "dev", text)
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 0, err
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + "  bluegreen:activeColor: green\n"
+    path = project_copy(tmp_path, "dev", text)
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and "not valid YAML at line" in err and "duplicate key 'bluegreen:activeColor'" in err
+    assert err.count("\n") == 1

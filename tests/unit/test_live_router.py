@@ -60,7 +60,7 @@ def test_bad_docker_host_is_named() -> None:
 
 def test_unreachable_engine_is_one_line(tmp_path: Path) -> None:
     client = DockerClient(f"unix://{tmp_path}/nothing.sock", timeout=1)
-    with pytest.raises(DockerError, match=r"cannot reach the Docker engine at unix://"):
+    with pytest.raises(DockerError, match=r"no Docker engine answers at unix://"):
         client.inspect("a")
 
 

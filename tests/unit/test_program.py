@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from bluegreen.settings import RESERVED_ENV, parse_settings
-from tests.pulumi_harness import ProgramRun, RecordingMocks, Registered, run_program
-from tests.stacks import stack_raw, with_changes
+from bluegreen.conventions import RESERVED_ENV
+from bluegreen.routing import parse_plan
+from bluegreen.settings import parse_settings
+from tests.support.pulumi_harness import ProgramRun, RecordingMocks, Registered, run_program
+from tests.support.stacks import stack_raw, with_changes
 
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -60,7 +62,7 @@ def test_resource_graph_of_each_stack(stack: str) -> None:
     for component in ("BlueGreenDeployment", "ColorStack", "Router", "Switch", "AppImage"):
         assert f"bluegreen:index:{component}" in types
     plan = switch_plan(run)
-    assert plan["stack"] == f"bluegreen-{stack}"
+    assert plan["deployment"] == f"bluegreen-{stack}"
     assert sorted(plan["colors"]["blue"]["containers"] + plan["colors"]["green"]["containers"]) == sorted(
         r.inputs["name"] for r in app_containers(run)
     )
@@ -81,7 +83,7 @@ def test_app_containers_carry_labels_health_and_env() -> None:
     run = run_program(stack_raw("staging"), stack="staging")
     for container in app_containers(run):
         tags = labels(container)
-        assert tags["bluegreen.stack"] == "bluegreen-staging" and tags["bluegreen.role"] == "app"
+        assert tags["bluegreen.deployment"] == "bluegreen-staging" and tags["bluegreen.role"] == "app"
         assert tags["bluegreen.color"] in ("blue", "green") and tags["bluegreen.version"] == "1.3.0"
         assert container.inputs["healthcheck"]["tests"][0] == "CMD"
         env = dict(item.split("=", 1) for item in container.inputs["envs"])
@@ -201,3 +203,17 @@ def test_s3_images_are_pulled_by_a_command_and_used_by_id() -> None:
     assert run.by_type(IMAGE) == [r for r in run.by_type(IMAGE) if r.name == "router-image"]
     green = [r for r in app_containers(run) if labels(r)["bluegreen.color"] == "green"]
     assert green and all(c.inputs["image"].startswith("sha256:") for c in green)
+
+
+@pytest.mark.parametrize(
+    ("weight", "blue", "green", "preview"),
+    [(10, 90, 10, "green"), (50, 50, 50, "green"), (100, 0, 100, "blue")],
+)
+def test_active_color_and_weight_reach_the_switch_as_one_meaning(
+    weight: int, blue: int, green: int, preview: str
+) -> None:
+    """activeColor is the colour promoted to and trafficWeight its share; the preview shows the candidate."""
+    run = run_program(with_changes(stack_raw("dev"), {"activeColor": "green", "trafficWeight": weight}))
+    plan = parse_plan(switch_plan(run))
+    assert (plan.active, plan.weight("blue"), plan.weight("green"), plan.preview) == ("green", blue, green, preview)
+    assert run.outputs["activeColor"] == "green" and run.outputs["trafficWeight"] == weight

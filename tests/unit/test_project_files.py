@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from bluegreen.settings import StackSettings
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PULUMI_TYPES = {"string": str, "integer": int, "boolean": bool}
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bluegreen.reference import END, START, reference
 from bluegreen.settings import StackSettings
+from tests.support.paths import ROOT
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+DOC = ROOT / "docs" / "configuration.md"
 
 
 def test_docs_match_the_models() -> None:

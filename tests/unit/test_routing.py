@@ -8,22 +8,22 @@ from typing import Any
 
 import pytest
 
+from bluegreen.conventions import COLORS, Color
 from bluegreen.problems import SettingsError
 from bluegreen.routing import STICKY_COOKIE, parse_plan, plan_from_settings, render, rollback_plan
-from bluegreen.settings import COLORS, Color, parse_settings
-from tests.stacks import stack_raw
+from bluegreen.settings import parse_settings
+from tests.support.stacks import stack_raw
 
 ADDRESSES = {"b1": "10.0.0.2", "b2": "10.0.0.3", "g1": "10.0.0.4"}
 
 
 def plan(**changes: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
-        "stack": "bluegreen-dev",
+        "deployment": "bluegreen-dev",
         "active": "blue",
         "weights": {"blue": 100, "green": 0},
         "colors": {"blue": {"version": "1.0.0", "containers": ["b1", "b2"]},
                    "green": {"version": "1.1.0", "containers": ["g1"]}},
-        "preview": "green",
     }  # fmt: skip
     raw.update(changes)
     return raw
@@ -48,13 +48,13 @@ def test_single_colour_has_no_split_and_a_literal_header() -> None:
 
 
 def test_zero_percent_colour_is_left_out_of_live_traffic() -> None:
-    conf = text(preview=None)
+    conf = text(colors={"blue": {"containers": ["b1", "b2"]}, "green": {"containers": []}})
     assert "upstream bg_green" not in conf and "0%" not in conf
     assert "no preview colour" in conf
 
 
 def test_canary_split_uses_exact_integer_weights() -> None:
-    conf = text(weights={"blue": 90, "green": 10})
+    conf = text(active="green", weights={"blue": 90, "green": 10})
     assert re.search(r'split_clients "\$\{request_id\}" \$bg_color \{\n    10% green;\n    \* blue;\n\}', conf)
     assert "proxy_pass http://bg_$bg_color;" in conf
 
@@ -100,12 +100,12 @@ def test_rate_limit_answers_429() -> None:
 
 
 def test_status_is_loopback_only_and_reports_the_plan() -> None:
-    rendered = render(parse_plan(plan(weights={"blue": 90, "green": 10})), ADDRESSES, "T")
+    rendered = render(parse_plan(plan(active="green", weights={"blue": 90, "green": 10})), ADDRESSES, "T")
     assert "listen 127.0.0.1:8082;" in rendered.http_conf
     status = status_of(rendered.http_conf)
     assert status["configHash"] == rendered.config_hash and status["planHash"] == rendered.plan_hash
     assert status["weights"] == {"blue": 90, "green": 10} and status["versions"]["green"] == "1.1.0"
-    assert status["generatedAt"] == "T" and status["preview"] == "green"
+    assert status["generatedAt"] == "T" and status["preview"] == "green" and status["active"] == "green"
 
 
 def test_drain_bound_is_a_main_context_directive() -> None:
@@ -141,8 +141,12 @@ def test_missing_address_is_an_error() -> None:
     ("changes", "key"),
     [
         ({"weights": {"blue": 60, "green": 60}}, "weights"),
-        ({"weights": {"blue": 0, "green": 100}}, "active"),
         ({"colors": {"blue": {"containers": []}, "green": {"containers": ["g1"]}}}, "colors.blue.containers"),
+        (
+            {"active": "green", "weights": {"blue": 90, "green": 10}, "colors": {"blue": {"containers": ["b1"]}}},
+            "colors.green.containers",
+        ),  # a canary share for an empty colour means nothing
+        ({"preview": "green"}, "preview"),  # derived from active and weights, never given
         ({"active": "red"}, "active"),
         ({"stickiness": "sticky"}, "stickiness"),
         ({"colors": {"blue": {"containers": ["bad name"]}}}, "colors.blue.containers[0]"),
@@ -161,14 +165,42 @@ def test_plan_from_each_shipped_stack(stack: str) -> None:
     settings = parse_settings(stack_raw(stack), stack)
     names: dict[Color, list[str]] = {c: [f"{c}-{i}" for i in range(settings.color(c).replicas)] for c in COLORS}
     p = plan_from_settings(settings, f"bluegreen-{stack}", names)
-    assert p.weight(settings.active_color) == settings.traffic_weight
+    assert p.weight(settings.active_color) == settings.traffic_weight == 100
     assert p.preview == ("green" if settings.active_color == "blue" else "blue")
     assert p.color("blue").containers == names["blue"]
     assert p.health_gate == settings.health_gate
 
 
-def test_rollback_plan_swaps_active_and_preview() -> None:
-    live = parse_plan(plan(active="green", weights={"blue": 10, "green": 90}))
+@pytest.mark.parametrize(
+    ("active", "weight", "split", "preview"),
+    [
+        ("green", 10, {"green": 10, "blue": 90}, "green"),  # canary: the preview shows the candidate
+        ("green", 50, {"green": 50, "blue": 50}, "green"),
+        ("green", 100, {"green": 100, "blue": 0}, "blue"),  # promoted: the preview shows the idle colour
+        ("blue", 0, {"blue": 0, "green": 100}, "blue"),  # released, no traffic yet
+    ],
+)
+def test_active_color_and_weight_mean_the_colour_promoted_to(
+    active: Color, weight: int, split: dict[str, int], preview: Color
+) -> None:
+    raw = {**stack_raw("dev"), "activeColor": active, "trafficWeight": weight}
+    settings = parse_settings(raw, "dev")
+    p = plan_from_settings(settings, "bluegreen-dev", {"blue": ["b1"], "green": ["g1"]})
+    assert {c: p.weight(c) for c in COLORS} == split
+    assert (p.active, p.idle, p.preview) == (active, "blue" if active == "green" else "green", preview)
+
+
+def test_the_active_colour_owns_the_low_hash_range_so_sticky_clients_keep_it_as_it_grows() -> None:
+    for share in (10, 50):
+        conf = text(active="green", weights={"blue": 100 - share, "green": share})
+        assert re.search(rf"\{{\n    {share}% green;\n    \* blue;\n\}}", conf), conf
+
+
+@pytest.mark.parametrize(
+    ("active", "weights"), [("green", {"blue": 10, "green": 90}), ("green", {"blue": 0, "green": 100})]
+)
+def test_rollback_plan_returns_everything_to_the_idle_colour(active: Color, weights: dict[str, int]) -> None:
+    live = parse_plan(plan(active=active, weights=weights))
     back = rollback_plan(live)
     assert (back.active, back.weight("blue"), back.weight("green"), back.preview) == ("blue", 100, 0, "green")
     assert back.colors == live.colors

@@ -13,12 +13,13 @@ import pytest
 import yaml
 
 from bluegreen.cli import main as cli_main
+from bluegreen.conventions import is_production
 from bluegreen.problems import SettingsError
-from bluegreen.settings import is_production, parse_settings
-from tests.pulumi_harness import run_program
-from tests.stacks import DELETE, stack_raw, with_changes
+from bluegreen.settings import parse_settings
+from tests.support.paths import ROOT
+from tests.support.pulumi_harness import run_program
+from tests.support.stacks import DELETE, stack_raw, with_changes
 
-ROOT = Path(__file__).resolve().parents[2]
 STACKS = ["dev", "staging", "prod"]
 
 
@@ -122,7 +123,7 @@ def test_bad_value_refused_by_validate_cli(tmp_path: Path, stack: str, changes: 
     stack_file = tmp_path / f"Pulumi.{stack}.yaml"
     stack_file.write_text(yaml.safe_dump({"config": {f"bluegreen:{k}": v for k, v in raw.items()}}))
     out, err = io.StringIO(), io.StringIO()
-    code = cli_main(["validate", str(stack_file), "--project", str(tmp_path / "Pulumi.yaml")], out, err)
+    code = cli_main(["validate", str(stack_file), "--project-file", str(tmp_path / "Pulumi.yaml")], out, err)
     assert code == 2
     assert out.getvalue() == ""
     assert f"{stack_file}: {key}: " in err.getvalue()
@@ -184,9 +185,24 @@ def test_production_stacks(stack: str, production: bool) -> None:
     assert is_production(stack) is production
 
 
-def test_latest_is_fine_outside_production() -> None:
-    raw = with_changes(stack_raw("dev"), {"blue.version": "latest"})
-    assert parse_settings(raw, "dev").blue.version == "latest"
+@pytest.mark.parametrize(
+    ("stack", "changes", "key", "needle"),
+    [
+        ("dev", {"blue.version": "latest"}, "blue.version", "uses the moving tag 'latest'"),
+        ("prod", {"blue.version": "main"}, "blue.version", "production needs a digest or an immutable version tag"),
+        ("prod", {"router.image": "nginxinc/nginx-unprivileged:1.28"}, "router.image", "immutable version tag"),
+        ("staging", {"router.image": "nginx"}, "router.image", "has no tag"),
+    ],
+)
+def test_validate_applies_the_packs_pinning_rule(stack: str, changes: dict[str, Any], key: str, needle: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(with_changes(stack_raw(stack), changes), stack)
+    assert [p.key for p in caught.value.problems] == [key] and needle in str(caught.value)
+
+
+def test_main_is_fine_outside_production() -> None:
+    raw = with_changes(stack_raw("staging"), {"blue.version": "main"})
+    assert parse_settings(raw, "staging").blue.version == "main"
 
 
 def test_weights_add_up() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,8 @@ import yaml
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONLINT = ROOT / "tools" / "actionlint"
 
@@ -97,7 +99,8 @@ def test_preview_runs_on_every_pull_request_for_every_stack() -> None:
     stacks = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
     assert sorted(job["strategy"]["matrix"]["stack"]) == stacks
     action = next(s for s in steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@"))
-    assert action["uses"] == "pulumi/actions@v7"
+    # Any pinned release (a tag or a commit SHA): a routine bump must not fail this test, a floating ref must.
+    assert re.fullmatch(r"pulumi/actions@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", action["uses"]), action["uses"]
     assert action["with"]["command"] == "preview" and action["with"]["comment-on-pr"] is True
     assert action["with"]["policyPacks"] == "policies"
     assert action["with"]["policyPackConfigs"] == "policies/config.${{ matrix.stack }}.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.paths import ROOT
+
 DOCKERFILE = ROOT / "app" / "Dockerfile"
 
 
@@ -49,3 +51,18 @@ def test_final_user_is_numeric_non_root() -> None:
 )
 def test_final_user_reads_the_last_stage(text: str, expected: str | None) -> None:
     assert final_user(text) == expected
+
+
+def test_the_image_healthcheck_matches_what_the_program_sets() -> None:
+    """The image's HEALTHCHECK and the ColorStack's healthcheck share timings (bluegreen/conventions.py)."""
+    from bluegreen import conventions as c
+    from bluegreen.settings import AppSettings
+
+    text = (ROOT / "app" / "Dockerfile").read_text()
+    expected = (
+        f"HEALTHCHECK --interval={c.HEALTHCHECK_INTERVAL} --timeout={c.HEALTHCHECK_TIMEOUT} "
+        f"--start-period={c.HEALTHCHECK_START_PERIOD} --retries={c.HEALTHCHECK_RETRIES}"
+    )
+    assert expected in text
+    command = AppSettings().health_command
+    assert f"CMD {json.dumps(command)}" in text

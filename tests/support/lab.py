@@ -15,15 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluegreen.live_router import COLOR_LABEL, ROLE_LABEL, STACK_LABEL, VERSION_LABEL
+from bluegreen.conventions import (
+    COLOR_LABEL,
+    DEPLOYMENT_LABEL,
+    ROLE_LABEL,
+    VERSION_LABEL,
+    Color,
+    deployment_name,
+    network_name,
+    other,
+    router_name,
+    routing_volume_name,
+)
 from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
-from bluegreen.settings import Color
-from bluegreen.topology import network_name, router_name, routing_volume_name, stack_label
-from tests.conftest import ROUTER_IMAGE
-from tests.dockerutil import TEST_LABEL, Container, docker
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.dockergate import ROUTER_IMAGE
+from tests.support.dockerutil import TEST_LABEL, Container, docker
+from tests.support.paths import ROOT
 
 
 @dataclass
@@ -34,19 +42,19 @@ class Stack:
     containers: dict[str, list[str]] = field(default_factory=lambda: {"blue": [], "green": []})
 
     @property
-    def label(self) -> str:
-        return stack_label(self.project, self.name)
+    def deployment(self) -> str:
+        return deployment_name(self.project, self.name)
 
     @property
     def network(self) -> str:
-        return network_name(self.label)
+        return network_name(self.deployment)
 
     @property
     def router(self) -> Container:
-        return Container(router_name(self.label))
+        return Container(router_name(self.deployment))
 
     def labels(self, role: str, **extra: str) -> list[str]:
-        pairs = {STACK_LABEL: self.label, ROLE_LABEL: role, **extra}
+        pairs = {DEPLOYMENT_LABEL: self.deployment, ROLE_LABEL: role, **extra}
         return [arg for k, v in pairs.items() for arg in ("--label", f"{k}={v}")] + ["--label", TEST_LABEL]
 
     def up(self) -> None:
@@ -65,7 +73,7 @@ class Stack:
             "-p",
             f"127.0.0.1::{PREVIEW_PORT}",
             "-v",
-            f"{self.label}-routing:{ROUTING_DIR}",
+            f"{self.deployment}-routing:{ROUTING_DIR}",
             "--stop-signal",
             STOP_SIGNAL,
             "--memory",
@@ -84,7 +92,7 @@ class Stack:
     def add(self, color: Color, version: str, count: int = 1, env: dict[str, str] | None = None) -> list[str]:
         names = []
         for i in range(count):
-            cname = f"{self.label}-{color}-{version}-{len(self.containers[color]) + i + 1}"
+            cname = f"{self.deployment}-{color}-{version}-{len(self.containers[color]) + i + 1}"
             env_args = [
                 a
                 for k, v in {"APP_COLOR": color, "APP_VERSION": version, **(env or {})}.items()
@@ -115,13 +123,12 @@ class Stack:
                 Container(n).wait_health("healthy", timeout=60)
 
     def plan(self, active: Color, weight: int = 100, **extra: Any) -> dict[str, Any]:
-        standby: Color = "green" if active == "blue" else "blue"
+        """`active` takes `weight`%, the idle colour the rest (the vocabulary of docs/routing.md)."""
         plan: dict[str, Any] = {
-            "stack": self.label,
+            "deployment": self.deployment,
             "active": active,
-            "weights": {active: weight, standby: 100 - weight},
+            "weights": {active: weight, other(active): 100 - weight},
             "colors": {c: {"version": self._version(c), "containers": self.containers[c]} for c in ("blue", "green")},
-            "preview": standby if self.containers[standby] else None,
             "drainSeconds": 5,
             "healthGate": {"timeoutSeconds": 20, "intervalSeconds": 0.2, "successes": 1},
         }
@@ -150,9 +157,9 @@ class Stack:
         return f"http://127.0.0.1:{self.router.host_port(PREVIEW_PORT if preview else LIVE_PORT)}"
 
     def down(self) -> None:
-        ids = docker("ps", "-aq", "--filter", f"label={STACK_LABEL}={self.label}").stdout.split()
+        ids = docker("ps", "-aq", "--filter", f"label={DEPLOYMENT_LABEL}={self.deployment}").stdout.split()
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
-        docker("volume", "rm", "-f", routing_volume_name(self.label), check=False)
+        docker("volume", "rm", "-f", routing_volume_name(self.deployment), check=False)
         docker("network", "rm", self.network, check=False)
         self.containers = {"blue": [], "green": []}

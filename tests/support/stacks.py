@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 from bluegreen.stackfile import read_stack_file
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DELETE = object()
 
 

@@ -1,0 +1,179 @@
+"""The names and rules every layer shares, written down once.
+
+Settings, the routing plan, the Pulumi components, the CLI and the CrossGuard
+pack all read these; none of them keeps its own copy. Plain Python with no
+third-party import, so the policy pack can load it on its own.
+
+Vocabulary (docs/routing.md says the same):
+
+- *deployment*: one stack of one project on a Docker host, named
+  `<project>-<stack>` (`bluegreen-dev`); every Docker object carries it.
+- *active* colour: the one `activeColor` names, the colour being promoted to;
+  it takes `trafficWeight`% of requests.
+- *idle* colour: the other one; it takes the rest. While a canary runs it
+  still serves most requests; once the active colour has 100% it serves none,
+  keeps running, and is what a rollback returns to and a release replaces.
+- *preview*: the second listener; it serves the active colour while its share
+  is below 100 and the idle colour once it is 100, so the colour a team wants
+  to look at next is always there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, Color] = ("blue", "green")
+
+
+def other(color: Color) -> Color:
+    return "green" if color == "blue" else "blue"
+
+
+def utc_now() -> str:
+    """Timestamps in records and reports: UTC, seconds, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- names and labels ---------------------------------------------------------
+
+LABEL_PREFIX = "bluegreen."
+DEPLOYMENT_LABEL = "bluegreen.deployment"
+ROLE_LABEL = "bluegreen.role"
+COLOR_LABEL = "bluegreen.color"
+VERSION_LABEL = "bluegreen.version"
+ROLES = ("app", "router", "network")
+
+
+def deployment_name(project: str, stack: str) -> str:
+    """`bluegreen-dev`: the prefix of every Docker object and the value of DEPLOYMENT_LABEL."""
+    return f"{project}-{stack}"
+
+
+def network_name(deployment: str) -> str:
+    return f"{deployment}-net"
+
+
+def routing_volume_name(deployment: str) -> str:
+    return f"{deployment}-routing"
+
+
+def router_name(deployment: str) -> str:
+    return f"{deployment}-router"
+
+
+# --- images -------------------------------------------------------------------
+
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# What production accepts as a tag that never moves (besides a digest).
+IMMUTABLE_TAG_PATTERN = r"^v?\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?$"
+_IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def image_problem(ref: str, production: bool, immutable: str = IMMUTABLE_TAG_PATTERN) -> str | None:
+    """Why an image reference is not pinned enough, or None. `validate` and the pack both ask this."""
+    if _IMAGE_ID.match(ref) or "@sha256:" in ref:
+        return None
+    last = ref.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"image {ref} has no tag (it means :latest)"
+    tag = last.rsplit(":", 1)[1]
+    if tag == "latest":
+        return f"image {ref} uses the moving tag 'latest'"
+    if production and not re.match(immutable, tag):
+        return f"image {ref}: production needs a digest or an immutable version tag (matching {immutable})"
+    return None
+
+
+# --- production ---------------------------------------------------------------
+
+# Stacks whose names match are production: images must be pinned. The pack's
+# `productionStacks` config defaults to the same pattern.
+PRODUCTION_STACKS_PATTERN = r"^(prod|production)([-_.].*)?$"
+
+
+def is_production(stack: str, pattern: str = PRODUCTION_STACKS_PATTERN) -> bool:
+    return re.search(pattern, stack) is not None
+
+
+# --- what the program puts on every container ----------------------------------
+
+
+def program_env(color: Color, version: str, port: int, profile: str, health_path: str) -> dict[str, str]:
+    """The app's own variables, set by the program; a user value for any of them is refused."""
+    return {
+        "APP_COLOR": color,
+        "APP_VERSION": version,
+        "APP_PORT": str(port),
+        "APP_PROFILE": profile,
+        "APP_HEALTH_PATH": health_path,
+    }
+
+
+RESERVED_ENV = frozenset(program_env("blue", "", 0, "", "/"))
+
+
+def is_root_user(user: str) -> bool:
+    """uid 0 in every spelling Docker accepts: `0`, `00`, `0:0`, `root`, `root:root`, `0:1000`."""
+    uid = user.strip().split(":", 1)[0].strip()
+    return uid == "root" or (uid.isdigit() and int(uid) == 0)
+
+
+# Docker healthcheck timings of app containers (app/Dockerfile says the same; a test compares).
+HEALTHCHECK_INTERVAL = "1s"
+HEALTHCHECK_TIMEOUT = "2s"
+HEALTHCHECK_START_PERIOD = "30s"
+HEALTHCHECK_RETRIES = 3
+# json-file rotation of every container: the pack refuses a file driver without max-size.
+LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+
+
+# --- traffic consistency ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrafficProblem:
+    """A routing that cannot mean anything. `color` is the colour at fault (None: the weights)."""
+
+    kind: Literal["weights", "active-empty", "idle-empty"]
+    color: Color | None
+    text: str
+
+
+def traffic_problems(
+    active: Color, weights: Mapping[Color, int], replicas: Mapping[Color, int]
+) -> list[TrafficProblem]:
+    """The one consistency rule of weights and replicas, for settings, plans and the pack.
+
+    The active colour always needs replicas: it is what traffic moves to and
+    what the preview shows. The idle colour needs them while it has a share.
+    """
+    problems: list[TrafficProblem] = []
+    total = sum(int(weights.get(c, 0)) for c in COLORS)
+    if total != 100:
+        problems.append(TrafficProblem("weights", None, f"the two shares add up to {total}, not 100"))
+    share = int(weights.get(active, 0))
+    if int(replicas.get(active, 0)) < 1:
+        problems.append(
+            TrafficProblem(
+                "active-empty", active, f"the active colour {active} (share {share}%) has no replicas to promote"
+            )
+        )
+    idle = other(active)
+    idle_share = int(weights.get(idle, 0))
+    if idle_share > 0 and int(replicas.get(idle, 0)) < 1:
+        problems.append(
+            TrafficProblem("idle-empty", idle, f"the idle colour {idle} takes {idle_share}% but has no replicas")
+        )
+    return problems
+
+
+def preview_color(active: Color, active_share: int, idle_has_replicas: bool) -> Color | None:
+    """What the preview listener serves: the active colour until it has 100%, then the idle one."""
+    if active_share < 100:
+        return active
+    return other(active) if idle_has_replicas else None

@@ -1,0 +1,56 @@
+"""What a deployment looks like right now: live routing, drift and every app container.
+
+Read-only and cheap (one exec and one list call), because the Pulumi program
+asks it on every preview to notice routing changed behind its back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bluegreen.conventions import COLOR_LABEL, DEPLOYMENT_LABEL, ROLE_LABEL, VERSION_LABEL
+from bluegreen.docker_api import DockerClient, DockerError
+from bluegreen.errors import BluegreenError, InputError
+from bluegreen.live_router import LiveRouter, RouterError
+
+
+class StatusError(BluegreenError):
+    """The deployment's state could not be read; the message says what is missing."""
+
+
+def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
+    """Live routing, the plan the program last applied, drift, and every app container's state."""
+    try:
+        router = LiveRouter.find(client, deployment)
+        snapshot = router.snapshot()
+        apps = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app"})
+    except (RouterError, DockerError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise StatusError(str(exc)) from exc
+    live, live_record, program_record = snapshot.status, snapshot.live_record, snapshot.program_record
+    containers = []
+    for c in sorted(apps, key=lambda c: c["Names"][0]):
+        name = c["Names"][0].lstrip("/")
+        info = client.inspect(name) or {}
+        health = info.get("State", {}).get("Health", {}).get("Status", "none")
+        containers.append(
+            {
+                "name": name,
+                "color": c["Labels"].get(COLOR_LABEL),
+                "version": c["Labels"].get(VERSION_LABEL),
+                "state": c.get("State"),
+                "health": health,
+            }
+        )
+    program_hash = (program_record or {}).get("planHash")
+    return {
+        "deployment": deployment,
+        "router": router.container,
+        "live": live,
+        "lastSwitch": {k: (live_record or {}).get(k) for k in ("source", "appliedAt", "planHash")},
+        "programPlanHash": program_hash,
+        "drift": program_hash is not None and program_hash != live.get("planHash"),
+        "warnings": list(snapshot.unreadable),
+        "containers": containers,
+    }
