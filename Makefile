@@ -29,8 +29,8 @@ $(VENV)/.installed: pyproject.toml app/requirements.txt
 	@echo "make: creating $(VENV) and installing the Python dependencies (about a minute the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --progress-bar off -e '.[dev]' -r app/requirements.txt \
-	  | grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u 's/^/  pip: /' || true
+	@$(PY) -m pip install --progress-bar off -e '.[dev]' -r app/requirements.txt 2>&1 \
+	  | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | sed -u 's/^/  pip: /' || true
 	@$(PY) -c 'import bluegreen.cli, pulumi, pulumi_docker' 2>/dev/null || { \
 	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install -e '.[dev]' to see why"; exit 1; }
 	@touch $@
