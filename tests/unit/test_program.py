@@ -217,3 +217,19 @@ def test_active_color_and_weight_reach_the_switch_as_one_meaning(
     plan = parse_plan(switch_plan(run))
     assert (plan.active, plan.weight("blue"), plan.weight("green"), plan.preview) == ("green", blue, green, preview)
     assert run.outputs["activeColor"] == "green" and run.outputs["trafficWeight"] == weight
+
+
+@pytest.mark.parametrize(
+    ("output", "observed"),
+    [
+        ("status bluegreen-dev: no running router for bluegreen-dev: expected ...\n", "in-sync"),  # first deploy
+        ('{"live": {"planHash": "aa"}, "programPlanHash": "aa", "drift": false}', "in-sync"),
+        ('{"live": {"planHash": "bb"}, "programPlanHash": "aa", "drift": true}', "drift:bb"),
+        ('status x: warning: plan.json is not JSON\n{"live": {"planHash": "bb"}, "drift": true}', "drift:bb"),
+        ("status bluegreen-dev: no Docker engine answers at unix:///nowhere\n", "in-sync"),  # warned, not blocking
+    ],
+)
+def test_drift_reading(output: str, observed: str) -> None:
+    from components.drift import read_observed
+
+    assert read_observed("bluegreen-dev", output) == observed
