@@ -361,13 +361,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     err = err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "project", "") is None:
-        try:
-            args.project = project_name()
-        except BluegreenError as exc:
-            err.write(f"bluegreen {args.command}: {exc}\n")
-            return exc.exit_code
     try:
+        if getattr(args, "project", "") is None:
+            args.project = project_name()
         code: int = args.func(args, out, err)
     except BluegreenError as exc:  # anything a command did not answer itself: still one line
         err.write(f"bluegreen {args.command}: {exc}\n")

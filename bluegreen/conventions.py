@@ -41,12 +41,10 @@ def utc_now() -> str:
 
 # --- names and labels ---------------------------------------------------------
 
-LABEL_PREFIX = "bluegreen."
 DEPLOYMENT_LABEL = "bluegreen.deployment"
 ROLE_LABEL = "bluegreen.role"
 COLOR_LABEL = "bluegreen.color"
 VERSION_LABEL = "bluegreen.version"
-ROLES = ("app", "router", "network")
 
 
 def deployment_name(project: str, stack: str) -> str:

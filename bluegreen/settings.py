@@ -33,7 +33,6 @@ from bluegreen.conventions import (
     is_production,
     is_root_user,
     other,
-    preview_color,
     traffic_problems,
 )
 from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
@@ -237,9 +236,6 @@ class StackSettings(Model):
     def weights(self) -> dict[Color, int]:
         """Share of live traffic per colour; the two always add up to 100."""
         return {self.active_color: self.traffic_weight, self.idle_color: 100 - self.traffic_weight}
-
-    def preview(self) -> Color | None:
-        return preview_color(self.active_color, self.traffic_weight, self.color(self.idle_color).replicas > 0)
 
     def image_ref(self, color: Color) -> str:
         return image_ref(self.image, self.color(color))

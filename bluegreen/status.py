@@ -9,25 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen.conventions import COLOR_LABEL, DEPLOYMENT_LABEL, ROLE_LABEL, VERSION_LABEL
-from bluegreen.docker_api import DockerClient, DockerError
-from bluegreen.errors import BluegreenError, InputError
-from bluegreen.live_router import LiveRouter, RouterError
-
-
-class StatusError(BluegreenError):
-    """The deployment's state could not be read; the message says what is missing."""
+from bluegreen.docker_api import DockerClient
+from bluegreen.live_router import LiveRouter
 
 
 def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
-    """Live routing, the plan the program last applied, drift, and every app container's state."""
-    try:
-        router = LiveRouter.find(client, deployment)
-        snapshot = router.snapshot()
-        apps = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app"})
-    except (RouterError, DockerError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise StatusError(str(exc)) from exc
+    """Live routing, the plan the program last applied, drift, and every app container's state.
+
+    A router or engine that cannot answer raises its own BluegreenError (RouterError, DockerError).
+    """
+    router = LiveRouter.find(client, deployment)
+    snapshot = router.snapshot()
+    apps = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app"})
     live, live_record, program_record = snapshot.status, snapshot.live_record, snapshot.program_record
     containers = []
     for c in sorted(apps, key=lambda c: c["Names"][0]):

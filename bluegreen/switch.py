@@ -146,9 +146,9 @@ def apply_plan(
             report.old_workers_left = router.old_workers()
         report.total_s = time.monotonic() - started
         return report
+    except InputError:
+        raise  # the engine address is wrong: the caller's input, not a failed switch
     except (GateError, RouterError, DockerError) as exc:
-        if isinstance(exc, InputError):
-            raise  # the engine address is wrong: the caller's input, not a failed switch
         raise SwitchError(f"{exc}; routing unchanged" if isinstance(exc, GateError) else str(exc)) from exc
 
 
@@ -188,9 +188,9 @@ def rollback(client: DockerClient, deployment: str, successes: int = 1, log: Log
     try:
         router = LiveRouter.find(client, deployment)
         live = live_plan(router)
+    except InputError:
+        raise
     except (RouterError, DockerError) as exc:
-        if isinstance(exc, InputError):
-            raise
         raise SwitchError(str(exc)) from exc
     if live is None:
         raise SwitchError("no switch has run yet, so there is no idle colour to return to")
