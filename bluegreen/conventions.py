@@ -45,6 +45,13 @@ DEPLOYMENT_LABEL = "bluegreen.deployment"
 ROLE_LABEL = "bluegreen.role"
 COLOR_LABEL = "bluegreen.color"
 VERSION_LABEL = "bluegreen.version"
+DIGEST_LABEL = "bluegreen.digest"  # only on containers of a colour pinned by digest
+# The environment variable that carries an S3-loaded image's reference on its
+# command resource, where the policy pack pin-checks it.
+IMAGE_REF_ENV = "BLUEGREEN_IMAGE_REF"
+# What the program's drift check saw, handed to the Switch command; the switch
+# records it so the next check can hand back the same value (components/drift.py).
+OBSERVED_ENV = "BLUEGREEN_OBSERVED"
 
 
 def deployment_name(project: str, stack: str) -> str:
@@ -72,6 +79,11 @@ IMMUTABLE_TAG_PATTERN = r"^v?\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?$"
 _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
+def is_immutable_tag(tag: str, immutable: str = IMMUTABLE_TAG_PATTERN) -> bool:
+    """A release tag names one build forever; a branch-like tag (`main`) follows the source."""
+    return re.match(immutable, tag) is not None
+
+
 def image_problem(ref: str, production: bool, immutable: str = IMMUTABLE_TAG_PATTERN) -> str | None:
     """Why an image reference is not pinned enough, or None. `validate` and the pack both ask this."""
     if _IMAGE_ID.match(ref) or "@sha256:" in ref:
@@ -82,7 +94,7 @@ def image_problem(ref: str, production: bool, immutable: str = IMMUTABLE_TAG_PAT
     tag = last.rsplit(":", 1)[1]
     if tag == "latest":
         return f"image {ref} uses the moving tag 'latest'"
-    if production and not re.match(immutable, tag):
+    if production and not is_immutable_tag(tag, immutable):
         return f"image {ref}: production needs a digest or an immutable version tag (matching {immutable})"
     return None
 
@@ -127,6 +139,13 @@ HEALTHCHECK_TIMEOUT = "2s"
 HEALTHCHECK_START_PERIOD = "30s"
 HEALTHCHECK_RETRIES = 3
 # json-file rotation of every container: the pack refuses a file driver without max-size.
+# The longest drain bound a stack may set (router.drainSeconds). The router's
+# Docker stop timeout is fixed just above it: the bound itself is nginx's
+# worker_shutdown_timeout, written by each switch, so changing it never
+# touches (and never replaces) the router container.
+MAX_DRAIN_SECONDS = 3600
+ROUTER_STOP_TIMEOUT = MAX_DRAIN_SECONDS + 5
+
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 
 

@@ -8,7 +8,11 @@ which the switch rewrites; it loads on nginx 1.22 and on nginx-unprivileged.
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, STATUS_PATH, STATUS_PORT
+from bluegreen.settings import RouterSettings
 
 BASE_CONFIG_PATH = "/etc/nginx/nginx.conf"
 STOP_SIGNAL = "SIGQUIT"  # nginx's graceful stop: in-flight requests finish
@@ -86,3 +90,43 @@ server {{
 def router_files() -> dict[str, str]:
     """Files placed into the router container before it starts (path -> content)."""
     return {BASE_CONFIG_PATH: BASE_CONFIG, f"{ROUTING_DIR}/http.conf": INITIAL_ROUTING}
+
+
+def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
+    """What of a running router's container would take a replacement to change (from docker inspect)."""
+    host = info.get("HostConfig") or {}
+    bindings = host.get("PortBindings") or {}
+
+    def bound(port: int) -> tuple[str, int] | None:
+        found = bindings.get(f"{port}/tcp") or []
+        if not found:
+            return None
+        every_interface = str(ipaddress.IPv4Address(0))  # what Docker binds to when HostIp is empty
+        return found[0].get("HostIp") or every_interface, int(found[0].get("HostPort") or 0)
+
+    live, preview = bound(LIVE_PORT), bound(PREVIEW_PORT)
+    return {
+        "imageTags": image_tags,
+        "port": live[1] if live else None,
+        "previewPort": preview[1] if preview else None,
+        "bindAddress": live[0] if live else None,
+        "cpus": (host.get("NanoCpus") or 0) / 1e9,
+    }
+
+
+def replacing_changes(settings: RouterSettings, live: dict[str, Any]) -> list[str]:
+    """The router settings whose new value replaces the running router: `key old -> new` each.
+
+    pulumi-docker cannot update these in place, and the router owns fixed host
+    ports, so the old container goes first: a few seconds with no listener.
+    """
+    changes = []
+    tags = live.get("imageTags") or []
+    if tags and settings.image not in tags:
+        changes.append(f"router.image {tags[0]} -> {settings.image}")
+    for key, attr in (("port", "port"), ("previewPort", "preview_port"), ("bindAddress", "bind_address")):
+        if live.get(key) is not None and live[key] != getattr(settings, attr):
+            changes.append(f"router.{key} {live[key]} -> {getattr(settings, attr)}")
+    if live.get("cpus") and abs(float(live["cpus"]) - settings.cpus) > 1e-9:
+        changes.append(f"router.cpus {float(live['cpus']):g} -> {settings.cpus:g}")
+    return changes

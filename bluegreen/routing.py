@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from bluegreen.conventions import COLORS, Color, other, preview_color, traffic_problems
+from bluegreen.conventions import COLORS, MAX_DRAIN_SECONDS, Color, other, preview_color, traffic_problems
 from bluegreen.problems import Problem, SettingsError, problems_from_validation_error
 from bluegreen.settings import (
     Allowed,
@@ -80,7 +80,7 @@ class RoutingPlan(Model):
     app_port: int = Field(8000, ge=1, le=65535)
     health_path: UrlPath = "/health/ready"
     stickiness: Stickiness = "none"
-    drain_seconds: int = Field(30, ge=0, le=3600)
+    drain_seconds: int = Field(30, ge=0, le=MAX_DRAIN_SECONDS)
     security_headers: bool = True
     rate_limit: RateLimit | None = None
     health_gate: HealthGate = Field(default_factory=HealthGate)

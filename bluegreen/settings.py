@@ -11,12 +11,14 @@ is allowed, next to the constraint it explains.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -27,6 +29,7 @@ from pydantic.alias_generators import to_camel
 from bluegreen.conventions import (
     COLORS,
     IMAGE_TAG_PATTERN,
+    MAX_DRAIN_SECONDS,
     RESERVED_ENV,
     Color,
     image_problem,
@@ -36,6 +39,7 @@ from bluegreen.conventions import (
     traffic_problems,
 )
 from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
+from bluegreen.secrets import misplaced_secrets, redact, top_level
 
 Stickiness = Literal["none", "cookie", "ip"]
 Profile = Literal["development", "staging", "production"]
@@ -53,8 +57,25 @@ def _check_ip(value: str) -> str:
     return value
 
 
+def _typed_path_value(value: Any) -> Any:
+    """`pulumi config set --path green.version 2` stores the number 2, `... true` a boolean.
+
+    Where a string is meant, the text the user typed is what they meant.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+TypedText = BeforeValidator(_typed_path_value)
+
+EnvValue = Annotated[str, TypedText, Allowed("a string (numbers and booleans are taken as typed)")]
+
 ImageTag = Annotated[
     str,
+    TypedText,
     StringConstraints(pattern=IMAGE_TAG_PATTERN),
     Allowed("an image tag: 1-128 of letters, digits, '_', '.', '-', not starting with '.' or '-'"),
 ]
@@ -112,7 +133,8 @@ class ColorSpec(Model):
 
     version: ImageTag | None = Field(None, description="Image tag this colour runs.")
     digest: Digest | None = Field(
-        None, description="Pin the image by digest (registry source); the tag stays for display."
+        None,
+        description="Pin this version's image by digest (registry source); refused once it is another version's.",
     )
     replicas: int = Field(1, ge=0, le=10, description="Containers of this colour.")
 
@@ -133,7 +155,7 @@ class AppSettings(Model):
     port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on inside its container.")
     health_path: UrlPath = Field("/health/ready", description="Readiness path probed by the gate.")
     profile: Profile = Field("production", description="APP_PROFILE given to the app.")
-    env: dict[EnvName, str] = Field(default_factory=dict, description="Extra environment for every app container.")
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict, description="Extra environment for every app container.")
     resources: Resources = Field(default_factory=Resources, description="Limits per app container.")
     stop_grace_seconds: int = Field(
         30, ge=1, le=600, description="SIGTERM to SIGKILL on stop; in-flight requests finish."
@@ -190,7 +212,7 @@ class RouterSettings(Model):
     preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
     bind_address: IpAddress = Field("127.0.0.1", description="Host address the ports bind to.")
     image: ImageRef = Field("nginxinc/nginx-unprivileged:1.28", description="nginx image (non-root, listens on 8080).")
-    drain_seconds: int = Field(30, ge=0, le=3600, description="Bound on old connections after a switch.")
+    drain_seconds: int = Field(30, ge=0, le=MAX_DRAIN_SECONDS, description="Bound on old connections after a switch.")
     security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")
     rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")
     memory_mb: int = Field(128, ge=16, le=4096, description="Router memory limit, MiB.")
@@ -328,17 +350,23 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
     return problems
 
 
-def parse_settings(raw: dict[str, Any], stack: str) -> StackSettings:
+def parse_settings(raw: dict[str, Any], stack: str, secret_paths: Collection[str] = ()) -> StackSettings:
     """Validate raw config (keys without namespace) for `stack`.
 
     Raises SettingsError with one Problem per bad value; field errors first,
-    cross-field rules only once every field is valid on its own.
+    cross-field rules only once every field is valid on its own. A value
+    under a secret key (`secret_paths`: `app` from the engine, or leaves such
+    as `app.env.DB_PASSWORD` from a stack file) is shown as `[secret]`.
     """
+    secret_tops = {top_level(p) for p in secret_paths}
+    problems = misplaced_secrets(secret_paths)
+    if problems:
+        raise SettingsError(redact(problems, secret_tops))
     try:
         settings = StackSettings.model_validate(raw)
     except ValidationError as exc:
-        raise SettingsError(problems_from_validation_error(exc, StackSettings)) from None
+        raise SettingsError(redact(problems_from_validation_error(exc, StackSettings), secret_tops)) from None
     problems = _cross_field_problems(settings, stack)
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(redact(problems, secret_tops))
     return settings

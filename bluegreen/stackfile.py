@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,8 @@ import yaml
 
 from bluegreen.errors import InputError
 from bluegreen.problems import Problem, SettingsError
+from bluegreen.secrets import SECRET_PLACEHOLDER
 
-SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of ciphertext, not a password  # nosec B105
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[^.]+(?:\.[^.]+)*)\.ya?ml$")
 # Config namespaces of the providers this program uses or Pulumi itself reads:
 # their keys are not ours to validate, and must not be refused.
@@ -35,9 +35,10 @@ class StackFileError(InputError):
 class StackConfig:
     stack: str
     raw: dict[str, Any]
+    secret_paths: tuple[str, ...] = ()  # dotted keys of `secure:` values, e.g. app.env.DB_PASSWORD
 
 
-def project_keys(flat: Mapping[str, Any], project: str) -> dict[str, Any]:
+def project_keys(flat: Mapping[str, Any], project: str, secret: Collection[str] = ()) -> dict[str, Any]:
     """The keys of `project`'s namespace (bare keys belong to it too), without prefix.
 
     A key in any other namespace must be a provider's: `bluegren:trafficWeight`
@@ -59,7 +60,7 @@ def project_keys(flat: Mapping[str, Any], project: str) -> dict[str, Any]:
             problems.append(
                 Problem(
                     key,
-                    _redact(value),
+                    SECRET_PLACEHOLDER if key in secret else _redact(value),
                     f"namespaces {', '.join(allowed)}; '{namespace}' is neither this project's nor a provider's{hint}",
                     unknown_key=True,
                 )
@@ -92,6 +93,17 @@ def _hide_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [_hide_secrets(v) for v in value]
     return value
+
+
+def secure_paths(value: Any, prefix: str = "") -> list[str]:
+    """Dotted keys of the `secure:` values in a stack file's config (namespace stripped)."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return [prefix]
+        return [p for k, v in value.items() for p in secure_paths(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in secure_paths(v, f"{prefix}[{i}]")]
+    return []
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -167,8 +179,9 @@ def read_stack_file(stack_file: Path, project_file: Path) -> StackConfig:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{stack_file}: 'config' must be a mapping")
-    raw = {**defaults, **project_keys(_hide_secrets(config), project)}
-    return StackConfig(stack=stack, raw=raw)
+    ours = project_keys(config, project)
+    raw = {**defaults, **_hide_secrets(ours)}
+    return StackConfig(stack=stack, raw=raw, secret_paths=tuple(secure_paths(ours)))
 
 
 def project_name(project_file: Path = Path("Pulumi.yaml"), fallback: str = "bluegreen") -> str:

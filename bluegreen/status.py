@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen.conventions import COLOR_LABEL, DEPLOYMENT_LABEL, ROLE_LABEL, VERSION_LABEL
+from bluegreen.conventions import COLOR_LABEL, DEPLOYMENT_LABEL, DIGEST_LABEL, ROLE_LABEL, VERSION_LABEL
 from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
+from bluegreen.router import live_spec
 
 
 def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
@@ -32,17 +33,21 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
                 "name": name,
                 "color": c["Labels"].get(COLOR_LABEL),
                 "version": c["Labels"].get(VERSION_LABEL),
+                "digest": c["Labels"].get(DIGEST_LABEL),
                 "state": c.get("State"),
                 "health": health,
             }
         )
     program_hash = (program_record or {}).get("planHash")
+    image = client.get_json(f"/images/{router.info.get('Image', '')}/json", allow=(404,)) or {}
     return {
         "deployment": deployment,
         "router": router.container,
+        "routerSpec": live_spec(router.info, image.get("RepoTags") or []),
         "live": live,
         "lastSwitch": {k: (live_record or {}).get(k) for k in ("source", "appliedAt", "planHash")},
         "programPlanHash": program_hash,
+        "programObserved": (program_record or {}).get("observed"),
         "drift": program_hash is not None and program_hash != live.get("planHash"),
         "warnings": list(snapshot.unreadable),
         "containers": containers,

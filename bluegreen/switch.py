@@ -81,8 +81,14 @@ def _poll(check: Callable[[], bool], timeout: float) -> bool:
 
 
 def apply_plan(
-    client: DockerClient, plan: RoutingPlan, source: str = "cli", wait_drain: bool = True, log: Log | None = None
+    client: DockerClient,
+    plan: RoutingPlan,
+    source: str = "cli",
+    wait_drain: bool = True,
+    log: Log | None = None,
+    observed: str | None = None,
 ) -> SwitchReport:
+    """Gate, write, test, reload, verify, drain; `observed` is the program's drift reading, kept in its record."""
     say = log or (lambda _: None)
     started = time.monotonic()
     try:
@@ -106,13 +112,15 @@ def apply_plan(
             {
                 "plan": json.loads(plan.canonical()), "source": source, "appliedAt": utc_now(),
                 "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
+                **({"observed": observed} if observed is not None else {}),
             },
             indent=2,
         )  # fmt: skip
         files: dict[str, str] = {}
         if live.status.get("configHash") != rendered.config_hash:
             files = {**rendered.files(), LIVE_PLAN: record}
-        if source == "program" and (live.program_record or {}).get("planHash") != rendered.plan_hash:
+        program = live.program_record or {}
+        if source == "program" and (program.get("planHash"), program.get("observed")) != (rendered.plan_hash, observed):
             files[PROGRAM_PLAN] = record
         if not files:
             report.total_s = time.monotonic() - started

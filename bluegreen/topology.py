@@ -7,27 +7,32 @@ Container names carry the version and a short hash of everything that would
 make pulumi-docker replace the container. A replacement therefore always has
 a new name, so Pulumi's create-before-delete never collides with the old
 container, and the router is re-pointed before the old one is removed.
+Secret values enter that hash only through an HMAC under the deployment's
+name key (bluegreen/secrets.py), so a name never reveals them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bluegreen.conventions import (
     COLOR_LABEL,
     COLORS,
     DEPLOYMENT_LABEL,
+    DIGEST_LABEL,
     ROLE_LABEL,
     VERSION_LABEL,
     Color,
     deployment_name,
+    is_immutable_tag,
     network_name,
     program_env,
     router_name,
     routing_volume_name,
 )
+from bluegreen.secrets import Secrets, keyed_digest
 from bluegreen.settings import StackSettings
 
 
@@ -36,6 +41,8 @@ class Topology:
     project: str
     stack: str
     settings: StackSettings
+    secrets: Secrets = field(default_factory=Secrets)
+    build_hash: str = ""  # content hash of the build context (image.source build), see components/image.py
 
     @property
     def deployment(self) -> str:
@@ -59,32 +66,52 @@ class Topology:
         own = program_env(color, s.color(color).version or "", s.app.port, s.app.profile, s.app.health_path)
         return [f"{k}={v}" for k, v in {**own, **dict(sorted(s.app.env.items()))}.items()]
 
-    def spec_hash(self, color: Color) -> str:
-        """Hash of the inputs that replace an app container (the image comes in by version/digest)."""
+    def build_hash_of(self, color: Color) -> str:
+        """The build context's hash where it decides the image: built images of a branch-like version.
+
+        A release version (1.4.2) names one build: a later code change must
+        not rebuild the colour that still runs it, or rollback would return
+        to code that never ran.
+        """
+        version = self.settings.color(color).version or ""
+        return "" if not self.build_hash or is_immutable_tag(version) else self.build_hash
+
+    @property
+    def needs_name_key(self) -> bool:
+        """Whether container names depend on secret values (and so on the name key)."""
+        return bool(self.secrets.env)
+
+    def spec_hash(self, color: Color, name_key: str | None = None) -> str:
+        """Hash of the inputs that replace an app container (the image comes in by reference and build hash)."""
         s = self.settings
+        secret = {k: v for k, v in s.app.env.items() if k in self.secrets.env}
+        if secret and not name_key:
+            raise ValueError("container names depend on secret values: pass the deployment's name key")
         spec = {
-            "version": s.color(color).version,
-            "digest": s.color(color).digest,
+            "ref": s.image_ref(color),
+            "build": self.build_hash_of(color),
             "image": s.image.model_dump(mode="json"),
-            "env": self.app_env(color),
+            "env": [pair for pair in self.app_env(color) if pair.partition("=")[0] not in secret],
+            "secret": keyed_digest(name_key, secret) if secret and name_key else None,
             "app": s.app.model_dump(mode="json", exclude={"env"}),
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:6]
 
-    def app_containers(self, color: Color) -> list[str]:
+    def app_containers(self, color: Color, name_key: str | None = None) -> list[str]:
         spec = self.settings.color(color)
         if spec.replicas == 0:
             return []
-        return [
-            f"{self.deployment}-{color}-{spec.version}-{self.spec_hash(color)}-{i + 1}" for i in range(spec.replicas)
-        ]
+        suffix = self.spec_hash(color, name_key)
+        return [f"{self.deployment}-{color}-{spec.version}-{suffix}-{i + 1}" for i in range(spec.replicas)]
 
-    def all_app_containers(self) -> dict[Color, list[str]]:
-        return {c: self.app_containers(c) for c in COLORS}
+    def all_app_containers(self, name_key: str | None = None) -> dict[Color, list[str]]:
+        return {c: self.app_containers(c, name_key) for c in COLORS}
 
     def labels(self, role: str, color: Color | None = None) -> dict[str, str]:
         labels = {DEPLOYMENT_LABEL: self.deployment, ROLE_LABEL: role}
         if color is not None:
             labels[COLOR_LABEL] = color
             labels[VERSION_LABEL] = self.settings.color(color).version or ""
+            if self.settings.color(color).digest:
+                labels[DIGEST_LABEL] = self.settings.color(color).digest or ""
         return labels

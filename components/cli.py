@@ -6,6 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import pulumi
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -23,5 +25,6 @@ def bluegreen_cli(*args: str) -> str:
     return shlex.join([shown, "-m", "bluegreen", *args])
 
 
-def docker_env(host: str | None) -> dict[str, str]:
+def docker_env(host: pulumi.Input[str] | None) -> dict[str, pulumi.Input[str]]:
+    """DOCKER_HOST for a command; `host` may be a secret Output (docker.host set with --secret)."""
     return {"DOCKER_HOST": host} if host else {}

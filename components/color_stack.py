@@ -24,7 +24,7 @@ from bluegreen.topology import Topology
 
 class ColorStack(pulumi.ComponentResource):
     containers: list[docker.Container]
-    names: list[str]
+    names: pulumi.Output[list[str]]
 
     def __init__(
         self,
@@ -33,17 +33,22 @@ class ColorStack(pulumi.ComponentResource):
         color: Color,
         image_id: pulumi.Input[str],
         network: docker.Network,
+        names: pulumi.Output[list[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`names` are the container names (bluegreen.topology); an Output because they may hash secrets."""
         super().__init__("bluegreen:index:ColorStack", name, None, opts)
         app = topology.settings.app
-        self.names = topology.app_containers(color)
+        self.names = names
+        env = topology.app_env(color)
+        # Any secret value makes the whole envs input secret: in state, in previews, in diffs.
+        envs: pulumi.Input[list[str]] = pulumi.Output.secret(env) if topology.secrets.env else env
         self.containers = [
             docker.Container(
                 f"{name}-{i + 1}",
-                name=container_name,
+                name=names[i],
                 image=image_id,
-                envs=topology.app_env(color),
+                envs=envs,
                 labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in topology.labels("app", color).items()],
                 user=app.user,
                 memory=app.resources.memory_mb,
@@ -67,6 +72,6 @@ class ColorStack(pulumi.ComponentResource):
                 wait_timeout=int(topology.settings.health_gate.timeout_seconds),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for i, container_name in enumerate(self.names)
+            for i in range(topology.settings.color(color).replicas)
         ]
         self.register_outputs({"names": self.names})

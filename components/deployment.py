@@ -1,4 +1,10 @@
-"""BlueGreenDeployment: the whole stack, from settings to a switched router."""
+"""BlueGreenDeployment: the whole stack, from settings to a switched router.
+
+Every child is named after this component (`app-blue`, `app-router`, ...), so
+two deployments in one program never register the same URN. Aliases keep the
+router's and the switch's URNs from before that prefix: renaming them would
+make Pulumi create a second router on the same ports and name.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,17 @@ import urllib.parse
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.conventions import COLORS
-from bluegreen.routing import plan_from_settings
-from bluegreen.settings import StackSettings
+from bluegreen.build_context import context_hash
+from bluegreen.conventions import COLORS, Color
+from bluegreen.routing import RoutingPlan, plan_from_settings
+from bluegreen.secrets import Secrets
+from bluegreen.settings import BuildImage, StackSettings
 from bluegreen.topology import Topology
+from components.cli import PROJECT_DIR
 from components.color_stack import ColorStack
-from components.drift import observed_routing
-from components.image import AppImage
+from components.drift import live_status, read_observed, stale_digests, warn_router_replacement
+from components.image import AppImage, image_name
+from components.name_key import NameKey
 from components.router import Router
 from components.switch import Switch
 
@@ -28,17 +38,37 @@ def public_host(settings: StackSettings) -> str:
 
 
 class BlueGreenDeployment(pulumi.ComponentResource):
+    plan: pulumi.Output[RoutingPlan]
+    containers: pulumi.Output[dict[Color, list[str]]]
+
     def __init__(
-        self, name: str, settings: StackSettings, project: str, stack: str, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        settings: StackSettings,
+        project: str,
+        stack: str,
+        secrets: Secrets | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:BlueGreenDeployment", name, None, opts)
-        topology = Topology(project, stack, settings)
+        secrets = secrets or Secrets()
+        image = settings.image
+        build_hash = ""
+        if isinstance(image, BuildImage):
+            build_hash = context_hash(PROJECT_DIR / image.context, image.dockerfile)
+        topology = Topology(project, stack, settings, secrets, build_hash)
+        # What is live, read before anything is registered: a refusal here changes nothing.
+        status = live_status(topology, pulumi.InvokeOptions(parent=self))
+        stale = stale_digests(settings, status)
+        if stale:
+            raise pulumi.RunError("; ".join(p.line() for p in stale) + "; nothing was changed")
         child = pulumi.ResourceOptions(parent=self)
-        invoke_opts = None
+        host: pulumi.Input[str] | None = settings.docker.host
+        if host and secrets.docker_host:
+            host = pulumi.Output.secret(host)
         if settings.docker.host:
-            provider = docker.Provider(f"{name}-docker", host=settings.docker.host, opts=child)
+            provider = docker.Provider(f"{name}-docker", host=host, opts=child)
             child = pulumi.ResourceOptions(parent=self, providers=[provider])
-            invoke_opts = pulumi.InvokeOptions(parent=self)
 
         network = docker.Network(
             f"{name}-net",
@@ -46,35 +76,56 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels("network").items()],
             opts=child,
         )
-        images: dict[tuple[str | None, str | None], AppImage] = {}
-        self.color_stacks: dict[str, ColorStack] = {}
+        names = self._container_names(name, topology, child)
+        images: dict[str, AppImage] = {}
+        self.color_stacks: dict[Color, ColorStack] = {}
         for color in COLORS:
             spec = settings.color(color)
             image_id: pulumi.Input[str] = ""
             if spec.replicas > 0:  # an empty colour keeps its (empty) stack, but builds nothing
-                key = (spec.version, spec.digest)
-                if key not in images:
-                    images[key] = AppImage(
-                        f"image-{spec.version}", settings.image, spec, settings.docker.host, opts=child
+                ref = settings.image_ref(color)
+                if ref not in images:
+                    images[ref] = AppImage(
+                        image_name(name, spec), image, spec, topology.build_hash_of(color), host, opts=child
                     )
-                image_id = images[key].image_id
-            self.color_stacks[color] = ColorStack(color, topology, color, image_id, network, opts=child)
-        self.router = Router("router", topology, network, opts=child)
+                image_id = images[ref].image_id
+            self.color_stacks[color] = ColorStack(
+                f"{name}-{color}", topology, color, image_id, network, names[color],
+                opts=child,
+            )  # fmt: skip
+        self.router = Router(f"{name}-router", topology, network, opts=pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
 
-        self.plan = plan_from_settings(settings, topology.deployment, topology.all_app_containers())
-        observed = observed_routing(topology, invoke_opts)
+        self.plan = names.apply(lambda n: plan_from_settings(settings, topology.deployment, n))
+        observed = read_observed(topology.deployment, status)
+        warn_router_replacement(settings.router, status)
         containers = [c for s in self.color_stacks.values() for c in s.containers]
-        self.switch = Switch("switch", topology, self.plan, self.router.container, containers, observed, opts=child)
+        self.switch = Switch(
+            f"{name}-switch", topology, self.plan, self.router.container, containers, observed, host,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="switch")])),
+        )  # fmt: skip
 
-        host = public_host(settings)
-        self.url = f"http://{host}:{settings.router.port}"
-        self.preview_url = f"http://{host}:{settings.router.preview_port}"
-        self.containers = topology.all_app_containers()
+        public = public_host(settings)
+        self.url: pulumi.Input[str] = f"http://{public}:{settings.router.port}"
+        self.preview_url: pulumi.Input[str] = f"http://{public}:{settings.router.preview_port}"
+        if secrets.docker_host:  # the URLs name the host
+            self.url, self.preview_url = pulumi.Output.secret(self.url), pulumi.Output.secret(self.preview_url)
+        self.containers = names
         self.register_outputs(
             {
                 "url": self.url,
                 "previewUrl": self.preview_url,
-                "planHash": self.plan.plan_hash(),
+                "planHash": self.plan.apply(lambda p: p.plan_hash()),
                 "containers": self.containers,
             }
         )
+
+    def _container_names(
+        self, name: str, topology: Topology, opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[dict[Color, list[str]]]:
+        """Container names per colour; through the name key only when they depend on secret values."""
+        if not topology.needs_name_key:
+            return pulumi.Output.from_input(topology.all_app_containers())
+        key = NameKey(f"{name}-name-key", opts=opts).key
+        # An HMAC under a random key reveals nothing: the names need not be secret.
+        return pulumi.Output.unsecret(key.apply(topology.all_app_containers))

@@ -1,26 +1,40 @@
-"""Drift: notice routing changed outside Pulumi (an emergency rollback) and undo it.
+"""What is live, read on every preview: routing drift (undone), router replacements (warned), stale digests.
 
-`local.run` runs on every preview and update, so `pulumi preview` already
-warns. Its answer is an input of the Switch: after a rollback it reads
-"drift:<live plan hash>", which differs from the "in-sync" stored in state,
-so the update runs the switch and the configured plan is live again.
+Drift: notice routing changed outside Pulumi (an emergency rollback) and undo it.
+
+`local.run` runs on every preview and update (with its logging off: the
+status JSON does not belong in every preview), so `pulumi preview` already
+warns. Its answer is an input of the Switch (BLUEGREEN_OBSERVED):
+
+- after a rollback it reads "drift:<live plan hash>@<applied at>", which
+  differs from what state holds, so the update runs the switch and the
+  configured plan is live again;
+- while nothing drifts it hands back the value the program's last switch ran
+  with (the switch records it), so the input never changes by itself: after a
+  correction, the next preview shows no changes. Another rollback, even to the
+  same routing, has a new time and is corrected again.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_command as command
 
+from bluegreen.conventions import COLORS
+from bluegreen.problems import Problem
+from bluegreen.router import replacing_changes
+from bluegreen.settings import RouterSettings, StackSettings
 from bluegreen.topology import Topology
-from components.cli import bluegreen_cli, docker_env
+from components.cli import bluegreen_cli
 
 IN_SYNC = "in-sync"
 
 
-def observed_routing(topology: Topology, opts: pulumi.InvokeOptions | None = None) -> str:
-    """ "in-sync", or "drift:<live plan hash>" when the live routing is not the plan this program last applied.
+def live_status(topology: Topology, opts: pulumi.InvokeOptions | None = None) -> str:
+    """The Switch's BLUEGREEN_OBSERVED: the last value while in sync, "drift:..." when not (see the module).
 
     Drift is measured against the program's *last applied* plan, not the plan
     of this run: a config change is not drift, a rollback behind Pulumi's back is.
@@ -28,23 +42,75 @@ def observed_routing(topology: Topology, opts: pulumi.InvokeOptions | None = Non
     deploy, but it must not be silent either.
     """
     status = bluegreen_cli("status", "--stack", topology.stack, "--project", topology.project, "--json")
+    host = topology.settings.docker.host  # plain even when secret: invoke arguments are not kept in state
     result = command.local.run(
         command=f"{status} 2>&1 || true",
-        environment=docker_env(topology.settings.docker.host) or None,
+        environment={"DOCKER_HOST": host} if host else None,
+        logging=command.local.Logging.NONE,
         opts=opts,
     )
-    return read_observed(topology.deployment, result.stdout or "")
+    return result.stdout or ""
 
 
-def read_observed(deployment: str, output: str) -> str:
-    """What `status --json 2>&1` printed, as the Switch's BLUEGREEN_OBSERVED input."""
+def _report(output: str) -> tuple[str, dict[str, Any] | None]:
+    """status's warnings (the lines before the JSON) and its report, or None when there is none."""
     head, brace, body = output.partition("\n{")
     if output.startswith("{"):
         head, brace, body = "", "{", output[1:]
     try:
         report = json.loads(brace + body)
+    except json.JSONDecodeError:
+        return output, None
+    return head, report if isinstance(report, dict) else None
+
+
+def stale_digests(settings: StackSettings, output: str) -> list[Problem]:
+    """A colour whose digest is the one it runs under another version: a bumped version, a forgotten digest.
+
+    Without this check the new version would run the old image under the new
+    version's name and labels.
+    """
+    _, report = _report(output)
+    problems = []
+    for color in COLORS:
+        spec = settings.color(color)
+        if not spec.digest:
+            continue
+        for live in (report or {}).get("containers") or []:
+            if live.get("color") == color and live.get("digest") == spec.digest and live.get("version") != spec.version:
+                problems.append(
+                    Problem(
+                        f"{color}.digest",
+                        spec.digest,
+                        f"the digest of {color}.version {spec.version}; {color} runs this digest as "
+                        f"{live.get('version')}: set the new version's digest, or unset {color}.digest",
+                    )
+                )
+                break
+    return problems
+
+
+def warn_router_replacement(settings: RouterSettings, output: str) -> None:
+    """Warn in the preview when a router setting change replaces the router (a few seconds without listener)."""
+    _, report = _report(output)
+    changes = replacing_changes(settings, (report or {}).get("routerSpec") or {})
+    if changes:
+        pulumi.log.warn(
+            f"{', '.join(changes)}: pulumi-docker cannot change this in place, so the router container is "
+            "replaced, old one first (it owns the host ports): a few seconds in which nothing listens. "
+            "Do it in a quiet moment (docs/configuration.md, 'Settings that replace the router')."
+        )
+
+
+def read_observed(deployment: str, output: str) -> str:
+    """What `status --json 2>&1` printed, as the Switch's BLUEGREEN_OBSERVED input."""
+    head, report = _report(output)
+    try:
+        if report is None:
+            raise KeyError("report")
         live, applied, drift = report["live"].get("planHash"), report.get("programPlanHash"), report["drift"]
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        applied_at, last = report.get("lastSwitch", {}).get("appliedAt"), report.get("programObserved")
+    except (KeyError, TypeError, AttributeError):
         if "no running router" not in output:  # before the first deploy there is nothing to compare
             detail = output.strip().splitlines()[-1] if output.strip() else "no output"
             pulumi.log.warn(f"drift check of {deployment} failed ({detail}); assuming the live routing is in sync")
@@ -53,10 +119,10 @@ def read_observed(deployment: str, output: str) -> str:
         if line.strip():
             pulumi.log.warn(f"drift check: {line.strip()}")
     if not drift:
-        return IN_SYNC
+        return last if isinstance(last, str) and last else IN_SYNC
     pulumi.log.warn(
         f"drift: the live routing of {deployment} (plan {live}) is not the plan this program last "
         f"applied ({applied}), e.g. after `bluegreen rollback`; this run re-applies the configured "
         "plan. To keep the rollback, change activeColor in the stack config instead."
     )
-    return f"drift:{live}"
+    return f"drift:{live}@{applied_at}"

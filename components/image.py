@@ -2,8 +2,13 @@
 
 Containers get `image_id` (sha256:...), never the tag: a rebuilt or re-pinned
 image then rolls the containers, and a moved tag cannot change what runs.
-One AppImage per version, built or fetched once: the live colour's image is
-never rebuilt by a release of the idle colour.
+One AppImage per reference (version, or version and digest), built or fetched
+once: the live colour's image is never rebuilt by a release of the idle colour.
+
+The build context is relative to the project (Pulumi runs the provider there),
+so a preview from another checkout plans nothing; a branch-like version
+(`main`) rebuilds when the context's content hash changes, a release version
+never does (bluegreen/build_context.py, Topology.build_hash_of).
 """
 
 from __future__ import annotations
@@ -14,8 +19,15 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from bluegreen.conventions import IMAGE_REF_ENV
 from bluegreen.settings import BuildImage, ColorSpec, ImageSettings, RegistryImage, S3Image, image_ref
-from components.cli import PROJECT_DIR, bluegreen_cli, docker_env
+from components.cli import bluegreen_cli, docker_env
+
+
+def image_name(prefix: str, spec: ColorSpec) -> str:
+    """The resource name of a colour's image: its version, and its digest when one is pinned."""
+    name = f"{prefix}-image-{spec.version or 'latest'}"
+    return f"{name}-{spec.digest.removeprefix('sha256:')[:12]}" if spec.digest else name
 
 
 class AppImage(pulumi.ComponentResource):
@@ -27,7 +39,8 @@ class AppImage(pulumi.ComponentResource):
         name: str,
         image: ImageSettings,
         spec: ColorSpec,
-        docker_host: str | None = None,
+        build_hash: str = "",
+        docker_host: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:AppImage", name, None, opts)
@@ -40,11 +53,12 @@ class AppImage(pulumi.ComponentResource):
                 name=self.ref,
                 keep_locally=True,
                 build=docker.RemoteImageBuildArgs(
-                    context=str(PROJECT_DIR / image.context),
+                    context=image.context,
                     dockerfile=image.dockerfile,
                     build_args={"BASE_IMAGE": image.base_image, "VERSION": version},
                     tags=[self.ref],
                 ),
+                triggers={"context": build_hash} if build_hash else None,
                 opts=child,
             ).image_id
         elif isinstance(image, RegistryImage):
@@ -54,7 +68,7 @@ class AppImage(pulumi.ComponentResource):
         self.register_outputs({"imageId": self.image_id, "ref": self.ref})
 
     def _from_store(
-        self, name: str, image: S3Image, docker_host: str | None, opts: pulumi.ResourceOptions
+        self, name: str, image: S3Image, docker_host: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
         """Pull the tag from the bucket (checksum verified, docker load) and report its image id.
 
@@ -69,7 +83,8 @@ class AppImage(pulumi.ComponentResource):
         loaded = command.local.Command(
             f"{name}-s3",
             create=f"{pull} >&2 && {inspect}",
-            environment=docker_env(docker_host) or None,
+            # The reference in its own variable, for the policy pack's pin check.
+            environment={**docker_env(docker_host), IMAGE_REF_ENV: self.ref},
             opts=opts,
         )
         return loaded.stdout.apply(lambda out: (out or "").strip().rsplit("\n", 1)[-1])

@@ -1,9 +1,12 @@
 """Router: the nginx container that owns the host ports, and its routing volume.
 
 It owns fixed host ports, so a replacement must delete the old router first
-(delete_before_replace); its inputs therefore hold only what rarely changes.
-Traffic changes never touch it: they are files in the routing volume,
-written by the Switch.
+(delete_before_replace): seconds with no listener. Its inputs therefore hold
+only what rarely changes, and of those only image, ports, bind address and
+cpus replace it (memory and the restart policy update in place; the drain bound is nginx
+config written by the Switch; bluegreen.router.replacing_changes names the
+rest, and the program warns before such a change). Traffic changes never
+touch it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.conventions import LOG_OPTS
+from bluegreen.conventions import LOG_OPTS, ROUTER_STOP_TIMEOUT
 from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
 from bluegreen.topology import Topology
@@ -60,7 +63,7 @@ class Router(pulumi.ComponentResource):
             log_driver="json-file",
             log_opts=dict(LOG_OPTS),
             stop_signal=STOP_SIGNAL,
-            stop_timeout=settings.drain_seconds + 5,
+            stop_timeout=ROUTER_STOP_TIMEOUT,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

@@ -25,10 +25,11 @@ class Switch(pulumi.ComponentResource):
         self,
         name: str,
         topology: Topology,
-        plan: RoutingPlan,
+        plan: pulumi.Output[RoutingPlan],
         router: docker.Container,
         containers: list[docker.Container],
         observed: str,
+        docker_host: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Switch", name, None, opts)
@@ -39,14 +40,14 @@ class Switch(pulumi.ComponentResource):
             name,
             create=run,
             update=run,
-            stdin=plan.canonical(),
+            stdin=plan.apply(lambda p: p.canonical()),
             environment={
-                **docker_env(topology.settings.docker.host),
+                **docker_env(docker_host),
                 # A replaced router starts with no routing: its new id re-runs the switch.
                 "BLUEGREEN_ROUTER_ID": router.id,
-                # "in-sync" or "drift:<live plan hash>" (see components/drift.py).
+                # What the drift check saw (components/drift.py); stable while nothing drifts.
                 "BLUEGREEN_OBSERVED": observed,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *containers]),
         )
-        self.register_outputs({"planHash": plan.plan_hash()})
+        self.register_outputs({"planHash": plan.apply(lambda p: p.plan_hash())})

@@ -13,6 +13,11 @@ bluegreen/conventions.py, the one copy every layer reads.
 
 Every rule registers itself with `@resource_rule` / `@stack_rule`, so the pack
 cannot forget one: ALL_POLICIES is whatever this module defines.
+
+During `pulumi preview` the analyzer hands rules its unknown-checking proxy:
+reading a value that is not known yet (an image id, a name that hashes a new
+key) raises UnknownValueError. Rules read through `value()`, which turns that
+into None ("cannot tell yet"), so one unknown never silences a whole stack rule.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from bluegreen.conventions import (
     COLOR_LABEL,
     COLORS,
+    IMAGE_REF_ENV,
     IMMUTABLE_TAG_PATTERN,
     PRODUCTION_STACKS_PATTERN,
     ROLE_LABEL,
@@ -49,7 +56,8 @@ from bluegreen.conventions import (
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-SWITCH_COMMAND = "command:local:Command"
+COMMAND = "command:local:Command"
+SWITCH = "bluegreen:index:Switch"
 COLOR_STACK = "bluegreen:index:ColorStack"
 
 STACK_PATTERNS: dict[str, dict[str, Any]] = {
@@ -119,8 +127,21 @@ def stack_of(urn: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
+def value(props: Mapping[str, Any], key: str) -> Any:
+    """props[key], or None when it is absent or not known yet (preview)."""
+    try:
+        return props.get(key)
+    except UnknownValueError:
+        return None
+
+
 def labels(props: Mapping[str, Any]) -> dict[str, str]:
-    return {str(item.get("label")): str(item.get("value")) for item in props.get("labels") or []}
+    found: dict[str, str] = {}
+    for item in value(props, "labels") or []:
+        label, text = value(item, "label"), value(item, "value")
+        if label is not None:
+            found[str(label)] = str(text)
+    return found
 
 
 def role(props: Mapping[str, Any]) -> str | None:
@@ -139,7 +160,7 @@ def schema(properties: dict[str, dict[str, Any]]) -> PolicyConfigSchema:
     "Containers run as an explicit non-root user (uid 0 in no spelling: root, 0, 00, 0:0, ...).",
 )
 def non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    user = str(args.props.get("user") or "")
+    user = str(value(args.props, "user") or "")
     if not user:
         report(
             f"container {args.name} sets no user, so it runs as the image's (often root); set user, e.g. 10001", None
@@ -158,7 +179,7 @@ MEMORY_SCHEMA = schema({"maxMemoryMb": {"type": "integer", "default": 4096, "min
     config_schema=MEMORY_SCHEMA,
 )
 def memory_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    memory = int(args.props.get("memory") or 0)
+    memory = int(value(args.props, "memory") or 0)
     ceiling = int(config(args, MEMORY_SCHEMA, "maxMemoryMb"))
     if memory <= 0:
         report(f"container {args.name} has no memory limit; set memory (MiB)", None)
@@ -175,8 +196,8 @@ CPU_SCHEMA = schema({"maxCpus": {"type": "number", "default": 4, "description": 
     config_schema=CPU_SCHEMA,
 )
 def cpu_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    cpus = float(args.props.get("cpus") or 0)
-    quota = int(args.props.get("cpuQuota") or 0)
+    cpus = float(value(args.props, "cpus") or 0)
+    quota = int(value(args.props, "cpuQuota") or 0)
     ceiling = float(config(args, CPU_SCHEMA, "maxCpus"))
     if cpus <= 0 and quota <= 0:
         report(f"container {args.name} has no CPU limit; set cpus (e.g. '0.5') or cpuQuota", None)
@@ -192,7 +213,7 @@ def cpu_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
     "Containers are not privileged.",
 )
 def not_privileged(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.props.get("privileged"):
+    if value(args.props, "privileged"):
         report(f"container {args.name} is privileged: it can do anything the host kernel can", None)
 
 
@@ -202,7 +223,7 @@ def not_privileged(args: ResourceValidationArgs, report: ReportViolation) -> Non
 )
 def no_host_namespaces(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for key, what in (("networkMode", "network"), ("pidMode", "PID"), ("ipcMode", "IPC"), ("usernsMode", "user")):
-        if str(args.props.get(key) or "") == "host":
+        if str(value(args.props, key) or "") == "host":
             report(f"container {args.name} shares the host's {what} namespace ({key}: host)", None)
 
 
@@ -210,17 +231,30 @@ MOUNT_SCHEMA = schema({"forbiddenHostPaths": {
     "type": "array", "items": {"type": "string"},
     "default": ["/var/run/docker.sock", "/run/docker.sock", "/", "/etc", "/proc", "/sys", "/root", "/boot",
                 "/dev", "/var/lib/docker", "/run/containerd"],
-    "description": "Host paths (and everything below them) that must not be mounted.",
+    "description": "Host paths that must not be mounted, nor anything below them, nor any directory above "
+                   "them (/var/run holds the Docker socket).",
 }})  # fmt: skip
 
 
 def _host_paths(props: Mapping[str, Any]) -> Iterable[str]:
-    for volume in props.get("volumes") or []:
-        if volume.get("hostPath"):
-            yield str(volume["hostPath"])
-    for mount in props.get("mounts") or []:
-        if mount.get("type", "bind") == "bind" and mount.get("source"):
-            yield str(mount["source"])
+    for volume in value(props, "volumes") or []:
+        if value(volume, "hostPath"):
+            yield str(value(volume, "hostPath"))
+    for mount in value(props, "mounts") or []:
+        if (value(mount, "type") or "bind") == "bind" and value(mount, "source"):
+            yield str(value(mount, "source"))
+
+
+def _clean(path: str) -> str:
+    return "/" + "/".join(part for part in path.split("/") if part and part != ".")
+
+
+def _exposes(mounted: str, forbidden: str) -> bool:
+    """Mounting `mounted` exposes `forbidden`: the same path, a path below it, or a directory above it."""
+    a, b = _clean(mounted), _clean(forbidden)
+    if b == "/":  # the root itself: everything else lies below it, and is judged by its own entries
+        return a == "/"
+    return a == b or a.startswith(b + "/") or b.startswith(a.rstrip("/") + "/")
 
 
 @resource_rule(
@@ -229,11 +263,10 @@ def _host_paths(props: Mapping[str, Any]) -> Iterable[str]:
     config_schema=MOUNT_SCHEMA,
 )
 def no_sensitive_mounts(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    forbidden = [p.rstrip("/") or "/" for p in config(args, MOUNT_SCHEMA, "forbiddenHostPaths")]
+    forbidden = list(config(args, MOUNT_SCHEMA, "forbiddenHostPaths"))
     for path in _host_paths(args.props):
-        clean = path.rstrip("/") or "/"
         for bad in forbidden:
-            if clean == bad or (bad != "/" and clean.startswith(bad + "/")):
+            if _exposes(path, bad):
                 report(f"container {args.name} mounts host path {path} (forbidden: {bad})", None)
                 break
 
@@ -251,7 +284,7 @@ CAPABILITY_SCHEMA = schema({"allowedCapabilities": {
 )
 def capabilities_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
     allowed = {c.upper().removeprefix("CAP_") for c in config(args, CAPABILITY_SCHEMA, "allowedCapabilities")}
-    added = (args.props.get("capabilities") or {}).get("adds") or []
+    added = value(value(args.props, "capabilities") or {}, "adds") or []
     extra = sorted({str(c).upper().removeprefix("CAP_") for c in added} - allowed)
     if extra:
         report(f"container {args.name} adds capabilities {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}",
@@ -266,21 +299,37 @@ IMAGE_SCHEMA = schema({**STACK_PATTERNS, "immutableTag": {
 }})  # fmt: skip
 
 
+def image_reference(resource_type: str, props: Mapping[str, Any]) -> str | None:
+    """The image *reference* a resource runs, where the pin check can see one.
+
+    A RemoteImage's name (built, pulled or the router's), an S3-loaded image's
+    BLUEGREEN_IMAGE_REF, a container's image when it is a reference rather
+    than an id (this program's containers get ids: their reference is checked
+    on the RemoteImage or the S3 command).
+    """
+    if resource_type == REMOTE_IMAGE:
+        ref = value(props, "name")
+    elif resource_type == COMMAND:
+        ref = value(value(props, "environment") or {}, IMAGE_REF_ENV)
+    elif resource_type == CONTAINER:
+        ref = value(props, "image")
+        ref = None if isinstance(ref, str) and ref.startswith("sha256:") else ref
+    else:
+        return None
+    return str(ref) if ref else None
+
+
 @resource_rule(
     "images-pinned",
-    "Images are pinned: no 'latest', no tagless reference; production by digest or an immutable tag.",
+    "Image references (RemoteImage names, S3 image refs, container images) are pinned: no 'latest', no tagless "
+    "reference; production by digest or an immutable tag.",
     config_schema=IMAGE_SCHEMA,
     types=None,
 )
 def images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type == REMOTE_IMAGE:
-        ref = str(args.props.get("name") or "")
-    elif args.resource_type == CONTAINER:
-        ref = str(args.props.get("image") or "")
-    else:
-        return
-    if not ref:
-        return  # unknown during preview: the image id is an output
+    ref = image_reference(args.resource_type, args.props)
+    if ref is None:
+        return  # no reference here, or not known yet
     production = is_production(stack_of(args.urn), config(args, IMAGE_SCHEMA, "productionStacks"))
     problem = image_problem(ref, production, config(args, IMAGE_SCHEMA, "immutableTag"))
     if problem:
@@ -297,7 +346,7 @@ def images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None
 def app_healthcheck(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if role(args.props) == "router":
         return  # the router is probed through its status listener by every switch
-    tests = (args.props.get("healthcheck") or {}).get("tests") or []
+    tests = value(value(args.props, "healthcheck") or {}, "tests") or []
     if not tests or tests[0] == "NONE":
         report(f"container {args.name} has no healthcheck: the switch cannot tell when it is ready", None)
 
@@ -307,7 +356,7 @@ def app_healthcheck(args: ResourceValidationArgs, report: ReportViolation) -> No
     "Containers restart after a crash or a host reboot.",
 )
 def restart_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    policy = str(args.props.get("restart") or "no")
+    policy = str(value(args.props, "restart") or "no")
     if policy not in ("unless-stopped", "always", "on-failure"):
         report(f"container {args.name} restart policy is {policy!r}; use unless-stopped, always or on-failure", None)
 
@@ -317,8 +366,8 @@ def restart_policy(args: ResourceValidationArgs, report: ReportViolation) -> Non
     "File log drivers rotate (logOpts max-size).",
 )
 def log_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    driver = str(args.props.get("logDriver") or "json-file")
-    if driver in ("json-file", "local") and not (args.props.get("logOpts") or {}).get("max-size"):
+    driver = str(value(args.props, "logDriver") or "json-file")
+    if driver in ("json-file", "local") and not value(value(args.props, "logOpts") or {}, "max-size"):
         report(f"container {args.name} logs to {driver} without logOpts max-size: the disk fills up", None)
 
 
@@ -331,17 +380,17 @@ PORT_SCHEMA = schema(dict(STACK_PATTERNS))
     config_schema=PORT_SCHEMA,
 )
 def ports_only_router(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    ports = args.props.get("ports") or []
+    ports = value(args.props, "ports") or []
     if not ports:
         return
     if role(args.props) != "router":
         report(f"container {args.name} publishes host ports; only the router (label {ROLE_LABEL}=router) may", None)
     if re.search(config(args, PORT_SCHEMA, "devStacks"), stack_of(args.urn)):
         for port in ports:
-            ip = str(port.get("ip") or ipaddress.IPv4Address(0))  # unset is Docker's default: every interface
+            ip = str(value(port, "ip") or ipaddress.IPv4Address(0))  # unset is Docker's default: every interface
             if not ip.startswith("127.") and ip != "::1":
-                report(f"container {args.name} publishes port {port.get('external')} on {ip}; dev binds 127.0.0.1",
-                       None)  # fmt: skip
+                report(f"container {args.name} publishes port {value(port, 'external')} on {ip}; dev binds "
+                       "127.0.0.1", None)  # fmt: skip
 
 
 @resource_rule(
@@ -350,18 +399,29 @@ def ports_only_router(args: ResourceValidationArgs, report: ReportViolation) -> 
     level=EnforcementLevel.ADVISORY,
 )
 def read_only_rootfs(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not args.props.get("readOnly"):
+    if not value(args.props, "readOnly"):
         report(f"container {args.name} has a writable root filesystem; consider readOnly with tmpfs for /tmp", None)
 
 
 # --- the stack as a whole -----------------------------------------------------------------------
 
 
+def is_switch(resource: PolicyResource) -> bool:
+    """The Switch's command, found by its parent component's type (the URN's type chain when unlinked)."""
+    if resource.resource_type != COMMAND:
+        return False
+    if resource.parent is not None:
+        return resource.parent.resource_type == SWITCH
+    chain = resource.urn.split("::")[2] if resource.urn.count("::") >= 3 else ""
+    return chain.endswith(f"{SWITCH}${COMMAND}")
+
+
 def _plan(resources: list[PolicyResource]) -> dict[str, Any] | None:
+    """The plan the Switch will apply, or None when there is none or it is not known yet."""
     for resource in resources:
-        if resource.resource_type == SWITCH_COMMAND and "bluegreen" in str(resource.props.get("create") or ""):
+        if is_switch(resource):
             try:
-                plan: dict[str, Any] = json.loads(resource.props.get("stdin") or "")
+                plan: dict[str, Any] = json.loads(value(resource.props, "stdin") or "")
             except json.JSONDecodeError:
                 return None
             return plan

@@ -5,12 +5,18 @@ on, so this engine stands in for `pulumi up`: it is a `pulumi.runtime.Mocks`
 whose `new_resource` does what the docker and command providers would do,
 with Pulumi's update semantics where they matter for zero downtime:
 
-- state is kept between runs (a JSON file per stack);
+- state is kept between runs (a JSON file per stack), keyed by URN; a second
+  resource with the same URN is refused, as the engine does (the harness's
+  StrictMonitor computes URNs from the full chain of parent types);
 - unchanged inputs: nothing happens; a Command whose inputs changed runs
-  `update`; any other change replaces the resource, creating the new one
-  first and deleting the old one at the end of the run (a container that
-  publishes host ports is deleted first, as the Router's
-  delete_before_replace asks);
+  `update`; a container whose changes are all in CONTAINER_IN_PLACE is
+  updated in place (`docker update` for resources and the restart policy,
+  state only for the rest), as pulumi-docker does; any other change replaces
+  the resource, creating the new one first and deleting the old one at the
+  end of the run (a container that publishes host ports is deleted first, as
+  the Router's delete_before_replace asks);
+- relative build contexts are resolved against the project, where Pulumi
+  runs the provider;
 - resources the program no longer registers are deleted at the end, newest
   first; `command:local:run` invokes run for real.
 
@@ -122,8 +128,9 @@ class ImageHandler(Handler):
         build = inputs.get("build")
         if build:
             args = [a for k, v in (build.get("buildArgs") or {}).items() for a in ("--build-arg", f"{k}={v}")]
-            dockerfile = str(Path(build["context"]) / build.get("dockerfile", "Dockerfile"))
-            _docker("build", "-q", "-t", ref, "-f", dockerfile, *args, build["context"], timeout=900)
+            context = ROOT / build["context"]  # relative: the project, where Pulumi runs the provider
+            dockerfile = str(context / build.get("dockerfile", "Dockerfile"))
+            _docker("build", "-q", "-t", ref, "-f", dockerfile, *args, str(context), timeout=900)
         image_id = _docker("image", "inspect", "-f", "{{.Id}}", ref)  # nothing can be pulled here
         return image_id, {**inputs, "imageId": image_id, "repoDigest": ""}
 
@@ -132,9 +139,37 @@ class ImageHandler(Handler):
             _docker("image", "rm", inputs["name"])
 
 
+# pulumi-docker's container inputs without ForceNew: a change updates in place.
+CONTAINER_IN_PLACE = frozenset({
+    "restart", "maxRetryCount", "memory", "memorySwap", "cpuShares", "cpuSet", "healthcheck", "mustRun", "wait",
+    "waitTimeout", "destroyGraceSeconds", "removeVolumes", "start", "attach", "logs", "rm",
+})  # fmt: skip
+# ...of which these reach the running container through `docker update`.
+_UPDATE_BODY: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "restart": lambda v: {"RestartPolicy": {"Name": v or "no"}},
+    "memory": lambda v: {"Memory": int(v or 0) * 1024 * 1024},
+    "memorySwap": lambda v: {"MemorySwap": int(v or 0) * 1024 * 1024},
+    "cpuShares": lambda v: {"CpuShares": int(v or 0)},
+    "cpuSet": lambda v: {"CpusetCpus": v or ""},
+}
+
+
 class ContainerHandler(Handler):
     def __init__(self, client: DockerClient) -> None:
         self.client = client
+
+    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+        changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+        if not changed <= CONTAINER_IN_PLACE:
+            return None
+        body: dict[str, Any] = {}
+        for key in sorted(changed & _UPDATE_BODY.keys()):
+            body.update(_UPDATE_BODY[key](new.get(key)))
+        if "memory" in body and "MemorySwap" not in body:
+            body["MemorySwap"] = -1  # Docker refuses a memory limit above the old swap limit otherwise
+        if body:
+            self.client.request("POST", f"/containers/{rid}/update", body)
+        return dict(new)
 
     def delete_first(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
         return bool(old.get("ports")) and bool(new.get("ports"))
@@ -259,7 +294,8 @@ class DockerEngineMocks(RecordingMocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         super().new_resource(args)
-        key = f"{args.typ}::{args.name}"
+        label = f"{args.typ}::{args.name}"  # what operations say; state is keyed by URN
+        key = getattr(self.registering, "urn", "") or label
         inputs = _integral(copy.deepcopy(dict(args.inputs)))
         handler = self.handlers.get(args.typ)
         with self.lock:
@@ -272,7 +308,7 @@ class DockerEngineMocks(RecordingMocks):
             if old is not None:
                 outputs = handler.update(old["id"], old["inputs"], inputs)
                 if outputs is not None:
-                    self.operations.append(f"update {key}")
+                    self.operations.append(f"update {label}")
                     old.update(inputs=inputs, outputs=outputs)
                     self.save()
                     return old["id"], outputs
@@ -281,10 +317,11 @@ class DockerEngineMocks(RecordingMocks):
                 else:
                     self.doomed.append(old)
             rid, outputs = handler.create(args.name, inputs)
-            self.operations.append(f"{'replace' if old else 'create'} {key}")
+            self.operations.append(f"{'replace' if old else 'create'} {label}")
             self.seq += 1
             self.resources_state[key] = {
-                "key": key, "type": args.typ, "id": rid, "inputs": inputs, "outputs": outputs, "seq": self.seq,
+                "key": key, "label": label, "type": args.typ, "id": rid, "inputs": inputs, "outputs": outputs,
+                "seq": self.seq,
             }  # fmt: skip
             self.save()
             return rid, outputs
@@ -298,7 +335,7 @@ class DockerEngineMocks(RecordingMocks):
 
     def _delete(self, entry: dict[str, Any]) -> None:
         self.handlers[entry["type"]].delete(entry["id"], entry["inputs"], entry["outputs"])
-        self.operations.append(f"delete {entry['key']}")
+        self.operations.append(f"delete {entry.get('label', entry['key'])}")
 
     def finish(self) -> None:
         """End of the update: replaced and dropped resources go, newest first."""

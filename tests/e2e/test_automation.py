@@ -1,13 +1,17 @@
-"""The real `pulumi up` / flip / `pulumi destroy` through the Automation API.
+"""The real `pulumi up` / flip / release / `pulumi destroy` through the Automation API.
 
-Runs only where the Pulumi CLI is installed (it cannot be downloaded on the
-machines this project is built on; the test engine covers the same ground
-there). Works on a copy of the project, on a local file backend, so the
-repository's stack files and state are never touched.
+The source of truth wherever the Pulumi CLI exists: the real engine, the real
+providers, real secrets. It cannot be downloaded on the machines this project
+is built on (the test engine covers the same ground there), so without the CLI
+it skips with its reason; BLUEGREEN_REQUIRE_PULUMI=1 (GitHub's docker job sets
+it after installing the CLI) turns that skip into a failure. Works on a copy
+of the project, on a local file backend, so the repository's stack files and
+state are never touched.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -18,11 +22,19 @@ from tests.support.dockerutil import docker, get
 from tests.support.paths import ROOT
 
 PULUMI = shutil.which("pulumi")
+REQUIRE_PULUMI = os.environ.get("BLUEGREEN_REQUIRE_PULUMI") == "1"
+SECRET = "s3cret-4821"
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(PULUMI is None, reason="the Pulumi CLI is not installed; tests/e2e/test_dev_stack.py covers it"),
-]
+pytestmark = [pytest.mark.docker]
+
+
+@pytest.fixture(autouse=True)
+def _pulumi_cli() -> None:
+    if PULUMI is None:
+        reason = "the Pulumi CLI is not installed; tests/e2e/test_dev_stack.py covers it with the test engine"
+        if REQUIRE_PULUMI:
+            pytest.fail(f"BLUEGREEN_REQUIRE_PULUMI=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
 
 
 def project_copy(tmp: Path) -> Path:
@@ -37,32 +49,56 @@ def project_copy(tmp: Path) -> Path:
     return work
 
 
+def _text_of(folder: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
 @pytest.mark.usefixtures("stand_in_images")
-def test_real_pulumi_up_flip_destroy(tmp_path: Path) -> None:
+def test_real_pulumi_up_flip_release_destroy(tmp_path: Path) -> None:
     from pulumi import automation as auto
 
     work = project_copy(tmp_path)
-    env = {"PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test-only"}
-    (tmp_path / "state").mkdir()
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": "test-only"}
     stack = auto.create_or_select_stack(
         stack_name="autotest", work_dir=str(work), opts=auto.LocalWorkspaceOptions(env_vars=env)
     )
     for key, value in {
         "router.port": "18280", "router.previewPort": "18281",
         "router.image": ROUTER_IMAGE, "image.baseImage": BASE_IMAGE,
+        "green.version": "1.0.0", "green.replicas": "1",
     }.items():  # fmt: skip
         stack.set_config(key, auto.ConfigValue(value), path=True)
+    # What a user types: `pulumi config set --secret --path app.env.DB_PASSWORD ...`
+    stack.set_config("app.env.DB_PASSWORD", auto.ConfigValue(SECRET, secret=True), path=True)
     try:
-        result = stack.up(on_output=print)
+        printed: list[str] = []
+        result = stack.up(on_output=printed.append)
         assert result.outputs["url"].value == "http://127.0.0.1:18280"
         assert get("http://127.0.0.1:18280/")[1]["X-Bluegreen-Color"] == "blue"
+        assert SECRET not in _text_of(state), "the secret env value is encrypted in the state file"
+        assert SECRET not in "".join(printed)
 
         stack.set_config("activeColor", auto.ConfigValue("green"))
-        preview = stack.preview()
+        preview = stack.preview(diff=True)
+        assert SECRET not in preview.stdout
         assert preview.change_summary.get(auto.OpType.UPDATE) == 1  # the Switch, nothing else
         stack.up(on_output=print)
         assert get("http://127.0.0.1:18280/")[1]["X-Bluegreen-Color"] == "green"
+        second = stack.preview()
+        assert set(second.change_summary) <= {auto.OpType.SAME}, second.change_summary  # no ping-pong
+
+        # A release goes to the idle colour (blue) only: its containers and image, and the Switch.
+        stack.set_config("blue.version", auto.ConfigValue("1.1.0"), path=True)
+        release = stack.preview()
+        assert release.change_summary.get(auto.OpType.REPLACE) == 1, release.change_summary  # app-blue-1
+        assert release.change_summary.get(auto.OpType.UPDATE) == 1, release.change_summary  # the Switch
+        stack.up(on_output=print)
+        assert get("http://127.0.0.1:18280/")[1]["X-Bluegreen-Color"] == "green"
+        assert get("http://127.0.0.1:18281/")[1]["X-Bluegreen-Color"] == "blue"
     finally:
         stack.destroy(on_output=print)
         stack.workspace.remove_stack("autotest")
     assert docker("ps", "-aq", "--filter", "label=bluegreen.deployment=bluegreen-autotest").stdout.strip() == ""
+    assert docker("network", "ls", "-q", "--filter", "name=bluegreen-autotest").stdout.strip() == ""

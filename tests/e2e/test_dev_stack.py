@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 PORTS = {"router.port": 18180, "router.previewPort": 18181}
 URL = "http://127.0.0.1:18180"
 PREVIEW = "http://127.0.0.1:18181"
-SWITCH = "command:local:Command::switch"
+SWITCH = "command:local:Command::app-switch"
+ROUTER = "docker:index/container:Container::app-router"
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +81,23 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
         assert served_by(URL) == Counter({"green": 20}) and served_by(PREVIEW) == Counter({"blue": 20})
         release = step({"blue.version": "1.1.0"})  # release to the idle colour
         assert sorted(release) == sorted([
-            "create docker:index/remoteImage:RemoteImage::image-1.1.0-build",
-            "replace docker:index/container:Container::blue-1",
+            "create docker:index/remoteImage:RemoteImage::app-image-1.1.0-build",
+            "replace docker:index/container:Container::app-blue-1",
             f"update {SWITCH}",
-            "delete docker:index/container:Container::blue-1",
+            "delete docker:index/container:Container::app-blue-1",
         ])  # fmt: skip
         assert served_by(URL) == Counter({"green": 20})
         assert version_of(PREVIEW) == "1.1.0"
 
         assert step({"activeColor": "blue"}) == [f"update {SWITCH}"]  # promote
         assert served_by(URL) == Counter({"blue": 20}) and version_of(URL) == "1.1.0"
+
+        # Router settings that need no new container do not get one (pulumi-docker's update rules).
+        router_id = docker("inspect", "-f", "{{.Id}}", "bluegreen-dev-router").stdout.strip()
+        assert step({"router.drainSeconds": 20}) == [f"update {SWITCH}"]  # nginx config, not stop_timeout
+        assert step({"router.memoryMb": 192}) == [f"update {ROUTER}"]  # docker update, same container
+        memory = docker("inspect", "-f", "{{.Id}} {{.HostConfig.Memory}}", "bluegreen-dev-router").stdout.split()
+        assert memory == [router_id, str(192 * 1024 * 1024)]
         time.sleep(1)
 
     stats = load.stats

@@ -319,6 +319,24 @@ def test_rollback_moves_everything_to_the_idle_colour_and_status_shows_drift(sta
     }
 
 
+def test_the_program_switch_records_what_its_drift_check_saw(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The correction after a rollback records its BLUEGREEN_OBSERVED; status hands it back, so no ping-pong."""
+    plan = stack.plan("green", 90)
+    assert stack.switch(plan, "--source", "program").returncode == 0
+    assert stack.cli("rollback").returncode == 0
+    drifted = status(stack)
+    observed = f"drift:{drifted['live']['planHash']}@{drifted['lastSwitch']['appliedAt']}"
+    monkeypatch.setenv("BLUEGREEN_OBSERVED", observed)
+    done = stack.switch(plan, "--source", "program")  # what `pulumi up` runs after the drift warning
+    assert done.returncode == 0, done.stderr
+    corrected = status(stack)
+    assert corrected["drift"] is False and corrected["programObserved"] == observed
+    assert colors_of(stack.url(), 40)["green"] > 25
+    again = stack.switch(plan, "--source", "program")  # an unchanged input: nothing to write
+    assert again.returncode == 0 and "nothing reloaded" in again.stdout
+    assert status(stack)["lastSwitch"] == corrected["lastSwitch"]
+
+
 def test_rollback_refuses_a_stopped_idle_colour(blue_live: Stack) -> None:
     stack = blue_live
     idle = stack.containers["green"]

@@ -1,4 +1,9 @@
-"""Every CrossGuard rule, called directly: passing and failing cases, and the real program's resources."""
+"""Every CrossGuard rule, called directly: passing and failing cases, and the real program's resources.
+
+Props reach the rules the way the real analyzer delivers them: wrapped in
+pulumi_policy's unknown-checking proxy, with unknowns as its sentinels, and
+stack resources linked to their parents.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from policies import rules
 from tests.support.paths import ROOT
@@ -33,7 +39,7 @@ def urn(stack: str, typ: str, name: str) -> str:
 def check(policy: ResourceValidationPolicy, props: dict[str, Any], typ: str = rules.CONTAINER,
           stack: str = "staging", config: dict[str, Any] | None = None, name: str = "app-1") -> list[str]:  # fmt: skip
     found: list[str] = []
-    args = ResourceValidationArgs(typ, props, urn(stack, typ, name), name, OPTS, None, config)
+    args = ResourceValidationArgs(typ, unknown_checking_proxy(props), urn(stack, typ, name), name, OPTS, None, config)
     policy.validate(args, collector(found))
     return found
 
@@ -175,9 +181,18 @@ def test_every_policy_is_named_described_and_enforced() -> None:
 # --- the stack rules --------------------------------------------------------------------
 
 
-def as_policy_resources(resources: list[Registered], stack: str) -> list[PolicyResource]:
-    return [PolicyResource(r.type, r.inputs, urn(stack, r.type, r.name), r.name, OPTS, None, None, [], {})
-            for r in resources]  # fmt: skip
+def as_policy_resources(
+    resources: list[Registered], stack: str, unknown: Callable[[Registered], list[str]] | None = None
+) -> list[PolicyResource]:
+    """What the analyzer hands a stack policy: proxied props (`unknown` names props not known yet), parents linked."""
+    found: dict[str, PolicyResource] = {}
+    for r in resources:
+        props = {k: (UNKNOWN_STRING_VALUE if unknown and k in unknown(r) else v) for k, v in r.inputs.items()}
+        found[r.urn] = PolicyResource(r.type, unknown_checking_proxy(props), r.urn, r.name, OPTS, None, None, [], {})
+    for r in resources:
+        found[r.urn].parent = found.get(r.parent)
+    assert all(r.urn.startswith(f"urn:pulumi:{stack}::") for r in resources)
+    return list(found.values())
 
 
 def check_stack(policy: StackValidationPolicy, resources: list[PolicyResource]) -> list[str]:
@@ -208,9 +223,9 @@ def test_the_program_passes_every_mandatory_rule(stack: str) -> None:
 
 def test_stack_shape_counts_colour_stacks_and_routers() -> None:
     resources = as_policy_resources(program_resources("dev"), "dev")
-    without_router = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name == "router")]
+    without_router = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name == "app-router")]
     assert check_stack(rules.stack_shape, without_router) == ["expected exactly one router container, found 0"]
-    one_colour = [r for r in resources if not (r.resource_type == rules.COLOR_STACK and r.name == "green")]
+    one_colour = [r for r in resources if not (r.resource_type == rules.COLOR_STACK and r.name == "app-green")]
     assert check_stack(rules.stack_shape, one_colour) == [
         "expected exactly two colour stacks (blue and green), found 1"
     ]
@@ -220,11 +235,11 @@ def test_live_colour_and_weights_follow_the_replicas() -> None:
     resources = as_policy_resources(program_resources("dev", {"trafficWeight": 90}), "dev")
     assert check_stack(rules.live_colour_has_replicas, resources) == []
     assert check_stack(rules.traffic_weight_consistent, resources) == []
-    no_green = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("green"))]
+    no_green = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("app-green"))]
     assert check_stack(rules.traffic_weight_consistent, no_green) == [
         "the idle colour green takes 10% but has no replicas"
     ]
-    no_blue = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("blue"))]
+    no_blue = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("app-blue"))]
     assert check_stack(rules.live_colour_has_replicas, no_blue) == [
         "the active colour blue (share 90%) has no replicas to promote"
     ]
@@ -232,10 +247,10 @@ def test_live_colour_and_weights_follow_the_replicas() -> None:
 
 def test_broken_weights_are_reported() -> None:
     resources = as_policy_resources(program_resources("dev"), "dev")
-    switch = next(r for r in resources if r.resource_type == rules.SWITCH_COMMAND)
+    switch = next(r for r in resources if rules.is_switch(r))
     plan = json.loads(switch.props["stdin"])
     plan["weights"] = {"blue": 70, "green": 20}
-    switch.props = {**switch.props, "stdin": json.dumps(plan)}
+    switch.props = unknown_checking_proxy({**switch.props, "stdin": json.dumps(plan)})
     assert check_stack(rules.traffic_weight_consistent, resources) == ["the two shares add up to 90, not 100"]
 
 
@@ -279,3 +294,104 @@ def test_the_pack_and_validate_agree_on_production(stack: str, production: bool)
     pack = check(rules.images_pinned, {"name": "acme/bluegreen-app:main"}, typ=rules.REMOTE_IMAGE, stack=stack)
     assert validate_refuses is production
     assert bool(pack) is production, pack
+
+
+# --- what the real analyzer delivers, and the gaps a review found ---------------------------------
+
+
+@pytest.mark.parametrize("user", ["root", "0", "00", "000:000", "0:0", "00:00", "root:root", "0:10001"])
+def test_every_spelling_of_uid_0_is_root(user: str) -> None:
+    assert "runs as root" in check(rules.non_root, app(user=user))[0]
+
+
+@pytest.mark.parametrize("path", ["/var/run", "/var/run/", "/run", "/var", "/var/lib", "/", "/etc/ssl"])
+def test_the_socket_parents_and_sensitive_paths_are_refused(path: str) -> None:
+    found = check(rules.no_sensitive_mounts, app(volumes=[{"hostPath": path, "containerPath": "/m"}]))
+    assert len(found) == 1 and f"mounts host path {path}" in found[0]
+
+
+@pytest.mark.parametrize("path", ["/srv/data", "/var/log/app", "/opt/app", "/home/deploy/data"])
+def test_ordinary_host_paths_are_accepted(path: str) -> None:
+    assert check(rules.no_sensitive_mounts, app(volumes=[{"hostPath": path, "containerPath": "/m"}])) == []
+
+
+def test_the_pin_check_reads_references_not_image_ids() -> None:
+    s3 = {"environment": {"BLUEGREEN_IMAGE_REF": "bluegreen-app:main"}, "create": "... image pull ..."}
+    assert "production needs" in check(rules.images_pinned, s3, typ=rules.COMMAND, stack="prod")[0]
+    assert check(rules.images_pinned, {"environment": {"BLUEGREEN_IMAGE_REF": "bluegreen-app:1.4.2"}},
+                 typ=rules.COMMAND, stack="prod") == []  # fmt: skip
+    assert check(rules.images_pinned, {"create": "echo hi"}, typ=rules.COMMAND) == []
+    assert check(rules.images_pinned, app(image="sha256:" + "a" * 64), stack="prod") == [], "an id is pinned"
+
+
+def test_unknown_values_during_preview_neither_raise_nor_report() -> None:
+    """The analyzer's proxy raises on an unknown read; every rule must read around it."""
+    unknown = {"image": UNKNOWN_STRING_VALUE, "name": UNKNOWN_STRING_VALUE, "user": "10001"}
+    for policy in rules.RESOURCE_POLICIES:
+        check(policy, app(**unknown))  # must not raise
+    assert check(rules.images_pinned, {"name": UNKNOWN_STRING_VALUE}, typ=rules.REMOTE_IMAGE) == []
+    assert "sets no user" in check(rules.non_root, app(user=UNKNOWN_STRING_VALUE))[0]
+
+
+S3_STORE = {"source": "s3", "bucket": "acme-images", "prefix": "shop"}
+
+
+def test_with_s3_images_an_empty_live_colour_is_still_reported() -> None:
+    """The S3 pull is a command whose create says "bluegreen" too; the Switch is found by its parent's type."""
+    registered = program_resources("staging", {"image": S3_STORE})
+    resources = as_policy_resources(registered, "staging")
+    assert sum(r.resource_type == rules.COMMAND for r in resources) >= 2
+    assert [r.name for r in resources if rules.is_switch(r)] == ["app-switch"]
+    assert all(r.parent is not None for r in resources if r.resource_type == rules.COMMAND), "parents linked"
+    assert check_stack(rules.live_colour_has_replicas, resources) == []
+    no_blue = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("app-blue"))]
+    assert check_stack(rules.live_colour_has_replicas, no_blue) == [
+        "the active colour blue (share 100%) has no replicas to promote"
+    ]
+
+
+def test_unknown_names_and_plan_do_not_silence_the_replica_count() -> None:
+    """A preview where container names and the plan are not known yet (a new name key)."""
+    registered = program_resources("dev", {"trafficWeight": 90})
+
+    def unknown(r: Registered) -> list[str]:
+        return ["name", "image"] if r.type == rules.CONTAINER else ["stdin"] if r.name == "app-switch" else []
+
+    resources = as_policy_resources(registered, "dev", unknown)
+    assert check_stack(rules.stack_shape, resources) == []
+    assert check_stack(rules.traffic_weight_consistent, resources) == []  # no plan known: nothing to compare yet
+    switch = next(r for r in resources if rules.is_switch(r))
+    with pytest.raises(UnknownValueError):
+        switch.props["stdin"]
+    names_only = as_policy_resources(registered, "dev", lambda r: ["name"] if r.type == rules.CONTAINER else [])
+    no_green = [r for r in names_only if not (r.resource_type == rules.CONTAINER and r.name.startswith("app-green"))]
+    assert check_stack(rules.traffic_weight_consistent, no_green) == [
+        "the idle colour green takes 10% but has no replicas"
+    ]
+
+
+def test_the_assembled_pack_is_self_contained_and_pinned_like_the_lock(tmp_path: Any) -> None:
+    """`pulumi policy publish` packs one folder: it must run from there, with its own conventions."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "pack"
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "policy-pack.sh"), str(out)], capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    probe = (
+        "import runpy, sys, pulumi_policy\n"
+        "built = []\n"
+        "pulumi_policy.PolicyPack = lambda **kw: built.append(kw)\n"
+        f"runpy.run_path({str(out / '__main__.py')!r}, run_name='__main__')\n"
+        "print(len(built[0]['policies']), sys.modules['bluegreen.conventions'].__file__)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         check=False)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    count, conventions = ran.stdout.split()
+    assert int(count) == len(rules.ALL_POLICIES) and conventions.startswith(str(out)), ran.stdout
+    assert "virtualenv: venv" in (out / "PulumiPolicy.yaml").read_text()
+    lock = (ROOT / "constraints.txt").read_text().splitlines()
+    for pin in [line for line in (out / "requirements.txt").read_text().splitlines() if "==" in line]:
+        assert pin in lock, f"{pin} differs from constraints.txt"

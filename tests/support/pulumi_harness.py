@@ -2,6 +2,9 @@
 
 Each run gets a fresh root stack and config, so tests can compare two runs of
 the program (e.g. before and after `activeColor` flips) resource by resource.
+Like the real engine (and unlike Pulumi's own mock monitor), a run refuses a
+second resource with the same URN, computed from the full chain of parent
+types as the engine does.
 """
 
 from __future__ import annotations
@@ -10,11 +13,16 @@ import asyncio
 import hashlib
 import json
 import runpy
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_project, get_stack
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
@@ -23,12 +31,60 @@ from tests.support.paths import ROOT
 PROJECT = "bluegreen"
 
 
+SECRET_SIG = rpc._special_secret_sig
+
+
 @dataclass
 class Registered:
     type: str
     name: str
     inputs: dict[str, Any]
     provider: str | None = None
+    urn: str = ""
+    parent: str = ""  # the parent's URN as the engine saw it ("" for the root stack's children)
+
+    def plain(self, key: str) -> Any:
+        """An input with Pulumi's secret wrapper removed (see `is_secret`)."""
+        value = self.inputs.get(key)
+        return value["value"] if isinstance(value, dict) and is_secret(value) else value
+
+    def is_secret(self, key: str) -> bool:
+        return is_secret(self.inputs.get(key))
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == SECRET_SIG
+
+
+class DuplicateUrnError(RuntimeError):
+    pass
+
+
+class StrictMonitor(MockMonitor):
+    """The mock monitor with the engine's URN rules: full parent type chain, duplicates refused."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+        self.urns: set[str] = set()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([get_stack(), get_project(), type_, name])
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type != "pulumi:pulumi:Stack":
+            if urn in self.urns:
+                raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+            self.urns.add(urn)
+        # RegisterResource calls new_resource on this thread: hand it the URN and the parent.
+        self.recording.registering.urn = urn
+        self.recording.registering.parent = "" if "::pulumi:pulumi:Stack::" in request.parent else request.parent
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -36,8 +92,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
+    registering: threading.local = field(default_factory=threading.local)
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
+        urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
+        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider, urn, parent))
         outputs = dict(args.inputs)
         if args.typ == "command:local:Command":
             outputs["stdout"] = "sha256:" + hashlib.sha256(str(args.inputs.get("create")).encode()).hexdigest()
@@ -82,13 +141,25 @@ def _harness_loop() -> asyncio.AbstractEventLoop:
     return _LOOP
 
 
-def run_program(raw: dict[str, Any], stack: str = "dev", mocks: RecordingMocks | None = None) -> ProgramRun:
+def run_program(
+    raw: dict[str, Any],
+    stack: str = "dev",
+    mocks: RecordingMocks | None = None,
+    secret_keys: Iterable[str] = (),
+    program: Callable[[], None] | None = None,
+) -> ProgramRun:
+    """Run __main__.py (or `program`) with `raw` as stack config; `secret_keys` (e.g. "app") are marked secret."""
     mocks = mocks or RecordingMocks()
     asyncio.set_event_loop(_harness_loop())
     runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": engine_value(v) for k, v in raw.items()}, [])
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=StrictMonitor(mocks))
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{k}": engine_value(v) for k, v in raw.items()}, [f"{PROJECT}:{k}" for k in secret_keys]
+    )
+    if program is None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    else:
+        program()
     root = runtime_settings.get_root_resource()
     assert root is not None, "the program did not create a root stack"
     _sync_await(wait_for_rpcs())

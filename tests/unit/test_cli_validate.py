@@ -226,3 +226,37 @@ def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
     code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
     assert code == 2 and "not valid YAML at line" in err and "duplicate key 'bluegreen:activeColor'" in err
     assert err.count("\n") == 1
+
+
+def _dev_with(changes: dict[str, object]) -> str:
+    import yaml
+
+    data = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    for key, value in changes.items():
+        top, _, rest = key.partition(".")
+        node = data["config"].setdefault(f"bluegreen:{top}", {})
+        *parents, leaf = rest.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return str(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_typed_path_values_are_accepted(tmp_path: Path) -> None:
+    """`pulumi config set --path app.env.WORKERS 4` and `--path green.version 2` store typed values; both are meant."""
+    path = project_copy(tmp_path, "dev", _dev_with({"app.env.WORKERS": 4, "app.env.DEBUG": True, "green.version": 2}))
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"), "--json")
+    assert code == 0, err + out
+    settings = json.loads(out)["settings"]
+    assert settings["green"]["version"] == "2"
+    assert settings["app"]["env"]["WORKERS"] == "4" and settings["app"]["env"]["DEBUG"] == "true"
+
+
+def test_a_secret_where_the_program_cannot_keep_it_is_refused(tmp_path: Path) -> None:
+    path = project_copy(tmp_path, "dev", _dev_with({"blue.version": {"secure": "v1:abc"}}))
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2
+    assert err.splitlines()[0] == (
+        f"{path}: blue.version: got '[secret]'; allowed: a plain value; secrets are kept secret only in "
+        "app.env.<NAME> and docker.host"
+    )

@@ -33,16 +33,20 @@ def changed(before: ProgramRun, after: ProgramRun) -> set[str]:
 
 
 def app_containers(run: ProgramRun) -> list[Registered]:
-    return [r for r in run.by_type(CONTAINER) if r.name != "router"]
+    return [r for r in run.by_type(CONTAINER) if labels(r)["bluegreen.role"] == "app"]
 
 
 def labels(resource: Registered) -> dict[str, str]:
     return {item["label"]: item["value"] for item in resource.inputs["labels"]}
 
 
+def switch_of(run: ProgramRun) -> Registered:
+    (switch,) = [r for r in run.by_type(COMMAND) if r.urn.split("::")[2].endswith("bluegreen:index:Switch$" + COMMAND)]
+    return switch
+
+
 def switch_plan(run: ProgramRun) -> dict[str, Any]:
-    (switch,) = run.by_type(COMMAND)
-    plan: dict[str, Any] = json.loads(switch.inputs["stdin"])
+    plan: dict[str, Any] = json.loads(switch_of(run).inputs["stdin"])
     return plan
 
 
@@ -58,6 +62,7 @@ def test_resource_graph_of_each_stack(stack: str) -> None:
     assert types.count(COMMAND) == 1
     versions = {(settings.color(c).version, settings.color(c).digest) for c in ("blue", "green")}
     assert types.count(IMAGE) == len(versions) + 1  # one per version, plus the router's
+    assert len({r.urn for r in run.resources}) == len(run.resources), "every URN is unique"
     assert types.count("pulumi:providers:docker") == (1 if settings.docker.host else 0)
     for component in ("BlueGreenDeployment", "ColorStack", "Router", "Switch", "AppImage"):
         assert f"bluegreen:index:{component}" in types
@@ -94,7 +99,7 @@ def test_app_containers_carry_labels_health_and_env() -> None:
 
 def test_router_owns_the_ports_and_is_replaced_delete_first() -> None:
     run = run_program(stack_raw("dev"), stack="dev")
-    (router,) = [r for r in run.by_type(CONTAINER) if r.name == "router"]
+    (router,) = [r for r in run.by_type(CONTAINER) if r.name == "app-router"]
     ports = {(p["internal"], p["external"], p["ip"]) for p in router.inputs["ports"]}
     assert ports == {(8080, 8080, "127.0.0.1"), (8081, 8081, "127.0.0.1")}
     assert router.inputs["volumes"][0]["containerPath"] == "/etc/nginx/bluegreen"
@@ -110,7 +115,7 @@ def test_router_owns_the_ports_and_is_replaced_delete_first() -> None:
 def test_traffic_changes_touch_only_the_switch(changes: dict[str, Any]) -> None:
     before = run_program(stack_raw("dev"), stack="dev")
     after = run_program(with_changes(stack_raw("dev"), changes), stack="dev")
-    assert changed(before, after) == {f"{COMMAND}::switch"}
+    assert changed(before, after) == {f"{COMMAND}::app-switch"}
     (a,), (b,) = before.by_type(COMMAND), after.by_type(COMMAND)
     assert a.inputs["stdin"] != b.inputs["stdin"]
     assert {k: v for k, v in a.inputs.items() if k != "stdin"} == {k: v for k, v in b.inputs.items() if k != "stdin"}
@@ -121,8 +126,8 @@ def test_release_to_the_idle_colour_touches_its_containers_image_and_switch() ->
     after = run_program(with_changes(stack_raw("staging"), {"green.version": "1.4.0"}), stack="staging")
     touched = changed(before, after)
     assert touched == {
-        f"{CONTAINER}::green-1", f"{CONTAINER}::green-2", f"{IMAGE}::image-1.4.0-build",
-        "bluegreen:index:AppImage::image-1.4.0", f"{COMMAND}::switch",
+        f"{CONTAINER}::app-green-1", f"{CONTAINER}::app-green-2", f"{IMAGE}::app-image-1.4.0-build",
+        "bluegreen:index:AppImage::app-image-1.4.0", f"{COMMAND}::app-switch",
     }  # fmt: skip
     blue_before = {r.inputs["name"] for r in app_containers(before) if labels(r)["bluegreen.color"] == "blue"}
     blue_after = {r.inputs["name"] for r in app_containers(after) if labels(r)["bluegreen.color"] == "blue"}
@@ -148,20 +153,24 @@ def test_remote_docker_host_reaches_provider_and_switch() -> None:
     run = run_program(stack_raw("prod"), stack="prod")
     (provider,) = run.by_type("pulumi:providers:docker")
     assert provider.inputs["host"] == "ssh://deploy@app-prod-1.internal"
-    (switch,) = run.by_type(COMMAND)
-    assert switch.inputs["environment"]["DOCKER_HOST"] == "ssh://deploy@app-prod-1.internal"
+    assert switch_of(run).inputs["environment"]["DOCKER_HOST"] == "ssh://deploy@app-prod-1.internal"
     assert run.outputs["url"] == "http://app-prod-1.internal:80"
 
 
 class DriftMocks(RecordingMocks):
     """The engine answers the status invoke with a live plan and the program's last applied one."""
 
-    def __init__(self, live: str | None, applied: str | None) -> None:
+    def __init__(
+        self, live: str | None, applied: str | None, observed: str | None = None, router: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
         self.report = {
             "live": {"planHash": live},
+            "lastSwitch": {"appliedAt": "2026-11-22T10:00:00Z"},
             "programPlanHash": applied,
+            "programObserved": observed,
             "drift": applied is not None and live != applied,
+            "routerSpec": router or {},
         }
 
     def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -174,11 +183,14 @@ class DriftMocks(RecordingMocks):
 def test_drift_after_an_emergency_rollback_reapplies_the_plan() -> None:
     in_sync = run_program(stack_raw("dev"), stack="dev")
     drifted = run_program(stack_raw("dev"), stack="dev", mocks=DriftMocks("0000aaaa1111bbbb", "1111cccc2222dddd"))
-    assert changed(in_sync, drifted) == {f"{COMMAND}::switch"}
-    (switch,) = drifted.by_type(COMMAND)
-    assert switch.inputs["environment"]["BLUEGREEN_OBSERVED"] == "drift:0000aaaa1111bbbb"
-    (first,) = in_sync.by_type(COMMAND)
-    assert first.inputs["environment"]["BLUEGREEN_OBSERVED"] == "in-sync"
+    assert changed(in_sync, drifted) == {f"{COMMAND}::app-switch"}
+    observed = switch_of(drifted).inputs["environment"]["BLUEGREEN_OBSERVED"]
+    assert observed == "drift:0000aaaa1111bbbb@2026-11-22T10:00:00Z"
+    assert switch_of(in_sync).inputs["environment"]["BLUEGREEN_OBSERVED"] == "in-sync"
+    # The correction ran with that value and recorded it: the next preview hands it back, no changes.
+    corrected = run_program(stack_raw("dev"), stack="dev", mocks=DriftMocks("1111cccc2222dddd", "1111cccc2222dddd",
+                                                                            observed))  # fmt: skip
+    assert changed(drifted, corrected) == set()
 
 
 @pytest.mark.parametrize(("live", "applied"), [("aaaa", "aaaa"), ("aaaa", None)], ids=["applied", "first-run"])
@@ -186,21 +198,22 @@ def test_a_config_change_is_not_drift(live: str, applied: str | None) -> None:
     """The live plan differs from this run's plan (a flip), but it is the program's own: no drift."""
     mocks = DriftMocks(live, applied)
     run = run_program(with_changes(stack_raw("dev"), {"activeColor": "green"}), stack="dev", mocks=mocks)
-    (switch,) = run.by_type(COMMAND)
-    assert switch.inputs["environment"]["BLUEGREEN_OBSERVED"] == "in-sync"
+    assert switch_of(run).inputs["environment"]["BLUEGREEN_OBSERVED"] == "in-sync"
     _, args = next(c for c in mocks.calls if c[0] == "command:local:run")
     assert "-m bluegreen status --stack dev --project bluegreen --json" in args["command"]
+    assert args["logging"] == "none", "the status JSON stays out of every preview"
 
 
 def test_s3_images_are_pulled_by_a_command_and_used_by_id() -> None:
     store = {"source": "s3", "bucket": "acme-images", "prefix": "shop", "endpointUrl": "http://127.0.0.1:9000"}
     run = run_program(with_changes(stack_raw("staging"), {"image": store, "green.version": "1.4.0"}), "staging")
-    pulls = {r.name: r for r in run.by_type(COMMAND) if r.name != "switch"}
-    assert set(pulls) == {"image-1.3.0-s3", "image-1.4.0-s3"}
-    create = pulls["image-1.4.0-s3"].inputs["create"]
+    pulls = {r.name: r for r in run.by_type(COMMAND) if r.name != "app-switch"}
+    assert set(pulls) == {"app-image-1.3.0-s3", "app-image-1.4.0-s3"}
+    create = pulls["app-image-1.4.0-s3"].inputs["create"]
+    assert pulls["app-image-1.4.0-s3"].inputs["environment"]["BLUEGREEN_IMAGE_REF"] == "bluegreen-app:1.4.0"
     assert "-m bluegreen image pull bluegreen-app:1.4.0 --bucket acme-images --prefix shop" in create
     assert "--endpoint-url http://127.0.0.1:9000" in create and "docker image inspect" in create
-    assert run.by_type(IMAGE) == [r for r in run.by_type(IMAGE) if r.name == "router-image"]
+    assert run.by_type(IMAGE) == [r for r in run.by_type(IMAGE) if r.name == "app-router-image"]
     green = [r for r in app_containers(run) if labels(r)["bluegreen.color"] == "green"]
     assert green and all(c.inputs["image"].startswith("sha256:") for c in green)
 
@@ -224,8 +237,15 @@ def test_active_color_and_weight_reach_the_switch_as_one_meaning(
     [
         ("status bluegreen-dev: no running router for bluegreen-dev: expected ...\n", "in-sync"),  # first deploy
         ('{"live": {"planHash": "aa"}, "programPlanHash": "aa", "drift": false}', "in-sync"),
-        ('{"live": {"planHash": "bb"}, "programPlanHash": "aa", "drift": true}', "drift:bb"),
-        ('status x: warning: plan.json is not JSON\n{"live": {"planHash": "bb"}, "drift": true}', "drift:bb"),
+        (
+            '{"live": {"planHash": "aa"}, "programPlanHash": "aa", "programObserved": "drift:bb@t1", "drift": false}',
+            "drift:bb@t1",
+        ),  # after a correction: the value it ran with, so nothing changes
+        (
+            '{"live": {"planHash": "bb"}, "lastSwitch": {"appliedAt": "t2"}, "programPlanHash": "aa", "drift": true}',
+            "drift:bb@t2",
+        ),
+        ('status x: warning: plan.json is not JSON\n{"live": {"planHash": "bb"}, "drift": true}', "drift:bb@None"),
         ("status bluegreen-dev: no Docker engine answers at unix:///nowhere\n", "in-sync"),  # warned, not blocking
     ],
 )
@@ -233,3 +253,221 @@ def test_drift_reading(output: str, observed: str) -> None:
     from components.drift import read_observed
 
     assert read_observed("bluegreen-dev", output) == observed
+
+
+# --- secrets, names and what the real engine would refuse ----------------------------
+
+SECRET = "4821"  # short on purpose: a plain 6-hex hash of it would be reversed in a second
+
+
+def _everything_but_secret_inputs(run: ProgramRun) -> str:
+    """Every name, label and non-secret input of every resource, and the outputs, as one text."""
+    parts = [json.dumps(run.outputs, sort_keys=True, default=str)]
+    for r in run.resources:
+        parts.append(r.urn + " " + r.name)
+        parts.extend(json.dumps(v, sort_keys=True, default=str) for k, v in r.inputs.items() if not r.is_secret(k))
+    return "\n".join(parts)
+
+
+def _short_hashes(value: str) -> set[str]:
+    import hashlib
+
+    return {hashlib.new(algo, value.encode()).hexdigest()[:6] for algo in ("sha256", "sha1", "md5")}
+
+
+def test_a_secret_env_value_reaches_containers_only_as_a_secret() -> None:
+    raw = with_changes(stack_raw("staging"), {"app.env.DB_PASSWORD": SECRET})
+    run = run_program(raw, stack="staging", secret_keys=["app"])
+    apps = app_containers(run)
+    assert apps and all(c.is_secret("envs") for c in apps), "the envs input is a secret"
+    assert all(f"DB_PASSWORD={SECRET}" in c.plain("envs") for c in apps), "the app still gets the value"
+    visible = _everything_but_secret_inputs(run)
+    assert SECRET not in visible
+    leaked = [h for h in _short_hashes(SECRET) if h in visible]
+    assert leaked == [], f"a short hash of the secret is visible: {leaked}"
+    # The names hash it under the name key, so they still change with it (create-before-delete needs that).
+    other = run_program(with_changes(raw, {"app.env.DB_PASSWORD": "4822"}), stack="staging", secret_keys=["app"])
+    assert {c.inputs["name"] for c in apps}.isdisjoint({c.inputs["name"] for c in app_containers(other)})
+    (key,) = [r for r in run.by_type(COMMAND) if r.name == "app-name-key-random"]
+    assert "od -An -N32" in key.inputs["create"]
+    # An attacker who knows every other setting and tries all 4-digit values without the key finds nothing.
+    from bluegreen.topology import Topology
+
+    names = {c.inputs["name"] for c in apps}
+    for guess in range(10000):
+        settings = parse_settings(with_changes(raw, {"app.env.DB_PASSWORD": f"{guess:04d}"}), "staging")
+        assert names.isdisjoint(Topology("bluegreen", "staging", settings).all_app_containers()["blue"]), guess
+
+
+def test_without_secrets_there_is_no_name_key_and_envs_are_plain() -> None:
+    run = run_program(with_changes(stack_raw("staging"), {"app.env.WORKERS": "4"}), stack="staging")
+    assert not [r for r in run.by_type(COMMAND) if "name-key" in r.name]
+    assert not any(c.is_secret("envs") for c in app_containers(run))
+
+
+def test_a_refused_secret_value_is_never_printed() -> None:
+    raw = with_changes(stack_raw("staging"), {"app.env.APP_COLOR": SECRET})  # a reserved name: refused
+    with pytest.raises(Exception, match=r"app\.env\.APP_COLOR: got '\[secret\]'") as caught:
+        run_program(raw, stack="staging", secret_keys=["app"])
+    assert SECRET not in str(caught.value)
+
+
+def test_a_secret_docker_host_stays_secret_in_provider_commands_and_urls() -> None:
+    run = run_program(stack_raw("prod"), stack="prod", secret_keys=["docker"])
+    (provider,) = run.by_type("pulumi:providers:docker")
+    assert provider.is_secret("host") and provider.plain("host") == "ssh://deploy@app-prod-1.internal"
+    assert "app-prod-1.internal" not in _everything_but_secret_inputs(run).replace(
+        json.dumps(run.outputs, sort_keys=True, default=str), ""
+    )
+
+
+def test_a_secret_where_the_program_cannot_keep_it_is_refused() -> None:
+    with pytest.raises(Exception, match=r"blue: got '\[secret\]'; allowed: a plain value"):
+        run_program(stack_raw("staging"), stack="staging", secret_keys=["blue"])
+
+
+def test_one_version_two_digests_gives_two_images_with_distinct_names() -> None:
+    one, two = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    changes = {"blue.version": "1.4.1", "blue.digest": one, "green.version": "1.4.1", "green.digest": two,
+               "green.replicas": 1}  # fmt: skip
+    run = run_program(with_changes(stack_raw("prod"), changes), stack="prod")
+    app_images = [r for r in run.by_type(IMAGE) if r.name != "app-router-image"]
+    assert sorted(r.inputs["name"] for r in app_images) == [f"acme/bluegreen-app@{one}", f"acme/bluegreen-app@{two}"]
+    assert len({r.urn for r in app_images}) == 2
+
+
+def test_a_duplicate_urn_is_refused_like_the_real_engine() -> None:
+    """The harness must be able to fail on what the engine refuses, or the test above proves nothing."""
+    from tests.support.pulumi_harness import DuplicateUrnError, StrictMonitor
+
+    monitor = StrictMonitor(RecordingMocks())
+    request = type("Request", (), {"parent": "", "type": "bluegreen:index:AppImage", "name": "app-image-1.4.1"})()
+    monitor.urns.add(monitor.make_urn("", request.type, request.name))
+    with pytest.raises(DuplicateUrnError, match="Duplicate resource URN"):
+        monitor.RegisterResource(request)
+
+
+def test_typed_path_values_are_the_text_the_user_typed() -> None:
+    """`pulumi config set --path app.env.WORKERS 4` stores a number; `--path green.version 2` too."""
+    run = run_program(with_changes(stack_raw("dev"), {"app.env.WORKERS": 4, "app.env.DEBUG": True}), stack="dev")
+    env = app_containers(run)[0].inputs["envs"]
+    assert "WORKERS=4" in env and "DEBUG=true" in env
+
+
+def test_router_drain_bound_and_memory_do_not_replace_the_router() -> None:
+    before = run_program(stack_raw("dev"), stack="dev")
+    drained = run_program(with_changes(stack_raw("dev"), {"router.drainSeconds": 90}), stack="dev")
+    assert changed(before, drained) == {f"{COMMAND}::app-switch"}, "the drain bound is nginx config"
+    memory = run_program(with_changes(stack_raw("dev"), {"router.memoryMb": 256}), stack="dev")
+    (router,) = [r for r in memory.by_type(CONTAINER) if r.name == "app-router"]
+    assert changed(before, memory) == {f"{CONTAINER}::app-router"} and router.inputs["memory"] == 256
+
+
+def test_a_router_replacing_change_is_warned_in_the_preview(caplog: pytest.LogCaptureFixture) -> None:
+    live = {"imageTags": ["bluegreen-local/nginx:1.22"], "port": 8080, "previewPort": 8081,
+            "bindAddress": "127.0.0.1", "cpus": 0.5}  # fmt: skip
+    raw = with_changes(stack_raw("dev"), {"router.cpus": 1, "router.image": "bluegreen-local/nginx:1.22"})
+    with caplog.at_level("WARNING"):
+        run_program(raw, stack="dev", mocks=DriftMocks("aa", "aa", router=live))
+    warned = [r.getMessage() for r in caplog.records if "router container is replaced" in r.getMessage()]
+    assert len(warned) == 1 and "router.cpus 0.5 -> 1" in warned[0] and "router.image" not in warned[0]
+
+
+def test_build_context_is_relative_and_a_code_change_rebuilds_only_branch_versions(tmp_path: Any) -> None:
+    import shutil
+
+    from bluegreen.build_context import context_hash
+    from tests.support.paths import ROOT
+
+    run = run_program(stack_raw("dev"), stack="dev")
+    (image,) = [r for r in run.by_type(IMAGE) if r.name != "app-router-image"]
+    assert image.inputs["build"]["context"] == "app", "no absolute path: the same plan from every checkout"
+    copy = tmp_path / "app"
+    shutil.copytree(ROOT / "app", copy)
+    before = context_hash(copy)
+    (copy / "bluegreen_app" / "web.py").write_text("# changed\n", encoding="utf-8")
+    assert context_hash(copy) != before
+    (copy / "bluegreen_app" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "bluegreen_app" / "__pycache__" / "x.pyc").write_bytes(b"ignored by .dockerignore")
+    (copy / "notes.txt").write_text("ignored: not in the allow list", encoding="utf-8")
+    changed_hash = context_hash(copy)
+    (copy / "notes.txt").unlink()
+    assert context_hash(copy) == changed_hash
+
+    from bluegreen.settings import parse_settings
+    from bluegreen.topology import Topology
+
+    settings = parse_settings(with_changes(stack_raw("staging"), {"image": {"source": "build"}}), "staging")
+    old, new = Topology("p", "staging", settings, build_hash="a" * 64), Topology("p", "staging", settings,
+                                                                               build_hash="b" * 64)  # fmt: skip
+    assert settings.blue.version == "1.3.0"
+    assert old.app_containers("blue") == new.app_containers("blue"), "a release version never rebuilds"
+    main = parse_settings(with_changes(stack_raw("dev"), {"blue.version": "main"}), "dev")
+    assert Topology("p", "dev", main, build_hash="a" * 64).app_containers("blue") != Topology(
+        "p", "dev", main, build_hash="b" * 64
+    ).app_containers("blue"), "a branch version follows the source"
+
+
+def test_a_digest_kept_across_a_version_bump_is_refused_before_anything_changes() -> None:
+    digest = "sha256:" + "c" * 64
+    mocks = DriftMocks("aa", "aa")
+    mocks.report["containers"] = [{"color": "blue", "version": "1.4.1", "digest": digest}]
+    raw = with_changes(stack_raw("prod"), {"blue.version": "1.5.0", "blue.digest": digest})
+    with pytest.raises(Exception, match=r"blue\.digest: got 'sha256:c{64}'; .* blue runs this digest as 1\.4\.1"):
+        run_program(raw, stack="prod", mocks=mocks)
+    assert [r.type for r in mocks.resources if r.type != "bluegreen:index:BlueGreenDeployment"] == []
+    same = with_changes(stack_raw("prod"), {"blue.version": "1.4.1", "blue.digest": digest})
+    assert app_containers(run_program(same, stack="prod", mocks=mocks)), "the same version keeps its digest"
+
+
+def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
+    from bluegreen.router import live_spec, replacing_changes
+    from bluegreen.settings import RouterSettings
+
+    info = {"HostConfig": {"NanoCpus": 500_000_000, "PortBindings": {
+        "8080/tcp": [{"HostIp": "", "HostPort": "80"}], "8081/tcp": [{"HostIp": "", "HostPort": "8081"}]}}}  # fmt: skip
+    spec = live_spec(info, ["nginxinc/nginx-unprivileged:1.28.0"])
+    assert spec == {"imageTags": ["nginxinc/nginx-unprivileged:1.28.0"], "port": 80, "previewPort": 8081,
+                    "bindAddress": "0.0.0.0", "cpus": 0.5}  # fmt: skip
+    same = RouterSettings(port=80, bind_address="0.0.0.0", image="nginxinc/nginx-unprivileged:1.28.0")
+    assert replacing_changes(same, spec) == []
+    moved = same.model_copy(update={"port": 8088, "bind_address": "127.0.0.1"})
+    assert replacing_changes(moved, spec) == ["router.port 80 -> 8088", "router.bindAddress 0.0.0.0 -> 127.0.0.1"]
+    assert replacing_changes(moved, {}) == [], "no live router: nothing to compare"
+
+
+def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
+    """Children carry their component's name; the harness refuses a duplicate URN as the engine does."""
+    from components.config import stack_settings
+    from components.deployment import BlueGreenDeployment
+
+    def two() -> None:
+        settings, secrets = stack_settings()
+        BlueGreenDeployment("shop", settings, "bluegreen", "dev", secrets)
+        BlueGreenDeployment("admin", settings, "bluegreen", "dev", secrets)
+
+    run = run_program(stack_raw("dev"), stack="dev", program=two)
+    urns = [r.urn for r in run.resources]
+    assert len(urns) == len(set(urns)) and sum(r.type == CONTAINER for r in run.resources) == 6
+
+    # Two with one name must fail as the engine fails. In its own interpreter: a run that fails inside
+    # Pulumi's registration leaves tasks behind that would fail the next run in this one.
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT
+
+    clash = (
+        "from components.config import stack_settings\n"
+        "from components.deployment import BlueGreenDeployment\n"
+        "from tests.support.pulumi_harness import run_program\n"
+        "from tests.support.stacks import stack_raw\n"
+        "def clash():\n"
+        "    settings, secrets = stack_settings()\n"
+        "    BlueGreenDeployment('shop', settings, 'bluegreen', 'dev', secrets)\n"
+        "    BlueGreenDeployment('shop', settings, 'bluegreen', 'dev', secrets)\n"
+        "run_program(stack_raw('dev'), stack='dev', program=clash)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", clash], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+    assert done.returncode != 0 and "Duplicate resource URN" in done.stderr, done.stderr[-2000:]

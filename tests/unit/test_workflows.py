@@ -91,6 +91,24 @@ def test_ci_runs_every_check_and_fails_docker_skips() -> None:
     assert any(s.get("with", {}).get("cache") == "pip" for s in steps(ci["jobs"]["unit"]))
 
 
+def test_ci_installs_the_pulumi_cli_and_requires_the_real_cli_test() -> None:
+    """The real-`pulumi up` test must run on GitHub, not skip; and the real analyzer sees every stack."""
+    docker = load("ci.yml")["jobs"]["docker"]
+    assert docker["env"]["BLUEGREEN_REQUIRE_PULUMI"] == "1"
+    names = [s.get("uses", "") for s in steps(docker)]
+    install = [s for s in steps(docker) if s.get("uses", "").startswith("pulumi/actions@")]
+    assert len(install) == 1 and "command" not in install[0].get("with", {}), "install-only: no command"
+    from importlib.metadata import version
+
+    assert str(install[0]["with"]["pulumi-version"]) == version("pulumi"), "the CLI the SDK is locked to"
+    runs = [s.get("run", "") for s in steps(docker)]
+    pytest_at = next(i for i, r in enumerate(runs) if "pytest" in r)
+    assert names.index(install[0]["uses"]) < pytest_at, "the CLI is there before the tests run"
+    assert any("scripts/preview-stacks.sh" in r for r in runs)
+    script = (ROOT / "scripts" / "preview-stacks.sh").read_text()
+    assert "--policy-pack policies" in script and "file://" in script and "dev staging prod" in script
+
+
 def test_preview_runs_on_every_pull_request_for_every_stack() -> None:
     preview = load("preview.yml")
     assert "pull_request" in preview["on"]

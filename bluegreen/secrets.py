@@ -1,0 +1,87 @@
+"""Which settings are secrets, and how to name things after them without revealing them.
+
+Pulumi tells a program only which *top-level* keys hold a secret: after
+`pulumi config set --secret --path app.env.DB_PASSWORD ...` the whole
+`bluegreen:app` object is marked secret (PULUMI_CONFIG_SECRET_KEYS), not the
+one leaf. So the program treats every value of a secret-capable part as
+secret once its key is secret, and refuses a secret anywhere else, where it
+would end up in a name, a label or a log line.
+
+Container names must change whenever a secret changes (pulumi-docker
+replaces the container, and create-before-delete needs a new name), yet a
+short plain hash of a 4-digit secret is reversed in a second. Names therefore
+carry an HMAC under a random per-deployment key that lives only in Pulumi's
+state as a secret (components/name_key.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from bluegreen.problems import Problem
+
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of a value, not a password  # nosec B105
+
+# Top-level keys whose secret values the program carries as secret Outputs, and where.
+SECRET_CAPABLE: dict[str, str] = {"app": "app.env.<NAME>", "docker": "docker.host"}
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The settings that came from `pulumi config set --secret` (as far as the engine says)."""
+
+    env: frozenset[str] = frozenset()  # app.env names whose values are secret
+    docker_host: bool = False
+
+    @classmethod
+    def from_paths(cls, secret_paths: Collection[str], env_names: Iterable[str]) -> Secrets:
+        """From the secret keys (`app` from the engine, or leaves from a file) and the names in app.env."""
+        tops = {top_level(p) for p in secret_paths}
+        return cls(
+            env=frozenset(env_names) if "app" in tops else frozenset(),
+            docker_host="docker" in tops,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.env) or self.docker_host
+
+
+_CAPABLE_LEAF = re.compile(r"^(app\.env\.[^.\[]+|docker\.host)$")
+
+
+def top_level(path: str) -> str:
+    """app.env.DB_PASSWORD -> app."""
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def misplaced_secrets(secret_paths: Collection[str]) -> list[Problem]:
+    """Secrets the program cannot keep secret: refused with their key, never silently leaked.
+
+    The engine names top-level keys only (`app`), a stack file names leaves
+    (`app.env.DB_PASSWORD`); both are checked as far as they say.
+    """
+    where = " and ".join(SECRET_CAPABLE.values())
+    return [
+        Problem(path, SECRET_PLACEHOLDER, f"a plain value; secrets are kept secret only in {where}")
+        for path in sorted(secret_paths)
+        if top_level(path) not in SECRET_CAPABLE or ("." in path and not _CAPABLE_LEAF.match(path))
+    ]
+
+
+def redact(problems: Iterable[Problem], secret_keys: Collection[str]) -> list[Problem]:
+    """Problems whose key lies under a secret top-level key show `[secret]`, never the value."""
+    return [
+        Problem(p.key, SECRET_PLACEHOLDER, p.allowed, p.unknown_key) if top_level(p.key) in secret_keys else p
+        for p in problems
+    ]
+
+
+def keyed_digest(key: str, values: Mapping[str, str]) -> str:
+    """HMAC-SHA256 of secret values: changes when they change, reveals nothing without the key."""
+    message = json.dumps(dict(sorted(values.items())), sort_keys=True).encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
