@@ -47,9 +47,6 @@ class Secrets:
             docker_host="docker" in tops,
         )
 
-    def __bool__(self) -> bool:
-        return bool(self.env) or self.docker_host
-
 
 _CAPABLE_LEAF = re.compile(r"^(app\.env\.[^.\[]+|docker\.host)$")
 
