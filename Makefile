@@ -21,7 +21,7 @@ help:
 	@echo "make test    set everything up and run the test suite"
 	@echo "make docs    regenerate docs/configuration.md's reference from the settings models"
 	@echo "make lock    refresh constraints.txt (the pinned versions make venv and CI install)"
-	@echo "make lint    ruff, mypy, bandit, hadolint, yamllint, actionlint"
+	@echo "make lint    ruff, mypy, bandit, hadolint, shellcheck, yamllint, actionlint"
 	@echo "make images  build the stand-in base images (needs root + a Docker engine)"
 	@echo "make app-image VERSION=x  build bluegreen-app:x offline from the stand-in base"
 	@echo "make bench   run every benchmark (a few minutes), write bench/results/latest.json and docs/benchmarks.md"
@@ -96,6 +96,8 @@ lint: venv tools
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/bandit -q -c pyproject.toml -r bluegreen components policies app/bluegreen_app
 	$(VENV)/bin/hadolint app/Dockerfile
+	shellcheck -s sh bluegreen/sh/*.sh
+	shellcheck scripts/*.sh .ci/run
 	$(VENV)/bin/yamllint -s .github Pulumi.yaml Pulumi.*.yaml policies/PulumiPolicy.yaml
 	node tools/actionlint/lint.cjs .github/workflows/*.yml
 

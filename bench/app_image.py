@@ -21,12 +21,12 @@ from tests.support.paths import ROOT
 RESULTS = ROOT / "bench" / "results"
 
 
-def sh(*args: str, check: bool = True, timeout: float = 900) -> str:
-    """Run a command in the project; its stdout, or RuntimeError with the end of its stderr."""
+def sh(*args: str, check: bool = True, timeout: float = 900, stderr_too: bool = False) -> str:
+    """Run a command in the project; its stdout (and stderr), or RuntimeError with the end of its stderr."""
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:4])} failed: {done.stderr.strip()[-800:]}")
-    return done.stdout.strip()
+    return done.stdout + done.stderr if stderr_too else done.stdout.strip()
 
 
 def image_size_mb(image: str) -> float:

@@ -21,6 +21,7 @@ from bluegreen.conventions import COLORS, OBSERVED_ENV, deployment_name
 from bluegreen.docker_api import DockerClient
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
 from bluegreen.image_store import ImageStore, ImageStoreError
+from bluegreen.live_router import LiveRouter
 from bluegreen.problems import Problem, SettingsError
 from bluegreen.reference import reference, with_reference
 from bluegreen.routing import parse_plan
@@ -121,18 +122,26 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     log = progress if args.verbose else None
     return _report_or_fail(
         "switch", label, args, out, err,
-        lambda: apply_plan(
-            DockerClient(), plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
-            observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None,
-        ),
+        lambda: _on_router(label, lambda router, client: apply_plan(
+            router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
+            observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None, lock_wait=args.wait,
+        )),
     )  # fmt: skip
 
 
 def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     label = _deployment(args)
     return _report_or_fail(
-        "rollback", label, args, out, err, lambda: rollback(DockerClient(), label, successes=args.successes)
-    )
+        "rollback", label, args, out, err,
+        lambda: _on_router(label, lambda router, client: rollback(
+            router, client, successes=args.successes, lock_wait=args.wait
+        )),
+    )  # fmt: skip
+
+
+def _on_router(deployment: str, run: Callable[[LiveRouter, DockerClient], SwitchReport]) -> SwitchReport:
+    client = DockerClient()
+    return run(LiveRouter.find(client, deployment), client)
 
 
 def _report_or_fail(
@@ -251,6 +260,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: seconds from 0 to 3600")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -309,12 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     switch = sub.add_parser(
         "switch",
         help="apply a routing plan to the live router (health-gated, verified)",
-        description="Gate, write, nginx -t, reload, verify the new config is live, drain. Idempotent.",
+        description="Under the router's lock: gate, publish the new routing state (nginx -t and a reload only "
+        "when the router's own config changes), verify it is live. Idempotent. Exit 3: locked by another switch; "
+        "exit 4: outcome unknown, run `status`.",
     )
     _add_stack_args(switch)
     switch.add_argument("--plan", required=True, metavar="FILE|-", help="plan JSON (docs/routing.md); - for stdin")
     switch.add_argument("--source", default="cli", choices=["cli", "program"], help="who applies it (program = Pulumi)")
     switch.add_argument("--no-drain-wait", action="store_true", help="return once live; do not wait for old workers")
+    switch.add_argument(
+        "--wait", type=_seconds, default=60.0, help="seconds to wait for another switch's lock (default 60)"
+    )
     switch.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     switch.set_defaults(func=cmd_switch)
 
@@ -325,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_stack_args(roll)
     roll.add_argument("--successes", type=_positive_int, default=1, help="probe successes per container (default 1)")
+    roll.add_argument(
+        "--wait", type=_seconds, default=10.0, help="seconds to wait for another switch's lock (default 10)"
+    )
     roll.set_defaults(func=cmd_rollback)
 
     image = sub.add_parser(

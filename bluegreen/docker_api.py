@@ -112,6 +112,17 @@ def tar_files(
             entry.type, entry.uid, entry.gid, entry.mode = tarfile.DIRTYPE, uid, gid, 0o755
             entry.mtime = int(time.time())
             tar.addfile(entry)
+        made: set[str] = set()
+        for name in files:  # parents of nested files, owned like the files
+            parts = name.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folder = prefix + "/".join(parts[:depth])
+                if folder not in made:
+                    made.add(folder)
+                    entry = tarfile.TarInfo(folder)
+                    entry.type, entry.uid, entry.gid, entry.mode = tarfile.DIRTYPE, uid, gid, 0o755
+                    entry.mtime = int(time.time())
+                    tar.addfile(entry)
         for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(prefix + name)

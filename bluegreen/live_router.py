@@ -1,113 +1,55 @@
-"""A running router, reached only through the Docker API.
+"""A running router, reached only through the Docker API: the real RouterPort.
 
 Everything here works the same against a remote DOCKER_HOST: files go in with
-the archive API, commands run with exec, the reload is a SIGHUP to nginx (PID 1).
-HTTP from inside the router (status, health probes) uses whichever client the
-image has: curl, busybox wget, or bash's /dev/tcp, so the upstream
+the archive API, the scripts in bluegreen/sh/ run with exec as the router's
+own user. HTTP from inside the router (status, health probes) uses whichever
+client the image has: curl, busybox wget, or bash's /dev/tcp, so the upstream
 nginx-unprivileged image and the Debian stand-in both work unchanged.
+
+The routing directory holds generations (g<ns>/: config, state, records);
+`current` and `previous` are symlinks to two of them, and the files nginx.conf
+includes point into `current` (docs/routing.md, "How a switch publishes").
 """
 
 from __future__ import annotations
 
+import enum
+import functools
 import json
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL
-from bluegreen.docker_api import DockerClient, tar_files
-from bluegreen.errors import BluegreenError
+from bluegreen.docker_api import DockerClient, DockerError, tar_files
+from bluegreen.errors import EXIT_LOCKED, BluegreenError, OutcomeUnknownError
 from bluegreen.routing import ROUTING_DIR, STATUS_PATH, STATUS_PORT
 
 LIVE_PLAN = "plan.json"
 PROGRAM_PLAN = "program-plan.json"
 
-_FETCH_FN = r"""
-fetch() {
-  if command -v curl >/dev/null 2>&1; then
-    curl -s -i --max-time 2 "http://$1:$2$3"
-  elif command -v wget >/dev/null 2>&1; then
-    wget -q -S -O - -T 2 "http://$1:$2$3" 2>&1
-  else
-    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
-      printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$2" "$0" >&3 &&
-      cat <&3' "$1" "$2" "$3"
-  fi
-}
-"""
 
-_FETCH_LOOP = r"""
-while [ "$#" -ge 3 ]; do
-  printf '\n@@bluegreen %s:%s%s\n' "$1" "$2" "$3"
-  fetch "$1" "$2" "$3" || true
-  shift 3
-done
-"""
-_FETCH = _FETCH_FN + _FETCH_LOOP
+class ScriptExit(enum.IntEnum):
+    """Exit codes of the scripts in bluegreen/sh/, the one place Python reads them."""
 
-# Runs as the router's own user: swap the staged files in, test, reload; on a
-# refused config put the previous files back and print nginx's complaint.
-_APPLY = """
-cd "$1" || exit 10
-mode=$2
-expect=$3
-tries=$4
-shift 4
-for f in "$@"; do
-  rm -f ".prev.$f" ".prev.$f.none"
-  if [ -e "$f" ]; then cp -p "$f" ".prev.$f"; else : > ".prev.$f.none"; fi
-done
-for f in "$@"; do if [ -e ".pending.$f" ]; then mv -f ".pending.$f" "$f"; fi; done
-[ "$mode" = reload ] || exit 0
-if out=$(nginx -t -q 2>&1); then
-  if out=$(nginx -s reload 2>&1); then
-    # Verify from inside: the loaded config reports its own hash (50 ms steps, $tries of them).
-    i=0
-    while [ "$i" -lt "$tries" ]; do
-      case "$(fetch 127.0.0.1 "$STATUS_PORT" "$STATUS_PATH" 2>/dev/null)" in
-        *"\\"configHash\\":\\"$expect\\""*) exit 0 ;;
-      esac
-      sleep 0.05
-      i=$((i + 1))
-    done
-    exit 5
-  fi
-  code=4
-else
-  code=3
-fi
-for f in "$@"; do
-  if [ -e ".prev.$f" ]; then mv -f ".prev.$f" "$f";
-  elif [ -e ".prev.$f.none" ]; then rm -f "$f" ".prev.$f.none"; fi
-done
-printf '%s\\n' "$out"
-exit $code
-"""
+    OK = 0
+    CONFIG_REFUSED = 3
+    NOT_LIVE = 5
+    LOCK_LOST = 6
+    NOT_WRITABLE = 7
+    UNUSABLE = 10
 
-_RESTORE = """
-cd "$1" || exit 10
-shift
-for f in "$@"; do
-  if [ -e ".prev.$f" ]; then mv -f ".prev.$f" "$f";
-  elif [ -e ".prev.$f.none" ]; then rm -f "$f" ".prev.$f.none"; fi
-done
-nginx -s reload
-"""
 
-_SNAPSHOT = """
-printf '@@bluegreen:status\\n'; fetch 127.0.0.1 "$1" "$2" || true
-printf '\\n@@bluegreen:live\\n'; cat "$3/plan.json" 2>/dev/null || true
-printf '\\n@@bluegreen:program\\n'; cat "$3/program-plan.json" 2>/dev/null || true
-printf '\\n@@bluegreen-probes\\n'
-"""
+@functools.cache
+def script(name: str) -> str:
+    """bluegreen/sh/lib.sh followed by bluegreen/sh/<name>.sh: the text one exec runs."""
+    folder = resources.files("bluegreen").joinpath("sh")
+    return folder.joinpath("lib.sh").read_text(encoding="utf-8") + folder.joinpath(f"{name}.sh").read_text(
+        encoding="utf-8"
+    )
 
-# "dow[n]": the pattern must not match this script's own command line.
-_OLD_WORKERS = (
-    "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\000' '\\n'"
-    " | grep -c '^nginx: worker process is shutting dow[n]' || true"
-)
 
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -124,12 +66,49 @@ class NotLiveError(RouterError):
     """nginx took the reload signal but never served the new config; files are still the new ones."""
 
 
+class LockHeldError(RouterError):
+    """Another switch held the router's lock for longer than we would wait; nothing was changed."""
+
+    exit_code = EXIT_LOCKED
+
+
 @dataclass(frozen=True)
 class Snapshot:
     status: dict[str, Any]
     live_record: dict[str, Any] | None
     program_record: dict[str, Any] | None
     unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One switch's claim on a router: who, and for how long (the router's clock decides)."""
+
+    token: str
+    owner: str
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class Begun:
+    """What the first exec of a switch saw: the lock (taken, or its holder), the live snapshot, first probes."""
+
+    acquired: bool
+    holder: str
+    snapshot: Snapshot | None
+    results: list[HttpResult]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A generation to make live: its files, and what the router must report once it is."""
+
+    generation: str
+    files: Mapping[str, str]
+    reload: bool
+    config_hash: str
+    plan_hash: str
+    verify_seconds: float = 10.0
 
 
 def _json(text: str, what: str) -> dict[str, Any]:
@@ -210,19 +189,13 @@ class LiveRouter:
     def networks(self) -> set[str]:
         return set(self.info["NetworkSettings"]["Networks"])
 
-    def _exec(self, cmd: Sequence[str], user: str | None = None, what: str = "") -> str:
-        result = self.client.exec(self.container, cmd, user=user, timeout=30)
-        if result.exit_code != 0:
-            message = (result.stderr or result.stdout).strip().splitlines()
-            raise RouterError(
-                f"{what or shlex.join(cmd)} failed in {self.container}: {message[-1] if message else result.exit_code}"
-            )
-        return result.stdout
+    def _run(self, name: str, args: Sequence[str]) -> tuple[int, str]:
+        result = self.client.exec(self.container, ["sh", "-c", script(name), "sh", *args], timeout=30)
+        return result.exit_code, result.stdout + (result.stderr if result.exit_code else "")
 
     def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
         """GET each (host, port, path) from inside the router, in one exec."""
-        args = [str(part) for target in targets for part in target]
-        out = self.client.exec(self.container, ["sh", "-c", _FETCH, "sh", *args], timeout=30).stdout
+        _, out = self._run("probe", [str(part) for target in targets for part in target])
         return self._parse_probes(out, len(targets))
 
     def _parse_probes(self, out: str, expected: int) -> list[HttpResult]:
@@ -232,33 +205,40 @@ class LiveRouter:
             raise RouterError(f"probe in {self.container} returned {len(results)} answers for {expected} targets")
         return results
 
-    def fetch_with_snapshot(self, targets: Sequence[tuple[str, int, str]]) -> tuple[list[HttpResult], Snapshot]:
-        """Probe `targets` and take the snapshot in one exec (the switch's first gate round)."""
-        args = [str(part) for target in targets for part in target]
-        script = _FETCH_FN + _SNAPSHOT + "shift 3\n" + _FETCH_LOOP
-        out = self.client.exec(
-            self.container,
-            ["sh", "-c", script, "sh", str(STATUS_PORT), STATUS_PATH, ROUTING_DIR, *args],
-            timeout=30,
-        ).stdout
+    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
+        """Take the lock (when given), read the snapshot and probe `targets`: one exec.
+
+        Only with the lock taken are the snapshot and probes returned; a held
+        lock returns its holder and nothing else.
+        """
+        args = [ROUTING_DIR, str(STATUS_PORT), STATUS_PATH]
+        args += [lock.token, str(lock.ttl_seconds), lock.owner] if lock else ["-", "0", "-"]
+        args += [str(part) for target in targets for part in target]
+        code, out = self._run("begin", args)
+        if code == ScriptExit.NOT_WRITABLE:
+            self._own_routing_dir()
+            code, out = self._run("begin", args)
+        if code != 0:
+            raise RouterError(f"reading the router {self.container} failed (exit {code}): {_last_line(out)}")
         head, _, probes = out.partition("\n@@bluegreen-probes\n")
-        return self._parse_probes(probes, len(targets)), self._parse_snapshot(head)
+        parts = _sections(head)
+        holder = parts.get("holder", "").strip()
+        if lock is not None and parts.get("lock", "").strip() != "acquired":
+            return Begun(False, _holder_text(holder), None, [])
+        return Begun(True, holder, self._parse_snapshot(parts), self._parse_probes(probes, len(targets)))
 
     def snapshot(self) -> Snapshot:
-        """Loaded config status and both plan records, in one exec."""
-        out = self.client.exec(
-            self.container,
-            ["sh", "-c", _FETCH_FN + _SNAPSHOT, "sh", str(STATUS_PORT), STATUS_PATH, ROUTING_DIR],
-            timeout=30,
-        ).stdout
-        return self._parse_snapshot(out)
+        """Loaded status and both plan records, in one exec, without the lock."""
+        return snapshot_of(self.begin(None), self.container)
 
-    def _parse_snapshot(self, out: str) -> Snapshot:
-        out = out.partition("\n@@bluegreen-probes\n")[0]
-        parts: dict[str, str] = {}
-        for section in out.split("@@bluegreen:")[1:]:
-            name, _, body = section.partition("\n")
-            parts[name.strip()] = body
+    def _own_routing_dir(self) -> None:
+        """Hand a fresh, root-owned routing volume to the router's user (no step of a switch needs root)."""
+        uid, gid = (int(x) for x in self.user().split(":"))
+        self.client.put_archive(
+            self.container, ROUTING_DIR.rsplit("/", 1)[0], tar_files({}, uid, gid, directory=ROUTING_DIR)
+        )
+
+    def _parse_snapshot(self, parts: Mapping[str, str]) -> Snapshot:
         result = _parse_response(parts.get("status", ""))
         if not result.ok:
             raise RouterError(f"router {self.container} status: {result.detail}")
@@ -272,44 +252,88 @@ class LiveRouter:
         user = str(self.info["Config"].get("User") or "0")
         if all(part.isdigit() for part in user.split(":")):
             return user if ":" in user else f"{user}:{user}"
-        ids = self._exec(["sh", "-c", "echo $(id -u):$(id -g)"], what="reading the router's uid")
-        return ids.strip()
+        result = self.client.exec(self.container, ["sh", "-c", "echo $(id -u):$(id -g)"], timeout=30)
+        if result.exit_code != 0:
+            raise RouterError(f"reading the router's uid failed in {self.container}: {_last_line(result.stderr)}")
+        return result.stdout.strip()
 
-    def apply(
-        self, files: Mapping[str, str], owner: str, expect_hash: str | None = None, verify_seconds: float = 10.0
-    ) -> None:
-        """Stage files, then swap, `nginx -t`, reload and verify in one exec as the router's own user.
+    def publish(self, publication: Publication, lock: Lock) -> None:
+        """Stage the generation, then check and publish it in one exec as the router's own user.
 
-        With expect_hash, the exec returns only once the status listener reports
-        that config hash (or raises NotLiveError); without it the files are only
-        swapped in (records nginx does not read).
-
-        The archive also carries the routing directory itself, owned by the router's
-        user: a fresh volume is root-owned, and this way no step needs root.
+        Returns once the status listener reports the new config and plan hash.
+        ConfigRefusedError and LockLostError: nothing was published. NotLiveError:
+        the previous generation is back. A transport error from the publishing
+        exec leaves the outcome unknown; the caller says so.
         """
-        uid, gid = (int(x) for x in owner.split(":"))
-        archive = tar_files({f".pending.{n}": t for n, t in files.items()}, uid, gid, directory=ROUTING_DIR)
-        self.client.put_archive(self.container, ROUTING_DIR.rsplit("/", 1)[0], archive)
-        mode = "reload" if expect_hash else "keep"
-        env = f"STATUS_PORT={STATUS_PORT}; STATUS_PATH={STATUS_PATH}\n"
-        script = _FETCH_FN + env + _APPLY
-        tries = str(max(1, round(verify_seconds / 0.05)))
-        args = ["sh", "-c", script, "sh", ROUTING_DIR, mode, expect_hash or "-", tries, *files]
-        result = self.client.exec(self.container, args, timeout=30)
-        if result.exit_code == 0:
+        uid, gid = (int(x) for x in self.user().split(":"))
+        staged = {f"{publication.generation}/{name}": text for name, text in publication.files.items()}
+        self.client.put_archive(
+            self.container, ROUTING_DIR.rsplit("/", 1)[0], tar_files(staged, uid, gid, directory=ROUTING_DIR)
+        )
+        tries = str(max(1, round(publication.verify_seconds / 0.05)))
+        try:
+            code, out = self._run(
+                "publish",
+                [ROUTING_DIR, publication.generation, "1" if publication.reload else "0", publication.config_hash,
+                 publication.plan_hash, tries, lock.token, str(STATUS_PORT), STATUS_PATH],
+            )  # fmt: skip
+        except DockerError as exc:
+            raise OutcomeUnknownError(
+                f"lost the Docker engine while publishing plan {publication.plan_hash} ({exc}); it may or may not "
+                "be live: run `bluegreen status` to see which"
+            ) from exc
+        if code == ScriptExit.OK:
             return
-        lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+        lines = [line for line in out.splitlines() if line.strip()]
         detail = next((line for line in lines if "emerg" in line or "error" in line), lines[0] if lines else "")
-        if result.exit_code == 3:
+        if code == ScriptExit.CONFIG_REFUSED:
             raise ConfigRefusedError(detail or "nginx -t failed")
-        if result.exit_code == 5:
-            raise NotLiveError(f"router {self.container} did not load config {expect_hash} within {verify_seconds:g}s")
-        raise RouterError(f"applying routing in {self.container} failed (exit {result.exit_code}): {detail}")
+        if code == ScriptExit.NOT_LIVE:
+            raise NotLiveError(
+                f"router {self.container} did not serve plan {publication.plan_hash} within "
+                f"{publication.verify_seconds:g}s"
+            )
+        if code == ScriptExit.LOCK_LOST:
+            raise LockLostError(f"the lock on {self.container} expired and was taken by another switch")
+        raise RouterError(f"publishing routing in {self.container} failed (exit {code}): {detail}")
 
-    def restore(self, names: Sequence[str]) -> None:
-        """Put the previous files back and reload (after a reload that never took effect)."""
-        self._exec(["sh", "-c", _RESTORE, "sh", ROUTING_DIR, *names], what="restoring routing files")
+    def release(self, lock: Lock) -> None:
+        self._run("release", [ROUTING_DIR, lock.token])
 
     def old_workers(self) -> int:
-        out = self._exec(["sh", "-c", _OLD_WORKERS], what="counting old workers")
+        code, out = self._run("old_workers", [])
+        if code != 0:
+            raise RouterError(f"counting old workers in {self.container} failed: {_last_line(out)}")
         return int(out.strip() or 0)
+
+
+class LockLostError(RouterError):
+    """The lock expired mid-switch and another switch took it; nothing was published."""
+
+
+def snapshot_of(begun: Begun, container: str) -> Snapshot:
+    """The snapshot a begun switch (or an unlocked read) carries."""
+    if begun.snapshot is None:
+        raise RouterError(f"router {container} returned no snapshot (lock held by {begun.holder})")
+    return begun.snapshot
+
+
+def _sections(out: str) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    for section in out.split("@@bluegreen:")[1:]:
+        name, _, body = section.partition("\n")
+        parts[name.strip()] = body
+    return parts
+
+
+def _holder_text(info: str) -> str:
+    """ "TOKEN EXPIRES OWNER..." -> "OWNER (lock expires at EPOCH)"."""
+    parts = info.split(" ", 2)
+    if len(parts) < 3:
+        return info or "another switch (starting)"
+    return f"{parts[2]} (lock expires at {parts[1]})"
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

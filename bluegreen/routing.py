@@ -1,15 +1,20 @@
-"""The routing plan and its nginx config: pure functions, no I/O.
+"""The routing plan, and what the router needs for it: pure functions, no I/O.
 
 A RoutingPlan says which containers each colour has and what share of
-requests each colour gets. `render` turns a plan plus the containers'
-addresses into the two files the router includes. The plan is the JSON that
-`python -m bluegreen switch --plan` reads (documented in docs/routing.md).
+requests each colour gets. `render` splits it in two (docs/routing.md):
 
-Why addresses, not names: nginx resolves `server name:port` once, when the
-config loads, and refuses to load if a name does not resolve. Rendering the
-addresses the engine reports keeps `nginx -t` free of DNS failures, and it
-makes a replaced container (same name, new address) change the config hash,
-so the switch reloads exactly when a reload is needed.
+- the **config** (main.conf, http.conf, router.js): listeners, headers, rate
+  limit, drain bound. It changes only with the router's own settings, and only
+  then does a switch reload nginx;
+- the **state** (state.json): active colour, weights, stickiness, preview and
+  the targets per colour. router.js reads it on every request, so a flip, a
+  canary step or a release is one atomic rename and no nginx worker restarts.
+
+Targets are names, never addresses: a colour's network alias (every replica,
+so nginx balances and retries across them) or its container names, resolved
+per request through Docker's DNS. A container that restarts on a new address,
+or a daemon that hands addresses out again, can never make an old address
+serve the wrong colour.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
@@ -58,6 +64,9 @@ DeploymentName = Annotated[
 class ColorPlan(Model):
     version: ImageTag | None = None
     containers: list[ContainerName] = Field(default_factory=list)
+    # The network alias every container of this colour answers to; requests go
+    # to it (DNS round robin, retried on the next replica), else to one name.
+    alias: ContainerName | None = None
 
 
 class Weights(Model):
@@ -137,15 +146,25 @@ def parse_plan(raw: Any) -> RoutingPlan:
     return plan
 
 
-def plan_from_settings(settings: StackSettings, deployment: str, containers: Mapping[Color, list[str]]) -> RoutingPlan:
-    """The plan the Pulumi program asks for: settings plus the colour stacks' container names."""
+def plan_from_settings(
+    settings: StackSettings,
+    deployment: str,
+    containers: Mapping[Color, list[str]],
+    aliases: Mapping[Color, str | None] | None = None,
+) -> RoutingPlan:
+    """The plan the Pulumi program asks for: settings plus the colour stacks' container names and aliases."""
     return parse_plan(
         {
             "deployment": deployment,
             "active": settings.active_color,
             "weights": settings.weights(),
             "colors": {
-                c: {"version": settings.color(c).version, "containers": list(containers.get(c, []))} for c in COLORS
+                c: {
+                    "version": settings.color(c).version,
+                    "containers": list(containers.get(c, [])),
+                    "alias": (aliases or {}).get(c) if containers.get(c) else None,
+                }
+                for c in COLORS
             },
             "appPort": settings.app.port,
             "healthPath": settings.app.health_path,
@@ -167,16 +186,25 @@ def rollback_plan(live: RoutingPlan) -> RoutingPlan:
 
 # --- rendering ------------------------------------------------------------
 
+ROUTER_JS = "router.js"
+STATE_FILE = "state.json"
+CONFIG_FILES = ("main.conf", "http.conf", ROUTER_JS)
+# Docker's embedded DNS, on every user-defined network; short validity so a
+# restarted container's new address is used within seconds.
+DOCKER_DNS = "127.0.0.11"
+
 
 @dataclass(frozen=True)
 class Rendered:
     main_conf: str
     http_conf: str
+    router_js: str
+    state_json: str
     config_hash: str
     plan_hash: str
 
-    def files(self) -> dict[str, str]:
-        return {"main.conf": self.main_conf, "http.conf": self.http_conf}
+    def config_files(self) -> dict[str, str]:
+        return {"main.conf": self.main_conf, "http.conf": self.http_conf, ROUTER_JS: self.router_js}
 
 
 SECURITY_HEADERS = (
@@ -198,38 +226,38 @@ PROXY_SETTINGS = """\
         proxy_connect_timeout 2s;
         proxy_read_timeout 120s;
         proxy_send_timeout 120s;
-        # Retry only idempotent requests (nginx's default), on another container.
+        # Retry only idempotent requests (nginx's default), on another replica of the alias.
         proxy_next_upstream error timeout http_502 http_503;
         proxy_next_upstream_tries 3;
         proxy_next_upstream_timeout 10s;
 """
 
 
-def _upstream(color: Color, plan: RoutingPlan, addresses: Mapping[str, str]) -> str:
-    lines = [f"upstream bg_{color} {{"]
-    for name in plan.color(color).containers:
-        lines.append(f"    server {addresses[name]}:{plan.app_port} max_fails=1 fail_timeout=2s;  # {name}")
-    lines += ["    keepalive 32;", "}"]
-    return "\n".join(lines)
+def router_js() -> str:
+    """The njs module that decides every request (bluegreen/router.js)."""
+    return resources.files("bluegreen").joinpath(ROUTER_JS).read_text(encoding="utf-8")
 
 
-def _split(plan: RoutingPlan) -> tuple[str, str]:
-    """The split directive (if two colours are live) and the upstream expression."""
-    live = [c for c in COLORS if plan.weight(c) > 0]
-    if len(live) == 1:
-        return "", f"bg_{live[0]}"
-    key = {"none": "${request_id}", "ip": "${remote_addr}", "cookie": "${bg_sticky_key}"}[plan.stickiness]
-    # The active colour owns the low end of the hash range, so raising its
-    # share (10 -> 50) keeps every sticky client that already saw it.
-    text = f'split_clients "{key}" $bg_color {{\n    {plan.weight(plan.active)}% {plan.active};\n    * {plan.idle};\n}}'
-    return text, "bg_$bg_color"
+def _route_maps(route: str, color: str, target: str) -> str:
+    """ "<colour> <host:port>" from router.js, as two variables."""
+    return (
+        f'map ${route} ${color} {{\n    "~^(?<{color}_c>[a-z]+) " ${color}_c;\n    default "";\n}}\n'
+        f'map ${route} ${target} {{\n    "~ (?<{target}_t>[^ ]+)$" ${target}_t;\n    default "";\n}}'
+    )
 
 
-def _location(upstream: str, color_header: str, plan: RoutingPlan, sticky: bool) -> str:
-    lines = ["    location / {", f"        proxy_pass http://{upstream};", PROXY_SETTINGS.rstrip("\n")]
+def _location(target: str, color: str, plan: RoutingPlan, sticky: bool) -> str:
+    lines = [
+        "    location / {",
+        f'        if (${target} = "") {{',
+        '            return 503 \'{"error":"no route"}\';',
+        "        }",
+        f"        proxy_pass http://${target};",
+        PROXY_SETTINGS.rstrip("\n"),
+    ]
     if plan.rate_limit is not None:
         lines.append(f"        limit_req zone=bg_rate burst={plan.rate_limit.burst} nodelay;")
-    lines.append(f"        add_header X-Bluegreen-Color {color_header} always;")
+    lines.append(f"        add_header X-Bluegreen-Color ${color} always;")
     if sticky:
         lines.append("        add_header Set-Cookie $bg_set_cookie always;")
     if plan.security_headers:
@@ -238,84 +266,74 @@ def _location(upstream: str, color_header: str, plan: RoutingPlan, sticky: bool)
     return "\n".join(lines)
 
 
-def _status_json(plan: RoutingPlan, config_hash: str, generated_at: str) -> str:
-    status = {
+def _targets(plan: RoutingPlan, color: Color) -> list[str]:
+    spec = plan.color(color)
+    hosts = [spec.alias] if spec.alias and spec.containers else list(spec.containers)
+    return [f"{host}:{plan.app_port}" for host in hosts]
+
+
+def _state(plan: RoutingPlan, generated_at: str) -> str:
+    state = {
         "deployment": plan.deployment,
-        "configHash": config_hash,
         "planHash": plan.plan_hash(),
         "generatedAt": generated_at,
         "active": plan.active,
         "weights": plan.weights.model_dump(),
         "versions": {c: plan.color(c).version for c in COLORS},
-        "preview": plan.preview,
+        "preview": plan.preview if plan.preview is not None and plan.color(plan.preview).containers else None,
         "stickiness": plan.stickiness,
+        "targets": {c: _targets(plan, c) for c in plan.serving_colors()},
     }
-    return json.dumps(status, sort_keys=True, separators=(",", ":"))
+    return json.dumps(state, sort_keys=True, indent=1) + "\n"
 
 
-STATUS_PLACEHOLDER = "@@STATUS@@"
+CONFIG_HASH_PLACEHOLDER = "@@CONFIG_HASH@@"
 
 
-def render(plan: RoutingPlan, addresses: Mapping[str, str], generated_at: str) -> Rendered:
-    """nginx config for `plan`. `addresses` maps every serving container to its IP.
+def render(plan: RoutingPlan, generated_at: str) -> Rendered:
+    """The router's config and state for `plan`.
 
-    The config hash covers everything except the status body (which carries the
-    hash itself and the generation time), so the same plan and addresses always
-    hash the same: that is what makes a repeated switch a no-op.
+    The config hash covers the config files only (not the state), so traffic
+    changes and releases keep it: that is what lets a switch skip the reload.
     """
-    missing = [n for c in plan.serving_colors() for n in plan.color(c).containers if n not in addresses]
-    if missing:
-        raise ValueError(f"no address for container(s): {', '.join(missing)}")
-    split, live_upstream = _split(plan)
-    sticky = plan.stickiness == "cookie" and bool(split)
     blocks = [
-        f"# Generated by bluegreen for {plan.deployment}, plan {plan.plan_hash()}.\n"
-        "# Do not edit: the next switch replaces it.",
+        f"# Generated by bluegreen for {plan.deployment}. Do not edit: the next switch replaces it.\n"
+        f"# Routing decisions come from {ROUTING_DIR}/current/{STATE_FILE}, read by {ROUTER_JS} per request.",
+        f"js_import bg from {ROUTING_DIR}/current/{ROUTER_JS};",
+        "js_set $bg_route bg.live;\njs_set $bg_preview_route bg.preview;\njs_set $bg_set_cookie bg.setCookie;",
+        _route_maps("bg_route", "bg_color", "bg_target"),
+        _route_maps("bg_preview_route", "bg_preview_color", "bg_preview_target"),
         'map $http_upgrade $bg_connection {\n    default upgrade;\n    "" "";\n}',
         'map $http_x_request_id $bg_request_id {\n    default $http_x_request_id;\n    "" $request_id;\n}',
+        f"resolver {DOCKER_DNS} valid=2s ipv6=off;\nresolver_timeout 2s;",
     ]
-    if sticky:
-        blocks.append(
-            f"map $cookie_{STICKY_COOKIE} $bg_sticky_key {{\n"
-            '    "" $request_id;\n'
-            f"    default $cookie_{STICKY_COOKIE};\n}}"
-        )
-        blocks.append(
-            f"map $cookie_{STICKY_COOKIE} $bg_set_cookie {{\n"
-            f'    "" "{STICKY_COOKIE}=$request_id; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax";\n'
-            '    default "";\n}'
-        )
     if plan.rate_limit is not None:
         blocks.append(
             f"limit_req_zone $binary_remote_addr zone=bg_rate:10m rate={plan.rate_limit.requests_per_second}r/s;\n"
             "limit_req_status 429;"
         )
-    blocks += [_upstream(c, plan, addresses) for c in plan.serving_colors()]
-    if split:
-        blocks.append(split)
-    live_color_header = "$bg_color" if split else next(c for c in COLORS if plan.weight(c) > 0)
+    sticky = plan.stickiness == "cookie"
     blocks.append(
         "server {\n"
         f"    listen {LIVE_PORT} default_server;\n"
         "    server_name _;\n"
-        f"{_location(live_upstream, live_color_header, plan, sticky)}\n"
+        f"{_location('bg_target', 'bg_color', plan, sticky)}\n"
         "}"
     )
-    if plan.preview is not None and plan.color(plan.preview).containers:
-        preview_location = _location(f"bg_{plan.preview}", plan.preview, plan, sticky=False)
-    else:
-        preview_location = (
-            "    location / {\n        default_type application/json;\n"
-            '        return 503 \'{"error":"no preview colour"}\';\n    }'
-        )
-    blocks.append(f"server {{\n    listen {PREVIEW_PORT};\n    server_name _;\n{preview_location}\n}}")
+    blocks.append(
+        "server {\n"
+        f"    listen {PREVIEW_PORT};\n"
+        "    server_name _;\n"
+        f"{_location('bg_preview_target', 'bg_preview_color', plan, sticky=False)}\n"
+        "}"
+    )
     blocks.append(
         "server {\n"
         f"    listen 127.0.0.1:{STATUS_PORT};\n"
         "    access_log off;\n"
+        f'    set $bg_config_hash "{CONFIG_HASH_PLACEHOLDER}";\n'
         f"    location = {STATUS_PATH} {{\n"
-        "        default_type application/json;\n"
-        f"        return 200 '{STATUS_PLACEHOLDER}';\n"
+        "        js_content bg.status;\n"
         "    }\n"
         "    location / {\n        return 404;\n    }\n"
         "}"
@@ -323,10 +341,18 @@ def render(plan: RoutingPlan, addresses: Mapping[str, str], generated_at: str) -
     http_body = "\n\n".join(blocks) + "\n"
     main_conf = (
         f"# Generated by bluegreen for {plan.deployment}.\n"
-        "# Old workers finish in-flight requests, but no longer than the drain bound:\n"
-        "# without it a WebSocket would pin an old worker forever.\n"
+        "load_module modules/ngx_http_js_module.so;\n"
+        "# Only a config change reloads nginx; its old workers finish in-flight\n"
+        "# requests, but no longer than the drain bound.\n"
         f"worker_shutdown_timeout {max(plan.drain_seconds, 1)}s;\n"
     )
-    config_hash = hashlib.sha256((main_conf + http_body).encode()).hexdigest()[:16]
-    http_conf = http_body.replace(STATUS_PLACEHOLDER, _status_json(plan, config_hash, generated_at))
-    return Rendered(main_conf=main_conf, http_conf=http_conf, config_hash=config_hash, plan_hash=plan.plan_hash())
+    script = router_js()
+    config_hash = hashlib.sha256((main_conf + http_body + script).encode()).hexdigest()[:16]
+    return Rendered(
+        main_conf=main_conf,
+        http_conf=http_body.replace(CONFIG_HASH_PLACEHOLDER, config_hash),
+        router_js=script,
+        state_json=_state(plan, generated_at),
+        config_hash=config_hash,
+        plan_hash=plan.plan_hash(),
+    )

@@ -1,42 +1,81 @@
-"""Apply a routing plan to a live router: gate, write, test, reload, verify, drain.
+"""Apply a routing plan to a router: gate -> render -> decide -> publish -> verify -> drain.
 
-One idempotent operation: the same plan twice reloads nothing. Any failure
-raises SwitchError with one line and leaves the routing that was live before
-(files restored, nginx never reloaded onto a config that failed `nginx -t`).
+One idempotent operation under the router's lock: the same plan twice
+publishes nothing. Traffic changes and releases publish state only (no nginx
+reload); only a change of the router's own config reloads. Every failure is
+one line: SwitchError means the routing that was live before still is (or is
+back), LockHeldError (exit 3) that another switch held the lock too long,
+OutcomeUnknownError (exit 4) that nobody can know from here: run `status`.
 Rollback is the same operation with the idle colour at 100%.
+
+The router is a RouterPort and the containers an Inspector, so every branch
+runs against a fake in unit tests; bluegreen.live_router.LiveRouter is the
+real one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bluegreen.conventions import COLORS, utc_now
-from bluegreen.docker_api import DockerClient, DockerError
-from bluegreen.errors import BluegreenError, InputError
-from bluegreen.health import GateError, run_gate
+from bluegreen.docker_api import DockerError
+from bluegreen.errors import BluegreenError, InputError, OutcomeUnknownError
+from bluegreen.health import GateError, GateResult, Inspector, run_gate
 from bluegreen.live_router import (
     LIVE_PLAN,
     PROGRAM_PLAN,
+    Begun,
     ConfigRefusedError,
     HttpResult,
-    LiveRouter,
+    Lock,
+    LockHeldError,
+    LockLostError,
     NotLiveError,
+    Publication,
     RouterError,
     Snapshot,
+    snapshot_of,
 )
 from bluegreen.problems import SettingsError
-from bluegreen.routing import RoutingPlan, parse_plan, render, rollback_plan
+from bluegreen.routing import STATE_FILE, Rendered, RoutingPlan, parse_plan, render, rollback_plan
 
-RELOAD_TIMEOUT_SECONDS = 10.0
+VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
+LOCK_POLL_SECONDS = 0.2
+LOCK_GRACE_SECONDS = 120  # beyond the gate's own bound: publish, verify, drain
+DEFAULT_LOCK_WAIT = 60.0
 Log = Callable[[str], None]
 
 
+class RouterPort(Protocol):
+    """What a switch needs from a router (LiveRouter; a fake in the unit tests)."""
+
+    container: str
+
+    def networks(self) -> set[str]: ...
+
+    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun: ...
+
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]: ...
+
+    def publish(self, publication: Publication, lock: Lock) -> None: ...
+
+    def release(self, lock: Lock) -> None: ...
+
+    def old_workers(self) -> int: ...
+
+
 class SwitchError(BluegreenError):
-    """The switch did not happen; the previous routing is still live."""
+    """The switch did not happen; the previous routing is still (or again) live."""
 
 
 @dataclass
@@ -45,6 +84,7 @@ class SwitchReport:
     router: str
     source: str
     changed: bool
+    reloaded: bool
     weights: dict[str, int]
     plan_hash: str
     config_hash: str
@@ -52,131 +92,243 @@ class SwitchReport:
     gate_s: float
     live_s: float
     drained_s: float | None
-    old_workers_left: int
+    old_workers_left: int | None  # None: could not be counted (the switch itself is done)
     total_s: float
 
     def line(self) -> str:
         shares = " / ".join(f"{c} {self.weights[c]}%" for c in COLORS)
         if not self.changed:
             return f"{self.deployment}: already live ({shares}, config {self.config_hash}); nothing reloaded"
-        drain = (
-            f"drained {self.drained_s:.2f}s"
-            if self.drained_s is not None
-            else f"{self.old_workers_left} old worker(s) still draining"
-        )
+        if not self.reloaded:
+            drain = "no reload"
+        elif self.drained_s is not None:
+            drain = f"reloaded, drained {self.drained_s:.2f}s"
+        elif self.old_workers_left is None:
+            drain = "reloaded, old workers not counted"
+        else:
+            drain = f"reloaded, {self.old_workers_left} old worker(s) still draining"
         return (
             f"{self.deployment}: live {shares} (config {self.config_hash}, plan {self.plan_hash}); "
             f"gate {self.gate_s:.2f}s, live {self.live_s:.2f}s, {drain}"
         )
 
 
-def _poll(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_SECONDS)
+@dataclass(frozen=True)
+class Decision:
+    """What publishing must change: the routing (state, config) and/or the program's record."""
+
+    routing: bool
+    reload: bool
+    record: bool
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.routing or self.record)
+
+
+def new_lock(source: str, gate_seconds: float) -> Lock:
+    owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} ({source})"
+    return Lock(uuid.uuid4().hex, owner, int(gate_seconds) + LOCK_GRACE_SECONDS)
+
+
+class LockingProber:
+    """The gate's prober. Its first round takes the lock and reads the snapshot in the same exec."""
+
+    def __init__(
+        self,
+        router: RouterPort,
+        lock: Lock,
+        wait: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        say: Log,
+    ) -> None:
+        self.router, self.lock, self.wait = router, lock, wait
+        self.clock, self.sleep, self.say = clock, sleep, say
+        self.begun: Begun | None = None
+
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+        if self.begun is None:
+            self.begun = self._begin(targets)
+            return self.begun.results
+        return self.router.fetch(targets)
+
+    def snapshot(self) -> Snapshot:
+        if self.begun is None:
+            self.begun = self._begin(())
+        return snapshot_of(self.begun, self.router.container)
+
+    @property
+    def locked(self) -> bool:
+        return self.begun is not None
+
+    def _begin(self, targets: Sequence[tuple[str, int, str]]) -> Begun:
+        deadline = self.clock() + self.wait
+        said = False
+        while True:
+            begun = self.router.begin(self.lock, targets)
+            if begun.acquired:
+                return begun
+            if self.clock() >= deadline:
+                raise LockHeldError(
+                    f"router {self.router.container} is locked by {begun.holder}; waited {self.wait:g}s "
+                    "(--wait to wait longer); nothing was changed"
+                )
+            if not said:
+                self.say(f"waiting for the lock held by {begun.holder}")
+                said = True
+            self.sleep(LOCK_POLL_SECONDS)
+
+
+def decide(snapshot: Snapshot, rendered: Rendered, source: str, observed: str | None) -> Decision:
+    reload = snapshot.status.get("configHash") != rendered.config_hash
+    routing = reload or snapshot.status.get("planHash") != rendered.plan_hash
+    program = snapshot.program_record or {}
+    record = source == "program" and (program.get("planHash"), program.get("observed")) != (
+        rendered.plan_hash,
+        observed,
+    )
+    return Decision(routing=routing, reload=reload, record=record)
+
+
+def generation_files(
+    plan: RoutingPlan, rendered: Rendered, snapshot: Snapshot, decision: Decision, source: str, observed: str | None
+) -> dict[str, str]:
+    """Everything one generation holds: config, state and both records (carried over where unchanged)."""
+    record = json.dumps(
+        {
+            "plan": json.loads(plan.canonical()), "source": source, "appliedAt": utc_now(),
+            "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
+            **({"observed": observed} if observed is not None else {}),
+        },
+        indent=2,
+    )  # fmt: skip
+    files = {**rendered.config_files(), STATE_FILE: rendered.state_json}
+    live = record if decision.routing or snapshot.live_record is None else json.dumps(snapshot.live_record, indent=2)
+    files[LIVE_PLAN] = live
+    if decision.record:
+        files[PROGRAM_PLAN] = record
+    elif snapshot.program_record is not None:
+        files[PROGRAM_PLAN] = json.dumps(snapshot.program_record, indent=2)
+    return files
 
 
 def apply_plan(
-    client: DockerClient,
+    router: RouterPort,
+    inspector: Inspector,
     plan: RoutingPlan,
     source: str = "cli",
     wait_drain: bool = True,
     log: Log | None = None,
     observed: str | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    expect_live_plan: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> SwitchReport:
-    """Gate, write, test, reload, verify, drain; `observed` is the program's drift reading, kept in its record."""
+    """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
+    `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback)."""
     say = log or (lambda _: None)
-    started = time.monotonic()
+    started = clock()
+    locking = LockingProber(router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, say)
+    published = False
     try:
-        router = LiveRouter.find(client, plan.deployment)
-        first_round = _SnapshotOnFirstRound(router)
-        names = [n for c in plan.serving_colors() for n in plan.color(c).containers]
-        gate = run_gate(
-            names, client, first_round, router.networks(), plan.app_port, plan.health_path, plan.health_gate
-        )
-        live = first_round.snapshot or router.snapshot()
-        gate_s = time.monotonic() - started
-        say(f"gate passed: {len(names)} container(s) in {gate.seconds:.2f}s")
-        rendered = render(plan, gate.addresses, utc_now())
-        report = SwitchReport(
-            deployment=plan.deployment, router=router.container, source=source, changed=False,
-            weights=plan.weights.model_dump(), plan_hash=rendered.plan_hash, config_hash=rendered.config_hash,
-            previous_config_hash=live.status.get("configHash"), gate_s=gate_s, live_s=gate_s,
-            drained_s=0.0, old_workers_left=0, total_s=0.0,
-        )  # fmt: skip
-        record = json.dumps(
-            {
-                "plan": json.loads(plan.canonical()), "source": source, "appliedAt": utc_now(),
-                "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
-                **({"observed": observed} if observed is not None else {}),
-            },
-            indent=2,
-        )  # fmt: skip
-        files: dict[str, str] = {}
-        if live.status.get("configHash") != rendered.config_hash:
-            files = {**rendered.files(), LIVE_PLAN: record}
-        program = live.program_record or {}
-        if source == "program" and (program.get("planHash"), program.get("observed")) != (rendered.plan_hash, observed):
-            files[PROGRAM_PLAN] = record
-        if not files:
-            report.total_s = time.monotonic() - started
-            return report
-        routing_changes = "http.conf" in files
-        try:
-            router.apply(
-                files,
-                router.user(),
-                expect_hash=rendered.config_hash if routing_changes else None,
-                verify_seconds=RELOAD_TIMEOUT_SECONDS,
-            )
-        except ConfigRefusedError as exc:
-            raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from exc
-        except NotLiveError as exc:
-            router.restore(list(files))
+        # gate
+        gate = _gate(router, inspector, plan, locking, clock, sleep)
+        say(f"gate passed: {len(gate.addresses)} container(s) in {gate.seconds:.2f}s")
+        snapshot = locking.snapshot()
+        if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
             raise SwitchError(
-                f"router {router.container} did not load config {rendered.config_hash} within "
-                f"{RELOAD_TIMEOUT_SECONDS:g}s (see `docker logs {router.container}`); previous routing restored"
-            ) from exc
-        if not routing_changes:
-            report.total_s = time.monotonic() - started
-            return report  # only the program's record changed; the routing was already live
-        report.changed = True
-        report.live_s = time.monotonic() - started
-        say(f"live after {report.live_s:.2f}s")
-        if wait_drain and _poll(lambda: router.old_workers() == 0, plan.drain_seconds + 1.0):
-            report.drained_s = time.monotonic() - started
-        else:
-            report.drained_s = None
-            report.old_workers_left = router.old_workers()
-        report.total_s = time.monotonic() - started
+                f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "
+                "lock; nothing was changed: look at `status` and run it again"
+            )
+        # render, decide
+        rendered = render(plan, utc_now())
+        decision = decide(snapshot, rendered, source, observed)
+        report = SwitchReport(
+            deployment=plan.deployment, router=router.container, source=source, changed=decision.routing,
+            reloaded=decision.reload, weights=plan.weights.model_dump(), plan_hash=rendered.plan_hash,
+            config_hash=rendered.config_hash, previous_config_hash=snapshot.status.get("configHash"),
+            gate_s=clock() - started, live_s=0.0, drained_s=0.0, old_workers_left=0, total_s=0.0,
+        )  # fmt: skip
+        if decision.nothing:
+            report.live_s = report.total_s = clock() - started
+            return report
+        # publish, verify (in the router: one exec)
+        files = generation_files(plan, rendered, snapshot, decision, source, observed)
+        publication = Publication(
+            f"g{time.time_ns()}", files, decision.reload, rendered.config_hash, rendered.plan_hash, VERIFY_SECONDS
+        )
+        published = True  # from here the router's script releases the lock itself
+        router.publish(publication, locking.lock)
+        report.live_s = clock() - started
+        say(f"live after {report.live_s:.2f}s ({'reloaded' if decision.reload else 'no reload'})")
+        # drain: only a reload leaves old workers behind
+        if decision.reload and wait_drain:
+            _drain(router, plan, report, clock, sleep)
+        report.total_s = clock() - started
         return report
-    except InputError:
-        raise  # the engine address is wrong: the caller's input, not a failed switch
-    except (GateError, RouterError, DockerError) as exc:
-        raise SwitchError(f"{exc}; routing unchanged" if isinstance(exc, GateError) else str(exc)) from exc
+    except (InputError, LockHeldError, OutcomeUnknownError):
+        raise  # the engine address, a held lock, an unknown outcome: each says so itself
+    except GateError as exc:
+        raise SwitchError(f"{exc}; routing unchanged") from exc
+    except ConfigRefusedError as exc:
+        raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from exc
+    except NotLiveError as exc:
+        raise SwitchError(f"{exc} (see `docker logs {router.container}`); previous routing restored") from exc
+    except LockLostError as exc:
+        raise SwitchError(f"{exc}; this switch published nothing") from exc
+    except (RouterError, DockerError) as exc:
+        raise SwitchError(str(exc)) from exc
+    finally:
+        if locking.locked and not published:
+            with contextlib.suppress(BluegreenError, OSError):
+                router.release(locking.lock)
 
 
-class _SnapshotOnFirstRound:
-    """The gate's prober, whose first round also reads the router's snapshot: one exec fewer per switch."""
+def _gate(
+    router: RouterPort,
+    inspector: Inspector,
+    plan: RoutingPlan,
+    prober: LockingProber,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> GateResult:
+    names = [n for c in plan.serving_colors() for n in plan.color(c).containers]
+    networks = router.networks()
+    return run_gate(names, inspector, prober, networks, plan.app_port, plan.health_path, plan.health_gate, clock, sleep)
 
-    def __init__(self, router: LiveRouter) -> None:
-        self.router = router
-        self.snapshot: Snapshot | None = None
 
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
-        if self.snapshot is None:
-            results, self.snapshot = self.router.fetch_with_snapshot(targets)
-            return results
-        return self.router.fetch(targets)
+def _drain(
+    router: RouterPort,
+    plan: RoutingPlan,
+    report: SwitchReport,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    """Wait for old workers up to the drain bound; what is left is a field of the report, never an error.
+
+    `drained_s` counts from the moment the new routing was live.
+    """
+    started = clock()
+    deadline = started + plan.drain_seconds + 1.0
+    try:
+        while True:
+            left = router.old_workers()
+            if left == 0:
+                report.drained_s, report.old_workers_left = clock() - started, 0
+                return
+            if clock() >= deadline:
+                report.drained_s, report.old_workers_left = None, left
+                return
+            sleep(POLL_SECONDS)
+    except (RouterError, DockerError):
+        report.drained_s, report.old_workers_left = None, None
 
 
-def live_plan(router: LiveRouter) -> RoutingPlan | None:
+def live_plan(router: RouterPort) -> RoutingPlan | None:
     """The plan the router last applied; None before the first switch, SwitchError when unreadable."""
-    snapshot = router.snapshot()
+    snapshot = snapshot_of(router.begin(None), router.container)
     if snapshot.unreadable:
         raise SwitchError("; ".join(snapshot.unreadable) + "; run a switch with a plan to replace it")
     record = snapshot.live_record
@@ -191,10 +343,11 @@ def live_plan(router: LiveRouter) -> RoutingPlan | None:
         ) from exc
 
 
-def rollback(client: DockerClient, deployment: str, successes: int = 1, log: Log | None = None) -> SwitchReport:
+def rollback(
+    router: RouterPort, inspector: Inspector, successes: int = 1, log: Log | None = None, lock_wait: float = 0.0
+) -> SwitchReport:
     """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
     try:
-        router = LiveRouter.find(client, deployment)
         live = live_plan(router)
     except InputError:
         raise
@@ -206,4 +359,7 @@ def rollback(client: DockerClient, deployment: str, successes: int = 1, log: Log
         raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
     target = rollback_plan(live)
     gate = target.health_gate.model_copy(update={"successes": min(successes, target.health_gate.successes)})
-    return apply_plan(client, target.model_copy(update={"health_gate": gate}), source="rollback", log=log)
+    return apply_plan(
+        router, inspector, target.model_copy(update={"health_gate": gate}), source="rollback", log=log,
+        lock_wait=lock_wait, expect_live_plan=live.plan_hash(),
+    )  # fmt: skip

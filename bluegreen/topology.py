@@ -97,15 +97,22 @@ class Topology:
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:6]
 
-    def app_containers(self, color: Color, name_key: str | None = None) -> list[str]:
+    def app_alias(self, color: Color, name_key: str | None = None) -> str | None:
+        """The network alias every replica of the colour answers to; the router sends requests to it."""
         spec = self.settings.color(color)
         if spec.replicas == 0:
-            return []
-        suffix = self.spec_hash(color, name_key)
-        return [f"{self.deployment}-{color}-{spec.version}-{suffix}-{i + 1}" for i in range(spec.replicas)]
+            return None
+        return f"{self.deployment}-{color}-{spec.version}-{self.spec_hash(color, name_key)}"
+
+    def app_containers(self, color: Color, name_key: str | None = None) -> list[str]:
+        alias = self.app_alias(color, name_key)
+        return [f"{alias}-{i + 1}" for i in range(self.settings.color(color).replicas)] if alias else []
 
     def all_app_containers(self, name_key: str | None = None) -> dict[Color, list[str]]:
         return {c: self.app_containers(c, name_key) for c in COLORS}
+
+    def all_aliases(self, name_key: str | None = None) -> dict[Color, str | None]:
+        return {c: self.app_alias(c, name_key) for c in COLORS}
 
     def labels(self, role: str, color: Color | None = None) -> dict[str, str]:
         labels = {DEPLOYMENT_LABEL: self.deployment, ROLE_LABEL: role}

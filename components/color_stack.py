@@ -34,9 +34,15 @@ class ColorStack(pulumi.ComponentResource):
         image_id: pulumi.Input[str],
         network: docker.Network,
         names: pulumi.Output[list[str]],
+        alias: pulumi.Output[str | None],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`names` are the container names (bluegreen.topology); an Output because they may hash secrets."""
+        """`names` and `alias` come from bluegreen.topology; Outputs because they may hash secrets.
+
+        Every replica answers to `alias` on the stack network: the router sends
+        requests there, so nginx balances across the replicas and retries the
+        next one, and no address is ever written down.
+        """
         super().__init__("bluegreen:index:ColorStack", name, None, opts)
         app = topology.settings.app
         self.names = names
@@ -66,7 +72,11 @@ class ColorStack(pulumi.ComponentResource):
                 stop_signal="SIGTERM",
                 stop_timeout=app.stop_grace_seconds,
                 destroy_grace_seconds=app.stop_grace_seconds,
-                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(
+                        name=network.name, aliases=alias.apply(lambda a: [a] if a else [])
+                    )
+                ],
                 must_run=True,
                 wait=True,
                 wait_timeout=int(topology.settings.health_gate.timeout_seconds),

@@ -76,7 +76,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels("network").items()],
             opts=child,
         )
-        names = self._container_names(name, topology, child)
+        names, aliases = self._container_names(name, topology, child)
         images: dict[str, AppImage] = {}
         self.color_stacks: dict[Color, ColorStack] = {}
         for color in COLORS:
@@ -90,13 +90,15 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                     )
                 image_id = images[ref].image_id
             self.color_stacks[color] = ColorStack(
-                f"{name}-{color}", topology, color, image_id, network, names[color],
+                f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color],
                 opts=child,
             )  # fmt: skip
         self.router = Router(f"{name}-router", topology, network, opts=pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
 
-        self.plan = names.apply(lambda n: plan_from_settings(settings, topology.deployment, n))
+        self.plan = pulumi.Output.all(names, aliases).apply(
+            lambda both: plan_from_settings(settings, topology.deployment, both[0], both[1])
+        )
         observed = read_observed(topology.deployment, status)
         warn_router_replacement(settings.router, status)
         containers = [c for s in self.color_stacks.values() for c in s.containers]
@@ -122,10 +124,15 @@ class BlueGreenDeployment(pulumi.ComponentResource):
 
     def _container_names(
         self, name: str, topology: Topology, opts: pulumi.ResourceOptions
-    ) -> pulumi.Output[dict[Color, list[str]]]:
-        """Container names per colour; through the name key only when they depend on secret values."""
+    ) -> tuple[pulumi.Output[dict[Color, list[str]]], pulumi.Output[dict[Color, str | None]]]:
+        """Container names and network aliases per colour; through the name key only when they hash secrets."""
         if not topology.needs_name_key:
-            return pulumi.Output.from_input(topology.all_app_containers())
+            return pulumi.Output.from_input(topology.all_app_containers()), pulumi.Output.from_input(
+                topology.all_aliases()
+            )
         key = NameKey(f"{name}-name-key", opts=opts).key
         # An HMAC under a random key reveals nothing: the names need not be secret.
-        return pulumi.Output.unsecret(key.apply(topology.all_app_containers))
+        return (
+            pulumi.Output.unsecret(key.apply(topology.all_app_containers)),
+            pulumi.Output.unsecret(key.apply(topology.all_aliases)),
+        )

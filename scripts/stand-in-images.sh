@@ -4,7 +4,7 @@
 # Nothing can be pulled on the machines this project is built on, so the two
 # base images the Dockerfiles name are made here from Debian packages:
 #   bluegreen-local/python:3.11  python3 + venv + pip  (app/Dockerfile BASE_IMAGE)
-#   bluegreen-local/nginx:1.22   nginx-light, uid 101  (router image, like nginx-unprivileged)
+#   bluegreen-local/nginx:1.22   nginx-light + njs, uid 101  (router image, like nginx-unprivileged)
 # Idempotent: an image that exists is left alone, so a second run takes a second.
 # Needs root (debootstrap) and a running Docker engine.
 set -euo pipefail
@@ -13,6 +13,8 @@ SUITE=${SUITE:-bookworm}
 WORK=${STAND_IN_WORKDIR:-${TMPDIR:-/tmp}/bluegreen-stand-in}
 
 log() { printf 'stand-in-images: %s\n' "$*" >&2; }
+
+NJS_MODULE=/usr/lib/nginx/modules/ngx_http_js_module.so
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -58,8 +60,12 @@ build_python() {
 
 build_nginx() {
   local name=bluegreen-local/nginx:1.22 root=$WORK/nginx
-  if have_image "$name"; then log "$name exists"; return; fi
-  bootstrap "$root" nginx-light
+  # The router decides every request in njs (bluegreen/router.js); an image without it is rebuilt.
+  if have_image "$name" && docker run --rm --entrypoint test "$name" -e "$NJS_MODULE"; then
+    log "$name exists"
+    return
+  fi
+  bootstrap "$root" nginx-light,libnginx-mod-http-js
   # Same identity and writable paths as the nginx-unprivileged image: uid/gid 101,
   # pid and temp files under /tmp, config owned by the server user.
   chroot "$root" groupadd --system --gid 101 nginx

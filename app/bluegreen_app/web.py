@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import socket
@@ -28,6 +29,7 @@ from bluegreen_app.logs import request_id
 
 log = logging.getLogger("bluegreen_app")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ECHO_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,14 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
         await asyncio.sleep(seconds)
         return JSONResponse({"slept": seconds, "color": config.color, "version": config.version})
 
+    async def post_echo(request: Request) -> JSONResponse:
+        """A request that must not be sent twice: what the no-retry benchmark posts through switches."""
+        body = await request.body()
+        if len(body) > ECHO_MAX_BYTES:
+            return JSONResponse({"error": f"body: got {len(body)} bytes; allowed: at most {ECHO_MAX_BYTES}"}, 413)
+        digest = hashlib.sha256(body).hexdigest()
+        return JSONResponse({"received": len(body), "sha256": digest, "color": config.color, "version": config.version})
+
     async def echo(ws: WebSocket) -> None:
         await ws.accept(headers=[(b"x-app-color", config.color.encode())])
         try:
@@ -188,6 +198,7 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
             Route("/health/live", live),
             Route("/health/ready", ready),
             Route("/slow", slow),
+            Route("/echo", post_echo, methods=["POST"]),
             WebSocketRoute("/ws", echo),
         ],
         lifespan=lifespan,

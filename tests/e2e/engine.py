@@ -198,7 +198,11 @@ class ContainerHandler(Handler):
                     for v in inputs.get("volumes", [])
                 ],
             },
-            "NetworkingConfig": {"EndpointsConfig": {n["name"]: {} for n in inputs.get("networksAdvanced", [])[:1]}},
+            "NetworkingConfig": {
+                "EndpointsConfig": {
+                    n["name"]: {"Aliases": n.get("aliases", [])} for n in inputs.get("networksAdvanced", [])[:1]
+                }
+            },
         }
         if inputs.get("command"):
             body["Cmd"] = inputs["command"]

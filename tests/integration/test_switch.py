@@ -77,22 +77,33 @@ def share_plan(stack: Stack, green: int, **extra: Any) -> dict[str, Any]:
     return stack.plan("green", green, **extra)
 
 
-def test_no_failed_request_across_20_switches_under_load(blue_live: Stack) -> None:
+def reloads(stack: Stack) -> int:
+    """nginx reloads of the router so far (its master logs each one)."""
+    return docker("logs", stack.router.name).stderr.count("reconfiguring\n")
+
+
+def test_no_failed_request_and_no_reload_across_20_switches_for_clients_that_never_retry(blue_live: Stack) -> None:
     stack = blue_live
     client = DockerClient()
+    router = LiveRouter.find(client, stack.deployment)
     switches = 0
-    with BackgroundProbe(stack.url(), round_seconds=5) as load:
+    reloaded_before = reloads(stack)
+    with BackgroundProbe(stack.url(), round_seconds=5, retry=False, post_every=4) as load:
         started = time.monotonic()
         while (switches < 24 or time.monotonic() - started < 32) and time.monotonic() - started < 150:
-            report = apply_plan(client, parse_plan(share_plan(stack, SEQUENCE[switches % len(SEQUENCE)])))
-            assert report.changed, (switches, report.weights, report.config_hash, report.previous_config_hash)
+            plan = parse_plan(share_plan(stack, SEQUENCE[switches % len(SEQUENCE)]))
+            report = apply_plan(router, client, plan)
+            assert report.changed and not report.reloaded, (switches, report.weights, report.config_hash)
             switches += 1
     stats = load.stats
-    print(f"\n{stats.requests} requests, {switches} switches, {stats.failed} failed, {stats.retried} retried")
+    posts = sum(1 for s in stats.samples if s.method == "POST")
+    print(f"\n{stats.requests} requests ({posts} POST), {switches} switches, {stats.failed} failed, never retried")
     assert switches >= 20 and time.monotonic() - started >= 30
-    assert stats.requests > 10_000
+    assert stats.requests > 10_000 and posts > 2_000 and stats.retried == 0
     assert stats.failed == 0, (stats.errors, Counter(s.status for s in stats.samples if s.status != 200))
+    assert stats.misrouted == 0
     assert set(stats.colors()) == {"blue", "green"}
+    assert reloads(stack) == reloaded_before, "a traffic change must not reload nginx"
 
 
 # --- weights and stickiness -----------------------------------------------------------
@@ -157,6 +168,7 @@ def test_missing_container_fails_at_once(blue_live: Stack) -> None:
 
 
 def test_nginx_t_failure_keeps_old_routing(blue_live: Stack) -> None:
+    """Only a config change (here: a rate limit) is checked with nginx -t; a refusal publishes nothing."""
     stack = blue_live
     router = LiveRouter(DockerClient(), stack.router.name)
     before = router.snapshot().status["configHash"]
@@ -220,7 +232,23 @@ def test_slow_request_in_flight_survives_the_switch(blue_live: Stack) -> None:
     assert colors_of(stack.url(), 10) == Counter({"green": 10})
 
 
-def test_websocket_lives_until_drain_bound_and_new_ones_use_new_colour(blue_live: Stack) -> None:
+def test_websocket_survives_a_switch_and_new_ones_use_the_new_colour(blue_live: Stack) -> None:
+    """No reload, so no worker closes anything: an open WebSocket keeps its colour, new ones get the new one."""
+    stack = blue_live
+    ws_url = stack.url().replace("http://", "ws://") + "/ws"
+    with ws_connect(ws_url, open_timeout=10) as old:
+        assert old.response is not None and old.response.headers["x-app-color"] == "blue"
+        done = stack.switch(stack.plan("green"))
+        assert done.returncode == 0 and "no reload" in done.stdout, done.stdout + done.stderr
+        with ws_connect(ws_url, open_timeout=10) as new:
+            assert new.response is not None and new.response.headers["x-app-color"] == "green"
+        for _ in range(10):
+            old.send("ping")
+            assert old.recv(timeout=5) == "ping"
+            time.sleep(0.2)
+
+
+def test_websocket_lives_until_drain_bound_when_the_config_changes(blue_live: Stack) -> None:
     stack = blue_live
     ws_url = stack.url().replace("http://", "ws://") + "/ws"
     drain = 3
@@ -230,8 +258,8 @@ def test_websocket_lives_until_drain_bound_and_new_ones_use_new_colour(blue_live
         assert old.response is not None and old.response.headers["x-app-color"] == "blue"
         result: dict[str, Any] = {}
 
-        def do_switch() -> None:
-            result["done"] = stack.switch(stack.plan("green", drainSeconds=drain))
+        def do_switch() -> None:  # a config change (no security headers): the one kind that reloads
+            result["done"] = stack.switch(stack.plan("green", drainSeconds=drain, securityHeaders=False))
             result["at"] = time.monotonic()
 
         switcher = threading.Thread(target=do_switch)
@@ -267,8 +295,8 @@ def test_websocket_lives_until_drain_bound_and_new_ones_use_new_colour(blue_live
 
 
 def settled_colors(url: str, expected: str, count: int = 10, within: float = 5.0) -> Counter[str]:
-    """`colors_of` once `expected` has answered: right after a reload an old nginx worker may still take a
-    new connection (seen once in CI after the WebSocket drain test); issue 14's reload-free switch removes it."""
+    """`colors_of` once `expected` has answered: right after a *reload* (the drain test before this one
+    changes the config) an old nginx worker may still take a new connection."""
     deadline = time.monotonic() + within
     while colors_of(url, 1) != Counter({expected: 1}) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -369,3 +397,93 @@ def test_rate_limit_answers_429(blue_live: Stack) -> None:
         assert codes[429] >= 5 and codes[200] >= 1, codes
     finally:
         assert stack.switch(stack.plan("blue")).returncode == 0
+
+
+# --- the lock, restarts, a torn state ---------------------------------------------------------
+
+
+def test_two_operators_switching_at_once_never_both_win_with_different_plans(blue_live: Stack) -> None:
+    """20 rounds of two concurrent switches: each success is true when it returns, the last one is live,
+    and the router's plan record matches what it serves."""
+    stack = blue_live
+    plans = [stack.plan("green", 30), stack.plan("green", 70)]
+    hashes = [parse_plan(p).plan_hash() for p in plans]
+    for round_ in range(20):
+        results: dict[int, tuple[int, float, str]] = {}
+
+        def run(i: int, results: dict[int, tuple[int, float, str]] = results) -> None:
+            done = stack.cli("switch", "--plan", "-", "--json", stdin=json.dumps(plans[i]))
+            results[i] = (done.returncode, time.monotonic(), done.stdout + done.stderr)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert all(code == 0 for code, _, _ in results.values()), (round_, results)
+        last = max(results, key=lambda i: results[i][1])
+        now = status(stack)
+        assert now["live"]["planHash"] == hashes[last], (round_, results)
+        assert now["lastSwitch"]["planHash"] == now["live"]["planHash"], "the record is what is served"
+
+
+def test_a_held_lock_is_exit_3_naming_the_holder(blue_live: Stack) -> None:
+    stack = blue_live
+    router = LiveRouter.find(DockerClient(), stack.deployment)
+    from bluegreen.live_router import Lock
+
+    holder = Lock("test-token", "ops@laptop pid 1 (cli)", 60)
+    assert router.begin(holder).acquired
+    try:
+        started = time.monotonic()
+        done = stack.cli("switch", "--plan", "-", "--wait", "1", stdin=json.dumps(stack.plan("green")))
+        assert done.returncode == 3 and "locked by ops@laptop pid 1 (cli)" in done.stderr, done.stderr
+        assert 1 <= time.monotonic() - started < 10
+        assert colors_of(stack.url(), 10) == Counter({"blue": 10})
+    finally:
+        router.release(holder)
+    assert stack.switch(stack.plan("blue")).returncode == 0, "released: the next switch goes ahead"
+
+
+def test_a_restarted_router_serves_the_last_published_routing(blue_live: Stack) -> None:
+    stack = blue_live
+    assert stack.switch(stack.plan("green", 50)).returncode == 0
+    docker("restart", "-t", "2", stack.router.name)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            seen = colors_of(stack.url(), 60)
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the router did not come back"
+            time.sleep(0.2)
+    assert set(seen) == {"blue", "green"}
+    assert status(stack)["live"]["weights"] == {"blue": 50, "green": 50}
+
+
+def test_a_torn_state_file_falls_back_to_the_last_good_state(blue_live: Stack) -> None:
+    stack = blue_live
+    assert stack.switch(stack.plan("green")).returncode == 0  # previous: blue 100%, current: green 100%
+    router = LiveRouter.find(DockerClient(), stack.deployment)
+    for torn in ('{"weights": {"blue"', ""):
+        script = 'printf "%s" "$1" > /etc/nginx/bluegreen/current/state.json'
+        assert router.client.exec(router.container, ["sh", "-c", script, "sh", torn]).exit_code == 0
+        assert colors_of(stack.url(), 20) == Counter({"blue": 20}), "the last good state, never a guess"
+        assert status(stack)["live"]["stateSource"] == "previous"
+    assert stack.switch(stack.plan("blue")).returncode == 0
+
+
+def test_a_restarted_app_container_keeps_its_colour(blue_live: Stack) -> None:
+    """Requests go to names through Docker's DNS: a restart (even on a new address) never misroutes."""
+    stack = blue_live
+    assert stack.switch(stack.plan("green", 50)).returncode == 0
+    with BackgroundProbe(stack.url(), round_seconds=3) as load:
+        time.sleep(0.5)
+        docker("restart", "-t", "2", stack.containers["blue"][0])
+        docker("restart", "-t", "2", stack.containers["green"][0])
+        time.sleep(3)
+    stats = load.stats
+    print(f"\n{stats.requests} requests across two app restarts, {stats.failed} failed, {stats.misrouted} misrouted")
+    assert stats.misrouted == 0 and stats.requests > 1000
+    assert set(stats.colors()) == {"blue", "green"}
+    blue_live.wait_healthy()

@@ -105,6 +105,8 @@ class Stack:
                 cname,
                 "--network",
                 self.network,
+                "--network-alias",
+                self.alias(color, version),
                 *self.labels("app", **{COLOR_LABEL: color, VERSION_LABEL: version}),
                 "--health-interval",
                 "1s",
@@ -128,12 +130,22 @@ class Stack:
             "deployment": self.deployment,
             "active": active,
             "weights": {active: weight, other(active): 100 - weight},
-            "colors": {c: {"version": self._version(c), "containers": self.containers[c]} for c in ("blue", "green")},
+            "colors": {c: self._color_plan(c) for c in ("blue", "green")},
             "drainSeconds": 5,
             "healthGate": {"timeoutSeconds": 20, "intervalSeconds": 0.2, "successes": 1},
         }
         plan.update(extra)
         return plan
+
+    def alias(self, color: Color, version: str) -> str:
+        """The network alias every container of one colour and version answers to (as the program gives it)."""
+        return f"{self.deployment}-{color}-{version}"
+
+    def _color_plan(self, color: Color) -> dict[str, Any]:
+        names, version = self.containers[color], self._version(color)
+        same = bool(names) and all(n.startswith(f"{self.deployment}-{color}-{version}-") for n in names)
+        alias = self.alias(color, version) if same and version else None
+        return {"version": version, "containers": names, "alias": alias}
 
     def _version(self, color: str) -> str | None:
         names = self.containers[color]

@@ -8,8 +8,13 @@ from the new colour came. No dependencies: raw asyncio streams.
 Like every mainstream HTTP client (RFC 9112 section 9.3.1), a GET that finds
 its reused keep-alive connection closed before any byte of a response is sent
 again once on a new connection; these retries are counted in `retried`, not
-hidden. Anything else (an error status, a reset mid-response, a timeout) is a
-failure.
+hidden. With `retry=False` nothing is ever resent (a client that cannot know
+whether a POST was processed): such a close is a failure too. Anything else
+(an error status, a reset mid-response, a timeout) is a failure.
+
+`post_every=N` makes every Nth request of a connection a `POST /echo` with a
+body. Each sample also keeps the colour the app itself reports (X-App-Color):
+a response whose app colour differs from the router's is `misrouted`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class Sample:
     status: int  # 0: no response
     color: str
     latency: float
+    app_color: str = ""
+    method: str = "GET"
 
 
 @dataclass
@@ -48,6 +55,11 @@ class ProbeStats:
     @property
     def failed(self) -> int:
         return sum(1 for s in self.samples if s.status != 200)
+
+    @property
+    def misrouted(self) -> int:
+        """Answers the router labelled with one colour that the other colour's app gave."""
+        return sum(1 for s in self.samples if s.status == 200 and s.app_color and s.app_color != s.color)
 
     def colors(self, since: float = 0.0) -> Counter[str]:
         return Counter(s.color for s in self.samples if s.at >= since and s.status == 200)
@@ -78,14 +90,14 @@ class _ClosedBeforeResponseError(Exception):
     """The server closed a reused connection before answering (safe to resend)."""
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str, bool]:
-    """(status, colour, server closes the connection after this response)."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str, str, bool]:
+    """(status, router colour, app colour, server closes the connection after this response)."""
     status_line = await reader.readline()
     if not status_line:
         raise _ClosedBeforeResponseError
     status = int(status_line.split()[1])
     length = 0
-    color = ""
+    color = app_color = ""
     chunked = False
     close = False
     while True:
@@ -99,6 +111,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str, bool]:
             length = int(value)
         elif name == "x-bluegreen-color":
             color = value
+        elif name == "x-app-color":
+            app_color = value
         elif name == "transfer-encoding" and "chunked" in value.lower():
             chunked = True
         elif name == "connection" and value.lower() == "close":
@@ -111,7 +125,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str, bool]:
                 break
     elif length:
         await reader.readexactly(length)
-    return status, color, close
+    return status, color, app_color, close
 
 
 class _Connection:
@@ -122,18 +136,18 @@ class _Connection:
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.reused = False
 
-    async def get(self, request: bytes) -> tuple[int, str]:
+    async def send(self, request: bytes) -> tuple[int, str, str]:
         if self.streams is None:
             self.streams = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5)
             self.reused = False
         reader, writer = self.streams
         writer.write(request)
         await writer.drain()
-        status, color, close = await asyncio.wait_for(_read_response(reader), 15)
+        status, color, app_color, close = await asyncio.wait_for(_read_response(reader), 15)
         self.reused = True
         if close:
             self.close()
-        return status, color
+        return status, color, app_color
 
     def close(self) -> None:
         if self.streams is not None:
@@ -142,16 +156,34 @@ class _Connection:
         self.streams = None
 
 
-async def _worker(host: str, port: int, path: str, stop_at: float, stats: ProbeStats, max_requests: int | None) -> None:
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+async def _worker(
+    host: str,
+    port: int,
+    path: str,
+    stop_at: float,
+    stats: ProbeStats,
+    max_requests: int | None,
+    retry: bool = True,
+    post_every: int = 0,
+) -> None:
+    get = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    body = b'{"order": 42}'
+    post = (
+        f"POST /echo HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     conn = _Connection(host, port)
+    sent = 0
     while time.monotonic() < stop_at and (max_requests is None or stats.requests < max_requests):
         started = time.monotonic()
-        status, color = 0, ""
+        sent += 1
+        is_post = post_every > 0 and sent % post_every == 0
+        request = post if is_post else get
+        status, color, app_color = 0, "", ""
         for attempt in (1, 2):
-            resendable = conn.reused and attempt == 1
+            resendable = retry and not is_post and conn.reused and attempt == 1
             try:
-                status, color = await conn.get(request)
+                status, color, app_color = await conn.send(request)
                 break
             except (_ClosedBeforeResponseError, ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
@@ -164,12 +196,19 @@ async def _worker(host: str, port: int, path: str, stop_at: float, stats: ProbeS
                 stats.errors[type(exc).__name__] += 1
                 await asyncio.sleep(0.01)
             break
-        stats.samples.append(Sample(time.monotonic(), status, color, time.monotonic() - started))
+        method = "POST" if is_post else "GET"
+        stats.samples.append(Sample(time.monotonic(), status, color, time.monotonic() - started, app_color, method))
     conn.close()
 
 
 async def probe(
-    url: str, seconds: float, connections: int = 32, path: str = "/", max_requests: int | None = None
+    url: str,
+    seconds: float,
+    connections: int = 32,
+    path: str = "/",
+    max_requests: int | None = None,
+    retry: bool = True,
+    post_every: int = 0,
 ) -> ProbeStats:
     """Run `connections` keep-alive clients against url (http://127.0.0.1:PORT) for `seconds`."""
     hostport = url.removeprefix("http://").rstrip("/")
@@ -177,13 +216,23 @@ async def probe(
     stats = ProbeStats()
     stop_at = time.monotonic() + seconds
     await asyncio.gather(
-        *(_worker(host, int(port or 80), path, stop_at, stats, max_requests) for _ in range(connections))
+        *(
+            _worker(host, int(port or 80), path, stop_at, stats, max_requests, retry, post_every)
+            for _ in range(connections)
+        )
     )
     return stats
 
 
-def run_probe(url: str, seconds: float, connections: int = 32, max_requests: int | None = None) -> ProbeStats:
-    return asyncio.run(probe(url, seconds, connections, max_requests=max_requests))
+def run_probe(
+    url: str,
+    seconds: float,
+    connections: int = 32,
+    max_requests: int | None = None,
+    retry: bool = True,
+    post_every: int = 0,
+) -> ProbeStats:
+    return asyncio.run(probe(url, seconds, connections, max_requests=max_requests, retry=retry, post_every=post_every))
 
 
 class BackgroundProbe:
@@ -195,9 +244,16 @@ class BackgroundProbe:
     """
 
     def __init__(
-        self, url: str, connections: int = 32, round_seconds: float = 2.0, settle_seconds: float = 0.0
+        self,
+        url: str,
+        connections: int = 32,
+        round_seconds: float = 2.0,
+        settle_seconds: float = 0.0,
+        retry: bool = True,
+        post_every: int = 0,
     ) -> None:
         self.url, self.connections = url, connections
+        self.retry, self.post_every = retry, post_every
         self.round_seconds, self.settle_seconds = round_seconds, settle_seconds
         self.stats = ProbeStats()
         self.stop = threading.Event()
@@ -205,7 +261,9 @@ class BackgroundProbe:
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            self.stats.merge(run_probe(self.url, self.round_seconds, self.connections))
+            self.stats.merge(
+                run_probe(self.url, self.round_seconds, self.connections, retry=self.retry, post_every=self.post_every)
+            )
 
     def __enter__(self) -> BackgroundProbe:
         self.thread.start()

@@ -54,14 +54,14 @@ def test_switch_report_examples_have_the_format_the_code_prints(verb: str) -> No
     _, (line,) = example(f"bluegreen {verb}")
     match = re.fullmatch(
         r"(?P<d>\S+): live blue (?P<b>\d+)% / green (?P<g>\d+)% \(config (?P<c>\w+), plan (?P<p>\w+)\); "
-        r"gate (?P<gate>[\d.]+)s, live (?P<live>[\d.]+)s, drained (?P<drained>[\d.]+)s",
+        r"gate (?P<gate>[\d.]+)s, live (?P<live>[\d.]+)s, (?P<how>no reload|reloaded, drained (?P<drained>[\d.]+)s)",
         line,
     )
     assert match, line
     report = SwitchReport(
-        deployment=match["d"], router="r", source=verb, changed=True,
+        deployment=match["d"], router="r", source=verb, changed=True, reloaded=match["how"] != "no reload",
         weights={"blue": int(match["b"]), "green": int(match["g"])}, plan_hash=match["p"], config_hash=match["c"],
         previous_config_hash=None, gate_s=float(match["gate"]), live_s=float(match["live"]),
-        drained_s=float(match["drained"]), old_workers_left=0, total_s=0.0,
+        drained_s=float(match["drained"] or 0), old_workers_left=0, total_s=0.0,
     )  # fmt: skip
     assert report.line() == line

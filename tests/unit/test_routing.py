@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 
 from bluegreen.conventions import COLORS, Color
 from bluegreen.problems import SettingsError
-from bluegreen.routing import STICKY_COOKIE, parse_plan, plan_from_settings, render, rollback_plan
+from bluegreen.routing import ROUTING_DIR, Rendered, parse_plan, plan_from_settings, render, rollback_plan
 from bluegreen.settings import parse_settings
+from tests.support.paths import ROOT
 from tests.support.stacks import stack_raw
-
-ADDRESSES = {"b1": "10.0.0.2", "b2": "10.0.0.3", "g1": "10.0.0.4"}
 
 
 def plan(**changes: Any) -> dict[str, Any]:
@@ -29,112 +27,75 @@ def plan(**changes: Any) -> dict[str, Any]:
     return raw
 
 
-def text(**changes: Any) -> str:
-    return render(parse_plan(plan(**changes)), ADDRESSES, "2026-01-01T00:00:00+00:00").http_conf
+def rendered(**changes: Any) -> Rendered:
+    return render(parse_plan(plan(**changes)), "2026-01-01T00:00:00+00:00")
 
 
-def status_of(http_conf: str) -> dict[str, Any]:
-    body = re.search(r"return 200 '(\{.*\})';", http_conf)
-    assert body is not None
-    data: dict[str, Any] = json.loads(body.group(1))
+def state(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(rendered(**changes).state_json)
     return data
 
 
-def test_single_colour_has_no_split_and_a_literal_header() -> None:
-    conf = text()
-    assert "split_clients" not in conf
-    assert "proxy_pass http://bg_blue;" in conf
-    assert "add_header X-Bluegreen-Color blue always;" in conf
+def test_state_names_targets_weights_and_the_preview() -> None:
+    s = state(active="green", weights={"blue": 90, "green": 10}, stickiness="cookie")
+    assert s["active"] == "green" and s["weights"] == {"blue": 90, "green": 10} and s["stickiness"] == "cookie"
+    assert s["targets"] == {"blue": ["b1:8000", "b2:8000"], "green": ["g1:8000"]} and s["preview"] == "green"
+    assert s["planHash"] == parse_plan(plan(active="green", weights={"blue": 90, "green": 10},
+                                             stickiness="cookie")).plan_hash()  # fmt: skip
 
 
-def test_zero_percent_colour_is_left_out_of_live_traffic() -> None:
-    conf = text(colors={"blue": {"containers": ["b1", "b2"]}, "green": {"containers": []}})
-    assert "upstream bg_green" not in conf and "0%" not in conf
-    assert "no preview colour" in conf
+def test_an_alias_is_the_target_when_the_colour_has_one() -> None:
+    colors = {"blue": {"containers": ["b1", "b2"], "alias": "blue-1-0-0"}, "green": {"containers": []}}
+    s = state(colors=colors)
+    assert s["targets"] == {"blue": ["blue-1-0-0:8000"]} and s["preview"] is None
 
 
-def test_canary_split_uses_exact_integer_weights() -> None:
-    conf = text(active="green", weights={"blue": 90, "green": 10})
-    assert re.search(r'split_clients "\$\{request_id\}" \$bg_color \{\n    10% green;\n    \* blue;\n\}', conf)
-    assert "proxy_pass http://bg_$bg_color;" in conf
+def test_traffic_changes_and_releases_keep_the_config() -> None:
+    """What lets a switch skip the reload: only the router's own settings change the config hash."""
+    base = rendered().config_hash
+    assert rendered(active="green", weights={"blue": 10, "green": 90}).config_hash == base
+    assert rendered(colors={"blue": {"containers": ["b9"]}, "green": {"containers": ["g7", "g8"]}}).config_hash == base
+    assert rendered(stickiness="ip").config_hash == base
+    assert rendered(drainSeconds=45).config_hash != base
+    assert rendered(securityHeaders=False).config_hash != base
+    assert rendered(rateLimit={"requestsPerSecond": 5}).config_hash != base
 
 
-@pytest.mark.parametrize(("stickiness", "key"), [("none", "${request_id}"), ("ip", "${remote_addr}"),
-                                                  ("cookie", "${bg_sticky_key}")])  # fmt: skip
-def test_stickiness_picks_the_split_key(stickiness: str, key: str) -> None:
-    conf = text(weights={"blue": 50, "green": 50}, stickiness=stickiness)
-    assert f'split_clients "{key}"' in conf
-    assert ("Set-Cookie $bg_set_cookie" in conf) == (stickiness == "cookie")
-    assert (f"$cookie_{STICKY_COOKIE}" in conf) == (stickiness == "cookie")
-
-
-def test_cookie_is_not_set_without_a_split() -> None:
-    assert "Set-Cookie" not in text(stickiness="cookie")
-
-
-def test_upstreams_list_addresses_with_names_and_keepalive() -> None:
-    conf = text()
-    assert "server 10.0.0.2:8000 max_fails=1 fail_timeout=2s;  # b1" in conf
-    assert conf.count("keepalive 32;") == 2
-
-
-def test_proxy_settings() -> None:
-    conf = text()
-    for needle in ("proxy_set_header Upgrade $http_upgrade;", "proxy_set_header Connection $bg_connection;",
-                   "proxy_set_header X-Request-ID $bg_request_id;", "X-Forwarded-For $proxy_add_x_forwarded_for",
-                   "proxy_next_upstream error timeout http_502 http_503;"):  # fmt: skip
-        assert needle in conf
-    assert "non_idempotent" not in conf
+def test_config_routes_by_the_njs_decision_through_docker_dns() -> None:
+    r = rendered(rateLimit={"requestsPerSecond": 5, "burst": 2})
+    conf = r.http_conf
+    assert f"js_import bg from {ROUTING_DIR}/current/router.js;" in conf
+    assert "js_set $bg_route bg.live;" in conf and "js_set $bg_preview_route bg.preview;" in conf
+    assert "resolver 127.0.0.11 valid=2s ipv6=off;" in conf
+    assert conf.count("proxy_pass http://$bg_target;") == 1 and "proxy_pass http://$bg_preview_target;" in conf
+    assert "add_header X-Bluegreen-Color $bg_color always;" in conf
+    assert "proxy_next_upstream error timeout http_502 http_503;" in conf
+    assert "limit_req zone=bg_rate burst=2 nodelay;" in conf and "limit_req_status 429;" in conf
+    assert "listen 127.0.0.1:8082;" in conf and f'set $bg_config_hash "{r.config_hash}";' in conf
+    assert 'return 503 \'{"error":"no route"}\';' in conf
+    assert "load_module modules/ngx_http_js_module.so;" in r.main_conf
+    assert r.router_js == (ROOT / "bluegreen" / "router.js").read_text() and "export default" in r.router_js
 
 
 def test_security_headers_toggle() -> None:
-    assert 'add_header X-Frame-Options "DENY" always;' in text()
-    assert "X-Frame-Options" not in text(securityHeaders=False)
+    assert 'add_header X-Frame-Options "DENY" always;' in rendered().http_conf
+    assert "X-Frame-Options" not in rendered(securityHeaders=False).http_conf
 
 
-def test_rate_limit_answers_429() -> None:
-    conf = text(rateLimit={"requestsPerSecond": 20, "burst": 5})
-    assert "limit_req_zone $binary_remote_addr zone=bg_rate:10m rate=20r/s;" in conf
-    assert "limit_req_status 429;" in conf and "limit_req zone=bg_rate burst=5 nodelay;" in conf
-    assert "limit_req" not in text()
-
-
-def test_status_is_loopback_only_and_reports_the_plan() -> None:
-    rendered = render(parse_plan(plan(active="green", weights={"blue": 90, "green": 10})), ADDRESSES, "T")
-    assert "listen 127.0.0.1:8082;" in rendered.http_conf
-    status = status_of(rendered.http_conf)
-    assert status["configHash"] == rendered.config_hash and status["planHash"] == rendered.plan_hash
-    assert status["weights"] == {"blue": 90, "green": 10} and status["versions"]["green"] == "1.1.0"
-    assert status["generatedAt"] == "T" and status["preview"] == "green" and status["active"] == "green"
+def test_cookie_is_set_only_with_cookie_stickiness() -> None:
+    assert "add_header Set-Cookie $bg_set_cookie always;" in rendered(stickiness="cookie").http_conf
+    assert "Set-Cookie" not in rendered(stickiness="ip").http_conf
 
 
 def test_drain_bound_is_a_main_context_directive() -> None:
-    rendered = render(parse_plan(plan(drainSeconds=45)), ADDRESSES, "T")
-    assert "worker_shutdown_timeout 45s;" in rendered.main_conf
-    assert "worker_shutdown_timeout" not in rendered.http_conf
-    assert "worker_shutdown_timeout 1s;" in render(parse_plan(plan(drainSeconds=0)), ADDRESSES, "T").main_conf
+    assert "worker_shutdown_timeout 45s;" in rendered(drainSeconds=45).main_conf
+    assert "worker_shutdown_timeout 1s;" in rendered(drainSeconds=0).main_conf
 
 
 def test_hash_is_stable_and_ignores_generation_time() -> None:
     p = parse_plan(plan())
-    assert render(p, ADDRESSES, "A").config_hash == render(p, ADDRESSES, "B").config_hash
-
-
-def test_hash_changes_when_an_address_changes() -> None:
-    p = parse_plan(plan())
-    moved = {**ADDRESSES, "b1": "10.0.0.9"}
-    assert render(p, ADDRESSES, "T").config_hash != render(p, moved, "T").config_hash
-
-
-def test_hash_changes_when_only_the_gate_changes() -> None:
-    a = parse_plan(plan())
-    b = parse_plan(plan(healthGate={"timeoutSeconds": 5, "intervalSeconds": 1, "successes": 1}))
-    assert render(a, ADDRESSES, "T").config_hash != render(b, ADDRESSES, "T").config_hash
-
-
-def test_missing_address_is_an_error() -> None:
-    with pytest.raises(ValueError, match="no address for container"):
-        render(parse_plan(plan()), {"b1": "10.0.0.2"}, "T")
+    assert render(p, "A").config_hash == render(p, "B").config_hash
+    assert render(p, "A").state_json != render(p, "B").state_json, "the state says when it was made"
 
 
 @pytest.mark.parametrize(
@@ -188,12 +149,6 @@ def test_active_color_and_weight_mean_the_colour_promoted_to(
     p = plan_from_settings(settings, "bluegreen-dev", {"blue": ["b1"], "green": ["g1"]})
     assert {c: p.weight(c) for c in COLORS} == split
     assert (p.active, p.idle, p.preview) == (active, "blue" if active == "green" else "green", preview)
-
-
-def test_the_active_colour_owns_the_low_hash_range_so_sticky_clients_keep_it_as_it_grows() -> None:
-    for share in (10, 50):
-        conf = text(active="green", weights={"blue": 100 - share, "green": share})
-        assert re.search(rf"\{{\n    {share}% green;\n    \* blue;\n\}}", conf), conf
 
 
 @pytest.mark.parametrize(

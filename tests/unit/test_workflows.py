@@ -81,7 +81,7 @@ def test_ci_runs_every_check_and_fails_docker_skips() -> None:
     lint_runs = " ".join(s.get("run", "") for s in steps(ci["jobs"]["lint"]))
     assert "make lint" in lint_runs and "pip-audit" in lint_runs
     makefile = (ROOT / "Makefile").read_text()
-    for tool in ("ruff check", "mypy", "bandit", "hadolint", "yamllint", "actionlint"):
+    for tool in ("ruff check", "mypy", "bandit", "hadolint", "shellcheck", "yamllint", "actionlint"):
         assert tool in makefile, tool
     docker = ci["jobs"]["docker"]
     assert docker["env"]["BLUEGREEN_REQUIRE_DOCKER"] == "1"

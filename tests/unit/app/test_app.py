@@ -267,3 +267,16 @@ def test_healthcheck_fails_when_nothing_listens(monkeypatch: pytest.MonkeyPatch)
         sock.bind(("127.0.0.1", 0))
         monkeypatch.setenv("APP_PORT", str(sock.getsockname()[1]))
     assert healthcheck.main() == 1
+
+
+def test_post_echo_answers_once_with_what_it_received(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from bluegreen_app.web import ECHO_MAX_BYTES
+
+    with TestClient(create_app(config(monkeypatch))) as client:
+        answer = client.post("/echo", content=b"order-42")
+        assert answer.status_code == 200
+        assert answer.json()["received"] == 8 and answer.json()["sha256"] == hashlib.sha256(b"order-42").hexdigest()
+        assert client.post("/echo", content=b"x" * (ECHO_MAX_BYTES + 1)).status_code == 413
+        assert client.get("/echo").status_code == 405

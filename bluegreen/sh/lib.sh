@@ -1,0 +1,73 @@
+# shellcheck shell=sh
+# Functions every router script starts with (bluegreen/live_router.py prepends
+# this file). POSIX sh: the router images have dash or busybox, not bash.
+
+# fetch HOST PORT PATH: an HTTP GET from inside the router with whatever client
+# the image has (curl, busybox wget, or bash's /dev/tcp); prints status line,
+# headers and body.
+fetch() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -s -i --max-time 2 "http://$1:$2$3"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -S -O - -T 2 "http://$1:$2$3" 2>&1
+  else
+    # shellcheck disable=SC2016 # $0..$2 belong to the inner bash
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
+      printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$2" "$0" >&3 &&
+      cat <&3' "$1" "$2" "$3"
+  fi
+}
+
+# probe_all HOST PORT PATH [HOST PORT PATH ...]: one marked section per target.
+probe_all() {
+  while [ "$#" -ge 3 ]; do
+    printf '\n@@bluegreen %s:%s%s\n' "$1" "$2" "$3"
+    fetch "$1" "$2" "$3" || true
+    shift 3
+  done
+}
+
+# The lock: a directory (mkdir is atomic) holding "TOKEN EXPIRES OWNER...".
+# lock_take DIR TOKEN TTL OWNER: prints "acquired" or "held <info>"; an expired
+# lock is moved aside (rename: only one taker wins) and taken.
+lock_take() {
+  lock_now=$(date +%s)
+  lock_expires=$((lock_now + $3))
+  if mkdir "$1/lock.d" 2>/dev/null; then
+    printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/lock.d/info"
+    echo acquired
+    return 0
+  fi
+  lock_info=$(cat "$1/lock.d/info" 2>/dev/null || true)
+  lock_until=$(printf '%s' "$lock_info" | cut -d' ' -f2)
+  case "$lock_until" in
+    '' | *[!0-9]*) ;;
+    *)
+      if [ "$lock_until" -lt "$lock_now" ] && mv "$1/lock.d" "$1/.stale-lock.$$" 2>/dev/null; then
+        rm -rf "$1/.stale-lock.$$"
+        if mkdir "$1/lock.d" 2>/dev/null; then
+          printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/lock.d/info"
+          echo acquired
+          return 0
+        fi
+        lock_info=$(cat "$1/lock.d/info" 2>/dev/null || true)
+      fi
+      ;;
+  esac
+  echo "held $lock_info"
+}
+
+# lock_ours DIR TOKEN: true while TOKEN holds the lock.
+lock_ours() {
+  case "$(cat "$1/lock.d/info" 2>/dev/null)" in
+    "$2 "*) return 0 ;;
+  esac
+  return 1
+}
+
+# lock_drop DIR TOKEN: release the lock if TOKEN holds it.
+lock_drop() {
+  if lock_ours "$1" "$2" && mv "$1/lock.d" "$1/.released-lock.$$" 2>/dev/null; then
+    rm -rf "$1/.released-lock.$$"
+  fi
+}

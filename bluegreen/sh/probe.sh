@@ -1,0 +1,3 @@
+# shellcheck shell=sh
+# Args: HOST PORT PATH [HOST PORT PATH ...]: a gate round after the first.
+probe_all "$@"

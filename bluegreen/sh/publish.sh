@@ -1,0 +1,76 @@
+# shellcheck shell=sh
+# Publish a staged generation: check, then one atomic rename makes it live.
+# Args: DIR GEN RELOAD EXPECT_CONFIG EXPECT_PLAN TRIES TOKEN STATUS_PORT STATUS_PATH
+#   GEN     a directory in DIR holding main.conf, http.conf, router.js, state.json, records
+#   RELOAD  1 when the config changed: `nginx -t` on the staged files first, reload after
+# At every instant `current` names a generation that nginx -t accepted, so a
+# router that restarts mid-publish loads checked config and a published state.
+# Exit codes (bluegreen.live_router.ScriptExit): 0 live; 3 nginx -t refused
+# (nothing published); 5 not live in time (previous generation restored);
+# 6 the lock is not ours (nothing published); 10 DIR is unusable.
+dir=$1 gen=$2 reload=$3 expect_config=$4 expect_plan=$5 tries=$6 token=$7 status_port=$8 status_path=$9
+cd "$dir" || exit 10
+[ -d "$gen" ] || exit 10
+lock_ours "$dir" "$token" || exit 6
+
+if [ "$reload" = 1 ]; then
+  tmp=${TMPDIR:-/tmp}/bluegreen-check.$$
+  mkdir -p "$tmp"
+  sed "s#$dir/current/#$dir/$gen/#g" "$gen/main.conf" > "$tmp/main.conf"
+  sed "s#$dir/current/#$dir/$gen/#g" "$gen/http.conf" > "$tmp/http.conf"
+  # The staged files in place of the two stubs; any other file nginx.conf would include stays in.
+  sed -e "s#include $dir/main\*\.conf;#include $tmp/main.conf; include $dir/main?*.conf;#" \
+      -e "s#include $dir/http\*\.conf;#include $tmp/http.conf; include $dir/http?*.conf;#" \
+      /etc/nginx/nginx.conf > "$tmp/nginx.conf"
+  if ! out=$(nginx -t -q -c "$tmp/nginx.conf" 2>&1); then
+    rm -rf "$tmp" "$gen"
+    lock_drop "$dir" "$token"
+    printf '%s\n' "$out"
+    exit 3
+  fi
+  rm -rf "$tmp"
+fi
+
+old=$(readlink current 2>/dev/null || true)
+ln -sfn "$gen" .next-current && mv -Tf .next-current current
+if [ -n "$old" ] && [ "$old" != "$gen" ]; then
+  ln -sfn "$old" .next-previous && mv -Tf .next-previous previous
+fi
+# The files nginx.conf includes point into `current`; a first publish replaces
+# the "no route yet" routing that came with the container.
+for name in main.conf http.conf; do
+  stub="include $dir/current/$name;"
+  if [ "$(cat "$name" 2>/dev/null)" != "$stub" ]; then
+    printf '%s\n' "$stub" > ".next-$name" && mv -f ".next-$name" "$name"
+    reload=1
+  fi
+done
+rm -f plan.json program-plan.json
+
+if [ "$reload" = 1 ]; then
+  nginx -s reload 2>/dev/null || true
+fi
+# serving: the status listener reports both expected hashes (in any key order).
+serving() {
+  case "$1" in *"\"configHash\":\"$expect_config\""*) ;; *) return 1 ;; esac
+  case "$1" in *"\"planHash\":\"$expect_plan\""*) return 0 ;; esac
+  return 1
+}
+i=0
+while [ "$i" -lt "$tries" ]; do
+  if serving "$(fetch 127.0.0.1 "$status_port" "$status_path" 2>/dev/null || true)"; then
+    for g in g*; do
+      [ "$g" = "$gen" ] || [ "$g" = "$old" ] || rm -rf "$g"
+    done
+    lock_drop "$dir" "$token"
+    exit 0
+  fi
+  sleep 0.05
+  i=$((i + 1))
+done
+if [ -n "$old" ] && [ "$old" != "$gen" ]; then
+  ln -sfn "$old" .next-current && mv -Tf .next-current current
+  if [ "$reload" = 1 ]; then nginx -s reload 2>/dev/null || true; fi
+fi
+lock_drop "$dir" "$token"
+exit 5

@@ -1,0 +1,120 @@
+"""bluegreen/router.js, the per-request routing decision, run by node against a fake routing directory.
+
+The same file nginx's njs loads; tests/unit/js/run_router.cjs gives it a fake
+`fs` and fake requests. The integration tests run it inside nginx.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bluegreen.routing import ROUTING_DIR, parse_plan, render
+from tests.support.paths import ROOT
+
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (make tools installs it with npm)")
+
+
+def state_of(**changes: Any) -> str:
+    raw: dict[str, Any] = {
+        "deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 100, "green": 0},
+        "colors": {"blue": {"version": "1.0.0", "containers": ["b1", "b2"]},
+                   "green": {"version": "1.1.0", "containers": ["g1"], "alias": "green-alias"}},
+    }  # fmt: skip
+    raw.update(changes)
+    return render(parse_plan(raw), "T").state_json
+
+
+def run(files: dict[str, str], requests: list[dict[str, Any]]) -> list[Any]:
+    tree = {f"{ROUTING_DIR}/{name}": text for name, text in files.items()}
+    done = subprocess.run(
+        [str(NODE), str(ROOT / "tests" / "unit" / "js" / "run_router.cjs")],
+        input=json.dumps({"files": tree, "requests": requests}), capture_output=True, text=True, timeout=60,
+        check=True,
+    )  # fmt: skip
+    result: list[Any] = json.loads(done.stdout)
+    return result
+
+
+def live(files: dict[str, str], n: int = 1, **variables: str) -> list[str]:
+    return [str(v) for v in run(files, [{"fn": "live", "variables": variables}] * n)]
+
+
+def test_a_single_colour_takes_every_request_on_its_containers() -> None:
+    answers = live({"current/state.json": state_of()}, 200)
+    assert {a.split()[0] for a in answers} == {"blue"}
+    assert {a.split()[1] for a in answers} == {"b1:8000", "b2:8000"}, "spread over the replicas"
+
+
+@pytest.mark.parametrize("share", [1, 10, 50, 90])
+def test_the_split_follows_the_weights(share: int) -> None:
+    files = {"current/state.json": state_of(active="green", weights={"green": share, "blue": 100 - share})}
+    colors = Counter(a.split()[0] for a in live(files, 10000))
+    assert abs(colors["green"] / 100 - share) <= 1.5, colors
+    assert set(live(files, 50)) <= {"green green-alias:8000", "blue b1:8000", "blue b2:8000"}
+
+
+def test_sticky_clients_keep_their_colour_and_the_active_colour_owns_the_low_range() -> None:
+    """Raising green's share (10 -> 50) keeps every cookie that already saw green."""
+
+    def colours(share: int, stickiness: str, key: str) -> dict[str, str]:
+        files = {"current/state.json": state_of(active="green", weights={"green": share, "blue": 100 - share},
+                                                stickiness=stickiness)}  # fmt: skip
+        requests = [{"fn": "live", "variables": {key: f"client-{i}", "request_id": f"r{i}"}} for i in range(400)]
+        return {f"client-{i}": str(a).split()[0] for i, a in enumerate(run(files, requests))}
+
+    for stickiness, key in (("cookie", "cookie_bg_bucket"), ("ip", "remote_addr")):
+        at10, again, at50 = colours(10, stickiness, key), colours(10, stickiness, key), colours(50, stickiness, key)
+        assert at10 == again, "the same client, the same colour"
+        assert all(at50[c] == "green" for c, color in at10.items() if color == "green")
+        assert 20 <= sum(c == "green" for c in at10.values()) <= 70
+
+
+def test_the_cookie_is_set_only_during_a_cookie_split_and_only_once() -> None:
+    split = state_of(active="green", weights={"green": 10, "blue": 90}, stickiness="cookie")
+    whole = state_of(stickiness="cookie")
+    first, returning = run({"current/state.json": split}, [
+        {"fn": "setCookie", "variables": {"request_id": "abc"}},
+        {"fn": "setCookie", "variables": {"request_id": "def", "cookie_bg_bucket": "abc"}},
+    ])  # fmt: skip
+    assert first == "bg_bucket=abc; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax" and returning == ""
+    assert run({"current/state.json": whole}, [{"fn": "setCookie", "variables": {"request_id": "x"}}]) == [""]
+
+
+@pytest.mark.parametrize("current", [None, "", '{"weights": {"blue": 1', "not json", '{"unrelated": true}'])
+def test_a_missing_torn_or_corrupt_state_falls_back_to_the_last_good_one(current: str | None) -> None:
+    files = {"previous/state.json": state_of(active="green", weights={"green": 100, "blue": 0})}
+    if current is not None:
+        files["current/state.json"] = current
+    assert live(files, 20) == ["green green-alias:8000"] * 20
+    (status,) = run(files, [{"fn": "status", "variables": {"bg_config_hash": "c1"}}])
+    assert status["stateSource"] == "previous" and status["configHash"] == "c1"
+
+
+def test_no_readable_state_at_all_is_no_route_never_a_guess() -> None:
+    assert live({"current/state.json": "torn"}) == [""]
+    (status,) = run({}, [{"fn": "status", "variables": {}}])
+    assert status["state"] == "no route yet" and status["planHash"] is None
+
+
+def test_the_preview_serves_the_preview_colour() -> None:
+    files = {"current/state.json": state_of(active="green", weights={"green": 10, "blue": 90})}
+    assert set(run(files, [{"fn": "preview"}] * 20)) == {"green green-alias:8000"}
+    files = {"current/state.json": state_of(colors={"blue": {"containers": ["b1"]}, "green": {"containers": []}})}
+    assert run(files, [{"fn": "preview"}]) == [""]
+
+
+def test_status_reports_the_plan_and_the_loaded_config() -> None:
+    files = {"current/state.json": state_of(active="green", weights={"green": 40, "blue": 60})}
+    (status,) = run(files, [{"fn": "status", "variables": {"bg_config_hash": "cafe"}}])
+    assert status["configHash"] == "cafe" and status["stateSource"] == "current" and status["active"] == "green"
+    assert (
+        status["weights"] == {"blue": 60, "green": 40}
+        and status["planHash"] == json.loads(files["current/state.json"])["planHash"]
+    )

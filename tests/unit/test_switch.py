@@ -1,0 +1,290 @@
+"""The switch's steps and every rescue path, against a fake router (the RouterPort seam) and a fake engine.
+
+gate -> render -> decide -> publish -> verify -> drain, each branch once:
+first publish (a reload), traffic change (no reload), idempotent repeat, the
+program's record, a held lock (waited for, then exit 3), a refused config, a
+publication that never went live, an unknown outcome (exit 4), a drain that
+outlasts its bound, a worker count that fails after the routing is live,
+rollback and its refusals. The real router runs the same steps in
+tests/integration/test_switch.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from bluegreen.errors import EXIT_LOCKED, EXIT_UNKNOWN, OutcomeUnknownError
+from bluegreen.live_router import (
+    LIVE_PLAN,
+    PROGRAM_PLAN,
+    Begun,
+    ConfigRefusedError,
+    HttpResult,
+    Lock,
+    LockHeldError,
+    LockLostError,
+    NotLiveError,
+    Publication,
+    RouterError,
+    Snapshot,
+)
+from bluegreen.routing import parse_plan, render
+from bluegreen.switch import SwitchError, apply_plan, live_plan, rollback
+from tests.unit.test_health import Clock, container
+
+NET = "bluegreen-dev-net"
+
+
+def plan(**changes: Any) -> Any:
+    raw: dict[str, Any] = {
+        "deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 100, "green": 0},
+        "colors": {"blue": {"version": "1.0.0", "containers": ["b1"]},
+                   "green": {"version": "1.1.0", "containers": ["g1"]}},
+        "drainSeconds": 2, "healthGate": {"timeoutSeconds": 5, "intervalSeconds": 0.1, "successes": 1},
+    }  # fmt: skip
+    raw.update(changes)
+    return parse_plan(raw)
+
+
+class Engine:
+    """Every container running, healthy and on the router's network, unless told otherwise."""
+
+    def __init__(self, missing: Sequence[str] = ()) -> None:
+        self.missing = set(missing)
+
+    def inspect(self, name: str) -> dict[str, Any] | None:
+        return None if name in self.missing else container(net=NET)
+
+
+class FakeRouter:
+    """A router in memory: a lock, a live status and records, and a script of what goes wrong."""
+
+    container = "bluegreen-dev-router"
+
+    def __init__(self) -> None:
+        self.status: dict[str, Any] = {"configHash": None, "planHash": None, "state": "no route yet"}
+        self.live_record: dict[str, Any] | None = None
+        self.program_record: dict[str, Any] | None = None
+        self.holder: str | None = None  # another switch's lock
+        self.free_after: int | None = None  # begin() calls until that lock is released
+        self.held_by_us: Lock | None = None
+        self.publications: list[Publication] = []
+        self.released: list[str] = []
+        self.fail_publish: Exception | None = None
+        self.workers: list[int | Exception] = [0]
+        self.begins = 0
+        self.unhealthy: set[str] = set()
+
+    def networks(self) -> set[str]:
+        return {NET}
+
+    def _probe(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+        return [HttpResult(503 if host in self.unhealthy else 200, "{}", "HTTP") for host, _, _ in targets]
+
+    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
+        self.begins += 1
+        if lock is not None and self.holder is not None:
+            if self.free_after is not None and self.begins > self.free_after:
+                self.holder = None
+            else:
+                return Begun(False, self.holder, None, [])
+        if lock is not None:
+            self.held_by_us = lock
+        snapshot = Snapshot(dict(self.status), self.live_record, self.program_record, [])
+        return Begun(True, "", snapshot, self._probe(targets))
+
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+        return self._probe(targets)
+
+    def publish(self, publication: Publication, lock: Lock) -> None:
+        assert self.held_by_us == lock, "publish only under our own lock"
+        self.publications.append(publication)
+        self.held_by_us = None  # the script releases it, whatever the outcome
+        if self.fail_publish is not None:
+            raise self.fail_publish
+        self.status = {"configHash": publication.config_hash, "planHash": publication.plan_hash, "state": "routed"}
+        self.live_record = json.loads(publication.files[LIVE_PLAN])
+        if PROGRAM_PLAN in publication.files:
+            self.program_record = json.loads(publication.files[PROGRAM_PLAN])
+
+    def release(self, lock: Lock) -> None:
+        self.released.append(lock.token)
+        self.held_by_us = None
+
+    def old_workers(self) -> int:
+        value = self.workers.pop(0) if len(self.workers) > 1 else self.workers[0]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def switch(router: FakeRouter, p: Any = None, clock: Clock | None = None, **kwargs: Any) -> Any:
+    clock = clock or Clock()
+    return apply_plan(router, Engine(), p or plan(), clock=clock, sleep=clock.sleep, **kwargs)
+
+
+def test_the_first_switch_publishes_config_and_state_and_reloads() -> None:
+    router = FakeRouter()
+    report = switch(router)
+    (pub,) = router.publications
+    assert report.changed and report.reloaded and pub.reload
+    assert set(pub.files) == {"main.conf", "http.conf", "router.js", "state.json", LIVE_PLAN}
+    assert json.loads(pub.files["state.json"])["targets"] == {"blue": ["b1:8000"], "green": ["g1:8000"]}
+    assert pub.generation.startswith("g") and report.drained_s is not None and report.old_workers_left == 0
+    assert "reloaded, drained" in report.line()
+
+
+def test_a_traffic_change_publishes_state_only_and_never_reloads() -> None:
+    router = FakeRouter()
+    switch(router)
+    router.workers = [RouterError("must not be asked")]
+    report = switch(router, plan(active="green", weights={"green": 10, "blue": 90}))
+    assert report.changed and not report.reloaded and not router.publications[-1].reload
+    assert report.old_workers_left == 0 and "no reload" in report.line()
+
+
+def test_the_same_plan_twice_publishes_nothing_and_releases_the_lock() -> None:
+    router = FakeRouter()
+    switch(router)
+    report = switch(router)
+    assert not report.changed and len(router.publications) == 1 and len(router.released) == 1
+    assert "already live" in report.line() and router.held_by_us is None
+
+
+def test_the_program_record_keeps_what_the_drift_check_saw_without_touching_routing() -> None:
+    router = FakeRouter()
+    switch(router, source="program", observed="in-sync")
+    report = switch(router, source="program", observed="drift:aa@t1")
+    assert not report.changed and len(router.publications) == 2, "a record-only generation"
+    assert router.program_record is not None and router.program_record["observed"] == "drift:aa@t1"
+    assert json.loads(router.publications[1].files[LIVE_PLAN])["source"] == "program"
+    switch(router, source="program", observed="drift:aa@t1")
+    assert len(router.publications) == 2, "an unchanged reading writes nothing"
+    switch(router, plan(active="green"))  # a CLI switch carries the program's record over
+    assert json.loads(router.publications[-1].files[PROGRAM_PLAN])["observed"] == "drift:aa@t1"
+
+
+def test_a_held_lock_is_waited_for_then_taken() -> None:
+    router = FakeRouter()
+    router.holder, router.free_after = "ops@host pid 9 (cli) (lock expires at 99)", 3
+    said: list[str] = []
+    report = switch(router, log=said.append, lock_wait=10)
+    assert report.changed and router.begins == 4
+    assert said[0] == "waiting for the lock held by ops@host pid 9 (cli) (lock expires at 99)"
+
+
+def test_a_lock_held_too_long_is_exit_3_naming_the_holder_and_changes_nothing() -> None:
+    router = FakeRouter()
+    router.holder = "ops@host pid 9 (cli) (lock expires at 99)"
+    with pytest.raises(LockHeldError, match=r"locked by ops@host pid 9 \(cli\) .*waited 1s") as caught:
+        switch(router, lock_wait=1)
+    assert caught.value.exit_code == EXIT_LOCKED and router.publications == [] and router.released == []
+
+
+def test_a_failing_gate_releases_the_lock_and_changes_nothing() -> None:
+    router = FakeRouter()
+    router.unhealthy = {"10.0.0.2"}
+    with pytest.raises(SwitchError, match=r"health gate: .*; routing unchanged"):
+        switch(router)
+    assert router.publications == [] and len(router.released) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (ConfigRefusedError("unknown directive"), r"nginx -t refused the new routing \(unknown directive\); "
+                                                  "previous routing still live"),
+        (NotLiveError("router did not serve plan x within 10s"), "previous routing restored"),
+        (LockLostError("the lock expired"), "this switch published nothing"),
+        (RouterError("staging failed"), "staging failed"),
+    ],
+)  # fmt: skip
+def test_a_failed_publication_says_what_is_live(error: Exception, message: str) -> None:
+    router = FakeRouter()
+    router.fail_publish = error
+    with pytest.raises(SwitchError, match=message):
+        switch(router)
+    assert router.released == [], "the router's script released it"
+
+
+def test_an_engine_lost_mid_publish_is_exit_4_not_a_failure() -> None:
+    router = FakeRouter()
+    router.fail_publish = OutcomeUnknownError(
+        "lost the Docker engine while publishing plan x; it may or may not be live"
+    )
+    with pytest.raises(OutcomeUnknownError) as caught:
+        switch(router)
+    assert caught.value.exit_code == EXIT_UNKNOWN
+
+
+def test_a_reload_whose_workers_outlast_the_bound_is_reported_not_raised() -> None:
+    router = FakeRouter()
+    router.workers = [2]
+    report = switch(router)
+    assert report.drained_s is None and report.old_workers_left == 2
+    assert "2 old worker(s) still draining" in report.line()
+
+
+def test_counting_workers_after_the_routing_is_live_never_fails_the_switch() -> None:
+    router = FakeRouter()
+    router.workers = [RouterError("exec failed")]
+    report = switch(router)
+    assert report.changed and report.old_workers_left is None and "old workers not counted" in report.line()
+    assert switch(FakeRouter(), wait_drain=False).drained_s == 0.0
+
+
+def test_rollback_returns_everything_to_the_idle_colour() -> None:
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
+    report = rollback(router, Engine())
+    assert report.weights == {"blue": 100, "green": 0} and report.source == "rollback"
+    assert live_plan(router) == parse_plan({**json.loads(router.publications[-1].files[LIVE_PLAN])["plan"]})
+
+
+def test_rollback_refuses_when_there_is_nothing_to_return_to() -> None:
+    with pytest.raises(SwitchError, match="no switch has run yet"):
+        rollback(FakeRouter(), Engine())
+    router = FakeRouter()
+    switch(router, plan(colors={"blue": {"containers": ["b1"]}, "green": {"containers": []}}))
+    with pytest.raises(SwitchError, match="the idle colour green has no containers"):
+        rollback(router, Engine())
+
+
+def test_rollback_acts_only_on_the_routing_it_read() -> None:
+    """Another switch published between reading the live plan and taking the lock: act on nothing."""
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
+    original = router.begin
+
+    def begin_after_a_race(lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
+        if lock is not None:
+            router.status = {**router.status, "planHash": "someone-else"}
+        return original(lock, targets)
+
+    router.begin = begin_after_a_race  # type: ignore[method-assign]
+    with pytest.raises(SwitchError, match=r"the live routing changed .* while this waited for the lock"):
+        rollback(router, Engine())
+
+
+def test_an_unreadable_record_stops_rollback_with_its_name() -> None:
+    router = FakeRouter()
+    original = router.begin
+
+    def unreadable(lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
+        begun = original(lock, targets)
+        snap = Snapshot({}, None, None, ["/etc/nginx/bluegreen/plan.json is not JSON (Expecting value at line 1)"])
+        return Begun(begun.acquired, begun.holder, snap, begun.results)
+
+    router.begin = unreadable  # type: ignore[method-assign]
+    with pytest.raises(SwitchError, match=r"plan\.json is not JSON"):
+        rollback(router, Engine())
+
+
+def test_config_hash_is_what_the_router_reports_after_publishing() -> None:
+    router = FakeRouter()
+    report = switch(router)
+    assert router.status["configHash"] == report.config_hash == render(plan(), "T").config_hash
