@@ -169,13 +169,14 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
     switch = switcher(stack)
     switch(plan_for(stack, 0))
     reloaded = reloads(stack)
-    done = canaries = released = 0
+    canaries = released = 0
     live_ms: list[float] = []
     green = 0
+    every = max(1, switches // max(1, releases))
     with BackgroundProbe(stack.url(), retry=False, post_every=4, settle_seconds=0.5) as load:
-        while done < switches or released < releases:
+        for i in range(switches):
             idle = "green" if green == 0 else "blue"
-            if released < releases and done % max(1, switches // releases) == 0:
+            if i % every == 0 and released < releases:
                 old = list(stack.containers[idle])
                 stack.containers[idle] = []
                 stack.add(idle, f"3.{released}.0", 2)
@@ -185,21 +186,18 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
                     sh("docker", "stop", "-t", "5", name)
                     sh("docker", "rm", "-f", name)
                 released += 1
-                done += 1
-                continue
-            if done % 5 == 4:
+            elif i % 5 == 4:
                 switch(plan_for(stack, 10 if green == 0 else 90))
                 canaries += 1
-                done += 1
-            target = 100 if green == 0 else 0
-            started = time.monotonic()
-            switch(plan_for(stack, target))
-            done += 1
-            time.sleep(0.4)
-            full = load.stats.all_from("green" if target == 100 else "blue", started, time.monotonic())
-            if full is not None:
-                live_ms.append((full - started) * 1000)
-            green = target
+            else:
+                target = 100 if green == 0 else 0
+                started = time.monotonic()
+                switch(plan_for(stack, target))
+                time.sleep(0.4)
+                full = load.stats.all_from("green" if target == 100 else "blue", started, time.monotonic())
+                if full is not None:
+                    live_ms.append((full - started) * 1000)
+                green = target
     stats = load.stats
     return {
         "requests": stats.requests,
@@ -207,7 +205,7 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
         "failed": stats.failed,
         "failed_by": failure_breakdown(stats),
         "misrouted": stats.misrouted,
-        "switches": done,
+        "switches": switches,
         "canary_steps": canaries,
         "releases": released,
         "reloads": reloads(stack) - reloaded,

@@ -16,6 +16,9 @@ from bluegreen.settings import RouterSettings
 
 BASE_CONFIG_PATH = "/etc/nginx/nginx.conf"
 STOP_SIGNAL = "SIGQUIT"  # nginx's graceful stop: in-flight requests finish
+# Requests reach the app on a new connection each (routing is decided per request,
+# so there is no fixed upstream to keep alive): reuse TIME_WAIT ports.
+ROUTER_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1"}
 COMMAND = ["nginx", "-g", "daemon off;"]
 
 BASE_CONFIG = f"""\

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_docker as docker
 
 from bluegreen.conventions import LOG_OPTS, ROUTER_STOP_TIMEOUT
-from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
+from bluegreen.router import COMMAND, ROUTER_SYSCTLS, STOP_SIGNAL, router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
 from bluegreen.topology import Topology
 
@@ -57,6 +57,9 @@ class Router(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=path, content=text, owner="101", group="101", permissions="0644")
                 for path, text in router_files().items()
             ],
+            # Every request opens its own connection to the app (targets are resolved per request):
+            # let the router reuse ports still in TIME_WAIT, or a busy router runs out of them.
+            sysctls=dict(ROUTER_SYSCTLS),
             memory=settings.memory_mb,
             cpus=f"{settings.cpus:g}",
             restart="unless-stopped",

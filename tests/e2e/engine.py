@@ -188,6 +188,7 @@ class ContainerHandler(Handler):
                 "Memory": int(inputs.get("memory", 0)) * 1024 * 1024,
                 "NanoCpus": int(float(inputs.get("cpus", "0")) * 1e9),
                 "RestartPolicy": {"Name": inputs.get("restart", "no")},
+                "Sysctls": inputs.get("sysctls") or {},
                 "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts", {})},
                 "PortBindings": {
                     f"{p['internal']}/tcp": [{"HostIp": p.get("ip", ""), "HostPort": str(p["external"])}]

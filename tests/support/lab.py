@@ -27,7 +27,7 @@ from bluegreen.conventions import (
     router_name,
     routing_volume_name,
 )
-from bluegreen.router import COMMAND, STOP_SIGNAL, router_files
+from bluegreen.router import COMMAND, ROUTER_SYSCTLS, STOP_SIGNAL, router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
 from tests.support.dockergate import ROUTER_IMAGE
 from tests.support.dockerutil import TEST_LABEL, Container, docker
@@ -76,6 +76,9 @@ class Stack:
             f"{self.deployment}-routing:{ROUTING_DIR}",
             "--stop-signal",
             STOP_SIGNAL,
+            "--restart",
+            "unless-stopped",
+            *[arg for k, v in ROUTER_SYSCTLS.items() for arg in ("--sysctl", f"{k}={v}")],
             "--memory",
             "128m",
             ROUTER_IMAGE,
@@ -110,6 +113,8 @@ class Stack:
                 *self.labels("app", **{COLOR_LABEL: color, VERSION_LABEL: version}),
                 "--health-interval",
                 "1s",
+                "--restart",
+                "unless-stopped",
                 "--memory",
                 "256m",
                 *env_args,
