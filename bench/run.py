@@ -49,17 +49,10 @@ def pct(values: list[float], q: float) -> float:
 
 @contextmanager
 def lab(app_image: str, name: str = "bench") -> Iterator[Any]:
-    from tests.support.lab import Stack  # the same deployment the integration tests build
+    from tests.support.lab import two_colours  # the same deployment the integration tests build
 
-    stack = Stack(name, app_image)
-    stack.up()
-    stack.add("blue", "1.0.0", 2)
-    stack.add("green", "2.0.0", 2)
-    stack.wait_healthy()
-    try:
+    with two_colours(name, app_image) as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 def plan_for(stack: Any, green: int, active: str = "green") -> Any:

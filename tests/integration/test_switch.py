@@ -25,7 +25,7 @@ from bluegreen.routing import parse_plan
 from bluegreen.switch import apply_plan
 from tests.support.dockergate import ROUTER_IMAGE, need_image
 from tests.support.dockerutil import docker, get
-from tests.support.lab import Stack
+from tests.support.lab import Stack, two_colours
 from tests.support.prober import BackgroundProbe, run_probe
 
 pytestmark = pytest.mark.docker
@@ -34,13 +34,8 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def stack(app_image: str) -> Iterator[Stack]:
     need_image(ROUTER_IMAGE)
-    s = Stack("itest", app_image)
-    s.up()
-    s.add("blue", "1.0.0", 2)
-    s.add("green", "2.0.0", 2)
-    s.wait_healthy()
-    yield s
-    s.down()
+    with two_colours("itest", app_image) as s:
+        yield s
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.dockergate import ROUTER_IMAGE, need_image
 from tests.support.dockerutil import docker
-from tests.support.lab import Stack
+from tests.support.lab import Stack, two_colours
 from tests.support.prober import BackgroundProbe
 
 pytestmark = pytest.mark.docker
@@ -86,13 +86,8 @@ def original_flags() -> Iterator[list[str]]:
 @pytest.fixture(scope="module")
 def stack(app_image: str, original_flags: list[str]) -> Iterator[Stack]:
     need_image(ROUTER_IMAGE)
-    s = Stack("restarts", app_image)
-    s.up()
-    s.add("blue", "1.0.0", 2)
-    s.add("green", "2.0.0", 2)
-    s.wait_healthy()
-    yield s
-    s.down()
+    with two_colours("restarts", app_image) as s:
+        yield s
 
 
 def answers(url: str, count: int) -> Counter[tuple[str, str]]:

@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,3 +182,17 @@ class Stack:
         docker("volume", "rm", "-f", routing_volume_name(self.deployment), check=False)
         docker("network", "rm", self.network, check=False)
         self.containers = {"blue": [], "green": []}
+
+
+@contextmanager
+def two_colours(name: str, app_image: str) -> Iterator[Stack]:
+    """The deployment the switch tests and benchmarks use: 2 blue (1.0.0) and 2 green (2.0.0), all healthy."""
+    stack = Stack(name, app_image)
+    stack.up()
+    stack.add("blue", "1.0.0", 2)
+    stack.add("green", "2.0.0", 2)
+    stack.wait_healthy()
+    try:
+        yield stack
+    finally:
+        stack.down()
