@@ -225,7 +225,12 @@ class LiveRouter:
         holder = parts.get("holder", "").strip()
         if lock is not None and parts.get("lock", "").strip() != "acquired":
             return Begun(False, _holder_text(holder), None, [])
-        return Begun(True, holder, self._parse_snapshot(parts), self._parse_probes(probes, len(targets)))
+        try:
+            return Begun(True, holder, self._parse_snapshot(parts), self._parse_probes(probes, len(targets)))
+        except RouterError:
+            if lock is not None:  # taken in this exec, but the switch cannot go on: give it back at once
+                self.release(lock)
+            raise
 
     def snapshot(self) -> Snapshot:
         """Loaded status and both plan records, in one exec, without the lock."""

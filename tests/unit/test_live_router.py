@@ -1,4 +1,4 @@
-"""Parsing what the in-router HTTP clients print, and Docker's stream framing."""
+"""What the in-router HTTP clients print, Docker's stream framing, and what each router script's output becomes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,23 @@ import io
 import struct
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bluegreen.docker_api import DockerClient, DockerError, _demux, tar_files
-from bluegreen.live_router import _parse_response
+from bluegreen.docker_api import DockerClient, DockerError, ExecResult, _demux, tar_files
+from bluegreen.errors import OutcomeUnknownError
+from bluegreen.live_router import (
+    ConfigRefusedError,
+    LiveRouter,
+    Lock,
+    LockLostError,
+    NotLiveError,
+    Publication,
+    RouterError,
+    ScriptExit,
+    _parse_response,
+)
 
 CURL = 'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\n\r\n{"configHash":"abc"}'
 BASH = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 2\r\n\r\n{}"
@@ -70,3 +82,89 @@ def test_tar_files_can_claim_the_directory() -> None:
         directory, member = tar.getmember("bluegreen"), tar.getmember("bluegreen/a.conf")
     assert directory.isdir() and (directory.uid, directory.mode) == (101, 0o755)
     assert (member.uid, member.name) == (101, "bluegreen/a.conf")
+
+
+# --- LiveRouter over a scripted engine: what each script's output and exit code become -----------------
+
+STATUS_OK = 'HTTP/1.1 200 OK\r\n\r\n{"configHash":"c1","planHash":"p1"}'
+LOCK = Lock("tok", "ops@host pid 1 (cli)", 60)
+
+
+class ScriptedEngine:
+    """Answers each exec with the next scripted result; counts uploads."""
+
+    def __init__(self, *results: ExecResult | Exception) -> None:
+        self.results = list(results)
+        self.archives = 0
+
+    def exec(self, container: str, cmd: list[str], user: str | None = None, timeout: float | None = None) -> Any:
+        result = self.results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def put_archive(self, name: str, path: str, archive: bytes) -> None:
+        self.archives += 1
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        return {"Config": {"User": "101"}, "NetworkSettings": {"Networks": {"net": {}}}}
+
+
+def router(*results: ExecResult | Exception) -> tuple[LiveRouter, ScriptedEngine]:
+    engine = ScriptedEngine(*results)
+    return LiveRouter(engine, "bluegreen-dev-router"), engine  # type: ignore[arg-type]
+
+
+def begun(lock_line: str, status: str = STATUS_OK, holder: str = "") -> ExecResult:
+    out = (f"@@bluegreen:lock\n{lock_line}\n\n@@bluegreen:status\n{status}\n@@bluegreen:live\n\n"
+           f"@@bluegreen:program\n\n@@bluegreen:holder\n{holder}\n\n@@bluegreen-probes\n")  # fmt: skip
+    return ExecResult(0, out, "")
+
+
+def test_begin_returns_the_snapshot_once_the_lock_is_ours() -> None:
+    live, _ = router(begun("acquired"))
+    result = live.begin(LOCK)
+    assert result.acquired and result.snapshot is not None and result.snapshot.status["planHash"] == "p1"
+
+
+def test_begin_names_the_holder_of_a_held_lock() -> None:
+    live, _ = router(begun("held tok2 1790000000 ci@runner pid 7 (program)", holder="tok2 1790000000 ci@runner pid 7"))
+    result = live.begin(LOCK)
+    assert not result.acquired and result.snapshot is None
+    assert result.holder == "ci@runner pid 7 (lock expires at 1790000000)"
+
+
+def test_a_fresh_root_owned_volume_is_handed_to_the_router_user_then_begin_retries() -> None:
+    live, engine = router(ExecResult(ScriptExit.NOT_WRITABLE, "", ""), begun("acquired"))
+    assert live.begin(LOCK).acquired and engine.archives == 1
+
+
+def test_a_lock_taken_with_an_unreadable_status_is_given_back_at_once() -> None:
+    live, engine = router(begun("acquired", status="no answer"), ExecResult(0, "", ""))
+    with pytest.raises(RouterError, match="status: no answer"):
+        live.begin(LOCK)
+    assert len(engine.results) == 0, "the release ran"
+
+
+@pytest.mark.parametrize(
+    ("result", "error"),
+    [
+        (ExecResult(ScriptExit.CONFIG_REFUSED, 'nginx: [emerg] zero size shared memory zone "bg_rate"\n', ""),
+         ConfigRefusedError),
+        (ExecResult(ScriptExit.NOT_LIVE, "", ""), NotLiveError),
+        (ExecResult(ScriptExit.LOCK_LOST, "", ""), LockLostError),
+        (ExecResult(ScriptExit.UNUSABLE, "", "cd: no such directory"), RouterError),
+        (DockerError("POST /exec: connection reset"), OutcomeUnknownError),
+    ],
+)  # fmt: skip
+def test_publish_turns_each_outcome_into_its_error(result: ExecResult | Exception, error: type[Exception]) -> None:
+    live, engine = router(result)
+    publication = Publication("g1", {"state.json": "{}"}, True, "c2", "p2", 1.0)
+    with pytest.raises(error):
+        live.publish(publication, LOCK)
+    assert engine.archives == 1, "staged before the publishing exec"
+
+
+def test_publish_returns_when_the_script_says_live() -> None:
+    live, _ = router(ExecResult(0, "", ""))
+    live.publish(Publication("g1", {"state.json": "{}"}, False, "c1", "p2"), LOCK)
