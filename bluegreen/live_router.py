@@ -238,10 +238,13 @@ class LiveRouter:
 
     def _own_routing_dir(self) -> None:
         """Hand a fresh, root-owned routing volume to the router's user (no step of a switch needs root)."""
+        self._upload({})
+
+    def _upload(self, files: Mapping[str, str]) -> None:
+        """Files into the routing directory, owned by the router's user, as is the directory itself."""
         uid, gid = (int(x) for x in self.user().split(":"))
-        self.client.put_archive(
-            self.container, ROUTING_DIR.rsplit("/", 1)[0], tar_files({}, uid, gid, directory=ROUTING_DIR)
-        )
+        archive = tar_files(files, uid, gid, directory=ROUTING_DIR)
+        self.client.put_archive(self.container, ROUTING_DIR.rsplit("/", 1)[0], archive)
 
     def _parse_snapshot(self, parts: Mapping[str, str]) -> Snapshot:
         result = _parse_response(parts.get("status", ""))
@@ -270,11 +273,7 @@ class LiveRouter:
         the previous generation is back. A transport error from the publishing
         exec leaves the outcome unknown; the caller says so.
         """
-        uid, gid = (int(x) for x in self.user().split(":"))
-        staged = {f"{publication.generation}/{name}": text for name, text in publication.files.items()}
-        self.client.put_archive(
-            self.container, ROUTING_DIR.rsplit("/", 1)[0], tar_files(staged, uid, gid, directory=ROUTING_DIR)
-        )
+        self._upload({f"{publication.generation}/{name}": text for name, text in publication.files.items()})
         tries = str(max(1, round(publication.verify_seconds / 0.05)))
         try:
             code, out = self._run(

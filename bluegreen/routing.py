@@ -188,7 +188,6 @@ def rollback_plan(live: RoutingPlan) -> RoutingPlan:
 
 ROUTER_JS = "router.js"
 STATE_FILE = "state.json"
-CONFIG_FILES = ("main.conf", "http.conf", ROUTER_JS)
 # Docker's embedded DNS, on every user-defined network; short validity so a
 # restarted container's new address is used within seconds.
 DOCKER_DNS = "127.0.0.11"
