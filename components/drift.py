@@ -18,6 +18,7 @@ warns. Its answer is an input of the Switch (BLUEGREEN_OBSERVED):
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -33,14 +34,28 @@ from components.cli import bluegreen_cli
 IN_SYNC = "in-sync"
 
 
-def live_status(topology: Topology, opts: pulumi.InvokeOptions | None = None) -> str:
-    """The Switch's BLUEGREEN_OBSERVED: the last value while in sync, "drift:..." when not (see the module).
+@dataclass(frozen=True)
+class LiveStatus:
+    """What `status --json 2>&1` printed, parsed once: its warnings and its report (None when there is none)."""
 
-    Drift is measured against the program's *last applied* plan, not the plan
-    of this run: a config change is not drift, a rollback behind Pulumi's back is.
-    A check that cannot answer warns and assumes in sync: it must never block a
-    deploy, but it must not be silent either.
-    """
+    output: str
+    warnings: str
+    report: dict[str, Any] | None
+
+    @classmethod
+    def parse(cls, output: str) -> LiveStatus:
+        head, brace, body = output.partition("\n{")
+        if output.startswith("{"):
+            head, brace, body = "", "{", output[1:]
+        try:
+            report = json.loads(brace + body)
+        except json.JSONDecodeError:
+            return cls(output, output, None)
+        return cls(output, head, report if isinstance(report, dict) else None)
+
+
+def live_status(topology: Topology, opts: pulumi.InvokeOptions | None = None) -> LiveStatus:
+    """`bluegreen status --json` for this deployment, run once per preview or update."""
     status = bluegreen_cli("status", "--stack", topology.stack, "--project", topology.project, "--json")
     host = topology.settings.docker.host  # plain even when secret: invoke arguments are not kept in state
     result = command.local.run(
@@ -49,34 +64,21 @@ def live_status(topology: Topology, opts: pulumi.InvokeOptions | None = None) ->
         logging=command.local.Logging.NONE,
         opts=opts,
     )
-    return result.stdout or ""
+    return LiveStatus.parse(result.stdout or "")
 
 
-def _report(output: str) -> tuple[str, dict[str, Any] | None]:
-    """status's warnings (the lines before the JSON) and its report, or None when there is none."""
-    head, brace, body = output.partition("\n{")
-    if output.startswith("{"):
-        head, brace, body = "", "{", output[1:]
-    try:
-        report = json.loads(brace + body)
-    except json.JSONDecodeError:
-        return output, None
-    return head, report if isinstance(report, dict) else None
-
-
-def stale_digests(settings: StackSettings, output: str) -> list[Problem]:
+def stale_digests(settings: StackSettings, status: LiveStatus) -> list[Problem]:
     """A colour whose digest is the one it runs under another version: a bumped version, a forgotten digest.
 
     Without this check the new version would run the old image under the new
     version's name and labels.
     """
-    _, report = _report(output)
     problems = []
     for color in COLORS:
         spec = settings.color(color)
         if not spec.digest:
             continue
-        for live in (report or {}).get("containers") or []:
+        for live in (status.report or {}).get("containers") or []:
             if live.get("color") == color and live.get("digest") == spec.digest and live.get("version") != spec.version:
                 problems.append(
                     Problem(
@@ -90,10 +92,9 @@ def stale_digests(settings: StackSettings, output: str) -> list[Problem]:
     return problems
 
 
-def warn_router_replacement(settings: RouterSettings, output: str) -> None:
+def warn_router_replacement(settings: RouterSettings, status: LiveStatus) -> None:
     """Warn in the preview when a router setting change replaces the router (a few seconds without listener)."""
-    _, report = _report(output)
-    changes = replacing_changes(settings, (report or {}).get("routerSpec") or {})
+    changes = replacing_changes(settings, (status.report or {}).get("routerSpec") or {})
     if changes:
         pulumi.log.warn(
             f"{', '.join(changes)}: pulumi-docker cannot change this in place, so the router container is "
@@ -102,9 +103,15 @@ def warn_router_replacement(settings: RouterSettings, output: str) -> None:
         )
 
 
-def read_observed(deployment: str, output: str) -> str:
-    """What `status --json 2>&1` printed, as the Switch's BLUEGREEN_OBSERVED input."""
-    head, report = _report(output)
+def read_observed(deployment: str, status: LiveStatus) -> str:
+    """The Switch's BLUEGREEN_OBSERVED: the last value while in sync, "drift:..." when not (see the module).
+
+    Drift is measured against the program's *last applied* plan, not the plan
+    of this run: a config change is not drift, a rollback behind Pulumi's back is.
+    A check that cannot answer warns and assumes in sync: it must never block a
+    deploy, but it must not be silent either.
+    """
+    report, output = status.report, status.output
     try:
         if report is None:
             raise KeyError("report")
@@ -115,7 +122,7 @@ def read_observed(deployment: str, output: str) -> str:
             detail = output.strip().splitlines()[-1] if output.strip() else "no output"
             pulumi.log.warn(f"drift check of {deployment} failed ({detail}); assuming the live routing is in sync")
         return IN_SYNC
-    for line in head.splitlines():  # status's own warnings (an unreadable plan record, ...)
+    for line in status.warnings.splitlines():  # status's own warnings (an unreadable plan record, ...)
         if line.strip():
             pulumi.log.warn(f"drift check: {line.strip()}")
     if not drift:

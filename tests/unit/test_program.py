@@ -250,9 +250,9 @@ def test_active_color_and_weight_reach_the_switch_as_one_meaning(
     ],
 )
 def test_drift_reading(output: str, observed: str) -> None:
-    from components.drift import read_observed
+    from components.drift import LiveStatus, read_observed
 
-    assert read_observed("bluegreen-dev", output) == observed
+    assert read_observed("bluegreen-dev", LiveStatus.parse(output)) == observed
 
 
 # --- secrets, names and what the real engine would refuse ----------------------------
