@@ -107,6 +107,7 @@ images:
 # The app image builds with no network: its wheels come from the host's pip.
 VERSION    ?= dev
 BASE_IMAGE ?= bluegreen-local/python:3.11
+RUNTIME_IMAGE ?= bluegreen-local/python-runtime:3.11
 wheels: app/wheels/.complete
 app/wheels/.complete: app/requirements.txt | venv
 	@rm -rf app/wheels && mkdir -p app/wheels
@@ -115,7 +116,7 @@ app/wheels/.complete: app/requirements.txt | venv
 
 app-image: wheels
 	docker build --quiet --tag bluegreen-app:$(VERSION) \
-	  --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg VERSION=$(VERSION) \
+	  --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE) --build-arg VERSION=$(VERSION) \
 	  --build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 	  --build-arg SOURCE=$$(git config --get remote.origin.url 2>/dev/null || echo local) \
 	  app

@@ -4,6 +4,12 @@ Both images are built in this run from the same base and the same wheelhouse,
 so the ratio holds on a noisy machine. Writes bench/results/app_image.json.
 
     python -m bench.app_image [--runs 5] [--base-image bluegreen-local/python:3.11]
+                              [--runtime-image bluegreen-local/python-runtime:3.11]
+
+The app image is the production Dockerfile (a builder stage on the base, the
+runtime stage on RUNTIME_IMAGE); the naive image is one stage on the base, as
+a first Dockerfile would be written. Start-to-healthy runs the app hardened as
+deployed (bluegreen.hardening: read-only root, no capabilities, pids limit).
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import time
 import urllib.request
 from typing import Any
 
+from bluegreen.hardening import APP_DEFAULT
 from tests.support.paths import ROOT
+
+RUNTIME = "bluegreen-local/python-runtime:3.11"
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -33,8 +42,9 @@ def image_size_mb(image: str) -> float:
     return int(sh("docker", "image", "inspect", "-f", "{{.Size}}", image)) / 1e6
 
 
-def build(base_image: str) -> tuple[str, str]:
-    sh("make", "--no-print-directory", "app-image", "VERSION=bench", f"BASE_IMAGE={base_image}")
+def build(base_image: str, runtime_image: str = RUNTIME) -> tuple[str, str]:
+    sh("make", "--no-print-directory", "app-image", "VERSION=bench", f"BASE_IMAGE={base_image}",
+       f"RUNTIME_IMAGE={runtime_image}")  # fmt: skip
     naive = "bluegreen-app-naive:bench"
     sh(
         "docker",
@@ -56,7 +66,7 @@ def start_to_healthy(image: str) -> tuple[float, float]:
     name = "bluegreen-bench-start"
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
     started = time.monotonic()
-    sh("docker", "run", "-d", "--name", name, "-p", "127.0.0.1::8000", image)
+    sh("docker", "run", "-d", "--name", name, *APP_DEFAULT.docker_run_args(), "-p", "127.0.0.1::8000", image)
     port = sh("docker", "port", name, "8000/tcp").splitlines()[0].rsplit(":", 1)[1]
     ready = healthy = None
     try:
@@ -82,8 +92,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--base-image", default="bluegreen-local/python:3.11")
+    parser.add_argument("--runtime-image", default=RUNTIME)
     args = parser.parse_args()
-    image, naive = build(args.base_image)
+    image, naive = build(args.base_image, args.runtime_image)
     size, naive_size, base_size = image_size_mb(image), image_size_mb(naive), image_size_mb(args.base_image)
     samples = [start_to_healthy(image) for _ in range(args.runs)]
     result: dict[str, Any] = {
@@ -103,6 +114,7 @@ def main() -> int:
             "runs": args.runs,
         },
         "base_image": args.base_image,
+        "runtime_image": args.runtime_image,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "app_image.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -29,6 +29,7 @@ from bench.app_image import build as build_images
 from bench.app_image import image_size_mb, sh, start_to_healthy
 from bluegreen.conventions import utc_now
 from bluegreen.docker_api import DockerClient
+from bluegreen.hardening import APP_DEFAULT
 from bluegreen.live_router import LiveRouter
 from bluegreen.routing import RoutingPlan, parse_plan
 from bluegreen.switch import SwitchReport, apply_plan
@@ -301,7 +302,7 @@ def router_overhead(stack: Any, seconds: int) -> dict[str, Any]:
     # A twin of the routed container, published directly: same image, limits and env.
     image = sh("docker", "inspect", "-f", "{{.Config.Image}}", target)
     sh("docker", "run", "-d", "--name", direct_name, "--label", "bluegreen.test=1", "--memory", "256m",
-       "-e", "APP_COLOR=blue", "-p", "127.0.0.1:18391:8000", image)  # fmt: skip
+       *APP_DEFAULT.docker_run_args(), "-e", "APP_COLOR=blue", "-p", "127.0.0.1:18391:8000", image)  # fmt: skip
     wait_http("http://127.0.0.1:18391/health/ready")
     tool = "wrk" if shutil.which("wrk") else "prober"
     try:

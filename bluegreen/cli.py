@@ -21,9 +21,10 @@ from bluegreen.conventions import COLORS, OBSERVED_ENV, deployment_name
 from bluegreen.docker_api import DockerClient
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
 from bluegreen.image_store import ImageStore, ImageStoreError
-from bluegreen.live_router import LiveRouter
+from bluegreen.live_router import LiveRouter, seed_routing_volume
 from bluegreen.problems import Problem, SettingsError
 from bluegreen.reference import reference, with_reference
+from bluegreen.router import router_files
 from bluegreen.routing import parse_plan
 from bluegreen.settings import StackSettings, parse_settings
 from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
@@ -69,6 +70,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "valid": not problems,
             "problems": [p.as_dict() for p in problems],
             "settings": settings.model_dump(mode="json", by_alias=True) if settings else None,
+            "relaxed": settings.app.security.relaxed() if settings else [],
         }
         json.dump(report, out, indent=2)
         out.write("\n")
@@ -78,6 +80,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"{stack_file}: {len(problems)} problem(s); nothing was changed\n")
     elif settings is not None:
         out.write(f"{stack_file}: {summary(stack, settings)}\n")
+        for line in settings.app.security.relaxed():
+            out.write(f"{stack_file}: relaxed: {line}\n")
     return EXIT_BAD_INPUT if problems else EXIT_OK
 
 
@@ -195,6 +199,33 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_pids_limit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Docker's PidsLimit, which pulumi-docker cannot set (bluegreen.hardening); kept across restarts."""
+    if not args.containers or not all(args.containers):
+        err.write("pids-limit: CONTAINER: got none; allowed: one or more container names or ids\n")
+        return EXIT_BAD_INPUT
+    client = DockerClient()
+    for name in args.containers:
+        try:
+            client.request("POST", f"/containers/{urllib.parse.quote(name)}/update", {"PidsLimit": args.limit})
+        except BluegreenError as exc:
+            err.write(f"pids-limit {name}: {exc}\n")
+            return exc.exit_code
+        out.write(f"{name[:12]}: pids limit {args.limit}\n")
+    return EXIT_OK
+
+
+def cmd_seed_routing(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The router's base config, health script and first routing into its volume (the program runs this)."""
+    try:
+        seed_routing_volume(DockerClient(), args.image, args.volume, args.user, router_files())
+    except BluegreenError as exc:
+        err.write(f"seed-routing {args.volume}: {exc}\n")
+        return exc.exit_code
+    out.write(f"{args.volume}: seeded {', '.join(sorted(router_files()))} for {args.user}\n")
+    return EXIT_OK
+
+
 def cmd_reference(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.write:
         path = Path(args.write)
@@ -278,6 +309,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer >= 1")
     return value
+
+
+def _uid_gid(text: str) -> str:
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: numeric uid:gid, e.g. 101:101")
+    return text
 
 
 def _endpoint_url(text: str) -> str:
@@ -380,6 +418,23 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("reference", help="print the configuration reference (docs/configuration.md)")
     ref.add_argument("--write", metavar="FILE", help="replace the reference between its markers in FILE instead")
     ref.set_defaults(func=cmd_reference)
+
+    pids = sub.add_parser(
+        "pids-limit",
+        help="set a running container's process limit (the program runs this; pulumi-docker has no input for it)",
+    )
+    pids.add_argument("--limit", type=_positive_int, required=True, help="processes and threads, e.g. 256")
+    pids.add_argument("containers", nargs="*", metavar="CONTAINER", help="names or ids")
+    pids.set_defaults(func=cmd_pids_limit)
+
+    seed = sub.add_parser(
+        "seed-routing",
+        help="write the router's base files into its routing volume before it starts (the program runs this)",
+    )
+    seed.add_argument("--volume", required=True, help="the routing volume")
+    seed.add_argument("--image", required=True, help="the router's image (name or id)")
+    seed.add_argument("--user", type=_uid_gid, required=True, help="uid:gid the router runs as, e.g. 101:101")
+    seed.set_defaults(func=cmd_seed_routing)
 
     status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
     _add_stack_args(status)

@@ -46,6 +46,9 @@ ROLE_LABEL = "bluegreen.role"
 COLOR_LABEL = "bluegreen.color"
 VERSION_LABEL = "bluegreen.version"
 DIGEST_LABEL = "bluegreen.digest"  # only on containers of a colour pinned by digest
+# Hash of what replaces an app container, its environment aside: a live colour
+# whose spec is unchanged keeps the environment it runs (Topology.held).
+SPEC_LABEL = "bluegreen.spec"
 # The environment variable that carries an S3-loaded image's reference on its
 # command resource, where the policy pack pin-checks it.
 IMAGE_REF_ENV = "BLUEGREEN_IMAGE_REF"

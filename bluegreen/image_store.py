@@ -11,16 +11,26 @@ Layout under `s3://BUCKET/PREFIX/NAME/` (docs/images.md):
 Memory stays bounded: a push holds one multipart part (8 MiB) at a time, and a
 pull streams the object to a temporary file, checks its sha256, and only then
 hands it to `docker load`.
+
+A pull trusts nothing in the tarball it did not record at push. `docker load`
+applies whatever repository tags the archive names, so an archive that names
+any tag but the requested one could retag another image on the host (the
+router's, say): write access to the bucket would become code execution on
+the deploy host. So before loading, the archive must name exactly the
+requested tag and exactly one image whose id (its config digest) is the one
+recorded at push; after loading, the tag must point at that id.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import uuid
 import zlib
@@ -123,7 +133,7 @@ class ImageStore:
         blob = self._key(name, "blobs", f"{tag}-{uuid.uuid4().hex[:12]}.tar.gz")
         digest, size = self._upload_stream(blob, gzip_chunks((save or docker_save)(ref)))
         meta = {"name": name, "tag": tag, "key": blob, "sha256": digest, "size": size, "imageId": image_id,
-                "pushedAt": utc_now()}  # fmt: skip
+                "repoTags": [ref], "pushedAt": utc_now()}  # fmt: skip
         try:
             self.s3.put_object(
                 Bucket=self.bucket, Key=self.tag_key(name, tag), Body=json.dumps(meta, indent=2).encode(),
@@ -156,8 +166,19 @@ class ImageStore:
             self.s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
             )
-        except BaseException:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
+        except BaseException as failure:
+            # An incomplete multipart upload is invisible and billed until aborted.
+            try:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
+            except Exception as exc:
+                raise ImageStoreError(
+                    f"s3://{self.bucket}/{key}: upload failed ({_one_line(failure)}) and aborting it failed too "
+                    f"({_one_line(exc)}); a lifecycle rule AbortIncompleteMultipartUpload removes what is left"
+                ) from None
+            if isinstance(failure, Exception) and not isinstance(failure, ImageStoreError):
+                raise ImageStoreError(
+                    f"s3://{self.bucket}/{key}: upload failed and was aborted: {_one_line(failure)}"
+                ) from None
             raise
         return digest.hexdigest(), size
 
@@ -208,10 +229,19 @@ class ImageStore:
         """Stream the blob to `target` and check its sha256; ImageStoreError (and no file) on a mismatch."""
         response = self.s3.get_object(Bucket=self.bucket, Key=meta["key"])
         digest = hashlib.sha256()
-        with target.open("wb") as out:
-            for chunk in response["Body"].iter_chunks(1024 * 1024):
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with target.open("wb") as out:
+                for chunk in response["Body"].iter_chunks(1024 * 1024):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as exc:
+            target.unlink(missing_ok=True)
+            need = f" (the image needs {int(meta.get('size') or 0) / 1e6:.0f} MB there)" if meta.get("size") else ""
+            what = "no space left" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+            raise ImageStoreError(
+                f"{meta.get('name')}:{meta.get('tag')}: writing {target.parent}: {what}{need}; nothing was loaded "
+                "(set TMPDIR to a larger disk)"
+            ) from None
         if digest.hexdigest() != meta["sha256"]:
             target.unlink()
             raise ImageStoreError(
@@ -219,14 +249,35 @@ class ImageStore:
                 f"got {digest.hexdigest()[:12]}...); nothing was loaded"
             )
 
-    def pull(self, ref_or_name: str, env: str | None = None, load: Callable[[Path], str] | None = None) -> str:
-        """Download, verify, `docker load`; returns NAME:TAG. By tag (NAME:TAG) or by pointer (NAME --env)."""
+    def pull(
+        self,
+        ref_or_name: str,
+        env: str | None = None,
+        load: Callable[[Path], str] | None = None,
+        inspect: Callable[[str], str] | None = None,
+    ) -> str:
+        """Download, verify (sha256, tags, image id), `docker load`, check the id; returns NAME:TAG.
+
+        By tag (NAME:TAG) or by pointer (NAME --env). Nothing is loaded unless
+        every check before the load passes.
+        """
         meta = self.pointer(ref_or_name, env) if env is not None else self.tag(*split_ref(ref_or_name))
+        if env is not None:  # the pointer names the tag; the tag's own record holds the image id
+            meta = {**self.tag(meta["name"], meta["tag"]), **{k: meta[k] for k in ("key", "sha256")}}
+        ref = f"{meta['name']}:{meta['tag']}"
         with tempfile.TemporaryDirectory(prefix="bluegreen-pull-") as tmp:
             blob = Path(tmp) / "image.tar.gz"
             self.download(meta, blob)
+            check_archive(ref, read_archive(blob), meta.get("imageId"))
             (load or docker_load)(blob)
-        return f"{meta['name']}:{meta['tag']}"
+        if meta.get("imageId"):
+            loaded = (inspect or docker_image_id)(ref)
+            if loaded != meta["imageId"]:
+                raise ImageStoreError(
+                    f"{ref}: docker load produced image {loaded[:19]}, not the recorded {meta['imageId'][:19]}; "
+                    "do not use it (docker rmi it)"
+                )
+        return ref
 
     def tags(self, name: str) -> list[dict[str, Any]]:
         prefix = self._key(check_name(name), "tags") + "/"
@@ -242,6 +293,78 @@ class ImageStore:
         pointer = self.pointer(name, env)
         current = {k: pointer[k] for k in ("tag", "sha256", "promotedAt")}
         return [current, *pointer.get("history", [])]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --- what a `docker save` archive says it holds ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveContents:
+    """The names and image ids a `docker save` archive would give `docker load`."""
+
+    repo_tags: tuple[str, ...]
+    image_ids: tuple[str, ...]
+
+
+def read_archive(blob: Path) -> ArchiveContents:
+    """manifest.json, repositories and index.json of a gzip'd `docker save`, read in one streaming pass."""
+    wanted = {"manifest.json", "repositories", "index.json"}
+    found: dict[str, Any] = {}
+    try:
+        with tarfile.open(blob, mode="r|gz") as archive:
+            for member in archive:
+                name = member.name.removeprefix("./")
+                if name in wanted and member.isfile() and member.size < 1024 * 1024:
+                    handle = archive.extractfile(member)
+                    found[name] = json.loads(handle.read()) if handle else None
+    except (tarfile.TarError, OSError, EOFError, json.JSONDecodeError, zlib.error) as exc:
+        raise ImageStoreError(f"the image archive cannot be read ({_one_line(exc)}); nothing was loaded") from None
+    tags: list[str] = []
+    ids: list[str] = []
+    for entry in found.get("manifest.json") or []:
+        tags += [str(t) for t in entry.get("RepoTags") or []]
+        config = str(entry.get("Config", ""))
+        hexdigest = config.removeprefix("blobs/sha256/").removesuffix(".json")
+        ids.append(f"sha256:{hexdigest}")
+    for repository, versions in (found.get("repositories") or {}).items():
+        tags += [f"{repository}:{tag}" for tag in versions]
+    for manifest in (found.get("index.json") or {}).get("manifests") or []:
+        named = (manifest.get("annotations") or {}).get("io.containerd.image.name")
+        if named:
+            tags.append(str(named))
+    return ArchiveContents(tuple(dict.fromkeys(tags)), tuple(dict.fromkeys(ids)))
+
+
+def _same_name(found: str, ref: str) -> bool:
+    """`shop:1.4.2` as Docker spells it in an archive: as given, or fully qualified (HOST/NAMESPACE/shop:1.4.2)."""
+    qualified = found.endswith(("/" + ref, "/library/" + ref)) and found.count("/") <= 2 + ref.count("/")
+    return found == ref or qualified
+
+
+def check_archive(ref: str, contents: ArchiveContents, image_id: str | None) -> None:
+    """Refuse an archive that would load anything but `ref` as the recorded image."""
+    others = [t for t in contents.repo_tags if not _same_name(t, ref)]
+    if others:
+        raise ImageStoreError(
+            f"{ref}: the archive also names {', '.join(others[:3])}; docker load would retag those on this host. "
+            "Refused; nothing was loaded"
+        )
+    if not contents.repo_tags:
+        raise ImageStoreError(f"{ref}: the archive names no tag; refused, nothing was loaded")
+    if len(contents.image_ids) != 1:
+        raise ImageStoreError(
+            f"{ref}: the archive holds {len(contents.image_ids)} images, not one; refused, nothing was loaded"
+        )
+    if image_id and contents.image_ids[0] != image_id:
+        raise ImageStoreError(
+            f"{ref}: the archive's image is {contents.image_ids[0][:19]}, not the {image_id[:19]} recorded at push; "
+            "refused, nothing was loaded"
+        )
 
 
 # --- Docker, through its CLI (it streams, and honours DOCKER_HOST and contexts) ------------------

@@ -54,6 +54,31 @@ def script(name: str) -> str:
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
 
+def seed_routing_volume(client: DockerClient, image: str, volume: str, user: str, files: Mapping[str, str]) -> None:
+    """Files into the routing volume (names relative to it), the volume and they owned by `user` (uid:gid).
+
+    Through a container of the router's image that is created and never
+    started: a fresh volume belongs to root, the router's root filesystem is
+    read-only (Docker takes an archive only into a volume there), and the
+    router itself runs without the capabilities to change either. No process
+    runs, as root or otherwise; the archive API writes while it is mounted.
+    """
+    uid, gid = (int(x) for x in user.split(":"))
+    helper = f"{volume}-seed"
+    body = {
+        "Image": image, "Cmd": ["true"], "Entrypoint": [], "NetworkDisabled": True,
+        "Labels": {ROLE_LABEL: "seed"},
+        "HostConfig": {"Mounts": [{"Type": "volume", "Source": volume, "Target": ROUTING_DIR}]},
+    }  # fmt: skip
+    client.request("DELETE", f"/containers/{helper}?force=1", allow=(404,))
+    client.request("POST", f"/containers/create?name={helper}", body)
+    try:
+        archive = tar_files(files, uid, gid, directory=ROUTING_DIR)
+        client.put_archive(helper, ROUTING_DIR.rsplit("/", 1)[0], archive)
+    finally:
+        client.request("DELETE", f"/containers/{helper}?force=1", allow=(404,))
+
+
 class RouterError(BluegreenError):
     """The router cannot be found or did not do what was asked; the message says what."""
 
@@ -238,13 +263,15 @@ class LiveRouter:
 
     def _own_routing_dir(self) -> None:
         """Hand a fresh, root-owned routing volume to the router's user (no step of a switch needs root)."""
-        self._upload({})
+        volumes = [m.get("Name") for m in self.info.get("Mounts") or [] if m.get("Destination") == ROUTING_DIR]
+        if not volumes or not volumes[0]:
+            raise RouterError(f"router {self.container} has no routing volume at {ROUTING_DIR}")
+        seed_routing_volume(self.client, str(self.info["Image"]), str(volumes[0]), self.user(), {})
 
     def _upload(self, files: Mapping[str, str]) -> None:
-        """Files into the routing directory, owned by the router's user, as is the directory itself."""
+        """Files into the routing directory (a volume, so a read-only router takes them), owned by its user."""
         uid, gid = (int(x) for x in self.user().split(":"))
-        archive = tar_files(files, uid, gid, directory=ROUTING_DIR)
-        self.client.put_archive(self.container, ROUTING_DIR.rsplit("/", 1)[0], archive)
+        self.client.put_archive(self.container, ROUTING_DIR, tar_files(files, uid, gid))
 
     def _parse_snapshot(self, parts: Mapping[str, str]) -> Snapshot:
         result = _parse_response(parts.get("status", ""))

@@ -8,18 +8,52 @@ which the switch rewrites; it loads on nginx 1.22 and on nginx-unprivileged.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
+import shlex
+from dataclasses import dataclass
 from typing import Any
 
+from bluegreen.live_router import script
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, STATUS_PATH, STATUS_PORT
 from bluegreen.settings import RouterSettings
 
-BASE_CONFIG_PATH = "/etc/nginx/nginx.conf"
+# In the routing volume, not /etc/nginx: the router's root filesystem is read-only
+# (bluegreen.hardening). The program seeds the volume before the router starts
+# (live_router.seed_routing_volume): pulumi-docker's uploads extract at "/",
+# which Docker refuses for a read-only container.
+BASE_CONFIG_PATH = f"{ROUTING_DIR}/nginx.conf"
 STOP_SIGNAL = "SIGQUIT"  # nginx's graceful stop: in-flight requests finish
 # Requests reach the app on a new connection each (routing is decided per request,
 # so there is no fixed upstream to keep alive): reuse TIME_WAIT ports.
 ROUTER_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1"}
-COMMAND = ["nginx", "-g", "daemon off;"]
+COMMAND = ["nginx", "-c", BASE_CONFIG_PATH, "-g", "daemon off;"]
+ROUTER_USER = "101:101"  # nginx-unprivileged's uid; the stand-in image uses the same
+HEALTH_SCRIPT_PATH = f"{ROUTING_DIR}/health.sh"
+FILES_LABEL = "bluegreen.router-files"  # router_files_hash() of what the seed wrote for this router
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """The router's Docker healthcheck: its own status listener (bluegreen/sh/health.sh)."""
+
+    test: tuple[str, ...] = ("CMD", "sh", HEALTH_SCRIPT_PATH, str(STATUS_PORT), STATUS_PATH)
+    interval: str = "5s"
+    timeout: str = "3s"
+    start_period: str = "10s"
+    retries: int = 3
+
+    def docker_run_args(self) -> list[str]:
+        """The same check as `docker run` flags (the test lab's router)."""
+        return [
+            f"--health-cmd={shlex.join(self.test[1:])}", f"--health-interval={self.interval}",
+            f"--health-timeout={self.timeout}", f"--health-start-period={self.start_period}",
+            f"--health-retries={self.retries}",
+        ]  # fmt: skip
+
+
+HEALTHCHECK = Healthcheck()
 
 BASE_CONFIG = f"""\
 # bluegreen router. Routing lives in {ROUTING_DIR}/ and is replaced by
@@ -91,8 +125,18 @@ server {{
 
 
 def router_files() -> dict[str, str]:
-    """Files placed into the router container before it starts (path -> content)."""
-    return {BASE_CONFIG_PATH: BASE_CONFIG, f"{ROUTING_DIR}/http.conf": INITIAL_ROUTING}
+    """Files seeded into the routing volume before the router starts (name in ROUTING_DIR -> content)."""
+    files = {
+        BASE_CONFIG_PATH: BASE_CONFIG,
+        f"{ROUTING_DIR}/http.conf": INITIAL_ROUTING,
+        HEALTH_SCRIPT_PATH: script("health"),
+    }
+    return {path.removeprefix(f"{ROUTING_DIR}/"): text for path, text in files.items()}
+
+
+def router_files_hash() -> str:
+    """Of router_files(): a new base config, health script or first routing replaces the router."""
+    return hashlib.sha256(json.dumps(router_files(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
@@ -114,6 +158,8 @@ def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
         "previewPort": preview[1] if preview else None,
         "bindAddress": live[0] if live else None,
         "cpus": (host.get("NanoCpus") or 0) / 1e9,
+        "filesHash": ((info.get("Config") or {}).get("Labels") or {}).get(FILES_LABEL),
+        "readOnly": bool(host.get("ReadonlyRootfs")),
     }
 
 
@@ -132,4 +178,8 @@ def replacing_changes(settings: RouterSettings, live: dict[str, Any]) -> list[st
             changes.append(f"router.{key} {live[key]} -> {getattr(settings, attr)}")
     if live.get("cpus") and abs(float(live["cpus"]) - settings.cpus) > 1e-9:
         changes.append(f"router.cpus {float(live['cpus']):g} -> {settings.cpus:g}")
+    if live and live.get("readOnly") is False:
+        changes.append("router hardening (read-only root, no capabilities, a pids limit, a healthcheck)")
+    elif live.get("filesHash") not in (None, router_files_hash()):
+        changes.append(f"router base files {live['filesHash']} -> {router_files_hash()} (a new bluegreen version)")
     return changes

@@ -38,6 +38,7 @@ from bluegreen.conventions import (
     other,
     traffic_problems,
 )
+from bluegreen.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening, tmpfs_options
 from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
 from bluegreen.secrets import misplaced_secrets, redact, top_level
 
@@ -144,6 +145,45 @@ class Resources(Model):
     cpus: float = Field(0.5, ge=0.05, le=64, description="CPU limit per container, in cores.")
 
 
+Capability = Annotated[
+    str,
+    StringConstraints(pattern=r"^(CAP_)?[A-Z][A-Z_]{1,31}$"),
+    Allowed("a Linux capability name such as NET_BIND_SERVICE (uppercase)"),
+]
+
+
+class AppSecurity(Model):
+    """Hardening an app may need to relax; `bluegreen validate` lists every relaxed value."""
+
+    read_only_root_filesystem: bool = Field(
+        True, description="Read-only root filesystem; the app writes only to its /tmp tmpfs."
+    )
+    tmp_size_mb: int = Field(APP_TMPFS_MB, ge=1, le=4096, description="Size of the /tmp tmpfs, MiB (counts as memory).")
+    cap_add: list[Capability] = Field(
+        default_factory=list, description="Capabilities added back after dropping ALL (the pack's allowlist applies)."
+    )
+    pids_limit: int = Field(APP_PIDS_LIMIT, ge=16, le=65536, description="Processes and threads per container.")
+
+    def hardening(self) -> Hardening:
+        return Hardening(
+            read_only=self.read_only_root_filesystem,
+            cap_add=tuple(c.removeprefix("CAP_") for c in self.cap_add),
+            pids_limit=self.pids_limit,
+            tmpfs={TMP: tmpfs_options(self.tmp_size_mb)},
+        )
+
+    def relaxed(self) -> list[str]:
+        """`key value (default ...)` for each setting weaker than the default."""
+        found = []
+        if not self.read_only_root_filesystem:
+            found.append("app.security.readOnlyRootFilesystem false (default true): the root filesystem is writable")
+        if self.cap_add:
+            found.append(f"app.security.capAdd {', '.join(self.cap_add)} (default none): capabilities added back")
+        if self.pids_limit > APP_PIDS_LIMIT:
+            found.append(f"app.security.pidsLimit {self.pids_limit} (default {APP_PIDS_LIMIT})")
+        return found
+
+
 UserSpec = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$"),
@@ -161,6 +201,7 @@ class AppSettings(Model):
         30, ge=1, le=600, description="SIGTERM to SIGKILL on stop; in-flight requests finish."
     )
     user: UserSpec = Field("10001:10001", description="User the app runs as (never root).")
+    security: AppSecurity = Field(default_factory=AppSecurity, description="Container hardening (docs/security.md).")
     health_command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
         default_factory=lambda: ["python", "-S", "-m", "bluegreen_app.healthcheck"],
         min_length=1,
@@ -175,7 +216,12 @@ class BuildImage(Model):
     name: Name = Field("bluegreen-app", description="Local repository name of the built image.")
     context: str = Field("app", min_length=1, description="Build context, relative to Pulumi.yaml.")
     dockerfile: str = Field("Dockerfile", min_length=1, description="Dockerfile in the context.")
-    base_image: ImageRef = Field("python:3.11-slim", description="BASE_IMAGE build arg (tests use a stand-in).")
+    base_image: ImageRef = Field("python:3.11-slim", description="BASE_IMAGE build arg: the builder stage's base.")
+    runtime_image: ImageRef | None = Field(
+        None,
+        description="RUNTIME_IMAGE build arg: the final stage's base, the same Python at the same path "
+        "(unset: baseImage).",
+    )
 
 
 class RegistryImage(Model):

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen.conventions import COLOR_LABEL, DEPLOYMENT_LABEL, DIGEST_LABEL, ROLE_LABEL, VERSION_LABEL
+from bluegreen.conventions import (
+    COLOR_LABEL,
+    DEPLOYMENT_LABEL,
+    DIGEST_LABEL,
+    ROLE_LABEL,
+    SPEC_LABEL,
+    VERSION_LABEL,
+)
 from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
 from bluegreen.router import live_spec
@@ -34,6 +41,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
                 "color": c["Labels"].get(COLOR_LABEL),
                 "version": c["Labels"].get(VERSION_LABEL),
                 "digest": c["Labels"].get(DIGEST_LABEL),
+                "spec": c["Labels"].get(SPEC_LABEL),
                 "state": c.get("State"),
                 "health": health,
             }

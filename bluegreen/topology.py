@@ -9,12 +9,19 @@ a new name, so Pulumi's create-before-delete never collides with the old
 container, and the router is re-pointed before the old one is removed.
 Secret values enter that hash only through an HMAC under the deployment's
 name key (bluegreen/secrets.py), so a name never reveals them.
+
+A colour that serves traffic and whose spec, environment aside, is unchanged
+is *held* (`held`): it keeps its live name, and the program keeps the
+environment it runs, so an `app.env` change replaces only the idle colour and
+reaches the live one at its next release. Something untouched always remains
+to roll back to.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bluegreen.conventions import (
@@ -23,6 +30,7 @@ from bluegreen.conventions import (
     DEPLOYMENT_LABEL,
     DIGEST_LABEL,
     ROLE_LABEL,
+    SPEC_LABEL,
     VERSION_LABEL,
     Color,
     deployment_name,
@@ -43,6 +51,7 @@ class Topology:
     settings: StackSettings
     secrets: Secrets = field(default_factory=Secrets)
     build_hash: str = ""  # content hash of the build context (image.source build), see components/image.py
+    held: Mapping[Color, str] = field(default_factory=dict)  # colour -> the live alias it keeps (see the module)
 
     @property
     def deployment(self) -> str:
@@ -81,6 +90,19 @@ class Topology:
         """Whether container names depend on secret values (and so on the name key)."""
         return bool(self.secrets.env)
 
+    def _base_spec(self, color: Color) -> dict[str, object]:
+        s = self.settings
+        return {
+            "ref": s.image_ref(color),
+            "build": self.build_hash_of(color),
+            "image": s.image.model_dump(mode="json"),
+            "app": s.app.model_dump(mode="json", exclude={"env"}),
+        }
+
+    def spec_label(self, color: Color) -> str:
+        """SPEC_LABEL's value: what replaces an app container, its environment aside."""
+        return hashlib.sha256(json.dumps(self._base_spec(color), sort_keys=True).encode()).hexdigest()[:12]
+
     def spec_hash(self, color: Color, name_key: str | None = None) -> str:
         """Hash of the inputs that replace an app container (the image comes in by reference and build hash)."""
         s = self.settings
@@ -88,12 +110,9 @@ class Topology:
         if secret and not name_key:
             raise ValueError("container names depend on secret values: pass the deployment's name key")
         spec = {
-            "ref": s.image_ref(color),
-            "build": self.build_hash_of(color),
-            "image": s.image.model_dump(mode="json"),
+            **self._base_spec(color),
             "env": [pair for pair in self.app_env(color) if pair.partition("=")[0] not in secret],
             "secret": keyed_digest(name_key, secret) if secret and name_key else None,
-            "app": s.app.model_dump(mode="json", exclude={"env"}),
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:6]
 
@@ -102,6 +121,8 @@ class Topology:
         spec = self.settings.color(color)
         if spec.replicas == 0:
             return None
+        if color in self.held:
+            return self.held[color]
         return f"{self.deployment}-{color}-{spec.version}-{self.spec_hash(color, name_key)}"
 
     def app_containers(self, color: Color, name_key: str | None = None) -> list[str]:
@@ -119,6 +140,7 @@ class Topology:
         if color is not None:
             labels[COLOR_LABEL] = color
             labels[VERSION_LABEL] = self.settings.color(color).version or ""
+            labels[SPEC_LABEL] = self.spec_label(color)
             if self.settings.color(color).digest:
                 labels[DIGEST_LABEL] = self.settings.color(color).digest or ""
         return labels

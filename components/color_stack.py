@@ -20,6 +20,7 @@ from bluegreen.conventions import (
     Color,
 )
 from bluegreen.topology import Topology
+from components.hardening import container_args, pids_limit
 
 
 class ColorStack(pulumi.ComponentResource):
@@ -35,6 +36,8 @@ class ColorStack(pulumi.ComponentResource):
         network: docker.Network,
         names: pulumi.Output[list[str]],
         alias: pulumi.Output[str | None],
+        docker_host: pulumi.Input[str] | None = None,
+        hold_env: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`names` and `alias` come from bluegreen.topology; Outputs because they may hash secrets.
@@ -42,6 +45,9 @@ class ColorStack(pulumi.ComponentResource):
         Every replica answers to `alias` on the stack network: the router sends
         requests there, so nginx balances across the replicas and retries the
         next one, and no address is ever written down.
+
+        `hold_env`: the colour is live and held (bluegreen.topology): Pulumi
+        keeps the environment its containers were created with.
         """
         super().__init__("bluegreen:index:ColorStack", name, None, opts)
         app = topology.settings.app
@@ -49,6 +55,7 @@ class ColorStack(pulumi.ComponentResource):
         env = topology.app_env(color)
         # Any secret value makes the whole envs input secret: in state, in previews, in diffs.
         envs: pulumi.Input[list[str]] = pulumi.Output.secret(env) if topology.secrets.env else env
+        hardening = app.security.hardening()
         self.containers = [
             docker.Container(
                 f"{name}-{i + 1}",
@@ -57,6 +64,7 @@ class ColorStack(pulumi.ComponentResource):
                 envs=envs,
                 labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in topology.labels("app", color).items()],
                 user=app.user,
+                **container_args(hardening),
                 memory=app.resources.memory_mb,
                 cpus=f"{app.resources.cpus:g}",
                 healthcheck=docker.ContainerHealthcheckArgs(
@@ -80,8 +88,12 @@ class ColorStack(pulumi.ComponentResource):
                 must_run=True,
                 wait=True,
                 wait_timeout=int(topology.settings.health_gate.timeout_seconds),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["envs"] if hold_env else None),
             )
             for i in range(topology.settings.color(color).replicas)
+        ]
+        self.limits = [
+            pids_limit(f"{name}-{i + 1}", container, hardening.pids_limit, docker_host)
+            for i, container in enumerate(self.containers)
         ]
         self.register_outputs({"names": self.names})

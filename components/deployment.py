@@ -8,6 +8,7 @@ make Pulumi create a second router on the same ports and name.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import urllib.parse
 
@@ -22,7 +23,15 @@ from bluegreen.settings import BuildImage, StackSettings
 from bluegreen.topology import Topology
 from components.cli import PROJECT_DIR
 from components.color_stack import ColorStack
-from components.drift import live_status, read_observed, stale_digests, warn_router_replacement
+from components.drift import (
+    env_holds,
+    live_status,
+    read_observed,
+    stale_digests,
+    warn_double_replacement,
+    warn_held_env,
+    warn_router_replacement,
+)
 from components.image import AppImage, image_name
 from components.name_key import NameKey
 from components.router import Router
@@ -62,6 +71,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         stale = stale_digests(settings, status)
         if stale:
             raise pulumi.RunError("; ".join(p.line() for p in stale) + "; nothing was changed")
+        for line in settings.app.security.relaxed():
+            pulumi.log.warn(f"hardening relaxed: {line}")
+        configured = topology
+        topology = dataclasses.replace(topology, held=env_holds(topology, status))
         child = pulumi.ResourceOptions(parent=self)
         host: pulumi.Input[str] | None = settings.docker.host
         if host and secrets.docker_host:
@@ -76,7 +89,11 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels("network").items()],
             opts=child,
         )
-        names, aliases = self._container_names(name, topology, child)
+        key = NameKey(f"{name}-name-key", opts=child).key if topology.needs_name_key else None
+        names, aliases = self._container_names(topology, key)
+        if topology.held:
+            self._container_names(configured, key)[1].apply(lambda a: warn_held_env(dict(topology.held), a))
+        names.apply(lambda n: warn_double_replacement(status, n))
         images: dict[str, AppImage] = {}
         self.color_stacks: dict[Color, ColorStack] = {}
         for color in COLORS:
@@ -90,10 +107,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                     )
                 image_id = images[ref].image_id
             self.color_stacks[color] = ColorStack(
-                f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color],
-                opts=child,
+                f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color], host,
+                hold_env=color in topology.held, opts=child,
             )  # fmt: skip
-        self.router = Router(f"{name}-router", topology, network, opts=pulumi.ResourceOptions.merge(
+        self.router = Router(f"{name}-router", topology, network, host, opts=pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
 
         self.plan = pulumi.Output.all(names, aliases).apply(
@@ -122,15 +139,15 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             }
         )
 
+    @staticmethod
     def _container_names(
-        self, name: str, topology: Topology, opts: pulumi.ResourceOptions
+        topology: Topology, key: pulumi.Output[str] | None
     ) -> tuple[pulumi.Output[dict[Color, list[str]]], pulumi.Output[dict[Color, str | None]]]:
         """Container names and network aliases per colour; through the name key only when they hash secrets."""
-        if not topology.needs_name_key:
+        if key is None:
             return pulumi.Output.from_input(topology.all_app_containers()), pulumi.Output.from_input(
                 topology.all_aliases()
             )
-        key = NameKey(f"{name}-name-key", opts=opts).key
         # An HMAC under a random key reveals nothing: the names need not be secret.
         return (
             pulumi.Output.unsecret(key.apply(topology.all_app_containers)),

@@ -1,4 +1,5 @@
-"""What is live, read on every preview: routing drift (undone), router replacements (warned), stale digests.
+"""What is live, read on every preview: routing drift (undone), router replacements (warned), stale digests,
+and which live colours keep the environment they run (Topology.held).
 
 Drift: notice routing changed outside Pulumi (an emergency rollback) and undo it.
 
@@ -24,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_command as command
 
-from bluegreen.conventions import COLORS
+from bluegreen.conventions import COLORS, Color
 from bluegreen.problems import Problem
 from bluegreen.router import replacing_changes
 from bluegreen.settings import RouterSettings, StackSettings
@@ -90,6 +91,53 @@ def stale_digests(settings: StackSettings, status: LiveStatus) -> list[Problem]:
                 )
                 break
     return problems
+
+
+def env_holds(topology: Topology, status: LiveStatus) -> dict[Color, str]:
+    """Colours that serve traffic and would be replaced only for a changed environment: colour -> live alias.
+
+    Such a colour keeps its name and the environment it runs; the change
+    reaches it at its next release (a new version) or once it is idle.
+    """
+    report = status.report or {}
+    weights = (report.get("live") or {}).get("weights") or {}
+    holds: dict[Color, str] = {}
+    for color in COLORS:
+        spec = topology.settings.color(color)
+        live = [c for c in report.get("containers") or [] if c.get("color") == color and c.get("state") == "running"]
+        if not weights.get(color) or not live or len(live) != spec.replicas:
+            continue  # idle, gone, or being scaled: it takes the configured environment
+        aliases = {str(c.get("name", "")).rpartition("-")[0] for c in live}
+        same_spec = all(c.get("version") == spec.version and c.get("spec") == topology.spec_label(color) for c in live)
+        if same_spec and len(aliases) == 1:
+            holds[color] = aliases.pop()
+    return holds
+
+
+def warn_held_env(held: dict[Color, str], configured: dict[Color, str | None]) -> None:
+    """Say which live colours keep their old environment in this run (their configured alias differs)."""
+    kept = [color for color, alias in held.items() if configured.get(color) != alias]
+    if kept:
+        pulumi.log.warn(
+            f"app.env changed: {' and '.join(kept)} serve{'s' if len(kept) == 1 else ''} traffic and keep"
+            f"{'s' if len(kept) == 1 else ''} the environment they run until their next release; the idle "
+            "colour gets the new environment now (docs/operations.md, 'Environment changes')."
+        )
+
+
+def warn_double_replacement(status: LiveStatus, names: dict[Color, list[str]]) -> None:
+    """Warn when this run replaces the running containers of both colours: nothing untouched to roll back to."""
+    running = {
+        color: {str(c.get("name")) for c in (status.report or {}).get("containers") or [] if c.get("color") == color}
+        for color in COLORS
+    }
+    replaced = [color for color in COLORS if running[color] and not running[color] & set(names.get(color) or [])]
+    if len(replaced) == len(COLORS):
+        pulumi.log.warn(
+            "this update replaces the containers of both colours at once (a change to app settings other than "
+            "app.env, or to the image source): while it runs, no untouched colour remains to roll back to. "
+            "Prefer releasing one colour at a time."
+        )
 
 
 def warn_router_replacement(settings: RouterSettings, status: LiveStatus) -> None:

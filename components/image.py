@@ -55,7 +55,11 @@ class AppImage(pulumi.ComponentResource):
                 build=docker.RemoteImageBuildArgs(
                     context=image.context,
                     dockerfile=image.dockerfile,
-                    build_args={"BASE_IMAGE": image.base_image, "VERSION": version},
+                    build_args={
+                        "BASE_IMAGE": image.base_image,
+                        "RUNTIME_IMAGE": image.runtime_image or image.base_image,
+                        "VERSION": version,
+                    },
                     tags=[self.ref],
                 ),
                 triggers={"context": build_hash} if build_hash else None,

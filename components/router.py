@@ -12,14 +12,24 @@ touch it.
 from __future__ import annotations
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 
 from bluegreen.conventions import LOG_OPTS, ROUTER_STOP_TIMEOUT
-from bluegreen.router import COMMAND, ROUTER_SYSCTLS, STOP_SIGNAL, router_files
+from bluegreen.hardening import ROUTER
+from bluegreen.router import (
+    COMMAND,
+    FILES_LABEL,
+    HEALTHCHECK,
+    ROUTER_SYSCTLS,
+    ROUTER_USER,
+    STOP_SIGNAL,
+    router_files_hash,
+)
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
 from bluegreen.topology import Topology
-
-ROUTER_USER = "101:101"  # nginx-unprivileged's uid; the stand-in image uses the same
+from components.cli import bluegreen_cli, docker_env
+from components.hardening import container_args, pids_limit
 
 
 class Router(pulumi.ComponentResource):
@@ -27,7 +37,12 @@ class Router(pulumi.ComponentResource):
     volume: docker.Volume
 
     def __init__(
-        self, name: str, topology: Topology, network: docker.Network, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        topology: Topology,
+        network: docker.Network,
+        docker_host: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Router", name, None, opts)
         settings = topology.settings.router
@@ -39,13 +54,38 @@ class Router(pulumi.ComponentResource):
             labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in topology.labels("router").items()],
             opts=child,
         )
+        # The base config, health script and first routing go into the volume before the
+        # router starts (its root filesystem is read-only, so no upload can reach it).
+        seed_run = bluegreen_cli("seed-routing", "--volume", topology.routing_volume, "--user", ROUTER_USER)
+        seed_run += ' --image "$BLUEGREEN_ROUTER_IMAGE"'
+        self.seed = command.local.Command(
+            f"{name}-seed",
+            create=seed_run,
+            update=seed_run,
+            environment={
+                **docker_env(docker_host),
+                "BLUEGREEN_ROUTER_IMAGE": image.image_id,
+                "BLUEGREEN_ROUTER_FILES": router_files_hash(),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]),
+        )
+        labels = {**topology.labels("router"), FILES_LABEL: router_files_hash()}
         self.container = docker.Container(
             name,
             name=topology.router,
             image=image.image_id,
             command=COMMAND,
             user=ROUTER_USER,
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in topology.labels("router").items()],
+            **container_args(ROUTER),
+            # Its own status listener answers: nginx runs and has loaded a routing.
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=list(HEALTHCHECK.test),
+                interval=HEALTHCHECK.interval,
+                timeout=HEALTHCHECK.timeout,
+                start_period=HEALTHCHECK.start_period,
+                retries=HEALTHCHECK.retries,
+            ),
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
             ports=[
                 docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
                 docker.ContainerPortArgs(
@@ -53,10 +93,6 @@ class Router(pulumi.ComponentResource):
                 ),
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=ROUTING_DIR)],
-            uploads=[
-                docker.ContainerUploadArgs(file=path, content=text, owner="101", group="101", permissions="0644")
-                for path, text in router_files().items()
-            ],
             # Every request opens its own connection to the app (targets are resolved per request):
             # let the router reuse ports still in TIME_WAIT, or a busy router runs out of them.
             sysctls=dict(ROUTER_SYSCTLS),
@@ -69,6 +105,7 @@ class Router(pulumi.ComponentResource):
             stop_timeout=ROUTER_STOP_TIMEOUT,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             must_run=True,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.seed]),
         )
+        self.limit = pids_limit(name, self.container, ROUTER.pids_limit, docker_host)
         self.register_outputs({"name": topology.router})

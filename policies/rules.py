@@ -53,6 +53,7 @@ from bluegreen.conventions import (
     is_root_user,
     traffic_problems,
 )
+from bluegreen.hardening import pids_limit_of
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -393,14 +394,69 @@ def ports_only_router(args: ResourceValidationArgs, report: ReportViolation) -> 
                        "127.0.0.1", None)  # fmt: skip
 
 
+# --- least privilege (bluegreen/hardening.py sets all of these) ----------------------------------
+
+
 @resource_rule(
-    "container-read-only-rootfs",
-    "Containers have a read-only root filesystem (advisory).",
-    level=EnforcementLevel.ADVISORY,
+    "container-read-only-root",
+    "Containers have a read-only root filesystem (writes go to a tmpfs or a volume). Mandatory by default; "
+    "the dev stack's pack config makes it advisory.",
 )
-def read_only_rootfs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not value(args.props, "readOnly"):
-        report(f"container {args.name} has a writable root filesystem; consider readOnly with tmpfs for /tmp", None)
+        report(f"container {args.name} has a writable root filesystem; set readOnly with a tmpfs for /tmp", None)
+
+
+@resource_rule(
+    "container-no-new-privileges",
+    "Containers cannot gain privileges (securityOpts no-new-privileges): setuid binaries do not raise them.",
+)
+def no_new_privileges(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    opts = [str(o).replace("=", ":").lower() for o in value(args.props, "securityOpts") or []]
+    if not any(o in ("no-new-privileges", "no-new-privileges:true") for o in opts):
+        report(f"container {args.name} can gain privileges; add securityOpts no-new-privileges:true", None)
+
+
+@resource_rule(
+    "container-capabilities-dropped",
+    "Containers drop every Linux capability (capabilities.drops ALL) and add back only what they need.",
+)
+def capabilities_dropped(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    drops = {str(c).upper() for c in value(value(args.props, "capabilities") or {}, "drops") or []}
+    if "ALL" not in drops:
+        report(f"container {args.name} keeps Docker's default capabilities; set capabilities.drops [ALL]", None)
+
+
+def _pids_limits(resources: list[PolicyResource]) -> dict[str, int | None]:
+    """Container URN -> the limit its pids-limit command sets (None: not known yet, in a preview)."""
+    found: dict[str, int | None] = {}
+    for resource in resources:
+        if resource.resource_type != COMMAND:
+            continue
+        create = value(resource.props, "create")
+        limit = pids_limit_of(str(create)) if create is not None else None
+        if create is not None and limit is None:
+            continue  # another command
+        if resource.parent is not None and resource.parent.resource_type == CONTAINER:
+            found[resource.parent.urn] = limit
+    return found
+
+
+@stack_rule(
+    "container-pids-limit",
+    "Every container gets a positive process limit. pulumi-docker has no input for it, so it is a "
+    "`bluegreen pids-limit` command that is the container's child (bluegreen/hardening.py).",
+)
+def pids_limit(args: StackValidationArgs, report: ReportViolation) -> None:
+    limits = _pids_limits(args.resources)
+    for resource in args.resources:
+        if resource.resource_type != CONTAINER:
+            continue
+        if resource.urn not in limits:
+            report(f"container {resource.name} has no pids limit: a fork bomb can exhaust the host's processes; "
+                   "give it a `bluegreen pids-limit --limit N` child command", None)  # fmt: skip
+        elif (limits[resource.urn] or 1) < 1:
+            report(f"container {resource.name} pids limit {limits[resource.urn]}; allowed: a positive number", None)
 
 
 # --- the stack as a whole -----------------------------------------------------------------------

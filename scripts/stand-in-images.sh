@@ -3,7 +3,9 @@
 #
 # Nothing can be pulled on the machines this project is built on, so the two
 # base images the Dockerfiles name are made here from Debian packages:
-#   bluegreen-local/python:3.11  python3 + venv + pip  (app/Dockerfile BASE_IMAGE)
+#   bluegreen-local/python:3.11          python3 + venv + pip  (app/Dockerfile BASE_IMAGE, the builder)
+#   bluegreen-local/python-runtime:3.11  only the interpreter, its stdlib and the shared libraries
+#                                        they load: no shell, apt, pip or dpkg (RUNTIME_IMAGE)
 #   bluegreen-local/nginx:1.22   nginx-light + njs, uid 101  (router image, like nginx-unprivileged)
 # Idempotent: an image that exists is left alone, so a second run takes a second.
 # Needs root (debootstrap) and a running Docker engine.
@@ -58,6 +60,45 @@ build_python() {
     --change 'CMD ["python3"]'
 }
 
+# The runtime base is distroless in spirit: the files of the few packages the
+# interpreter needs, copied out of a debootstrap root, nothing else. Stdlib
+# parts an app server never imports go too (IDLE, tkinter, lib2to3, ensurepip,
+# the test suite), and so do the iconv modules (Python has its own codecs).
+RUNTIME_PACKAGES="libc6 libgcc-s1 python3-minimal python3.11-minimal libpython3.11-minimal libpython3.11-stdlib \
+libssl3 zlib1g libexpat1 libffi8 libbz2-1.0 liblzma5 libuuid1 libcrypt1 media-types"
+
+build_python_runtime() {
+  local name=bluegreen-local/python-runtime:3.11 root=$WORK/python-runtime slim=$WORK/python-runtime.slim
+  if have_image "$name"; then log "$name exists"; return; fi
+  bootstrap "$root" python3-minimal,libpython3.11-stdlib,media-types
+  rm -rf "$slim"
+  mkdir -p "$slim/usr/bin" "$slim/usr/lib" "$slim/usr/lib64" "$slim/tmp" "$slim/etc"
+  # Merged /usr, as in the packages' own paths (/lib/x86_64-linux-gnu/libc.so.6 ...).
+  ln -s usr/bin "$slim/bin"
+  ln -s usr/lib "$slim/lib"
+  ln -s usr/lib64 "$slim/lib64"
+  chmod 1777 "$slim/tmp"
+  # shellcheck disable=SC2086 # one word per package
+  chroot "$root" dpkg -L $RUNTIME_PACKAGES | sort -u | while read -r path; do
+    if [ -L "$root$path" ] || [ -f "$root$path" ]; then printf '%s\n' "${path#/}"; fi
+  done >"$slim.list"
+  tar -C "$root" --no-recursion -cf - -T "$slim.list" | tar -C "$slim" --keep-directory-symlink -xf -
+  # The byte-code Debian compiled at install time: starting without it costs seconds.
+  (cd "$root" && find usr/lib/python3.11 -name '*.pyc') | tar -C "$root" -cf - -T - | tar -C "$slim" -xf -
+  ln -sf python3 "$slim/usr/bin/python"
+  rm -rf "$slim"/usr/lib/python3.11/{idlelib,tkinter,turtledemo,lib2to3,ensurepip,test,pydoc_data} \
+    "$slim"/usr/lib/python3.11/turtle.py "$slim"/usr/lib/x86_64-linux-gnu/gconv \
+    "$slim"/usr/share/doc "$slim"/usr/share/man "$slim"/usr/share/lintian "$slim"/usr/share/locale
+  printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' \
+    >"$slim/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$slim/etc/group"
+  rm -rf "$root" "$slim.list"
+  import "$slim" "$name" \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+    --change 'CMD ["python3"]'
+}
+
 build_nginx() {
   local name=bluegreen-local/nginx:1.22 root=$WORK/nginx
   # The router decides every request in njs (bluegreen/router.js); an image without it is rebuilt.
@@ -88,12 +129,14 @@ build_nginx() {
 main() {
   command -v docker >/dev/null || { log "docker CLI not found"; exit 1; }
   docker info >/dev/null 2>&1 || { log "no Docker engine answers (is dockerd running?)"; exit 1; }
-  if ! have_image bluegreen-local/python:3.11 || ! have_image bluegreen-local/nginx:1.22; then
+  if ! have_image bluegreen-local/python:3.11 || ! have_image bluegreen-local/python-runtime:3.11 \
+    || ! have_image bluegreen-local/nginx:1.22; then
     command -v debootstrap >/dev/null || { log "debootstrap not found: apt-get install debootstrap"; exit 1; }
     [ "$(id -u)" = 0 ] || { log "debootstrap needs root"; exit 1; }
   fi
   mkdir -p "$WORK"
   build_python
+  build_python_runtime
   build_nginx
 }
 

@@ -45,10 +45,15 @@ class AppConfig(BaseSettings):
     drain_delay_seconds: float = Field(0.0, ge=0, le=60)
     shutdown_timeout_seconds: float = Field(25.0, gt=0, le=600)
     slow_max_seconds: float = Field(30.0, gt=0, le=600)
+    # /slow, /echo and /ws exist for tests, demos and game days: they hold
+    # connections open or take bodies, so only a development profile or an
+    # explicit APP_DEBUG_ENDPOINTS=1 serves them.
+    debug_endpoints: bool = False
 
 
 class DevelopmentConfig(AppConfig):
     profile: Profile = "development"
+    debug_endpoints: bool = True
     log_level: LogLevel = "debug"
     shutdown_timeout_seconds: float = Field(5.0, gt=0, le=600)
 

@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import logging
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -99,7 +98,6 @@ class RequestContext:
 
 def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp:
     life = lifecycle or Lifecycle()
-    hostname = socket.gethostname()
 
     async def readiness() -> tuple[bool, list[Check]]:
         checks: list[Check] = []
@@ -116,7 +114,6 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
             {
                 "color": config.color,
                 "version": config.version,
-                "host": hostname,
                 "request_id": request_id.get(),
             }
         )
@@ -191,16 +188,13 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
         yield
         task.cancel()
 
-    app = Starlette(
-        routes=[
-            Route("/", index),
-            Route("/health", summary),
-            Route("/health/live", live),
-            Route("/health/ready", ready),
-            Route("/slow", slow),
-            Route("/echo", post_echo, methods=["POST"]),
-            WebSocketRoute("/ws", echo),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/", index),
+        Route("/health", summary),
+        Route("/health/live", live),
+        Route("/health/ready", ready),
+    ]
+    if config.debug_endpoints:
+        routes += [Route("/slow", slow), Route("/echo", post_echo, methods=["POST"]), WebSocketRoute("/ws", echo)]
+    app = Starlette(routes=routes, lifespan=lifespan)
     return RequestContext(app, config)

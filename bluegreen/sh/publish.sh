@@ -12,6 +12,10 @@ dir=$1 gen=$2 reload=$3 expect_config=$4 expect_plan=$5 tries=$6 token=$7 status
 cd "$dir" || exit 10
 [ -d "$gen" ] || exit 10
 lock_ours "$dir" "$token" || exit 6
+# The base config lives in the routing volume (read-only root); a router created
+# before that still has it in /etc/nginx until its replacement.
+base=$dir/nginx.conf
+[ -f "$base" ] || base=/etc/nginx/nginx.conf
 
 if [ "$reload" = 1 ]; then
   tmp=${TMPDIR:-/tmp}/bluegreen-check.$$
@@ -21,7 +25,7 @@ if [ "$reload" = 1 ]; then
   # The staged files in place of the two stubs; any other file nginx.conf would include stays in.
   sed -e "s#include $dir/main\*\.conf;#include $tmp/main.conf; include $dir/main?*.conf;#" \
       -e "s#include $dir/http\*\.conf;#include $tmp/http.conf; include $dir/http?*.conf;#" \
-      /etc/nginx/nginx.conf > "$tmp/nginx.conf"
+      "$base" > "$tmp/nginx.conf"
   if ! out=$(nginx -t -q -c "$tmp/nginx.conf" 2>&1); then
     rm -rf "$tmp" "$gen"
     lock_drop "$dir" "$token"
@@ -48,7 +52,7 @@ done
 rm -f plan.json program-plan.json
 
 if [ "$reload" = 1 ]; then
-  nginx -s reload 2>/dev/null || true
+  nginx -c "$base" -s reload 2>/dev/null || true
 fi
 # serving: the status listener reports both expected hashes (in any key order).
 serving() {
@@ -70,7 +74,7 @@ while [ "$i" -lt "$tries" ]; do
 done
 if [ -n "$old" ] && [ "$old" != "$gen" ]; then
   ln -sfn "$old" .next-current && mv -Tf .next-current current
-  if [ "$reload" = 1 ]; then nginx -s reload 2>/dev/null || true; fi
+  if [ "$reload" = 1 ]; then nginx -c "$base" -s reload 2>/dev/null || true; fi
 fi
 lock_drop "$dir" "$token"
 exit 5

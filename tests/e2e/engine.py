@@ -42,13 +42,13 @@ import pulumi
 import yaml
 
 from bluegreen.docker_api import DockerClient, DockerError, tar_files
-from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE
+from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from tests.support.paths import ROOT
 from tests.support.pulumi_harness import RecordingMocks, run_program
 from tests.support.stacks import stack_raw, with_changes
 
 STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
-STAND_IN = {"image.baseImage": BASE_IMAGE, "router.image": ROUTER_IMAGE}
+STAND_IN = {"image.baseImage": BASE_IMAGE, "image.runtimeImage": RUNTIME_IMAGE, "router.image": ROUTER_IMAGE}
 
 
 class EngineError(RuntimeError):
@@ -189,6 +189,11 @@ class ContainerHandler(Handler):
                 "NanoCpus": int(float(inputs.get("cpus", "0")) * 1e9),
                 "RestartPolicy": {"Name": inputs.get("restart", "no")},
                 "Sysctls": inputs.get("sysctls") or {},
+                "CapDrop": (inputs.get("capabilities") or {}).get("drops") or [],
+                "CapAdd": (inputs.get("capabilities") or {}).get("adds") or [],
+                "SecurityOpt": inputs.get("securityOpts") or [],
+                "ReadonlyRootfs": bool(inputs.get("readOnly")),
+                "Tmpfs": inputs.get("tmpfs") or {},
                 "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts", {})},
                 "PortBindings": {
                     f"{p['internal']}/tcp": [{"HostIp": p.get("ip", ""), "HostPort": str(p["external"])}]
@@ -218,10 +223,12 @@ class ContainerHandler(Handler):
         _, data = self.client.request("POST", f"/containers/create?name={inputs['name']}", body)
         rid = json.loads(data)["Id"]
         for upload in inputs.get("uploads", []):
-            folder, _, file = upload["file"].rpartition("/")
+            # As pulumi-docker does: one archive per file, named by its full path, extracted at "/".
+            # Docker refuses that for a read-only root filesystem, as it does for the real provider.
             mode = int(upload.get("permissions", "0644"), 8)
             owner, group = int(upload.get("owner", 0)), int(upload.get("group", 0))
-            self.client.put_archive(rid, folder, tar_files({file: upload["content"]}, owner, group, mode))
+            archive = tar_files({upload["file"].lstrip("/"): upload["content"]}, owner, group, mode)
+            self.client.put_archive(rid, "/", archive)
         self.client.request("POST", f"/containers/{rid}/start")
         if inputs.get("wait"):
             self._wait_healthy(rid, inputs["name"], float(inputs.get("waitTimeout", 60)))
@@ -308,6 +315,12 @@ class DockerEngineMocks(RecordingMocks):
             if handler is None:  # components and providers: nothing to do on the daemon
                 return f"{args.name}-id", inputs
             old = self.resources_state.get(key)
+            if old is not None:  # ignore_changes: the engine keeps the old value of each named input
+                for name in getattr(self.registering, "ignore_changes", []):
+                    if name in old["inputs"]:
+                        inputs[name] = old["inputs"][name]
+                    else:
+                        inputs.pop(name, None)
             if old is not None and old["inputs"] == inputs:
                 return old["id"], old["outputs"]
             if old is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE
+from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from tests.support.dockerutil import docker, get
 from tests.support.paths import ROOT
 
@@ -66,7 +66,7 @@ def test_real_pulumi_up_flip_release_destroy(tmp_path: Path) -> None:
     )
     for key, value in {
         "router.port": "18280", "router.previewPort": "18281",
-        "router.image": ROUTER_IMAGE, "image.baseImage": BASE_IMAGE,
+        "router.image": ROUTER_IMAGE, "image.baseImage": BASE_IMAGE, "image.runtimeImage": RUNTIME_IMAGE,
         "green.version": "1.0.0", "green.replicas": "1",
     }.items():  # fmt: skip
         stack.set_config(key, auto.ConfigValue(value), path=True)

@@ -48,6 +48,35 @@ def version_of(url: str) -> str:
     return str(json.loads(get(url)[2])["version"])
 
 
+def app_env(color: str) -> list[str]:
+    """The environment the running containers of `color` hold (image variables included)."""
+    names = docker("ps", "-q", "--filter", "label=bluegreen.deployment=bluegreen-dev",
+                   "--filter", f"label=bluegreen.color={color}").stdout.split()  # fmt: skip
+    assert names, f"no {color} containers"
+    envs = {json.dumps(json.loads(docker("inspect", "-f", "{{json .Config.Env}}", n).stdout)) for n in names}
+    assert len(envs) == 1, envs
+    return list(json.loads(envs.pop()))
+
+
+def assert_hardened() -> None:
+    """What `docker inspect` shows of every container of the stack: least privilege, and a router healthcheck."""
+    ids = docker("ps", "-q", "--filter", "label=bluegreen.deployment=bluegreen-dev").stdout.split()
+    assert len(ids) == 3, ids  # blue, green, router
+    for info in json.loads(docker("inspect", *ids).stdout):
+        host, name = info["HostConfig"], info["Name"]
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], name
+        assert "no-new-privileges:true" in host["SecurityOpt"], name
+        assert host["ReadonlyRootfs"] is True and "/tmp" in host["Tmpfs"], name
+        assert (host["PidsLimit"] or 0) > 0, name
+        if info["Config"]["Labels"]["bluegreen.role"] == "router":
+            assert info["Config"]["Healthcheck"]["Test"][:2] == ["CMD", "sh"], name
+            deadline = time.monotonic() + 30
+            while info["State"]["Health"]["Status"] != "healthy" and time.monotonic() < deadline:
+                time.sleep(0.5)
+                info = json.loads(docker("inspect", info["Id"]).stdout)[0]
+            assert info["State"]["Health"]["Status"] == "healthy", info["State"]["Health"]
+
+
 def test_dev_release_cycle_under_load(clean_dev: None) -> None:
     # Deploy from nothing, through the engine's command line as a user would.
     started = time.monotonic()
@@ -60,6 +89,7 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
     print(f"\ndeploy from nothing: {time.monotonic() - started:.1f}s")
     assert outputs["url"] == URL and outputs["activeColor"] == "blue"
     assert served_by(URL) == Counter({"blue": 20}) and served_by(PREVIEW) == Counter({"green": 20})
+    assert_hardened()
 
     config: dict[str, Any] = dict(PORTS)
 
@@ -83,6 +113,7 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
         assert sorted(release) == sorted([
             "create docker:index/remoteImage:RemoteImage::app-image-1.1.0-build",
             "replace docker:index/container:Container::app-blue-1",
+            "update command:local:Command::app-blue-1-pids",
             f"update {SWITCH}",
             "delete docker:index/container:Container::app-blue-1",
         ])  # fmt: skip
@@ -91,6 +122,18 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
 
         assert step({"activeColor": "blue"}) == [f"update {SWITCH}"]  # promote
         assert served_by(URL) == Counter({"blue": 20}) and version_of(URL) == "1.1.0"
+
+        # A shared env change replaces the idle colour only; the live one keeps what it runs.
+        live_blue = app_env("blue")
+        assert sorted(step({"app.env": {"FEATURE_X": "on"}})) == sorted([
+            "replace docker:index/container:Container::app-green-1",
+            "update command:local:Command::app-green-1-pids",
+            f"update {SWITCH}",
+            "delete docker:index/container:Container::app-green-1",
+        ])  # fmt: skip
+        assert app_env("blue") == live_blue and "FEATURE_X=on" not in live_blue
+        assert "FEATURE_X=on" in app_env("green")
+        assert served_by(URL) == Counter({"blue": 20})
 
         # Router settings that need no new container do not get one (pulumi-docker's update rules).
         router_id = docker("inspect", "-f", "{{.Id}}", "bluegreen-dev-router").stdout.strip()

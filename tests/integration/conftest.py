@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, need_image
+from tests.support.dockergate import BASE_IMAGE, RUNTIME_IMAGE, need_image
 from tests.support.dockerutil import remove_test_containers
 from tests.support.paths import ROOT
 
@@ -16,8 +16,16 @@ APP_TEST_VERSION = "itest"
 def app_image(docker_engine: None) -> str:
     """The app image, built the way users build it: `make app-image` (offline wheelhouse)."""
     need_image(BASE_IMAGE)
+    need_image(RUNTIME_IMAGE)
     done = subprocess.run(
-        ["make", "--no-print-directory", "app-image", f"VERSION={APP_TEST_VERSION}", f"BASE_IMAGE={BASE_IMAGE}"],
+        [
+            "make",
+            "--no-print-directory",
+            "app-image",
+            f"VERSION={APP_TEST_VERSION}",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            f"RUNTIME_IMAGE={RUNTIME_IMAGE}",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

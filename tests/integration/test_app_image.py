@@ -23,9 +23,11 @@ def test_image_config_is_non_root_with_healthcheck(app_image: str) -> None:
     assert labels["org.opencontainers.image.revision"]
 
 
-def test_runs_as_uid_10001(app_image: str) -> None:
-    done = docker("run", "--rm", "--network", "none", app_image, "id", "-u")
-    assert done.stdout.strip() == "10001"
+def test_runs_as_uid_10001_without_pip_or_setuptools(app_image: str) -> None:
+    """The runtime stage carries the venv and the app, not the tools that built them (no shell either: python)."""
+    probe = "import importlib.util as u, os; print(os.getuid(), u.find_spec('pip'), u.find_spec('setuptools'))"
+    done = docker("run", "--rm", "--network", "none", app_image, "python", "-c", probe)
+    assert done.stdout.split() == ["10001", "None", "None"]
 
 
 def test_becomes_healthy_and_answers_with_its_colour(app_image: str) -> None:
@@ -35,12 +37,16 @@ def test_becomes_healthy_and_answers_with_its_colour(app_image: str) -> None:
     assert status == 200
     assert json.loads(body)["color"] == "green" and json.loads(body)["version"] == "itest"
     assert headers["x-app-color"] == "green" and headers["x-app-version"] == "itest"
+    assert "server" not in {k.lower() for k in headers} and "host" not in json.loads(body), "nothing about the host"
     log_line = json.loads(app.logs().strip().splitlines()[-1])
     assert log_line["path"] == "/" and log_line["status"] == 200 and log_line["color"] == "green"
+    assert get(app.url("/slow?seconds=0"))[0] == 404, "test endpoints are off in the production profile"
 
 
 def test_sigterm_during_slow_request_returns_200_and_exits_0(app_image: str) -> None:
-    app = run(app_image, "bg-itest-term", "-p", "127.0.0.1::8000", env={"APP_COLOR": "blue"})
+    app = run(
+        app_image, "bg-itest-term", "-p", "127.0.0.1::8000", env={"APP_COLOR": "blue", "APP_DEBUG_ENDPOINTS": "1"}
+    )
     app.wait_health("healthy", timeout=60)
     url = app.url("/slow?seconds=2")
     result: dict[str, object] = {}

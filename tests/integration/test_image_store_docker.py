@@ -49,14 +49,20 @@ def image_id(ref: str) -> str:
     return docker("image", "inspect", "-f", "{{.Id}}", ref).stdout.strip()
 
 
-@pytest.fixture
-def images(app_image: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A large image (the app, ~180 MB) and a small one (16 MB of noise), under store names."""
-    docker("tag", app_image, "shop-it:1.0.0")
-    noise = tmp_path / "noise"
-    noise.write_bytes(os.urandom(16 * 1024 * 1024))
-    subprocess.run(f"tar -C {tmp_path} -c noise | docker import - small-it:1.0.0", shell=True, check=True,
+def noise_image(folder: Path, ref: str, megabytes: int) -> None:
+    """An image of incompressible noise: its size is what the store moves."""
+    noise = folder / "noise"
+    noise.write_bytes(os.urandom(megabytes * 1024 * 1024))
+    subprocess.run(f"tar -C {folder} -c noise | docker import - {ref}", shell=True, check=True,
                    capture_output=True)  # fmt: skip
+    noise.unlink()
+
+
+@pytest.fixture
+def images(docker_engine: None, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A large image (160 MB of noise, larger than the process) and a small one (16 MB), under store names."""
+    noise_image(tmp_path, "shop-it:1.0.0", 160)
+    noise_image(tmp_path, "small-it:1.0.0", 16)
     yield {"large": "shop-it:1.0.0", "small": "small-it:1.0.0"}
     docker("rmi", "-f", "shop-it:1.0.0", "small-it:1.0.0", check=False)
 
@@ -109,3 +115,42 @@ def test_corrupted_blob_loads_nothing(
     done = cli(s3_endpoint, name, "pull", images["small"])
     assert done.returncode == 1 and "checksum mismatch" in done.stderr and "nothing was loaded" in done.stderr
     assert docker("image", "inspect", images["small"], check=False).returncode != 0
+
+
+def test_an_archive_that_would_retag_another_image_is_refused_and_the_host_is_unchanged(
+    s3_endpoint: str,
+    bucket: tuple[Any, str],
+    images: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Someone with write access to the bucket swaps the blob for one that also tags victim-it:1.0.0."""
+    import gzip
+    import hashlib
+
+    client, name = bucket
+    assert cli(s3_endpoint, name, "push", images["small"]).returncode == 0
+    docker("tag", images["large"], "victim-it:1.0.0")  # what the host runs under that name (the router, say)
+    victim = image_id("victim-it:1.0.0")
+    try:
+        docker("tag", images["small"], "victim-it:1.0.0")  # build the evil archive: one image, two tags
+        evil = subprocess.run(["docker", "save", images["small"], "victim-it:1.0.0"], capture_output=True,
+                              check=True, timeout=300).stdout  # fmt: skip
+        docker("tag", images["large"], "victim-it:1.0.0")
+        blob = gzip.compress(evil, compresslevel=1)
+        meta_key = "it/small-it/tags/1.0.0.json"
+        meta = json.loads(client.get_object(Bucket=name, Key=meta_key)["Body"].read())
+        client.put_object(Bucket=name, Key=meta["key"], Body=blob)
+        meta.update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))  # the record is in the bucket too
+        client.put_object(Bucket=name, Key=meta_key, Body=json.dumps(meta).encode())
+        docker("rmi", images["small"])
+
+        done = cli(s3_endpoint, name, "pull", images["small"])
+        assert done.returncode == 1, done.stdout
+        assert done.stderr.strip().splitlines()[0] == (
+            "image pull: small-it:1.0.0: the archive also names victim-it:1.0.0; docker load would retag those "
+            "on this host. Refused; nothing was loaded"
+        )
+        assert image_id("victim-it:1.0.0") == victim, "the host's images are unchanged"
+        assert docker("image", "inspect", images["small"], check=False).returncode != 0
+    finally:
+        docker("rmi", "-f", "victim-it:1.0.0", check=False)

@@ -21,6 +21,7 @@ from websockets.sync.client import connect as ws_connect
 
 from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
+from bluegreen.router import BASE_CONFIG_PATH
 from bluegreen.routing import parse_plan
 from bluegreen.switch import apply_plan
 from tests.support.dockergate import ROUTER_IMAGE, need_image
@@ -176,10 +177,14 @@ def test_nginx_t_failure_keeps_old_routing(blue_live: Stack) -> None:
         assert done.returncode == 1
         assert "nginx -t refused the new routing" in done.stderr and '"bg_rate"' in done.stderr
         assert router.snapshot().status["configHash"] == before
-        assert router.client.exec(router.container, ["nginx", "-t", "-q"]).exit_code == 0, "restored files must load"
+        assert router.client.exec(router.container, ["nginx", "-t", "-q", "-c", BASE_CONFIG_PATH]).exit_code == 0, (
+            "restored files must load"
+        )
         assert colors_of(stack.url(), 20) == Counter({"blue": 20})
     finally:
-        router.client.exec(router.container, ["rm", "-f", "/etc/nginx/bluegreen/http-stray.conf"], user="0")
+        # As the router's user, who owns the directory: root in the router has no capability to override that.
+        removed = router.client.exec(router.container, ["rm", "-f", "/etc/nginx/bluegreen/http-stray.conf"])
+        assert removed.exit_code == 0, removed.stderr
 
 
 def _tar(files: dict[str, str]) -> bytes:

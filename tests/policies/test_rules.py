@@ -56,7 +56,8 @@ def app(**changes: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "name": "bluegreen-dev-blue-1", "image": "sha256:" + "a" * 64, "user": "10001:10001",
         "memory": 256, "cpus": "0.5", "restart": "unless-stopped", "logDriver": "json-file",
-        "logOpts": {"max-size": "10m"}, "readOnly": True,
+        "logOpts": {"max-size": "10m"}, "readOnly": True, "securityOpts": ["no-new-privileges:true"],
+        "capabilities": {"drops": ["ALL"]},
         "healthcheck": {"tests": ["CMD", "python", "-m", "bluegreen_app.healthcheck"]},
         "labels": [{"label": "bluegreen.role", "value": "app"}, {"label": "bluegreen.color", "value": "blue"}],
     }  # fmt: skip
@@ -79,6 +80,9 @@ def test_baseline_container_passes_every_rule() -> None:
         (rules.non_root, {"user": "root"}, "runs as root"),
         (rules.non_root, {"user": "0:0"}, "runs as root"),
         (rules.non_root, {"user": "0"}, "runs as root"),
+        (rules.non_root, {"user": "00"}, "runs as root"),
+        (rules.non_root, {"user": "root:root"}, "runs as root"),
+        (rules.non_root, {"user": "000:1000"}, "runs as root"),
         (rules.memory_limit, {"memory": None}, "no memory limit"),
         (rules.memory_limit, {"memory": 8192}, "exceeds maxMemoryMb 4096"),
         (rules.cpu_limit, {"cpus": None}, "no CPU limit"),
@@ -100,7 +104,14 @@ def test_baseline_container_passes_every_rule() -> None:
         (rules.restart_policy, {"restart": None}, "restart policy is 'no'"),
         (rules.log_rotation, {"logOpts": None}, "without logOpts max-size"),
         (rules.ports_only_router, {"ports": [{"internal": 8000, "external": 8000}]}, "only the router"),
-        (rules.read_only_rootfs, {"readOnly": None}, "writable root filesystem"),
+        (rules.read_only_root, {"readOnly": None}, "writable root filesystem"),
+        (rules.read_only_root, {"readOnly": False}, "writable root filesystem"),
+        (rules.no_new_privileges, {"securityOpts": None}, "can gain privileges"),
+        (rules.no_new_privileges, {"securityOpts": ["no-new-privileges:false"]}, "can gain privileges"),
+        (rules.capabilities_dropped, {"capabilities": None}, "keeps Docker's default capabilities"),
+        (rules.capabilities_dropped, {"capabilities": {"drops": ["NET_RAW"]}}, "keeps Docker's default"),
+        (rules.no_sensitive_mounts, {"volumes": [{"hostPath": "/var/run", "containerPath": "/r"}]},
+         "forbidden: /var/run/docker.sock"),
     ],
 )  # fmt: skip
 def test_each_rule_refuses_its_case(policy: ResourceValidationPolicy, changes: dict[str, Any], expected: str) -> None:
@@ -115,6 +126,9 @@ def test_each_rule_refuses_its_case(policy: ResourceValidationPolicy, changes: d
         (rules.no_sensitive_mounts, {"volumes": [{"hostPath": "/srv/etc-backup", "containerPath": "/b"}]}),
         (rules.no_sensitive_mounts, {"mounts": [{"type": "volume", "source": "/etc", "target": "/x"}]}),
         (rules.capabilities_allowlist, {"capabilities": {"adds": ["CAP_NET_BIND_SERVICE"], "drops": ["ALL"]}}),
+        (rules.capabilities_dropped, {"capabilities": {"drops": ["all"], "adds": ["NET_BIND_SERVICE"]}}),
+        (rules.no_new_privileges, {"securityOpts": ["no-new-privileges"]}),
+        (rules.no_new_privileges, {"securityOpts": ["label=disable", "no-new-privileges=true"]}),
         (rules.images_pinned, {"image": "acme/app:1.2.3"}),
         (rules.images_pinned, {"image": "acme/team/app:2.0.0"}),
         (rules.app_healthcheck, {"healthcheck": None, "labels": ROUTER_LABELS}),
@@ -175,7 +189,15 @@ def test_every_policy_is_named_described_and_enforced() -> None:
         assert policy.description and policy.enforcement_level is not None
         if policy.config_schema is not None:
             assert all("default" in prop for prop in policy.config_schema.properties.values()), policy.name
-    assert rules.read_only_rootfs.enforcement_level is EnforcementLevel.ADVISORY
+    assert rules.read_only_root.enforcement_level is EnforcementLevel.MANDATORY
+
+
+def test_read_only_root_is_advisory_in_dev_and_mandatory_in_production() -> None:
+    import json
+
+    levels = {s: json.loads((ROOT / "policies" / f"config.{s}.json").read_text()) for s in ("dev", "staging", "prod")}
+    assert levels["dev"]["container-read-only-root"] == "advisory"
+    assert "container-read-only-root" not in levels["prod"] and levels["prod"]["all"] == "mandatory"
 
 
 # --- the stack rules --------------------------------------------------------------------
@@ -348,6 +370,19 @@ def test_with_s3_images_an_empty_live_colour_is_still_reported() -> None:
     assert check_stack(rules.live_colour_has_replicas, no_blue) == [
         "the active colour blue (share 100%) has no replicas to promote"
     ]
+
+
+def test_every_container_of_the_program_has_a_pids_limit_and_one_without_is_refused() -> None:
+    registered = program_resources("staging", {})
+    resources = as_policy_resources(registered, "staging")
+    assert check_stack(rules.pids_limit, resources) == []
+    without = [r for r in resources if r.name != "app-blue-1-pids"]
+    assert check_stack(rules.pids_limit, without) == [
+        "container app-blue-1 has no pids limit: a fork bomb can exhaust the host's processes; give it a "
+        "`bluegreen pids-limit --limit N` child command"
+    ]
+    unknown = as_policy_resources(registered, "staging", lambda r: ["create"] if r.name.endswith("-pids") else [])
+    assert check_stack(rules.pids_limit, unknown) == [], "a preview that cannot read the command yet stays quiet"
 
 
 def test_unknown_names_and_plan_do_not_silence_the_replica_count() -> None:

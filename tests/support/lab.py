@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bluegreen.conventions import (
@@ -29,7 +27,10 @@ from bluegreen.conventions import (
     router_name,
     routing_volume_name,
 )
-from bluegreen.router import COMMAND, ROUTER_SYSCTLS, STOP_SIGNAL, router_files
+from bluegreen.docker_api import DockerClient
+from bluegreen.hardening import APP_DEFAULT, ROUTER
+from bluegreen.live_router import seed_routing_volume
+from bluegreen.router import COMMAND, HEALTHCHECK, ROUTER_SYSCTLS, ROUTER_USER, STOP_SIGNAL, router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
 from tests.support.dockergate import ROUTER_IMAGE
 from tests.support.dockerutil import TEST_LABEL, Container, docker
@@ -62,7 +63,7 @@ class Stack:
     def up(self) -> None:
         self.down()
         docker("network", "create", "--label", TEST_LABEL, self.network)
-        name = self.router.name
+        name, volume = self.router.name, routing_volume_name(self.deployment)
         docker(
             "create",
             "--name",
@@ -75,7 +76,7 @@ class Stack:
             "-p",
             f"127.0.0.1::{PREVIEW_PORT}",
             "-v",
-            f"{self.deployment}-routing:{ROUTING_DIR}",
+            f"{volume}:{ROUTING_DIR}",
             "--stop-signal",
             STOP_SIGNAL,
             "--restart",
@@ -83,15 +84,12 @@ class Stack:
             *[arg for k, v in ROUTER_SYSCTLS.items() for arg in ("--sysctl", f"{k}={v}")],
             "--memory",
             "128m",
+            *ROUTER.docker_run_args(),
+            *HEALTHCHECK.docker_run_args(),
             ROUTER_IMAGE,
             *COMMAND,
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            for path, text in router_files().items():
-                local = Path(tmp) / Path(path).name
-                local.write_text(text)
-                local.chmod(0o644)
-                docker("cp", str(local), f"{name}:{path}")
+        seed_routing_volume(DockerClient(), ROUTER_IMAGE, volume, ROUTER_USER, router_files())
         docker("start", name)
 
     def add(self, color: Color, version: str, count: int = 1, env: dict[str, str] | None = None) -> list[str]:
@@ -100,7 +98,13 @@ class Stack:
             cname = f"{self.deployment}-{color}-{version}-{len(self.containers[color]) + i + 1}"
             env_args = [
                 a
-                for k, v in {"APP_COLOR": color, "APP_VERSION": version, **(env or {})}.items()
+                # The switch tests hold requests open (/slow) and WebSockets (/ws): test endpoints on.
+                for k, v in {
+                    "APP_COLOR": color,
+                    "APP_VERSION": version,
+                    "APP_DEBUG_ENDPOINTS": "1",
+                    **(env or {}),
+                }.items()
                 for a in ("-e", f"{k}={v}")
             ]
             docker(
@@ -119,6 +123,7 @@ class Stack:
                 "unless-stopped",
                 "--memory",
                 "256m",
+                *APP_DEFAULT.docker_run_args(),
                 *env_args,
                 self.app_image,
             )

@@ -42,6 +42,7 @@ class Registered:
     provider: str | None = None
     urn: str = ""
     parent: str = ""  # the parent's URN as the engine saw it ("" for the root stack's children)
+    ignore_changes: list[str] = field(default_factory=list)  # ResourceOptions.ignore_changes, as sent
 
     def plain(self, key: str) -> Any:
         """An input with Pulumi's secret wrapper removed (see `is_secret`)."""
@@ -84,6 +85,7 @@ class StrictMonitor(MockMonitor):
         # RegisterResource calls new_resource on this thread: hand it the URN and the parent.
         self.recording.registering.urn = urn
         self.recording.registering.parent = "" if "::pulumi:pulumi:Stack::" in request.parent else request.parent
+        self.recording.registering.ignore_changes = list(request.ignoreChanges)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
@@ -96,7 +98,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
-        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider, urn, parent))
+        ignored = list(getattr(self.registering, "ignore_changes", []))
+        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider, urn, parent, ignored))
         outputs = dict(args.inputs)
         if args.typ == "command:local:Command":
             outputs["stdout"] = "sha256:" + hashlib.sha256(str(args.inputs.get("create")).encode()).hexdigest()

@@ -260,3 +260,34 @@ def test_a_secret_where_the_program_cannot_keep_it_is_refused(tmp_path: Path) ->
         f"{path}: blue.version: got '[secret]'; allowed: a plain value; secrets are kept secret only in "
         "app.env.<NAME> and docker.host"
     )
+
+
+@pytest.mark.parametrize("user", ["0:0", "00", "root", "root:root", "000:1000"])
+def test_every_spelling_of_root_is_refused(tmp_path: Path, user: str) -> None:
+    text = (
+        (ROOT / "Pulumi.dev.yaml").read_text().replace("  bluegreen:app:\n", f'  bluegreen:app:\n    user: "{user}"\n')
+    )
+    path = project_copy(tmp_path, "dev", text)
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"{path}: app.user: got {user!r}; allowed: a non-root user, e.g. 10001:10001"
+
+
+def test_relaxed_hardening_is_listed_by_validate(tmp_path: Path) -> None:
+    relaxed = "  bluegreen:app:\n    security:\n      readOnlyRootFilesystem: false\n      capAdd: [NET_RAW]\n"
+    text = (ROOT / "Pulumi.dev.yaml").read_text().replace("  bluegreen:app:\n", relaxed)
+    path = project_copy(tmp_path, "dev", text)
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 0, err
+    assert out.splitlines()[1:] == [
+        f"{path}: relaxed: app.security.readOnlyRootFilesystem false (default true): the root filesystem is writable",
+        f"{path}: relaxed: app.security.capAdd NET_RAW (default none): capabilities added back",
+    ]
+    code, out, _ = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"), "--json")
+    assert len(json.loads(out)["relaxed"]) == 2
+    bad = text.replace("capAdd: [NET_RAW]", "capAdd: [net_raw]")
+    code, _, err = run("validate", str(project_copy(tmp_path, "dev", bad)), "--project-file",
+                       str(tmp_path / "Pulumi.yaml"))  # fmt: skip
+    assert code == 2 and err.splitlines()[0].endswith(
+        "app.security.capAdd[0]: got 'net_raw'; allowed: a Linux capability name such as NET_BIND_SERVICE (uppercase)"
+    ), err

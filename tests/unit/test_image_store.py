@@ -6,10 +6,12 @@ tests/integration/test_image_store_docker.py does the round trip into the real e
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import json
 import random
+import tarfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,12 +22,29 @@ import pytest
 from bluegreen import image_store
 from bluegreen.image_store import ImageStore, ImageStoreError, gzip_chunks, split_ref
 
-IMAGE = b"a docker save tarball" * 50_000  # ~1 MB, compressible like a real one
+IMAGE_ID = "sha256:" + "c" * 64
+
+
+def archive(tags: tuple[str, ...] = ("shop:1.0.0",), image_id: str = IMAGE_ID, payload: bytes = b"") -> bytes:
+    """A `docker save` archive as Docker writes it: manifest.json naming the tags and the image's config blob."""
+    config = "blobs/sha256/" + image_id.removeprefix("sha256:")
+    manifest = [{"Config": config, "RepoTags": list(tags), "Layers": ["blobs/sha256/" + "d" * 64]}]
+    files = {"manifest.json": json.dumps(manifest).encode(), config: b"{}", "blobs/sha256/" + "d" * 64: payload}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+IMAGE = archive(payload=b"a layer" * 150_000)  # ~1 MB, compressible like a real one
 
 
 @pytest.fixture
 def store(bucket: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> ImageStore:
-    monkeypatch.setattr(image_store, "docker_image_id", lambda ref: "sha256:" + "c" * 64)
+    monkeypatch.setattr(image_store, "docker_image_id", lambda ref: IMAGE_ID)
     client, name = bucket
     return ImageStore(client, name, "teams/shop")
 
@@ -161,12 +180,78 @@ def test_parts_stay_bounded(store: ImageStore, monkeypatch: pytest.MonkeyPatch) 
         return real_part(key, upload_id, number, data)
 
     monkeypatch.setattr(store, "_part", spy)
-    noise = random.Random(7).randbytes(20 * 1024 * 1024)  # gzip cannot shrink it: 3 parts of 8 MiB
+    noise = archive(("shop:3.0.0",), payload=random.Random(7).randbytes(20 * 1024 * 1024))  # 3 parts of 8 MiB
     store.push("shop:3.0.0", save=save(noise, chunk=1024 * 1024))
     assert len(sizes) == 3 and max(sizes) <= image_store.PART_SIZE + 1024 * 1024 + 4096
     loads = Loads()
     store.pull("shop:3.0.0", load=loads)
     assert loads.blobs == [noise]
+
+
+def test_an_archive_naming_another_tag_is_refused_before_loading(store: ImageStore) -> None:
+    """docker load applies every tag an archive names: one more could retag the router's image."""
+    store.push("shop:1.0.0", save=save(archive(("shop:1.0.0", "nginx:1.27"))))
+    loads = Loads()
+    with pytest.raises(ImageStoreError) as caught:
+        store.pull("shop:1.0.0", load=loads)
+    assert str(caught.value) == ("shop:1.0.0: the archive also names nginx:1.27; docker load would retag those on "
+                                 "this host. Refused; nothing was loaded")  # fmt: skip
+    assert loads.blobs == []
+
+
+def test_an_archive_whose_image_is_not_the_recorded_one_is_refused(store: ImageStore) -> None:
+    store.push("shop:1.0.0", save=save(archive(image_id="sha256:" + "e" * 64)))
+    loads = Loads()
+    expected = r"the archive's image is sha256:eeeeeeeeeeee, not the sha256:cccccccccccc recorded at push; refused"
+    with pytest.raises(ImageStoreError, match=expected):
+        store.pull("shop:1.0.0", load=loads)
+    assert loads.blobs == []
+
+
+def test_a_loaded_id_that_differs_from_the_record_is_an_error(store: ImageStore) -> None:
+    store.push("shop:1.0.0", save=save())
+    with pytest.raises(ImageStoreError, match="docker load produced image sha256:ffffffffffff, not the recorded"):
+        store.pull("shop:1.0.0", load=Loads(), inspect=lambda ref: "sha256:" + "f" * 64)
+    assert store.tag("shop", "1.0.0")["repoTags"] == ["shop:1.0.0"]
+
+
+def test_a_full_disk_during_a_pull_is_one_line(store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.push("shop:1.0.0", save=save())
+    real_open = Path.open
+
+    def full(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "image.tar.gz":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", full)
+    with pytest.raises(ImageStoreError) as caught:
+        store.pull("shop:1.0.0", load=Loads())
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("shop:1.0.0: writing ") and "no space left" in message
+    assert "nothing was loaded (set TMPDIR to a larger disk)" in message
+
+
+def test_a_push_that_fails_mid_upload_aborts_its_multipart_upload(store: ImageStore) -> None:
+    """A fault injected into part 2, against the moto server: nothing incomplete stays behind, no tag is recorded."""
+    from botocore.exceptions import EndpointConnectionError
+
+    def fail_part_two(params: dict[str, Any], **_: Any) -> None:
+        if params.get("PartNumber") == 2:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1/ (injected)")
+
+    store.s3.meta.events.register("before-parameter-build.s3.UploadPart", fail_part_two)
+    try:
+        noise = archive(("shop:4.0.0",), payload=random.Random(8).randbytes(12 * 1024 * 1024))
+        with pytest.raises(ImageStoreError) as caught:
+            store.push("shop:4.0.0", save=save(noise, chunk=1024 * 1024))
+    finally:
+        store.s3.meta.events.unregister("before-parameter-build.s3.UploadPart", fail_part_two)
+    message = str(caught.value)
+    assert "\n" not in message and "upload failed and was aborted: Could not connect" in message, message
+    assert store.s3.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+    with pytest.raises(ImageStoreError, match="no such tag"):
+        store.tag("shop", "4.0.0")
 
 
 def test_cli_reports_store_errors_in_one_line(s3_endpoint: str, bucket: tuple[Any, str]) -> None:

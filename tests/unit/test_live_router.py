@@ -96,6 +96,8 @@ class ScriptedEngine:
     def __init__(self, *results: ExecResult | Exception) -> None:
         self.results = list(results)
         self.archives = 0
+        self.requests: list[tuple[str, str]] = []
+        self.archive_paths: list[tuple[str, str]] = []
 
     def exec(self, container: str, cmd: list[str], user: str | None = None, timeout: float | None = None) -> Any:
         result = self.results.pop(0)
@@ -105,9 +107,19 @@ class ScriptedEngine:
 
     def put_archive(self, name: str, path: str, archive: bytes) -> None:
         self.archives += 1
+        self.archive_paths.append((name, path))
+
+    def request(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, bytes]:
+        self.requests.append((method, path.split("?")[0]))
+        return 200, b"{}"
 
     def inspect(self, name: str) -> dict[str, Any]:
-        return {"Config": {"User": "101"}, "NetworkSettings": {"Networks": {"net": {}}}}
+        return {
+            "Config": {"User": "101"},
+            "NetworkSettings": {"Networks": {"net": {}}},
+            "Image": "sha256:abc",
+            "Mounts": [{"Type": "volume", "Name": "bluegreen-dev-routing", "Destination": "/etc/nginx/bluegreen"}],
+        }
 
 
 def router(*results: ExecResult | Exception) -> tuple[LiveRouter, ScriptedEngine]:
@@ -137,6 +149,10 @@ def test_begin_names_the_holder_of_a_held_lock() -> None:
 def test_a_fresh_root_owned_volume_is_handed_to_the_router_user_then_begin_retries() -> None:
     live, engine = router(ExecResult(ScriptExit.NOT_WRITABLE, "", ""), begun("acquired"))
     assert live.begin(LOCK).acquired and engine.archives == 1
+    # Through a container that never starts: the router's root is read-only and it has no capabilities.
+    assert engine.archive_paths == [("bluegreen-dev-routing-seed", "/etc/nginx")]
+    assert engine.requests == [("DELETE", "/containers/bluegreen-dev-routing-seed"), ("POST", "/containers/create"),
+                               ("DELETE", "/containers/bluegreen-dev-routing-seed")]  # fmt: skip
 
 
 def test_a_lock_taken_with_an_unreadable_status_is_given_back_at_once() -> None:

@@ -59,7 +59,8 @@ def test_resource_graph_of_each_stack(stack: str) -> None:
     assert len(app_containers(run)) == replicas
     assert types.count("docker:index/network:Network") == 1
     assert types.count("docker:index/volume:Volume") == 1
-    assert types.count(COMMAND) == 1
+    # The switch, the router's seed, and one pids limit per container (pulumi-docker has no input for it).
+    assert types.count(COMMAND) == 2 + types.count(CONTAINER)
     versions = {(settings.color(c).version, settings.color(c).digest) for c in ("blue", "green")}
     assert types.count(IMAGE) == len(versions) + 1  # one per version, plus the router's
     assert len({r.urn for r in run.resources}) == len(run.resources), "every URN is unique"
@@ -84,6 +85,21 @@ def test_every_container_is_non_root_and_limited(stack: str) -> None:
         assert container.inputs["restart"] == "unless-stopped"
 
 
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_container_is_hardened_and_has_a_pids_limit(stack: str) -> None:
+    from bluegreen.hardening import pids_limit_of
+
+    run = run_program(stack_raw(stack), stack=stack)
+    limits = {r.parent: pids_limit_of(r.inputs["create"]) for r in run.by_type(COMMAND) if r.name.endswith("-pids")}
+    for container in run.by_type(CONTAINER):
+        assert container.inputs["capabilities"] == {"drops": ["ALL"], "adds": []}, container.name
+        assert container.inputs["securityOpts"] == ["no-new-privileges:true"], container.name
+        assert container.inputs["readOnly"] is True and "size=" in container.inputs["tmpfs"]["/tmp"], container.name
+        assert (limits.get(container.urn) or 0) > 0, f"{container.name} has no pids-limit command"
+    (router,) = [r for r in run.by_type(CONTAINER) if r.name == "app-router"]
+    assert router.inputs["healthcheck"]["tests"][:2] == ["CMD", "sh"]
+
+
 def test_app_containers_carry_labels_health_and_env() -> None:
     run = run_program(stack_raw("staging"), stack="staging")
     for container in app_containers(run):
@@ -103,7 +119,11 @@ def test_router_owns_the_ports_and_is_replaced_delete_first() -> None:
     ports = {(p["internal"], p["external"], p["ip"]) for p in router.inputs["ports"]}
     assert ports == {(8080, 8080, "127.0.0.1"), (8081, 8081, "127.0.0.1")}
     assert router.inputs["volumes"][0]["containerPath"] == "/etc/nginx/bluegreen"
-    assert {u["file"] for u in router.inputs["uploads"]} == {"/etc/nginx/nginx.conf", "/etc/nginx/bluegreen/http.conf"}
+    assert "uploads" not in router.inputs, "pulumi-docker uploads extract at /, refused on a read-only root"
+    (seed,) = [r for r in run.by_type(COMMAND) if r.name == "app-router-seed"]
+    assert "-m bluegreen seed-routing --volume bluegreen-dev-routing --user 101:101" in seed.inputs["create"]
+    assert seed.inputs["environment"]["BLUEGREEN_ROUTER_IMAGE"].startswith("sha256:")
+    assert router.inputs["command"][:3] == ["nginx", "-c", "/etc/nginx/bluegreen/nginx.conf"]
     assert all("ports" not in r.inputs for r in app_containers(run)), "only the router publishes ports"
 
 
@@ -116,7 +136,7 @@ def test_traffic_changes_touch_only_the_switch(changes: dict[str, Any]) -> None:
     before = run_program(stack_raw("dev"), stack="dev")
     after = run_program(with_changes(stack_raw("dev"), changes), stack="dev")
     assert changed(before, after) == {f"{COMMAND}::app-switch"}
-    (a,), (b,) = before.by_type(COMMAND), after.by_type(COMMAND)
+    a, b = switch_of(before), switch_of(after)
     assert a.inputs["stdin"] != b.inputs["stdin"]
     assert {k: v for k, v in a.inputs.items() if k != "stdin"} == {k: v for k, v in b.inputs.items() if k != "stdin"}
 
@@ -207,7 +227,7 @@ def test_a_config_change_is_not_drift(live: str, applied: str | None) -> None:
 def test_s3_images_are_pulled_by_a_command_and_used_by_id() -> None:
     store = {"source": "s3", "bucket": "acme-images", "prefix": "shop", "endpointUrl": "http://127.0.0.1:9000"}
     run = run_program(with_changes(stack_raw("staging"), {"image": store, "green.version": "1.4.0"}), "staging")
-    pulls = {r.name: r for r in run.by_type(COMMAND) if r.name != "app-switch"}
+    pulls = {r.name: r for r in run.by_type(COMMAND) if r.name.endswith("-s3")}
     assert set(pulls) == {"app-image-1.3.0-s3", "app-image-1.4.0-s3"}
     create = pulls["app-image-1.4.0-s3"].inputs["create"]
     assert pulls["app-image-1.4.0-s3"].inputs["environment"]["BLUEGREEN_IMAGE_REF"] == "bluegreen-app:1.4.0"
@@ -421,19 +441,27 @@ def test_a_digest_kept_across_a_version_bump_is_refused_before_anything_changes(
 
 
 def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
-    from bluegreen.router import live_spec, replacing_changes
+    from bluegreen.router import FILES_LABEL, live_spec, replacing_changes, router_files_hash
     from bluegreen.settings import RouterSettings
 
-    info = {"HostConfig": {"NanoCpus": 500_000_000, "PortBindings": {
-        "8080/tcp": [{"HostIp": "", "HostPort": "80"}], "8081/tcp": [{"HostIp": "", "HostPort": "8081"}]}}}  # fmt: skip
+    info = {"HostConfig": {"NanoCpus": 500_000_000, "ReadonlyRootfs": True, "PortBindings": {
+        "8080/tcp": [{"HostIp": "", "HostPort": "80"}], "8081/tcp": [{"HostIp": "", "HostPort": "8081"}]}},
+        "Config": {"Labels": {FILES_LABEL: router_files_hash()}}}  # fmt: skip
     spec = live_spec(info, ["nginxinc/nginx-unprivileged:1.28.0"])
     assert spec == {"imageTags": ["nginxinc/nginx-unprivileged:1.28.0"], "port": 80, "previewPort": 8081,
-                    "bindAddress": "0.0.0.0", "cpus": 0.5}  # fmt: skip
+                    "bindAddress": "0.0.0.0", "cpus": 0.5, "filesHash": router_files_hash(),
+                    "readOnly": True}  # fmt: skip
     same = RouterSettings(port=80, bind_address="0.0.0.0", image="nginxinc/nginx-unprivileged:1.28.0")
     assert replacing_changes(same, spec) == []
     moved = same.model_copy(update={"port": 8088, "bind_address": "127.0.0.1"})
     assert replacing_changes(moved, spec) == ["router.port 80 -> 8088", "router.bindAddress 0.0.0.0 -> 127.0.0.1"]
     assert replacing_changes(moved, {}) == [], "no live router: nothing to compare"
+    assert replacing_changes(same, {**spec, "filesHash": "0123"}) == [
+        f"router base files 0123 -> {router_files_hash()} (a new bluegreen version)"
+    ]
+    assert replacing_changes(same, {**spec, "readOnly": False, "filesHash": None}) == [
+        "router hardening (read-only root, no capabilities, a pids limit, a healthcheck)"
+    ], "a router from before hardening is replaced once"
 
 
 def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
@@ -471,3 +499,69 @@ def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
     done = subprocess.run([sys.executable, "-c", clash], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           check=False)  # fmt: skip
     assert done.returncode != 0 and "Duplicate resource URN" in done.stderr, done.stderr[-2000:]
+
+
+# --- environment changes: the live colour keeps what it runs -------------------------------
+
+
+class LiveMocks(RecordingMocks):
+    """The status invoke reports `before`'s app containers as running, with these live weights."""
+
+    def __init__(self, before: ProgramRun, weights: dict[str, int]) -> None:
+        super().__init__()
+        containers = [
+            {
+                "name": c.inputs["name"], "color": labels(c)["bluegreen.color"], "state": "running",
+                "version": labels(c)["bluegreen.version"], "spec": labels(c)["bluegreen.spec"],
+            }
+            for c in app_containers(before)
+        ]  # fmt: skip
+        self.report = {"live": {"planHash": "aa", "weights": weights}, "programPlanHash": "aa", "drift": False,
+                       "containers": containers}  # fmt: skip
+
+    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "command:local:run":
+            return {"stdout": json.dumps(self.report), "stderr": ""}, []
+        return {}, []
+
+
+def names_by_color(run: ProgramRun) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {"blue": [], "green": []}
+    for c in app_containers(run):
+        found[labels(c)["bluegreen.color"]].append(c.inputs["name"])
+    return found
+
+
+def test_an_env_change_replaces_only_the_idle_colour(caplog: pytest.LogCaptureFixture) -> None:
+    before = run_program(stack_raw("dev"), stack="dev")  # blue live at 100%, green idle
+    after = run_program(with_changes(stack_raw("dev"), {"app.env": {"FEATURE_X": "on"}}), stack="dev",
+                        mocks=LiveMocks(before, {"blue": 100, "green": 0}))  # fmt: skip
+    old, new = names_by_color(before), names_by_color(after)
+    assert new["blue"] == old["blue"] and new["green"] != old["green"]
+    for c in app_containers(after):
+        held = labels(c)["bluegreen.color"] == "blue"
+        assert c.ignore_changes == (["envs"] if held else []), c.name
+    assert switch_plan(after)["colors"]["blue"]["containers"] == old["blue"], "the plan routes to what runs"
+    assert "app.env changed: blue serves traffic and keeps the environment" in caplog.text
+    assert "replaces the containers of both colours" not in caplog.text
+
+
+def test_during_a_canary_both_colours_keep_their_env_and_a_release_takes_it() -> None:
+    before = run_program(with_changes(stack_raw("dev"), {"activeColor": "green", "trafficWeight": 10}), stack="dev")
+    canary = {"blue": 90, "green": 10}
+    env = with_changes(stack_raw("dev"), {"activeColor": "green", "trafficWeight": 10, "app.env": {"X": "1"}})
+    held = run_program(env, stack="dev", mocks=LiveMocks(before, canary))
+    assert names_by_color(held) == names_by_color(before)
+    released = run_program(with_changes(env, {"green.version": "1.1.0"}), stack="dev", mocks=LiveMocks(before, canary))
+    assert names_by_color(released)["green"] != names_by_color(before)["green"], "a new version takes the new env"
+    assert names_by_color(released)["blue"] == names_by_color(before)["blue"]
+
+
+def test_a_change_that_replaces_both_colours_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    before = run_program(stack_raw("dev"), stack="dev")
+    after = run_program(with_changes(stack_raw("dev"), {"app.resources.memoryMb": 300}), stack="dev",
+                        mocks=LiveMocks(before, {"blue": 100, "green": 0}))  # fmt: skip
+    old, new = names_by_color(before), names_by_color(after)
+    assert not set(old["blue"]) & set(new["blue"]) and not set(old["green"]) & set(new["green"])
+    assert "replaces the containers of both colours at once" in caplog.text

@@ -179,6 +179,25 @@ def test_index_and_headers(monkeypatch: pytest.MonkeyPatch) -> None:
         assert response.headers["x-app-version"] == "2.0.1"
         assert response.headers["x-request-id"] == "abc-123"
         assert client.get("/health/live").headers["x-app-color"] == "green"
+        assert set(response.json()) == {"color", "version", "request_id"}, "no hostname or other host detail"
+
+
+@pytest.mark.parametrize("profile", ["production", "staging"])
+def test_debug_endpoints_are_off_unless_asked(monkeypatch: pytest.MonkeyPatch, profile: str) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with TestClient(create_app(config(monkeypatch, APP_PROFILE=profile))) as client:
+        assert client.get("/slow?seconds=0").status_code == 404
+        assert client.post("/echo", content=b"x").status_code == 404
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws"):
+            pass
+    with TestClient(create_app(config(monkeypatch, APP_PROFILE=profile, APP_DEBUG_ENDPOINTS="1"))) as client:
+        assert client.get("/slow?seconds=0").status_code == 200
+
+
+def test_development_profile_serves_debug_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    with TestClient(create_app(config(monkeypatch, APP_PROFILE="development"))) as client:
+        assert client.get("/slow?seconds=0").status_code == 200
 
 
 def test_request_id_is_made_when_missing_or_unsafe(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,7 +210,7 @@ def test_request_id_is_made_when_missing_or_unsafe(monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize(("seconds", "status"), [("0.01", 200), ("31", 400), ("-1", 400), ("abc", 400)])
 def test_slow_is_bounded(monkeypatch: pytest.MonkeyPatch, seconds: str, status: int) -> None:
-    app = create_app(config(monkeypatch))
+    app = create_app(config(monkeypatch, APP_DEBUG_ENDPOINTS="1"))
     with TestClient(app) as client:
         response = client.get(f"/slow?seconds={seconds}")
     assert response.status_code == status
@@ -200,7 +219,7 @@ def test_slow_is_bounded(monkeypatch: pytest.MonkeyPatch, seconds: str, status: 
 
 
 def test_websocket_echo(monkeypatch: pytest.MonkeyPatch) -> None:
-    app = create_app(config(monkeypatch, APP_COLOR="blue"))
+    app = create_app(config(monkeypatch, APP_COLOR="blue", APP_DEBUG_ENDPOINTS="1"))
     with TestClient(app) as client, client.websocket_connect("/ws") as ws:
         ws.send_text("hello")
         assert ws.receive_text() == "hello"
@@ -274,7 +293,7 @@ def test_post_echo_answers_once_with_what_it_received(monkeypatch: pytest.Monkey
 
     from bluegreen_app.web import ECHO_MAX_BYTES
 
-    with TestClient(create_app(config(monkeypatch))) as client:
+    with TestClient(create_app(config(monkeypatch, APP_DEBUG_ENDPOINTS="1"))) as client:
         answer = client.post("/echo", content=b"order-42")
         assert answer.status_code == 200
         assert answer.json()["received"] == 8 and answer.json()["sha256"] == hashlib.sha256(b"order-42").hexdigest()
