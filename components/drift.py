@@ -116,12 +116,10 @@ def env_holds(topology: Topology, status: LiveStatus) -> dict[Color, str]:
 
 def warn_held_env(held: dict[Color, str], configured: dict[Color, str | None]) -> None:
     """Say which live colours keep their old environment in this run (their configured alias differs)."""
-    kept = [color for color, alias in held.items() if configured.get(color) != alias]
-    if kept:
+    for color in [color for color, alias in held.items() if configured.get(color) != alias]:
         pulumi.log.warn(
-            f"app.env changed: {' and '.join(kept)} serve{'s' if len(kept) == 1 else ''} traffic and keep"
-            f"{'s' if len(kept) == 1 else ''} the environment they run until their next release; the idle "
-            "colour gets the new environment now (docs/operations.md, 'Environment changes')."
+            f"app.env changed: {color} serves traffic and keeps the environment it runs until its next release; "
+            "an idle colour gets the new environment now (docs/operations.md, 'Environment changes')."
         )
 
 

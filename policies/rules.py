@@ -428,7 +428,12 @@ def capabilities_dropped(args: ResourceValidationArgs, report: ReportViolation) 
 
 
 def _pids_limits(resources: list[PolicyResource]) -> dict[str, int | None]:
-    """Container URN -> the limit its pids-limit command sets (None: not known yet, in a preview)."""
+    """Container URN -> the limit its pids-limit command sets (None: not known yet, in a preview).
+
+    The command is the container's child: found by its parent, or, when the
+    analyzer did not link one, by its URN's type chain and its name (`NAME-pids`).
+    """
+    containers = {r.name: r.urn for r in resources if r.resource_type == CONTAINER}
     found: dict[str, int | None] = {}
     for resource in resources:
         if resource.resource_type != COMMAND:
@@ -439,6 +444,10 @@ def _pids_limits(resources: list[PolicyResource]) -> dict[str, int | None]:
             continue  # another command
         if resource.parent is not None and resource.parent.resource_type == CONTAINER:
             found[resource.parent.urn] = limit
+        elif resource.parent is None and f"{CONTAINER}${COMMAND}" in resource.urn:
+            owner = containers.get(resource.name.removesuffix("-pids"))
+            if owner is not None:
+                found[owner] = limit
     return found
 
 

@@ -383,6 +383,10 @@ def test_every_container_of_the_program_has_a_pids_limit_and_one_without_is_refu
     ]
     unknown = as_policy_resources(registered, "staging", lambda r: ["create"] if r.name.endswith("-pids") else [])
     assert check_stack(rules.pids_limit, unknown) == [], "a preview that cannot read the command yet stays quiet"
+    for resource in resources:  # an analyzer that links no parents: the URN's type chain and the name still tell
+        resource.parent = None
+    assert check_stack(rules.pids_limit, resources) == []
+    assert len(check_stack(rules.pids_limit, [r for r in resources if r.name != "app-router-pids"])) == 1
 
 
 def test_unknown_names_and_plan_do_not_silence_the_replica_count() -> None:
