@@ -93,7 +93,8 @@ def test_real_pulumi_up_flip_release_destroy(tmp_path: Path) -> None:
         stack.set_config("blue.version", auto.ConfigValue("1.1.0"), path=True)
         release = stack.preview()
         assert release.change_summary.get(auto.OpType.REPLACE) == 1, release.change_summary  # app-blue-1
-        assert release.change_summary.get(auto.OpType.UPDATE) == 1, release.change_summary  # the Switch
+        # The Switch, and app-blue-1's pids limit (it follows the new container's id).
+        assert release.change_summary.get(auto.OpType.UPDATE) == 2, release.change_summary
         stack.up(on_output=print)
         assert get("http://127.0.0.1:18280/")[1]["X-Bluegreen-Color"] == "green"
         assert get("http://127.0.0.1:18281/")[1]["X-Bluegreen-Color"] == "blue"
