@@ -38,7 +38,7 @@ def tmpfs_options(size_mb: int) -> str:
 
 @dataclass(frozen=True)
 class Hardening:
-    """What one container runs with; `relaxed()` names every departure from the defaults."""
+    """What one container runs with (AppSecurity.hardening() builds the app's from stack config)."""
 
     read_only: bool = True
     cap_add: tuple[str, ...] = ()
