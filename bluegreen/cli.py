@@ -211,7 +211,7 @@ def cmd_pids_limit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except BluegreenError as exc:
             err.write(f"pids-limit {name}: {exc}\n")
             return exc.exit_code
-        out.write(f"{name[:12]}: pids limit {args.limit}\n")
+        out.write(f"{name}: pids limit {args.limit}\n")
     return EXIT_OK
 
 

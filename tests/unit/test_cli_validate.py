@@ -139,6 +139,9 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
         (["rollback", "--stack", "dev", "--successes", "x"], "--successes: got 'x'; allowed: an integer >= 1"),
         (["image", "list", "shop", "--bucket", "b", "--endpoint-url", "localhost:9000"], "--endpoint-url: got"),
         (["image", "list", "shop", "--bucket", "b", "--endpoint-url", "http://"], "allowed: an http:// or https://"),
+        (["pids-limit", "--limit", "0", "c1"], "--limit: got '0'; allowed: an integer >= 1"),
+        (["seed-routing", "--volume", "v", "--image", "i", "--user", "nginx"],
+         "--user: got 'nginx'; allowed: numeric uid:gid, e.g. 101:101"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_option(
@@ -291,3 +294,9 @@ def test_relaxed_hardening_is_listed_by_validate(tmp_path: Path) -> None:
     assert code == 2 and err.splitlines()[0].endswith(
         "app.security.capAdd[0]: got 'net_raw'; allowed: a Linux capability name such as NET_BIND_SERVICE (uppercase)"
     ), err
+
+
+def test_pids_limit_without_a_container_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """The program passes the id through the environment; an empty one must not pass for "all done"."""
+    assert main(["pids-limit", "--limit", "256", ""]) == 2
+    assert capsys.readouterr().err == "pids-limit: CONTAINER: got none; allowed: one or more container names or ids\n"
