@@ -392,6 +392,7 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("router.rps_ratio", "router throughput >= 0.9 of direct", lambda v: v >= 0.9),
     ("weights.max_abs_error_pct", "weight error <= 1 point", lambda v: v <= 1),
     ("image.reduction", "image >= 50% smaller than naive", lambda v: v >= 0.5),
+    ("app.start_to_healthy_s", "start to healthy <= 2 s (hardened)", lambda v: v <= 2),
 ]
 
 
