@@ -246,6 +246,13 @@ def _route_maps(route: str, color: str, target: str) -> str:
 
 
 def _location(target: str, color: str, plan: RoutingPlan, sticky: bool) -> str:
+    """One listener's location. `sticky`: it may set the stickiness cookie.
+
+    Whether it does is the state's business (router.js answers "" unless the
+    state says `cookie` during a canary, and nginx adds no header with an
+    empty value), so turning stickiness on or off changes no config, reloads
+    nothing, and no old worker can answer without the cookie after the switch.
+    """
     lines = [
         "    location / {",
         f'        if (${target} = "") {{',
@@ -311,12 +318,11 @@ def render(plan: RoutingPlan, generated_at: str) -> Rendered:
             f"limit_req_zone $binary_remote_addr zone=bg_rate:10m rate={plan.rate_limit.requests_per_second}r/s;\n"
             "limit_req_status 429;"
         )
-    sticky = plan.stickiness == "cookie"
     blocks.append(
         "server {\n"
         f"    listen {LIVE_PORT} default_server;\n"
         "    server_name _;\n"
-        f"{_location('bg_target', 'bg_color', plan, sticky)}\n"
+        f"{_location('bg_target', 'bg_color', plan, sticky=True)}\n"
         "}"
     )
     blocks.append(

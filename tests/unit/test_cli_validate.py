@@ -140,8 +140,10 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
         (["image", "list", "shop", "--bucket", "b", "--endpoint-url", "localhost:9000"], "--endpoint-url: got"),
         (["image", "list", "shop", "--bucket", "b", "--endpoint-url", "http://"], "allowed: an http:// or https://"),
         (["pids-limit", "--limit", "0", "c1"], "--limit: got '0'; allowed: an integer >= 1"),
-        (["seed-routing", "--volume", "v", "--image", "i", "--user", "nginx"],
-         "--user: got 'nginx'; allowed: numeric uid:gid, e.g. 101:101"),
+        (
+            ["seed-routing", "--volume", "v", "--image", "i", "--user", "nginx"],
+            "--user: got 'nginx'; allowed: numeric uid:gid, e.g. 101:101",
+        ),
     ],
 )
 def test_bad_values_are_one_line_naming_the_option(

@@ -85,6 +85,9 @@ def test_the_cookie_is_set_only_during_a_cookie_split_and_only_once() -> None:
     ])  # fmt: skip
     assert first == "bg_bucket=abc; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax" and returning == ""
     assert run({"current/state.json": whole}, [{"fn": "setCookie", "variables": {"request_id": "x"}}]) == [""]
+    for other in ("none", "ip"):  # the header is always configured: the state alone decides
+        split_other = state_of(active="green", weights={"green": 10, "blue": 90}, stickiness=other)
+        assert run({"current/state.json": split_other}, [{"fn": "setCookie", "variables": {"request_id": "x"}}]) == [""]
 
 
 @pytest.mark.parametrize("current", [None, "", '{"weights": {"blue": 1', "not json", '{"unrelated": true}'])

@@ -56,6 +56,7 @@ def test_traffic_changes_and_releases_keep_the_config() -> None:
     assert rendered(active="green", weights={"blue": 10, "green": 90}).config_hash == base
     assert rendered(colors={"blue": {"containers": ["b9"]}, "green": {"containers": ["g7", "g8"]}}).config_hash == base
     assert rendered(stickiness="ip").config_hash == base
+    assert rendered(stickiness="cookie").config_hash == base, "stickiness is state: turning it on reloads nothing"
     assert rendered(drainSeconds=45).config_hash != base
     assert rendered(securityHeaders=False).config_hash != base
     assert rendered(rateLimit={"requestsPerSecond": 5}).config_hash != base
@@ -82,9 +83,10 @@ def test_security_headers_toggle() -> None:
     assert "X-Frame-Options" not in rendered(securityHeaders=False).http_conf
 
 
-def test_cookie_is_set_only_with_cookie_stickiness() -> None:
-    assert "add_header Set-Cookie $bg_set_cookie always;" in rendered(stickiness="cookie").http_conf
-    assert "Set-Cookie" not in rendered(stickiness="ip").http_conf
+def test_the_cookie_header_is_on_the_live_listener_and_its_value_comes_from_the_state() -> None:
+    """router.js (setCookie) answers "" unless the state says cookie; nginx adds no header with an empty value."""
+    for stickiness in ("cookie", "ip", "none"):
+        assert rendered(stickiness=stickiness).http_conf.count("add_header Set-Cookie $bg_set_cookie always;") == 1
 
 
 def test_drain_bound_is_a_main_context_directive() -> None:
