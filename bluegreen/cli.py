@@ -19,6 +19,7 @@ from typing import NoReturn, TextIO
 
 from bluegreen.conventions import COLORS, OBSERVED_ENV, deployment_name
 from bluegreen.docker_api import DockerClient
+from bluegreen.docker_host import host_problem, resolve
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
 from bluegreen.image_store import ImageStore, ImageStoreError
 from bluegreen.live_router import LiveRouter, seed_routing_volume
@@ -126,7 +127,7 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     log = progress if args.verbose else None
     return _report_or_fail(
         "switch", label, args, out, err,
-        lambda: _on_router(label, lambda router, client: apply_plan(
+        lambda: _on_router(args, label, lambda router, client: apply_plan(
             router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
             observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None, lock_wait=args.wait,
         )),
@@ -137,14 +138,25 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     label = _deployment(args)
     return _report_or_fail(
         "rollback", label, args, out, err,
-        lambda: _on_router(label, lambda router, client: rollback(
+        lambda: _on_router(args, label, lambda router, client: rollback(
             router, client, successes=args.successes, lock_wait=args.wait
         )),
     )  # fmt: skip
 
 
-def _on_router(deployment: str, run: Callable[[LiveRouter, DockerClient], SwitchReport]) -> SwitchReport:
-    client = DockerClient()
+def _client(args: argparse.Namespace) -> DockerClient:
+    """The engine of `--stack`: its stack file's docker.host, then DOCKER_HOST, then --docker-host (docker_host)."""
+    found = resolve(args.stack, args.docker_host)
+    problem = host_problem(found.host)
+    if problem:
+        raise StackFileError(f"{found.source}: docker host {problem}")
+    return DockerClient(found.host)
+
+
+def _on_router(
+    args: argparse.Namespace, deployment: str, run: Callable[[LiveRouter, DockerClient], SwitchReport]
+) -> SwitchReport:
+    client = _client(args)
     return run(LiveRouter.find(client, deployment), client)
 
 
@@ -164,7 +176,7 @@ def _report_or_fail(
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     label = _deployment(args)
     try:
-        status = deployment_status(DockerClient(), label)
+        status = deployment_status(_client(args), label)
     except BluegreenError as exc:
         err.write(f"status {label}: {exc}\n")
         return exc.exit_code
@@ -311,6 +323,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _docker_host(text: str) -> str:
+    problem = host_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _uid_gid(text: str) -> str:
     parts = text.split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
@@ -339,6 +358,11 @@ def _add_stack_args(parser: argparse.ArgumentParser) -> None:
         help="Pulumi project name (default: the name in ./Pulumi.yaml, else bluegreen)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--docker-host",
+        type=_docker_host,
+        help="the engine (default: the stack file's docker.host, overridden by DOCKER_HOST, then by this)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,8 +3,10 @@
 The switch is on the emergency path (rollback), so it talks to the engine
 directly: one keep-alive connection, a few milliseconds a call, instead of a
 `docker` CLI process per step. DOCKER_HOST may be unix://, tcp:// or ssh://
-(the last through `ssh HOST docker system dial-stdio`, as the docker CLI does),
-so a switch against a remote host works the same as a local one.
+(the last through `ssh -- HOST docker system dial-stdio`, as the docker CLI does),
+so a switch against a remote host works the same as a local one. Addresses
+are checked by bluegreen.docker_host before anything runs: no ssh option
+can hide in one.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bluegreen.docker_host import DEFAULT_HOST, host_problem, ssh_command
 from bluegreen.errors import BluegreenError, InputError
-
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 class DockerError(BluegreenError):
@@ -64,22 +65,42 @@ class _DialStdioConnection(http.client.HTTPConnection):
         super().__init__("localhost", timeout=timeout)
         self.command = list(command)
         self.process: subprocess.Popen[bytes] | None = None
+        self.said = ""
 
     def connect(self) -> None:
         ours, theirs = socket.socketpair()
-        self.process = subprocess.Popen(
-            self.command, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=subprocess.DEVNULL
+        # An argument list from docker_host.ssh_command (checked, `--` before the destination), no shell.
+        self.process = subprocess.Popen(  # nosec B603
+            self.command, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=subprocess.PIPE
         )
         theirs.close()
         ours.settimeout(self.timeout)
         self.sock = ours
 
+    def failure(self) -> str:
+        """The last line ssh printed before it exited (`ssh: Could not resolve hostname ...`), or ""."""
+        self._reap()
+        return self.said
+
+    def _reap(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        if self.process.stderr is not None:
+            lines = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+            self.said = lines[-1] if lines else self.said
+            self.process.stderr.close()
+        self.process = None
+
     def close(self) -> None:
         super().close()
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=5)
-            self.process = None
+        self._reap()
 
 
 def _demux(raw: bytes) -> tuple[bytes, bytes]:
@@ -141,21 +162,15 @@ class DockerClient:
     # --- transport ---------------------------------------------------------
 
     def _new_connection(self) -> http.client.HTTPConnection:
+        problem = host_problem(self.host)
+        if problem:
+            raise EngineUnreachableError(f"DOCKER_HOST: {problem}")
         url = urllib.parse.urlsplit(self.host)
         if url.scheme == "unix":
             return _UnixConnection(url.path, self.timeout)
         if url.scheme == "tcp":
             return http.client.HTTPConnection(url.hostname or "localhost", url.port or 2375, timeout=self.timeout)
-        if url.scheme == "ssh":
-            target = url.hostname or ""
-            if url.username:
-                target = f"{url.username}@{target}"
-            port = ["-p", str(url.port)] if url.port else []
-            ssh = ["ssh", "-o", "BatchMode=yes", *port, target, "--", "docker", "system", "dial-stdio"]
-            return _DialStdioConnection(ssh, self.timeout)
-        raise EngineUnreachableError(
-            f"DOCKER_HOST: got {self.host!r}; allowed: unix://PATH, tcp://HOST:PORT, ssh://USER@HOST"
-        )
+        return _DialStdioConnection(ssh_command(self.host), self.timeout)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -183,10 +198,11 @@ class DockerClient:
                 break
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
                 # A kept-alive connection the engine closed: retry once on a new one.
+                said = self._conn.failure() if isinstance(self._conn, _DialStdioConnection) else ""
                 self.close()
                 if attempt == 2:
                     raise EngineUnreachableError(
-                        f"no Docker engine answers at {self.host} ({exc}); start one or set DOCKER_HOST"
+                        f"no Docker engine answers at {self.host} ({said or exc}); start one or set DOCKER_HOST"
                     ) from exc
         if response.status not in ok and response.status not in allow:
             message = data.decode(errors="replace").strip()

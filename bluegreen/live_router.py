@@ -203,7 +203,7 @@ class LiveRouter:
         if not running:
             state = f" ({found[0]['Names'][0].lstrip('/')} is {found[0].get('State')})" if found else ""
             raise RouterError(
-                f"no running router for {deployment}{state}: "
+                f"no running router for {deployment} at {client.host}{state}: "
                 f"expected a container labelled {DEPLOYMENT_LABEL}={deployment}, {ROLE_LABEL}=router"
             )
         if len(running) > 1:

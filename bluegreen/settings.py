@@ -38,6 +38,8 @@ from bluegreen.conventions import (
     other,
     traffic_problems,
 )
+from bluegreen.docker_host import ALLOWED as DOCKER_HOST_ALLOWED
+from bluegreen.docker_host import PATTERN as DOCKER_HOST_PATTERN
 from bluegreen.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening, tmpfs_options
 from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
 from bluegreen.secrets import misplaced_secrets, redact, top_level
@@ -112,8 +114,8 @@ IpAddress = Annotated[
 ]
 DockerHost = Annotated[
     str,
-    StringConstraints(pattern=r"^(unix|tcp|ssh)://\S+$"),
-    Allowed("a Docker host URL: unix:///path, tcp://host:port or ssh://user@host"),
+    StringConstraints(pattern=DOCKER_HOST_PATTERN.pattern),
+    Allowed(f"a Docker host: {DOCKER_HOST_ALLOWED}"),
 ]
 HostPort = Annotated[int, Field(ge=1, le=65535)]
 

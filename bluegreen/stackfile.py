@@ -54,6 +54,15 @@ def project_keys(flat: Mapping[str, Any], project: str, secret: Collection[str] 
             raw[key] = value
         elif namespace == project:
             raw[name] = value
+        elif key == "docker:host":  # the provider's own key: the CLI and the switch would never see it
+            problems.append(
+                Problem(
+                    key,
+                    SECRET_PLACEHOLDER if key in secret else _redact(value),
+                    f"{project}:docker.host instead (pulumi config set --path docker.host ...): the provider "
+                    "alone reads docker:host, so status, switch and rollback would talk to another engine",
+                )
+            )
         elif namespace not in PROVIDER_NAMESPACES:
             guess = difflib.get_close_matches(namespace, allowed, n=1, cutoff=0.6)
             hint = f" (did you mean {guess[0]}:{name}?)" if guess else ""

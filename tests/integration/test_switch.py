@@ -379,12 +379,38 @@ def test_rollback_refuses_a_stopped_idle_colour(blue_live: Stack) -> None:
         stack.wait_healthy()
 
 
+def test_status_finds_the_engine_the_stack_file_names(blue_live: Stack, tmp_path: Any) -> None:
+    """DOCKER_HOST unset: the stack file's docker.host (here a second path to this engine's socket) is used."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT
+
+    engine = DockerClient().host
+    if not engine.startswith("unix://"):
+        pytest.skip(f"the engine is not on a local socket ({engine})")
+    second = tmp_path / "engine.sock"
+    second.symlink_to(engine.removeprefix("unix://"))
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.itest.yaml").write_text(f"config:\n  bluegreen:docker:\n    host: unix://{second}\n")
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    done = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "itest", "--json"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["router"] == blue_live.router.name
+    second.unlink()  # the file's engine is gone: the command says so, it does not fall back to another
+    gone = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "itest"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert gone.returncode == 2 and f"no Docker engine answers at unix://{second}" in gone.stderr, gone.stderr
+
+
 def test_status_without_router_is_one_clear_line(stack: Stack) -> None:
     ghost = Stack("ghost", stack.app_image)
     done = ghost.cli("status")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "status bluegreen-ghost: no running router for bluegreen-ghost: "
+        f"status bluegreen-ghost: no running router for bluegreen-ghost at {DockerClient().host}: "
         "expected a container labelled bluegreen.deployment=bluegreen-ghost, bluegreen.role=router"
     ]
 

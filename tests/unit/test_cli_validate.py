@@ -217,9 +217,7 @@ def test_a_misspelled_namespace_is_refused_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_provider_namespaces_stay_allowed(tmp_path: Path) -> None:
-    text = (
-        ROOT / "Pulumi.dev.yaml"
-    ).read_text() + "  docker:host: unix:///var/run/docker.sock\n  aws:region: eu-west-1\n"
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + "  docker:caCerts: x\n  aws:region: eu-west-1\n"
     path = project_copy(tmp_path, "dev", text)
     code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
     assert code == 0, err
@@ -302,3 +300,24 @@ def test_pids_limit_without_a_container_is_refused(capsys: pytest.CaptureFixture
     """The program passes the id through the environment; an empty one must not pass for "all done"."""
     assert main(["pids-limit", "--limit", "256", ""]) == 2
     assert capsys.readouterr().err == "pids-limit: CONTAINER: got none; allowed: one or more container names or ids\n"
+
+
+def test_an_ssh_host_that_smuggles_an_option_is_refused(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + "  bluegreen:docker:\n    host: ssh://-oProxyCommand=x@h\n"
+    path = project_copy(tmp_path, "dev", text)
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == (
+        f"{path}: docker.host: got 'ssh://-oProxyCommand=x@h'; allowed: a Docker host: unix:///PATH, "
+        "tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] (letters, digits, '.', '_', '-'; no leading '-')"
+    )
+
+
+def test_the_providers_own_docker_host_key_is_refused_with_the_right_key(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + "  docker:host: ssh://deploy@h\n"
+    path = project_copy(tmp_path, "dev", text)
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2
+    assert err.splitlines()[0].startswith(
+        f"{path}: docker:host: got 'ssh://deploy@h'; allowed: bluegreen:docker.host instead"
+    ), err
