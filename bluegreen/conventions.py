@@ -107,6 +107,8 @@ def image_problem(ref: str, production: bool, immutable: str = IMMUTABLE_TAG_PAT
 # Stacks whose names match are production: images must be pinned. The pack's
 # `productionStacks` config defaults to the same pattern.
 PRODUCTION_STACKS_PATTERN = r"^(prod|production)([-_.].*)?$"
+# Stacks that may deploy to whatever engine the machine running pulumi has (the pack's devStacks default).
+DEV_STACKS_PATTERN = r"^dev"
 
 
 def is_production(stack: str, pattern: str = PRODUCTION_STACKS_PATTERN) -> bool:

@@ -11,6 +11,7 @@ is allowed, next to the constraint it explains.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from bluegreen.conventions import (
     COLORS,
+    DEV_STACKS_PATTERN,
     IMAGE_TAG_PATTERN,
     MAX_DRAIN_SECONDS,
     RESERVED_ENV,
@@ -275,6 +277,11 @@ class HealthGate(Model):
 
 class DockerSettings(Model):
     host: DockerHost | None = Field(None, description="Docker host to deploy to; unset uses the local engine.")
+    local: bool = Field(
+        False,
+        description="A non-dev stack without docker.host deploys to the engine of the machine running pulumi "
+        "(a single-machine setup); without this it is refused.",
+    )
 
 
 class StackSettings(Model):
@@ -383,6 +390,15 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                 f"app.env.{name}",
                 s.app.env[name],
                 "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
+            )
+        )
+    if not s.docker.host and not s.docker.local and not re.match(DEV_STACKS_PATTERN, stack):
+        problems.append(
+            Problem(
+                "docker.host",
+                MISSING,
+                f"the engine stack '{stack}' deploys to (ssh://user@host, tcp://host:2376), or docker.local: true "
+                "when it runs on the machine that runs pulumi; otherwise a CI runner deploys to itself",
             )
         )
     if is_root_user(s.app.user):

@@ -28,6 +28,7 @@ for stack in "${@:-dev staging prod}"; do
     echo "== pulumi preview -s $name (policy pack, file backend, local engine)"
     pulumi stack init "$name" --non-interactive >/dev/null
     pulumi config rm --path docker.host -s "$name" >/dev/null 2>&1 || true
+    pulumi config set --path docker.local true -s "$name" >/dev/null  # this machine's engine, on purpose
     pulumi preview -s "$name" --non-interactive --diff \
       --policy-pack policies --policy-pack-config "policies/config.$name.json"
   done

@@ -321,3 +321,20 @@ def test_the_providers_own_docker_host_key_is_refused_with_the_right_key(tmp_pat
     assert err.splitlines()[0].startswith(
         f"{path}: docker:host: got 'ssh://deploy@h'; allowed: bluegreen:docker.host instead"
     ), err
+
+
+def test_a_non_dev_stack_must_name_its_engine(tmp_path: Path) -> None:
+    """Without a host, deploy.yml's `pulumi up -s staging` would deploy onto the throwaway CI runner."""
+    text = (ROOT / "Pulumi.staging.yaml").read_text().replace("    host: ssh://deploy@staging-1.internal\n", "")
+    path = project_copy(tmp_path, "staging", text.replace("  bluegreen:docker:\n", ""))
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"{path}: docker.host: missing; required: the engine stack 'staging' deploys to (ssh://user@host, "
+        "tcp://host:2376), or docker.local: true when it runs on the machine that runs pulumi; otherwise a CI "
+        "runner deploys to itself",
+        f"{path}: 1 problem(s); nothing was changed",
+    ]
+    original = (ROOT / "Pulumi.staging.yaml").read_text()
+    local = project_copy(tmp_path, "staging", original.replace("host: ssh://deploy@staging-1.internal", "local: true"))
+    assert run("validate", str(local), "--project-file", str(tmp_path / "Pulumi.yaml"))[0] == 0

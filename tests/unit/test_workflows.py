@@ -139,3 +139,34 @@ def test_deploy_main_to_staging_and_tags_to_prod_behind_approval() -> None:
     release = " ".join(s.get("run", "") for s in steps(prod))
     assert "GITHUB_REF_NAME#v" in release and "--build-arg VERSION=" in release
     assert 'pulumi config set activeColor "$idle"' in release
+
+
+def test_deploy_jobs_get_the_ssh_identity_of_their_host_before_pulumi_runs() -> None:
+    """Both stacks name an ssh host: the job must reach it, with the key and known_hosts of its environment."""
+    from bluegreen.settings import parse_settings
+    from tests.support.stacks import stack_raw
+
+    deploy = load("deploy.yml")
+    for job, stack in ((deploy["jobs"]["staging"], "staging"), (deploy["jobs"]["production"], "prod")):
+        assert (parse_settings(stack_raw(stack), stack).docker.host or "").startswith("ssh://"), stack
+        names = [s.get("run", "") + str(s.get("uses", "")) for s in steps(job)]
+        setup = next(i for i, text in enumerate(names) if "scripts/ssh-setup.sh" in text)
+        assert setup < next(i for i, text in enumerate(names) if "pulumi/actions" in text), stack
+        env = steps(job)[setup]["env"]
+        assert env == {"DEPLOY_SSH_KEY": "${{ secrets.DEPLOY_SSH_KEY }}",
+                       "DEPLOY_KNOWN_HOSTS": "${{ secrets.DEPLOY_KNOWN_HOSTS }}"}  # fmt: skip
+
+
+def test_ssh_setup_refuses_a_missing_secret_and_writes_a_private_identity(tmp_path: Path) -> None:
+    script = str(ROOT / "scripts" / "ssh-setup.sh")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    missing = subprocess.run(["bash", script], env={**env, "DEPLOY_SSH_KEY": "k"}, capture_output=True, text=True,
+                             check=False)  # fmt: skip
+    assert missing.returncode == 2 and missing.stderr.startswith("ssh-setup: DEPLOY_KNOWN_HOSTS is empty")
+    secrets = {"DEPLOY_SSH_KEY": "KEY", "DEPLOY_KNOWN_HOSTS": "h ssh-ed25519 A"}
+    done = subprocess.run(["bash", script], env={**env, **secrets}, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    key = tmp_path / ".ssh" / "bluegreen_deploy"
+    assert key.read_text() == "KEY\n" and key.stat().st_mode & 0o077 == 0
+    assert "h ssh-ed25519 A" in (tmp_path / ".ssh" / "known_hosts").read_text()
+    assert "StrictHostKeyChecking yes" in (tmp_path / ".ssh" / "config").read_text()
