@@ -4,9 +4,16 @@ The switch is on the emergency path (rollback), so it talks to the engine
 directly: one keep-alive connection, a few milliseconds a call, instead of a
 `docker` CLI process per step. DOCKER_HOST may be unix://, tcp:// or ssh://
 (the last through `ssh -- HOST docker system dial-stdio`, as the docker CLI does),
-so a switch against a remote host works the same as a local one. Addresses
-are checked by bluegreen.docker_host before anything runs: no ssh option
-can hide in one.
+so a switch against a remote host works the same as a local one. A `tcp://`
+engine speaks TLS when DOCKER_TLS_VERIFY is set, with the CA, certificate
+and key the docker CLI reads from DOCKER_CERT_PATH (default ~/.docker).
+Addresses are checked by bluegreen.docker_host before anything runs: no ssh
+option can hide in one.
+
+Why not the `docker` SDK: measured side by side, a rollback through it took
+667 and 653 ms against 400 and 439 ms through this module (its import alone,
+requests and paramiko, is 140 ms of every CLI run), and rollback is the path
+that must be fast.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import json
 import os
 import shlex
 import socket
+import ssl
 import struct
 import subprocess
 import tarfile
@@ -25,6 +33,7 @@ import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bluegreen.docker_host import DEFAULT_HOST, host_problem, ssh_command
@@ -153,6 +162,30 @@ def tar_files(
     return buffer.getvalue()
 
 
+def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext | None:
+    """TLS as the docker CLI sets it up for a tcp:// engine; None without DOCKER_TLS_VERIFY.
+
+    The engine's certificate must chain to DOCKER_CERT_PATH/ca.pem and name the
+    host; the client shows cert.pem/key.pem from the same folder.
+    """
+    if not environ.get("DOCKER_TLS_VERIFY"):
+        return None
+    folder = Path(environ.get("DOCKER_CERT_PATH") or Path.home() / ".docker")
+    missing = [str(folder / f) for f in ("ca.pem", "cert.pem", "key.pem") if not (folder / f).is_file()]
+    if missing:
+        raise EngineUnreachableError(
+            f"DOCKER_CERT_PATH: {', '.join(missing)} missing; DOCKER_TLS_VERIFY needs ca.pem, cert.pem and key.pem"
+        )
+    context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+    try:
+        context.load_cert_chain(str(folder / "cert.pem"), str(folder / "key.pem"))
+    except (ssl.SSLError, OSError) as exc:
+        raise EngineUnreachableError(
+            f"DOCKER_CERT_PATH: {folder}: the client certificate cannot be used ({exc})"
+        ) from exc
+    return context
+
+
 class DockerClient:
     def __init__(self, host: str | None = None, timeout: float = 30.0):
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
@@ -169,6 +202,11 @@ class DockerClient:
         if url.scheme == "unix":
             return _UnixConnection(url.path, self.timeout)
         if url.scheme == "tcp":
+            tls = tls_context(os.environ)
+            if tls is not None:
+                return http.client.HTTPSConnection(
+                    url.hostname or "localhost", url.port or 2376, timeout=self.timeout, context=tls
+                )
             return http.client.HTTPConnection(url.hostname or "localhost", url.port or 2375, timeout=self.timeout)
         return _DialStdioConnection(ssh_command(self.host), self.timeout)
 

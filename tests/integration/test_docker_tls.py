@@ -1,0 +1,130 @@
+"""A tcp:// engine behind TLS, with a throwaway CA: the client verifies it and shows its own certificate.
+
+The engine here is this machine's dockerd; a TLS listener in front of its
+socket plays the engine's TLS port (`dockerd --tlsverify -H tcp://...:2376`
+checks certificates the same way), so the test needs no second daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from bluegreen.docker_api import DockerClient, DockerError, EngineUnreachableError
+
+pytestmark = pytest.mark.docker
+
+
+def _pipe(a: socket.socket, b: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := a.recv(65536):
+            b.sendall(data)
+    for end in (a, b):
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def tls_engine(docker_engine: None, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """127.0.0.1:PORT speaking TLS (client certificates required) in front of the local engine's socket."""
+    engine = DockerClient().host
+    if not engine.startswith("unix://"):
+        pytest.skip(f"the engine is not on a local socket ({engine})")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca.configure_trust(server_context)
+    server_context.verify_mode = ssl.CERT_REQUIRED
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                conn = server_context.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError):
+                raw.close()
+                continue
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(engine.removeprefix("unix://"))
+            threading.Thread(target=_pipe, args=(conn, upstream), daemon=True).start()
+            threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca.cert_pem.write_to_path(str(certs / "ca.pem"))
+    client = ca.issue_cert("bluegreen-client")
+    client.cert_chain_pems[0].write_to_path(str(certs / "cert.pem"))
+    client.private_key_pem.write_to_path(str(certs / "key.pem"))
+    yield {"host": f"tcp://127.0.0.1:{port}", "certs": certs, "ca": ca}
+    stop.set()
+    listener.close()
+
+
+def test_tls_variables_make_the_client_verify_the_engine_and_show_its_certificate(
+    tls_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tls_engine["certs"]))
+    client = DockerClient(tls_engine["host"], timeout=10)
+    version = client.get_json("/version")
+    assert version["ApiVersion"] and isinstance(client.containers({}), list)
+
+
+def test_without_tls_variables_a_tls_port_refuses_plain_http(
+    tls_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    with pytest.raises(DockerError):
+        DockerClient(tls_engine["host"], timeout=5).get_json("/version")
+
+
+def test_an_engine_certificate_from_another_ca_is_refused(
+    tls_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    stranger = trustme.CA()
+    stranger.cert_pem.write_to_path(str(other / "ca.pem"))
+    for name in ("cert.pem", "key.pem"):
+        (other / name).write_bytes((tls_engine["certs"] / name).read_bytes())
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(other))
+    with pytest.raises(EngineUnreachableError, match="CERTIFICATE_VERIFY_FAILED"):
+        DockerClient(tls_engine["host"], timeout=5).get_json("/version")
+
+
+def test_missing_certificates_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
+    with pytest.raises(EngineUnreachableError, match=r"DOCKER_CERT_PATH: .*ca.pem, .*cert.pem, .*key.pem missing"):
+        DockerClient("tcp://127.0.0.1:1", timeout=2).get_json("/version")
+
+
+def test_a_client_certificate_the_engine_does_not_trust_is_refused(
+    tls_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    impostor = tmp_path / "impostor"
+    impostor.mkdir()
+    (impostor / "ca.pem").write_bytes((tls_engine["certs"] / "ca.pem").read_bytes())
+    foreign = trustme.CA().issue_cert("bluegreen-client")
+    foreign.cert_chain_pems[0].write_to_path(str(impostor / "cert.pem"))
+    foreign.private_key_pem.write_to_path(str(impostor / "key.pem"))
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(impostor))
+    with pytest.raises(EngineUnreachableError):
+        DockerClient(tls_engine["host"], timeout=5).get_json("/version")
