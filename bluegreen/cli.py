@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,7 +28,7 @@ from bluegreen.live_router import LiveRouter, seed_routing_volume
 from bluegreen.problems import Problem, SettingsError
 from bluegreen.reference import reference, with_reference
 from bluegreen.router import router_files
-from bluegreen.routing import parse_plan
+from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, parse_plan
 from bluegreen.settings import StackSettings, parse_settings
 from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
 from bluegreen.status import deployment_status
@@ -40,7 +42,8 @@ def summary(stack: str, s: StackSettings) -> str:
         spec = s.color(color)
         parts.append(f"{color} {spec.version or '-'} x{spec.replicas}")
     parts.append(f"image {s.image.source}")
-    parts.append(f"router {s.router.bind_address}:{s.router.port}/{s.router.preview_port}")
+    parts.append(f"router {s.router.bind_address}:{s.router.port}")
+    parts.append(f"preview {s.router.preview_bind_address}:{s.router.preview_port}")
     return f"stack {stack}: valid (" + ", ".join(parts) + ")"
 
 
@@ -211,6 +214,29 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """GET a path through a listener from inside the router: needs no open port, no curl on the host."""
+    label = _deployment(args)
+    port = PREVIEW_PORT if args.listener == "preview" else LIVE_PORT
+    try:
+        router = LiveRouter.find(_client(args), label)
+        for attempt in range(1, args.tries + 1):
+            (answer,) = router.fetch([("127.0.0.1", port, args.path)])
+            if answer.status == args.expect:
+                out.write(f"{label}: {args.listener} {args.path} answered {answer.status}\n")
+                return EXIT_OK
+            if attempt < args.tries:
+                time.sleep(args.interval)
+    except BluegreenError as exc:
+        err.write(f"smoke {label}: {exc}\n")
+        return exc.exit_code
+    err.write(
+        f"smoke {label}: {args.listener} {args.path}: got {answer.status or answer.detail} after {args.tries} "
+        f"tries; expected {args.expect}\n"
+    )
+    return EXIT_FAILED
+
+
 def cmd_pids_limit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Docker's PidsLimit, which pulumi-docker cannot set (bluegreen.hardening); kept across restarts."""
     if not args.containers or not all(args.containers):
@@ -321,6 +347,12 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer >= 1")
     return value
+
+
+def _url_path(text: str) -> str:
+    if not re.fullmatch(r"/[A-Za-z0-9_./~%?=&-]*", text):
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an absolute URL path such as /health/ready")
+    return text
 
 
 def _docker_host(text: str) -> str:
@@ -442,6 +474,18 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("reference", help="print the configuration reference (docs/configuration.md)")
     ref.add_argument("--write", metavar="FILE", help="replace the reference between its markers in FILE instead")
     ref.set_defaults(func=cmd_reference)
+
+    smoke = sub.add_parser(
+        "smoke",
+        help="GET a path through the preview (or live) listener from inside the router; exit 1 unless it answers",
+    )
+    _add_stack_args(smoke)
+    smoke.add_argument("--listener", choices=["preview", "live"], default="preview", help="default: preview")
+    smoke.add_argument("--path", type=_url_path, default="/health/ready", help="default: /health/ready")
+    smoke.add_argument("--expect", type=_positive_int, default=200, help="the status it must answer (default 200)")
+    smoke.add_argument("--tries", type=_positive_int, default=10, help="attempts (default 10)")
+    smoke.add_argument("--interval", type=_seconds, default=2.0, help="seconds between attempts (default 2)")
+    smoke.set_defaults(func=cmd_smoke)
 
     pids = sub.add_parser(
         "pids-limit",

@@ -157,6 +157,7 @@ def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
         "port": live[1] if live else None,
         "previewPort": preview[1] if preview else None,
         "bindAddress": live[0] if live else None,
+        "previewBindAddress": preview[0] if preview else None,
         "cpus": (host.get("NanoCpus") or 0) / 1e9,
         "filesHash": ((info.get("Config") or {}).get("Labels") or {}).get(FILES_LABEL),
         "readOnly": bool(host.get("ReadonlyRootfs")),
@@ -173,7 +174,12 @@ def replacing_changes(settings: RouterSettings, live: dict[str, Any]) -> list[st
     tags = live.get("imageTags") or []
     if tags and settings.image not in tags:
         changes.append(f"router.image {tags[0]} -> {settings.image}")
-    for key, attr in (("port", "port"), ("previewPort", "preview_port"), ("bindAddress", "bind_address")):
+    for key, attr in (
+        ("port", "port"),
+        ("previewPort", "preview_port"),
+        ("bindAddress", "bind_address"),
+        ("previewBindAddress", "preview_bind_address"),
+    ):
         if live.get(key) is not None and live[key] != getattr(settings, attr):
             changes.append(f"router.{key} {live[key]} -> {getattr(settings, attr)}")
     if live.get("cpus") and abs(float(live["cpus"]) - settings.cpus) > 1e-9:

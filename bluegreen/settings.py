@@ -260,7 +260,12 @@ class RateLimit(Model):
 class RouterSettings(Model):
     port: HostPort = Field(8080, description="Host port of the live listener.")
     preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
-    bind_address: IpAddress = Field("127.0.0.1", description="Host address the ports bind to.")
+    bind_address: IpAddress = Field("127.0.0.1", description="Host address the live port binds to.")
+    preview_bind_address: IpAddress = Field(
+        "127.0.0.1",
+        description="Host address the preview port binds to: loopback, so the unreleased colour is reachable "
+        "from the host only (ssh -L), unless you open it.",
+    )
     image: ImageRef = Field("nginxinc/nginx-unprivileged:1.28", description="nginx image (non-root, listens on 8080).")
     drain_seconds: int = Field(30, ge=0, le=MAX_DRAIN_SECONDS, description="Bound on old connections after a switch.")
     security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")

@@ -38,11 +38,16 @@ from components.router import Router
 from components.switch import Switch
 
 
-def public_host(settings: StackSettings) -> str:
-    """Host part of the URLs users open: the remote Docker host, else the bind address."""
+def public_host(settings: StackSettings, address: str) -> str:
+    """Host part of a URL users open for a port bound to `address`.
+
+    A loopback address stays itself, also on a remote host (reach it there, or
+    through `ssh -L`); otherwise the remote Docker host, else the address.
+    """
+    if ipaddress.ip_address(address).is_loopback:
+        return address
     if settings.docker.host and not settings.docker.host.startswith("unix://"):
         return urllib.parse.urlsplit(settings.docker.host).hostname or "localhost"
-    address = settings.router.bind_address
     return "localhost" if ipaddress.ip_address(address).is_unspecified else address
 
 
@@ -124,9 +129,11 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="switch")])),
         )  # fmt: skip
 
-        public = public_host(settings)
-        self.url: pulumi.Input[str] = f"http://{public}:{settings.router.port}"
-        self.preview_url: pulumi.Input[str] = f"http://{public}:{settings.router.preview_port}"
+        router = settings.router
+        self.url: pulumi.Input[str] = f"http://{public_host(settings, router.bind_address)}:{router.port}"
+        self.preview_url: pulumi.Input[str] = (
+            f"http://{public_host(settings, router.preview_bind_address)}:{router.preview_port}"
+        )
         if secrets.docker_host:  # the URLs name the host
             self.url, self.preview_url = pulumi.Output.secret(self.url), pulumi.Output.secret(self.preview_url)
         self.containers = names

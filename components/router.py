@@ -89,7 +89,7 @@ class Router(pulumi.ComponentResource):
             ports=[
                 docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
                 docker.ContainerPortArgs(
-                    internal=PREVIEW_PORT, external=settings.preview_port, ip=settings.bind_address
+                    internal=PREVIEW_PORT, external=settings.preview_port, ip=settings.preview_bind_address
                 ),
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=ROUTING_DIR)],

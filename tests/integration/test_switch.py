@@ -405,6 +405,16 @@ def test_status_finds_the_engine_the_stack_file_names(blue_live: Stack, tmp_path
     assert gone.returncode == 2 and f"no Docker engine answers at unix://{second}" in gone.stderr, gone.stderr
 
 
+def test_smoke_asks_the_preview_from_inside_the_router(blue_live: Stack) -> None:
+    """The release workflow's smoke test: no open port, no curl on the host, the same Docker connection."""
+    done = blue_live.cli("smoke", "--path", "/health/ready")
+    assert done.returncode == 0 and done.stdout == "bluegreen-itest: preview /health/ready answered 200\n", done
+    missing = blue_live.cli("smoke", "--listener", "live", "--path", "/no-such-page", "--tries", "2", "--interval", "0")
+    assert missing.returncode == 1 and missing.stderr == (
+        "smoke bluegreen-itest: live /no-such-page: got 404 after 2 tries; expected 200\n"
+    )
+
+
 def test_status_without_router_is_one_clear_line(stack: Stack) -> None:
     ghost = Stack("ghost", stack.app_image)
     done = ghost.cli("status")

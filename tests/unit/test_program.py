@@ -449,9 +449,11 @@ def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
         "Config": {"Labels": {FILES_LABEL: router_files_hash()}}}  # fmt: skip
     spec = live_spec(info, ["nginxinc/nginx-unprivileged:1.28.0"])
     assert spec == {"imageTags": ["nginxinc/nginx-unprivileged:1.28.0"], "port": 80, "previewPort": 8081,
-                    "bindAddress": "0.0.0.0", "cpus": 0.5, "filesHash": router_files_hash(),
+                    "bindAddress": "0.0.0.0", "previewBindAddress": "0.0.0.0", "cpus": 0.5,
+                    "filesHash": router_files_hash(),
                     "readOnly": True}  # fmt: skip
-    same = RouterSettings(port=80, bind_address="0.0.0.0", image="nginxinc/nginx-unprivileged:1.28.0")
+    same = RouterSettings(port=80, bind_address="0.0.0.0", preview_bind_address="0.0.0.0",
+                          image="nginxinc/nginx-unprivileged:1.28.0")  # fmt: skip
     assert replacing_changes(same, spec) == []
     moved = same.model_copy(update={"port": 8088, "bind_address": "127.0.0.1"})
     assert replacing_changes(moved, spec) == ["router.port 80 -> 8088", "router.bindAddress 0.0.0.0 -> 127.0.0.1"]
@@ -565,3 +567,15 @@ def test_a_change_that_replaces_both_colours_is_warned(caplog: pytest.LogCapture
     old, new = names_by_color(before), names_by_color(after)
     assert not set(old["blue"]) & set(new["blue"]) and not set(old["green"]) & set(new["green"])
     assert "replaces the containers of both colours at once" in caplog.text
+
+
+def test_the_preview_port_is_loopback_unless_opened() -> None:
+    """The unreleased colour is not public: prod's live port is on 0.0.0.0, its preview on 127.0.0.1."""
+    run = run_program(stack_raw("prod"), stack="prod")
+    (router,) = [r for r in run.by_type(CONTAINER) if r.name == "app-router"]
+    ports = {p["internal"]: p["ip"] for p in router.inputs["ports"]}
+    assert ports == {8080: "0.0.0.0", 8081: "127.0.0.1"}
+    assert run.outputs["url"] == "http://app-prod-1.internal:80"
+    assert run.outputs["previewUrl"] == "http://127.0.0.1:8081", "reached on the host, or through ssh -L"
+    opened = run_program(with_changes(stack_raw("prod"), {"router.previewBindAddress": "0.0.0.0"}), stack="prod")
+    assert opened.outputs["previewUrl"] == "http://app-prod-1.internal:8081"

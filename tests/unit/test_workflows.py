@@ -170,3 +170,15 @@ def test_ssh_setup_refuses_a_missing_secret_and_writes_a_private_identity(tmp_pa
     assert key.read_text() == "KEY\n" and key.stat().st_mode & 0o077 == 0
     assert "h ssh-ed25519 A" in (tmp_path / ".ssh" / "known_hosts").read_text()
     assert "StrictHostKeyChecking yes" in (tmp_path / ".ssh" / "config").read_text()
+
+
+def test_no_expression_is_pasted_into_a_shell_script() -> None:
+    """`${{ ... }}` inside `run:` is text substitution into bash: a tag `v1.2.3$(id)` would run. Values go via env."""
+    pasted = [
+        f"{path.name}: {name}: {step.get('name') or step['run'][:40]}"
+        for path in WORKFLOWS
+        for name, job in load(path.name)["jobs"].items()
+        for step in job.get("steps", [])
+        if "${{" in step.get("run", "")
+    ]
+    assert pasted == []
