@@ -28,7 +28,11 @@ from bluegreen.problems import Problem
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of a value, not a password  # nosec B105
 
 # Top-level keys whose secret values the program carries as secret Outputs, and where.
-SECRET_CAPABLE: dict[str, str] = {"app": "app.env.<NAME>", "docker": "docker.host"}
+SECRET_CAPABLE: dict[str, str] = {
+    "app": "app.env.<NAME>",
+    "docker": "docker.host",
+    "registryAuth": "registryAuth.password",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Secrets:
 
     env: frozenset[str] = frozenset()  # app.env names whose values are secret
     docker_host: bool = False
+    registry_password: bool = False
 
     @classmethod
     def from_paths(cls, secret_paths: Collection[str], env_names: Iterable[str]) -> Secrets:
@@ -45,10 +50,11 @@ class Secrets:
         return cls(
             env=frozenset(env_names) if "app" in tops else frozenset(),
             docker_host="docker" in tops,
+            registry_password="registryAuth" in tops,
         )
 
 
-_CAPABLE_LEAF = re.compile(r"^(app\.env\.[^.\[]+|docker\.host)$")
+_CAPABLE_LEAF = re.compile(r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password)$")
 
 
 def top_level(path: str) -> str:
@@ -62,7 +68,8 @@ def misplaced_secrets(secret_paths: Collection[str]) -> list[Problem]:
     The engine names top-level keys only (`app`), a stack file names leaves
     (`app.env.DB_PASSWORD`); both are checked as far as they say.
     """
-    where = " and ".join(SECRET_CAPABLE.values())
+    *rest, last = SECRET_CAPABLE.values()
+    where = f"{', '.join(rest)} and {last}"
     return [
         Problem(path, SECRET_PLACEHOLDER, f"a plain value; secrets are kept secret only in {where}")
         for path in sorted(secret_paths)

@@ -289,6 +289,23 @@ class DockerSettings(Model):
     )
 
 
+class RegistryAuth(Model):
+    """Pull credentials for the docker provider (pulumi-docker takes them only from its registry_auth).
+
+    A top-level key, not under `image`: Pulumi marks a whole top-level key
+    secret, so `--secret --path registryAuth.password` keeps the image settings
+    (and the names derived from them) plain.
+    """
+
+    address: Annotated[
+        str,
+        StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{0,252}(:[0-9]{1,5})?$"),
+        Allowed("a registry host[:port] such as registry.example.com"),
+    ] = Field(description="Registry host the credentials are for.")
+    username: str = Field(min_length=1, max_length=256, description="Registry user.")
+    password: str = Field(min_length=1, description="Registry password or token; set it with --secret.")
+
+
 class StackSettings(Model):
     """The whole stack config of the `bluegreen` Pulumi project."""
 
@@ -305,6 +322,9 @@ class StackSettings(Model):
     )
     router: RouterSettings = Field(default_factory=RouterSettings, description="The nginx router.")
     health_gate: HealthGate = Field(default_factory=HealthGate, description="What a switch waits for.")
+    registry_auth: RegistryAuth | None = Field(
+        None, description="Pull credentials for a login-protected registry (image.source registry)."
+    )
     docker: DockerSettings = Field(default_factory=DockerSettings, description="The Docker host.")
 
     def color(self, color: Color) -> ColorSpec:

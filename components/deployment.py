@@ -84,8 +84,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         host: pulumi.Input[str] | None = settings.docker.host
         if host and secrets.docker_host:
             host = pulumi.Output.secret(host)
-        if settings.docker.host:
-            provider = docker.Provider(f"{name}-docker", host=host, opts=child)
+        if settings.docker.host or settings.registry_auth:
+            provider = docker.Provider(
+                f"{name}-docker", host=host, registry_auth=self._registry_auth(settings, secrets), opts=child
+            )
             child = pulumi.ResourceOptions(parent=self, providers=[provider])
 
         network = docker.Network(
@@ -145,6 +147,20 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                 "containers": self.containers,
             }
         )
+
+    @staticmethod
+    def _registry_auth(settings: StackSettings, secrets: Secrets) -> list[docker.ProviderRegistryAuthArgs] | None:
+        """The provider's pull credentials; the password a secret Output whether or not it was set as one."""
+        auth = settings.registry_auth
+        if auth is None:
+            return None
+        if not secrets.registry_password:
+            pulumi.log.warn("registryAuth.password is not a secret: set it with `pulumi config set --secret`")
+        return [
+            docker.ProviderRegistryAuthArgs(
+                address=auth.address, username=auth.username, password=pulumi.Output.secret(auth.password)
+            )
+        ]
 
     @staticmethod
     def _container_names(

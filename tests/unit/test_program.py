@@ -341,6 +341,17 @@ def test_a_secret_docker_host_stays_secret_in_provider_commands_and_urls() -> No
     )
 
 
+def test_registry_credentials_reach_the_provider_and_the_password_stays_secret() -> None:
+    auth = {"address": "registry.example.com", "username": "ci", "password": "s3cr3t-token"}
+    run = run_program(with_changes(stack_raw("prod"), {"registryAuth": auth}), stack="prod",
+                      secret_keys=["registryAuth"])  # fmt: skip
+    (provider,) = run.by_type("pulumi:providers:docker")
+    # Provider inputs travel as JSON text; the secret password makes the whole registryAuth secret.
+    assert provider.is_secret("registryAuth")
+    assert json.loads(provider.plain("registryAuth")) == [auth]
+    assert "s3cr3t-token" not in _everything_but_secret_inputs(run)
+
+
 def test_a_secret_where_the_program_cannot_keep_it_is_refused() -> None:
     with pytest.raises(Exception, match=r"blue: got '\[secret\]'; allowed: a plain value"):
         run_program(stack_raw("staging"), stack="staging", secret_keys=["blue"])
