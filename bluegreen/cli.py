@@ -30,6 +30,7 @@ from bluegreen.reference import reference, with_reference
 from bluegreen.router import router_files
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, parse_plan
 from bluegreen.settings import StackSettings, parse_settings
+from bluegreen.stack_edit import promote, release
 from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
 from bluegreen.status import deployment_status
 from bluegreen.switch import SwitchReport, apply_plan, rollback
@@ -214,6 +215,31 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The idle colour's version in the stack file: the commit a release pull request carries."""
+    return _edit_stack(args, out, err, lambda: release(Path(args.stack_file), Path(args.project_file),
+                                                      args.version, args.digest))  # fmt: skip
+
+
+def cmd_promote(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """activeColor and trafficWeight in the stack file: the commit a promotion pull request carries."""
+    return _edit_stack(args, out, err, lambda: promote(Path(args.stack_file), Path(args.project_file), args.weight))
+
+
+def _edit_stack(args: argparse.Namespace, out: TextIO, err: TextIO, run: Callable[[], str]) -> int:
+    try:
+        out.write(run() + "\n")
+    except SettingsError as exc:
+        for p in exc.problems:
+            err.write(f"{args.stack_file}: {p.line()}\n")
+        err.write(f"{args.stack_file}: {len(exc.problems)} problem(s); nothing was changed\n")
+        return EXIT_BAD_INPUT
+    except BluegreenError as exc:
+        err.write(f"{args.command}: {exc}\n")
+        return exc.exit_code
+    return EXIT_OK
+
+
 def cmd_smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """GET a path through a listener from inside the router: needs no open port, no curl on the host."""
     label = _deployment(args)
@@ -349,6 +375,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _weight(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a share from 1 to 100")
+    return value
+
+
 def _url_path(text: str) -> str:
     if not re.fullmatch(r"/[A-Za-z0-9_./~%?=&-]*", text):
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an absolute URL path such as /health/ready")
@@ -474,6 +507,24 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("reference", help="print the configuration reference (docs/configuration.md)")
     ref.add_argument("--write", metavar="FILE", help="replace the reference between its markers in FILE instead")
     ref.set_defaults(func=cmd_reference)
+
+    rel = sub.add_parser(
+        "release",
+        help="set the idle colour's version in a stack file (the change a release pull request commits)",
+    )
+    rel.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
+    rel.add_argument("--version", required=True, help="the image tag to release, e.g. 1.5.0")
+    rel.add_argument("--digest", help="sha256:... to pin it by (registry images); unset removes a stale one")
+    rel.add_argument("--project-file", default="Pulumi.yaml", help="the project's Pulumi.yaml")
+    rel.set_defaults(func=cmd_release)
+    prom = sub.add_parser(
+        "promote",
+        help="move traffic in a stack file: to the idle colour, or a running canary to --weight",
+    )
+    prom.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
+    prom.add_argument("--weight", type=_weight, default=100, help="the new colour's share, 1-100 (default 100)")
+    prom.add_argument("--project-file", default="Pulumi.yaml", help="the project's Pulumi.yaml")
+    prom.set_defaults(func=cmd_promote)
 
     smoke = sub.add_parser(
         "smoke",

@@ -1,0 +1,76 @@
+"""`bluegreen release` and `promote`: the stack-file edits a release and a promotion pull request commit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bluegreen.cli import main
+from bluegreen.settings import StackSettings, parse_settings
+from bluegreen.stackfile import read_stack_file
+from tests.support.paths import ROOT
+
+
+@pytest.fixture
+def prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text((ROOT / "Pulumi.prod.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out, err), out.getvalue(), err.getvalue()
+
+
+def settings(path: Path) -> StackSettings:
+    config = read_stack_file(path, path.parent / "Pulumi.yaml")
+    return parse_settings(config.raw, config.stack, config.secret_paths)
+
+
+def test_a_release_changes_only_the_idle_colours_version_and_keeps_the_files_comments(prod: Path) -> None:
+    before = prod.read_text()
+    assert run("release", "Pulumi.prod.yaml", "--version", "1.5.0") == (
+        0, "Pulumi.prod.yaml: green.version 1.4.1 -> 1.5.0 (the idle colour; blue stays live)\n", "",
+    )  # fmt: skip
+    after = prod.read_text()
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+    assert changed == [('    version: "1.4.1"', '    version: "1.5.0"')], "one line, comments and layout kept"
+    s = settings(prod)
+    assert s.green.version == "1.5.0" and s.blue.version == "1.4.2" and s.active_color == "blue"
+
+
+def test_a_digest_is_pinned_with_its_version_and_a_stale_one_removed(prod: Path) -> None:
+    digest = "sha256:" + "a" * 64
+    assert run("release", "Pulumi.prod.yaml", "--version", "1.5.0", "--digest", digest)[0] == 0
+    assert settings(prod).green.digest == digest
+    run("promote", "Pulumi.prod.yaml")
+    assert run("release", "Pulumi.prod.yaml", "--version", "1.6.0")[0] == 0  # blue: no digest given
+    assert settings(prod).blue.digest is None and settings(prod).green.digest == digest
+
+
+def test_promotion_moves_traffic_then_completes_a_canary(prod: Path) -> None:
+    assert run("promote", "Pulumi.prod.yaml", "--weight", "10")[1] == (
+        "Pulumi.prod.yaml: activeColor green, trafficWeight 10 (was blue 100)\n"
+    )
+    s = settings(prod)
+    assert (s.active_color, s.traffic_weight) == ("green", 10)
+    code, _, err = run("release", "Pulumi.prod.yaml", "--version", "1.5.0")
+    assert code == 2 and "a canary is running (activeColor green, trafficWeight 10)" in err
+    assert run("promote", "Pulumi.prod.yaml")[0] == 0
+    s = settings(prod)
+    assert (s.active_color, s.traffic_weight) == ("green", 100)
+
+
+def test_a_refused_release_changes_nothing(prod: Path) -> None:
+    before = prod.read_text()
+    code, out, err = run("release", "Pulumi.prod.yaml", "--version", "latest")
+    assert code == 2 and out == "" and err.splitlines()[-1] == "Pulumi.prod.yaml: 1 problem(s); nothing was changed"
+    assert "green.version: got 'latest'" in err and prod.read_text() == before
+    with pytest.raises(SystemExit):
+        main(["promote", "Pulumi.prod.yaml", "--weight", "0"])
+    assert prod.read_text() == before
