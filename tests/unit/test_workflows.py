@@ -31,8 +31,8 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return list(job["steps"])
 
 
-def test_the_three_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "preview.yml", "deploy.yml"}
+def test_the_four_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "preview.yml", "deploy.yml", "release.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -109,36 +109,59 @@ def test_ci_installs_the_pulumi_cli_and_requires_the_real_cli_test() -> None:
     assert "--policy-pack policies" in script and "file://" in script and "dev staging prod" in script
 
 
-def test_preview_runs_on_every_pull_request_for_every_stack() -> None:
+def test_preview_runs_for_every_shared_stack_without_deploy_secrets_or_forks() -> None:
     preview = load("preview.yml")
-    assert "pull_request" in preview["on"]
+    assert "pull_request" in preview["on"] and "pull_request_target" not in preview["on"]
     assert preview["permissions"] == {"contents": "read", "pull-requests": "write"}
     job = preview["jobs"]["preview"]
-    stacks = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
-    assert sorted(job["strategy"]["matrix"]["stack"]) == stacks
+    assert job["environment"] == "preview", "the preview environment's read-only credentials, not the deploy ones"
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", "no secrets for forks"
+    shared = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml") if not p.name.startswith("Pulumi.dev"))
+    assert sorted(job["strategy"]["matrix"]["stack"]) == shared, "every shared stack; dev lives in a local backend"
     action = next(s for s in steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@"))
-    # Any pinned release (a tag or a commit SHA): a routine bump must not fail this test, a floating ref must.
-    assert re.fullmatch(r"pulumi/actions@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", action["uses"]), action["uses"]
     assert action["with"]["command"] == "preview" and action["with"]["comment-on-pr"] is True
     assert action["with"]["policyPacks"] == "policies"
     assert action["with"]["policyPackConfigs"] == "policies/config.${{ matrix.stack }}.json"
-    for stack in stacks:
+    for stack in shared:
         assert (ROOT / "policies" / f"config.{stack}.json").exists(), stack
-    assert {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"} <= set(job["env"])
+    assert {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_ACCESS_KEY_ID"} <= set(job["env"])
+    assert not any("ssh-setup" in s.get("run", "") for s in steps(job)), "a preview never reaches the host"
 
 
-def test_deploy_main_to_staging_and_tags_to_prod_behind_approval() -> None:
+def test_merges_deploy_what_the_stack_files_say_and_nothing_edits_them_on_a_runner() -> None:
     deploy = load("deploy.yml")
-    assert deploy["on"]["push"]["branches"] == ["main"] and deploy["on"]["push"]["tags"] == ["v*.*.*"]
+    assert deploy["on"] == {"push": {"branches": ["main"]}}
     staging, prod = deploy["jobs"]["staging"], deploy["jobs"]["production"]
-    assert "refs/heads/main" in staging["if"] and "refs/tags/v" in prod["if"]
-    assert prod["environment"] == "production"
+    assert prod["environment"] == "production" and prod["needs"] == "changes"
+    assert prod["if"] == "needs.changes.outputs.prod == 'true'"
     for job, stack in ((staging, "staging"), (prod, "prod")):
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
         assert any(s.get("name") == "notify" and "SLACK_WEBHOOK_URL" in s["if"] for s in steps(job))
-    release = " ".join(s.get("run", "") for s in steps(prod))
-    assert "GITHUB_REF_NAME#v" in release and "--build-arg VERSION=" in release
-    assert 'pulumi config set activeColor "$idle"' in release
+        up = next(s for s in steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@"))
+        assert up["with"]["command"] == "up" and up["with"]["stack-name"] == stack
+        assert any(f"bluegreen smoke --stack {stack}" in s.get("run", "") for s in steps(job))
+    changes = " ".join(s.get("run", "") for s in steps(deploy["jobs"]["changes"]))
+    assert "Pulumi.prod.yaml" in changes
+    for path in WORKFLOWS:
+        assert "pulumi config set" not in path.read_text(), f"{path.name} edits a stack file on a runner"
+
+
+def test_a_release_is_a_pull_request_that_sets_the_idle_colour() -> None:
+    release = load("release.yml")
+    assert release["on"]["push"]["tags"] == ["v*.*.*"] and "workflow_dispatch" in release["on"]
+    job = release["jobs"]["release"]
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write", "packages": "write"}
+    runs = [s.get("run", "") for s in steps(job)]
+    edit = next(i for i, r in enumerate(runs) if "bluegreen release Pulumi.prod.yaml" in r)
+    assert "git" in runs[edit] and "commit" in runs[edit] and "gh pr create" in runs[edit], "the edit is committed"
+    assert any("X.Y.Z" in r and "exit 2" in r for r in runs[:edit]), "the version is checked before it is used"
+
+
+def test_every_action_is_pinned_by_commit_with_its_tag_in_a_comment() -> None:
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                assert re.search(r"uses: [\w./-]+@[0-9a-f]{40}  # v\d+(\.\d+){0,2}$", line), f"{path.name}: {line}"
 
 
 def test_deploy_jobs_get_the_ssh_identity_of_their_host_before_pulumi_runs() -> None:
