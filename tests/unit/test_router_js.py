@@ -121,3 +121,17 @@ def test_status_reports_the_plan_and_the_loaded_config() -> None:
         status["weights"] == {"blue": 60, "green": 40}
         and status["planHash"] == json.loads(files["current/state.json"])["planHash"]
     )
+
+
+def test_a_request_reads_the_state_once_for_its_route_and_its_cookie() -> None:
+    """The cookie header is on every live response: its value must not cost a second read of the state."""
+    split = state_of(active="green", weights={"green": 10, "blue": 90}, stickiness="cookie")
+    tree = {f"{ROUTING_DIR}/current/state.json": split}
+    requests = [{"fn": "live", "variables": {"request_id": "a"}}, {"fn": "setCookie", "variables": {"request_id": "a"}},
+                {"fn": "live", "variables": {"request_id": "b"}}]  # fmt: skip
+    done = subprocess.run(
+        [str(NODE), str(ROOT / "tests" / "unit" / "js" / "run_router.cjs")],
+        input=json.dumps({"files": tree, "requests": requests}), capture_output=True, text=True, timeout=60,
+        check=True,
+    )  # fmt: skip
+    assert json.loads(done.stderr) == {"reads": 2}, "one read per request id"

@@ -5,8 +5,10 @@
 const path = require("path");
 const source = require("fs").readFileSync(path.join(__dirname, "..", "..", "..", "bluegreen", "router.js"), "utf8");
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+let reads = 0;
 const fakeFs = {
   readFileSync(name) {
+    reads += 1;
     if (!(name in input.files)) {
       throw new Error("ENOENT " + name);
     }
@@ -30,3 +32,4 @@ const out = input.requests.map((req) => {
   return req.fn === "status" ? JSON.parse(r.body) : value;
 });
 process.stdout.write(JSON.stringify(out));
+process.stderr.write(JSON.stringify({ reads }));
