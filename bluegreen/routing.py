@@ -32,6 +32,7 @@ from bluegreen.conventions import COLORS, MAX_DRAIN_SECONDS, Color, other, previ
 from bluegreen.problems import Problem, SettingsError, problems_from_validation_error
 from bluegreen.settings import (
     Allowed,
+    Edge,
     HealthGate,
     ImageTag,
     Model,
@@ -92,6 +93,7 @@ class RoutingPlan(Model):
     drain_seconds: int = Field(30, ge=0, le=MAX_DRAIN_SECONDS)
     security_headers: bool = True
     rate_limit: RateLimit | None = None
+    edge: Edge = Field(default_factory=Edge)
     health_gate: HealthGate = Field(default_factory=HealthGate)
 
     def weight(self, color: Color) -> int:
@@ -172,6 +174,7 @@ def plan_from_settings(
             "drainSeconds": settings.router.drain_seconds,
             "securityHeaders": settings.router.security_headers,
             "rateLimit": settings.router.rate_limit.model_dump(by_alias=True) if settings.router.rate_limit else None,
+            "edge": settings.router.edge.model_dump(by_alias=True),
             "healthGate": settings.health_gate.model_dump(by_alias=True),
         }
     )
@@ -219,12 +222,13 @@ PROXY_SETTINGS = """\
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection $bg_connection;
         proxy_set_header X-Request-ID $bg_request_id;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        # The client's address only: never what it claims (realip sets it from a trusted proxy).
+        proxy_set_header X-Forwarded-For $remote_addr;
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Forwarded-Host $host;
         proxy_connect_timeout 2s;
-        proxy_read_timeout 120s;
-        proxy_send_timeout 120s;
+        proxy_read_timeout @@READ@@s;
+        proxy_send_timeout @@READ@@s;
         # Retry only idempotent requests (nginx's default), on another replica of the alias.
         proxy_next_upstream error timeout http_502 http_503;
         proxy_next_upstream_tries 3;
@@ -259,8 +263,10 @@ def _location(target: str, color: str, plan: RoutingPlan, sticky: bool) -> str:
         '            return 503 \'{"error":"no route"}\';',
         "        }",
         f"        proxy_pass http://${target};",
-        PROXY_SETTINGS.rstrip("\n"),
+        PROXY_SETTINGS.replace("@@READ@@", str(plan.edge.proxy_read_timeout_seconds)).rstrip("\n"),
     ]
+    if sticky and plan.edge.max_connections_per_client is not None:
+        lines.append(f"        limit_conn bg_conn {plan.edge.max_connections_per_client};")
     if plan.rate_limit is not None:
         lines.append(f"        limit_req zone=bg_rate burst={plan.rate_limit.burst} nodelay;")
     lines.append(f"        add_header X-Bluegreen-Color ${color} always;")
@@ -293,6 +299,22 @@ def _state(plan: RoutingPlan, generated_at: str) -> str:
     return json.dumps(state, sort_keys=True, indent=1) + "\n"
 
 
+def _edge(edge: Edge) -> str:
+    """Body and time limits, the per-client connection limit, and whose X-Forwarded-For to believe."""
+    lines = [
+        f"client_max_body_size {edge.max_body_mb}m;",
+        f"client_header_timeout {edge.client_header_timeout_seconds}s;",
+        f"client_body_timeout {edge.client_body_timeout_seconds}s;",
+    ]
+    if edge.max_connections_per_client is not None:
+        lines += ["limit_conn_zone $binary_remote_addr zone=bg_conn:10m;", "limit_conn_status 429;"]
+    if edge.trusted_proxies:
+        lines += [f"set_real_ip_from {cidr};" for cidr in edge.trusted_proxies]
+        lines += [f"real_ip_header {'proxy_protocol' if edge.proxy_protocol else 'X-Forwarded-For'};",
+                  "real_ip_recursive on;"]  # fmt: skip
+    return "\n".join(lines)
+
+
 CONFIG_HASH_PLACEHOLDER = "@@CONFIG_HASH@@"
 
 
@@ -318,9 +340,11 @@ def render(plan: RoutingPlan, generated_at: str) -> Rendered:
             f"limit_req_zone $binary_remote_addr zone=bg_rate:10m rate={plan.rate_limit.requests_per_second}r/s;\n"
             "limit_req_status 429;"
         )
+    blocks.append(_edge(plan.edge))
+    proxy_protocol = " proxy_protocol" if plan.edge.proxy_protocol else ""
     blocks.append(
         "server {\n"
-        f"    listen {LIVE_PORT} default_server;\n"
+        f"    listen {LIVE_PORT} default_server{proxy_protocol};\n"
         "    server_name _;\n"
         f"{_location('bg_target', 'bg_color', plan, sticky=True)}\n"
         "}"

@@ -257,6 +257,42 @@ class RateLimit(Model):
     burst: int = Field(20, ge=0, le=100000, description="Requests above the rate queued, then 429.")
 
 
+def _check_cidr(value: str) -> str:
+    ipaddress.ip_network(value, strict=False)
+    return value
+
+
+Cidr = Annotated[
+    str,
+    AfterValidator(_check_cidr),
+    Allowed("an address or network such as 10.0.0.0/8 or 192.0.2.10"),
+]
+
+
+class Edge(Model):
+    """Limits and client addresses at the router: what a load balancer in front would otherwise own.
+
+    Part of the routing plan (a change is an nginx config change: checked,
+    then one reload).
+    """
+
+    max_body_mb: int = Field(10, ge=1, le=4096, description="Largest request body, MiB; 413 above it.")
+    proxy_read_timeout_seconds: int = Field(
+        120, ge=1, le=3600, description="Longest silence from the app on a request (and a WebSocket), seconds."
+    )
+    client_header_timeout_seconds: int = Field(10, ge=1, le=300, description="Time to send the request headers.")
+    client_body_timeout_seconds: int = Field(30, ge=1, le=600, description="Longest pause while sending a body.")
+    max_connections_per_client: int | None = Field(
+        None, ge=1, le=100000, description="Open connections per client address (limit_conn); 429 above it."
+    )
+    trusted_proxies: list[Cidr] = Field(
+        default_factory=list,
+        description="Load balancers in front: their X-Forwarded-For (or PROXY protocol) names the client. "
+        "Empty: a client's own X-Forwarded-For is never trusted.",
+    )
+    proxy_protocol: bool = Field(False, description="The load balancer speaks PROXY protocol to the router.")
+
+
 class RouterSettings(Model):
     port: HostPort = Field(8080, description="Host port of the live listener.")
     preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
@@ -270,6 +306,7 @@ class RouterSettings(Model):
     drain_seconds: int = Field(30, ge=0, le=MAX_DRAIN_SECONDS, description="Bound on old connections after a switch.")
     security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")
     rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")
+    edge: Edge = Field(default_factory=Edge, description="Limits, timeouts and client addresses (docs/edge.md).")
     memory_mb: int = Field(128, ge=16, le=4096, description="Router memory limit, MiB.")
     cpus: float = Field(0.5, ge=0.05, le=16, description="Router CPU limit, in cores.")
 
@@ -424,6 +461,15 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                 MISSING,
                 f"the engine stack '{stack}' deploys to (ssh://user@host, tcp://host:2376), or docker.local: true "
                 "when it runs on the machine that runs pulumi; otherwise a CI runner deploys to itself",
+            )
+        )
+    if s.router.edge.proxy_protocol and not s.router.edge.trusted_proxies:
+        problems.append(
+            Problem(
+                "router.edge.proxyProtocol",
+                True,
+                "false, or the load balancers in router.edge.trustedProxies: PROXY protocol from anyone else lets a "
+                "client choose its own address",
             )
         )
     if is_root_user(s.app.user):

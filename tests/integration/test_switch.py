@@ -435,6 +435,38 @@ def test_rate_limit_answers_429(blue_live: Stack) -> None:
         assert stack.switch(stack.plan("blue")).returncode == 0
 
 
+def _router_log_clients(stack: Stack, since: str) -> list[str]:
+    lines = docker("logs", "--since", since, stack.router.name).stdout.splitlines()
+    return [json.loads(line)["client"] for line in lines if line.startswith("{") and '"client"' in line]
+
+
+def test_the_edge_bounds_bodies_and_believes_forwarded_for_only_from_trusted_proxies(blue_live: Stack) -> None:
+    """A body over router.edge.maxBodyMb is a 413; a client's own X-Forwarded-For is logged as its real address."""
+    import urllib.error
+
+    stack = blue_live
+    assert stack.switch(stack.plan("blue", edge={"maxBodyMb": 1})).returncode == 0
+    try:
+        big = urllib.request.Request(stack.url() + "/echo", data=b"x" * (2 * 1024 * 1024), method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(big, timeout=10)
+        assert refused.value.code == 413
+        since = docker("exec", stack.router.name, "date", "-u", "+%Y-%m-%dT%H:%M:%SZ").stdout.strip()
+        lie = urllib.request.Request(stack.url() + "/", headers={"X-Forwarded-For": "1.2.3.4"})
+        assert urllib.request.urlopen(lie, timeout=10).status == 200
+        time.sleep(1.5)  # the access log is buffered for up to 1 s
+        clients = _router_log_clients(stack, since)
+        assert clients and "1.2.3.4" not in clients, clients
+        # Behind a trusted load balancer (here: any address), the same header names the client.
+        assert stack.switch(stack.plan("blue", edge={"trustedProxies": ["0.0.0.0/0"]})).returncode == 0
+        since = docker("exec", stack.router.name, "date", "-u", "+%Y-%m-%dT%H:%M:%SZ").stdout.strip()
+        assert urllib.request.urlopen(lie, timeout=10).status == 200
+        time.sleep(1.5)
+        assert "1.2.3.4" in _router_log_clients(stack, since)
+    finally:
+        assert stack.switch(stack.plan("blue")).returncode == 0
+
+
 # --- the lock, restarts, a torn state ---------------------------------------------------------
 
 

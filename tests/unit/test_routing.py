@@ -161,3 +161,25 @@ def test_rollback_plan_returns_everything_to_the_idle_colour(active: Color, weig
     back = rollback_plan(live)
     assert (back.active, back.weight("blue"), back.weight("green"), back.preview) == ("blue", 100, 0, "green")
     assert back.colors == live.colors
+
+
+def test_edge_defaults_bound_bodies_and_timeouts_and_never_trust_a_clients_forwarded_for() -> None:
+    conf = rendered().http_conf
+    assert "client_max_body_size 10m;" in conf and "client_header_timeout 10s;" in conf
+    assert "client_body_timeout 30s;" in conf and conf.count("proxy_read_timeout 120s;") == 2
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf and "$proxy_add_x_forwarded_for" not in conf
+    assert "set_real_ip_from" not in conf and "limit_conn" not in conf and "proxy_protocol" not in conf
+
+
+def test_edge_settings_reach_the_config() -> None:
+    edge = {"maxBodyMb": 2, "proxyReadTimeoutSeconds": 600, "maxConnectionsPerClient": 50,
+            "trustedProxies": ["10.0.0.0/8", "192.0.2.10"]}  # fmt: skip
+    conf = rendered(edge=edge).http_conf
+    assert "client_max_body_size 2m;" in conf and conf.count("proxy_read_timeout 600s;") == 2
+    assert "limit_conn_zone $binary_remote_addr zone=bg_conn:10m;" in conf
+    assert conf.count("limit_conn bg_conn 50;") == 1, "the live listener only"
+    assert "set_real_ip_from 10.0.0.0/8;\nset_real_ip_from 192.0.2.10;" in conf
+    assert "real_ip_header X-Forwarded-For;" in conf and "real_ip_recursive on;" in conf
+    behind = rendered(edge={"trustedProxies": ["10.0.0.0/8"], "proxyProtocol": True}).http_conf
+    assert "listen 8080 default_server proxy_protocol;" in behind and "real_ip_header proxy_protocol;" in behind
+    assert rendered(edge=edge).config_hash != rendered().config_hash, "an edge change is a config change"

@@ -208,3 +208,16 @@ def test_main_is_fine_outside_production() -> None:
 def test_weights_add_up() -> None:
     raw = with_changes(stack_raw("dev"), {"activeColor": "green", "trafficWeight": 10})
     assert parse_settings(raw, "dev").weights() == {"green": 10, "blue": 90}
+
+
+def test_proxy_protocol_needs_trusted_proxies_and_proxies_are_networks() -> None:
+    from bluegreen.problems import SettingsError
+    from bluegreen.settings import parse_settings
+    from tests.support.stacks import stack_raw, with_changes
+
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(with_changes(stack_raw("dev"), {"router.edge": {"proxyProtocol": True}}), "dev")
+    assert caught.value.problems[0].line().startswith("router.edge.proxyProtocol: got true; allowed: false, or")
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(with_changes(stack_raw("dev"), {"router.edge": {"trustedProxies": ["10.0.0.0/33"]}}), "dev")
+    assert caught.value.problems[0].key == "router.edge.trustedProxies[0]"
