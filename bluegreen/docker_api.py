@@ -19,6 +19,7 @@ that must be fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import io
 import json
@@ -194,6 +195,11 @@ class DockerClient:
 
     # --- transport ---------------------------------------------------------
 
+    @functools.cached_property
+    def _tls(self) -> ssl.SSLContext | None:
+        """Built once per client: every exec opens a connection, and the certificates need not be read again."""
+        return tls_context(os.environ)
+
     def _new_connection(self) -> http.client.HTTPConnection:
         problem = host_problem(self.host)
         if problem:
@@ -202,7 +208,7 @@ class DockerClient:
         if url.scheme == "unix":
             return _UnixConnection(url.path, self.timeout)
         if url.scheme == "tcp":
-            tls = tls_context(os.environ)
+            tls = self._tls
             if tls is not None:
                 return http.client.HTTPSConnection(
                     url.hostname or "localhost", url.port or 2376, timeout=self.timeout, context=tls

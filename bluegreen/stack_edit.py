@@ -89,8 +89,7 @@ def apply_edits(path: Path, project_file: Path, edits: list[Edit]) -> StackSetti
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / path.name
         candidate.write_text(text, encoding="utf-8")
-        config = read_stack_file(candidate, project_file)
-        settings = parse_settings(config.raw, config.stack, config.secret_paths)
+        settings = _current(candidate, project_file)
     path.write_text(text, encoding="utf-8")
     return settings
 

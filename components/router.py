@@ -58,6 +58,7 @@ class Router(pulumi.ComponentResource):
         # router starts (its root filesystem is read-only, so no upload can reach it).
         seed_run = bluegreen_cli("seed-routing", "--volume", topology.routing_volume, "--user", ROUTER_USER)
         seed_run += ' --image "$BLUEGREEN_ROUTER_IMAGE"'
+        files_hash = router_files_hash()
         self.seed = command.local.Command(
             f"{name}-seed",
             create=seed_run,
@@ -65,11 +66,11 @@ class Router(pulumi.ComponentResource):
             environment={
                 **docker_env(docker_host),
                 "BLUEGREEN_ROUTER_IMAGE": image.image_id,
-                "BLUEGREEN_ROUTER_FILES": router_files_hash(),
+                "BLUEGREEN_ROUTER_FILES": files_hash,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]),
         )
-        labels = {**topology.labels("router"), FILES_LABEL: router_files_hash()}
+        labels = {**topology.labels("router"), FILES_LABEL: files_hash}
         self.container = docker.Container(
             name,
             name=topology.router,
