@@ -333,6 +333,58 @@ def measure(tool: str, url: str, seconds: int) -> dict[str, float]:
     return {"rps": stats.requests / seconds, "p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000}
 
 
+def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any]:
+    """HTTPS against HTTP through the same router, same client and load; then rotations under HTTPS load.
+
+    Both listeners route to the same single colour. `rps_ratio` uses keep-alive
+    connections (how browsers and load balancers talk); `new_connection_rps_ratio`
+    opens a connection per request, so every request pays a full handshake and the
+    certificate read that makes rotation reload-free.
+    """
+    import trustme
+
+    from bluegreen.routing import TLS_PORT
+    from tests.support.tlsutil import client_context, issue_pem
+
+    ca = trustme.CA()
+    context = client_context(ca)
+    router = LiveRouter.find(DockerClient(), stack.deployment)
+
+    def install() -> None:
+        chain, key, _ = issue_pem(ca)
+        router.install_tls(chain, key, f"g{time.time_ns()}")
+
+    install()
+    raw = stack.plan("blue")
+    raw["tls"] = {"port": stack.router.host_port(TLS_PORT), "redirectHttp": False}
+    switcher(stack)(parse_plan(raw))
+    https = stack.https_url()
+
+    def rps(url: str, reconnect: int) -> float:
+        stats = run_probe(url, seconds, 32, tls=context, reconnect_every=reconnect)
+        return stats.requests / seconds if stats.failed == 0 else 0.0
+
+    plain_keepalive, secure_keepalive = rps(stack.url(), 0), rps(https, 0)
+    plain_new, secure_new = rps(stack.url(), 1), rps(https, 1)
+    before = reloads(stack)
+    with BackgroundProbe(https, connections=16, tls=context, reconnect_every=5, settle_seconds=1) as load:
+        for _ in range(rotations):
+            install()
+            time.sleep(0.3)
+    stats, after = load.stats, reloads(stack)
+    switcher(stack)(plan_for(stack, 0, active="blue"))
+    return {
+        "http_rps": round(plain_keepalive),
+        "https_rps": round(secure_keepalive),
+        "rps_ratio": round(secure_keepalive / plain_keepalive, 3) if plain_keepalive else 0.0,
+        "new_connection_rps_ratio": round(secure_new / plain_new, 3) if plain_new else 0.0,
+        "rotations": rotations,
+        "rotation_requests": stats.requests,
+        "rotation_failed": stats.failed,  # errors are samples with no status: counted here too
+        "rotation_reloads": after - before,
+    }
+
+
 def weight_accuracy(stack: Any, per_weight: int) -> dict[str, Any]:
     switch = switcher(stack)
     errors: dict[str, float] = {}
@@ -391,6 +443,8 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("rollback.ms", "rollback < 600 ms", lambda v: v < 600),
     ("router.rps_ratio", "router throughput >= 0.9 of direct", lambda v: v >= 0.9),
     ("weights.max_abs_error_pct", "weight error <= 1 point", lambda v: v <= 1),
+    ("tls.rotation_failed", "0 failed across certificate rotations", lambda v: v == 0),
+    ("tls.rotation_reloads", "no nginx reload", lambda v: v == 0),
     ("image.reduction", "image >= 50% smaller than naive", lambda v: v >= 0.5),
     ("app.start_to_healthy_s", "start to healthy <= 2 s (hardened)", lambda v: v <= 2),
 ]
@@ -464,6 +518,8 @@ def main() -> int:
         results["restarts"] = restarts(stack)
         step("router overhead")
         results["router"] = router_overhead(stack, seconds=5 if quick else 10)
+        step("tls")
+        results["tls"] = tls_at_the_router(stack, seconds=3 if quick else 5, rotations=10)
     step("baseline")
     results["baseline"] = baseline_release(app_image, releases=2 if quick else 4)
     step("e2e")

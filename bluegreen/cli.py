@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -27,13 +28,14 @@ from bluegreen.image_store import ImageStore, ImageStoreError
 from bluegreen.live_router import LiveRouter, seed_routing_volume
 from bluegreen.problems import Problem, SettingsError
 from bluegreen.reference import reference, with_reference
-from bluegreen.router import router_files
-from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, parse_plan
-from bluegreen.settings import StackSettings, parse_settings
+from bluegreen.router import router_files, seed_files
+from bluegreen.routing import LOCAL_PORTS, parse_plan
+from bluegreen.settings import Maintenance, StackSettings, parse_settings
 from bluegreen.stack_edit import promote, release
 from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
 from bluegreen.status import deployment_status
-from bluegreen.switch import SwitchReport, apply_plan, rollback
+from bluegreen.switch import SwitchReport, apply_plan, rollback, set_maintenance
+from bluegreen.tls import pair_problems, read_certificate
 
 
 def summary(stack: str, s: StackSettings) -> str:
@@ -202,6 +204,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             + f"; active {live.get('active') or '-'}; preview {live.get('preview') or '-'}"
             + f"; config {live['configHash']}\n"
         )
+        if live.get("maintenance"):
+            page = live["maintenance"]
+            out.write(f"MAINTENANCE: live answers 503 (Retry-After {page['retryAfterSeconds']}): {page['message']}\n")
         last = status["lastSwitch"]
         out.write(f"last switch: {last['source']} at {last['appliedAt']}\n")
         if status["programPlanHash"] is None:
@@ -210,6 +215,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write("DRIFT: live routing differs from the last plan the program applied; `pulumi up` re-applies it\n")
         else:
             out.write("program plan: live\n")
+    if status.get("certificate"):
+        cert = status["certificate"]
+        out.write(f"tls: {cert['subject']} until {cert['notAfter']} (fingerprint {cert['fingerprint']})\n")
     for c in status["containers"]:
         out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
     return EXIT_OK
@@ -243,7 +251,7 @@ def _edit_stack(args: argparse.Namespace, out: TextIO, err: TextIO, run: Callabl
 def cmd_smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """GET a path through a listener from inside the router: needs no open port, no curl on the host."""
     label = _deployment(args)
-    port = PREVIEW_PORT if args.listener == "preview" else LIVE_PORT
+    port = LOCAL_PORTS[args.listener]  # the listener's plain twin on the router's loopback: TLS or not
     try:
         router = LiveRouter.find(_client(args), label)
         for attempt in range(1, args.tries + 1):
@@ -261,6 +269,58 @@ def cmd_smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"tries; expected {args.expect}\n"
     )
     return EXIT_FAILED
+
+
+def cmd_maintenance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The live listener answers 503 + Retry-After (on), or routes again after a health gate (off)."""
+    label = _deployment(args)
+    page = Maintenance(enabled=args.state == "on", message=args.message, retry_after_seconds=args.retry_after)
+    return _report_or_fail(
+        f"maintenance {args.state}", label, args, out, err,
+        lambda: _on_router(args, label, lambda router, client: set_maintenance(
+            router, client, page, lock_wait=args.wait
+        )),
+    )  # fmt: skip
+
+
+def _tls_pair(args: argparse.Namespace, stdin: TextIO) -> tuple[str, str]:
+    """Certificate and key from --certificate/--key files, or {"certificate", "key"} JSON on stdin (the program)."""
+    if args.stdin:
+        try:
+            pair = json.loads(stdin.read())
+            return str(pair["certificate"]), str(pair["key"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise StackFileError('stdin: expected JSON {"certificate": PEM, "key": PEM}') from None
+    if not (args.certificate and args.key):
+        raise StackFileError("tls install: give --certificate FILE and --key FILE, or --stdin")
+    return read_text(Path(args.certificate), "certificate"), read_text(Path(args.key), "private key")
+
+
+def cmd_tls_install(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Check the pair, then serve it: the next TLS handshake uses it; nothing reloads, no request is dropped."""
+    label = _deployment(args)
+    certificate, key = _tls_pair(args, sys.stdin)
+    problems = pair_problems(certificate, key, where="tls")
+    if problems:
+        for p in problems:
+            err.write(f"tls install {label}: {p.line()}\n")
+        err.write(f"tls install {label}: certificate refused; the router still serves the one it had\n")
+        return EXIT_BAD_INPUT
+    info = read_certificate(certificate)
+    try:
+        router = LiveRouter.find(_client(args), label)
+        router.install_tls(certificate, key, f"g{time.time_ns()}")
+    except BluegreenError as exc:
+        err.write(f"tls install {label}: {exc}\n")
+        return exc.exit_code
+    warning = info.expiry_warning(datetime.now(UTC))
+    if warning:
+        err.write(f"tls install {label}: warning: {warning}\n")
+    out.write(
+        f"{label}: serving the certificate for {info.subject} (fingerprint {info.fingerprint}, until "
+        f"{info.summary()['notAfter']})\n"
+    )
+    return EXIT_OK
 
 
 def cmd_pids_limit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -282,7 +342,7 @@ def cmd_pids_limit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_seed_routing(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The router's base config, health script and first routing into its volume (the program runs this)."""
     try:
-        seed_routing_volume(DockerClient(), args.image, args.volume, args.user, router_files())
+        seed_routing_volume(DockerClient(), args.image, args.volume, args.user, seed_files())
     except BluegreenError as exc:
         err.write(f"seed-routing {args.volume}: {exc}\n")
         return exc.exit_code
@@ -363,6 +423,19 @@ def _seconds(text: str) -> float:
     if not 0 <= value <= 3600:
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: seconds from 0 to 3600")
     return value
+
+
+def _retry_after(text: str) -> int:
+    try:
+        return int(Maintenance(retry_after_seconds=int(text)).retry_after_seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: whole seconds from 1 to 86400") from None
+
+
+def _message(text: str) -> str:
+    if len(text) > 500:
+        raise argparse.ArgumentTypeError(f"got {len(text)} characters; allowed: at most 500")
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -554,6 +627,36 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--image", required=True, help="the router's image (name or id)")
     seed.add_argument("--user", type=_uid_gid, required=True, help="uid:gid the router runs as, e.g. 101:101")
     seed.set_defaults(func=cmd_seed_routing)
+
+    maint = sub.add_parser(
+        "maintenance",
+        help="the live listener answers 503 with Retry-After (on), or routes again (off); preview keeps serving",
+        description="Published like a switch (no reload); in-flight requests finish. `off` is health-gated. The "
+        "next `pulumi up` applies the stack's own `maintenance` setting again.",
+    )
+    maint.add_argument("state", choices=["on", "off"])
+    _add_stack_args(maint)
+    maint.add_argument("--message", default=Maintenance().message, type=_message, help="text of the page")
+    maint.add_argument(
+        "--retry-after", type=_retry_after, default=Maintenance().retry_after_seconds,
+        help=f"seconds in the Retry-After header (default {Maintenance().retry_after_seconds})",
+    )  # fmt: skip
+    maint.add_argument("--wait", type=_seconds, default=10.0, help="seconds to wait for another switch's lock")
+    maint.set_defaults(func=cmd_maintenance)
+
+    tls = sub.add_parser("tls", help="the router's certificate")
+    tls_sub = tls.add_subparsers(dest="tls_command", required=True, metavar="TLS_COMMAND", parser_class=_Parser)
+    install = tls_sub.add_parser(
+        "install",
+        help="check a certificate and key, then serve them from the next handshake (no reload)",
+        description="Rotation: the program runs this with `tls` from stack config; run it by hand to rotate "
+        "outside Pulumi (the next `pulumi up` installs the stack's own pair again).",
+    )
+    _add_stack_args(install)
+    install.add_argument("--certificate", metavar="FILE", help="PEM chain, leaf first")
+    install.add_argument("--key", metavar="FILE", help="PEM private key")
+    install.add_argument("--stdin", action="store_true", help='read {"certificate", "key"} JSON from stdin')
+    install.set_defaults(func=cmd_tls_install)
 
     status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
     _add_stack_args(status)

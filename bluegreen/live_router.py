@@ -25,7 +25,8 @@ from typing import Any
 from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL
 from bluegreen.docker_api import DockerClient, DockerError, tar_files
 from bluegreen.errors import EXIT_LOCKED, BluegreenError, OutcomeUnknownError
-from bluegreen.routing import ROUTING_DIR, STATUS_PATH, STATUS_PORT
+from bluegreen.routing import ROUTING_DIR, STATUS_PATH, STATUS_PORT, TLS_DIR
+from bluegreen.tls import CERTIFICATE_FILE, KEY_FILE
 
 LIVE_PLAN = "plan.json"
 PROGRAM_PLAN = "program-plan.json"
@@ -103,6 +104,7 @@ class Snapshot:
     live_record: dict[str, Any] | None
     program_record: dict[str, Any] | None
     unreadable: list[str] = field(default_factory=list)
+    certificate: str | None = None  # the PEM chain the router serves (tls/current), when it has one
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,8 @@ class LiveRouter:
         unreadable: list[str] = []
         live = _record(parts.get("live", ""), LIVE_PLAN, unreadable)
         program = _record(parts.get("program", ""), PROGRAM_PLAN, unreadable)
-        return Snapshot(_json(result.body, f"router {self.container} status"), live, program, unreadable)
+        certificate = parts.get("certificate", "").strip() or None
+        return Snapshot(_json(result.body, f"router {self.container} status"), live, program, unreadable, certificate)
 
     def user(self) -> str:
         """uid:gid the router runs as: owner of the routing files it must be able to replace."""
@@ -327,6 +330,20 @@ class LiveRouter:
         if code == ScriptExit.LOCK_LOST:
             raise LockLostError(f"the lock on {self.container} expired and was taken by another switch")
         raise RouterError(f"publishing routing in {self.container} failed (exit {code}): {detail}")
+
+    def install_tls(self, certificate: str, key: str, generation: str) -> None:
+        """Stage a certificate and key (checked by the caller), then serve them: the next handshake does.
+
+        No lock: certificates live apart from the routing generations, and a
+        switch never touches them.
+        """
+        folder = TLS_DIR.removeprefix(f"{ROUTING_DIR}/")
+        self._upload(
+            {f"{folder}/{generation}/{CERTIFICATE_FILE}": certificate, f"{folder}/{generation}/{KEY_FILE}": key}
+        )
+        code, out = self._run("tls", [ROUTING_DIR, generation])
+        if code != ScriptExit.OK:
+            raise RouterError(f"serving the certificate in {self.container} failed (exit {code}): {_last_line(out)}")
 
     def release(self, lock: Lock) -> None:
         self._run("release", [ROUTING_DIR, lock.token])

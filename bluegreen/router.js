@@ -9,9 +9,11 @@
 // Kept to the ES5 that njs 0.7 runs: var, function, no arrow functions.
 
 var fs = require("fs");
+var crypto = require("crypto");
 
 var ROOT = "/etc/nginx/bluegreen/";
 var STICKY_COOKIE = "bg_bucket";
+var COOKIE_KEY = "cookie.key";
 
 // One read per request: the route and the cookie of a request come from the same state,
 // and the router's CPU is not spent parsing it twice.
@@ -37,7 +39,50 @@ function readState(r) {
     }
     memo.key = key || null;
     memo.state = state;
+    memo.cookieKey = undefined;
     return state;
+}
+
+// The router's own secret (written when its volume is seeded); null when there is none,
+// and then no cookie is set or believed.
+function cookieKey() {
+    if (memo.cookieKey === undefined) {
+        try {
+            memo.cookieKey = fs.readFileSync(ROOT + COOKIE_KEY, "utf8").trim() || null;
+        } catch (e) {
+            memo.cookieKey = null;
+        }
+    }
+    return memo.cookieKey;
+}
+
+function sign(id, key) {
+    return crypto.createHmac("sha256", key).update(id).digest("base64url").slice(0, 22);
+}
+
+// The id of a stickiness cookie the router signed, else null: a client cannot choose its bucket.
+function cookieId(r) {
+    var value = r.variables["cookie_" + STICKY_COOKIE];
+    var key = value ? cookieKey() : null;
+    if (key === null) {
+        return null;
+    }
+    var dot = value.indexOf(".");
+    if (dot < 1) {
+        return null;
+    }
+    var id = value.slice(0, dot);
+    return sign(id, key) === value.slice(dot + 1) ? id : null;
+}
+
+// A tester on the allowlist: the request names a listed token in the configured header.
+function allowlisted(r, state) {
+    var list = state.allowlist;
+    if (!list || !list.header) {
+        return false;
+    }
+    var sent = r.headersIn[list.header];
+    return !!sent && list.tokens.indexOf(sent) >= 0;
 }
 
 // 32-bit string hash (djb2, kept in int32 range): a sticky key maps to one bucket 0..99.
@@ -51,7 +96,7 @@ function hash(text) {
 
 function stickyKey(r, state) {
     if (state.stickiness === "cookie") {
-        return r.variables["cookie_" + STICKY_COOKIE] || r.variables.request_id;
+        return cookieId(r) || r.variables.request_id;
     }
     if (state.stickiness === "ip") {
         return r.variables.remote_addr;
@@ -64,7 +109,7 @@ function liveColor(r, state) {
     var active = state.active;
     var idle = active === "blue" ? "green" : "blue";
     var share = state.weights[active];
-    if (share >= 100) {
+    if (share >= 100 || (allowlisted(r, state) && (state.targets[active] || []).length > 0)) {
         return active;
     }
     if (share <= 0) {
@@ -83,10 +128,11 @@ function pick(state, color) {
     return targets[Math.floor(Math.random() * targets.length)];
 }
 
-// "<colour> <host:port>", or "" when there is no route: nginx answers 503.
+// "<colour> <host:port>", or "" when there is no route or the state says maintenance:
+// nginx answers 503 through unavailable().
 function live(r) {
     var state = readState(r);
-    if (state === null) {
+    if (state === null || state.maintenance) {
         return "";
     }
     var color = liveColor(r, state);
@@ -106,14 +152,55 @@ function preview(r) {
 // The cookie that keeps a client on its colour, only while two colours share the live traffic.
 function setCookie(r) {
     var state = readState(r);
-    if (state === null || state.stickiness !== "cookie" || r.variables["cookie_" + STICKY_COOKIE]) {
+    if (state === null || state.stickiness !== "cookie" || state.maintenance || cookieId(r) !== null) {
         return "";
     }
     var share = state.weights[state.active];
-    if (share <= 0 || share >= 100) {
+    var key = cookieKey();
+    if (share <= 0 || share >= 100 || key === null) {
         return "";
     }
-    return STICKY_COOKIE + "=" + r.variables.request_id + "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax";
+    var id = r.variables.request_id;
+    return STICKY_COOKIE + "=" + id + "." + sign(id, key) + "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax";
+}
+
+function escapeHtml(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+// A live request nginx answers 503: the maintenance page (HTML or JSON, by Accept) while the
+// state says so, with Retry-After; otherwise there is no route yet.
+function unavailable(r) {
+    var state = readState(r);
+    var page = state ? state.maintenance : null;
+    r.headersOut["Cache-Control"] = "no-store";
+    if (!page) {
+        r.headersOut["Content-Type"] = "application/json";
+        r.return(503, JSON.stringify({ error: "no route" }));
+        return;
+    }
+    r.headersOut["Retry-After"] = String(page.retryAfterSeconds);
+    var accept = r.headersIn.Accept || "";
+    if (accept.indexOf("text/html") >= 0) {
+        r.headersOut["Content-Type"] = "text/html; charset=utf-8";
+        var text = escapeHtml(page.message);
+        r.return(503, "<!doctype html><html><head><meta charset=\"utf-8\"><title>Maintenance</title></head>" +
+            "<body><h1>Maintenance</h1><p>" + text + "</p></body></html>\n");
+        return;
+    }
+    r.headersOut["Content-Type"] = "application/json";
+    r.return(503, JSON.stringify({ error: "maintenance", message: page.message,
+        retryAfterSeconds: page.retryAfterSeconds }));
+}
+
+// The certificate generation to load for this handshake (tls/current resolved once, so its
+// certificate and key come from the same one); "" before any is installed: the handshake fails.
+function tlsDir(r) {
+    try {
+        return fs.realpathSync(ROOT + "tls/current");
+    } catch (e) {
+        return "";
+    }
 }
 
 function status(r) {
@@ -125,7 +212,8 @@ function status(r) {
         state: state ? "routed" : "no route yet",
     };
     if (state) {
-        var keys = ["deployment", "active", "weights", "versions", "preview", "stickiness", "generatedAt"];
+        var keys = ["deployment", "active", "weights", "versions", "preview", "stickiness", "maintenance",
+            "generatedAt"];
         for (var i = 0; i < keys.length; i++) {
             body[keys[i]] = state[keys[i]];
         }
@@ -134,4 +222,5 @@ function status(r) {
     r.return(200, JSON.stringify(body));
 }
 
-export default { live: live, preview: preview, setCookie: setCookie, status: status };
+export default { live: live, preview: preview, setCookie: setCookie, unavailable: unavailable, tlsDir: tlsDir,
+    status: status };

@@ -11,12 +11,22 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import secrets
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from bluegreen.live_router import script
-from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, STATUS_PATH, STATUS_PORT
+from bluegreen.routing import (
+    COOKIE_KEY_FILE,
+    LIVE_PORT,
+    LOCAL_PORTS,
+    PREVIEW_PORT,
+    ROUTING_DIR,
+    STATUS_PATH,
+    STATUS_PORT,
+    TLS_PORT,
+)
 from bluegreen.settings import RouterSettings
 
 # In the routing volume, not /etc/nginx: the router's root filesystem is read-only
@@ -99,6 +109,7 @@ map $http_x_request_id $bg_request_id {{
 
 server {{
     listen {LIVE_PORT} default_server;
+    listen 127.0.0.1:{LOCAL_PORTS["live"]};
     location / {{
         default_type application/json;
         return 503 '{{"error":"no route yet"}}';
@@ -107,6 +118,7 @@ server {{
 
 server {{
     listen {PREVIEW_PORT};
+    listen 127.0.0.1:{LOCAL_PORTS["preview"]};
     location / {{
         default_type application/json;
         return 503 '{{"error":"no route yet"}}';
@@ -139,6 +151,16 @@ def router_files_hash() -> str:
     return hashlib.sha256(json.dumps(router_files(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def seed_files() -> dict[str, str]:
+    """router_files() and a fresh key that signs the stickiness cookie (router.js).
+
+    The key is new with every seed, so with every new router: cookies from the
+    old one are re-rolled once. It is not part of the files hash, and it never
+    leaves the routing volume.
+    """
+    return {**router_files(), COOKIE_KEY_FILE: secrets.token_hex(32) + "\n"}
+
+
 def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
     """What of a running router's container would take a replacement to change (from docker inspect)."""
     host = info.get("HostConfig") or {}
@@ -151,20 +173,21 @@ def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
         every_interface = str(ipaddress.IPv4Address(0))  # what Docker binds to when HostIp is empty
         return found[0].get("HostIp") or every_interface, int(found[0].get("HostPort") or 0)
 
-    live, preview = bound(LIVE_PORT), bound(PREVIEW_PORT)
+    live, preview, tls = bound(LIVE_PORT), bound(PREVIEW_PORT), bound(TLS_PORT)
     return {
         "imageTags": image_tags,
         "port": live[1] if live else None,
         "previewPort": preview[1] if preview else None,
         "bindAddress": live[0] if live else None,
         "previewBindAddress": preview[0] if preview else None,
+        "tlsPort": tls[1] if tls else None,
         "cpus": (host.get("NanoCpus") or 0) / 1e9,
         "filesHash": ((info.get("Config") or {}).get("Labels") or {}).get(FILES_LABEL),
         "readOnly": bool(host.get("ReadonlyRootfs")),
     }
 
 
-def replacing_changes(settings: RouterSettings, live: dict[str, Any]) -> list[str]:
+def replacing_changes(settings: RouterSettings, live: dict[str, Any], tls_port: int | None = None) -> list[str]:
     """The router settings whose new value replaces the running router: `key old -> new` each.
 
     pulumi-docker cannot update these in place, and the router owns fixed host
@@ -182,6 +205,8 @@ def replacing_changes(settings: RouterSettings, live: dict[str, Any]) -> list[st
     ):
         if live.get(key) is not None and live[key] != getattr(settings, attr):
             changes.append(f"router.{key} {live[key]} -> {getattr(settings, attr)}")
+    if live and live.get("tlsPort") != tls_port:
+        changes.append(f"tls.port {live.get('tlsPort') or 'none'} -> {tls_port or 'none'}")
     if live.get("cpus") and abs(float(live["cpus"]) - settings.cpus) > 1e-9:
         changes.append(f"router.cpus {float(live['cpus']):g} -> {settings.cpus:g}")
     if live and live.get("readOnly") is False:

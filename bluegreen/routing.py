@@ -35,10 +35,13 @@ from bluegreen.settings import (
     Edge,
     HealthGate,
     ImageTag,
+    Maintenance,
     Model,
     RateLimit,
+    Rollout,
     StackSettings,
     Stickiness,
+    TlsListener,
     UrlPath,
 )
 
@@ -47,8 +50,14 @@ LIVE_PORT = 8080
 PREVIEW_PORT = 8081
 STATUS_PORT = 8082
 STATUS_PATH = "/status"
+TLS_PORT = 8443
+# Plain listeners on the router's own loopback, serving exactly what the live and the preview
+# listener serve: `bluegreen smoke` checks through them, with or without TLS, from inside.
+LOCAL_PORTS = {"live": 8083, "preview": 8084}
 STICKY_COOKIE = "bg_bucket"
 ROUTING_DIR = "/etc/nginx/bluegreen"
+TLS_DIR = f"{ROUTING_DIR}/tls"  # generations of the certificate; `current` is the one served
+COOKIE_KEY_FILE = "cookie.key"  # signs the stickiness cookie (written by the seed, never leaves the router)
 
 ContainerName = Annotated[
     str,
@@ -94,6 +103,9 @@ class RoutingPlan(Model):
     security_headers: bool = True
     rate_limit: RateLimit | None = None
     edge: Edge = Field(default_factory=Edge)
+    tls: TlsListener | None = None
+    maintenance: Maintenance = Field(default_factory=Maintenance)
+    rollout: Rollout = Field(default_factory=Rollout)
     health_gate: HealthGate = Field(default_factory=HealthGate)
 
     def weight(self, color: Color) -> int:
@@ -175,6 +187,9 @@ def plan_from_settings(
             "securityHeaders": settings.router.security_headers,
             "rateLimit": settings.router.rate_limit.model_dump(by_alias=True) if settings.router.rate_limit else None,
             "edge": settings.router.edge.model_dump(by_alias=True),
+            "tls": settings.tls.listener().model_dump(by_alias=True) if settings.tls else None,
+            "maintenance": settings.maintenance.model_dump(by_alias=True),
+            "rollout": settings.rollout.model_dump(by_alias=True),
             "healthGate": settings.health_gate.model_dump(by_alias=True),
         }
     )
@@ -249,33 +264,104 @@ def _route_maps(route: str, color: str, target: str) -> str:
     )
 
 
-def _location(target: str, color: str, plan: RoutingPlan, sticky: bool) -> str:
-    """One listener's location. `sticky`: it may set the stickiness cookie.
+def _location(target: str, color: str, plan: RoutingPlan, live: bool, hsts: bool = False) -> str:
+    """One listener's location. `live`: the live listener (stickiness cookie, limits, maintenance page).
 
-    Whether it does is the state's business (router.js answers "" unless the
-    state says `cookie` during a canary, and nginx adds no header with an
-    empty value), so turning stickiness on or off changes no config, reloads
-    nothing, and no old worker can answer without the cookie after the switch.
+    Whether the cookie is set is the state's business (router.js answers ""
+    unless the state says `cookie` during a canary, and nginx adds no header
+    with an empty value), so turning stickiness on or off changes no config,
+    reloads nothing, and no old worker can answer without the cookie after the
+    switch. The same holds for maintenance: router.js routes nowhere while the
+    state says so, and the 503 it leads to renders the page from the state.
     """
+    no_route = "            return 503;" if live else '            return 503 \'{"error":"no route"}\';'
     lines = [
         "    location / {",
         f'        if (${target} = "") {{',
-        '            return 503 \'{"error":"no route"}\';',
+        no_route,
         "        }",
         f"        proxy_pass http://${target};",
         PROXY_SETTINGS.replace("@@READ@@", str(plan.edge.proxy_read_timeout_seconds)).rstrip("\n"),
     ]
-    if sticky and plan.edge.max_connections_per_client is not None:
+    if live:
+        lines.append("        error_page 503 = @bg_unavailable;")
+    if live and plan.edge.max_connections_per_client is not None:
         lines.append(f"        limit_conn bg_conn {plan.edge.max_connections_per_client};")
     if plan.rate_limit is not None:
         lines.append(f"        limit_req zone=bg_rate burst={plan.rate_limit.burst} nodelay;")
     lines.append(f"        add_header X-Bluegreen-Color ${color} always;")
-    if sticky:
+    if live:
         lines.append("        add_header Set-Cookie $bg_set_cookie always;")
-    if plan.security_headers:
-        lines += [f'        add_header {name} "{value}" always;' for name, value in SECURITY_HEADERS]
+    lines += _headers(plan, hsts)
     lines.append("    }")
+    if live:  # the 503 of a live request: the maintenance page, or "no route"
+        lines += [
+            "    location @bg_unavailable {",
+            "        js_content bg.unavailable;",
+            *_headers(plan, hsts),
+            "    }",
+        ]
     return "\n".join(lines)
+
+
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+
+def _headers(plan: RoutingPlan, hsts: bool) -> list[str]:
+    pairs = list(SECURITY_HEADERS) if plan.security_headers else []
+    pairs += [HSTS] if hsts else []
+    return [f'        add_header {name} "{value}" always;' for name, value in pairs]
+
+
+def _server(listens: list[str], body: str) -> str:
+    return "server {\n" + "".join(f"    listen {x};\n" for x in listens) + "    server_name _;\n" + body + "\n}"
+
+
+def _tls(tls: TlsListener) -> str:
+    """Certificates are read on every handshake from the generation `tls/current` names, never cached.
+
+    That makes a rotation one symlink rename with no reload (bluegreen/sh/tls.sh).
+    router.js resolves the symlink once per handshake, so the certificate and
+    its key always come from one generation, even when a rotation lands between
+    the two reads. nginx cannot staple OCSP for certificates loaded this way.
+    """
+    protocols = "TLSv1.3" if tls.min_version == "TLSv1.3" else "TLSv1.2 TLSv1.3"
+    return "\n".join(
+        [
+            "js_set $bg_tls_dir bg.tlsDir;",
+            "ssl_certificate $bg_tls_dir/cert.pem;",
+            "ssl_certificate_key $bg_tls_dir/key.pem;",
+            f"ssl_protocols {protocols};",
+            "ssl_session_cache shared:bg_tls:10m;",
+            "ssl_session_timeout 1h;",
+        ]
+    )
+
+
+def _listeners(plan: RoutingPlan) -> list[str]:
+    """The live server(s) and the preview server: plain, or TLS with plain redirecting."""
+    pp = " proxy_protocol" if plan.edge.proxy_protocol else ""
+    local_live, local_preview = (f"127.0.0.1:{LOCAL_PORTS[k]}" for k in ("live", "preview"))
+    live = _location("bg_target", "bg_color", plan, live=True)
+    preview = _location("bg_preview_target", "bg_preview_color", plan, live=False)
+    tls = plan.tls
+    if tls is None:
+        return [
+            _server([f"{LIVE_PORT} default_server{pp}", local_live], live),
+            _server([str(PREVIEW_PORT), local_preview], preview),
+        ]
+    secure_live = _location("bg_target", "bg_color", plan, live=True, hsts=tls.hsts)
+    suffix = "" if tls.port == 443 else f":{tls.port}"
+    plain = (
+        f"    location / {{\n        return 308 https://$host{suffix}$request_uri;\n    }}"
+        if tls.redirect_http
+        else live
+    )
+    return [
+        _server([f"{LIVE_PORT} default_server{pp}"], plain),
+        _server([f"{TLS_PORT} ssl default_server{pp}", local_live], secure_live),
+        _server([f"{PREVIEW_PORT} ssl", local_preview], preview),
+    ]
 
 
 def _targets(plan: RoutingPlan, color: Color) -> list[str]:
@@ -295,6 +381,17 @@ def _state(plan: RoutingPlan, generated_at: str) -> str:
         "preview": plan.preview if plan.preview is not None and plan.color(plan.preview).containers else None,
         "stickiness": plan.stickiness,
         "targets": {c: _targets(plan, c) for c in plan.serving_colors()},
+        # Read per request like the rest: entering and leaving it is a publish, never a reload.
+        "maintenance": (
+            {"message": plan.maintenance.message, "retryAfterSeconds": plan.maintenance.retry_after_seconds}
+            if plan.maintenance.enabled
+            else None
+        ),
+        "allowlist": (
+            {"header": plan.rollout.allowlist_header.lower(), "tokens": sorted(plan.rollout.allowlist)}
+            if plan.rollout.allowlist_header and plan.rollout.allowlist
+            else None
+        ),
     }
     return json.dumps(state, sort_keys=True, indent=1) + "\n"
 
@@ -341,21 +438,9 @@ def render(plan: RoutingPlan, generated_at: str) -> Rendered:
             "limit_req_status 429;"
         )
     blocks.append(_edge(plan.edge))
-    proxy_protocol = " proxy_protocol" if plan.edge.proxy_protocol else ""
-    blocks.append(
-        "server {\n"
-        f"    listen {LIVE_PORT} default_server{proxy_protocol};\n"
-        "    server_name _;\n"
-        f"{_location('bg_target', 'bg_color', plan, sticky=True)}\n"
-        "}"
-    )
-    blocks.append(
-        "server {\n"
-        f"    listen {PREVIEW_PORT};\n"
-        "    server_name _;\n"
-        f"{_location('bg_preview_target', 'bg_preview_color', plan, sticky=False)}\n"
-        "}"
-    )
+    if plan.tls is not None:
+        blocks.append(_tls(plan.tls))
+    blocks += _listeners(plan)
     blocks.append(
         "server {\n"
         f"    listen 127.0.0.1:{STATUS_PORT};\n"

@@ -32,6 +32,7 @@ SECRET_CAPABLE: dict[str, str] = {
     "app": "app.env.<NAME>",
     "docker": "docker.host",
     "registryAuth": "registryAuth.password",
+    "tls": "tls.{certificate,key}",
 }
 
 
@@ -42,6 +43,7 @@ class Secrets:
     env: frozenset[str] = frozenset()  # app.env names whose values are secret
     docker_host: bool = False
     registry_password: bool = False
+    tls: bool = False
 
     @classmethod
     def from_paths(cls, secret_paths: Collection[str], env_names: Iterable[str]) -> Secrets:
@@ -51,10 +53,11 @@ class Secrets:
             env=frozenset(env_names) if "app" in tops else frozenset(),
             docker_host="docker" in tops,
             registry_password="registryAuth" in tops,
+            tls="tls" in tops,
         )
 
 
-_CAPABLE_LEAF = re.compile(r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password)$")
+_CAPABLE_LEAF = re.compile(r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password|tls\.(certificate|key))$")
 
 
 def top_level(path: str) -> str:
@@ -77,10 +80,16 @@ def misplaced_secrets(secret_paths: Collection[str]) -> list[Problem]:
     ]
 
 
+# Leaves of a secret-capable key that can never hold a secret (a port, a switch): shown as they are.
+NEVER_SECRET = frozenset({"tls.port", "tls.redirectHttp", "tls.hsts", "tls.minVersion"})
+
+
 def redact(problems: Iterable[Problem], secret_keys: Collection[str]) -> list[Problem]:
     """Problems whose key lies under a secret top-level key show `[secret]`, never the value."""
     return [
-        Problem(p.key, SECRET_PLACEHOLDER, p.allowed, p.unknown_key) if top_level(p.key) in secret_keys else p
+        Problem(p.key, SECRET_PLACEHOLDER, p.allowed, p.unknown_key)
+        if top_level(p.key) in secret_keys and p.key not in NEVER_SECRET
+        else p
         for p in problems
     ]
 

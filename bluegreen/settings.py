@@ -44,7 +44,8 @@ from bluegreen.docker_host import ALLOWED as DOCKER_HOST_ALLOWED
 from bluegreen.docker_host import PATTERN as DOCKER_HOST_PATTERN
 from bluegreen.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening, tmpfs_options
 from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
-from bluegreen.secrets import misplaced_secrets, redact, top_level
+from bluegreen.secrets import SECRET_PLACEHOLDER, misplaced_secrets, redact, top_level
+from bluegreen.tls import HOW_TO_SET, pair_problems
 
 Stickiness = Literal["none", "cookie", "ip"]
 Profile = Literal["development", "staging", "production"]
@@ -293,6 +294,68 @@ class Edge(Model):
     proxy_protocol: bool = Field(False, description="The load balancer speaks PROXY protocol to the router.")
 
 
+class TlsListener(Model):
+    """What of `tls` the routing needs: the HTTPS listener, redirect and protocol versions (no key material)."""
+
+    port: HostPort = Field(443, description="Host port of the HTTPS live listener (on router.bindAddress).")
+    redirect_http: bool = Field(
+        True, description="router.port answers 308 to https (path and query kept) instead of serving."
+    )
+    hsts: bool = Field(False, description="Send Strict-Transport-Security (max-age one year) on HTTPS answers; opt in.")
+    min_version: Literal["TLSv1.2", "TLSv1.3"] = Field("TLSv1.2", description="Oldest TLS version accepted.")
+
+
+class Tls(TlsListener):
+    """TLS at the router (docs/edge.md). A top-level key, not under `router`.
+
+    Pulumi marks a whole top-level key secret, so `--secret --path tls.key`
+    keeps every router setting (and what is derived from it) plain.
+    """
+
+    certificate: str = Field(
+        min_length=1, description="PEM certificate chain, leaf first; set it with --secret (docs/edge.md)."
+    )
+    key: str = Field(min_length=1, description="PEM private key of the certificate; must be set with --secret.")
+
+    def listener(self) -> TlsListener:
+        return TlsListener.model_validate(self.model_dump(include=set(TlsListener.model_fields)))
+
+
+class Maintenance(Model):
+    """The live listener answers 503 with Retry-After while enabled; the preview listener keeps serving."""
+
+    enabled: bool = Field(False, description="Answer every live request with the maintenance page.")
+    message: Annotated[str, StringConstraints(max_length=500)] = Field(
+        "Down for maintenance; back soon.", description="Text of the page (HTML-escaped)."
+    )
+    retry_after_seconds: int = Field(60, ge=1, le=86400, description="Retry-After on every 503, seconds.")
+
+
+HeaderName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"),
+    Allowed("an HTTP header name such as X-Canary-Tester"),
+]
+AllowlistToken = Annotated[
+    str,
+    TypedText,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.:@+-]{8,128}$"),
+    Allowed("a token of 8-128 letters, digits and _ . : @ + -"),
+]
+
+
+class Rollout(Model):
+    """Who may skip the dice during a canary: testers on an allowlist always reach the active colour."""
+
+    allowlist_header: HeaderName | None = Field(
+        None, description="Request header whose value is looked up in rollout.allowlist."
+    )
+    allowlist: list[AllowlistToken] = Field(
+        default_factory=list,
+        description="Values of rollout.allowlistHeader that always go to activeColor (testers), whatever the weight.",
+    )
+
+
 class RouterSettings(Model):
     port: HostPort = Field(8080, description="Host port of the live listener.")
     preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
@@ -363,6 +426,11 @@ class StackSettings(Model):
         None, description="Pull credentials for a login-protected registry (image.source registry)."
     )
     docker: DockerSettings = Field(default_factory=DockerSettings, description="The Docker host.")
+    tls: Tls | None = Field(None, description="HTTPS at the router: certificate and key as secrets (docs/edge.md).")
+    maintenance: Maintenance = Field(
+        default_factory=Maintenance, description="The maintenance page on the live listener (docs/edge.md)."
+    )
+    rollout: Rollout = Field(default_factory=Rollout, description="Canary allowlist (docs/edge.md).")
 
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
@@ -407,7 +475,24 @@ def _traffic_problems(s: StackSettings) -> list[Problem]:
     return problems
 
 
-def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
+def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Problem]:
+    """The pair must be usable and the key a secret; its port must be the router's third."""
+    if s.tls is None:
+        return []
+    problems = []
+    if "tls" not in secret_tops:
+        problems.append(
+            Problem("tls.key", SECRET_PLACEHOLDER, "a secret: " + HOW_TO_SET.format(key="key", file="privkey.pem"))
+        )
+    if SECRET_PLACEHOLDER not in (s.tls.certificate, s.tls.key):  # a stack file's secure: values stay opaque
+        problems += pair_problems(s.tls.certificate, s.tls.key)
+    taken = {s.router.port: "router.port", s.router.preview_port: "router.previewPort"}
+    if s.tls.port in taken:
+        problems.append(Problem("tls.port", s.tls.port, f"a host port other than {taken[s.tls.port]} ({s.tls.port})"))
+    return problems
+
+
+def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[str] = ()) -> list[Problem]:
     """Rules that span keys; each names the key a user should change."""
     problems = _traffic_problems(s)
     production = is_production(stack)
@@ -463,6 +548,12 @@ def _cross_field_problems(s: StackSettings, stack: str) -> list[Problem]:
                 "when it runs on the machine that runs pulumi; otherwise a CI runner deploys to itself",
             )
         )
+    problems += _tls_problems(s, secret_tops)
+    if bool(s.rollout.allowlist) != bool(s.rollout.allowlist_header):
+        key = "rollout.allowlistHeader" if s.rollout.allowlist else "rollout.allowlist"
+        problems.append(
+            Problem(key, MISSING, "set together with the other: the header testers send, and its allowed values")
+        )
     if s.router.edge.proxy_protocol and not s.router.edge.trusted_proxies:
         problems.append(
             Problem(
@@ -501,7 +592,7 @@ def parse_settings(raw: dict[str, Any], stack: str, secret_paths: Collection[str
         settings = StackSettings.model_validate(raw)
     except ValidationError as exc:
         raise SettingsError(redact(problems_from_validation_error(exc, StackSettings), secret_tops)) from None
-    problems = _cross_field_problems(settings, stack)
+    problems = _cross_field_problems(settings, stack, secret_tops)
     if problems:
         raise SettingsError(redact(problems, secret_tops))
     return settings

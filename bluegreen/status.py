@@ -6,6 +6,7 @@ asks it on every preview to notice routing changed behind its back.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen.conventions import (
@@ -19,6 +20,22 @@ from bluegreen.conventions import (
 from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
 from bluegreen.router import live_spec
+from bluegreen.tls import read_certificate
+
+
+def _certificate(pem: str | None, warnings: list[str]) -> dict[str, object] | None:
+    """What the router serves, and a warning when it is about to expire (or cannot be read)."""
+    if pem is None:
+        return None
+    try:
+        served = read_certificate(pem)
+    except ValueError:
+        warnings.append("the router's certificate (tls/current/cert.pem) is not a PEM certificate")
+        return None
+    warning = served.expiry_warning(datetime.now(UTC))
+    if warning:
+        warnings.append(warning)
+    return served.summary()
 
 
 def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
@@ -47,6 +64,8 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
             }
         )
     program_hash = (program_record or {}).get("planHash")
+    warnings = list(snapshot.unreadable)
+    certificate = _certificate(snapshot.certificate, warnings)
     image = client.get_json(f"/images/{router.info.get('Image', '')}/json", allow=(404,)) or {}
     return {
         "deployment": deployment,
@@ -57,6 +76,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "programPlanHash": program_hash,
         "programObserved": (program_record or {}).get("observed"),
         "drift": program_hash is not None and program_hash != live.get("planHash"),
-        "warnings": list(snapshot.unreadable),
+        "certificate": certificate,
+        "warnings": warnings,
         "containers": containers,
     }

@@ -47,6 +47,7 @@ from bluegreen.live_router import (
 )
 from bluegreen.problems import SettingsError
 from bluegreen.routing import STATE_FILE, Rendered, RoutingPlan, parse_plan, render, rollback_plan
+from bluegreen.settings import Maintenance
 
 VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
@@ -233,9 +234,12 @@ def apply_plan(
     locking = LockingProber(router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, say)
     published = False
     try:
-        # gate
-        gate = _gate(router, inspector, plan, locking, clock, sleep)
-        say(f"gate passed: {len(gate.addresses)} container(s) in {gate.seconds:.2f}s")
+        # gate: what will take traffic must be healthy; entering maintenance sends it none
+        if plan.maintenance.enabled:
+            say("maintenance: the live listener will serve no colour, so nothing is gated")
+        else:
+            gate = _gate(router, inspector, plan, locking, clock, sleep)
+            say(f"gate passed: {len(gate.addresses)} container(s) in {gate.seconds:.2f}s")
         snapshot = locking.snapshot()
         if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
             raise SwitchError(
@@ -343,10 +347,7 @@ def live_plan(router: RouterPort) -> RoutingPlan | None:
         ) from exc
 
 
-def rollback(
-    router: RouterPort, inspector: Inspector, successes: int = 1, log: Log | None = None, lock_wait: float = 0.0
-) -> SwitchReport:
-    """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
+def _live_or_fail(router: RouterPort, what: str) -> RoutingPlan:
     try:
         live = live_plan(router)
     except InputError:
@@ -354,7 +355,32 @@ def rollback(
     except (RouterError, DockerError) as exc:
         raise SwitchError(str(exc)) from exc
     if live is None:
-        raise SwitchError("no switch has run yet, so there is no idle colour to return to")
+        raise SwitchError(f"no switch has run yet, so there is no {what}")
+    return live
+
+
+def set_maintenance(
+    router: RouterPort, inspector: Inspector, maintenance: Maintenance, log: Log | None = None, lock_wait: float = 0.0
+) -> SwitchReport:
+    """The live plan with `maintenance` in it, published like any switch (state only: no reload).
+
+    Entering is not gated (no colour takes live traffic); leaving is, like a
+    switch to the same routing. The program's next `pulumi up` applies the
+    stack's own `maintenance` again, as it undoes any drift.
+    """
+    live = _live_or_fail(router, "live routing to put into maintenance")
+    target = live.model_copy(update={"maintenance": maintenance})
+    return apply_plan(
+        router, inspector, target, source="maintenance", log=log, lock_wait=lock_wait,
+        expect_live_plan=live.plan_hash(),
+    )  # fmt: skip
+
+
+def rollback(
+    router: RouterPort, inspector: Inspector, successes: int = 1, log: Log | None = None, lock_wait: float = 0.0
+) -> SwitchReport:
+    """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
+    live = _live_or_fail(router, "idle colour to return to")
     if not live.color(live.idle).containers:
         raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
     target = rollback_plan(live)

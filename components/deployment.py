@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import urllib.parse
+from datetime import UTC, datetime
 
 import pulumi
 import pulumi_docker as docker
@@ -20,6 +21,7 @@ from bluegreen.conventions import COLORS, Color
 from bluegreen.routing import RoutingPlan, plan_from_settings
 from bluegreen.secrets import Secrets
 from bluegreen.settings import BuildImage, StackSettings
+from bluegreen.tls import read_certificate
 from bluegreen.topology import Topology
 from components.cli import PROJECT_DIR
 from components.color_stack import ColorStack
@@ -78,6 +80,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             raise pulumi.RunError("; ".join(p.line() for p in stale) + "; nothing was changed")
         for line in settings.app.security.relaxed():
             pulumi.log.warn(f"hardening relaxed: {line}")
+        if settings.tls is not None:
+            expiring = read_certificate(settings.tls.certificate).expiry_warning(datetime.now(UTC))
+            if expiring:
+                pulumi.log.warn(f"tls.certificate: {expiring}")
         configured = topology
         topology = dataclasses.replace(topology, held=env_holds(topology, status))
         child = pulumi.ResourceOptions(parent=self)
@@ -124,17 +130,19 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             lambda both: plan_from_settings(settings, topology.deployment, both[0], both[1])
         )
         observed = read_observed(topology.deployment, status)
-        warn_router_replacement(settings.router, status)
+        warn_router_replacement(settings, status)
         containers = [c for s in self.color_stacks.values() for c in s.containers]
         self.switch = Switch(
             f"{name}-switch", topology, self.plan, self.router.container, containers, observed, host,
+            router_parts=[self.router.tls] if self.router.tls else None,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="switch")])),
         )  # fmt: skip
 
         router = settings.router
-        self.url: pulumi.Input[str] = f"http://{public_host(settings, router.bind_address)}:{router.port}"
+        scheme, live_port = ("https", settings.tls.port) if settings.tls else ("http", router.port)
+        self.url: pulumi.Input[str] = f"{scheme}://{public_host(settings, router.bind_address)}:{live_port}"
         self.preview_url: pulumi.Input[str] = (
-            f"http://{public_host(settings, router.preview_bind_address)}:{router.preview_port}"
+            f"{scheme}://{public_host(settings, router.preview_bind_address)}:{router.preview_port}"
         )
         if secrets.docker_host:  # the URLs name the host
             self.url, self.preview_url = pulumi.Output.secret(self.url), pulumi.Output.secret(self.preview_url)

@@ -28,7 +28,7 @@ import pulumi_command as command
 from bluegreen.conventions import COLORS, Color
 from bluegreen.problems import Problem
 from bluegreen.router import replacing_changes
-from bluegreen.settings import RouterSettings, StackSettings
+from bluegreen.settings import StackSettings
 from bluegreen.topology import Topology
 from components.cli import bluegreen_cli
 
@@ -138,9 +138,10 @@ def warn_double_replacement(status: LiveStatus, names: dict[Color, list[str]]) -
         )
 
 
-def warn_router_replacement(settings: RouterSettings, status: LiveStatus) -> None:
+def warn_router_replacement(settings: StackSettings, status: LiveStatus) -> None:
     """Warn in the preview when a router setting change replaces the router (a few seconds without listener)."""
-    changes = replacing_changes(settings, (status.report or {}).get("routerSpec") or {})
+    tls_port = settings.tls.port if settings.tls else None
+    changes = replacing_changes(settings.router, (status.report or {}).get("routerSpec") or {}, tls_port)
     if changes:
         pulumi.log.warn(
             f"{', '.join(changes)}: pulumi-docker cannot change this in place, so the router container is "

@@ -11,6 +11,8 @@ touch it.
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
@@ -26,7 +28,7 @@ from bluegreen.router import (
     STOP_SIGNAL,
     router_files_hash,
 )
-from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
+from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
 from bluegreen.topology import Topology
 from components.cli import bluegreen_cli, docker_env
 from components.hardening import container_args, pids_limit
@@ -35,6 +37,7 @@ from components.hardening import container_args, pids_limit
 class Router(pulumi.ComponentResource):
     container: docker.Container
     volume: docker.Volume
+    tls: command.local.Command | None  # serves stack config `tls` once the router runs
 
     def __init__(
         self,
@@ -71,6 +74,15 @@ class Router(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]),
         )
         labels = {**topology.labels("router"), FILES_LABEL: files_hash}
+        tls = topology.settings.tls
+        ports = [
+            docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
+            docker.ContainerPortArgs(
+                internal=PREVIEW_PORT, external=settings.preview_port, ip=settings.preview_bind_address
+            ),
+        ]
+        if tls is not None:
+            ports.append(docker.ContainerPortArgs(internal=TLS_PORT, external=tls.port, ip=settings.bind_address))
         self.container = docker.Container(
             name,
             name=topology.router,
@@ -87,12 +99,7 @@ class Router(pulumi.ComponentResource):
                 retries=HEALTHCHECK.retries,
             ),
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
-            ports=[
-                docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
-                docker.ContainerPortArgs(
-                    internal=PREVIEW_PORT, external=settings.preview_port, ip=settings.preview_bind_address
-                ),
-            ],
+            ports=ports,
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=ROUTING_DIR)],
             # Every request opens its own connection to the app (targets are resolved per request):
             # let the router reuse ports still in TIME_WAIT, or a busy router runs out of them.
@@ -109,4 +116,19 @@ class Router(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.seed]),
         )
         self.limit = pids_limit(name, self.container, ROUTER.pids_limit, docker_host)
+        self.tls = None
+        if tls is not None:
+            # The pair travels on stdin as a secret (kept encrypted in state, never in a command line),
+            # and is served from the next handshake: a rotation is an update of this command, no reload.
+            install = bluegreen_cli("tls", "install", "--stack", topology.stack, "--project", topology.project,
+                                    "--stdin")  # fmt: skip
+            self.tls = command.local.Command(
+                f"{name}-tls",
+                create=install,
+                update=install,
+                stdin=pulumi.Output.secret(json.dumps({"certificate": tls.certificate, "key": tls.key})),
+                # A replaced router starts without a certificate: its new id installs it again.
+                environment={**docker_env(docker_host), "BLUEGREEN_ROUTER_ID": self.container.id},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+            )
         self.register_outputs({"name": topology.router})

@@ -30,6 +30,7 @@ class Switch(pulumi.ComponentResource):
         containers: list[docker.Container],
         observed: str,
         docker_host: pulumi.Input[str] | None = None,
+        router_parts: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Switch", name, None, opts)
@@ -48,6 +49,6 @@ class Switch(pulumi.ComponentResource):
                 # What the drift check saw (components/drift.py); stable while nothing drifts.
                 "BLUEGREEN_OBSERVED": observed,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *containers]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *(router_parts or []), *containers]),
         )
         self.register_outputs({"planHash": plan.apply(lambda p: p.plan_hash())})

@@ -44,7 +44,7 @@ import yaml
 from bluegreen.docker_api import DockerClient, DockerError, tar_files
 from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from tests.support.paths import ROOT
-from tests.support.pulumi_harness import RecordingMocks, run_program
+from tests.support.pulumi_harness import RecordingMocks, is_secret, run_program
 from tests.support.stacks import stack_raw, with_changes
 
 STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
@@ -74,9 +74,15 @@ def _duration(text: str | None, default: float) -> int:
 
 
 def _integral(value: Any) -> Any:
-    """The mock monitor passes every number as a float; the Engine API wants ints where they are ints."""
+    """The mock monitor passes every number as a float; the Engine API wants ints where they are ints.
+
+    A secret arrives wrapped; like the real engine, a provider gets its value (state keeps it too, which
+    is fine for a test double's state file and nothing else).
+    """
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if is_secret(value):
+        return _integral(value["value"])
     if isinstance(value, dict):
         return {k: _integral(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -386,11 +392,16 @@ def state_file(stack: str) -> Path:
     return STATE_DIR / f"{stack}.json"
 
 
-def up(stack: str, overrides: dict[str, Any] | None = None, stand_in: bool = True) -> tuple[dict[str, Any], list[str]]:
-    """Apply the program for `stack` (stack file + overrides); returns the outputs and the operations done."""
+def up(
+    stack: str, overrides: dict[str, Any] | None = None, stand_in: bool = True, secret_keys: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """Apply the program for `stack` (stack file + overrides); returns the outputs and the operations done.
+
+    `secret_keys`: top-level keys set with `pulumi config set --secret` (e.g. "tls").
+    """
     raw = with_changes(stack_raw(stack), {**(STAND_IN if stand_in else {}), **(overrides or {})})
     mocks = DockerEngineMocks(state_file(stack))
-    run = run_program(raw, stack=stack, mocks=mocks)
+    run = run_program(raw, stack=stack, mocks=mocks, secret_keys=secret_keys)
     mocks.finish()
     return run.outputs, mocks.operations
 

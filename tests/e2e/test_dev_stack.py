@@ -18,17 +18,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.e2e.engine import destroy, up
 from tests.support.dockerutil import docker, get
 from tests.support.paths import ROOT
 from tests.support.prober import BackgroundProbe
+from tests.support.tlsutil import client_context, fetch, issue_pem, served_fingerprint
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 
 PORTS = {"router.port": 18180, "router.previewPort": 18181}
 URL = "http://127.0.0.1:18180"
 PREVIEW = "http://127.0.0.1:18181"
+HTTPS = "https://127.0.0.1:18443"
 SWITCH = "command:local:Command::app-switch"
 ROUTER = "docker:index/container:Container::app-router"
 
@@ -155,6 +158,43 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
     assert docker("ps", "-aq", "--filter", label).stdout.strip() == ""
     assert docker("network", "ls", "-q", "--filter", "name=bluegreen-dev").stdout.strip() == ""
     assert docker("volume", "ls", "-q", "--filter", "name=bluegreen-dev").stdout.strip() == ""
+
+
+def test_dev_stack_serves_https_rotates_and_enters_maintenance(clean_dev: None) -> None:
+    """`tls` set as a secret: HTTPS verified against the test CA, HTTP redirected, a rotation that is one
+    command update, and `bluegreen maintenance on|off` under load with no broken request."""
+    ca = trustme.CA()
+    context = client_context(ca)
+    chain, key, fingerprint = issue_pem(ca)
+    tls = {"certificate": chain, "key": key, "port": 18443}
+    outputs, _ = up("dev", {**PORTS, "tls": tls}, secret_keys=("tls",))
+    assert outputs["url"] == HTTPS and outputs["previewUrl"] == "https://127.0.0.1:18181"
+    status, headers, _ = fetch(HTTPS + "/", context)
+    assert status == 200 and headers["x-bluegreen-color"] == "blue"
+    assert served_fingerprint(HTTPS, context) == fingerprint
+    status, headers, _ = fetch(URL + "/notes?page=2")
+    assert status == 308 and headers["location"] == HTTPS + "/notes?page=2", (status, headers)
+
+    chain, key, rotated = issue_pem(ca)
+    _, operations = up("dev", {**PORTS, "tls": {**tls, "certificate": chain, "key": key}}, secret_keys=("tls",))
+    assert operations == ["update command:local:Command::app-router-tls"], "a rotation touches nothing else"
+    assert served_fingerprint(HTTPS, context) == rotated != fingerprint
+
+    def maintenance(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bluegreen", "maintenance", *args, "--stack", "dev"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+    with BackgroundProbe(HTTPS, connections=16, tls=context, settle_seconds=1) as load:
+        on = maintenance("on", "--retry-after", "30")
+        assert on.returncode == 0, on.stderr
+        status, headers, _ = fetch(HTTPS + "/", context)
+        assert status == 503 and headers["retry-after"] == "30"
+        off = maintenance("off")
+        assert off.returncode == 0, off.stderr
+        assert fetch(HTTPS + "/", context)[0] == 200
+    statuses = Counter(s.status for s in load.stats.samples)
+    assert set(statuses) == {200, 503} and not load.stats.errors, (statuses, load.stats.errors)
+    destroy("dev")
 
 
 def test_bad_override_fails_with_the_key_named(clean_dev: None) -> None:

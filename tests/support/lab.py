@@ -30,8 +30,8 @@ from bluegreen.conventions import (
 from bluegreen.docker_api import DockerClient
 from bluegreen.hardening import APP_DEFAULT, ROUTER
 from bluegreen.live_router import seed_routing_volume
-from bluegreen.router import COMMAND, HEALTHCHECK, ROUTER_SYSCTLS, ROUTER_USER, STOP_SIGNAL, router_files
-from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR
+from bluegreen.router import COMMAND, HEALTHCHECK, ROUTER_SYSCTLS, ROUTER_USER, STOP_SIGNAL, seed_files
+from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
 from tests.support.dockergate import ROUTER_IMAGE
 from tests.support.dockerutil import TEST_LABEL, Container, docker
 from tests.support.paths import ROOT
@@ -75,6 +75,8 @@ class Stack:
             f"127.0.0.1::{LIVE_PORT}",
             "-p",
             f"127.0.0.1::{PREVIEW_PORT}",
+            "-p",  # answers only once a plan has `tls`
+            f"127.0.0.1::{TLS_PORT}",
             "-v",
             f"{volume}:{ROUTING_DIR}",
             "--stop-signal",
@@ -89,7 +91,7 @@ class Stack:
             ROUTER_IMAGE,
             *COMMAND,
         )
-        seed_routing_volume(DockerClient(), ROUTER_IMAGE, volume, ROUTER_USER, router_files())
+        seed_routing_volume(DockerClient(), ROUTER_IMAGE, volume, ROUTER_USER, seed_files())
         docker("start", name)
 
     def add(self, color: Color, version: str, count: int = 1, env: dict[str, str] | None = None) -> list[str]:
@@ -179,6 +181,10 @@ class Stack:
 
     def url(self, preview: bool = False) -> str:
         return f"http://127.0.0.1:{self.router.host_port(PREVIEW_PORT if preview else LIVE_PORT)}"
+
+    def https_url(self, preview: bool = False) -> str:
+        """The TLS listener (or the preview listener, which speaks TLS too once the plan has `tls`)."""
+        return f"https://127.0.0.1:{self.router.host_port(PREVIEW_PORT if preview else TLS_PORT)}"
 
     def down(self) -> None:
         ids = docker("ps", "-aq", "--filter", f"label={DEPLOYMENT_LABEL}={self.deployment}").stdout.split()

@@ -12,6 +12,10 @@ hidden. With `retry=False` nothing is ever resent (a client that cannot know
 whether a POST was processed): such a close is a failure too. Anything else
 (an error status, a reset mid-response, a timeout) is a failure.
 
+An https:// URL speaks TLS with the given context (a client that trusts only
+the test CA); `reconnect_every=N` closes each connection after N requests, so
+new handshakes keep happening (what a certificate rotation must survive).
+
 `post_every=N` makes every Nth request of a connection a `POST /echo` with a
 body. Each sample also keeps the colour the app itself reports (X-App-Color):
 a response whose app colour differs from the router's is `misrouted`.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 import time
 from collections import Counter
@@ -131,14 +136,17 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str, str, b
 class _Connection:
     """One keep-alive connection; reopened on demand."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+        self.host, self.port, self.tls = host, port, tls
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.reused = False
 
     async def send(self, request: bytes) -> tuple[int, str, str]:
         if self.streams is None:
-            self.streams = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5)
+            opened = asyncio.open_connection(
+                self.host, self.port, ssl=self.tls, server_hostname=self.host if self.tls else None
+            )
+            self.streams = await asyncio.wait_for(opened, 5)
             self.reused = False
         reader, writer = self.streams
         writer.write(request)
@@ -165,6 +173,8 @@ async def _worker(
     max_requests: int | None,
     retry: bool = True,
     post_every: int = 0,
+    tls: ssl.SSLContext | None = None,
+    reconnect_every: int = 0,
 ) -> None:
     get = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     body = b'{"order": 42}'
@@ -172,7 +182,7 @@ async def _worker(
         f"POST /echo HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    conn = _Connection(host, port)
+    conn = _Connection(host, port, tls)
     sent = 0
     while time.monotonic() < stop_at and (max_requests is None or stats.requests < max_requests):
         started = time.monotonic()
@@ -196,6 +206,8 @@ async def _worker(
                 stats.errors[type(exc).__name__] += 1
                 await asyncio.sleep(0.01)
             break
+        if reconnect_every and sent % reconnect_every == 0:
+            conn.close()
         method = "POST" if is_post else "GET"
         stats.samples.append(Sample(time.monotonic(), status, color, time.monotonic() - started, app_color, method))
     conn.close()
@@ -209,18 +221,24 @@ async def probe(
     max_requests: int | None = None,
     retry: bool = True,
     post_every: int = 0,
+    tls: ssl.SSLContext | None = None,
+    reconnect_every: int = 0,
 ) -> ProbeStats:
-    """Run `connections` keep-alive clients against url (http://127.0.0.1:PORT) for `seconds`."""
-    hostport = url.removeprefix("http://").rstrip("/")
+    """Run `connections` keep-alive clients against url (http(s)://127.0.0.1:PORT) for `seconds`."""
+    secure = url.startswith("https://")
+    if secure and tls is None:
+        raise ValueError(f"{url}: an https URL needs the TLS context that trusts its CA")
+    hostport = url.removeprefix("https://" if secure else "http://").rstrip("/")
     host, _, port = hostport.partition(":")
     stats = ProbeStats()
     stop_at = time.monotonic() + seconds
     await asyncio.gather(
         *(
-            _worker(host, int(port or 80), path, stop_at, stats, max_requests, retry, post_every)
+            _worker(host, int(port or (443 if secure else 80)), path, stop_at, stats, max_requests, retry, post_every,
+                    tls if secure else None, reconnect_every)
             for _ in range(connections)
         )
-    )
+    )  # fmt: skip
     return stats
 
 
@@ -231,8 +249,13 @@ def run_probe(
     max_requests: int | None = None,
     retry: bool = True,
     post_every: int = 0,
+    tls: ssl.SSLContext | None = None,
+    reconnect_every: int = 0,
 ) -> ProbeStats:
-    return asyncio.run(probe(url, seconds, connections, max_requests=max_requests, retry=retry, post_every=post_every))
+    return asyncio.run(
+        probe(url, seconds, connections, max_requests=max_requests, retry=retry, post_every=post_every, tls=tls,
+              reconnect_every=reconnect_every)
+    )  # fmt: skip
 
 
 class BackgroundProbe:
@@ -251,9 +274,12 @@ class BackgroundProbe:
         settle_seconds: float = 0.0,
         retry: bool = True,
         post_every: int = 0,
+        tls: ssl.SSLContext | None = None,
+        reconnect_every: int = 0,
     ) -> None:
         self.url, self.connections = url, connections
         self.retry, self.post_every = retry, post_every
+        self.tls, self.reconnect_every = tls, reconnect_every
         self.round_seconds, self.settle_seconds = round_seconds, settle_seconds
         self.stats = ProbeStats()
         self.stop = threading.Event()
@@ -262,7 +288,15 @@ class BackgroundProbe:
     def _run(self) -> None:
         while not self.stop.is_set():
             self.stats.merge(
-                run_probe(self.url, self.round_seconds, self.connections, retry=self.retry, post_every=self.post_every)
+                run_probe(
+                    self.url,
+                    self.round_seconds,
+                    self.connections,
+                    retry=self.retry,
+                    post_every=self.post_every,
+                    tls=self.tls,
+                    reconnect_every=self.reconnect_every,
+                )
             )
 
     def __enter__(self) -> BackgroundProbe:

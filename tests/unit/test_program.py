@@ -129,8 +129,14 @@ def test_router_owns_the_ports_and_is_replaced_delete_first() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"activeColor": "green"}, {"trafficWeight": 90}, {"trafficWeight": 10, "stickiness": "cookie"}],
-    ids=["flip", "canary-90", "canary-10-sticky"],
+    [
+        {"activeColor": "green"},
+        {"trafficWeight": 90},
+        {"trafficWeight": 10, "stickiness": "cookie"},
+        {"maintenance": {"enabled": True, "retryAfterSeconds": 30}},
+        {"rollout": {"allowlistHeader": "X-Canary-Tester", "allowlist": ["tester-token-1"]}},
+    ],
+    ids=["flip", "canary-90", "canary-10-sticky", "maintenance", "allowlist"],
 )
 def test_traffic_changes_touch_only_the_switch(changes: dict[str, Any]) -> None:
     before = run_program(stack_raw("dev"), stack="dev")
@@ -461,7 +467,7 @@ def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
     spec = live_spec(info, ["nginxinc/nginx-unprivileged:1.28.0"])
     assert spec == {"imageTags": ["nginxinc/nginx-unprivileged:1.28.0"], "port": 80, "previewPort": 8081,
                     "bindAddress": "0.0.0.0", "previewBindAddress": "0.0.0.0", "cpus": 0.5,
-                    "filesHash": router_files_hash(),
+                    "filesHash": router_files_hash(), "tlsPort": None,
                     "readOnly": True}  # fmt: skip
     same = RouterSettings(port=80, bind_address="0.0.0.0", preview_bind_address="0.0.0.0",
                           image="nginxinc/nginx-unprivileged:1.28.0")  # fmt: skip
@@ -469,6 +475,8 @@ def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
     moved = same.model_copy(update={"port": 8088, "bind_address": "127.0.0.1"})
     assert replacing_changes(moved, spec) == ["router.port 80 -> 8088", "router.bindAddress 0.0.0.0 -> 127.0.0.1"]
     assert replacing_changes(moved, {}) == [], "no live router: nothing to compare"
+    assert replacing_changes(same, spec, tls_port=443) == ["tls.port none -> 443"], "turning TLS on"
+    assert replacing_changes(same, {**spec, "tlsPort": 443}, tls_port=443) == []
     assert replacing_changes(same, {**spec, "filesHash": "0123"}) == [
         f"router base files 0123 -> {router_files_hash()} (a new bluegreen version)"
     ]
@@ -590,3 +598,39 @@ def test_the_preview_port_is_loopback_unless_opened() -> None:
     assert run.outputs["previewUrl"] == "http://127.0.0.1:8081", "reached on the host, or through ssh -L"
     opened = run_program(with_changes(stack_raw("prod"), {"router.previewBindAddress": "0.0.0.0"}), stack="prod")
     assert opened.outputs["previewUrl"] == "http://app-prod-1.internal:8081"
+
+
+def _tls(days: float = 90) -> dict[str, Any]:
+    import trustme
+
+    from tests.support.tlsutil import issue_pem
+
+    chain, key, _ = issue_pem(trustme.CA(), days)
+    return {"certificate": chain, "key": key, "port": 8443}
+
+
+def test_the_tls_pair_reaches_the_router_only_as_a_secret_and_the_plan_only_its_listener() -> None:
+    tls = _tls()
+    run = run_program(with_changes(stack_raw("dev"), {"tls": tls}), stack="dev", secret_keys=["tls"])
+    (install,) = [r for r in run.by_type(COMMAND) if r.name == "app-router-tls"]
+    assert install.is_secret("stdin") and json.loads(install.plain("stdin")) == {
+        "certificate": tls["certificate"], "key": tls["key"]}  # fmt: skip
+    assert "tls install" in install.inputs["create"] and "--stdin" in install.inputs["create"]
+    hidden = _everything_but_secret_inputs(run)
+    assert tls["key"].splitlines()[1] not in hidden and tls["certificate"].splitlines()[1] not in hidden
+    (router,) = [r for r in run.by_type(CONTAINER) if labels(r)["bluegreen.role"] == "router"]
+    assert {"internal": 8443, "external": 8443, "ip": "127.0.0.1"} in router.inputs["ports"]
+    assert switch_plan(run)["tls"] == {"port": 8443, "redirectHttp": True, "hsts": False, "minVersion": "TLSv1.2"}
+    assert run.outputs["url"] == "https://127.0.0.1:8443"
+
+
+def test_a_tls_key_not_set_as_a_secret_is_refused_without_showing_it() -> None:
+    tls = _tls()
+    with pytest.raises(Exception, match=r"tls\.key: got '\[secret\]'; allowed: a secret: pulumi config set --secret"):
+        run_program(with_changes(stack_raw("dev"), {"tls": tls}), stack="dev")
+
+
+def test_an_expiring_certificate_is_warned_in_the_preview(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        run_program(with_changes(stack_raw("dev"), {"tls": _tls(days=3)}), stack="dev", secret_keys=["tls"])
+    assert "tls.certificate: the TLS certificate for 127.0.0.1 expires in 3.0 days" in caplog.text

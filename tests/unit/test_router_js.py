@@ -6,6 +6,9 @@ The same file nginx's njs loads; tests/unit/js/run_router.cjs gives it a fake
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
@@ -42,6 +45,15 @@ def run(files: dict[str, str], requests: list[dict[str, Any]]) -> list[Any]:
     return result
 
 
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def signed(cookie_id: str, key: str = KEY) -> str:
+    """What the router sets: `<id>.<HMAC-SHA256 under its key, base64url, 22 characters>`."""
+    mac = base64.urlsafe_b64encode(hmac.new(key.encode(), cookie_id.encode(), hashlib.sha256).digest())
+    return f"{cookie_id}.{mac.decode()[:22]}"
+
+
 def live(files: dict[str, str], n: int = 1, **variables: str) -> list[str]:
     return [str(v) for v in run(files, [{"fn": "live", "variables": variables}] * n)]
 
@@ -65,8 +77,10 @@ def test_sticky_clients_keep_their_colour_and_the_active_colour_owns_the_low_ran
 
     def colours(share: int, stickiness: str, key: str) -> dict[str, str]:
         files = {"current/state.json": state_of(active="green", weights={"green": share, "blue": 100 - share},
-                                                stickiness=stickiness)}  # fmt: skip
-        requests = [{"fn": "live", "variables": {key: f"client-{i}", "request_id": f"r{i}"}} for i in range(400)]
+                                                stickiness=stickiness), "cookie.key": KEY}  # fmt: skip
+        value = signed if key == "cookie_bg_bucket" else str
+        requests = [{"fn": "live", "variables": {key: value(f"client-{i}"), "request_id": f"r{i}-{share}"}}
+                    for i in range(400)]  # fmt: skip
         return {f"client-{i}": str(a).split()[0] for i, a in enumerate(run(files, requests))}
 
     for stickiness, key in (("cookie", "cookie_bg_bucket"), ("ip", "remote_addr")):
@@ -79,11 +93,11 @@ def test_sticky_clients_keep_their_colour_and_the_active_colour_owns_the_low_ran
 def test_the_cookie_is_set_only_during_a_cookie_split_and_only_once() -> None:
     split = state_of(active="green", weights={"green": 10, "blue": 90}, stickiness="cookie")
     whole = state_of(stickiness="cookie")
-    first, returning = run({"current/state.json": split}, [
+    first, returning = run({"current/state.json": split, "cookie.key": KEY}, [
         {"fn": "setCookie", "variables": {"request_id": "abc"}},
-        {"fn": "setCookie", "variables": {"request_id": "def", "cookie_bg_bucket": "abc"}},
+        {"fn": "setCookie", "variables": {"request_id": "def", "cookie_bg_bucket": signed("abc")}},
     ])  # fmt: skip
-    assert first == "bg_bucket=abc; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax" and returning == ""
+    assert first == f"bg_bucket={signed('abc')}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax" and returning == ""
     assert run({"current/state.json": whole}, [{"fn": "setCookie", "variables": {"request_id": "x"}}]) == [""]
     for other in ("none", "ip"):  # the header is always configured: the state alone decides
         split_other = state_of(active="green", weights={"green": 10, "blue": 90}, stickiness=other)
@@ -134,4 +148,50 @@ def test_a_request_reads_the_state_once_for_its_route_and_its_cookie() -> None:
         input=json.dumps({"files": tree, "requests": requests}), capture_output=True, text=True, timeout=60,
         check=True,
     )  # fmt: skip
-    assert json.loads(done.stderr) == {"reads": 2}, "one read per request id"
+    assert json.loads(done.stderr)["reads"]["current/state.json"] == 2, "one read of the state per request id"
+
+
+def test_a_forged_or_unsigned_bucket_cookie_is_not_believed() -> None:
+    """Editing the cookie cannot choose a colour: the router re-rolls the client and signs a new cookie."""
+    files = {"current/state.json": state_of(active="green", weights={"green": 50, "blue": 50}, stickiness="cookie"),
+             "cookie.key": KEY}  # fmt: skip
+    forged = [signed(f"c{i}", key="not-the-router-key") for i in range(300)] + [f"c{i}" for i in range(300)]
+    requests = [
+        {"fn": "live", "variables": {"cookie_bg_bucket": f, "request_id": f"r{i}"}} for i, f in enumerate(forged)
+    ]
+    colours = Counter(str(a).split()[0] for a in run(files, requests))
+    assert 200 <= colours["green"] <= 400, f"a forged cookie decides nothing: {colours}"
+    again = run(files, [{"fn": "live", "variables": {"cookie_bg_bucket": forged[0], "request_id": f"x{i}"}}
+                        for i in range(200)])  # fmt: skip
+    assert len({str(a).split()[0] for a in again}) == 2, "the same forged cookie lands on both colours"
+    cookie = run(files, [{"fn": "setCookie", "variables": {"cookie_bg_bucket": forged[0], "request_id": "n1"}}])
+    assert cookie == [f"bg_bucket={signed('n1')}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax"]
+    no_key = {"current/state.json": files["current/state.json"]}  # no key: no cookie is set or believed
+    assert run(no_key, [{"fn": "setCookie", "variables": {"request_id": "n2"}}]) == [""]
+
+
+def test_allowlisted_testers_reach_the_active_colour_at_any_weight() -> None:
+    state = state_of(active="green", weights={"green": 1, "blue": 99},
+                     rollout={"allowlistHeader": "X-Canary-Tester", "allowlist": ["tester-token-1"]})  # fmt: skip
+    files = {"current/state.json": state}
+    tester = run(files, [{"fn": "live", "headers": {"x-canary-tester": "tester-token-1"}}] * 50)
+    assert {str(a).split()[0] for a in tester} == {"green"}
+    others = run(files, [{"fn": "live", "headers": {"x-canary-tester": "guess-token-2"}}] * 300)
+    assert Counter(str(a).split()[0] for a in others)["green"] < 30
+
+
+def test_maintenance_routes_nothing_live_and_answers_503_with_retry_after_by_accept() -> None:
+    files = {"current/state.json": state_of(active="green", weights={"green": 10, "blue": 90},
+                                            maintenance={"enabled": True, "message": "Back <soon>",
+                                                         "retryAfterSeconds": 30})}  # fmt: skip
+    assert live(files, 5) == [""] * 5
+    assert set(run(files, [{"fn": "preview"}] * 5)) == {"green green-alias:8000"}, "the preview keeps serving"
+    page, html = run(files, [{"fn": "unavailable"}, {"fn": "unavailable", "headers": {"Accept": "text/html"}}])
+    assert page["status"] == 503 and page["headers"]["Retry-After"] == "30"
+    assert json.loads(page["body"]) == {"error": "maintenance", "message": "Back <soon>", "retryAfterSeconds": 30}
+    assert html["headers"]["Content-Type"].startswith("text/html") and "Back &lt;soon&gt;" in html["body"]
+    (status,) = run(files, [{"fn": "status"}])
+    assert status["maintenance"] == {"message": "Back <soon>", "retryAfterSeconds": 30}
+    off = {"current/state.json": state_of()}
+    (none,) = run(off, [{"fn": "unavailable"}])
+    assert json.loads(none["body"]) == {"error": "no route"} and "Retry-After" not in none["headers"]

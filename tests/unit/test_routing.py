@@ -183,3 +183,34 @@ def test_edge_settings_reach_the_config() -> None:
     behind = rendered(edge={"trustedProxies": ["10.0.0.0/8"], "proxyProtocol": True}).http_conf
     assert "listen 8080 default_server proxy_protocol;" in behind and "real_ip_header proxy_protocol;" in behind
     assert rendered(edge=edge).config_hash != rendered().config_hash, "an edge change is a config change"
+
+
+def test_tls_listens_on_8443_redirects_plain_http_and_reads_the_certificate_per_handshake() -> None:
+    out = rendered(tls={"port": 443, "hsts": True})
+    http_conf = out.http_conf
+    assert "listen 8443 ssl default_server;" in http_conf and "listen 8081 ssl;" in http_conf
+    assert "return 308 https://$host$request_uri;" in http_conf, "port 443 is left out of the Location"
+    assert "js_set $bg_tls_dir bg.tlsDir;" in http_conf and "ssl_certificate $bg_tls_dir/cert.pem;" in http_conf
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in http_conf
+    assert 'add_header Strict-Transport-Security "max-age=31536000" always;' in http_conf
+    assert "return 308 https://$host:8443$request_uri;" in rendered(tls={"port": 8443}).http_conf
+    plain = rendered(tls={"port": 8443, "redirectHttp": False, "minVersion": "TLSv1.3"}).http_conf
+    assert "return 308" not in plain and "ssl_protocols TLSv1.3;" in plain and "Strict-Transport" not in plain
+    assert "ssl" not in rendered().http_conf, "no TLS unless asked"
+
+
+def test_maintenance_and_the_allowlist_live_in_the_state_and_never_reload() -> None:
+    base = rendered()
+    on = rendered(maintenance={"enabled": True, "message": "Back soon", "retryAfterSeconds": 30},
+                  rollout={"allowlistHeader": "X-Canary-Tester", "allowlist": ["tester-token-1"]})  # fmt: skip
+    assert on.config_hash == base.config_hash and on.plan_hash != base.plan_hash
+    state = json.loads(on.state_json)
+    assert state["maintenance"] == {"message": "Back soon", "retryAfterSeconds": 30}
+    assert state["allowlist"] == {"header": "x-canary-tester", "tokens": ["tester-token-1"]}
+    assert json.loads(base.state_json)["maintenance"] is None
+    assert "error_page 503 = @bg_unavailable;" in base.http_conf and "js_content bg.unavailable;" in base.http_conf
+
+
+def test_every_listener_has_a_plain_twin_on_the_routers_loopback_for_smoke_checks() -> None:
+    for out in (rendered(), rendered(tls={"port": 443})):
+        assert "listen 127.0.0.1:8083;" in out.http_conf and "listen 127.0.0.1:8084;" in out.http_conf

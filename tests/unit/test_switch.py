@@ -33,7 +33,8 @@ from bluegreen.live_router import (
     Snapshot,
 )
 from bluegreen.routing import parse_plan, render
-from bluegreen.switch import SwitchError, apply_plan, live_plan, rollback
+from bluegreen.settings import Maintenance
+from bluegreen.switch import SwitchError, apply_plan, live_plan, rollback, set_maintenance
 from tests.unit.test_health import Clock, container
 
 NET = "bluegreen-dev-net"
@@ -288,3 +289,21 @@ def test_config_hash_is_what_the_router_reports_after_publishing() -> None:
     router = FakeRouter()
     report = switch(router)
     assert router.status["configHash"] == report.config_hash == render(plan(), "T").config_hash
+
+
+def test_maintenance_is_entered_without_a_gate_and_left_through_one_publishing_state_only() -> None:
+    router = FakeRouter()
+    switch(router)
+    router.unhealthy = {"10.0.0.2"}  # the app is down: that is why maintenance is wanted
+    page = Maintenance(enabled=True, message="Back soon", retry_after_seconds=30)
+    report = set_maintenance(router, Engine(), page)
+    assert report.changed and not report.reloaded and report.source == "maintenance"
+    state = json.loads(router.publications[-1].files["state.json"])
+    assert state["maintenance"] == {"message": "Back soon", "retryAfterSeconds": 30}
+    with pytest.raises(SwitchError, match=r"health gate: .*; routing unchanged"):
+        set_maintenance(router, Engine(), Maintenance())  # leaving: the colour must be healthy again
+    router.unhealthy = set()
+    assert not set_maintenance(router, Engine(), Maintenance()).reloaded
+    assert json.loads(router.publications[-1].files["state.json"])["maintenance"] is None
+    with pytest.raises(SwitchError, match="no switch has run yet"):
+        set_maintenance(FakeRouter(), Engine(), page)

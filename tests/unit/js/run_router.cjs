@@ -5,10 +5,11 @@
 const path = require("path");
 const source = require("fs").readFileSync(path.join(__dirname, "..", "..", "..", "bluegreen", "router.js"), "utf8");
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
-let reads = 0;
+const reads = {};
 const fakeFs = {
   readFileSync(name) {
-    reads += 1;
+    const short = name.split("/").slice(-2).join("/");
+    reads[short] = (reads[short] || 0) + 1;
     if (!(name in input.files)) {
       throw new Error("ENOENT " + name);
     }
@@ -23,13 +24,16 @@ new Function("require", "module", source.replace("export default", "module.expor
 );
 const router = module_.exports;
 const out = input.requests.map((req) => {
-  const r = { variables: req.variables || {}, headersOut: {}, status: null, body: null };
+  const r = { variables: req.variables || {}, headersIn: req.headers || {}, headersOut: {}, status: null, body: null };
   r.return = (status, body) => {
     r.status = status;
     r.body = body;
   };
   const value = router[req.fn](r);
-  return req.fn === "status" ? JSON.parse(r.body) : value;
+  if (req.fn === "status") {
+    return JSON.parse(r.body);
+  }
+  return req.fn === "unavailable" ? { status: r.status, headers: r.headersOut, body: r.body } : value;
 });
 process.stdout.write(JSON.stringify(out));
 process.stderr.write(JSON.stringify({ reads }));

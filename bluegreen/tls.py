@@ -1,0 +1,115 @@
+"""The router's certificate: checked before anything is changed, and how long it has left.
+
+Pure functions over PEM text. The same check runs in `bluegreen validate`,
+in the Pulumi program (stack config `tls`), in `bluegreen tls install` and in
+`status` (the certificate the router serves), so a pair that does not match,
+has expired or is about to is caught the same way everywhere. Messages name
+the key and the certificate's dates and names, never the key material.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from bluegreen.problems import Problem
+
+EXPIRY_WARNING_DAYS = 14
+CERTIFICATE_FILE = "cert.pem"
+KEY_FILE = "key.pem"
+HOW_TO_SET = 'pulumi config set --secret --path tls.{key} -- "$(cat {file})"'
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What an operator needs to know about a served certificate: whose, until when, which one."""
+
+    subject: str
+    names: tuple[str, ...]
+    not_after: datetime
+    fingerprint: str  # sha256 of the leaf's DER, first 16 hex digits: tells two rotations apart
+
+    def days_left(self, now: datetime) -> float:
+        return (self.not_after - now).total_seconds() / 86400
+
+    def expiry_warning(self, now: datetime) -> str | None:
+        """A line for `status` and `pulumi preview` when fewer than EXPIRY_WARNING_DAYS days are left."""
+        left = self.days_left(now)
+        if left >= EXPIRY_WARNING_DAYS:
+            return None
+        when = self.not_after.strftime("%Y-%m-%d %H:%M UTC")
+        if left <= 0:
+            return f"the TLS certificate for {self.subject} expired at {when}: clients refuse it; rotate it now"
+        return (
+            f"the TLS certificate for {self.subject} expires in {left:.1f} days ({when}); rotate it "
+            "(docs/edge.md: Rotating the certificate)"
+        )
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "names": list(self.names),
+            "notAfter": self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def read_certificate(pem: str) -> Certificate:
+    """The leaf (first certificate) of a PEM chain; ValueError when there is none."""
+    chain = x509.load_pem_x509_certificates(pem.encode())
+    leaf = chain[0]
+    common = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    try:
+        alt = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        names = tuple(str(n.value) for n in alt)  # type: ignore[attr-defined]
+    except x509.ExtensionNotFound:
+        names = ()
+    subject = str(common[0].value) if common else (names[0] if names else leaf.subject.rfc4514_string())
+    fingerprint = hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
+    return Certificate(subject, names, leaf.not_valid_after_utc, fingerprint)
+
+
+def _public(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def pair_problems(certificate: str, key: str, now: datetime | None = None, where: str = "tls") -> list[Problem]:
+    """Why the router could not serve this pair: unreadable, mismatched, not yet or no longer valid.
+
+    Values are never shown (they sit under a secret key): each Problem names
+    the key and says what is allowed.
+    """
+    now = now or datetime.now(UTC)
+    shown = "[not shown]"
+    try:
+        leaf = x509.load_pem_x509_certificates(certificate.encode())[0]
+    except ValueError:
+        allowed = "a PEM certificate chain, leaf first (-----BEGIN CERTIFICATE-----): " + HOW_TO_SET.format(
+            key="certificate", file="fullchain.pem"
+        )
+        return [Problem(f"{where}.certificate", shown, allowed)]
+    try:
+        private = serialization.load_pem_private_key(key.encode(), password=None)
+    except (ValueError, TypeError):
+        allowed = "an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----): " + HOW_TO_SET.format(
+            key="key", file="privkey.pem"
+        )
+        return [Problem(f"{where}.key", shown, allowed)]
+    problems = []
+    if _public(private.public_key()) != _public(leaf.public_key()):
+        problems.append(Problem(f"{where}.key", shown, f"the private key of {where}.certificate (they do not match)"))
+    info = read_certificate(certificate)
+    if leaf.not_valid_before_utc > now:
+        start = leaf.not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC")
+        problems.append(Problem(f"{where}.certificate", shown, f"a certificate valid now (this one from {start})"))
+    elif info.days_left(now) <= 0:
+        end = info.not_after.strftime("%Y-%m-%d %H:%M UTC")
+        problems.append(Problem(f"{where}.certificate", shown, f"a certificate valid now (this one expired {end})"))
+    return problems
