@@ -481,9 +481,8 @@ def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Proble
         return []
     problems = []
     if "tls" not in secret_tops:
-        problems.append(
-            Problem("tls.key", SECRET_PLACEHOLDER, "a secret: " + HOW_TO_SET.format(key="key", file="privkey.pem"))
-        )
+        how = HOW_TO_SET.format(key="key", file="privkey.pem")
+        problems.append(Problem("tls.key", SECRET_PLACEHOLDER, f"a secret, never a plain value in a stack file: {how}"))
     if SECRET_PLACEHOLDER not in (s.tls.certificate, s.tls.key):  # a stack file's secure: values stay opaque
         problems += pair_problems(s.tls.certificate, s.tls.key)
     taken = {s.router.port: "router.port", s.router.preview_port: "router.previewPort"}
