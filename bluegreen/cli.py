@@ -47,6 +47,10 @@ def summary(stack: str, s: StackSettings) -> str:
     parts.append(f"image {s.image.source}")
     parts.append(f"router {s.router.bind_address}:{s.router.port}")
     parts.append(f"preview {s.router.preview_bind_address}:{s.router.preview_port}")
+    if s.tls is not None:
+        parts.append(f"https {s.router.bind_address}:{s.tls.port}")
+    if s.maintenance.enabled:
+        parts.append("MAINTENANCE on")
     return f"stack {stack}: valid (" + ", ".join(parts) + ")"
 
 

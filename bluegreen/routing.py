@@ -44,6 +44,7 @@ from bluegreen.settings import (
     TlsListener,
     UrlPath,
 )
+from bluegreen.tls import CERTIFICATE_FILE, KEY_FILE
 
 # Ports inside the router container (the nginx-unprivileged convention).
 LIVE_PORT = 8080
@@ -329,8 +330,8 @@ def _tls(tls: TlsListener) -> str:
     return "\n".join(
         [
             "js_set $bg_tls_dir bg.tlsDir;",
-            "ssl_certificate $bg_tls_dir/cert.pem;",
-            "ssl_certificate_key $bg_tls_dir/key.pem;",
+            f"ssl_certificate $bg_tls_dir/{CERTIFICATE_FILE};",
+            f"ssl_certificate_key $bg_tls_dir/{KEY_FILE};",
             f"ssl_protocols {protocols};",
             "ssl_session_cache shared:bg_tls:10m;",
             "ssl_session_timeout 1h;",

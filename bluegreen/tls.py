@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID, NameOID
+from typing import Any
 
 from bluegreen.problems import Problem
+
+# cryptography is imported where a certificate is parsed, not here: every CLI start
+# (a rollback included) imports this module through the settings, and the import
+# alone costs about 30 ms.
 
 EXPIRY_WARNING_DAYS = 14
 CERTIFICATE_FILE = "cert.pem"
@@ -61,6 +62,10 @@ class Certificate:
 
 def read_certificate(pem: str) -> Certificate:
     """The leaf (first certificate) of a PEM chain; ValueError when there is none."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
     chain = x509.load_pem_x509_certificates(pem.encode())
     leaf = chain[0]
     common = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
@@ -74,10 +79,11 @@ def read_certificate(pem: str) -> Certificate:
     return Certificate(subject, names, leaf.not_valid_after_utc, fingerprint)
 
 
-def _public(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def _public(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    der: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
 
 
 def pair_problems(certificate: str, key: str, now: datetime | None = None, where: str = "tls") -> list[Problem]:
@@ -86,6 +92,9 @@ def pair_problems(certificate: str, key: str, now: datetime | None = None, where
     Values are never shown (they sit under a secret key): each Problem names
     the key and says what is allowed.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     now = now or datetime.now(UTC)
     shown = "[not shown]"
     try:

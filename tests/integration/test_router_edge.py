@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,9 +134,15 @@ def test_an_expiring_certificate_is_a_warning_in_status(blue_live: Stack, ca: tr
 def test_maintenance_on_and_off_under_load_breaks_no_request(blue_live: Stack) -> None:
     stack = blue_live
     before = reloads(stack)
+    slow: dict[str, int] = {}
+    caller = threading.Thread(target=lambda: slow.update(status=fetch(stack.url() + "/slow?seconds=2")[0]))
     with BackgroundProbe(stack.url(), connections=16, settle_seconds=1) as load:
+        caller.start()
+        time.sleep(0.3)  # the slow request is in flight at the app when maintenance begins
         on = stack.cli("maintenance", "on", "--retry-after", "30", "--message", "Back at 10:00")
         assert on.returncode == 0, on.stderr
+        caller.join(timeout=15)
+        assert slow == {"status": 200}, "a request in flight finishes"
         status, headers, body = fetch(stack.url() + "/")
         assert status == 503 and headers["retry-after"] == "30", (status, headers)
         assert json.loads(body) == {"error": "maintenance", "message": "Back at 10:00", "retryAfterSeconds": 30}
