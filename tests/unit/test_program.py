@@ -626,7 +626,10 @@ def test_the_tls_pair_reaches_the_router_only_as_a_secret_and_the_plan_only_its_
 
 def test_a_tls_key_not_set_as_a_secret_is_refused_without_showing_it() -> None:
     tls = _tls()
-    with pytest.raises(Exception, match=r"tls\.key: got '\[secret\]'; allowed: a secret, never a plain value in a stack file: pulumi config"):
+    with pytest.raises(
+        Exception,
+        match=r"tls\.key: got '\[secret\]'; allowed: a secret, never a plain value in a stack file: pulumi config",
+    ):
         run_program(with_changes(stack_raw("dev"), {"tls": tls}), stack="dev")
 
 
