@@ -385,6 +385,100 @@ def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any
     }
 
 
+FAULTS = {"APP_FAULT_ALLOW": "1"}  # the lab runs the production profile; faults are refused there otherwise
+
+
+def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Automated canary analysis on a real router: how fast a bad canary is caught, and that good ones are not.
+
+    A lab of its own: blue 1.0.0 (stable, 20 ms added latency, so p99s are
+    comparable), green 2.0.0 answering 20% 500s, green 2.1.0 healthy. The load
+    is 100 requests/s; the analysis is the bench's own, tighter than the
+    defaults (docs/rollouts.md): 2 s windows, 10 requests, one failure tolerated.
+    """
+    from bluegreen.metrics import percentile
+    from bluegreen.rollout import RolloutAbortedError, run_rollout
+    from tests.support.lab import Stack
+
+    stack = Stack("bench-canary", app_image)
+    stack.up()
+    try:
+        blue = stack.add("blue", "1.0.0", env={**FAULTS, "APP_FAULT_LATENCY_MS": "20"})
+        bad = stack.add("green", "2.0.0", env={**FAULTS, "APP_FAULT_ERROR_RATE": "0.2"})
+        good = stack.add("green", "2.1.0")
+        stack.wait_healthy()
+        client = DockerClient()
+        router = LiveRouter.find(client, stack.deployment)
+        rollout = {"steps": [{"weight": 10, "pauseSeconds": 2}], "progressDeadlineSeconds": 2.5,
+                   "analysis": {"intervalSeconds": 2, "minRequests": 10, "failureLimit": 1}}  # fmt: skip
+
+        def target(green: list[str]) -> RoutingPlan:
+            raw = stack.plan("green", 100, rollout=rollout)
+            raw["colors"]["blue"] = {"version": "1.0.0", "containers": blue}
+            raw["colors"]["green"] = {"version": "2.1.0" if green == good else "2.0.0", "containers": green}
+            return parse_plan(raw)
+
+        def reset(green: list[str]) -> None:
+            raw = target(green).model_dump(mode="json", by_alias=True)
+            apply_plan(router, client, parse_plan({**raw, "active": "blue", "weights": {"blue": 100, "green": 0}}))
+
+        def attempt(green: list[str]) -> bool:
+            """One rollout; True when it promoted."""
+            reset(green)
+            try:
+                run_rollout(router, client, target(green))
+            except RolloutAbortedError:
+                return False
+            return True
+
+        # A bad canary under load: from its first request to its last.
+        reset(bad)
+        with BackgroundProbe(stack.url(), connections=4, rate=100, settle_seconds=1) as load:
+            caught = not attempt(bad)
+        green = [s for s in load.stats.samples if s.color == "green"]
+        detect = green[-1].at - green[0].at if green else None
+        promotions_under_load = 0
+        with BackgroundProbe(stack.url(), connections=4, rate=100):
+            for _ in range(healthy_runs):
+                promotions_under_load += attempt(good)
+        quiet = sum(attempt(good) for _ in range(quiet_runs))
+
+        # The router's counts against a client's, over 10,000 requests split between the two colours.
+        apply_plan(router, client, target(good).model_copy(update={"weights": with_weights(50)}))
+        time.sleep(2)
+        stats = run_probe(stack.url(), 120, 8, max_requests=10_000, retry=False)
+        time.sleep(1.5)
+        counted = router.metrics(stats.samples[-1].at - stats.samples[0].at + 3)
+        by_client = {c: [s for s in stats.samples if s.color == c] for c in ("blue", "green")}
+        count_error = max(abs(counted[c].requests - len(by_client[c])) for c in ("blue", "green"))
+        client_p99 = percentile([s.latency * 1000 for s in by_client["blue"]], 99)
+        analysis = {
+            "bad_caught": caught,
+            "detect_s": round(detect, 2) if detect is not None else None,
+            "bad_served": sum(1 for s in green if s.status >= 500),
+            "healthy_runs": healthy_runs,
+            "false_aborts": healthy_runs - promotions_under_load,
+            "no_traffic_runs": quiet_runs,
+            "no_traffic_promotions": quiet,
+        }
+        metrics = {
+            "requests": stats.requests,
+            "count_error": count_error,
+            "p99_router_ms": round(counted["blue"].p99_ms, 1),
+            "p99_client_ms": round(client_p99, 1),
+            "p99_error_pct": round(100 * abs(counted["blue"].p99_ms - client_p99) / client_p99, 1),
+        }
+        return analysis, metrics
+    finally:
+        stack.down()
+
+
+def with_weights(green: int) -> Any:
+    from bluegreen.routing import Weights
+
+    return Weights(blue=100 - green, green=green)
+
+
 def weight_accuracy(stack: Any, per_weight: int) -> dict[str, Any]:
     switch = switcher(stack)
     errors: dict[str, float] = {}
@@ -444,6 +538,11 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("router.rps_ratio", "router throughput >= 0.9 of direct", lambda v: v >= 0.9),
     ("weights.max_abs_error_pct", "weight error <= 1 point", lambda v: v <= 1),
     ("tls.rotation_failed", "0 failed across certificate rotations", lambda v: v == 0),
+    ("analysis.detect_s", "bad canary back to 0% <= 15 s", lambda v: v is not None and v <= 15),
+    ("analysis.false_aborts", "0 healthy canaries aborted", lambda v: v == 0),
+    ("analysis.no_traffic_promotions", "0 promotions without evidence", lambda v: v == 0),
+    ("metrics.count_error", "router counts = client counts", lambda v: v == 0),
+    ("metrics.p99_error_pct", "router p99 within 5% of the client's", lambda v: v <= 5),
     ("tls.rotation_reloads", "no nginx reload", lambda v: v == 0),
     ("image.reduction", "image >= 50% smaller than naive", lambda v: v >= 0.5),
     ("app.start_to_healthy_s", "start to healthy <= 2 s (hardened)", lambda v: v <= 2),
@@ -520,6 +619,10 @@ def main() -> int:
         results["router"] = router_overhead(stack, seconds=5 if quick else 10)
         step("tls")
         results["tls"] = tls_at_the_router(stack, seconds=3 if quick else 5, rotations=10)
+    step("canary analysis")
+    results["analysis"], results["metrics"] = canary_analysis(
+        app_image, healthy_runs=5 if quick else 20, quiet_runs=5 if quick else 20
+    )
     step("baseline")
     results["baseline"] = baseline_release(app_image, releases=2 if quick else 4)
     step("e2e")

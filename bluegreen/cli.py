@@ -26,10 +26,13 @@ from bluegreen.docker_host import host_problem, resolve
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
 from bluegreen.image_store import ImageStore, ImageStoreError
 from bluegreen.live_router import LiveRouter, seed_routing_volume
+from bluegreen.metrics import as_json, as_prometheus
+from bluegreen.notify import WEBHOOK_ENV, post
 from bluegreen.problems import Problem, SettingsError
 from bluegreen.reference import reference, with_reference
+from bluegreen.rollout import event_line, run_rollout, steer
 from bluegreen.router import router_files, seed_files
-from bluegreen.routing import LOCAL_PORTS, parse_plan
+from bluegreen.routing import LOCAL_PORTS, RoutingPlan, parse_plan
 from bluegreen.settings import Maintenance, StackSettings, parse_settings
 from bluegreen.stack_edit import promote, release
 from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
@@ -118,17 +121,26 @@ def _print_report(args: argparse.Namespace, report: SwitchReport, out: TextIO) -
         out.write(report.line() + "\n")
 
 
-def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    label = _deployment(args)
+def _checked_plan(args: argparse.Namespace, err: TextIO) -> RoutingPlan | None:
+    """The plan of --plan, for this deployment; None (the reason on stderr) when it is refused."""
     try:
         plan = parse_plan(_read_plan(args.plan, sys.stdin))
     except SettingsError as exc:
         for p in exc.problems:
             err.write(f"plan: {p.line()}\n")
         err.write("plan refused; routing unchanged\n")
-        return EXIT_BAD_INPUT
+        return None
+    label = _deployment(args)
     if plan.deployment != label:
         err.write(f"plan: deployment: got {plan.deployment!r}; allowed: {label!r} (from --project and --stack)\n")
+        return None
+    return plan
+
+
+def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    label = _deployment(args)
+    plan = _checked_plan(args, err)
+    if plan is None:
         return EXIT_BAD_INPUT
 
     def progress(line: str) -> None:
@@ -140,6 +152,44 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lambda: _on_router(args, label, lambda router, client: apply_plan(
             router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
             observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None, lock_wait=args.wait,
+        )),
+    )  # fmt: skip
+
+
+def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Walk the plan's analysed steps (what the program's Switch runs when rollout.steps is set), or steer one."""
+    label = _deployment(args)
+    if args.action in ("promote", "abort"):
+        try:
+            router = LiveRouter.find(_client(args), label)
+            progress = steer(router, args.action, lock_wait=args.wait)
+        except BluegreenError as exc:
+            err.write(f"rollout {args.action} {label}: {exc}\n")
+            return exc.exit_code
+        out.write(f"{label}: {args.action} left for the rollout of {progress.get('candidate')} at "
+                  f"{progress.get('weight')}%; it acts within one analysis interval\n")  # fmt: skip
+        return EXIT_OK
+    if args.plan is None:
+        err.write("rollout: --plan: got none; allowed: a plan file or - (stdin), or the action promote|abort\n")
+        return EXIT_BAD_INPUT
+    plan = _checked_plan(args, err)
+    if plan is None:
+        return EXIT_BAD_INPUT
+    webhook = os.environ.get(WEBHOOK_ENV)
+
+    def emit(event: dict[str, object]) -> None:
+        out.write(event_line(event) + "\n")
+        out.flush()
+        if webhook:
+            failed = post(webhook, event)
+            if failed:
+                err.write(f"rollout {label}: warning: the webhook did not take the {event['event']} event ({failed})\n")
+
+    observed = os.environ.get(OBSERVED_ENV) if args.source == "program" else None
+    return _report_or_fail(
+        "rollout", label, args, err, err,
+        lambda: _on_router(args, label, lambda router, client: run_rollout(
+            router, client, plan, source=args.source, observed=observed, lock_wait=args.wait, emit=emit,
         )),
     )  # fmt: skip
 
@@ -212,7 +262,11 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             page = live["maintenance"]
             out.write(f"MAINTENANCE: live answers 503 (Retry-After {page['retryAfterSeconds']}): {page['message']}\n")
         last = status["lastSwitch"]
-        out.write(f"last switch: {last['source']} at {last['appliedAt']}\n")
+        note = f": {last['note']}" if last.get("note") else ""
+        out.write(f"last switch: {last['source']} at {last['appliedAt']}{note}\n")
+        if status.get("rollout"):
+            run = status["rollout"]
+            out.write(f"ROLLOUT running: {run.get('candidate')} at {run.get('weight')}% since {run.get('since')}\n")
         if status["programPlanHash"] is None:
             out.write("program plan: none applied yet\n")
         elif status["drift"]:
@@ -273,6 +327,32 @@ def cmd_smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"tries; expected {args.expect}\n"
     )
     return EXIT_FAILED
+
+
+def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Per-colour requests, errors and latency of the live listener, from the router's log."""
+    label = _deployment(args)
+    try:
+        found = LiveRouter.find(_client(args), label).metrics(args.window)
+    except BluegreenError as exc:
+        err.write(f"metrics {label}: {exc}\n")
+        return exc.exit_code
+    if args.prometheus:
+        out.write(as_prometheus(found, label, args.window))
+    elif args.json:
+        json.dump(as_json(found, args.window), out)
+        out.write("\n")
+    else:
+        out.write(f"{label}: live listener, last {args.window:g}s\n")
+        heads = ("requests", "5xx", "err%", "p50ms", "p95ms", "p99ms", "rps")
+        widths = (9, 6, 6, 7, 7, 7, 8)
+        out.write(f"  {'colour':<6} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)) + "\n")
+        for color, m in found.items():
+            out.write(
+                f"  {color:<6} {m.requests:>9} {m.errors:>6} {m.error_rate_pct:>6.2f} {m.p50_ms:>7.1f} "
+                f"{m.p95_ms:>7.1f} {m.p99_ms:>7.1f} {m.rps:>8.2f}\n"
+            )
+    return EXIT_OK
 
 
 def cmd_maintenance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -429,6 +509,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _window(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: seconds from 1 to 86400")
+    return value
+
+
 def _retry_after(text: str) -> int:
     try:
         return int(Maintenance(retry_after_seconds=int(text)).retry_after_seconds)
@@ -546,6 +636,20 @@ def build_parser() -> argparse.ArgumentParser:
     switch.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     switch.set_defaults(func=cmd_switch)
 
+    rollout = sub.add_parser(
+        "rollout",
+        help="apply a plan through its analysed steps (rollout.steps), or promote/abort the running rollout",
+        description="Each step is a gated switch, judged on the router's log every analysis interval; failure "
+        "aborts to the stable colour at 100%%. Events are JSON lines on stdout (and to $BLUEGREEN_WEBHOOK_URL). "
+        "`promote` skips the remaining analysis, `abort` stops it; both under the router's lock.",
+    )
+    rollout.add_argument("action", nargs="?", choices=["promote", "abort"], help="steer a running rollout")
+    _add_stack_args(rollout)
+    rollout.add_argument("--plan", metavar="FILE|-", help="plan JSON (docs/routing.md); - for stdin")
+    rollout.add_argument("--source", default="cli", choices=["cli", "program"], help="who applies it")
+    rollout.add_argument("--wait", type=_seconds, default=60.0, help="seconds to wait for another switch's lock")
+    rollout.set_defaults(func=cmd_rollout)
+
     roll = sub.add_parser(
         "rollback",
         help="send 100%% of traffic to the idle colour (health-gated)",
@@ -631,6 +735,18 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--image", required=True, help="the router's image (name or id)")
     seed.add_argument("--user", type=_uid_gid, required=True, help="uid:gid the router runs as, e.g. 101:101")
     seed.set_defaults(func=cmd_seed_routing)
+
+    metrics = sub.add_parser(
+        "metrics",
+        help="per-colour requests, 5xx, error rate and latency of the live listener, from the router's log",
+        description="Exact samples from the router's access log over the last --window seconds (on the engine's "
+        "clock, ending 1.2 s ago: the log is flushed every second). nginx's own 502/504 count for the colour the "
+        "request was routed to.",
+    )
+    _add_stack_args(metrics)
+    metrics.add_argument("--window", type=_window, default=60.0, help="seconds (default 60)")
+    metrics.add_argument("--prometheus", action="store_true", help="the Prometheus text exposition format")
+    metrics.set_defaults(func=cmd_metrics)
 
     maint = sub.add_parser(
         "maintenance",

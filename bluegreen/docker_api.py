@@ -19,11 +19,13 @@ that must be fast.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import http.client
 import io
 import json
 import os
+import re
 import shlex
 import socket
 import ssl
@@ -111,6 +113,9 @@ class _DialStdioConnection(http.client.HTTPConnection):
     def close(self) -> None:
         super().close()
         self._reap()
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
 
 
 def _demux(raw: bytes) -> tuple[bytes, bytes]:
@@ -271,6 +276,22 @@ class DockerClient:
         """The container's full state, or None when there is no such container."""
         result: dict[str, Any] | None = self.get_json(f"/containers/{urllib.parse.quote(name)}/json", allow=(404,))
         return result
+
+    def logs(self, name: str, since: float) -> str:
+        """The container's stdout from `since` (UNIX seconds) on."""
+        query = urllib.parse.urlencode({"stdout": "1", "stderr": "0", "since": str(int(since))})
+        _, raw = self.request("GET", f"/containers/{urllib.parse.quote(name)}/logs?{query}")
+        return _demux(raw)[0].decode(errors="replace")
+
+    def system_time(self) -> float:
+        """The engine's clock (UNIX seconds): windows over a remote host's logs are measured on its time."""
+        text = str(self.get_json("/info")["SystemTime"])
+        found = _RFC3339.match(text)
+        if found is None:
+            raise DockerError(f"GET /info: SystemTime {text!r} is not an RFC 3339 time")
+        stamp, fraction, zone = found.groups()
+        base = datetime.datetime.fromisoformat(stamp + ("+00:00" if zone == "Z" else zone))
+        return base.timestamp() + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
     def put_archive(self, name: str, path: str, archive: bytes) -> None:
         query = urllib.parse.urlencode({"path": path})

@@ -22,14 +22,17 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL
+from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL, Color
 from bluegreen.docker_api import DockerClient, DockerError, tar_files
 from bluegreen.errors import EXIT_LOCKED, BluegreenError, OutcomeUnknownError
+from bluegreen.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
 from bluegreen.routing import ROUTING_DIR, STATUS_PATH, STATUS_PORT, TLS_DIR
 from bluegreen.tls import CERTIFICATE_FILE, KEY_FILE
 
 LIVE_PLAN = "plan.json"
 PROGRAM_PLAN = "program-plan.json"
+ROLLOUT_PROGRESS = "rollout.json"  # written by a running rollout, gone when it ends
+ROLLOUT_COMMAND = "rollout-command"  # `promote <who>` or `abort <who>`, left for its next window
 
 
 class ScriptExit(enum.IntEnum):
@@ -105,6 +108,7 @@ class Snapshot:
     program_record: dict[str, Any] | None
     unreadable: list[str] = field(default_factory=list)
     certificate: str | None = None  # the PEM chain the router serves (tls/current), when it has one
+    rollout: dict[str, Any] | None = None  # the rollout in progress (ROLLOUT_PROGRESS), when one runs
 
 
 @dataclass(frozen=True)
@@ -283,7 +287,9 @@ class LiveRouter:
         live = _record(parts.get("live", ""), LIVE_PLAN, unreadable)
         program = _record(parts.get("program", ""), PROGRAM_PLAN, unreadable)
         certificate = parts.get("certificate", "").strip() or None
-        return Snapshot(_json(result.body, f"router {self.container} status"), live, program, unreadable, certificate)
+        rollout = _record(parts.get("rollout", ""), ROLLOUT_PROGRESS, unreadable)
+        status = _json(result.body, f"router {self.container} status")
+        return Snapshot(status, live, program, unreadable, certificate, rollout)
 
     def user(self) -> str:
         """uid:gid the router runs as: owner of the routing files it must be able to replace."""
@@ -344,6 +350,40 @@ class LiveRouter:
         code, out = self._run("tls", [ROUTING_DIR, generation])
         if code != ScriptExit.OK:
             raise RouterError(f"serving the certificate in {self.container} failed (exit {code}): {_last_line(out)}")
+
+    def live_samples(self, seconds: float) -> tuple[list[Sample], float]:
+        """Live requests of the last `seconds` from the router's access log, and the engine's clock now.
+
+        Through the Docker API, so it works against a remote host with no new
+        container; the window is measured on the engine's clock, not this one's.
+        """
+        now = self.client.system_time()
+        text = self.client.logs(self.container, now - seconds - FLUSH_LAG_SECONDS - 1)
+        return parse_log(text), now
+
+    def metrics(self, window: float) -> dict[Color, ColorMetrics]:
+        """Each colour's metrics over the last `window` seconds that the log is sure to hold."""
+        samples, now = self.live_samples(window)
+        end = now - FLUSH_LAG_SECONDS
+        return summarize(samples, end - window, end)
+
+    def take_command(self) -> str | None:
+        """The operator's command for a running rollout (removed as it is read), or None."""
+        path = f"{ROUTING_DIR}/{ROLLOUT_COMMAND}"
+        result = self.client.exec(
+            self.container, ["sh", "-c", 'if [ -f "$1" ]; then cat "$1" && rm -f "$1"; fi', "sh", path], timeout=30
+        )
+        return result.stdout.strip() or None
+
+    def leave_command(self, command: str) -> None:
+        self._upload({ROLLOUT_COMMAND: command + "\n"})
+
+    def write_progress(self, progress: Mapping[str, Any] | None) -> None:
+        """What `status` shows while a rollout runs; None when it has ended."""
+        if progress is None:
+            self.client.exec(self.container, ["rm", "-f", f"{ROUTING_DIR}/{ROLLOUT_PROGRESS}"], timeout=30)
+        else:
+            self._upload({ROLLOUT_PROGRESS: json.dumps(progress, indent=2) + "\n"})
 
     def release(self, lock: Lock) -> None:
         self._run("release", [ROUTING_DIR, lock.token])

@@ -90,11 +90,7 @@ http {{
     keepalive_timeout 65s;
     keepalive_requests 10000;
 
-    log_format bluegreen escape=json '{{"time":"$time_iso8601","request_id":"$bg_request_id",'
-        '"color":"$upstream_http_x_app_color","status":$status,"method":"$request_method",'
-        '"path":"$uri","duration_ms":$request_time,"upstream":"$upstream_addr","client":"$remote_addr"}}';
-    access_log /dev/stdout bluegreen buffer=32k flush=1s;
-
+    # The access log (what `bluegreen metrics` reads) is part of the routing: bluegreen.routing.
     include {ROUTING_DIR}/http*.conf;
 }}
 """
@@ -102,6 +98,7 @@ http {{
 # Routing before the first switch: every listener answers, none routes.
 INITIAL_ROUTING = f"""\
 # No switch has run yet.
+access_log off;
 map $http_x_request_id $bg_request_id {{
     default $http_x_request_id;
     "" $request_id;

@@ -397,6 +397,32 @@ def _state(plan: RoutingPlan, generated_at: str) -> str:
     return json.dumps(state, sort_keys=True, indent=1) + "\n"
 
 
+# One JSON line per request (bluegreen.metrics reads them): `color` is the routing decision,
+# so the 502/504 nginx itself answers for a dead container count for the colour it was routed
+# to; `app_color` is what the app said. Times are seconds with millisecond resolution, and
+# the upstream fields are text: after a retry they are lists ("502, 200").
+ACCESS_LOG = (
+    "log_format bluegreen escape=json '{"
+    '"t":$msec,"time":"$time_iso8601","request_id":"$bg_request_id","listener":"$bg_listener",'
+    '"color":"$bg_served","status":$status,"upstream_status":"$upstream_status",'
+    '"upstream_s":"$upstream_response_time","request_s":$request_time,"method":"$request_method",'
+    '"path":"$uri","upstream":"$upstream_addr","client":"$remote_addr","app_color":"$upstream_http_x_app_color"'
+    "}';\naccess_log /dev/stdout bluegreen buffer=32k flush=1s;"
+)
+
+
+def _log(plan: RoutingPlan) -> str:
+    """The access log, and which listener and colour each line is for (`local`: checks from inside)."""
+    live_http = "redirect" if plan.tls is not None and plan.tls.redirect_http else "live"
+    listeners = {LIVE_PORT: live_http, PREVIEW_PORT: "preview", **({TLS_PORT: "live"} if plan.tls else {})}
+    rows = "".join(f"    {port} {name};\n" for port, name in sorted(listeners.items()))
+    return (
+        f"map $server_port $bg_listener {{\n{rows}    default local;\n}}\n"
+        'map $bg_listener $bg_served {\n    live $bg_color;\n    preview $bg_preview_color;\n    default "";\n}\n'
+        + ACCESS_LOG
+    )
+
+
 def _edge(edge: Edge) -> str:
     """Body and time limits, the per-client connection limit, and whose X-Forwarded-For to believe."""
     lines = [
@@ -439,6 +465,7 @@ def render(plan: RoutingPlan, generated_at: str) -> Rendered:
             "limit_req_status 429;"
         )
     blocks.append(_edge(plan.edge))
+    blocks.append(_log(plan))
     if plan.tls is not None:
         blocks.append(_tls(plan.tls))
     blocks += _listeners(plan)

@@ -33,6 +33,7 @@ SECRET_CAPABLE: dict[str, str] = {
     "docker": "docker.host",
     "registryAuth": "registryAuth.password",
     "tls": "tls.{certificate,key}",
+    "notifications": "notifications.webhookUrl",
 }
 
 
@@ -44,6 +45,7 @@ class Secrets:
     docker_host: bool = False
     registry_password: bool = False
     tls: bool = False
+    webhook: bool = False
 
     @classmethod
     def from_paths(cls, secret_paths: Collection[str], env_names: Iterable[str]) -> Secrets:
@@ -54,10 +56,13 @@ class Secrets:
             docker_host="docker" in tops,
             registry_password="registryAuth" in tops,
             tls="tls" in tops,
+            webhook="notifications" in tops,
         )
 
 
-_CAPABLE_LEAF = re.compile(r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password|tls\.(certificate|key))$")
+_CAPABLE_LEAF = re.compile(
+    r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password|tls\.(certificate|key)|notifications\.webhookUrl)$"
+)
 
 
 def top_level(path: str) -> str:

@@ -143,6 +143,10 @@ class ColorSpec(Model):
         description="Pin this version's image by digest (registry source); refused once it is another version's.",
     )
     replicas: int = Field(1, ge=0, le=10, description="Containers of this colour.")
+    env: dict[EnvName, EnvValue] = Field(
+        default_factory=dict,
+        description="Environment of this colour only, over app.env (a canary-only flag, an injected fault).",
+    )
 
 
 class Resources(Model):
@@ -344,9 +348,38 @@ AllowlistToken = Annotated[
 ]
 
 
-class Rollout(Model):
-    """Who may skip the dice during a canary: testers on an allowlist always reach the active colour."""
+class RolloutStep(Model):
+    weight: int = Field(ge=1, le=99, description="activeColor's share at this step, percent.")
+    pause_seconds: float = Field(ge=0, le=3600, description="How long the step is analysed before the next one.")
 
+
+class Analysis(Model):
+    """When a canary fails: judged every interval on the router's own log (docs/rollouts.md)."""
+
+    interval_seconds: float = Field(5, ge=1, le=300, description="Length of each judged window.")
+    min_requests: int = Field(
+        50, ge=1, le=1_000_000, description="Fewer candidate requests in a window: inconclusive, never a pass."
+    )
+    max_error_rate_pct: float = Field(1, ge=0, le=100, description="Candidate 5xx per 100 requests above it: fail.")
+    max_p99_ms: float = Field(500, gt=0, le=600_000, description="Candidate p99 above it: fail.")
+    max_p99_ratio: float = Field(
+        1.5, ge=1, le=100, description="Candidate p99 above this times the stable colour's (same window): fail."
+    )
+    failure_limit: int = Field(1, ge=0, le=100, description="Failed windows tolerated; one more aborts.")
+
+
+class Rollout(Model):
+    """How traffic moves to activeColor: steps judged by analysis, and who may skip the dice."""
+
+    steps: list[RolloutStep] = Field(
+        default_factory=list,
+        description="Weights walked (each analysed) when activeColor gains traffic, before the configured "
+        "trafficWeight; empty: one switch.",
+    )
+    analysis: Analysis = Field(default_factory=Analysis, description="The judgement of every step.")
+    progress_deadline_seconds: float = Field(
+        600, ge=1, le=86400, description="A step still without a passing window this long after it began aborts."
+    )
     allowlist_header: HeaderName | None = Field(
         None, description="Request header whose value is looked up in rollout.allowlist."
     )
@@ -354,6 +387,19 @@ class Rollout(Model):
         default_factory=list,
         description="Values of rollout.allowlistHeader that always go to activeColor (testers), whatever the weight.",
     )
+
+
+class Notifications(Model):
+    """A top-level key, so `--secret --path notifications.webhookUrl` keeps everything else plain."""
+
+    webhook_url: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2048),
+            Allowed("an http(s) URL such as a Slack incoming webhook; set it with --secret"),
+        ]
+        | None
+    ) = Field(None, description="Receives each rollout event as JSON with a Slack-compatible `text`.")
 
 
 class RouterSettings(Model):
@@ -430,7 +476,13 @@ class StackSettings(Model):
     maintenance: Maintenance = Field(
         default_factory=Maintenance, description="The maintenance page on the live listener (docs/edge.md)."
     )
-    rollout: Rollout = Field(default_factory=Rollout, description="Canary allowlist (docs/edge.md).")
+    rollout: Rollout = Field(
+        default_factory=Rollout,
+        description="Analysed steps (docs/rollouts.md) and the canary allowlist (docs/edge.md).",
+    )
+    notifications: Notifications = Field(
+        default_factory=Notifications, description="Where rollout events go besides stdout (docs/rollouts.md)."
+    )
 
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
@@ -529,15 +581,15 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
                 f"a host port other than router.port ({s.router.port})",
             )
         )
-    reserved = sorted(RESERVED_ENV.intersection(s.app.env))
-    for name in reserved:
-        problems.append(
-            Problem(
-                f"app.env.{name}",
-                s.app.env[name],
-                "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
+    for where, env in (("app.env", s.app.env), ("blue.env", s.blue.env), ("green.env", s.green.env)):
+        for name in sorted(RESERVED_ENV.intersection(env)):
+            problems.append(
+                Problem(
+                    f"{where}.{name}",
+                    env[name],
+                    "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
+                )
             )
-        )
     if not s.docker.host and not s.docker.local and not re.match(DEV_STACKS_PATTERN, stack):
         problems.append(
             Problem(
@@ -548,6 +600,9 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
             )
         )
     problems += _tls_problems(s, secret_tops)
+    weights = [step.weight for step in s.rollout.steps]
+    if weights != sorted(set(weights)):
+        problems.append(Problem("rollout.steps", weights, "weights that only go up, each once, e.g. [10, 50]"))
     if bool(s.rollout.allowlist) != bool(s.rollout.allowlist_header):
         key = "rollout.allowlistHeader" if s.rollout.allowlist else "rollout.allowlist"
         problems.append(

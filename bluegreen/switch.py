@@ -193,7 +193,13 @@ def decide(snapshot: Snapshot, rendered: Rendered, source: str, observed: str | 
 
 
 def generation_files(
-    plan: RoutingPlan, rendered: Rendered, snapshot: Snapshot, decision: Decision, source: str, observed: str | None
+    plan: RoutingPlan,
+    rendered: Rendered,
+    snapshot: Snapshot,
+    decision: Decision,
+    source: str,
+    observed: str | None,
+    note: str | None = None,
 ) -> dict[str, str]:
     """Everything one generation holds: config, state and both records (carried over where unchanged)."""
     record = json.dumps(
@@ -201,6 +207,7 @@ def generation_files(
             "plan": json.loads(plan.canonical()), "source": source, "appliedAt": utc_now(),
             "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
             **({"observed": observed} if observed is not None else {}),
+            **({"note": note} if note else {}),
         },
         indent=2,
     )  # fmt: skip
@@ -226,9 +233,11 @@ def apply_plan(
     expect_live_plan: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    note: str | None = None,
 ) -> SwitchReport:
     """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
-    `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback)."""
+    `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
+    `note` says why, in the live record (`status` shows it: a rollout's abort reason)."""
     say = log or (lambda _: None)
     started = clock()
     locking = LockingProber(router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, say)
@@ -259,7 +268,7 @@ def apply_plan(
             report.live_s = report.total_s = clock() - started
             return report
         # publish, verify (in the router: one exec)
-        files = generation_files(plan, rendered, snapshot, decision, source, observed)
+        files = generation_files(plan, rendered, snapshot, decision, source, observed, note)
         publication = Publication(
             f"g{time.time_ns()}", files, decision.reload, rendered.config_hash, rendered.plan_hash, VERIFY_SECONDS
         )

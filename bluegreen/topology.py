@@ -70,10 +70,11 @@ class Topology:
         return router_name(self.deployment)
 
     def app_env(self, color: Color) -> list[str]:
-        """KEY=value pairs of an app container: the program's own, then the user's."""
+        """KEY=value pairs of an app container: the program's own, then app.env, then the colour's own env."""
         s = self.settings
         own = program_env(color, s.color(color).version or "", s.app.port, s.app.profile, s.app.health_path)
-        return [f"{k}={v}" for k, v in {**own, **dict(sorted(s.app.env.items()))}.items()]
+        user = {**s.app.env, **s.color(color).env}
+        return [f"{k}={v}" for k, v in {**own, **dict(sorted(user.items()))}.items()]
 
     def build_hash_of(self, color: Color) -> str:
         """The build context's hash where it decides the image: built images of a branch-like version.

@@ -80,6 +80,11 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             raise pulumi.RunError("; ".join(p.line() for p in stale) + "; nothing was changed")
         for line in settings.app.security.relaxed():
             pulumi.log.warn(f"hardening relaxed: {line}")
+        if settings.notifications.webhook_url and not secrets.webhook:
+            pulumi.log.warn(
+                "notifications.webhookUrl is not a secret (a webhook URL is its own credential): set it with "
+                "`pulumi config set --secret --path notifications.webhookUrl ...`"
+            )
         if settings.tls is not None:
             expiring = read_certificate(settings.tls.certificate).expiry_warning(datetime.now(UTC))
             if expiring:

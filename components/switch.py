@@ -13,6 +13,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from bluegreen.notify import WEBHOOK_ENV
 from bluegreen.routing import RoutingPlan
 from bluegreen.topology import Topology
 from components.cli import bluegreen_cli, docker_env
@@ -34,9 +35,14 @@ class Switch(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Switch", name, None, opts)
+        # With rollout.steps, traffic moves through analysed steps (docs/rollouts.md); a failed
+        # analysis aborts to the stable colour and fails this command, so `pulumi up` fails.
+        verb = "rollout" if topology.settings.rollout.steps else "switch"
         run = bluegreen_cli(
-            "switch", "--stack", topology.stack, "--project", topology.project, "--plan", "-", "--source", "program"
+            verb, "--stack", topology.stack, "--project", topology.project, "--plan", "-", "--source", "program"
         )
+        webhook = topology.settings.notifications.webhook_url
+        notify: dict[str, pulumi.Input[str]] = {WEBHOOK_ENV: pulumi.Output.secret(webhook)} if webhook else {}
         self.command = command.local.Command(
             name,
             create=run,
@@ -48,6 +54,7 @@ class Switch(pulumi.ComponentResource):
                 "BLUEGREEN_ROUTER_ID": router.id,
                 # What the drift check saw (components/drift.py); stable while nothing drifts.
                 "BLUEGREEN_OBSERVED": observed,
+                **notify,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *(router_parts or []), *containers]),
         )

@@ -49,6 +49,13 @@ class AppConfig(BaseSettings):
     # connections open or take bodies, so only a development profile or an
     # explicit APP_DEBUG_ENDPOINTS=1 serves them.
     debug_endpoints: bool = False
+    # Injected faults for canary analysis tests, demos and game days: a share of
+    # requests answered 500, and latency added to each. Health endpoints are
+    # exempt (a faulty canary still passes its gate; analysis must catch it).
+    # A production profile refuses them unless APP_FAULT_ALLOW=1 says so.
+    fault_error_rate: float = Field(0.0, ge=0, le=1)
+    fault_latency_ms: int = Field(0, ge=0, le=60000)
+    fault_allow: bool = False
 
 
 class DevelopmentConfig(AppConfig):
@@ -94,6 +101,16 @@ def load_config() -> AppConfig:
     ]
     try:
         config = cls()
+        if config.profile == "production" and not config.fault_allow:
+            for name, value in (
+                ("FAULT_ERROR_RATE", config.fault_error_rate),
+                ("FAULT_LATENCY_MS", config.fault_latency_ms),
+            ):
+                if value:
+                    problems.append(
+                        f"{ENV_PREFIX}{name}: got {value!r}; allowed: 0 in the production profile "
+                        f"(set {ENV_PREFIX}FAULT_ALLOW=1 to inject faults there on purpose)"
+                    )
     except ValidationError as exc:
         for err in exc.errors():
             name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else "?"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import random
 import re
 import time
 import urllib.error
@@ -94,6 +95,26 @@ class RequestContext:
                 },
             )
             request_id.reset(token)
+
+
+class Faults:
+    """APP_FAULT_ERROR_RATE and APP_FAULT_LATENCY_MS on every request but the health endpoints."""
+
+    def __init__(self, app: ASGIApp, config: AppConfig) -> None:
+        self.app, self.rate, self.latency = app, config.fault_error_rate, config.fault_latency_ms / 1000
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/health"):
+            await self.app(scope, receive, send)
+            return
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.rate and random.random() < self.rate:  # noqa: S311 - a fault, not a secret  # nosec B311
+            await JSONResponse({"error": "injected fault (APP_FAULT_ERROR_RATE)"}, status_code=500)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp:
@@ -197,4 +218,5 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
     if config.debug_endpoints:
         routes += [Route("/slow", slow), Route("/echo", post_echo, methods=["POST"]), WebSocketRoute("/ws", echo)]
     app = Starlette(routes=routes, lifespan=lifespan)
-    return RequestContext(app, config)
+    faulty: ASGIApp = Faults(app, config) if config.fault_error_rate or config.fault_latency_ms else app
+    return RequestContext(faulty, config)

@@ -19,6 +19,8 @@ printf '\n@@bluegreen:program\n'
 cat "$dir/current/program-plan.json" 2>/dev/null || cat "$dir/program-plan.json" 2>/dev/null || true
 printf '\n@@bluegreen:holder\n'
 cat "$dir/lock.d/info" 2>/dev/null || true
+printf '\n@@bluegreen:rollout\n'
+cat "$dir/rollout.json" 2>/dev/null || true
 printf '\n@@bluegreen:certificate\n'
 cat "$dir/tls/current/cert.pem" 2>/dev/null || true
 printf '\n@@bluegreen-probes\n'

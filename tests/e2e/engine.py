@@ -266,7 +266,10 @@ class CommandHandler(Handler):
             cwd=ROOT, env=env, timeout=600, check=False,
         )  # fmt: skip
         if done.returncode != 0:
-            raise EngineError(f"command failed ({done.returncode}): {script}\n{done.stderr.strip()[-1500:]}")
+            # Like `pulumi up`: the command's own last word first (our CLI says why in one line).
+            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+            last = lines[-1] if lines else f"exit {done.returncode}, no output"
+            raise EngineError(f"{last}\n  (command failed with exit {done.returncode}: {script})")
         return {**inputs, "stdout": done.stdout.strip(), "stderr": done.stderr.strip()}
 
     def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -294,7 +297,9 @@ class DockerEngineMocks(RecordingMocks):
         self.seq: int = data["seq"]
         self.resources_state: dict[str, dict[str, Any]] = data["resources"]
         self.seen: set[str] = set()
-        self.doomed: list[dict[str, Any]] = []
+        # Replaced resources wait for the end of the update to be deleted; like the engine's
+        # pending deletes, they are in the state file, so an update that fails first leaks none.
+        self.doomed: list[dict[str, Any]] = data.get("pendingDeletes", [])
         self.lock = threading.Lock()
         client = DockerClient()
         self.handlers: dict[str, Handler] = {
@@ -308,7 +313,8 @@ class DockerEngineMocks(RecordingMocks):
 
     def save(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        self.state_path.write_text(json.dumps({"seq": self.seq, "resources": self.resources_state}, indent=1))
+        state = {"seq": self.seq, "resources": self.resources_state, "pendingDeletes": self.doomed}
+        self.state_path.write_text(json.dumps(state, indent=1))
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         super().new_resource(args)

@@ -10,6 +10,7 @@ update the Switch, a release only the idle colour, its image and the Switch.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import trustme
 from tests.e2e.engine import destroy, up
 from tests.support.dockerutil import docker, get
 from tests.support.paths import ROOT
-from tests.support.prober import BackgroundProbe
+from tests.support.prober import BackgroundProbe, run_probe
 from tests.support.tlsutil import client_context, fetch, issue_pem, served_fingerprint
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
@@ -194,6 +195,53 @@ def test_dev_stack_serves_https_rotates_and_enters_maintenance(clean_dev: None) 
         assert fetch(HTTPS + "/", context)[0] == 200
     statuses = Counter(s.status for s in load.stats.samples)
     assert set(statuses) == {200, 503} and not load.stats.errors, (statuses, load.stats.errors)
+    destroy("dev")
+
+
+def engine_up(*overrides: str) -> subprocess.CompletedProcess[str]:
+    """`python -m tests.e2e.engine up dev ...` as a user runs it."""
+    args = [*(f"{k}={v}" for k, v in PORTS.items()), *overrides]
+    return subprocess.run([sys.executable, "-m", "tests.e2e.engine", "up", "dev", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+
+
+def test_dev_rollout_aborts_a_failing_canary_and_promotes_a_healthy_one(clean_dev: None) -> None:
+    """rollout.steps through the engine: 20% 500s on green at 10% abort to blue within 15 s of green's first
+    request, with one line naming the error rate; a healthy green walks the step and takes 100%; the router's
+    metrics then count exactly what a client counted."""
+    assert engine_up().returncode == 0  # blue 1.0.0 at 100%
+    promote = ['rollout.steps=[{"weight":10,"pauseSeconds":20}]', "activeColor=green", "trafficWeight=100",
+               "green.version=1.1.0"]  # fmt: skip
+    with BackgroundProbe(URL, connections=16, round_seconds=1) as load:
+        failing = engine_up(*promote, "green.env.APP_FAULT_ERROR_RATE=0.2")
+    assert failing.returncode == 1
+    first = failing.stderr.strip().splitlines()[0]
+    assert re.fullmatch(r"engine: rollout bluegreen-dev: rollout aborted at green 10%: error rate \d+\.\d% > 1% "
+                        r"over 5 s \(\d+ requests\); blue is back at 100%", first), failing.stderr  # fmt: skip
+    green_at = [s.at for s in load.stats.samples if s.color == "green"]
+    assert green_at, "green took requests at 10%"
+    print(f"\ngreen served {len(green_at)} requests over {green_at[-1] - green_at[0]:.1f}s before the abort")
+    assert green_at[-1] - green_at[0] <= 15, "blue has everything back within 15 s of green's first request"
+    assert served_by(URL) == Counter({"blue": 20})
+    status = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "dev"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=False).stdout  # fmt: skip
+    assert "last switch: rollout-abort at" in status and "error rate" in status, status
+
+    with BackgroundProbe(URL, connections=16, round_seconds=1):
+        healthy = engine_up(*promote)
+    assert healthy.returncode == 0, healthy.stderr[-2000:]
+    assert served_by(URL) == Counter({"green": 20}) and version_of(URL) == "1.1.0"
+
+    time.sleep(2)
+    started = time.monotonic()
+    stats = run_probe(URL, 60, 16, max_requests=10_000, retry=False)
+    took = time.monotonic() - started
+    time.sleep(1.5)
+    command = [sys.executable, "-m", "bluegreen", "metrics", "--stack", "dev", "--json", "--window", f"{took + 2:.1f}"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    counted = json.loads(done.stdout)["colors"]
+    client = Counter(s.color for s in stats.samples if s.status)
+    assert {c: counted[c]["requests"] for c in ("blue", "green")} == {"blue": client["blue"], "green": client["green"]}
     destroy("dev")
 
 

@@ -175,6 +175,7 @@ async def _worker(
     post_every: int = 0,
     tls: ssl.SSLContext | None = None,
     reconnect_every: int = 0,
+    pace: float = 0.0,
 ) -> None:
     get = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     body = b'{"order": 42}'
@@ -184,7 +185,11 @@ async def _worker(
     ).encode() + body
     conn = _Connection(host, port, tls)
     sent = 0
+    next_at = time.monotonic()
     while time.monotonic() < stop_at and (max_requests is None or stats.requests < max_requests):
+        if pace:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += pace
         started = time.monotonic()
         sent += 1
         is_post = post_every > 0 and sent % post_every == 0
@@ -223,8 +228,11 @@ async def probe(
     post_every: int = 0,
     tls: ssl.SSLContext | None = None,
     reconnect_every: int = 0,
+    rate: float = 0.0,
 ) -> ProbeStats:
-    """Run `connections` keep-alive clients against url (http(s)://127.0.0.1:PORT) for `seconds`."""
+    """Run `connections` keep-alive clients against url (http(s)://127.0.0.1:PORT) for `seconds`.
+
+    `rate`: requests per second over all connections (0: as fast as they go)."""
     secure = url.startswith("https://")
     if secure and tls is None:
         raise ValueError(f"{url}: an https URL needs the TLS context that trusts its CA")
@@ -235,7 +243,7 @@ async def probe(
     await asyncio.gather(
         *(
             _worker(host, int(port or (443 if secure else 80)), path, stop_at, stats, max_requests, retry, post_every,
-                    tls if secure else None, reconnect_every)
+                    tls if secure else None, reconnect_every, connections / rate if rate else 0.0)
             for _ in range(connections)
         )
     )  # fmt: skip
@@ -251,10 +259,11 @@ def run_probe(
     post_every: int = 0,
     tls: ssl.SSLContext | None = None,
     reconnect_every: int = 0,
+    rate: float = 0.0,
 ) -> ProbeStats:
     return asyncio.run(
         probe(url, seconds, connections, max_requests=max_requests, retry=retry, post_every=post_every, tls=tls,
-              reconnect_every=reconnect_every)
+              reconnect_every=reconnect_every, rate=rate)
     )  # fmt: skip
 
 
@@ -276,10 +285,11 @@ class BackgroundProbe:
         post_every: int = 0,
         tls: ssl.SSLContext | None = None,
         reconnect_every: int = 0,
+        rate: float = 0.0,
     ) -> None:
         self.url, self.connections = url, connections
         self.retry, self.post_every = retry, post_every
-        self.tls, self.reconnect_every = tls, reconnect_every
+        self.tls, self.reconnect_every, self.rate = tls, reconnect_every, rate
         self.round_seconds, self.settle_seconds = round_seconds, settle_seconds
         self.stats = ProbeStats()
         self.stop = threading.Event()
@@ -296,6 +306,7 @@ class BackgroundProbe:
                     post_every=self.post_every,
                     tls=self.tls,
                     reconnect_every=self.reconnect_every,
+                    rate=self.rate,
                 )
             )
 

@@ -637,3 +637,16 @@ def test_an_expiring_certificate_is_warned_in_the_preview(caplog: pytest.LogCapt
     with caplog.at_level("WARNING"):
         run_program(with_changes(stack_raw("dev"), {"tls": _tls(days=3)}), stack="dev", secret_keys=["tls"])
     assert "tls.certificate: the TLS certificate for 127.0.0.1 expires in 3.0 days" in caplog.text
+
+
+def test_rollout_steps_make_the_switch_walk_them_and_the_webhook_stays_secret() -> None:
+    plain = switch_of(run_program(stack_raw("dev"), stack="dev"))
+    assert " switch --stack dev " in plain.inputs["create"]
+    assert "BLUEGREEN_WEBHOOK_URL" not in plain.inputs["environment"]
+    steps = {"rollout.steps": [{"weight": 10, "pauseSeconds": 30}],
+             "notifications": {"webhookUrl": "https://hooks.example.com/T000/B000/XXXX"}}  # fmt: skip
+    run = run_program(with_changes(stack_raw("dev"), steps), stack="dev", secret_keys=["notifications"])
+    walked = switch_of(run)
+    assert " rollout --stack dev " in walked.inputs["create"] and walked.inputs["create"] == walked.inputs["update"]
+    assert "XXXX" not in _everything_but_secret_inputs(run)
+    assert json.loads(walked.inputs["stdin"])["rollout"]["steps"] == [{"weight": 10, "pauseSeconds": 30.0}]

@@ -82,6 +82,9 @@ def test_environment_overrides_profile(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"APP_DOWNSTREAM_URL": "not a url"}, "APP_DOWNSTREAM_URL: got 'not a url'"),
         ({"APP_LOG_LEVEL": "loud"}, "APP_LOG_LEVEL: got 'loud'"),
         ({"APP_SHUTDOWN_TIMEOUT_SECONDS": "0"}, "APP_SHUTDOWN_TIMEOUT_SECONDS: got '0'"),
+        ({"APP_FAULT_ERROR_RATE": "1.5"}, "APP_FAULT_ERROR_RATE: got '1.5'"),
+        ({"APP_FAULT_ERROR_RATE": "0.2"}, "APP_FAULT_ERROR_RATE: got 0.2; allowed: 0 in the production profile"),
+        ({"APP_FAULT_LATENCY_MS": "50"}, "APP_FAULT_LATENCY_MS: got 50; allowed: 0 in the production profile"),
     ],
 )
 def test_bad_config_fails_fast(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str) -> None:
@@ -299,3 +302,19 @@ def test_post_echo_answers_once_with_what_it_received(monkeypatch: pytest.Monkey
         assert answer.json()["received"] == 8 and answer.json()["sha256"] == hashlib.sha256(b"order-42").hexdigest()
         assert client.post("/echo", content=b"x" * (ECHO_MAX_BYTES + 1)).status_code == 413
         assert client.get("/echo").status_code == 405
+
+
+def test_injected_faults_answer_500_at_their_rate_and_spare_the_health_endpoints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    faulty = config(monkeypatch, APP_PROFILE="staging", APP_FAULT_ERROR_RATE="0.3", APP_FAULT_LATENCY_MS="20")
+    with TestClient(create_app(faulty)) as client:
+        codes = [client.get("/").status_code for _ in range(400)]
+        assert 80 <= codes.count(500) <= 160 and set(codes) == {200, 500}, codes.count(500)
+        assert all(client.get("/health/ready").status_code == 200 for _ in range(50)), "the gate still passes"
+        started = time.perf_counter()
+        client.get("/")
+        assert time.perf_counter() - started >= 0.02
+    allowed = config(monkeypatch, APP_PROFILE="production", APP_FAULT_ERROR_RATE="1", APP_FAULT_ALLOW="1")
+    with TestClient(create_app(allowed)) as client:
+        assert client.get("/").status_code == 500

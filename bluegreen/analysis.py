@@ -1,0 +1,52 @@
+"""The judgement of one window of a canary: pass, fail or inconclusive. Pure, no I/O.
+
+The candidate is judged on its own figures (error rate, p99) and against the
+stable colour over the same seconds (p99 ratio), so a slow host slows both
+and fails neither. Too few candidate requests is *inconclusive*, never a
+pass: a rollout never promotes without evidence.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from bluegreen.metrics import ColorMetrics
+from bluegreen.settings import Analysis
+
+
+class Outcome(enum.StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password  # nosec B105
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str
+
+
+def judge(candidate: ColorMetrics, stable: ColorMetrics, rules: Analysis, window: float) -> Verdict:
+    """One window's verdict; `reason` reads as the tail of `rollout aborted at green 10%: <reason>`."""
+    over = f"over {window:g} s ({candidate.requests} requests)"
+    if candidate.requests < rules.min_requests:
+        return Verdict(
+            Outcome.INCONCLUSIVE, f"{candidate.requests} requests in {window:g} s, fewer than {rules.min_requests}"
+        )
+    failures = []
+    if candidate.error_rate_pct > rules.max_error_rate_pct:
+        failures.append(f"error rate {candidate.error_rate_pct:.1f}% > {rules.max_error_rate_pct:g}%")
+    if candidate.p99_ms > rules.max_p99_ms:
+        failures.append(f"p99 {candidate.p99_ms:.0f} ms > {rules.max_p99_ms:g} ms")
+    elif (
+        stable.requests >= rules.min_requests
+        and stable.p99_ms > 0
+        and candidate.p99_ms > rules.max_p99_ratio * stable.p99_ms
+    ):
+        failures.append(
+            f"p99 {candidate.p99_ms:.0f} ms > {rules.max_p99_ratio:g} x the stable colour's {stable.p99_ms:.0f} ms"
+        )
+    if failures:
+        return Verdict(Outcome.FAIL, f"{', '.join(failures)} {over}")
+    return Verdict(Outcome.PASS, f"error rate {candidate.error_rate_pct:.1f}%, p99 {candidate.p99_ms:.0f} ms {over}")

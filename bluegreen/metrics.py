@@ -1,0 +1,136 @@
+"""Per-colour request metrics from the router's access log: pure functions, no I/O.
+
+The router decides every request, so its log knows which colour each one was
+sent to, including the 502s and 504s nginx answers itself when a container
+dies (the app never saw those, so the app's own header cannot name them).
+Metrics are computed from exact samples over a window of the log's own
+timestamps (`t`, nginx's $msec), never from a pre-aggregated series, so a
+canary and the stable colour are always compared over the same seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from bluegreen.conventions import COLORS, Color
+
+# nginx writes its access log in 32 KiB buffers flushed every second: the last
+# second of the log may not be there yet, so a window ends this long ago.
+FLUSH_LAG_SECONDS = 1.2
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One live request: when it ended, the colour it was routed to, its status and its time."""
+
+    t: float
+    color: str
+    status: int
+    seconds: float
+
+
+def parse_line(line: str) -> Sample | None:
+    """A live-listener request from one log line; None for anything else (other listeners, noise)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        entry = json.loads(line)
+        if entry.get("listener") != "live":
+            return None
+        return Sample(float(entry["t"]), str(entry.get("color") or ""), int(entry["status"]), float(entry["request_s"]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def parse_log(text: str) -> list[Sample]:
+    return [s for s in (parse_line(line) for line in text.splitlines()) if s is not None]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of exact samples (0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class ColorMetrics:
+    requests: int
+    errors: int  # 5xx, the router's own 502/504 included
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    rps: float
+
+    @property
+    def error_rate_pct(self) -> float:
+        return 100.0 * self.errors / self.requests if self.requests else 0.0
+
+    def as_json(self) -> dict[str, float | int]:
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "errorRatePct": round(self.error_rate_pct, 2),
+            "p50Ms": round(self.p50_ms, 1),
+            "p95Ms": round(self.p95_ms, 1),
+            "p99Ms": round(self.p99_ms, 1),
+            "rps": round(self.rps, 2),
+        }
+
+
+def summarize(samples: Iterable[Sample], start: float, end: float) -> dict[Color, ColorMetrics]:
+    """Each colour's metrics over requests that ended in [start, end)."""
+    window = max(end - start, 1e-9)
+    by_color: dict[Color, list[Sample]] = {c: [] for c in COLORS}
+    for s in samples:
+        if start <= s.t < end and s.color in by_color:
+            by_color[s.color].append(s)
+    result = {}
+    for color, found in by_color.items():
+        ms = [s.seconds * 1000 for s in found]
+        result[color] = ColorMetrics(
+            requests=len(found),
+            errors=sum(1 for s in found if s.status >= 500),
+            p50_ms=percentile(ms, 50),
+            p95_ms=percentile(ms, 95),
+            p99_ms=percentile(ms, 99),
+            rps=len(found) / window,
+        )
+    return result
+
+
+def as_json(metrics: Mapping[Color, ColorMetrics], window: float) -> dict[str, object]:
+    return {"windowSeconds": window, "colors": {c: m.as_json() for c, m in metrics.items()}}
+
+
+def as_prometheus(metrics: Mapping[Color, ColorMetrics], deployment: str, window: float) -> str:
+    """The text exposition format, one gauge family per figure, labelled by colour."""
+    families = [
+        ("bluegreen_requests", "Requests the live listener routed to the colour in the window.", "requests"),
+        ("bluegreen_errors", "Of those, answered 5xx (by the app or by the router).", "errors"),
+        ("bluegreen_error_rate_percent", "Errors per 100 requests in the window.", "errorRatePct"),
+        ("bluegreen_requests_per_second", "Requests per second over the window.", "rps"),
+    ]
+    lines = []
+    for name, text, key in families:
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge"]
+        for color, m in metrics.items():
+            lines.append(f'{name}{{deployment="{deployment}",color="{color}",window_seconds="{window:g}"}} '
+                         f"{m.as_json()[key]}")  # fmt: skip
+    lines += [
+        "# HELP bluegreen_latency_ms Request time at the router, from exact samples.",
+        "# TYPE bluegreen_latency_ms gauge",
+    ]
+    for color, m in metrics.items():
+        for q, value in (("0.5", m.p50_ms), ("0.95", m.p95_ms), ("0.99", m.p99_ms)):
+            lines.append(
+                f'bluegreen_latency_ms{{deployment="{deployment}",color="{color}",window_seconds="{window:g}",'
+                f'quantile="{q}"}} {value:.1f}'
+            )
+    return "\n".join(lines) + "\n"

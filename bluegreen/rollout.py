@@ -1,0 +1,204 @@
+"""A rollout: the steps of `rollout.steps` walked one gated switch at a time, each judged, abort on failure.
+
+When a plan gives activeColor (the candidate) more traffic than it has now,
+the candidate takes each configured weight in between; at each step the
+router's own log is judged every `analysis.intervalSeconds` (bluegreen.analysis)
+for at least `pauseSeconds`. More than `failureLimit` failed windows aborts:
+the stable colour goes back to 100% through the ordinary gated switch, the
+candidate stays on the preview listener, and the live record says why
+(`status` shows it). A step with no passing window by `progressDeadlineSeconds`
+aborts too: no evidence is never a pass. Then the plan itself is applied.
+
+Every switch here is `apply_plan` (lock, gate, publish, verify); a rollout
+holds no lock between them, and refuses to go on when the live routing
+changed under it (an operator's rollback wins). Operators steer a running
+rollout with `bluegreen rollout promote|abort`, which leave a command in the
+router for its next window; rollback never runs analysis.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bluegreen.analysis import Outcome, Verdict, judge
+from bluegreen.conventions import Color, other, utc_now
+from bluegreen.errors import BluegreenError
+from bluegreen.health import Inspector
+from bluegreen.metrics import FLUSH_LAG_SECONDS, ColorMetrics
+from bluegreen.routing import RoutingPlan, parse_plan
+from bluegreen.settings import Rollout, RolloutStep
+from bluegreen.switch import LockingProber, RouterPort, SwitchReport, apply_plan, live_plan, new_lock
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class RolloutPort(RouterPort, Protocol):
+    """What a rollout needs beyond a switch: the router's metrics and its control files."""
+
+    def metrics(self, window: float) -> Mapping[Color, ColorMetrics]: ...
+
+    def take_command(self) -> str | None: ...
+
+    def write_progress(self, progress: Mapping[str, Any] | None) -> None: ...
+
+    def leave_command(self, command: str) -> None: ...
+
+
+class RolloutAbortedError(BluegreenError):
+    """The candidate failed its analysis (or was aborted by hand); the stable colour is back at 100%."""
+
+
+@dataclass(frozen=True)
+class _AbortError(Exception):
+    reason: str
+
+
+def with_share(plan: RoutingPlan, share: int) -> RoutingPlan:
+    """`plan` with its active colour (the candidate) at `share`%."""
+    raw = plan.model_dump(mode="json", by_alias=True)
+    raw["weights"] = {plan.active: share, plan.idle: 100 - share}
+    return parse_plan(raw)
+
+
+def aborted_plan(plan: RoutingPlan) -> RoutingPlan:
+    """The stable colour at 100% and active; the candidate idle, on the preview listener.
+
+    Gated like a rollback: one passing probe per container, the stable colour already serves.
+    """
+    raw = plan.model_dump(mode="json", by_alias=True)
+    raw.update(active=plan.idle, weights={plan.idle: 100, plan.active: 0})
+    raw["healthGate"]["successes"] = 1
+    return parse_plan(raw)
+
+
+def steps_to_walk(live: RoutingPlan | None, target: RoutingPlan) -> list[RolloutStep]:
+    """The configured steps between the candidate's live share and its share in `target`.
+
+    None on a first deploy (nothing stable to compare with), when the stable
+    colour has no containers, or when the candidate does not gain traffic.
+    """
+    if live is None or not target.rollout.steps or not target.color(target.idle).containers:
+        return []
+    now, goal = live.weight(target.active), target.weight(target.active)
+    return [step for step in target.rollout.steps if now < step.weight < goal]
+
+
+def run_rollout(
+    router: RolloutPort,
+    inspector: Inspector,
+    target: RoutingPlan,
+    source: str = "cli",
+    observed: str | None = None,
+    lock_wait: float = 60.0,
+    emit: Emit | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SwitchReport:
+    """Apply `target`, through its analysed steps when it moves traffic to its active colour."""
+    say = emit or (lambda _: None)
+    steps = steps_to_walk(live_plan(router), target)
+    if not steps:
+        return apply_plan(router, inspector, target, source=source, observed=observed, lock_wait=lock_wait)
+    candidate, stable = target.active, other(target.active)
+    router.take_command()  # one left from a rollout that died is not for this one
+    base = {"deployment": target.deployment, "candidate": candidate, "stable": stable}
+    say({"event": "started", **base, "steps": [s.weight for s in steps], "target": target.weight(candidate)})
+    expect: str | None = None
+    share = 0
+    try:
+        for step in steps:
+            share = step.weight
+            step_plan = with_share(target, share)
+            apply_plan(router, inspector, step_plan, source="rollout", lock_wait=lock_wait, expect_live_plan=expect)
+            expect = step_plan.plan_hash()
+            router.write_progress({**base, "weight": share, "since": utc_now(), "targetPlan": target.plan_hash()})
+            say({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
+            if _analyse(router, step, target.rollout, candidate, stable, say, base, clock, sleep) == "promote":
+                break
+        report = apply_plan(
+            router, inspector, target, source=source, observed=observed, lock_wait=lock_wait, expect_live_plan=expect
+        )
+        say({"event": "promoted", **base, "weight": target.weight(candidate)})
+        return report
+    except _AbortError as stop:
+        reason = f"rollout aborted at {candidate} {share}%: {stop.reason}"
+        apply_plan(
+            router, inspector, aborted_plan(target), source="rollout-abort", lock_wait=lock_wait,
+            expect_live_plan=expect, note=reason,
+        )  # fmt: skip
+        say({"event": "aborted", **base, "weight": share, "reason": stop.reason})
+        raise RolloutAbortedError(f"{reason}; {stable} is back at 100%") from None
+    finally:
+        router.write_progress(None)
+
+
+def _analyse(
+    router: RolloutPort,
+    step: RolloutStep,
+    rollout: Rollout,
+    candidate: Color,
+    stable: Color,
+    say: Emit,
+    base: Mapping[str, Any],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> str:
+    """Judge windows until the step has passed ("pass"), been promoted by hand ("promote"), or must abort."""
+    rules = rollout.analysis
+    started = clock()
+    failures = 0
+    # The first window is the first `interval` of the step, read once the log has it.
+    due = started + rules.interval_seconds + FLUSH_LAG_SECONDS
+    while True:
+        sleep(max(0.0, due - clock()))
+        command = router.take_command()
+        if command is not None:
+            action, _, who = command.partition(" ")
+            say({"event": action, **base, "weight": step.weight, "by": who})
+            if action == "promote":
+                return "promote"
+            raise _AbortError(f"aborted by {who or 'an operator'}")
+        found = router.metrics(rules.interval_seconds)
+        verdict: Verdict = judge(found[candidate], found[stable], rules, rules.interval_seconds)
+        figures: dict[str, Any] = {candidate: found[candidate].as_json(), stable: found[stable].as_json()}
+        say({"event": "verdict", **base, "weight": step.weight, "verdict": str(verdict.outcome),
+             "reason": verdict.reason, **figures})  # fmt: skip
+        if verdict.outcome is Outcome.FAIL:
+            failures += 1
+            if failures > rules.failure_limit:
+                raise _AbortError(verdict.reason)
+        elapsed = clock() - started
+        if verdict.outcome is Outcome.PASS and elapsed >= step.pause_seconds:
+            return "pass"
+        if elapsed >= rollout.progress_deadline_seconds:
+            raise _AbortError(f"no passing window in {rollout.progress_deadline_seconds:g} s (last: {verdict.reason})")
+        due += rules.interval_seconds
+
+
+def steer(
+    router: RolloutPort,
+    action: str,
+    lock_wait: float = 10.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Leave `promote` or `abort` for the running rollout, under the router's lock; its next window acts on it."""
+    lock = new_lock(f"rollout {action}", 0)
+    locking = LockingProber(router, lock, lock_wait, clock, sleep, lambda _: None)
+    try:
+        progress = locking.snapshot().rollout
+        if not progress:
+            raise BluegreenError(f"no rollout is running on {router.container}; nothing to {action}")
+        router.leave_command(f"{action} {lock.owner}")
+        return dict(progress)
+    finally:
+        if locking.locked:
+            router.release(lock)
+
+
+def event_line(event: Mapping[str, Any]) -> str:
+    return json.dumps({"at": utc_now(), **event}, sort_keys=False)

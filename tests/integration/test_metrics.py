@@ -1,0 +1,86 @@
+"""`bluegreen metrics` against a real router: its counts are the client's counts, its 5xx include nginx's own.
+
+One deployment for the module (2 blue + 2 green); traffic only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bluegreen.metrics import percentile
+from tests.support.dockergate import ROUTER_IMAGE, need_image
+from tests.support.dockerutil import Container, docker
+from tests.support.lab import Stack, two_colours
+from tests.support.prober import run_probe
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def stack(app_image: str) -> Iterator[Stack]:
+    need_image(ROUTER_IMAGE)
+    with two_colours("metrics", app_image) as s:
+        yield s
+
+
+def metrics(stack: Stack, window: float) -> dict[str, Any]:
+    time.sleep(1.5)  # nginx flushes its access log every second
+    done = stack.cli("metrics", "--json", "--window", f"{window:g}")
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def test_metrics_count_what_the_client_counted_over_10000_requests(stack: Stack) -> None:
+    assert stack.switch(stack.plan("green", 50)).returncode == 0
+    time.sleep(2)  # nothing of the switch's own checks in the window
+    started = time.monotonic()
+    stats = run_probe(stack.url(), 60, 16, max_requests=10_000, retry=False)
+    took = time.monotonic() - started
+    client = Counter(s.color for s in stats.samples if s.status)
+    assert stats.requests >= 10_000 and stats.failed == 0
+    found = metrics(stack, took + 2)
+    assert {c: found["colors"][c]["requests"] for c in ("blue", "green")} == dict(client), (found, client)
+    client_p99 = percentile([s.latency * 1000 for s in stats.samples if s.color == "green"], 99)
+    router_p99 = found["colors"]["green"]["p99Ms"]
+    assert router_p99 <= client_p99 * 1.05, (router_p99, client_p99)  # the router's time is inside the client's
+    assert found["colors"]["blue"]["errors"] == 0 and found["colors"]["green"]["errors"] == 0
+
+
+def test_the_routers_own_502s_count_for_the_colour_they_were_routed_to(stack: Stack) -> None:
+    assert stack.switch(stack.plan("green", 50)).returncode == 0
+    green = stack.containers["green"]
+    try:
+        docker("stop", "-t", "1", *green)
+        time.sleep(3)  # Docker's DNS forgets the stopped containers' alias
+        stats = run_probe(stack.url(), 3, 8, retry=False)
+        client_5xx = Counter(s.color for s in stats.samples if s.status >= 500)
+        assert client_5xx["green"] >= 5 and client_5xx["blue"] == 0, client_5xx
+        found = metrics(stack, 6)
+        assert found["colors"]["green"]["errors"] == client_5xx["green"], (found, client_5xx)
+        assert found["colors"]["green"]["errorRatePct"] == 100.0
+    finally:
+        docker("start", *green)
+        for name in green:
+            Container(name).wait_health("healthy", timeout=60)
+
+
+def test_prometheus_and_text_outputs(stack: Stack) -> None:
+    assert stack.switch(stack.plan("blue")).returncode == 0
+    run_probe(stack.url(), 1, 4)
+    time.sleep(1.5)
+    text = stack.cli("metrics", "--prometheus", "--window", "30").stdout
+    assert "# TYPE bluegreen_requests gauge" in text
+    assert (
+        'bluegreen_latency_ms{deployment="bluegreen-metrics",color="blue",window_seconds="30",quantile="0.99"}' in text
+    )
+    table = stack.cli("metrics", "--window", "30").stdout
+    assert table.startswith("bluegreen-metrics: live listener, last 30s\n") and "  blue " in table
+    bad = stack.cli("metrics", "--window", "0")
+    assert bad.returncode == 2 and "--window: got '0'; allowed: seconds from 1 to 86400" in bad.stderr

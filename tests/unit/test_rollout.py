@@ -1,0 +1,191 @@
+"""A rollout against a fake router whose metrics follow a script: steps, verdicts, abort, promote by hand.
+
+The same seam as the switch's tests (tests/unit/test_switch.py); the real
+router and app run it in tests/e2e/test_dev_stack.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from bluegreen.analysis import Outcome, judge
+from bluegreen.conventions import Color
+from bluegreen.errors import BluegreenError
+from bluegreen.live_router import LIVE_PLAN, Begun, Lock
+from bluegreen.metrics import ColorMetrics
+from bluegreen.rollout import RolloutAbortedError, run_rollout, steer, steps_to_walk
+from bluegreen.settings import Analysis
+from bluegreen.switch import live_plan
+from tests.unit.test_health import Clock
+from tests.unit.test_switch import Engine, FakeRouter, plan, switch
+
+HEALTHY = ColorMetrics(requests=200, errors=0, p50_ms=10, p95_ms=20, p99_ms=30, rps=40)
+FAILING = dataclasses.replace(HEALTHY, errors=40)  # 20% 5xx
+QUIET = dataclasses.replace(HEALTHY, requests=3)
+ROLLOUT = {"steps": [{"weight": 10, "pauseSeconds": 10}, {"weight": 50, "pauseSeconds": 10}],
+           "analysis": {"intervalSeconds": 5, "minRequests": 50, "failureLimit": 1},
+           "progressDeadlineSeconds": 60}  # fmt: skip
+
+
+class RolloutRouter(FakeRouter):
+    """FakeRouter plus the router's log (a function of the live weights) and the rollout files."""
+
+    def __init__(self, candidate: Callable[[int], ColorMetrics] = lambda share: HEALTHY) -> None:
+        super().__init__()
+        self.candidate = candidate
+        self.progress: Mapping[str, Any] | None = None
+        self.progress_seen: list[Mapping[str, Any]] = []
+        self.commands: list[str] = []
+        self.scheduled: dict[int, str] = {}  # a command an operator leaves after that many windows
+        self.windows = 0
+
+    def metrics(self, window: float) -> dict[Color, ColorMetrics]:
+        self.windows += 1
+        record = self.live_record or {}
+        weights = record["plan"]["weights"]
+        active = record["plan"]["active"]
+        stable = "blue" if active == "green" else "green"
+        return {active: self.candidate(weights[active]), stable: HEALTHY}
+
+    def take_command(self) -> str | None:
+        if self.windows in self.scheduled:
+            self.commands.append(self.scheduled.pop(self.windows))
+        return self.commands.pop(0) if self.commands else None
+
+    def leave_command(self, command: str) -> None:
+        self.commands.append(command)
+
+    def write_progress(self, progress: Mapping[str, Any] | None) -> None:
+        self.progress = progress
+        if progress is not None:
+            self.progress_seen.append(progress)
+
+    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
+        begun = super().begin(lock, targets)
+        if begun.snapshot is None:
+            return begun
+        snapshot = dataclasses.replace(begun.snapshot, rollout=dict(self.progress) if self.progress else None)
+        return dataclasses.replace(begun, snapshot=snapshot)
+
+
+def promote_green(**rollout: Any) -> Any:
+    return plan(active="green", weights={"green": 100, "blue": 0}, rollout={**ROLLOUT, **rollout})
+
+
+def run(router: RolloutRouter, target: Any) -> tuple[list[dict[str, Any]], Clock]:
+    clock = Clock()
+    events: list[dict[str, Any]] = []
+    try:
+        run_rollout(router, Engine(), target, emit=events.append, clock=clock, sleep=clock.sleep)
+    finally:
+        router.events = events  # type: ignore[attr-defined]
+    return events, clock
+
+
+def shares(router: RolloutRouter) -> list[int]:
+    return [json.loads(p.files[LIVE_PLAN])["plan"]["weights"]["green"] for p in router.publications]
+
+
+def test_a_healthy_candidate_walks_every_step_then_takes_the_plan() -> None:
+    router = RolloutRouter()
+    switch(router)  # blue 100% live
+    events, clock = run(router, promote_green())
+    assert shares(router) == [0, 10, 50, 100]
+    assert [e["event"] for e in events] == ["started", "step", "verdict", "verdict", "step", "verdict", "verdict",
+                                            "promoted"]  # fmt: skip
+    assert {e["verdict"] for e in events if e["event"] == "verdict"} == {"pass"}
+    assert 20 <= clock.now <= 30, "two steps of 10 s pause, judged every 5 s"
+    assert router.progress is None and router.progress_seen[0]["weight"] == 10, "status saw it, and it is gone"
+    assert json.loads(router.publications[-1].files[LIVE_PLAN])["source"] == "cli"
+
+
+def test_a_failing_candidate_aborts_to_the_stable_colour_with_the_reason_in_the_record() -> None:
+    router = RolloutRouter(lambda share: FAILING)
+    switch(router)
+    with pytest.raises(RolloutAbortedError) as aborted:
+        run(router, promote_green())
+    assert str(aborted.value) == (
+        "rollout aborted at green 10%: error rate 20.0% > 1% over 5 s (200 requests); blue is back at 100%"
+    )
+    assert shares(router) == [0, 10, 0], "two failed windows (failureLimit 1), then blue gets everything back"
+    record = json.loads(router.publications[-1].files[LIVE_PLAN])
+    assert record["plan"]["active"] == "blue" and record["source"] == "rollout-abort"
+    assert record["note"].startswith("rollout aborted at green 10%: error rate 20.0%")
+    assert router.windows == 2 and router.progress is None
+
+
+def test_no_traffic_is_never_a_pass_and_aborts_at_the_progress_deadline() -> None:
+    router = RolloutRouter(lambda share: QUIET)
+    switch(router)
+    with pytest.raises(
+        RolloutAbortedError, match=r"no passing window in 60 s \(last: 3 requests in 5 s, fewer than 50\)"
+    ):
+        run(router, promote_green())
+    assert shares(router) == [0, 10, 0], "never promoted without evidence"
+
+
+def test_an_operator_can_promote_or_abort_a_running_rollout() -> None:
+    router = RolloutRouter()
+    switch(router)
+    router.progress = {"candidate": "green", "weight": 10}
+    assert steer(router, "promote")["weight"] == 10 and router.commands == [router.commands[0]]
+    assert router.commands[0].startswith("promote ") and "(rollout promote)" in router.commands[0]
+    assert router.held_by_us is None, "the lock is given back"
+    router.commands, router.progress = [], None
+    router.scheduled = {1: "promote alice@laptop"}
+    events, _ = run(router, promote_green())
+    assert shares(router) == [0, 10, 100], "promote skips the rest of the analysis"
+    assert [e["event"] for e in events] == ["started", "step", "verdict", "promote", "promoted"]
+    assert events[3]["by"] == "alice@laptop"
+
+    router = RolloutRouter()
+    switch(router)
+    router.scheduled = {1: "abort bob@laptop"}
+    with pytest.raises(RolloutAbortedError, match="aborted by bob@laptop; blue is back at 100%"):
+        run(router, promote_green())
+    with pytest.raises(BluegreenError, match="no rollout is running on bluegreen-dev-router; nothing to abort"):
+        steer(router, "abort")
+
+
+def test_a_stale_command_from_a_dead_rollout_is_dropped_at_the_start() -> None:
+    router = RolloutRouter()
+    switch(router)
+    router.commands = ["abort someone@old-host"]
+    run(router, promote_green())
+    assert shares(router)[-1] == 100
+
+
+def test_which_steps_are_walked() -> None:
+    live = plan()  # blue 100%
+    target = promote_green()
+    assert [s.weight for s in steps_to_walk(live, target)] == [10, 50]
+    assert [s.weight for s in steps_to_walk(plan(active="green", weights={"green": 10, "blue": 90}), target)] == [50]
+    canary = plan(active="green", weights={"green": 30, "blue": 70}, rollout=ROLLOUT)
+    assert [s.weight for s in steps_to_walk(live, canary)] == [10], "up to a partial target, then the target"
+    assert steps_to_walk(None, target) == [], "a first deploy has nothing stable to compare with"
+    assert steps_to_walk(target, target) == [], "the candidate already has its share"
+    assert steps_to_walk(live, plan(active="green", weights={"green": 100, "blue": 0})) == [], "no steps set"
+
+
+def test_the_rollout_plain_switches_when_there_is_nothing_to_walk() -> None:
+    router = RolloutRouter()
+    events, _ = run(router, promote_green())  # first deploy
+    assert events == [] and shares(router) == [100]
+    assert live_plan(router) is not None
+
+
+def test_the_judgement_of_one_window() -> None:
+    rules = Analysis(min_requests=50, max_error_rate_pct=1, max_p99_ms=500, max_p99_ratio=1.5)
+    assert judge(HEALTHY, HEALTHY, rules, 5).outcome is Outcome.PASS
+    assert judge(QUIET, HEALTHY, rules, 5).outcome is Outcome.INCONCLUSIVE
+    slow = dataclasses.replace(HEALTHY, p99_ms=600)
+    assert judge(slow, HEALTHY, rules, 5).reason == "p99 600 ms > 500 ms over 5 s (200 requests)"
+    slower = dataclasses.replace(HEALTHY, p99_ms=50)
+    verdict = judge(slower, HEALTHY, rules, 5)
+    assert verdict.outcome is Outcome.FAIL and "p99 50 ms > 1.5 x the stable colour's 30 ms" in verdict.reason
+    assert judge(slower, QUIET, rules, 5).outcome is Outcome.PASS, "no ratio against a stable colour with no data"
