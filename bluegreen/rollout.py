@@ -109,6 +109,7 @@ def run_rollout(
     say({"event": "started", **base, "steps": [s.weight for s in steps], "target": target.weight(candidate)})
     expect: str | None = None
     share = 0
+    note: str | None = None
     try:
         for step in steps:
             share = step.weight
@@ -117,11 +118,14 @@ def run_rollout(
             expect = step_plan.plan_hash()
             router.write_progress({**base, "weight": share, "since": utc_now(), "targetPlan": target.plan_hash()})
             say({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
-            if _analyse(router, step, target.rollout, candidate, stable, say, base, clock, sleep) == "promote":
+            verdict = _analyse(router, step, target.rollout, candidate, stable, say, base, clock, sleep)
+            if verdict.startswith("promote"):
+                note = f"promoted by {verdict.partition(' ')[2] or 'an operator'} at {candidate} {share}%"
                 break
         report = apply_plan(
-            router, inspector, target, source=source, observed=observed, lock_wait=lock_wait, expect_live_plan=expect
-        )
+            router, inspector, target, source=source, observed=observed, lock_wait=lock_wait,
+            expect_live_plan=expect, note=note,
+        )  # fmt: skip
         say({"event": "promoted", **base, "weight": target.weight(candidate)})
         return report
     except _AbortError as stop:
@@ -147,7 +151,7 @@ def _analyse(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> str:
-    """Judge windows until the step has passed ("pass"), been promoted by hand ("promote"), or must abort."""
+    """Judge windows until the step has passed ("pass"), been promoted by hand ("promote <who>"), or must abort."""
     rules = rollout.analysis
     started = clock()
     failures = 0
@@ -160,7 +164,7 @@ def _analyse(
             action, _, who = command.partition(" ")
             say({"event": action, **base, "weight": step.weight, "by": who})
             if action == "promote":
-                return "promote"
+                return command
             raise _AbortError(f"aborted by {who or 'an operator'}")
         found = router.metrics(rules.interval_seconds)
         verdict: Verdict = judge(found[candidate], found[stable], rules, rules.interval_seconds)

@@ -142,6 +142,7 @@ def test_an_operator_can_promote_or_abort_a_running_rollout() -> None:
     assert shares(router) == [0, 10, 100], "promote skips the rest of the analysis"
     assert [e["event"] for e in events] == ["started", "step", "verdict", "promote", "promoted"]
     assert events[3]["by"] == "alice@laptop"
+    assert json.loads(router.publications[-1].files[LIVE_PLAN])["note"] == "promoted by alice@laptop at green 10%"
 
     router = RolloutRouter()
     switch(router)
