@@ -70,11 +70,6 @@ def switcher(stack: Any) -> Callable[[RoutingPlan], SwitchReport]:
     return lambda plan: apply_plan(router, client, plan)
 
 
-def reloads(stack: Any) -> int:
-    """nginx reloads of the router so far (its master logs each one)."""
-    return sh("docker", "logs", stack.router.name, stderr_too=True).count("reconfiguring\n")
-
-
 # --- scenarios ----------------------------------------------------------------------------
 
 
@@ -83,7 +78,7 @@ def switch_under_load(stack: Any, flips: int) -> dict[str, Any]:
     switch = switcher(stack)
     switches = 0
     switch(plan_for(stack, 0))  # routed before the first client connects
-    reloaded = reloads(stack)
+    reloaded = stack.reloads()
     green = 0
     flips_at: list[tuple[float, float, str]] = []  # (switch start, next switch start, new colour)
     with BackgroundProbe(stack.url(), settle_seconds=0.5) as load:
@@ -113,7 +108,7 @@ def switch_under_load(stack: Any, flips: int) -> dict[str, Any]:
         "failed_by": failure_breakdown(stats),
         "retried": stats.retried,
         "switches": switches,
-        "reloads": reloads(stack) - reloaded,
+        "reloads": stack.reloads() - reloaded,
         "flips_measured": len(full_ms),
         "first_ms_p50": round(statistics.median(first_ms), 1),
         "full_ms_p50": round(statistics.median(full_ms), 1),
@@ -162,7 +157,7 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
     """
     switch = switcher(stack)
     switch(plan_for(stack, 0))
-    reloaded = reloads(stack)
+    reloaded = stack.reloads()
     canaries = released = 0
     live_ms: list[float] = []
     green = 0
@@ -202,7 +197,7 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
         "switches": switches,
         "canary_steps": canaries,
         "releases": released,
-        "reloads": reloads(stack) - reloaded,
+        "reloads": stack.reloads() - reloaded,
         "live_ms_p50": round(statistics.median(live_ms), 1),
         "live_ms_p99": round(pct(live_ms, 99), 1),
     }
@@ -366,12 +361,12 @@ def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any
 
     plain_keepalive, secure_keepalive = rps(stack.url(), 0), rps(https, 0)
     plain_new, secure_new = rps(stack.url(), 1), rps(https, 1)
-    before = reloads(stack)
+    before = stack.reloads()
     with BackgroundProbe(https, connections=16, tls=context, reconnect_every=5, settle_seconds=1) as load:
         for _ in range(rotations):
             install()
             time.sleep(0.3)
-    stats, after = load.stats, reloads(stack)
+    stats, after = load.stats, stack.reloads()
     switcher(stack)(plan_for(stack, 0, active="blue"))
     return {
         "http_rps": round(plain_keepalive),

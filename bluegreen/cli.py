@@ -499,24 +499,23 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: seconds from 0 to 3600")
-    return value
+def _seconds_from(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds within [low, high], or the one-line refusal."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"got {text!r}; allowed: seconds from {low:g} to {high:g}")
+        return value
+
+    return seconds
 
 
-def _window(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 1 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: seconds from 1 to 86400")
-    return value
+_seconds = _seconds_from(0, 3600)
+_window = _seconds_from(1, 86400)
 
 
 def _retry_after(text: str) -> int:

@@ -5,8 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, RUNTIME_IMAGE, need_image
+from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE, need_image
 from tests.support.dockerutil import remove_test_containers
+from tests.support.lab import Stack, two_colours
 from tests.support.paths import ROOT
 
 APP_TEST_VERSION = "itest"
@@ -41,3 +42,19 @@ def containers(docker_engine: None) -> Iterator[None]:
     remove_test_containers()
     yield
     remove_test_containers()
+
+
+@pytest.fixture(scope="module")
+def stack(request: pytest.FixtureRequest, app_image: str) -> Iterator[Stack]:
+    """The module's deployment, named by its LAB_NAME: 2 blue (1.0.0) and 2 green (2.0.0), all healthy."""
+    need_image(ROUTER_IMAGE)
+    with two_colours(request.module.LAB_NAME, app_image) as s:
+        yield s
+
+
+@pytest.fixture
+def blue_live(stack: Stack) -> Stack:
+    """Each test's starting point: blue takes everything."""
+    done = stack.switch(stack.plan("blue"))
+    assert done.returncode == 0, done.stderr
+    return stack

@@ -8,25 +8,17 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bluegreen.metrics import percentile
-from tests.support.dockergate import ROUTER_IMAGE, need_image
 from tests.support.dockerutil import Container, docker
-from tests.support.lab import Stack, two_colours
+from tests.support.lab import Stack
 from tests.support.prober import run_probe
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def stack(app_image: str) -> Iterator[Stack]:
-    need_image(ROUTER_IMAGE)
-    with two_colours("metrics", app_image) as s:
-        yield s
+LAB_NAME = "metrics"  # the deployment the module's `stack` fixture builds (conftest.py)
 
 
 def metrics(stack: Stack, window: float) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +21,17 @@ import pytest
 import trustme
 
 from bluegreen.routing import TLS_PORT
-from tests.support.dockergate import ROUTER_IMAGE, need_image
-from tests.support.dockerutil import docker
-from tests.support.lab import Stack, two_colours
+from tests.support.lab import Stack
 from tests.support.prober import BackgroundProbe
 from tests.support.tlsutil import client_context, fetch, issue, served_fingerprint
 
 pytestmark = pytest.mark.docker
+LAB_NAME = "edge"  # the deployment the module's `stack` fixture builds (conftest.py)
 
 
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def stack(app_image: str) -> Iterator[Stack]:
-    need_image(ROUTER_IMAGE)
-    with two_colours("edge", app_image) as s:
-        yield s
-
-
-@pytest.fixture
-def blue_live(stack: Stack) -> Stack:
-    done = stack.switch(stack.plan("blue"))
-    assert done.returncode == 0, done.stderr
-    return stack
 
 
 def install(stack: Stack, cert: Path, key: Path) -> str:
@@ -59,10 +43,6 @@ def install(stack: Stack, cert: Path, key: Path) -> str:
 def tls_plan(stack: Stack, **tls: Any) -> dict[str, Any]:
     port = stack.router.host_port(TLS_PORT)  # the host port the redirect names
     return stack.plan("blue", tls={"port": port, **tls})
-
-
-def reloads(stack: Stack) -> int:
-    return docker("logs", stack.router.name).stderr.count("reconfiguring\n")
 
 
 def test_https_verifies_against_the_test_ca_and_plain_http_redirects_with_308(
@@ -100,7 +80,7 @@ def test_ten_rotations_under_load_fail_no_request_and_reload_nothing(
     install(stack, cert, key)
     assert stack.switch(tls_plan(stack)).returncode == 0
     context = client_context(ca)
-    before = reloads(stack)
+    before = stack.reloads()
     seen = set()
     # Every connection closes after 5 requests: handshakes keep happening while certificates change.
     with BackgroundProbe(stack.https_url(), connections=16, tls=context, reconnect_every=5, settle_seconds=1) as load:
@@ -112,7 +92,7 @@ def test_ten_rotations_under_load_fail_no_request_and_reload_nothing(
     stats = load.stats
     assert len(seen) == 10
     assert stats.requests > 500 and stats.failed == 0 and not stats.errors, (stats.requests, stats.errors)
-    assert reloads(stack) == before, "a rotation reloads nothing"
+    assert stack.reloads() == before, "a rotation reloads nothing"
 
 
 def test_an_expiring_certificate_is_a_warning_in_status(blue_live: Stack, ca: trustme.CA, tmp_path: Path) -> None:
@@ -133,7 +113,7 @@ def test_an_expiring_certificate_is_a_warning_in_status(blue_live: Stack, ca: tr
 
 def test_maintenance_on_and_off_under_load_breaks_no_request(blue_live: Stack) -> None:
     stack = blue_live
-    before = reloads(stack)
+    before = stack.reloads()
     slow: dict[str, int] = {}
     caller = threading.Thread(target=lambda: slow.update(status=fetch(stack.url() + "/slow?seconds=2")[0]))
     with BackgroundProbe(stack.url(), connections=16, settle_seconds=1) as load:
@@ -156,7 +136,7 @@ def test_maintenance_on_and_off_under_load_breaks_no_request(blue_live: Stack) -
     statuses = Counter(s.status for s in load.stats.samples)
     assert set(statuses) == {200, 503} and not load.stats.errors, (statuses, load.stats.errors)
     assert statuses[503] > 50 and statuses[200] > 50, statuses
-    assert reloads(stack) == before, "entering and leaving maintenance publish state only"
+    assert stack.reloads() == before, "entering and leaving maintenance publish state only"
 
 
 def test_a_forged_bucket_cookie_does_not_choose_the_colour(blue_live: Stack) -> None:

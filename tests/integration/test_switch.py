@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,26 +23,12 @@ from bluegreen.live_router import LiveRouter
 from bluegreen.router import BASE_CONFIG_PATH
 from bluegreen.routing import parse_plan
 from bluegreen.switch import apply_plan
-from tests.support.dockergate import ROUTER_IMAGE, need_image
 from tests.support.dockerutil import docker, get
-from tests.support.lab import Stack, two_colours
+from tests.support.lab import Stack
 from tests.support.prober import BackgroundProbe, run_probe
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def stack(app_image: str) -> Iterator[Stack]:
-    need_image(ROUTER_IMAGE)
-    with two_colours("itest", app_image) as s:
-        yield s
-
-
-@pytest.fixture
-def blue_live(stack: Stack) -> Stack:
-    done = stack.switch(stack.plan("blue"))
-    assert done.returncode == 0, done.stderr
-    return stack
+LAB_NAME = "itest"  # the deployment the module's `stack` fixture builds (conftest.py)
 
 
 def colors_of(url: str, count: int, headers: dict[str, str] | None = None) -> Counter[str]:
@@ -73,17 +58,12 @@ def share_plan(stack: Stack, green: int, **extra: Any) -> dict[str, Any]:
     return stack.plan("green", green, **extra)
 
 
-def reloads(stack: Stack) -> int:
-    """nginx reloads of the router so far (its master logs each one)."""
-    return docker("logs", stack.router.name).stderr.count("reconfiguring\n")
-
-
 def test_no_failed_request_and_no_reload_across_20_switches_for_clients_that_never_retry(blue_live: Stack) -> None:
     stack = blue_live
     client = DockerClient()
     router = LiveRouter.find(client, stack.deployment)
     switches = 0
-    reloaded_before = reloads(stack)
+    reloaded_before = stack.reloads()
     with BackgroundProbe(stack.url(), round_seconds=5, retry=False, post_every=4) as load:
         started = time.monotonic()
         while (switches < 24 or time.monotonic() - started < 32) and time.monotonic() - started < 150:
@@ -99,7 +79,7 @@ def test_no_failed_request_and_no_reload_across_20_switches_for_clients_that_nev
     assert stats.failed == 0, (stats.errors, Counter(s.status for s in stats.samples if s.status != 200))
     assert stats.misrouted == 0
     assert set(stats.colors()) == {"blue", "green"}
-    assert reloads(stack) == reloaded_before, "a traffic change must not reload nginx"
+    assert stack.reloads() == reloaded_before, "a traffic change must not reload nginx"
 
 
 # --- weights and stickiness -----------------------------------------------------------

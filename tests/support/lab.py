@@ -179,6 +179,10 @@ class Stack:
     def switch(self, plan: dict[str, Any], *extra: str) -> subprocess.CompletedProcess[str]:
         return self.cli("switch", "--plan", "-", *extra, stdin=json.dumps(plan))
 
+    def reloads(self) -> int:
+        """nginx reloads of the router so far (its master logs each one)."""
+        return docker("logs", self.router.name).stderr.count("reconfiguring\n")
+
     def url(self, preview: bool = False) -> str:
         return f"http://127.0.0.1:{self.router.host_port(PREVIEW_PORT if preview else LIVE_PORT)}"
 
