@@ -404,25 +404,28 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
         stack.wait_healthy()
         client = DockerClient()
         router = LiveRouter.find(client, stack.deployment)
-        rollout = {"steps": [{"weight": 10, "pauseSeconds": 2}], "progressDeadlineSeconds": 2.5,
+        rollout = {"steps": [{"weight": 10, "pauseSeconds": 2}], "progressDeadlineSeconds": 10,
                    "analysis": {"intervalSeconds": 2, "minRequests": 10, "failureLimit": 1}}  # fmt: skip
 
-        def target(green: list[str]) -> RoutingPlan:
-            raw = stack.plan("green", 100, rollout=rollout)
+        def target(green: list[str], deadline: float = 10) -> RoutingPlan:
+            raw = stack.plan("green", 100, rollout={**rollout, "progressDeadlineSeconds": deadline})
             raw["colors"]["blue"] = {"version": "1.0.0", "containers": blue}
             raw["colors"]["green"] = {"version": "2.1.0" if green == good else "2.0.0", "containers": green}
             return parse_plan(raw)
+
+        aborts: list[str] = []
 
         def reset(green: list[str]) -> None:
             raw = target(green).model_dump(mode="json", by_alias=True)
             apply_plan(router, client, parse_plan({**raw, "active": "blue", "weights": {"blue": 100, "green": 0}}))
 
-        def attempt(green: list[str]) -> bool:
-            """One rollout; True when it promoted."""
+        def attempt(green: list[str], deadline: float = 10) -> bool:
+            """One rollout; True when it promoted (the reason of an abort is kept)."""
             reset(green)
             try:
-                run_rollout(router, client, target(green))
-            except RolloutAbortedError:
+                run_rollout(router, client, target(green, deadline))
+            except RolloutAbortedError as exc:
+                aborts.append(str(exc))
                 return False
             return True
 
@@ -433,10 +436,13 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
         green = [s for s in load.stats.samples if s.color == "green"]
         detect = green[-1].at - green[0].at if green else None
         promotions_under_load = 0
+        aborts.clear()
         with BackgroundProbe(stack.url(), connections=4, rate=100):
             for _ in range(healthy_runs):
                 promotions_under_load += attempt(good)
-        quiet = sum(attempt(good) for _ in range(quiet_runs))
+        false_aborts = list(aborts)
+        # No traffic: the first window is inconclusive, and a deadline of one window ends the step.
+        quiet = sum(attempt(good, deadline=3) for _ in range(quiet_runs))
 
         # The router's counts against a client's, over 10,000 requests split between the two colours.
         apply_plan(router, client, target(good).model_copy(update={"weights": with_weights(50)}))
@@ -453,6 +459,7 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
             "bad_served": sum(1 for s in green if s.status >= 500),
             "healthy_runs": healthy_runs,
             "false_aborts": healthy_runs - promotions_under_load,
+            "false_abort_reasons": false_aborts,
             "no_traffic_runs": quiet_runs,
             "no_traffic_promotions": quiet,
         }

@@ -29,7 +29,7 @@ from bluegreen.conventions import Color, other, utc_now
 from bluegreen.errors import BluegreenError
 from bluegreen.health import Inspector
 from bluegreen.metrics import FLUSH_LAG_SECONDS, ColorMetrics
-from bluegreen.routing import RoutingPlan, parse_plan
+from bluegreen.routing import RoutingPlan, parse_plan, rollback_plan
 from bluegreen.settings import Rollout, RolloutStep
 from bluegreen.switch import LockingProber, RouterPort, SwitchReport, apply_plan, live_plan, new_lock
 
@@ -69,10 +69,8 @@ def aborted_plan(plan: RoutingPlan) -> RoutingPlan:
 
     Gated like a rollback: one passing probe per container, the stable colour already serves.
     """
-    raw = plan.model_dump(mode="json", by_alias=True)
-    raw.update(active=plan.idle, weights={plan.idle: 100, plan.active: 0})
-    raw["healthGate"]["successes"] = 1
-    return parse_plan(raw)
+    back = rollback_plan(plan)
+    return back.model_copy(update={"health_gate": back.health_gate.model_copy(update={"successes": 1})})
 
 
 def steps_to_walk(live: RoutingPlan | None, target: RoutingPlan) -> list[RolloutStep]:

@@ -603,6 +603,16 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
     weights = [step.weight for step in s.rollout.steps]
     if weights != sorted(set(weights)):
         problems.append(Problem("rollout.steps", weights, "weights that only go up, each once, e.g. [10, 50]"))
+    longest = max([step.pause_seconds for step in s.rollout.steps] + [s.rollout.analysis.interval_seconds])
+    if s.rollout.steps and s.rollout.progress_deadline_seconds <= longest:
+        problems.append(
+            Problem(
+                "rollout.progressDeadlineSeconds",
+                s.rollout.progress_deadline_seconds,
+                f"more than every step's pauseSeconds and analysis.intervalSeconds ({longest:g}): a step must be "
+                "able to pass before its deadline",
+            )
+        )
     if bool(s.rollout.allowlist) != bool(s.rollout.allowlist_header):
         key = "rollout.allowlistHeader" if s.rollout.allowlist else "rollout.allowlist"
         problems.append(

@@ -19,8 +19,9 @@ from bluegreen.errors import BluegreenError
 from bluegreen.live_router import LIVE_PLAN, Begun, Lock
 from bluegreen.metrics import ColorMetrics
 from bluegreen.rollout import RolloutAbortedError, run_rollout, steer, steps_to_walk
-from bluegreen.settings import Analysis
+from bluegreen.settings import Analysis, parse_settings
 from bluegreen.switch import live_plan
+from tests.support.stacks import stack_raw, with_changes
 from tests.unit.test_health import Clock
 from tests.unit.test_switch import Engine, FakeRouter, plan, switch
 
@@ -190,3 +191,17 @@ def test_the_judgement_of_one_window() -> None:
     verdict = judge(slower, HEALTHY, rules, 5)
     assert verdict.outcome is Outcome.FAIL and "p99 50 ms > 1.5 x the stable colour's 30 ms" in verdict.reason
     assert judge(slower, QUIET, rules, 5).outcome is Outcome.PASS, "no ratio against a stable colour with no data"
+
+
+def test_an_allowlist_needs_its_header() -> None:
+    with pytest.raises(Exception, match=r"rollout\.allowlistHeader: .*set together with the other"):
+        parse_settings(with_changes(stack_raw("dev"), {"rollout": {"allowlist": ["tester-token-1"]}}), "dev")
+
+
+def test_rollout_steps_go_up_and_can_pass_before_their_deadline() -> None:
+    with pytest.raises(Exception, match=r"rollout\.steps: got \[50, 10\]; allowed: weights that only go up"):
+        down = [{"weight": 50, "pauseSeconds": 1}, {"weight": 10, "pauseSeconds": 1}]
+        parse_settings(with_changes(stack_raw("dev"), {"rollout.steps": down}), "dev")
+    late = {"rollout.steps": [{"weight": 10, "pauseSeconds": 30}], "rollout.progressDeadlineSeconds": 20}
+    with pytest.raises(Exception, match=r"rollout\.progressDeadlineSeconds: got 20\.0; allowed: more than every"):
+        parse_settings(with_changes(stack_raw("dev"), late), "dev")

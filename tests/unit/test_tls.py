@@ -56,8 +56,3 @@ def test_stack_settings_check_the_pair_its_secrecy_and_its_port(ca: trustme.CA) 
     opaque = {"certificate": "[secret]", "key": "[secret]", "port": 443}
     settings = parse_settings(with_changes(stack_raw("dev"), {"tls": opaque}), "dev", ["tls.certificate", "tls.key"])
     assert settings.tls is not None and settings.tls.listener().port == 443
-
-
-def test_an_allowlist_needs_its_header() -> None:
-    with pytest.raises(Exception, match=r"rollout\.allowlistHeader: .*set together with the other"):
-        parse_settings(with_changes(stack_raw("dev"), {"rollout": {"allowlist": ["tester-token-1"]}}), "dev")
