@@ -33,7 +33,7 @@ from bluegreen.reference import reference, with_reference
 from bluegreen.rollout import event_line, run_rollout, steer
 from bluegreen.router import router_files, seed_files
 from bluegreen.routing import LOCAL_PORTS, RoutingPlan, parse_plan
-from bluegreen.settings import Maintenance, StackSettings, parse_settings
+from bluegreen.settings import MAINTENANCE_MESSAGE_MAX, Maintenance, StackSettings, parse_settings
 from bluegreen.stack_edit import promote, release
 from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
 from bluegreen.status import deployment_status
@@ -526,8 +526,8 @@ def _retry_after(text: str) -> int:
 
 
 def _message(text: str) -> str:
-    if len(text) > 500:
-        raise argparse.ArgumentTypeError(f"got {len(text)} characters; allowed: at most 500")
+    if len(text) > MAINTENANCE_MESSAGE_MAX:
+        raise argparse.ArgumentTypeError(f"got {len(text)} characters; allowed: at most {MAINTENANCE_MESSAGE_MAX}")
     return text
 
 

@@ -64,15 +64,6 @@ def with_share(plan: RoutingPlan, share: int) -> RoutingPlan:
     return parse_plan(raw)
 
 
-def aborted_plan(plan: RoutingPlan) -> RoutingPlan:
-    """The stable colour at 100% and active; the candidate idle, on the preview listener.
-
-    Gated like a rollback: one passing probe per container, the stable colour already serves.
-    """
-    back = rollback_plan(plan)
-    return back.model_copy(update={"health_gate": back.health_gate.model_copy(update={"successes": 1})})
-
-
 def steps_to_walk(live: RoutingPlan | None, target: RoutingPlan) -> list[RolloutStep]:
     """The configured steps between the candidate's live share and its share in `target`.
 
@@ -129,7 +120,7 @@ def run_rollout(
     except _AbortError as stop:
         reason = f"rollout aborted at {candidate} {share}%: {stop.reason}"
         apply_plan(
-            router, inspector, aborted_plan(target), source="rollout-abort", lock_wait=lock_wait,
+            router, inspector, rollback_plan(target, max_successes=1), source="rollout-abort", lock_wait=lock_wait,
             expect_live_plan=expect, note=reason,
         )  # fmt: skip
         say({"event": "aborted", **base, "weight": share, "reason": stop.reason})

@@ -196,10 +196,16 @@ def plan_from_settings(
     )
 
 
-def rollback_plan(live: RoutingPlan) -> RoutingPlan:
-    """The idle colour takes 100% and becomes active; the colour it replaces is then the preview."""
+def rollback_plan(live: RoutingPlan, max_successes: int | None = None) -> RoutingPlan:
+    """The idle colour takes 100% and becomes active; the colour it replaces is then the preview.
+
+    `max_successes` caps the gate's passes per container: going back to a colour
+    that was serving (a rollback, a rollout's abort) is the emergency path.
+    """
     raw = live.model_dump(mode="json", by_alias=True)
     raw.update(active=live.idle, weights={live.idle: 100, live.active: 0})
+    if max_successes is not None:
+        raw["healthGate"]["successes"] = min(max_successes, live.health_gate.successes)
     return parse_plan(raw)
 
 

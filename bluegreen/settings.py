@@ -325,11 +325,14 @@ class Tls(TlsListener):
         return TlsListener.model_validate(self.model_dump(include=set(TlsListener.model_fields)))
 
 
+MAINTENANCE_MESSAGE_MAX = 500  # characters of the page's text (stack config and `bluegreen maintenance`)
+
+
 class Maintenance(Model):
     """The live listener answers 503 with Retry-After while enabled; the preview listener keeps serving."""
 
     enabled: bool = Field(False, description="Answer every live request with the maintenance page.")
-    message: Annotated[str, StringConstraints(max_length=500)] = Field(
+    message: Annotated[str, StringConstraints(max_length=MAINTENANCE_MESSAGE_MAX)] = Field(
         "Down for maintenance; back soon.", description="Text of the page (HTML-escaped)."
     )
     retry_after_seconds: int = Field(60, ge=1, le=86400, description="Retry-After on every 503, seconds.")

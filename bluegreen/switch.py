@@ -392,9 +392,7 @@ def rollback(
     live = _live_or_fail(router, "idle colour to return to")
     if not live.color(live.idle).containers:
         raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
-    target = rollback_plan(live)
-    gate = target.health_gate.model_copy(update={"successes": min(successes, target.health_gate.successes)})
     return apply_plan(
-        router, inspector, target.model_copy(update={"health_gate": gate}), source="rollback", log=log,
+        router, inspector, rollback_plan(live, max_successes=successes), source="rollback", log=log,
         lock_wait=lock_wait, expect_live_plan=live.plan_hash(),
     )  # fmt: skip

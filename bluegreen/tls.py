@@ -114,11 +114,10 @@ def pair_problems(certificate: str, key: str, now: datetime | None = None, where
     problems = []
     if _public(private.public_key()) != _public(leaf.public_key()):
         problems.append(Problem(f"{where}.key", shown, f"the private key of {where}.certificate (they do not match)"))
-    info = read_certificate(certificate)
     if leaf.not_valid_before_utc > now:
         start = leaf.not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC")
         problems.append(Problem(f"{where}.certificate", shown, f"a certificate valid now (this one from {start})"))
-    elif info.days_left(now) <= 0:
-        end = info.not_after.strftime("%Y-%m-%d %H:%M UTC")
+    elif leaf.not_valid_after_utc <= now:
+        end = leaf.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
         problems.append(Problem(f"{where}.certificate", shown, f"a certificate valid now (this one expired {end})"))
     return problems
