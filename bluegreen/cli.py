@@ -20,10 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from bluegreen.conventions import COLORS, OBSERVED_ENV, deployment_name
+from pydantic import ValidationError
+
+from bluegreen.conventions import COLORS, OBSERVED_ENV, SMOKE_ENV, deployment_name
 from bluegreen.docker_api import DockerClient
 from bluegreen.docker_host import host_problem, resolve
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
+from bluegreen.hooks import DEFINITION_ENV, IMAGE_ENV, remove_run, run_hook
 from bluegreen.image_store import ImageStore, ImageStoreError
 from bluegreen.live_router import LiveRouter, seed_routing_volume
 from bluegreen.metrics import as_json, as_prometheus
@@ -33,7 +36,14 @@ from bluegreen.reference import reference, with_reference
 from bluegreen.rollout import event_line, run_rollout, steer
 from bluegreen.router import router_files, seed_files
 from bluegreen.routing import LOCAL_PORTS, RoutingPlan, parse_plan
-from bluegreen.settings import MAINTENANCE_MESSAGE_MAX, Maintenance, StackSettings, parse_settings
+from bluegreen.settings import (
+    MAINTENANCE_MESSAGE_MAX,
+    CommandHook,
+    Maintenance,
+    SmokeCheck,
+    StackSettings,
+    parse_settings,
+)
 from bluegreen.stack_edit import promote, release
 from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
 from bluegreen.status import deployment_status
@@ -137,6 +147,17 @@ def _checked_plan(args: argparse.Namespace, err: TextIO) -> RoutingPlan | None:
     return plan
 
 
+def _smoke_checks() -> list[SmokeCheck]:
+    """hooks.smoke as the program hands it to the switch (SMOKE_ENV); a CLI switch has none."""
+    raw = os.environ.get(SMOKE_ENV)
+    if not raw:
+        return []
+    try:
+        return [SmokeCheck.model_validate(item) for item in json.loads(raw)]
+    except (json.JSONDecodeError, TypeError, ValidationError) as exc:
+        raise StackFileError(f"{SMOKE_ENV}: not a list of smoke checks ({exc})") from exc
+
+
 def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     label = _deployment(args)
     plan = _checked_plan(args, err)
@@ -152,6 +173,7 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lambda: _on_router(args, label, lambda router, client: apply_plan(
             router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
             observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None, lock_wait=args.wait,
+            smoke=_smoke_checks(),
         )),
     )  # fmt: skip
 
@@ -190,6 +212,7 @@ def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "rollout", label, args, err, err,
         lambda: _on_router(args, label, lambda router, client: run_rollout(
             router, client, plan, source=args.source, observed=observed, lock_wait=args.wait, emit=emit,
+            smoke=_smoke_checks(),
         )),
     )  # fmt: skip
 
@@ -407,6 +430,36 @@ def cmd_tls_install(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run a preSwitch or postPromote hook in a colour's image (the program's hook resources run this)."""
+    label = _deployment(args)
+    try:
+        if args.hook_command == "remove":
+            removed = remove_run(_client(args), label, args.run)
+            out.write(f"{label}: removed {removed} hook container(s) of run {args.run}\n")
+            return EXIT_OK
+        raw = os.environ.get(DEFINITION_ENV, "")
+        try:
+            hook = CommandHook.model_validate_json(raw)
+        except ValidationError as exc:
+            raise StackFileError(
+                f"{DEFINITION_ENV}: got {raw[:80]!r}; allowed: a hook as JSON ({exc.errors()[0]['msg']})"
+            ) from exc
+        image = os.environ.get(IMAGE_ENV, "")
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", image):
+            raise StackFileError(f"{IMAGE_ENV}: got {image[:80]!r}; allowed: an image id sha256:<64 hex digits>")
+        run = run_hook(
+            _client(args), label, args.stage, args.color, hook, image, lambda line: err.write(f"hook: {line}\n")
+        )
+    except BluegreenError as exc:
+        err.write(f"hook {args.stage} {label}: {exc}\n")
+        return exc.exit_code
+    if run.exit_code is not None:
+        out.write("\n".join(f"  | {line}" for line in run.tail) + ("\n" if run.tail else ""))
+    out.write(f"{label}: {args.stage} hook {hook.name} {'ok' if run.exit_code == 0 else 'skipped'} ({run.container})\n")
+    return EXIT_OK
+
+
 def cmd_pids_limit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Docker's PidsLimit, which pulumi-docker cannot set (bluegreen.hardening); kept across restarts."""
     if not args.containers or not all(args.containers):
@@ -551,6 +604,12 @@ def _weight(text: str) -> int:
 def _url_path(text: str) -> str:
     if not re.fullmatch(r"/[A-Za-z0-9_./~%?=&-]*", text):
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an absolute URL path such as /health/ready")
+    return text
+
+
+def _run_key(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{16}", text):
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: 16 lowercase hex digits (label bluegreen.hook-run)")
     return text
 
 
@@ -776,6 +835,23 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--key", metavar="FILE", help="PEM private key")
     install.add_argument("--stdin", action="store_true", help='read {"certificate", "key"} JSON from stdin')
     install.set_defaults(func=cmd_tls_install)
+
+    hook = sub.add_parser("hook", help="run a preSwitch or postPromote hook (the program's hook resources do)")
+    hook_sub = hook.add_subparsers(dest="hook_command", required=True, metavar="HOOK_COMMAND", parser_class=_Parser)
+    hook_run = hook_sub.add_parser(
+        "run",
+        help=f"run the hook in ${DEFINITION_ENV} (JSON) in a colour's image, once per image and definition",
+        description="A one-off container of the colour's first running container: image, environment, network "
+        "and limits. It stays, exited, until the hook's next run (docs/database.md).",
+    )
+    _add_stack_args(hook_run)
+    hook_run.add_argument("--stage", required=True, choices=["preSwitch", "postPromote"])
+    hook_run.add_argument("--color", required=True, choices=list(COLORS))
+    hook_run.set_defaults(func=cmd_hook)
+    hook_remove = hook_sub.add_parser("remove", help="remove the containers of one hook run (the resource's delete)")
+    _add_stack_args(hook_remove)
+    hook_remove.add_argument("--run", required=True, type=_run_key, help="the run key (label bluegreen.hook-run)")
+    hook_remove.set_defaults(func=cmd_hook)
 
     status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
     _add_stack_args(status)

@@ -49,12 +49,17 @@ DIGEST_LABEL = "bluegreen.digest"  # only on containers of a colour pinned by di
 # Hash of what replaces an app container, its environment aside: a live colour
 # whose spec is unchanged keeps the environment it runs (Topology.held).
 SPEC_LABEL = "bluegreen.spec"
+# Hook containers (bluegreen/hooks.py): which hook, and the run (hook definition + image) it was.
+HOOK_LABEL = "bluegreen.hook"
+HOOK_RUN_LABEL = "bluegreen.hook-run"
+HOOK_STAGE_LABEL = "bluegreen.hook-stage"
 # The environment variable that carries an S3-loaded image's reference on its
 # command resource, where the policy pack pin-checks it.
 IMAGE_REF_ENV = "BLUEGREEN_IMAGE_REF"
 # What the program's drift check saw, handed to the Switch command; the switch
 # records it so the next check can hand back the same value (components/drift.py).
 OBSERVED_ENV = "BLUEGREEN_OBSERVED"
+SMOKE_ENV = "BLUEGREEN_SMOKE"  # hooks.smoke as JSON, in the Switch command's environment
 
 
 def deployment_name(project: str, stack: str) -> str:
@@ -72,6 +77,20 @@ def routing_volume_name(deployment: str) -> str:
 
 def router_name(deployment: str) -> str:
     return f"{deployment}-router"
+
+
+def database_name(deployment: str) -> str:
+    """The database container, and the host name the colours reach it by on the stack network."""
+    return f"{deployment}-db"
+
+
+def database_volume_name(deployment: str) -> str:
+    return f"{deployment}-db-data"
+
+
+def hook_container_name(deployment: str, stage: str, hook: str) -> str:
+    """One container per hook: its next run replaces it, so `docker ps -a` shows the last one."""
+    return f"{deployment}-hook-{stage.lower()}-{hook}"
 
 
 # --- images -------------------------------------------------------------------
@@ -130,6 +149,8 @@ def program_env(color: Color, version: str, port: int, profile: str, health_path
 
 
 RESERVED_ENV = frozenset(program_env("blue", "", 0, "", "/"))
+# Set by the program when stack config has a database (database.mode container or external).
+DATABASE_URL_ENV = "APP_DATABASE_URL"
 
 
 def is_root_user(user: str) -> bool:

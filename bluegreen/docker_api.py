@@ -283,6 +283,13 @@ class DockerClient:
         _, raw = self.request("GET", f"/containers/{urllib.parse.quote(name)}/logs?{query}")
         return _demux(raw)[0].decode(errors="replace")
 
+    def tail(self, name: str, lines: int) -> list[str]:
+        """The last `lines` lines of stdout and stderr, in the order they were written."""
+        query = urllib.parse.urlencode({"stdout": "1", "stderr": "1", "tail": str(lines), "timestamps": "1"})
+        _, raw = self.request("GET", f"/containers/{urllib.parse.quote(name)}/logs?{query}")
+        stamped = [line for stream in _demux(raw) for line in stream.decode(errors="replace").splitlines() if line]
+        return [line.partition(" ")[2] for line in sorted(stamped)][-lines:]
+
     def system_time(self) -> float:
         """The engine's clock (UNIX seconds): windows over a remote host's logs are measured on its time."""
         text = str(self.get_json("/info")["SystemTime"])

@@ -56,6 +56,12 @@ class Hardening:
 
 
 ROUTER = Hardening(pids_limit=ROUTER_PIDS_LIMIT, tmpfs={TMP: tmpfs_options(ROUTER_TMPFS_MB)})
+# PostgreSQL: a process per connection (the app's pools and hooks), its socket directory on a tmpfs.
+DATABASE_PIDS_LIMIT = 256
+DATABASE = Hardening(
+    pids_limit=DATABASE_PIDS_LIMIT,
+    tmpfs={TMP: tmpfs_options(APP_TMPFS_MB), "/var/run/postgresql": tmpfs_options(1)},
+)
 APP_DEFAULT = Hardening()
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,7 +30,7 @@ from bluegreen.errors import BluegreenError
 from bluegreen.health import Inspector
 from bluegreen.metrics import FLUSH_LAG_SECONDS, ColorMetrics
 from bluegreen.routing import RoutingPlan, parse_plan, rollback_plan
-from bluegreen.settings import Rollout, RolloutStep
+from bluegreen.settings import Rollout, RolloutStep, SmokeCheck
 from bluegreen.switch import LockingProber, RouterPort, SwitchReport, apply_plan, live_plan, new_lock
 
 Emit = Callable[[dict[str, Any]], None]
@@ -86,12 +86,15 @@ def run_rollout(
     emit: Emit | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    smoke: Sequence[SmokeCheck] = (),
 ) -> SwitchReport:
-    """Apply `target`, through its analysed steps when it moves traffic to its active colour."""
+    """Apply `target`, through its analysed steps when it moves traffic to its active colour.
+
+    `smoke` checks the candidate before its first step (bluegreen.smoke)."""
     say = emit or (lambda _: None)
     steps = steps_to_walk(live_plan(router), target)
     if not steps:
-        return apply_plan(router, inspector, target, source=source, observed=observed, lock_wait=lock_wait)
+        return apply_plan(router, inspector, target, source=source, observed=observed, lock_wait=lock_wait, smoke=smoke)
     candidate, stable = target.active, other(target.active)
     router.take_command()  # one left from a rollout that died is not for this one
     base = {"deployment": target.deployment, "candidate": candidate, "stable": stable}
@@ -103,7 +106,10 @@ def run_rollout(
         for step in steps:
             share = step.weight
             step_plan = with_share(target, share)
-            apply_plan(router, inspector, step_plan, source="rollout", lock_wait=lock_wait, expect_live_plan=expect)
+            apply_plan(
+                router, inspector, step_plan, source="rollout", lock_wait=lock_wait, expect_live_plan=expect,
+                smoke=smoke if expect is None else (),
+            )  # fmt: skip
             expect = step_plan.plan_hash()
             router.write_progress({**base, "weight": share, "since": utc_now(), "targetPlan": target.plan_hash()})
             say({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})

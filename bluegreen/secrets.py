@@ -34,6 +34,7 @@ SECRET_CAPABLE: dict[str, str] = {
     "registryAuth": "registryAuth.password",
     "tls": "tls.{certificate,key}",
     "notifications": "notifications.webhookUrl",
+    "database": "database.{password,url}",
 }
 
 
@@ -46,6 +47,7 @@ class Secrets:
     registry_password: bool = False
     tls: bool = False
     webhook: bool = False
+    database: bool = False
 
     @classmethod
     def from_paths(cls, secret_paths: Collection[str], env_names: Iterable[str]) -> Secrets:
@@ -57,11 +59,12 @@ class Secrets:
             registry_password="registryAuth" in tops,
             tls="tls" in tops,
             webhook="notifications" in tops,
+            database="database" in tops,
         )
 
 
 _CAPABLE_LEAF = re.compile(
-    r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password|tls\.(certificate|key)|notifications\.webhookUrl)$"
+    r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password|tls\.(certificate|key)|notifications\.webhookUrl|database\.(password|url))$"
 )
 
 
@@ -86,7 +89,10 @@ def misplaced_secrets(secret_paths: Collection[str]) -> list[Problem]:
 
 
 # Leaves of a secret-capable key that can never hold a secret (a port, a switch): shown as they are.
-NEVER_SECRET = frozenset({"tls.port", "tls.redirectHttp", "tls.hsts", "tls.minVersion"})
+NEVER_SECRET = frozenset(
+    {"tls.port", "tls.redirectHttp", "tls.hsts", "tls.minVersion", "database.mode", "database.image",
+     "database.name", "database.user", "database.runAs"}
+)  # fmt: skip
 
 
 def redact(problems: Iterable[Problem], secret_keys: Collection[str]) -> list[Problem]:

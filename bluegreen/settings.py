@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from bluegreen.conventions import (
     COLORS,
+    DATABASE_URL_ENV,
     DEV_STACKS_PATTERN,
     IMAGE_TAG_PATTERN,
     MAX_DRAIN_SECONDS,
@@ -405,6 +406,90 @@ class Notifications(Model):
     ) = Field(None, description="Receives each rollout event as JSON with a Slack-compatible `text`.")
 
 
+DATABASE_PASSWORD_MIN = 16
+DatabaseMode = Literal["none", "container", "external"]
+
+
+def _check_postgres_url(value: str) -> str:
+    # A stack file's `secure:` value cannot be decrypted offline: it stays opaque.
+    if value != SECRET_PLACEHOLDER and not re.match(r"^postgres(ql)?://\S+$", value):
+        raise ValueError("not a postgresql:// URL")
+    return value
+
+
+PostgresUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    AfterValidator(_check_postgres_url),
+    Allowed("a postgresql:// URL such as postgresql://app:PASSWORD@db.internal:5432/app; set it with --secret"),
+]
+
+
+class DatabaseResources(Model):
+    memory_mb: int = Field(512, ge=64, le=65536, description="Memory limit of the database container, MiB.")
+    cpus: float = Field(1.0, ge=0.05, le=64, description="CPU limit of the database container, in cores.")
+
+
+class Database(Model):
+    """PostgreSQL both colours share (docs/database.md). A top-level key: `--secret --path database.password`."""
+
+    mode: DatabaseMode = Field(
+        "none",
+        description="none; container: PostgreSQL in the stack, data on a named volume; external: database.url.",
+    )
+    image: ImageRef = Field("postgres:17.2-bookworm", description="PostgreSQL image (mode container).")
+    name: Name = Field("app", description="Database the app uses (mode container).")
+    user: Name = Field("app", description="Role the app connects as (mode container).")
+    password: str | None = Field(
+        None,
+        min_length=1,
+        description="Role password, a secret (mode container); unset: generated once, kept in state as a secret.",
+    )
+    url: PostgresUrl | None = Field(None, description="The database's URL, a secret (mode external).")
+    run_as: UserSpec = Field("999:999", description="User the database container runs as (the image's postgres).")
+    resources: DatabaseResources = Field(default_factory=DatabaseResources, description="Database container limits.")
+
+
+HookName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$"),
+    Allowed("a hook name: 1-31 lowercase letters, digits and '-'"),
+]
+
+
+class CommandHook(Model):
+    """A one-off container of a colour's image (its environment, network and limits) running `command`."""
+
+    name: HookName = Field(description="Names the hook's container and resource; contract* marks a contract step.")
+    command: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        min_length=1, description="Command run in the colour's image, e.g. [python, -m, bluegreen_app, migrate]."
+    )
+    timeout_seconds: int = Field(300, ge=1, le=3600, description="Killed and failed after this long.")
+
+
+class SmokeCheck(Model):
+    """A GET through the preview listener, from inside the router, before traffic moves."""
+
+    name: HookName = Field(description="Named in the failure message.")
+    path: UrlPath = Field(description="Path requested, e.g. /health/ready.")
+    expect_status: int = Field(200, ge=100, le=599, description="The status it must answer.")
+
+
+class Hooks(Model):
+    """What runs between "the candidate is healthy" and "traffic moves" (docs/database.md)."""
+
+    pre_switch: list[CommandHook] = Field(
+        default_factory=list,
+        description="Before any traffic moves to a new image: once per image and hook definition (migrations).",
+    )
+    smoke: list[SmokeCheck] = Field(
+        default_factory=list, description="Checked through the preview before a switch gives the candidate traffic."
+    )
+    post_promote: list[CommandHook] = Field(
+        default_factory=list, description="After the active colour reaches 100%; a failure fails the update only."
+    )
+
+
 class RouterSettings(Model):
     port: HostPort = Field(8080, description="Host port of the live listener.")
     preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
@@ -486,6 +571,12 @@ class StackSettings(Model):
     notifications: Notifications = Field(
         default_factory=Notifications, description="Where rollout events go besides stdout (docs/rollouts.md)."
     )
+    database: Database = Field(
+        default_factory=Database, description="PostgreSQL for both colours: none, container or external."
+    )
+    hooks: Hooks = Field(
+        default_factory=Hooks, description="preSwitch commands, smoke checks and postPromote commands."
+    )
 
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
@@ -543,6 +634,47 @@ def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Proble
     taken = {s.router.port: "router.port", s.router.preview_port: "router.previewPort"}
     if s.tls.port in taken:
         problems.append(Problem("tls.port", s.tls.port, f"a host port other than {taken[s.tls.port]} ({s.tls.port})"))
+    return problems
+
+
+def _database_problems(s: StackSettings, stack: str, secret_tops: Collection[str]) -> list[Problem]:
+    """Each mode's own keys, and its credentials only as secrets."""
+    db = s.database
+    problems = []
+    if db.mode == "external" and not db.url:
+        problems.append(
+            Problem("database.url", MISSING, "the database's postgresql:// URL when database.mode is external")
+        )
+    if db.url and db.mode != "external":
+        problems.append(
+            Problem("database.url", SECRET_PLACEHOLDER, f"unset; database.mode is '{db.mode}', not external")
+        )
+    if db.password and db.mode != "container":
+        problems.append(
+            Problem("database.password", SECRET_PLACEHOLDER, f"unset; database.mode is '{db.mode}', not container")
+        )
+    for leaf in ("url", "password"):
+        if getattr(db, leaf) and "database" not in secret_tops:
+            how = f"pulumi config set --secret --path database.{leaf} ..."
+            problems.append(Problem(f"database.{leaf}", SECRET_PLACEHOLDER, f"a secret, never a plain value: {how}"))
+    if db.mode == "container":
+        pinned = image_problem(db.image, is_production(stack))
+        if pinned:
+            problems.append(Problem("database.image", db.image, f"a pinned image ({pinned})"))
+        if is_root_user(db.run_as):
+            problems.append(Problem("database.runAs", db.run_as, "a non-root user, e.g. 999:999"))
+    if db.mode != "none":
+        for where, env in (("app.env", s.app.env), ("blue.env", s.blue.env), ("green.env", s.green.env)):
+            if DATABASE_URL_ENV in env:
+                problems.append(
+                    Problem(
+                        f"{where}.{DATABASE_URL_ENV}", SECRET_PLACEHOLDER, f"unset; database.mode {db.mode} sets it"
+                    )
+                )
+    if db.password and db.password != SECRET_PLACEHOLDER and len(db.password) < DATABASE_PASSWORD_MIN:
+        problems.append(
+            Problem("database.password", SECRET_PLACEHOLDER, f"at least {DATABASE_PASSWORD_MIN} characters")
+        )
     return problems
 
 
@@ -630,6 +762,15 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
                 "client choose its own address",
             )
         )
+    problems += _database_problems(s, stack, secret_tops)
+    for stage, hooks in (
+        ("preSwitch", s.hooks.pre_switch),
+        ("smoke", s.hooks.smoke),
+        ("postPromote", s.hooks.post_promote),
+    ):
+        names = [h.name for h in hooks]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(Problem(f"hooks.{stage}", name, "hook names that differ within a stage"))
     if is_root_user(s.app.user):
         problems.append(Problem("app.user", s.app.user, "a non-root user, e.g. 10001:10001"))
     if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:

@@ -47,7 +47,8 @@ from bluegreen.live_router import (
 )
 from bluegreen.problems import SettingsError
 from bluegreen.routing import STATE_FILE, Rendered, RoutingPlan, parse_plan, render, rollback_plan
-from bluegreen.settings import Maintenance
+from bluegreen.settings import Maintenance, SmokeCheck
+from bluegreen.smoke import SmokeFailedError, run_smoke
 
 VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
@@ -234,10 +235,12 @@ def apply_plan(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     note: str | None = None,
+    smoke: Sequence[SmokeCheck] = (),
 ) -> SwitchReport:
     """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
     `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
-    `note` says why, in the live record (`status` shows it: a rollout's abort reason)."""
+    `note` says why, in the live record (`status` shows it: a rollout's abort reason);
+    `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.smoke)."""
     say = log or (lambda _: None)
     started = clock()
     locking = LockingProber(router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, say)
@@ -267,6 +270,8 @@ def apply_plan(
         if decision.nothing:
             report.live_s = report.total_s = clock() - started
             return report
+        if smoke and decision.routing:
+            run_smoke(router, smoke, _recorded_plan(snapshot), plan, say)
         # publish, verify (in the router: one exec)
         files = generation_files(plan, rendered, snapshot, decision, source, observed, note)
         publication = Publication(
@@ -283,7 +288,7 @@ def apply_plan(
         return report
     except (InputError, LockHeldError, OutcomeUnknownError):
         raise  # the engine address, a held lock, an unknown outcome: each says so itself
-    except GateError as exc:
+    except (GateError, SmokeFailedError) as exc:
         raise SwitchError(f"{exc}; routing unchanged") from exc
     except ConfigRefusedError as exc:
         raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from exc
@@ -337,6 +342,14 @@ def _drain(
             sleep(POLL_SECONDS)
     except (RouterError, DockerError):
         report.drained_s, report.old_workers_left = None, None
+
+
+def _recorded_plan(snapshot: Snapshot) -> RoutingPlan | None:
+    """The live plan a snapshot holds; None when there is none or it is unreadable (the smoke checks go direct)."""
+    try:
+        return parse_plan((snapshot.live_record or {})["plan"])
+    except (SettingsError, KeyError, TypeError):
+        return None
 
 
 def live_plan(router: RouterPort) -> RoutingPlan | None:

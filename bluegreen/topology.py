@@ -87,9 +87,15 @@ class Topology:
         return "" if not self.build_hash or is_immutable_tag(version) else self.build_hash
 
     @property
+    def database_secrets(self) -> dict[str, str]:
+        """The database credentials stack config gives (a generated password never changes, so it is not here)."""
+        db = self.settings.database
+        return {f"database.{k}": v for k, v in (("password", db.password), ("url", db.url)) if v}
+
+    @property
     def needs_name_key(self) -> bool:
         """Whether container names depend on secret values (and so on the name key)."""
-        return bool(self.secrets.env)
+        return bool(self.secrets.env) or bool(self.database_secrets)
 
     def _base_spec(self, color: Color) -> dict[str, object]:
         s = self.settings
@@ -98,7 +104,10 @@ class Topology:
             "build": self.build_hash_of(color),
             "image": s.image.model_dump(mode="json"),
             "app": s.app.model_dump(mode="json", exclude={"env"}),
-        }
+            # What APP_DATABASE_URL is made of; its secrets (password, url) go in spec_hash's keyed digest.
+            **({"database": s.database.model_dump(mode="json", exclude={"password", "url"})}
+               if s.database.mode != "none" else {}),
+        }  # fmt: skip
 
     def spec_label(self, color: Color) -> str:
         """SPEC_LABEL's value: what replaces an app container, its environment aside."""
@@ -108,6 +117,7 @@ class Topology:
         """Hash of the inputs that replace an app container (the image comes in by reference and build hash)."""
         s = self.settings
         secret = {k: v for k, v in s.app.env.items() if k in self.secrets.env}
+        secret.update(self.database_secrets)
         if secret and not name_key:
             raise ValueError("container names depend on secret values: pass the deployment's name key")
         spec = {

@@ -8,10 +8,13 @@ happen, so the new replicas come up before the old ones go.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_docker as docker
 
 from bluegreen.conventions import (
+    DATABASE_URL_ENV,
     HEALTHCHECK_INTERVAL,
     HEALTHCHECK_RETRIES,
     HEALTHCHECK_START_PERIOD,
@@ -38,6 +41,8 @@ class ColorStack(pulumi.ComponentResource):
         alias: pulumi.Output[str | None],
         docker_host: pulumi.Input[str] | None = None,
         hold_env: bool = False,
+        database_url: pulumi.Output[str] | None = None,
+        after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`names` and `alias` come from bluegreen.topology; Outputs because they may hash secrets.
@@ -48,6 +53,9 @@ class ColorStack(pulumi.ComponentResource):
 
         `hold_env`: the colour is live and held (bluegreen.topology): Pulumi
         keeps the environment its containers were created with.
+
+        `database_url`: APP_DATABASE_URL (a secret), from components/database.py;
+        `after`: what must be up first (the database: readiness checks it).
         """
         super().__init__("bluegreen:index:ColorStack", name, None, opts)
         app = topology.settings.app
@@ -55,6 +63,8 @@ class ColorStack(pulumi.ComponentResource):
         env = topology.app_env(color)
         # Any secret value makes the whole envs input secret: in state, in previews, in diffs.
         envs: pulumi.Input[list[str]] = pulumi.Output.secret(env) if topology.secrets.env else env
+        if database_url is not None:
+            envs = pulumi.Output.secret(database_url.apply(lambda url: [*env, f"{DATABASE_URL_ENV}={url}"]))
         hardening = app.security.hardening()
         self.containers = [
             docker.Container(
@@ -88,7 +98,9 @@ class ColorStack(pulumi.ComponentResource):
                 must_run=True,
                 wait=True,
                 wait_timeout=int(topology.settings.health_gate.timeout_seconds),
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["envs"] if hold_env else None),
+                opts=pulumi.ResourceOptions(
+                    parent=self, ignore_changes=["envs"] if hold_env else None, depends_on=list(after)
+                ),
             )
             for i in range(topology.settings.color(color).replicas)
         ]

@@ -18,6 +18,7 @@ import pulumi_docker as docker
 
 from bluegreen.build_context import context_hash
 from bluegreen.conventions import COLORS, Color
+from bluegreen.hooks import contract_problem
 from bluegreen.routing import RoutingPlan, plan_from_settings
 from bluegreen.secrets import Secrets
 from bluegreen.settings import BuildImage, StackSettings
@@ -25,8 +26,10 @@ from bluegreen.tls import read_certificate
 from bluegreen.topology import Topology
 from components.cli import PROJECT_DIR
 from components.color_stack import ColorStack
+from components.database import Database
 from components.drift import (
     env_holds,
+    live_active,
     live_status,
     read_observed,
     stale_digests,
@@ -34,6 +37,7 @@ from components.drift import (
     warn_held_env,
     warn_router_replacement,
 )
+from components.hooks import PostPromoteHooks, PreSwitchHooks
 from components.image import AppImage, image_name
 from components.name_key import NameKey
 from components.router import Router
@@ -107,12 +111,23 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels("network").items()],
             opts=child,
         )
+        problem = contract_problem(
+            [h.name for h in settings.hooks.pre_switch], live_active(status), settings.active_color
+        )
+        if problem:
+            raise pulumi.RunError(f"{problem}; nothing was changed")
+        self.database = (
+            Database(f"{name}-db", topology, network, host, opts=child) if settings.database.mode != "none" else None
+        )
+        database_url = self.database.url if self.database else None
+        database_up = [self.database.container] if self.database and self.database.container else []
         key = NameKey(f"{name}-name-key", opts=child).key if topology.needs_name_key else None
         names, aliases = self._container_names(topology, key)
         if topology.held:
             self._container_names(configured, key)[1].apply(lambda a: warn_held_env(dict(topology.held), a))
         names.apply(lambda n: warn_double_replacement(status, n))
         images: dict[str, AppImage] = {}
+        image_ids: dict[Color, pulumi.Input[str]] = {}
         self.color_stacks: dict[Color, ColorStack] = {}
         for color in COLORS:
             spec = settings.color(color)
@@ -123,10 +138,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                     images[ref] = AppImage(
                         image_name(name, spec), image, spec, topology.build_hash_of(color), host, opts=child
                     )
-                image_id = images[ref].image_id
+                image_id = image_ids[color] = images[ref].image_id
             self.color_stacks[color] = ColorStack(
                 f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color], host,
-                hold_env=color in topology.held, opts=child,
+                hold_env=color in topology.held, database_url=database_url, after=database_up, opts=child,
             )  # fmt: skip
         self.router = Router(f"{name}-router", topology, network, host, opts=pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
@@ -137,11 +152,25 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         observed = read_observed(topology.deployment, status)
         warn_router_replacement(settings, status)
         containers = [c for s in self.color_stacks.values() for c in s.containers]
+        # Migrations and other preSwitch hooks: after their colour is healthy, before any traffic moves.
+        stacks = self.color_stacks
+        self.hooks = PreSwitchHooks(
+            f"{name}-hooks", topology, image_ids, {c: [*stacks[c].containers, *stacks[c].limits] for c in image_ids},
+            host, opts=child,
+        ) if settings.hooks.pre_switch else None  # fmt: skip
+        before_switch = [*([self.router.tls] if self.router.tls else []), *(self.hooks.commands if self.hooks else [])]
         self.switch = Switch(
             f"{name}-switch", topology, self.plan, self.router.container, containers, observed, host,
-            router_parts=[self.router.tls] if self.router.tls else None,
+            after=before_switch,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="switch")])),
         )  # fmt: skip
+
+        # postPromote follows the colour that last reached 100%: a canary leaves it on the stable colour,
+        # so its hooks run when the candidate gets all traffic, and not again at every canary step.
+        promoted = settings.active_color if settings.traffic_weight == 100 else settings.idle_color
+        self.post_promote = PostPromoteHooks(
+            f"{name}-post-promote", topology, promoted, image_ids[promoted], self.switch.command, host, opts=child
+        ) if settings.hooks.post_promote and promoted in image_ids else None  # fmt: skip
 
         router = settings.router
         scheme, live_port = ("https", settings.tls.port) if settings.tls else ("http", router.port)

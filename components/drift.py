@@ -68,6 +68,12 @@ def live_status(topology: Topology, opts: pulumi.InvokeOptions | None = None) ->
     return LiveStatus.parse(result.stdout or "")
 
 
+def live_active(status: LiveStatus) -> str | None:
+    """The colour the live routing names active; None before the first switch or without a router."""
+    active = ((status.report or {}).get("live") or {}).get("active")
+    return str(active) if active else None
+
+
 def stale_digests(settings: StackSettings, status: LiveStatus) -> list[Problem]:
     """A colour whose digest is the one it runs under another version: a bumped version, a forgotten digest.
 

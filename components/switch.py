@@ -9,10 +9,13 @@ replaced ones (deletes come last in an update).
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from bluegreen.conventions import SMOKE_ENV
 from bluegreen.notify import WEBHOOK_ENV
 from bluegreen.routing import RoutingPlan
 from bluegreen.topology import Topology
@@ -31,7 +34,7 @@ class Switch(pulumi.ComponentResource):
         containers: list[docker.Container],
         observed: str,
         docker_host: pulumi.Input[str] | None = None,
-        router_parts: list[pulumi.Resource] | None = None,
+        after: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Switch", name, None, opts)
@@ -43,6 +46,9 @@ class Switch(pulumi.ComponentResource):
         )
         webhook = topology.settings.notifications.webhook_url
         notify: dict[str, pulumi.Input[str]] = {WEBHOOK_ENV: pulumi.Output.secret(webhook)} if webhook else {}
+        smoke = topology.settings.hooks.smoke
+        if smoke:  # checked through the preview before the candidate gains traffic (bluegreen/smoke.py)
+            notify[SMOKE_ENV] = json.dumps([c.model_dump(mode="json", by_alias=True) for c in smoke])
         self.command = command.local.Command(
             name,
             create=run,
@@ -56,6 +62,6 @@ class Switch(pulumi.ComponentResource):
                 "BLUEGREEN_OBSERVED": observed,
                 **notify,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *(router_parts or []), *containers]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *(after or []), *containers]),
         )
         self.register_outputs({"planHash": plan.apply(lambda p: p.plan_hash())})

@@ -7,6 +7,8 @@
 #   bluegreen-local/python-runtime:3.11  only the interpreter, its stdlib and the shared libraries
 #                                        they load: no shell, apt, pip or dpkg (RUNTIME_IMAGE)
 #   bluegreen-local/nginx:1.22   nginx-light + njs, uid 101  (router image, like nginx-unprivileged)
+#   bluegreen-local/postgres:15  Debian's postgresql, uid 999, the official image's entrypoint
+#                                contract (POSTGRES_USER/PASSWORD/DB, PGDATA)  (database.image)
 # Idempotent: an image that exists is left alone, so a second run takes a second.
 # Needs root (debootstrap) and a running Docker engine.
 set -euo pipefail
@@ -126,11 +128,61 @@ build_nginx() {
     --change 'CMD ["nginx", "-g", "daemon off;"]'
 }
 
+# The official postgres image's contract, as far as this project uses it: on an empty PGDATA,
+# initdb with POSTGRES_USER and POSTGRES_PASSWORD, create POSTGRES_DB, then run the server
+# listening on every address with password (scram) authentication from the network.
+# shellcheck disable=SC2016 # expanded by the container's sh, not here
+POSTGRES_ENTRYPOINT='#!/bin/sh
+set -eu
+: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set}"
+user=${POSTGRES_USER:-postgres}
+db=${POSTGRES_DB:-$user}
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  pwfile=$(mktemp)
+  printf "%s\n" "$POSTGRES_PASSWORD" >"$pwfile"
+  initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 -D "$PGDATA" >/dev/null
+  rm -f "$pwfile"
+  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  echo "listen_addresses = '"'"'*'"'"'" >>"$PGDATA/postgresql.conf"
+  if [ "$db" != postgres ]; then
+    echo "CREATE DATABASE \"$db\" OWNER \"$user\";" | postgres --single -D "$PGDATA" postgres >/dev/null
+  fi
+  echo "postgres: initialised $PGDATA (user $user, database $db)"
+fi
+exec "$@"
+'
+
+build_postgres() {
+  local name=bluegreen-local/postgres:15 root=$WORK/postgres
+  if have_image "$name"; then log "$name exists"; return; fi
+  bootstrap "$root" postgresql-15,locales
+  # The official image's identity (uid/gid 999) and layout: binaries on PATH, PGDATA a volume path.
+  chroot "$root" groupmod --gid 999 postgres
+  chroot "$root" usermod --uid 999 --gid 999 postgres
+  rm -rf "$root"/var/lib/postgresql/* "$root"/etc/postgresql/*
+  mkdir -p "$root"/var/lib/postgresql/data "$root"/run/postgresql
+  chown -R 999:999 "$root"/var/lib/postgresql "$root"/run/postgresql
+  chmod 0700 "$root"/var/lib/postgresql/data
+  chmod 2777 "$root"/run/postgresql
+  printf '%s' "$POSTGRES_ENTRYPOINT" >"$root"/usr/local/bin/docker-entrypoint.sh
+  chmod 0755 "$root"/usr/local/bin/docker-entrypoint.sh
+  trim_rootfs "$root"
+  import "$root" "$name" \
+    --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin' \
+    --change 'ENV PGDATA=/var/lib/postgresql/data' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'USER 999:999' \
+    --change 'EXPOSE 5432' \
+    --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
+    --change 'CMD ["postgres"]'
+}
+
 main() {
   command -v docker >/dev/null || { log "docker CLI not found"; exit 1; }
   docker info >/dev/null 2>&1 || { log "no Docker engine answers (is dockerd running?)"; exit 1; }
   if ! have_image bluegreen-local/python:3.11 || ! have_image bluegreen-local/python-runtime:3.11 \
-    || ! have_image bluegreen-local/nginx:1.22; then
+    || ! have_image bluegreen-local/nginx:1.22 || ! have_image bluegreen-local/postgres:15; then
     command -v debootstrap >/dev/null || { log "debootstrap not found: apt-get install debootstrap"; exit 1; }
     [ "$(id -u)" = 0 ] || { log "debootstrap needs root"; exit 1; }
   fi
@@ -138,6 +190,7 @@ main() {
   build_python
   build_python_runtime
   build_nginx
+  build_postgres
 }
 
 main "$@"

@@ -14,11 +14,15 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, StringConstraints, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bluegreen_app.db import LATEST
+
 Profile = Literal["development", "staging", "production"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 ENV_PREFIX = "APP_"
+# Never echoed in an error: the URL holds the database password.
+SECRET_VARIABLES = frozenset({"APP_DATABASE_URL"})
 
 
 class ConfigError(ValueError):
@@ -56,6 +60,12 @@ class AppConfig(BaseSettings):
     fault_error_rate: float = Field(0.0, ge=0, le=1)
     fault_latency_ms: int = Field(0, ge=0, le=60000)
     fault_allow: bool = False
+    # The notes feature's database (docs/database.md); unset, /notes answers 503 and readiness checks none.
+    database_url: Annotated[str, StringConstraints(pattern=r"^postgres(ql)?://\S+$")] | None = None
+    database_timeout_seconds: float = Field(1.0, gt=0, le=10)
+    # The schema this release runs and `migrate` brings the database to: the sample app's release history
+    # (1: notes, 2: notes.author) in one image, so tests can run release 1 and 2 side by side.
+    schema_version: int = Field(LATEST, ge=1, le=LATEST)
 
 
 class DevelopmentConfig(AppConfig):
@@ -114,7 +124,8 @@ def load_config() -> AppConfig:
     except ValidationError as exc:
         for err in exc.errors():
             name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else "?"
-            problems.append(f"{name}: got {err.get('input')!r}; {err['msg']}")
+            shown = "[redacted]" if name in SECRET_VARIABLES else repr(err.get("input"))
+            problems.append(f"{name}: got {shown}; {err['msg']}")
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)

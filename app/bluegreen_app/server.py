@@ -8,13 +8,16 @@ signal forces the exit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
 from types import FrameType
 
+import asyncpg
 import uvicorn
 
+from bluegreen_app import db
 from bluegreen_app.config import AppConfig, ConfigError, load_config
 from bluegreen_app.lifecycle import Lifecycle
 from bluegreen_app.logs import setup_logging
@@ -65,13 +68,35 @@ def serve(config: AppConfig) -> int:
     return 0 if server.started else 1
 
 
-def main() -> int:
+def migrate(config: AppConfig) -> int:
+    """`python -m bluegreen_app migrate`: what a preSwitch hook runs (docs/database.md)."""
+    if config.database_url is None:
+        sys.stderr.write("migrate: APP_DATABASE_URL is not set; allowed: a postgresql:// URL\n")
+        return 2
+    try:
+        asyncio.run(db.migrate(config.database_url, config.schema_version, lambda line: print(line, flush=True)))
+    except (ConnectionError, asyncpg.PostgresError) as exc:
+        sys.stderr.write(f"migrate: {type(exc).__name__}: {exc}\n")
+        return 1
+    return 0
+
+
+COMMANDS = ("serve", "migrate")
+
+
+def main(argv: list[str] | None = None) -> int:
+    command = (argv or ["serve"])[0]
+    if command not in COMMANDS or len(argv or []) > 1:
+        sys.stderr.write(f"usage: python -m bluegreen_app [{'|'.join(COMMANDS)}]; got {' '.join(argv or [])!r}\n")
+        return 2
     try:
         config = load_config()
     except ConfigError as exc:
         for line in exc.lines:
             sys.stderr.write(f"config error: {line}\n")
         return 2
+    if command == "migrate":
+        return migrate(config)
     setup_logging(config.log_level, config.color, config.version)
     log.info("starting", extra={"event": "start"})
     return serve(config)

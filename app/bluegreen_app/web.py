@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,12 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bluegreen_app.config import AppConfig
+from bluegreen_app.db import Notes, NotMigratedError, open_pool
 from bluegreen_app.lifecycle import Lifecycle
 from bluegreen_app.logs import request_id
 
 log = logging.getLogger("bluegreen_app")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ECHO_MAX_BYTES = 64 * 1024
+NOTE_MAX_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,23 @@ class Faults:
 def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp:
     life = lifecycle or Lifecycle()
 
+    notes: Notes | None = None
+
+    async def database_check() -> Check:
+        started = time.perf_counter()
+        if notes is None:
+            return Check("database", False, 0.0, "starting: no connection pool yet")
+        try:
+            await notes.ping(config.database_timeout_seconds)
+            ok, detail = True, "SELECT 1"
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
+        return Check("database", ok, round((time.perf_counter() - started) * 1000, 1), detail)
+
     async def readiness() -> tuple[bool, list[Check]]:
         checks: list[Check] = []
+        if config.database_url is not None:
+            checks.append(await database_check())
         if config.downstream_url is not None:
             checks.append(
                 await asyncio.to_thread(
@@ -182,6 +200,41 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
         digest = hashlib.sha256(body).hexdigest()
         return JSONResponse({"received": len(body), "sha256": digest, "color": config.color, "version": config.version})
 
+    def no_notes(reason: str) -> JSONResponse:
+        return JSONResponse({"error": reason}, status_code=503)
+
+    async def list_notes(request: Request) -> JSONResponse:
+        if notes is None:
+            return no_notes("no database: APP_DATABASE_URL is not set")
+        try:
+            return JSONResponse(await notes.all())
+        except NotMigratedError as exc:
+            return no_notes(f"schema not migrated ({exc}): run python -m bluegreen_app migrate")
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return no_notes(f"database: {type(exc).__name__}: {exc}"[:300])
+
+    async def add_note(request: Request) -> JSONResponse:
+        if notes is None:
+            return no_notes("no database: APP_DATABASE_URL is not set")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        text = body.get("text") if isinstance(body, dict) else None
+        author = body.get("author") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not 1 <= len(text) <= NOTE_MAX_CHARS:
+            return JSONResponse(
+                {"error": f"text: got {text!r:.60}; allowed: a string of 1 to {NOTE_MAX_CHARS} characters"}, 400
+            )
+        if author is not None and (not isinstance(author, str) or len(author) > 100):
+            return JSONResponse({"error": f"author: got {author!r:.60}; allowed: a string of at most 100"}, 400)
+        try:
+            return JSONResponse(await notes.add(text, author), status_code=201)
+        except NotMigratedError as exc:
+            return no_notes(f"schema not migrated ({exc}): run python -m bluegreen_app migrate")
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return no_notes(f"database: {type(exc).__name__}: {exc}"[:300])
+
     async def echo(ws: WebSocket) -> None:
         await ws.accept(headers=[(b"x-app-color", config.color.encode())])
         try:
@@ -205,15 +258,22 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
             life.mark_ready()
             log.info("ready", extra={"event": "ready"})
 
+        nonlocal notes
+        pool = await open_pool(config.database_url) if config.database_url else None
+        notes = Notes(pool, config.schema_version) if pool is not None else None
         task = asyncio.create_task(warm_up())
         yield
         task.cancel()
+        if pool is not None:
+            await pool.close()
 
     routes: list[BaseRoute] = [
         Route("/", index),
         Route("/health", summary),
         Route("/health/live", live),
         Route("/health/ready", ready),
+        Route("/notes", list_notes, methods=["GET"]),
+        Route("/notes", add_note, methods=["POST"]),
     ]
     if config.debug_endpoints:
         routes += [Route("/slow", slow), Route("/echo", post_echo, methods=["POST"]), WebSocketRoute("/ws", echo)]

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE, need_image
+from tests.support.dockergate import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE, need_image
 from tests.support.paths import ROOT
 
 
@@ -13,6 +13,7 @@ def stand_in_images(docker_engine: None) -> None:
     need_image(BASE_IMAGE)
     need_image(RUNTIME_IMAGE)
     need_image(ROUTER_IMAGE)
+    need_image(POSTGRES_IMAGE)
     done = subprocess.run(["make", "--no-print-directory", "wheels"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

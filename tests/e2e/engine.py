@@ -30,6 +30,8 @@ import argparse
 import copy
 import json
 import os
+import secrets
+import string
 import subprocess
 import sys
 import threading
@@ -42,13 +44,18 @@ import pulumi
 import yaml
 
 from bluegreen.docker_api import DockerClient, DockerError, tar_files
-from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
+from tests.support.dockergate import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from tests.support.paths import ROOT
 from tests.support.pulumi_harness import RecordingMocks, is_secret, run_program
 from tests.support.stacks import stack_raw, with_changes
 
 STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
-STAND_IN = {"image.baseImage": BASE_IMAGE, "image.runtimeImage": RUNTIME_IMAGE, "router.image": ROUTER_IMAGE}
+STAND_IN = {
+    "image.baseImage": BASE_IMAGE,
+    "image.runtimeImage": RUNTIME_IMAGE,
+    "router.image": ROUTER_IMAGE,
+    "database.image": POSTGRES_IMAGE,
+}
 
 
 class EngineError(RuntimeError):
@@ -257,6 +264,18 @@ class ContainerHandler(Handler):
         self.client.request("DELETE", f"/containers/{rid}?force=1", allow=(404,))
 
 
+class RandomPasswordHandler(Handler):
+    """random.RandomPassword: made once, kept in state; only new inputs make a new one."""
+
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        alphabet = string.ascii_letters + string.digits
+        result = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
+        return f"{name}-{time.time_ns()}", {**inputs, "result": result}
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        pass
+
+
 class CommandHandler(Handler):
     @staticmethod
     def run(script: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -266,16 +285,18 @@ class CommandHandler(Handler):
             cwd=ROOT, env=env, timeout=600, check=False,
         )  # fmt: skip
         if done.returncode != 0:
-            # Like `pulumi up`: the command's own last word first (our CLI says why in one line).
+            # Like `pulumi up`, which shows the command's stderr: here its last 40 lines.
             lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            last = lines[-1] if lines else f"exit {done.returncode}, no output"
-            raise EngineError(f"{last}\n  (command failed with exit {done.returncode}: {script})")
+            said = "\n".join(lines[-40:]) if lines else f"exit {done.returncode}, no output"
+            raise EngineError(f"{said}\n  (command failed with exit {done.returncode}: {script})")
         return {**inputs, "stdout": done.stdout.strip(), "stderr": done.stderr.strip()}
 
     def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return f"{name}-{time.time_ns()}", self.run(inputs["create"], inputs)
 
     def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+        if old.get("triggers") != new.get("triggers"):
+            return None  # as pulumi-command: a change of `triggers` replaces the resource (create, then delete)
         return self.run(new.get("update") or new["create"], new)
 
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
@@ -308,6 +329,7 @@ class DockerEngineMocks(RecordingMocks):
             "docker:index/remoteImage:RemoteImage": ImageHandler(),
             "docker:index/container:Container": ContainerHandler(client),
             "command:local:Command": CommandHandler(),
+            "random:index/randomPassword:RandomPassword": RandomPasswordHandler(),
         }
         self.operations: list[str] = []
 
@@ -351,7 +373,7 @@ class DockerEngineMocks(RecordingMocks):
             self.seq += 1
             self.resources_state[key] = {
                 "key": key, "label": label, "type": args.typ, "id": rid, "inputs": inputs, "outputs": outputs,
-                "seq": self.seq,
+                "seq": self.seq, "retain": bool(getattr(self.registering, "retain_on_delete", False)),
             }  # fmt: skip
             self.save()
             return rid, outputs
@@ -364,6 +386,9 @@ class DockerEngineMocks(RecordingMocks):
         return {}, []
 
     def _delete(self, entry: dict[str, Any]) -> None:
+        if entry.get("retain"):  # retain_on_delete: Pulumi forgets it, the daemon keeps it
+            self.operations.append(f"retain {entry.get('label', entry['key'])}")
+            return
         self.handlers[entry["type"]].delete(entry["id"], entry["inputs"], entry["outputs"])
         self.operations.append(f"delete {entry.get('label', entry['key'])}")
 

@@ -86,6 +86,7 @@ class StrictMonitor(MockMonitor):
         self.recording.registering.urn = urn
         self.recording.registering.parent = "" if "::pulumi:pulumi:Stack::" in request.parent else request.parent
         self.recording.registering.ignore_changes = list(request.ignoreChanges)
+        self.recording.registering.retain_on_delete = bool(request.retainOnDelete)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
@@ -103,6 +104,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "command:local:Command":
             outputs["stdout"] = "sha256:" + hashlib.sha256(str(args.inputs.get("create")).encode()).hexdigest()
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = (
+                "mock" + hashlib.sha256(args.name.encode()).hexdigest()[: int(args.inputs["length"]) - 4]
+            )
         if args.typ == "docker:index/remoteImage:RemoteImage":
             # What the provider reports: the image id, here derived from the reference.
             outputs["imageId"] = "sha256:" + hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()
@@ -144,6 +149,27 @@ def _harness_loop() -> asyncio.AbstractEventLoop:
     return _LOOP
 
 
+def _quiet_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if "never retrieved" not in str(context.get("message", "")):
+        loop.default_exception_handler(context)
+
+
+def _abandon_run() -> None:
+    """After a failed run: cancel what is still pending on the shared loop, so nothing of it (a resource
+    waiting on the one that failed, an apply) finishes during the next run and fails that one too."""
+    loop = _harness_loop()
+    # The failed run's futures carry its exception; the run already raised it, so asyncio need not log
+    # each of them again when they are collected ("Future exception was never retrieved").
+    loop.set_exception_handler(_quiet_unretrieved)
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    with runtime_settings.SETTINGS.lock:
+        runtime_settings.SETTINGS.outputs.clear()
+
+
 def run_program(
     raw: dict[str, Any],
     stack: str = "dev",
@@ -165,7 +191,11 @@ def run_program(
         program()
     root = runtime_settings.get_root_resource()
     assert root is not None, "the program did not create a root stack"
-    _sync_await(wait_for_rpcs())
+    try:
+        _sync_await(wait_for_rpcs())
+    except BaseException:
+        _abandon_run()
+        raise
     outputs = {
         name: _sync_await(pulumi.Output.from_input(value).future())
         for name, value in getattr(root, "outputs", {}).items()

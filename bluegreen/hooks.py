@@ -1,0 +1,208 @@
+"""Hooks: one-off containers of a colour's image, run before its traffic moves (preSwitch) or after it
+reached 100% (postPromote).
+
+A hook container is the colour's first running container again, with the
+hook's command: same image (by id), environment, user, network and limits,
+no healthcheck and no restart. It stays, exited, until the next run of the
+same hook replaces it, so `docker ps -a` shows the last run, its exit code
+and its logs.
+
+Once per image and hook definition: the program re-runs the hook's resource
+only when one of them changes (components/hooks.py), and the runner skips a
+run whose last container already succeeded with this run key (two colours on
+one image run a migration once). `python -m bluegreen rollback` runs none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bluegreen.conventions import (
+    COLOR_LABEL,
+    DEPLOYMENT_LABEL,
+    DIGEST_LABEL,
+    HOOK_LABEL,
+    HOOK_RUN_LABEL,
+    HOOK_STAGE_LABEL,
+    ROLE_LABEL,
+    VERSION_LABEL,
+    Color,
+    hook_container_name,
+)
+from bluegreen.docker_api import DockerClient
+from bluegreen.errors import BluegreenError, InputError
+from bluegreen.settings import CommandHook
+
+HOOK_ROLE = "hook"
+TAIL_LINES = 20
+POLL_SECONDS = 0.2
+DEFINITION_ENV = "BLUEGREEN_HOOK"  # the hook's definition (JSON) in the runner's environment
+IMAGE_ENV = "BLUEGREEN_HOOK_IMAGE"  # the image id it runs in: the colour's image of this update
+Log = Callable[[str], None]
+# Copied from the colour's container, so the hook runs under the same limits and hardening.
+HOST_CONFIG_KEYS = (
+    "Memory", "NanoCpus", "CapDrop", "CapAdd", "SecurityOpt", "ReadonlyRootfs", "Tmpfs", "PidsLimit", "LogConfig",
+)  # fmt: skip
+
+
+class HookFailedError(BluegreenError):
+    """The hook exited non-zero or ran out of time; traffic was not touched."""
+
+
+def definition_hash(hook: CommandHook) -> str:
+    """What makes a hook run again when it changes: its command and its bound."""
+    return hashlib.sha256(json.dumps(hook.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_key(hook: CommandHook, image_id: str) -> str:
+    """One run per image and hook definition."""
+    return hashlib.sha256(f"{definition_hash(hook)}:{image_id}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class HookRun:
+    container: str
+    image: str
+    exit_code: int | None  # None: skipped, it already ran for this image and definition
+    seconds: float
+    tail: tuple[str, ...]
+
+
+def colour_container(client: DockerClient, deployment: str, color: Color, image: str) -> dict[str, Any]:
+    """The first running container of `color` on `image`: the environment and network a hook runs with.
+
+    During a release the colour's replaced containers still run (Pulumi deletes them last): the image
+    the program built for this run picks the new ones.
+    """
+    found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app", COLOR_LABEL: color}, all_states=False)
+    on_image = sorted(c["Names"][0].lstrip("/") for c in found if c.get("ImageID") == image)
+    if not on_image:
+        raise InputError(
+            f"no running {color} container of {deployment} on image {image[:19]} to take the environment and "
+            f"network from ({len(found)} {color} container(s) on other images)"
+        )
+    info = client.inspect(on_image[0])
+    if info is None:
+        raise BluegreenError(f"{on_image[0]} disappeared before its hook could start")
+    return info
+
+
+def container_spec(
+    source: Mapping[str, Any], deployment: str, stage: str, color: Color, hook: CommandHook, key: str
+) -> dict[str, Any]:
+    """The Engine API body of a hook container made from a colour's container (`docker inspect` of it)."""
+    config, host = source["Config"], source["HostConfig"]
+    labels = config.get("Labels") or {}
+    network = next(iter(source["NetworkSettings"]["Networks"]))
+    return {
+        "Image": source["Image"],
+        "Cmd": list(hook.command),
+        "Env": list(config.get("Env") or []),
+        "User": config.get("User") or "",
+        "WorkingDir": config.get("WorkingDir") or "",
+        "Healthcheck": {"Test": ["NONE"]},
+        "Labels": {
+            DEPLOYMENT_LABEL: deployment,
+            ROLE_LABEL: HOOK_ROLE,
+            HOOK_LABEL: hook.name,
+            HOOK_STAGE_LABEL: stage,
+            HOOK_RUN_LABEL: key,
+            COLOR_LABEL: color,
+            VERSION_LABEL: labels.get(VERSION_LABEL, ""),
+            DIGEST_LABEL: source["Image"],
+        },
+        "HostConfig": {
+            **{k: host[k] for k in HOST_CONFIG_KEYS if host.get(k) is not None},
+            "NetworkMode": network,
+            "RestartPolicy": {"Name": "no"},
+        },
+    }
+
+
+def run_hook(
+    client: DockerClient,
+    deployment: str,
+    stage: str,
+    color: Color,
+    hook: CommandHook,
+    image: str,
+    log: Log = lambda _: None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> HookRun:
+    """Run `hook` once in `color`'s `image` (an id); HookFailedError quotes its last lines when it fails."""
+    source = colour_container(client, deployment, color, image)
+    key = run_key(hook, image)
+    name = hook_container_name(deployment, stage, hook.name)
+    last = client.inspect(name)
+    if last is not None:
+        state = last.get("State") or {}
+        same = (last["Config"].get("Labels") or {}).get(HOOK_RUN_LABEL) == key
+        if same and not state.get("Running") and state.get("ExitCode") == 0:
+            log(f"{stage} hook {hook.name}: already ran for image {image[:19]} ({name} exited 0); not run again")
+            return HookRun(name, image, None, 0.0, ())
+        client.request("DELETE", f"/containers/{name}?force=1", allow=(404,))
+    started = clock()
+    client.request(
+        "POST", f"/containers/create?name={name}", container_spec(source, deployment, stage, color, hook, key)
+    )
+    client.request("POST", f"/containers/{name}/start")
+    log(f"{stage} hook {hook.name}: running {' '.join(hook.command)} in {color}'s image {image[:19]} ({name})")
+    deadline = started + hook.timeout_seconds
+    while True:
+        state = (client.inspect(name) or {}).get("State") or {}
+        if not state.get("Running"):
+            break
+        if clock() >= deadline:
+            client.request("POST", f"/containers/{name}/kill", allow=(404, 409))
+            raise HookFailedError(_failure(stage, hook, f"ran out of its {hook.timeout_seconds}s", client, name))
+        sleep(POLL_SECONDS)
+    code = int(state.get("ExitCode", -1))
+    seconds = clock() - started
+    if code != 0:
+        raise HookFailedError(_failure(stage, hook, f"exited {code} after {seconds:.1f}s", client, name))
+    tail = tuple(client.tail(name, TAIL_LINES))
+    log(f"{stage} hook {hook.name}: exited 0 after {seconds:.1f}s")
+    return HookRun(name, image, code, seconds, tail)
+
+
+def _failure(stage: str, hook: CommandHook, what: str, client: DockerClient, name: str) -> str:
+    lines = client.tail(name, TAIL_LINES)
+    quoted = "\n".join(f"  | {line}" for line in lines) or "  | (no output)"
+    moved = "traffic was not moved" if stage == "preSwitch" else "traffic stays where it is"
+    return (
+        f"{stage} hook {hook.name} {what}; {moved}. Last {len(lines)} line(s) of {name} (docker logs {name}):\n{quoted}"
+    )
+
+
+def remove_run(client: DockerClient, deployment: str, key: str) -> int:
+    """Remove the hook containers of one run (what a deleted hook resource leaves); returns how many."""
+    found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: HOOK_ROLE, HOOK_RUN_LABEL: key})
+    for container in found:
+        client.request("DELETE", f"/containers/{container['Id']}?force=1", allow=(404,))
+    return len(found)
+
+
+CONTRACT_PREFIX = "contract"  # a preSwitch hook named contract* removes what the previous release still uses
+
+
+def contract_problem(hook_names: Sequence[str], live_active: str | None, active: str) -> str | None:
+    """Why a contract step and a change of activeColor may not share one update, or None.
+
+    A contract migration drops what the previous release reads; switching
+    colours in the same update would leave no release to roll back to. The
+    program refuses it, and so does the policy pack (same function).
+    """
+    contracts = sorted(n for n in hook_names if n.startswith(CONTRACT_PREFIX))
+    if not contracts or live_active is None or live_active == active:
+        return None
+    return (
+        f"hooks.preSwitch {', '.join(contracts)}: a contract step, and activeColor changes from {live_active} to "
+        f"{active} in the same update; allowed: switch first, then contract in an update that keeps activeColor "
+        "(docs/database.md)"
+    )

@@ -1,0 +1,68 @@
+"""Smoke checks: GETs through the preview listener, from inside the router, before traffic moves.
+
+They run in the switch, after the gate and under the lock, so they see the
+routing that is live and nothing can change it between the check and the
+publish. The candidate is the colour whose share of live traffic goes up;
+the preview listener serves it whenever it is the active colour below 100%
+or the idle colour at 100% (conventions.preview_color). When the live
+preview serves another colour (a first switch, an unusual flip) the checks go
+to the candidate's containers directly, and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from bluegreen.conventions import COLORS, Color
+from bluegreen.live_router import HttpResult
+from bluegreen.routing import LOCAL_PORTS, RoutingPlan
+from bluegreen.settings import SmokeCheck
+
+BODY_EXCERPT = 200
+
+
+class Fetcher(Protocol):
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]: ...
+
+
+class SmokeFailedError(Exception):
+    """A check answered what it must not; the message names the path, the status and the body."""
+
+
+def candidate(live: RoutingPlan | None, plan: RoutingPlan) -> Color | None:
+    """The colour whose share of live traffic goes up; None when no share goes up (nothing to check)."""
+    for color in COLORS:
+        before = live.weight(color) if live is not None else 0
+        if plan.weight(color) > before and plan.color(color).containers:
+            return color
+    return None
+
+
+def run_smoke(
+    router: Fetcher,
+    checks: Sequence[SmokeCheck],
+    live: RoutingPlan | None,
+    plan: RoutingPlan,
+    log: Callable[[str], None] = lambda _: None,
+) -> Color | None:
+    """Check every path on the candidate; returns the candidate (None: nothing was checked)."""
+    color = candidate(live, plan)
+    if not checks or color is None:
+        return None
+    if live is not None and live.preview == color and live.color(color).containers:
+        where, targets = "the preview", [("127.0.0.1", LOCAL_PORTS["preview"], c.path) for c in checks]
+    else:
+        first = plan.color(color).containers[0]
+        where, targets = first, [(first, plan.app_port, c.path) for c in checks]
+    answers = router.fetch(targets)
+    for check, answer in zip(checks, answers, strict=True):
+        if answer.status != check.expect_status:
+            got = answer.status if answer.status is not None else answer.detail
+            body = " ".join(answer.body.split())[:BODY_EXCERPT]
+            raise SmokeFailedError(
+                f"smoke check {check.name}: GET {check.path} on {where} ({color}) answered {got}, expected "
+                f"{check.expect_status}" + (f"; body: {body}" if body else "")
+            )
+    log(f"smoke: {len(checks)} check(s) passed on {where} ({color})")
+    return color

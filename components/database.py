@@ -1,0 +1,98 @@
+"""Database: the PostgreSQL both colours share, or the URL of one that runs elsewhere.
+
+It is not part of either colour: releases, flips and router replacements
+never touch it. Its container keeps one name and is replaced only with its
+own settings (delete first: two servers on one data directory would corrupt
+it), and its data lives on a named volume that `pulumi destroy` leaves
+behind (retain_on_delete): dropping a database takes `docker volume rm`.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from bluegreen.conventions import LOG_OPTS, database_name, database_volume_name
+from bluegreen.hardening import DATABASE
+from bluegreen.topology import Topology
+from components.hardening import container_args, pids_limit
+
+PORT = 5432
+DATA_DIR = "/var/lib/postgresql/data"
+STOP_SECONDS = 60  # SIGINT is postgres' fast shutdown; a checkpoint may still take a while
+
+
+class Database(pulumi.ComponentResource):
+    url: pulumi.Output[str]  # secret: APP_DATABASE_URL of both colours
+    container: docker.Container | None
+
+    def __init__(
+        self,
+        name: str,
+        topology: Topology,
+        network: docker.Network,
+        docker_host: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("bluegreen:index:Database", name, None, opts)
+        db = topology.settings.database
+        child = pulumi.ResourceOptions(parent=self)
+        self.container = None
+        if db.mode == "external":
+            self.url = pulumi.Output.secret(db.url or "")
+            self.register_outputs({"mode": db.mode})
+            return
+        password: pulumi.Output[str] = (
+            pulumi.Output.secret(db.password)
+            if db.password
+            else random.RandomPassword(f"{name}-password", length=32, special=False, opts=child).result
+        )
+        host = database_name(topology.deployment)
+        image = docker.RemoteImage(f"{name}-image", name=db.image, keep_locally=True, opts=child)
+        labels = topology.labels("database")
+        volume = docker.Volume(
+            f"{name}-data",
+            name=database_volume_name(topology.deployment),
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in labels.items()],
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        self.container = docker.Container(
+            name,
+            name=host,
+            image=image.image_id,
+            envs=pulumi.Output.secret(
+                pulumi.Output.concat("POSTGRES_PASSWORD=", password).apply(
+                    lambda pw: [pw, f"POSTGRES_USER={db.user}", f"POSTGRES_DB={db.name}", f"PGDATA={DATA_DIR}"]
+                )
+            ),
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
+            user=db.run_as,
+            **container_args(DATABASE),
+            memory=db.resources.memory_mb,
+            cpus=f"{db.resources.cpus:g}",
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(PORT), "-U", db.user, "-d", db.name],
+                interval="1s",
+                timeout="3s",
+                start_period="60s",
+                retries=5,
+            ),
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            restart="unless-stopped",
+            log_driver="json-file",
+            log_opts=dict(LOG_OPTS),
+            stop_signal="SIGINT",
+            stop_timeout=STOP_SECONDS,
+            destroy_grace_seconds=STOP_SECONDS,
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            must_run=True,
+            wait=True,
+            wait_timeout=180,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.limit = pids_limit(name, self.container, DATABASE.pids_limit, docker_host)
+        self.url = pulumi.Output.secret(
+            pulumi.Output.concat("postgresql://", db.user, ":", password, "@", host, f":{PORT}/", db.name)
+        )
+        self.register_outputs({"mode": db.mode, "host": host})

@@ -1,0 +1,108 @@
+"""Hook resources: preSwitch hooks between the colour stacks and the Switch, postPromote hooks after it.
+
+Each hook is a `command.local.Command` running `python -m bluegreen hook run`
+(bluegreen/hooks.py) whose `triggers` are its run key, a hash of the hook's
+definition and the colour's image id: Pulumi replaces the resource, and so
+runs the hook, exactly when one of them changes, and `pulumi preview` shows
+`+- replace ...-hook-migrate` before a migration runs. An unchanged `pulumi
+up`, a flip of activeColor and `bluegreen rollback` change neither, so they
+run nothing. The replaced resource's delete removes only the containers of
+its own run (label bluegreen.hook-run), never the new one's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_command as command
+
+from bluegreen.conventions import Color
+from bluegreen.hooks import DEFINITION_ENV, IMAGE_ENV, run_key
+from bluegreen.settings import CommandHook
+from bluegreen.topology import Topology
+from components.cli import bluegreen_cli, docker_env
+
+RUN_ENV = "BLUEGREEN_HOOK_RUN"
+
+
+def hook_command(
+    name: str,
+    topology: Topology,
+    stage: str,
+    color: Color,
+    hook: CommandHook,
+    image_id: pulumi.Input[str],
+    docker_host: pulumi.Input[str] | None,
+    after: Sequence[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> command.local.Command:
+    where = ("--stack", topology.stack, "--project", topology.project)
+    key = pulumi.Output.from_input(image_id).apply(lambda image: run_key(hook, image))
+    return command.local.Command(
+        name,
+        create=bluegreen_cli("hook", "run", *where, "--stage", stage, "--color", color),
+        delete=bluegreen_cli("hook", "remove", *where) + f' --run "${RUN_ENV}"',
+        environment={
+            **docker_env(docker_host),
+            DEFINITION_ENV: hook.model_dump_json(by_alias=True),
+            IMAGE_ENV: image_id,
+            RUN_ENV: key,
+        },
+        triggers=[key],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )
+
+
+class PreSwitchHooks(pulumi.ComponentResource):
+    """Every preSwitch hook of every deployed colour, one after another, before the Switch."""
+
+    commands: list[command.local.Command]
+
+    def __init__(
+        self,
+        name: str,
+        topology: Topology,
+        image_ids: dict[Color, pulumi.Input[str]],
+        after: dict[Color, Sequence[pulumi.Resource]],
+        docker_host: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("bluegreen:index:PreSwitchHooks", name, None, opts)
+        self.commands = []
+        for color, image_id in image_ids.items():
+            for hook in topology.settings.hooks.pre_switch:
+                # One at a time, in the order given: a backup before the migration it guards.
+                run = hook_command(
+                    f"{name}-{color}-{hook.name}", topology, "preSwitch", color, hook, image_id, docker_host,
+                    [*after[color], *self.commands[-1:]], self,
+                )  # fmt: skip
+                self.commands.append(run)
+        self.register_outputs({"hooks": [c.urn for c in self.commands]})
+
+
+class PostPromoteHooks(pulumi.ComponentResource):
+    """postPromote hooks of the colour that has 100% (components/deployment.py): run when its image or a hook
+    changes, after the Switch."""
+
+    commands: list[command.local.Command]
+
+    def __init__(
+        self,
+        name: str,
+        topology: Topology,
+        color: Color,
+        image_id: pulumi.Input[str],
+        switch: pulumi.Resource,
+        docker_host: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("bluegreen:index:PostPromoteHooks", name, None, opts)
+        self.commands = []
+        for hook in topology.settings.hooks.post_promote:
+            run = hook_command(
+                f"{name}-{hook.name}", topology, "postPromote", color, hook, image_id, docker_host,
+                [switch, *self.commands[-1:]], self,
+            )  # fmt: skip
+            self.commands.append(run)
+        self.register_outputs({"hooks": [c.urn for c in self.commands]})
