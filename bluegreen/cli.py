@@ -448,9 +448,11 @@ def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         image = os.environ.get(IMAGE_ENV, "")
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", image):
             raise StackFileError(f"{IMAGE_ENV}: got {image[:80]!r}; allowed: an image id sha256:<64 hex digits>")
-        run = run_hook(
-            _client(args), label, args.stage, args.color, hook, image, lambda line: err.write(f"hook: {line}\n")
-        )
+
+        def say(line: str) -> None:
+            err.write(f"hook: {line}\n")
+
+        run = run_hook(_client(args), label, args.stage, args.color, hook, image, say)
     except BluegreenError as exc:
         err.write(f"hook {args.stage} {label}: {exc}\n")
         return exc.exit_code

@@ -21,7 +21,7 @@ Vocabulary (docs/routing.md says the same):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -220,3 +220,23 @@ def preview_color(active: Color, active_share: int, idle_has_replicas: bool) -> 
     if active_share < 100:
         return active
     return other(active) if idle_has_replicas else None
+
+
+CONTRACT_PREFIX = "contract"  # a preSwitch hook named contract* removes what the previous release still uses
+
+
+def contract_problem(hook_names: Iterable[str], live_active: str | None, active: str) -> str | None:
+    """Why a contract step and a change of activeColor may not share one update, or None.
+
+    A contract migration drops what the previous release reads; switching
+    colours in the same update would leave no release to roll back to. The
+    program refuses it, and so does the policy pack (same function).
+    """
+    contracts = sorted(n for n in hook_names if n.startswith(CONTRACT_PREFIX))
+    if not contracts or live_active is None or live_active == active:
+        return None
+    return (
+        f"hooks.preSwitch {', '.join(contracts)}: a contract step, and activeColor changes from {live_active} to "
+        f"{active} in the same update; allowed: switch first, then contract in an update that keeps activeColor "
+        "(docs/database.md)"
+    )

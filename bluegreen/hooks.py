@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,23 +186,3 @@ def remove_run(client: DockerClient, deployment: str, key: str) -> int:
     for container in found:
         client.request("DELETE", f"/containers/{container['Id']}?force=1", allow=(404,))
     return len(found)
-
-
-CONTRACT_PREFIX = "contract"  # a preSwitch hook named contract* removes what the previous release still uses
-
-
-def contract_problem(hook_names: Sequence[str], live_active: str | None, active: str) -> str | None:
-    """Why a contract step and a change of activeColor may not share one update, or None.
-
-    A contract migration drops what the previous release reads; switching
-    colours in the same update would leave no release to roll back to. The
-    program refuses it, and so does the policy pack (same function).
-    """
-    contracts = sorted(n for n in hook_names if n.startswith(CONTRACT_PREFIX))
-    if not contracts or live_active is None or live_active == active:
-        return None
-    return (
-        f"hooks.preSwitch {', '.join(contracts)}: a contract step, and activeColor changes from {live_active} to "
-        f"{active} in the same update; allowed: switch first, then contract in an update that keeps activeColor "
-        "(docs/database.md)"
-    )

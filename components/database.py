@@ -9,6 +9,8 @@ behind (retain_on_delete): dropping a database takes `docker volume rm`.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
@@ -57,15 +59,17 @@ class Database(pulumi.ComponentResource):
             labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in labels.items()],
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
+        plain = [f"POSTGRES_USER={db.user}", f"POSTGRES_DB={db.name}", f"PGDATA={DATA_DIR}"]
+
+        def env(pw: str) -> list[str]:
+            return [f"POSTGRES_PASSWORD={pw}", *plain]
+
+        envs: pulumi.Input[list[str]] = pulumi.Output.secret(password.apply(env))
         self.container = docker.Container(
             name,
             name=host,
             image=image.image_id,
-            envs=pulumi.Output.secret(
-                pulumi.Output.concat("POSTGRES_PASSWORD=", password).apply(
-                    lambda pw: [pw, f"POSTGRES_USER={db.user}", f"POSTGRES_DB={db.name}", f"PGDATA={DATA_DIR}"]
-                )
-            ),
+            envs=envs,
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
             user=db.run_as,
             **container_args(DATABASE),
@@ -92,7 +96,8 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.limit = pids_limit(name, self.container, DATABASE.pids_limit, docker_host)
+        # Quoted: a given password may hold characters a URL gives a meaning (@ : / %).
         self.url = pulumi.Output.secret(
-            pulumi.Output.concat("postgresql://", db.user, ":", password, "@", host, f":{PORT}/", db.name)
+            password.apply(lambda pw: f"postgresql://{db.user}:{quote(pw, safe='')}@{host}:{PORT}/{db.name}")
         )
         self.register_outputs({"mode": db.mode, "host": host})

@@ -17,8 +17,7 @@ import pulumi
 import pulumi_docker as docker
 
 from bluegreen.build_context import context_hash
-from bluegreen.conventions import COLORS, Color
-from bluegreen.hooks import contract_problem
+from bluegreen.conventions import COLORS, Color, contract_problem
 from bluegreen.routing import RoutingPlan, plan_from_settings
 from bluegreen.secrets import Secrets
 from bluegreen.settings import BuildImage, StackSettings
@@ -111,9 +110,8 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels("network").items()],
             opts=child,
         )
-        problem = contract_problem(
-            [h.name for h in settings.hooks.pre_switch], live_active(status), settings.active_color
-        )
+        live = live_active(status)
+        problem = contract_problem([h.name for h in settings.hooks.pre_switch], live, settings.active_color)
         if problem:
             raise pulumi.RunError(f"{problem}; nothing was changed")
         self.database = (
@@ -156,7 +154,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         stacks = self.color_stacks
         self.hooks = PreSwitchHooks(
             f"{name}-hooks", topology, image_ids, {c: [*stacks[c].containers, *stacks[c].limits] for c in image_ids},
-            host, opts=child,
+            host, live_active=live, opts=child,
         ) if settings.hooks.pre_switch else None  # fmt: skip
         before_switch = [*([self.router.tls] if self.router.tls else []), *(self.hooks.commands if self.hooks else [])]
         self.switch = Switch(

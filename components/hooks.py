@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_command as command
 
-from bluegreen.conventions import Color
+from bluegreen.conventions import CONTRACT_PREFIX, Color
 from bluegreen.hooks import DEFINITION_ENV, IMAGE_ENV, run_key
 from bluegreen.settings import CommandHook
 from bluegreen.topology import Topology
@@ -66,9 +66,14 @@ class PreSwitchHooks(pulumi.ComponentResource):
         image_ids: dict[Color, pulumi.Input[str]],
         after: dict[Color, Sequence[pulumi.Resource]],
         docker_host: pulumi.Input[str] | None = None,
+        live_active: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("bluegreen:index:PreSwitchHooks", name, None, opts)
+        """`live_active`: the colour live now (components/drift.py). With a contract* hook it is an input of
+        this component, so the policy pack can refuse a contract step and a colour change in one update."""
+        contracts = [h.name for h in topology.settings.hooks.pre_switch if h.name.startswith(CONTRACT_PREFIX)]
+        props = {"contractHooks": contracts, "liveActiveColor": live_active} if contracts else None
+        super().__init__("bluegreen:index:PreSwitchHooks", name, props, opts)
         self.commands = []
         for color, image_id in image_ids.items():
             for hook in topology.settings.hooks.pre_switch:

@@ -10,6 +10,7 @@ replaced ones (deletes come last in an update).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_command as command
@@ -34,7 +35,7 @@ class Switch(pulumi.ComponentResource):
         containers: list[docker.Container],
         observed: str,
         docker_host: pulumi.Input[str] | None = None,
-        after: list[pulumi.Resource] | None = None,
+        after: Sequence[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Switch", name, None, opts)

@@ -48,6 +48,7 @@ from bluegreen.conventions import (
     PRODUCTION_STACKS_PATTERN,
     ROLE_LABEL,
     Color,
+    contract_problem,
     image_problem,
     is_production,
     is_root_user,
@@ -541,6 +542,26 @@ def live_colour_has_replicas(args: StackValidationArgs, report: ReportViolation)
 )
 def traffic_weight_consistent(args: StackValidationArgs, report: ReportViolation) -> None:
     _traffic(args, ("weights", "idle-empty"), report)
+
+
+PRE_SWITCH_HOOKS = "bluegreen:index:PreSwitchHooks"
+
+
+@stack_rule(
+    "hooks-contract-apart-from-switch",
+    "A contract migration (a preSwitch hook named contract*) and a change of activeColor are never one update: "
+    "the release being replaced must keep working until traffic has left it.",
+)
+def contract_apart_from_switch(args: StackValidationArgs, report: ReportViolation) -> None:
+    plan = _plan(args.resources)
+    for resource in args.resources:
+        if resource.resource_type != PRE_SWITCH_HOOKS or plan is None:
+            continue
+        contracts = [str(n) for n in value(resource.props, "contractHooks") or []]
+        live = value(resource.props, "liveActiveColor")
+        problem = contract_problem(contracts, str(live) if live else None, str(plan.get("active")))
+        if problem:
+            report(problem, None)
 
 
 RESOURCE_POLICIES = [p for p in ALL_POLICIES if isinstance(p, ResourceValidationPolicy)]

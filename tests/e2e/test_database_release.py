@@ -102,16 +102,19 @@ class NotesWriter:
         self.thread.join(timeout=30)
 
 
+def ids_of(*labels: str) -> list[str]:
+    filters = [a for label in (f"bluegreen.deployment={DEPLOYMENT}", *labels) for a in ("--filter", f"label={label}")]
+    return docker("ps", "-aq", *filters).stdout.split()
+
+
 def hook_containers(stage: str = "preSwitch") -> list[dict[str, Any]]:
-    ids = docker("ps", "-aq", "--filter", f"label=bluegreen.deployment={DEPLOYMENT}", "--filter",
-                 "label=bluegreen.role=hook", "--filter", f"label=bluegreen.hook-stage={stage}").stdout.split()  # fmt: skip
+    ids = ids_of("bluegreen.role=hook", f"bluegreen.hook-stage={stage}")
     return json.loads(docker("inspect", *ids).stdout) if ids else []
 
 
 def image_of(color: str) -> str:
-    ids = docker("ps", "-q", "--filter", f"label=bluegreen.deployment={DEPLOYMENT}",
-                 "--filter", f"label=bluegreen.color={color}", "--filter", "label=bluegreen.role=app").stdout.split()  # fmt: skip
-    return docker("inspect", "-f", "{{.Image}}", ids[0]).stdout.strip()
+    (first, *_) = ids_of(f"bluegreen.color={color}", "bluegreen.role=app")
+    return docker("inspect", "-f", "{{.Image}}", first).stdout.strip()
 
 
 def psql(sql: str) -> str:

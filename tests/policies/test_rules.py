@@ -434,3 +434,41 @@ def test_the_assembled_pack_is_self_contained_and_pinned_like_the_lock(tmp_path:
     lock = (ROOT / "constraints.txt").read_text().splitlines()
     for pin in [line for line in (out / "requirements.txt").read_text().splitlines() if "==" in line]:
         assert pin in lock, f"{pin} differs from constraints.txt"
+
+
+# --- the database and hooks ------------------------------------------------------------------------
+
+DATABASE_AND_HOOKS = {
+    "database": {"mode": "container", "image": "postgres@sha256:" + "e" * 64},
+    "hooks": {
+        "preSwitch": [{"name": "migrate", "command": ["python", "-m", "bluegreen_app", "migrate"]}],
+        "postPromote": [{"name": "notify", "command": ["true"]}],
+    },
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_database_and_hooks_pass_every_mandatory_rule(stack: str) -> None:
+    resources = program_resources(stack, DATABASE_AND_HOOKS)
+    (db,) = [r for r in resources if r.type == rules.CONTAINER and r.name == "app-db"]
+    violations: list[str] = []
+    for policy in rules.RESOURCE_POLICIES:
+        if policy.enforcement_level is EnforcementLevel.MANDATORY:
+            violations += [f"{policy.name}: {m}" for m in check(policy, db.inputs, db.type, stack, name=db.name)]
+    policy_resources = as_policy_resources(resources, stack)
+    for stack_policy in rules.STACK_POLICIES:
+        violations += [f"{stack_policy.name}: {m}" for m in check_stack(stack_policy, policy_resources)]
+    assert violations == []
+
+
+def test_a_contract_step_with_a_colour_change_is_refused() -> None:
+    contract = {"hooks": {"preSwitch": [{"name": "contract-notes", "command": ["true"]}]}}
+    resources = as_policy_resources(program_resources("dev", {**contract, "activeColor": "green"}), "dev")
+    (hooks,) = [r for r in resources if r.resource_type == rules.PRE_SWITCH_HOOKS]
+    assert list(hooks.props["contractHooks"]) == ["contract-notes"] and "liveActiveColor" not in hooks.props
+    assert check_stack(rules.contract_apart_from_switch, resources) == [], "no live routing: nothing to switch from"
+    hooks.props = unknown_checking_proxy({"contractHooks": ["contract-notes"], "liveActiveColor": "blue"})
+    (found,) = check_stack(rules.contract_apart_from_switch, resources)
+    assert found.startswith("hooks.preSwitch contract-notes: a contract step, and activeColor changes from blue")
+    hooks.props = unknown_checking_proxy({"contractHooks": ["contract-notes"], "liveActiveColor": "green"})
+    assert check_stack(rules.contract_apart_from_switch, resources) == []

@@ -261,7 +261,8 @@ def test_a_secret_where_the_program_cannot_keep_it_is_refused(tmp_path: Path) ->
     assert code == 2
     assert err.splitlines()[0] == (
         f"{path}: blue.version: got '[secret]'; allowed: a plain value; secrets are kept secret only in "
-        "app.env.<NAME>, docker.host, registryAuth.password, tls.{certificate,key}, notifications.webhookUrl and database.{password,url}"
+        "app.env.<NAME>, docker.host, registryAuth.password, tls.{certificate,key}, notifications.webhookUrl and "
+        "database.{password,url}"
     )
 
 

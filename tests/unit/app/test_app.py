@@ -318,3 +318,63 @@ def test_injected_faults_answer_500_at_their_rate_and_spare_the_health_endpoints
     allowed = config(monkeypatch, APP_PROFILE="production", APP_FAULT_ERROR_RATE="1", APP_FAULT_ALLOW="1")
     with TestClient(create_app(allowed)) as client:
         assert client.get("/").status_code == 500
+
+
+# --- the notes feature without a database ---------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_notes_without_a_database_answer_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    with TestClient(create_app(config(monkeypatch))) as client:
+        assert client.get("/notes").status_code == 503
+        answer = client.post("/notes", json={"text": "x"})
+        assert answer.status_code == 503 and "APP_DATABASE_URL is not set" in answer.json()["error"]
+        assert client.get("/health/ready").json()["checks"] == [], "no database, no database check"
+
+
+def test_an_unreachable_database_makes_the_app_not_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"postgresql://app:pw@127.0.0.1:{closed_port()}/app"
+    with TestClient(create_app(config(monkeypatch, APP_DATABASE_URL=url))) as client:
+        time.sleep(0.05)
+        ready = client.get("/health/ready")
+        (check,) = ready.json()["checks"]
+        assert ready.status_code == 503 and check["name"] == "database" and check["ok"] is False
+        assert "refused" in check["detail"].lower() or "connect" in check["detail"].lower(), check
+        bad = client.post("/notes", json={"text": 5})
+        assert bad.status_code == 400 and bad.json()["error"].startswith("text: got 5;")
+        assert client.post("/notes", json={"text": "x"}).status_code == 503
+
+
+def test_a_bad_database_url_is_refused_without_echoing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config(monkeypatch, APP_DATABASE_URL="mysql://app:s3cret@db/app")
+    assert caught.value.lines[0].startswith("APP_DATABASE_URL: got [redacted];")
+    assert "s3cret" not in str(caught.value)
+    monkeypatch.delenv("APP_DATABASE_URL")
+    with pytest.raises(ConfigError) as schema:
+        config(monkeypatch, APP_SCHEMA_VERSION="3")
+    assert schema.value.lines[0].startswith("APP_SCHEMA_VERSION: got '3';")
+
+
+def test_migrate_and_unknown_commands(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bluegreen_app.server import main
+
+    assert main(["migrate"]) == 2
+    assert "migrate: APP_DATABASE_URL is not set" in capsys.readouterr().err
+    assert main(["serve", "now"]) == 2 and main(["upgrade"]) == 2
+    assert "usage: python -m bluegreen_app [serve|migrate]; got 'upgrade'" in capsys.readouterr().err
+    monkeypatch.setenv("APP_DATABASE_URL", f"postgresql://app:pw@127.0.0.1:{closed_port()}/app")
+    monkeypatch.setattr("bluegreen_app.db.CONNECT_SECONDS", 0.2)
+    started = time.monotonic()
+    import asyncio
+
+    from bluegreen_app import db
+
+    with pytest.raises(ConnectionError, match="database unreachable after 0.5s"):
+        asyncio.run(db.migrate(load_config().database_url or "", 2, wait_seconds=0.5))
+    assert time.monotonic() - started < 10

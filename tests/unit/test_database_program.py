@@ -1,0 +1,136 @@
+"""The program's database and hook resources under Pulumi mocks: what Pulumi would be asked to create."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from bluegreen.hooks import run_key
+from bluegreen.settings import CommandHook
+from tests.support.pulumi_harness import ProgramRun, Registered, run_program
+from tests.support.stacks import stack_raw, with_changes
+from tests.unit.test_program import (
+    COMMAND,
+    CONTAINER,
+    DriftMocks,
+    _everything_but_secret_inputs,
+    app_containers,
+    by_name,
+    changed,
+    labels,
+    switch_of,
+)
+
+MIGRATE = {"name": "migrate", "command": ["python", "-m", "bluegreen_app", "migrate"]}
+HOOKS = {
+    "database.mode": "container",
+    "hooks": {
+        "preSwitch": [MIGRATE],
+        "smoke": [{"name": "ready", "path": "/health/ready"}],
+        "postPromote": [{"name": "notify", "command": ["python", "-c", "print(1)"]}],
+    },
+}
+URL = "postgresql://app:an-external-secret-password@db.internal:5432/app"
+
+
+def run(changes: dict[str, Any], stack: str = "dev", **kwargs: Any) -> ProgramRun:
+    return run_program(with_changes(stack_raw(stack), changes), stack=stack, **kwargs)
+
+
+def env_of(resource: Registered) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in resource.plain("envs"))
+
+
+def hook(result: ProgramRun, name: str) -> Registered:
+    return by_name(result)[f"{COMMAND}::{name}"]
+
+
+def test_a_database_container_on_a_kept_volume_and_its_url_only_as_a_secret() -> None:
+    result = run(HOOKS)
+    found = by_name(result)
+    (password,) = result.by_type("random:index/randomPassword:RandomPassword")
+    assert password.inputs["length"] == 32 and password.inputs["special"] is False
+    volume = found["docker:index/volume:Volume::app-db-data"]
+    assert volume.inputs["name"] == "bluegreen-dev-db-data"
+    db = found[f"{CONTAINER}::app-db"]
+    assert db.inputs["name"] == "bluegreen-dev-db" and db.inputs["user"] == "999:999"
+    assert labels(db)["bluegreen.role"] == "database" and db.is_secret("envs")
+    assert db.inputs["volumes"] == [
+        {"containerPath": "/var/lib/postgresql/data", "volumeName": "bluegreen-dev-db-data"}
+    ]
+    assert db.inputs["readOnly"] is True and "/var/run/postgresql" in db.inputs["tmpfs"]
+    secret = env_of(db)["POSTGRES_PASSWORD"]
+    for app in app_containers(result):
+        assert app.is_secret("envs")
+        assert env_of(app)["APP_DATABASE_URL"] == f"postgresql://app:{secret}@bluegreen-dev-db:5432/app"
+    assert secret not in _everything_but_secret_inputs(result)
+    assert f"{COMMAND}::app-db-pids" in found, "the database gets a pids limit like every container"
+
+
+def test_an_external_database_url_reaches_the_colours_only_as_a_secret() -> None:
+    result = run({"database": {"mode": "external", "url": URL}}, secret_keys=["database"])
+    assert not [c for c in result.by_type(CONTAINER) if c.name == "app-db"]
+    assert all(env_of(app)["APP_DATABASE_URL"] == URL for app in app_containers(result))
+    assert URL not in _everything_but_secret_inputs(result)
+    other = run({"database": {"mode": "external", "url": URL + "2"}}, secret_keys=["database"])
+    names = {c.inputs["name"] for c in app_containers(result)}
+    assert names.isdisjoint({c.inputs["name"] for c in app_containers(other)}), "a new URL replaces the colours"
+
+
+def test_a_plain_database_password_is_refused_with_its_key() -> None:
+    with pytest.raises(pulumi.RunError, match=r"database\.password: got '\[secret\]'; allowed: a secret"):
+        run({"database": {"mode": "container", "password": "long-enough-password-1"}})
+
+
+def test_pre_switch_hooks_run_per_image_and_definition_and_smoke_reaches_the_switch() -> None:
+    result = run(HOOKS)
+    blue, green = hook(result, "app-hooks-blue-migrate"), hook(result, "app-hooks-green-migrate")
+    image = blue.inputs["environment"]["BLUEGREEN_HOOK_IMAGE"]
+    assert blue.inputs["triggers"] == [run_key(CommandHook.model_validate(MIGRATE), image)]
+    assert blue.inputs["environment"]["BLUEGREEN_HOOK"] == CommandHook.model_validate(MIGRATE).model_dump_json(
+        by_alias=True
+    )
+    assert "hook run --stack dev --project bluegreen --stage preSwitch --color green" in green.inputs["create"]
+    assert 'hook remove --stack dev --project bluegreen --run "$BLUEGREEN_HOOK_RUN"' in green.inputs["delete"]
+    smoke = switch_of(result).inputs["environment"]["BLUEGREEN_SMOKE"]
+    assert smoke == '[{"name": "ready", "path": "/health/ready", "expectStatus": 200}]'
+    # A traffic change touches no hook; a release to green changes green's hook and the switch, not blue's.
+    canary = run({**HOOKS, "activeColor": "green", "trafficWeight": 50})
+    assert changed(result, canary) == {f"{COMMAND}::app-switch"}
+    release = run({**HOOKS, "green.version": "1.1.0"})
+    assert f"{COMMAND}::app-hooks-green-migrate" in changed(result, release)
+    assert f"{COMMAND}::app-hooks-blue-migrate" not in changed(result, release)
+    longer = run({**HOOKS, "hooks": {**HOOKS["hooks"], "preSwitch": [{**MIGRATE, "timeoutSeconds": 60}]}})
+    assert {f"{COMMAND}::app-hooks-blue-migrate", f"{COMMAND}::app-hooks-green-migrate"} <= changed(result, longer)
+
+
+def test_post_promote_follows_the_colour_at_100_percent() -> None:
+    at_blue = run(HOOKS)
+    notify = hook(at_blue, "app-post-promote-notify")
+    assert "--stage postPromote --color blue" in notify.inputs["create"]
+    canary = run({**HOOKS, "activeColor": "green", "trafficWeight": 50})
+    assert hook(canary, "app-post-promote-notify").inputs == notify.inputs, "a canary step runs nothing"
+    promoted = run({**HOOKS, "activeColor": "green"})
+    assert "--color green" in hook(promoted, "app-post-promote-notify").inputs["create"]
+    assert not [r for r in run({"database.mode": "container"}).by_type(COMMAND) if "hook" in r.name]
+
+
+class LiveColourMocks(DriftMocks):
+    def __init__(self, active: str) -> None:
+        super().__init__("aaaa", "aaaa")
+        self.report["live"]["active"] = active
+
+
+CONTRACT = {**HOOKS, "hooks": {"preSwitch": [MIGRATE, {"name": "contract-notes", "command": ["true"]}]}}
+
+
+def test_a_contract_hook_and_a_colour_change_are_refused_in_one_update() -> None:
+    with pytest.raises(pulumi.RunError, match="a contract step, and activeColor changes from blue to green"):
+        run({**CONTRACT, "activeColor": "green"}, mocks=LiveColourMocks("blue"))
+    kept = run(CONTRACT, mocks=LiveColourMocks("blue"))
+    (component,) = kept.by_type("bluegreen:index:PreSwitchHooks")
+    assert component.inputs == {"contractHooks": ["contract-notes"], "liveActiveColor": "blue"}
+    (plain,) = run(HOOKS, mocks=LiveColourMocks("blue")).by_type("bluegreen:index:PreSwitchHooks")
+    assert plain.inputs == {}, "without a contract step the component has no inputs to diff"
