@@ -18,7 +18,11 @@ with Pulumi's update semantics where they matter for zero downtime:
 - relative build contexts are resolved against the project, where Pulumi
   runs the provider;
 - resources the program no longer registers are deleted at the end, newest
-  first; `command:local:run` invokes run for real.
+  first, except those registered with `retain_on_delete` (Pulumi forgets
+  them, the daemon keeps them); `command:local:run` invokes run for real;
+- a Command whose `triggers` changed is replaced (create runs, then the old
+  one's `delete`), as pulumi-command does; a RandomPassword is made once and
+  kept in state.
 
     python -m tests.e2e.engine up dev router.port=18080 image.baseImage=bluegreen-local/python:3.11
     python -m tests.e2e.engine destroy dev
