@@ -61,6 +61,7 @@ REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 COMMAND = "command:local:Command"
 SWITCH = "bluegreen:index:Switch"
 COLOR_STACK = "bluegreen:index:ColorStack"
+PRE_SWITCH_HOOKS = "bluegreen:index:PreSwitchHooks"
 
 STACK_PATTERNS: dict[str, dict[str, Any]] = {
     "productionStacks": {
@@ -542,9 +543,6 @@ def live_colour_has_replicas(args: StackValidationArgs, report: ReportViolation)
 )
 def traffic_weight_consistent(args: StackValidationArgs, report: ReportViolation) -> None:
     _traffic(args, ("weights", "idle-empty"), report)
-
-
-PRE_SWITCH_HOOKS = "bluegreen:index:PreSwitchHooks"
 
 
 @stack_rule(

@@ -441,6 +441,21 @@ def up(
     return run.outputs, mocks.operations
 
 
+class Steps:
+    """A stack's config across several `up`s, changed step by step as a user edits the stack file."""
+
+    def __init__(self, stack: str, config: dict[str, Any]) -> None:
+        self.stack, self.config = stack, dict(config)
+
+    def __call__(self, changes: dict[str, Any]) -> list[str]:
+        """Apply `changes` on top of every earlier step; the operations the engine did (timed on stdout)."""
+        self.config.update(changes)
+        started = time.monotonic()
+        _, operations = up(self.stack, self.config)
+        print(f"{changes}: {time.monotonic() - started:.1f}s, {operations}")
+        return operations
+
+
 def destroy(stack: str) -> list[str]:
     mocks = DockerEngineMocks(state_file(stack))
     mocks.destroy()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.engine import EngineError, destroy, up
+from tests.e2e.engine import EngineError, Steps, destroy
 from tests.support.dockerutil import docker, get
 from tests.support.paths import ROOT
 from tests.support.prober import BackgroundProbe
@@ -126,14 +126,7 @@ def colors_of(path: str, n: int = 40) -> Counter[str]:
 
 
 def test_release_with_a_migration_under_load(clean_dev: None) -> None:
-    config: dict[str, Any] = dict(BASE)
-
-    def step(changes: dict[str, Any]) -> list[str]:
-        config.update(changes)
-        t0 = time.monotonic()
-        _, operations = up("dev", config)
-        print(f"{changes}: {time.monotonic() - t0:.1f}s, {operations}")
-        return operations
+    step = Steps("dev", BASE)
 
     # Release 1 on both colours, from nothing: the database, then the migration once (one image: one run).
     first = step({})
@@ -177,14 +170,14 @@ def test_release_with_a_migration_under_load(clean_dev: None) -> None:
         assert colors_of("/notes") == Counter({"blue": 40})
 
         # A smoke check that fails stops the switch before any traffic moves.
+        missing = [*SMOKE, {"name": "missing", "path": "/nope"}]
         with pytest.raises(EngineError) as smoked:
-            step({"activeColor": "green", "trafficWeight": 50,
-                  "hooks": {**config["hooks"], "smoke": [*SMOKE, {"name": "missing", "path": "/nope"}]}})  # fmt: skip
+            step({"activeColor": "green", "trafficWeight": 50, "hooks": {**step.config["hooks"], "smoke": missing}})
         assert "smoke check missing: GET /nope on the preview (green) answered 404, expected 200" in str(smoked.value)
         assert colors_of("/notes") == Counter({"blue": 40})
 
         # Canary at 50%: release 1 and 2 answer /notes against one schema; then release 2 takes all.
-        canary = step({"hooks": {**config["hooks"], "smoke": SMOKE}})
+        canary = step({"hooks": {**step.config["hooks"], "smoke": SMOKE}})
         assert canary == [f"update {SWITCH}"], "no hook runs for a traffic change"
         assert set(colors_of("/notes", 60)) == {"blue", "green"}
         promoted = step({"trafficWeight": 100})

@@ -16,12 +16,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import trustme
 
-from tests.e2e.engine import destroy, up
+from tests.e2e.engine import Steps, destroy, up
 from tests.support.dockerutil import docker, get
 from tests.support.paths import ROOT
 from tests.support.prober import BackgroundProbe, run_probe
@@ -95,14 +94,7 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
     assert served_by(URL) == Counter({"blue": 20}) and served_by(PREVIEW) == Counter({"green": 20})
     assert_hardened()
 
-    config: dict[str, Any] = dict(PORTS)
-
-    def step(changes: dict[str, Any]) -> list[str]:
-        config.update(changes)
-        t0 = time.monotonic()
-        _, operations = up("dev", config)
-        print(f"{changes}: {time.monotonic() - t0:.1f}s, {operations}")
-        return operations
+    step = Steps("dev", PORTS)
 
     with BackgroundProbe(URL, round_seconds=3) as load:
         time.sleep(1)

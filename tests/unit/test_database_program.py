@@ -23,15 +23,13 @@ from tests.unit.test_program import (
     switch_of,
 )
 
-MIGRATE = {"name": "migrate", "command": ["python", "-m", "bluegreen_app", "migrate"]}
-HOOKS = {
-    "database.mode": "container",
-    "hooks": {
-        "preSwitch": [MIGRATE],
-        "smoke": [{"name": "ready", "path": "/health/ready"}],
-        "postPromote": [{"name": "notify", "command": ["python", "-c", "print(1)"]}],
-    },
+MIGRATE: dict[str, Any] = {"name": "migrate", "command": ["python", "-m", "bluegreen_app", "migrate"]}
+HOOK_LISTS: dict[str, Any] = {
+    "preSwitch": [MIGRATE],
+    "smoke": [{"name": "ready", "path": "/health/ready"}],
+    "postPromote": [{"name": "notify", "command": ["python", "-c", "print(1)"]}],
 }
+HOOKS: dict[str, Any] = {"database.mode": "container", "hooks": HOOK_LISTS}
 URL = "postgresql://app:an-external-secret-password@db.internal:5432/app"
 
 
@@ -102,7 +100,7 @@ def test_pre_switch_hooks_run_per_image_and_definition_and_smoke_reaches_the_swi
     release = run({**HOOKS, "green.version": "1.1.0"})
     assert f"{COMMAND}::app-hooks-green-migrate" in changed(result, release)
     assert f"{COMMAND}::app-hooks-blue-migrate" not in changed(result, release)
-    longer = run({**HOOKS, "hooks": {**HOOKS["hooks"], "preSwitch": [{**MIGRATE, "timeoutSeconds": 60}]}})
+    longer = run({**HOOKS, "hooks": {**HOOK_LISTS, "preSwitch": [{**MIGRATE, "timeoutSeconds": 60}]}})
     assert {f"{COMMAND}::app-hooks-blue-migrate", f"{COMMAND}::app-hooks-green-migrate"} <= changed(result, longer)
 
 
@@ -120,7 +118,7 @@ def test_post_promote_follows_the_colour_at_100_percent() -> None:
 class LiveColourMocks(DriftMocks):
     def __init__(self, active: str) -> None:
         super().__init__("aaaa", "aaaa")
-        self.report["live"]["active"] = active
+        self.report["live"] = {"planHash": "aaaa", "active": active}
 
 
 CONTRACT = {**HOOKS, "hooks": {"preSwitch": [MIGRATE, {"name": "contract-notes", "command": ["true"]}]}}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.conventions import contract_problem
+from bluegreen.conventions import Color, contract_problem
 from bluegreen.hooks import HookFailedError, container_spec, run_hook, run_key
 from bluegreen.live_router import HttpResult
 from bluegreen.routing import LOCAL_PORTS, RoutingPlan, plan_from_settings
@@ -136,8 +136,9 @@ def test_contract_steps_never_share_an_update_with_a_colour_change() -> None:
 def plan(active: str, weight: int = 100) -> RoutingPlan:
     raw = {"activeColor": active, "trafficWeight": weight, "blue": {"version": "1.0.0"},
            "green": {"version": "2.0.0", "replicas": 1}}  # fmt: skip
-    names = {"blue": ["b-1"], "green": ["g-1"]}
-    return plan_from_settings(parse_settings(raw, "dev"), "bluegreen-dev", names, {"blue": "b", "green": "g"})
+    names: dict[Color, list[str]] = {"blue": ["b-1"], "green": ["g-1"]}
+    aliases: dict[Color, str | None] = {"blue": "b", "green": "g"}
+    return plan_from_settings(parse_settings(raw, "dev"), "bluegreen-dev", names, aliases)
 
 
 class FakeFetcher:
@@ -177,6 +178,6 @@ def test_a_failed_smoke_check_names_the_path_status_and_body() -> None:
         'body: {"error": "schema\\n not migrated"}'
     )
     silent = FakeFetcher([HttpResult(None, "", "connection refused")])
-    with pytest.raises(SmokeFailedError, match="answered connection refused, expected 200$"):
+    with pytest.raises(SmokeFailedError, match=r"answered connection refused, expected 200$"):
         run_smoke(silent, CHECKS[:1], plan("blue"), plan("green"))
     assert json.dumps([c.model_dump(mode="json", by_alias=True) for c in CHECKS]).count("expectStatus") == 2

@@ -375,6 +375,6 @@ def test_migrate_and_unknown_commands(monkeypatch: pytest.MonkeyPatch, capsys: p
 
     from bluegreen_app import db
 
-    with pytest.raises(ConnectionError, match="database unreachable after 0.5s"):
+    with pytest.raises(ConnectionError, match=r"database unreachable after 0\.5s"):
         asyncio.run(db.migrate(load_config().database_url or "", 2, wait_seconds=0.5))
     assert time.monotonic() - started < 10
