@@ -454,7 +454,7 @@ def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         run = run_hook(_client(args), label, args.stage, args.color, hook, image, say)
     except BluegreenError as exc:
-        err.write(f"hook {args.stage} {label}: {exc}\n")
+        err.write(f"hook {getattr(args, 'stage', args.hook_command)} {label}: {exc}\n")
         return exc.exit_code
     if run.exit_code is not None:
         out.write("\n".join(f"  | {line}" for line in run.tail) + ("\n" if run.tail else ""))

@@ -2,8 +2,9 @@
 
 The plan travels in stdin and the environment, not in `triggers`, so a flip
 or a canary step is an *update* of this resource (pulumi-command runs
-`update`), never a replacement. It depends on every app container and the
-router, so it runs after new replicas are healthy and before Pulumi deletes
+`update`), never a replacement. It depends on every app container, the
+router and `after` (the router's certificate, the preSwitch hooks), so it runs
+after new replicas are healthy and migrated, and before Pulumi deletes
 replaced ones (deletes come last in an update).
 """
 
@@ -46,10 +47,10 @@ class Switch(pulumi.ComponentResource):
             verb, "--stack", topology.stack, "--project", topology.project, "--plan", "-", "--source", "program"
         )
         webhook = topology.settings.notifications.webhook_url
-        notify: dict[str, pulumi.Input[str]] = {WEBHOOK_ENV: pulumi.Output.secret(webhook)} if webhook else {}
+        extra: dict[str, pulumi.Input[str]] = {WEBHOOK_ENV: pulumi.Output.secret(webhook)} if webhook else {}
         smoke = topology.settings.hooks.smoke
         if smoke:  # checked through the preview before the candidate gains traffic (bluegreen/smoke.py)
-            notify[SMOKE_ENV] = json.dumps([c.model_dump(mode="json", by_alias=True) for c in smoke])
+            extra[SMOKE_ENV] = json.dumps([c.model_dump(mode="json", by_alias=True) for c in smoke])
         self.command = command.local.Command(
             name,
             create=run,
@@ -61,7 +62,7 @@ class Switch(pulumi.ComponentResource):
                 "BLUEGREEN_ROUTER_ID": router.id,
                 # What the drift check saw (components/drift.py); stable while nothing drifts.
                 "BLUEGREEN_OBSERVED": observed,
-                **notify,
+                **extra,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *(after or []), *containers]),
         )

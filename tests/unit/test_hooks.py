@@ -181,3 +181,27 @@ def test_a_failed_smoke_check_names_the_path_status_and_body() -> None:
     with pytest.raises(SmokeFailedError, match=r"answered connection refused, expected 200$"):
         run_smoke(silent, CHECKS[:1], plan("blue"), plan("green"))
     assert json.dumps([c.model_dump(mode="json", by_alias=True) for c in CHECKS]).count("expectStatus") == 2
+
+
+def test_the_hook_command_refuses_what_the_program_would_never_send(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from bluegreen.cli import main
+
+    def hook(*args: str) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        return main(["hook", *args, "--stack", "dev"], out, err), err.getvalue()
+
+    monkeypatch.delenv("BLUEGREEN_HOOK", raising=False)
+    code, err = hook("run", "--stage", "preSwitch", "--color", "green")
+    assert code == 2 and err.startswith("hook preSwitch bluegreen-dev: BLUEGREEN_HOOK: got ''; allowed: a hook as JSON")
+    monkeypatch.setenv("BLUEGREEN_HOOK", MIGRATE.model_dump_json(by_alias=True))
+    monkeypatch.setenv("BLUEGREEN_HOOK_IMAGE", "latest")
+    code, err = hook("run", "--stage", "preSwitch", "--color", "green")
+    assert code == 2 and "BLUEGREEN_HOOK_IMAGE: got 'latest'; allowed: an image id sha256:<64 hex digits>" in err
+    with pytest.raises(SystemExit) as refused:
+        hook("remove", "--run", "not-a-key")
+    assert refused.value.code == 2
+    assert "--run: got 'not-a-key'; allowed: 16 lowercase hex digits" in capsys.readouterr().err
