@@ -475,6 +475,35 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
         stack.down()
 
 
+def hook_runs(stack: Any, runs: int) -> dict[str, Any]:
+    """What a preSwitch hook adds to a release: a one-off container of a colour's image, run to its exit.
+
+    Each run has a new definition (its timeout), so each is a real run; then the same definition again,
+    which the runner skips. The command is a bare interpreter start, so the figure is the runner's cost.
+    """
+    from bluegreen.hooks import run_hook
+    from bluegreen.settings import CommandHook
+
+    client = DockerClient()
+    image = sh("docker", "inspect", "-f", "{{.Image}}", stack.containers["green"][0])
+    ran: list[float] = []
+    for i in range(runs):
+        hook = CommandHook(name="bench", command=["python", "-c", "pass"], timeout_seconds=60 + i)
+        started = time.monotonic()
+        run_hook(client, stack.deployment, "preSwitch", "green", hook, image)
+        ran.append(time.monotonic() - started)
+    skipped: list[float] = []
+    for _ in range(runs):
+        started = time.monotonic()
+        again = run_hook(client, stack.deployment, "preSwitch", "green", hook, image)
+        skipped.append(time.monotonic() - started)
+        if again.exit_code is not None:
+            raise RuntimeError("the same hook ran again for the same image and definition")
+    sh("docker", "rm", "-f", f"{stack.deployment}-hook-preswitch-bench", check=False)
+    return {"run_s": round(statistics.median(ran), 2), "run_s_max": round(max(ran), 2),
+            "skip_ms": round(statistics.median(skipped) * 1000, 1), "runs": runs}  # fmt: skip
+
+
 def with_weights(green: int) -> Any:
     from bluegreen.routing import Weights
 
@@ -621,6 +650,8 @@ def main() -> int:
         results["router"] = router_overhead(stack, seconds=5 if quick else 10)
         step("tls")
         results["tls"] = tls_at_the_router(stack, seconds=3 if quick else 5, rotations=10)
+        step("hooks")
+        results["hooks"] = hook_runs(stack, runs=3 if quick else 5)
     step("canary analysis")
     results["analysis"], results["metrics"] = canary_analysis(
         app_image, healthy_runs=5 if quick else 20, quiet_runs=5 if quick else 20
