@@ -22,7 +22,7 @@ from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
-from bluegreen.conventions import COLORS, OBSERVED_ENV, SMOKE_ENV, deployment_name
+from bluegreen.conventions import COLORS, IMAGE_ID_PATTERN, OBSERVED_ENV, SMOKE_ENV, deployment_name
 from bluegreen.docker_api import DockerClient
 from bluegreen.docker_host import host_problem, resolve
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
@@ -446,7 +446,7 @@ def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"{DEFINITION_ENV}: got {raw[:80]!r}; allowed: a hook as JSON ({exc.errors()[0]['msg']})"
             ) from exc
         image = os.environ.get(IMAGE_ENV, "")
-        if not re.fullmatch(r"sha256:[0-9a-f]{64}", image):
+        if not re.match(IMAGE_ID_PATTERN, image):
             raise StackFileError(f"{IMAGE_ENV}: got {image[:80]!r}; allowed: an image id sha256:<64 hex digits>")
 
         def say(line: str) -> None:

@@ -98,7 +98,9 @@ def hook_container_name(deployment: str, stage: str, hook: str) -> str:
 IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 # What production accepts as a tag that never moves (besides a digest).
 IMMUTABLE_TAG_PATTERN = r"^v?\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?$"
-_IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+# An image id as the engine reports it (`docker inspect -f {{.Image}}`); a registry digest has the same form.
+IMAGE_ID_PATTERN = r"^sha256:[0-9a-f]{64}$"
+_IMAGE_ID = re.compile(IMAGE_ID_PATTERN)
 
 
 def is_immutable_tag(tag: str, immutable: str = IMMUTABLE_TAG_PATTERN) -> bool:

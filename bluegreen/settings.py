@@ -31,6 +31,7 @@ from bluegreen.conventions import (
     COLORS,
     DATABASE_URL_ENV,
     DEV_STACKS_PATTERN,
+    IMAGE_ID_PATTERN,
     IMAGE_TAG_PATTERN,
     MAX_DRAIN_SECONDS,
     RESERVED_ENV,
@@ -88,7 +89,7 @@ ImageTag = Annotated[
 ]
 Digest = Annotated[
     str,
-    StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$"),
+    StringConstraints(pattern=IMAGE_ID_PATTERN),
     Allowed("a digest 'sha256:' followed by 64 lowercase hex digits"),
 ]
 EnvName = Annotated[

@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,6 +33,9 @@ log = logging.getLogger("bluegreen_app")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ECHO_MAX_BYTES = 64 * 1024
 NOTE_MAX_CHARS = 1000
+NO_DATABASE = "no database: APP_DATABASE_URL is not set"
+# What a query can raise when the database is down, slow or refuses it.
+DATABASE_ERRORS = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,8 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
         try:
             await notes.ping(config.database_timeout_seconds)
             ok, detail = True, "SELECT 1"
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            ok, detail = False, f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
+        except DATABASE_ERRORS as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}"[:200]
         return Check("database", ok, round((time.perf_counter() - started) * 1000, 1), detail)
 
     async def readiness() -> tuple[bool, list[Check]]:
@@ -203,19 +206,23 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
     def no_notes(reason: str) -> JSONResponse:
         return JSONResponse({"error": reason}, status_code=503)
 
-    async def list_notes(request: Request) -> JSONResponse:
-        if notes is None:
-            return no_notes("no database: APP_DATABASE_URL is not set")
+    async def answer(query: Awaitable[Any], status: int = 200) -> JSONResponse:
+        """The query's result, or 503 saying why the database could not answer it."""
         try:
-            return JSONResponse(await notes.all())
+            return JSONResponse(await query, status_code=status)
         except NotMigratedError as exc:
             return no_notes(f"schema not migrated ({exc}): run python -m bluegreen_app migrate")
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             return no_notes(f"database: {type(exc).__name__}: {exc}"[:300])
+
+    async def list_notes(request: Request) -> JSONResponse:
+        if notes is None:
+            return no_notes(NO_DATABASE)
+        return await answer(notes.all())
 
     async def add_note(request: Request) -> JSONResponse:
         if notes is None:
-            return no_notes("no database: APP_DATABASE_URL is not set")
+            return no_notes(NO_DATABASE)
         try:
             body = await request.json()
         except ValueError:
@@ -228,12 +235,7 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
             )
         if author is not None and (not isinstance(author, str) or len(author) > 100):
             return JSONResponse({"error": f"author: got {author!r:.60}; allowed: a string of at most 100"}, 400)
-        try:
-            return JSONResponse(await notes.add(text, author), status_code=201)
-        except NotMigratedError as exc:
-            return no_notes(f"schema not migrated ({exc}): run python -m bluegreen_app migrate")
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            return no_notes(f"database: {type(exc).__name__}: {exc}"[:300])
+        return await answer(notes.add(text, author), status=201)
 
     async def echo(ws: WebSocket) -> None:
         await ws.accept(headers=[(b"x-app-color", config.color.encode())])
