@@ -30,6 +30,10 @@ Color = Literal["blue", "green"]
 COLORS: tuple[Color, Color] = ("blue", "green")
 
 
+# Where the colours run: plain containers on one engine, or Docker Swarm services (docs/swarm.md).
+Orchestrator = Literal["container", "swarm"]
+
+
 def other(color: Color) -> Color:
     return "green" if color == "blue" else "blue"
 
@@ -50,6 +54,7 @@ DIGEST_LABEL = "bluegreen.digest"  # only on containers of a colour pinned by di
 # whose spec is unchanged keeps the environment it runs (Topology.held).
 SPEC_LABEL = "bluegreen.spec"
 # Hook containers (bluegreen/hooks.py): which hook, and the run (hook definition + image) it was.
+SWARM_TASK_LABEL = "com.docker.swarm.task.id"  # Swarm's own, on the container of every task
 HOOK_LABEL = "bluegreen.hook"
 HOOK_RUN_LABEL = "bluegreen.hook-run"
 HOOK_STAGE_LABEL = "bluegreen.hook-stage"
@@ -86,6 +91,25 @@ def database_name(deployment: str) -> str:
 
 def database_volume_name(deployment: str) -> str:
     return f"{deployment}-db-data"
+
+
+SERVICE_NAME_MAX = 63  # Swarm: a service name is one DNS label
+
+
+def service_name(deployment: str, color: str, version: str, spec_hash: str) -> str:
+    """A swarm colour's service name: container mode's alias made one DNS label (Swarm refuses dots).
+
+    The version is shortened to fit; the spec hash, which covers the full
+    version, keeps two versions apart.
+    """
+    head, tail = f"{deployment}-{color}-", f"-{spec_hash}"
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", version).strip("-")
+    return head + label[: max(SERVICE_NAME_MAX - len(head) - len(tail), 0)].rstrip("-") + tail
+
+
+def task_name(service: str, slot: int) -> str:
+    """A Swarm task slot as Swarm names it (`docker service ps`): what a swarm colour's plan lists."""
+    return f"{service}.{slot}"
 
 
 def hook_container_name(deployment: str, stage: str, hook: str) -> str:

@@ -272,6 +272,12 @@ class DockerClient:
         result: list[dict[str, Any]] = self.get_json(f"/containers/json?{query}")
         return result
 
+    def services(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Swarm services with `labels`; none on an engine that is not a swarm manager (503)."""
+        filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})
+        result = self.get_json(f"/services?{urllib.parse.urlencode({'filters': filters})}", allow=(503,))
+        return list(result or [])
+
     def inspect(self, name: str) -> dict[str, Any] | None:
         """The container's full state, or None when there is no such container."""
         result: dict[str, Any] | None = self.get_json(f"/containers/{urllib.parse.quote(name)}/json", allow=(404,))

@@ -1,9 +1,9 @@
 """The health gate: no traffic to a container until it has proven it can serve.
 
-Two checks per container, both needed: Docker's own view (exists, running,
-healthcheck `healthy`), then HTTP from inside the router to the container's
-readiness path, which also proves the router can reach it on the network it
-will use. Passing means `successes` good answers in a row; failing probes back
+Two checks per target (a container, or a Swarm task: bluegreen.targets),
+both needed: Docker's own view (exists, running, healthcheck `healthy`), then
+HTTP from inside the router to the target's readiness path, which also proves
+the router can reach it on the network it will use. Passing means `successes` good answers in a row; failing probes back
 off exponentially; the whole gate is bounded by `timeoutSeconds`. A container
 that is missing or has exited fails at once: waiting cannot fix it.
 """
@@ -13,21 +13,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from bluegreen.errors import BluegreenError
 from bluegreen.live_router import HttpResult
 from bluegreen.settings import HealthGate
+from bluegreen.targets import Inspector, Resolver
+
+__all__ = ["GateError", "GateResult", "Inspector", "run_gate"]
 
 MAX_BACKOFF_SECONDS = 5.0
 
 
 class GateError(BluegreenError):
     """A container did not pass; the message names it and the last result."""
-
-
-class Inspector(Protocol):
-    def inspect(self, name: str) -> dict[str, Any] | None: ...
 
 
 class Prober(Protocol):
@@ -49,28 +48,9 @@ class GateResult:
     seconds: float
 
 
-def docker_view(info: dict[str, Any] | None, name: str, networks: set[str]) -> tuple[str | None, str | None, bool]:
-    """(address, problem, final): the container's IP on a router network, or why not."""
-    if info is None:
-        return None, "no such container", True
-    state = info["State"]
-    if not state.get("Running"):
-        return None, f"not running ({state.get('Status')}, exit code {state.get('ExitCode')})", True
-    health = state.get("Health", {}).get("Status")
-    if health is not None and health != "healthy":
-        return None, f"Docker health is {health}", False
-    shared = [n for n in info["NetworkSettings"]["Networks"] if n in networks]
-    if not shared:
-        return None, f"not on the router's network(s) {', '.join(sorted(networks))}", True
-    address = info["NetworkSettings"]["Networks"][shared[0]].get("IPAddress")
-    if not address:
-        return None, f"no address on network {shared[0]}", False
-    return str(address), None, False
-
-
 def run_gate(
     names: Sequence[str],
-    inspector: Inspector,
+    targets: Resolver,
     prober: Prober,
     networks: set[str],
     port: int,
@@ -79,7 +59,7 @@ def run_gate(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> GateResult:
-    """Addresses of every container once all have passed; GateError otherwise."""
+    """Addresses of every target once all have passed; GateError otherwise."""
     started = clock()
     deadline = started + policy.timeout_seconds
     candidates = [Candidate(n) for n in names]
@@ -89,13 +69,16 @@ def run_gate(
         rounds += 1
         pending = [c for c in candidates if c.streak < policy.successes]
         probe: list[Candidate] = []
+        targets.new_round()
         for c in pending:
-            address, problem, final = docker_view(inspector.inspect(c.name), c.name, networks)
+            address, problem, final = targets.target(c.name).view(networks)
             if problem is not None:
                 c.streak, c.last = 0, problem
                 if final:
-                    raise GateError(f"health gate: container {c.name}: {problem}")
+                    raise GateError(f"health gate: {targets.kind} {c.name}: {problem}")
             else:
+                if c.address is not None and address != c.address:
+                    c.streak = 0  # another task took the slot (Swarm replaced it): its passes start again
                 c.address = address
                 probe.append(c)
         if probe:
@@ -115,7 +98,7 @@ def run_gate(
         if clock() + wait > deadline:
             worst = failing[0]
             raise GateError(
-                f"health gate: container {worst.name} not healthy after {policy.timeout_seconds:g}s "
+                f"health gate: {targets.kind} {worst.name} not healthy after {policy.timeout_seconds:g}s "
                 f"(last: {worst.last})"
             )
         sleep(wait)

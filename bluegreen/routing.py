@@ -28,7 +28,15 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from bluegreen.conventions import COLORS, MAX_DRAIN_SECONDS, Color, other, preview_color, traffic_problems
+from bluegreen.conventions import (
+    COLORS,
+    MAX_DRAIN_SECONDS,
+    Color,
+    Orchestrator,
+    other,
+    preview_color,
+    traffic_problems,
+)
 from bluegreen.problems import Problem, SettingsError, problems_from_validation_error
 from bluegreen.settings import (
     Allowed,
@@ -74,9 +82,11 @@ DeploymentName = Annotated[
 
 class ColorPlan(Model):
     version: ImageTag | None = None
+    # Containers, or in swarm mode the service's task slots (<service>.<slot>): what the gate checks.
     containers: list[ContainerName] = Field(default_factory=list)
-    # The network alias every container of this colour answers to; requests go
-    # to it (DNS round robin, retried on the next replica), else to one name.
+    # The network alias every container of this colour answers to (in swarm mode the
+    # service's name); requests go to it (DNS round robin, retried on the next replica),
+    # else to one name.
     alias: ContainerName | None = None
 
 
@@ -108,6 +118,7 @@ class RoutingPlan(Model):
     maintenance: Maintenance = Field(default_factory=Maintenance)
     rollout: Rollout = Field(default_factory=Rollout)
     health_gate: HealthGate = Field(default_factory=HealthGate)
+    orchestrator: Orchestrator = "container"
 
     def weight(self, color: Color) -> int:
         return int(getattr(self.weights, color))
@@ -130,7 +141,15 @@ class RoutingPlan(Model):
         return [c for c in COLORS if self.weight(c) > 0 or c == self.preview]
 
     def canonical(self) -> str:
-        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        # The orchestrator came later: at its default it stays out, so upgrading changes no plan hash.
+        exclude = {"orchestrator"} if self.orchestrator == "container" else set()
+        raw = self.model_dump(mode="json", by_alias=True, exclude=exclude)
+        return json.dumps(raw, sort_keys=True, separators=(",", ":"))
+
+    def direct(self, color: Color) -> str:
+        """One name that reaches the colour without the router's routing: a container, or the service's tasks."""
+        spec = self.color(color)
+        return spec.alias if self.orchestrator == "swarm" and spec.alias else spec.containers[0]
 
     def plan_hash(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()[:16]
@@ -192,6 +211,7 @@ def plan_from_settings(
             "maintenance": settings.maintenance.model_dump(by_alias=True),
             "rollout": settings.rollout.model_dump(by_alias=True),
             "healthGate": settings.health_gate.model_dump(by_alias=True),
+            "orchestrator": settings.orchestrator,
         }
     )
 

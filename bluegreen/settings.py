@@ -36,6 +36,7 @@ from bluegreen.conventions import (
     MAX_DRAIN_SECONDS,
     RESERVED_ENV,
     Color,
+    Orchestrator,
     image_problem,
     is_production,
     is_root_user,
@@ -578,6 +579,11 @@ class StackSettings(Model):
     hooks: Hooks = Field(
         default_factory=Hooks, description="preSwitch commands, smoke checks and postPromote commands."
     )
+    orchestrator: Orchestrator = Field(
+        "container",
+        description="What runs the colours: containers on the Docker host, or one Docker Swarm service per colour "
+        "over the swarm's nodes (docs/swarm.md).",
+    )
 
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
@@ -679,6 +685,33 @@ def _database_problems(s: StackSettings, stack: str, secret_tops: Collection[str
     return problems
 
 
+def _swarm_problems(s: StackSettings) -> list[Problem]:
+    """What swarm mode does not run yet: anything that is one container on the deploying engine."""
+    if s.orchestrator != "swarm":
+        return []
+    problems = []
+    if s.database.mode == "container":
+        problems.append(
+            Problem(
+                "database.mode",
+                "container",
+                "none or external with orchestrator swarm: a database container keeps its data on one node "
+                "(docs/swarm.md)",
+            )
+        )
+    for stage, hooks in (("preSwitch", s.hooks.pre_switch), ("postPromote", s.hooks.post_promote)):
+        if hooks:
+            problems.append(
+                Problem(
+                    f"hooks.{stage}",
+                    [h.name for h in hooks],
+                    "empty with orchestrator swarm: hooks run one-off containers on one engine, not yet on a swarm "
+                    "(docs/swarm.md); hooks.smoke works",
+                )
+            )
+    return problems
+
+
 def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[str] = ()) -> list[Problem]:
     """Rules that span keys; each names the key a user should change."""
     problems = _traffic_problems(s)
@@ -764,6 +797,7 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
             )
         )
     problems += _database_problems(s, stack, secret_tops)
+    problems += _swarm_problems(s)
     for stage, hooks in (
         ("preSwitch", s.hooks.pre_switch),
         ("smoke", s.hooks.smoke),

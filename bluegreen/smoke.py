@@ -53,7 +53,7 @@ def run_smoke(
     if live is not None and live.preview == color and live.color(color).containers:
         where, targets = "the preview", [("127.0.0.1", LOCAL_PORTS["preview"], c.path) for c in checks]
     else:
-        first = plan.color(color).containers[0]
+        first = plan.direct(color)
         where, targets = first, [(first, plan.app_port, c.path) for c in checks]
     answers = router.fetch(targets)
     for check, answer in zip(checks, answers, strict=True):

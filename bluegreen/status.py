@@ -1,4 +1,4 @@
-"""What a deployment looks like right now: live routing, drift and every app container.
+"""What a deployment looks like right now: live routing, drift and every app container or Swarm task.
 
 Read-only and cheap (one exec and one list call), because the Pulumi program
 asks it on every preview to notice routing changed behind its back.
@@ -9,17 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.conventions import (
-    COLOR_LABEL,
-    DEPLOYMENT_LABEL,
-    DIGEST_LABEL,
-    ROLE_LABEL,
-    SPEC_LABEL,
-    VERSION_LABEL,
-)
+from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL, SWARM_TASK_LABEL
 from bluegreen.docker_api import DockerClient
 from bluegreen.live_router import LiveRouter
 from bluegreen.router import live_spec
+from bluegreen.targets import Target, container_target, task_targets
 from bluegreen.tls import read_certificate
 
 
@@ -38,6 +32,19 @@ def _certificate(pem: str | None, warnings: list[str]) -> dict[str, object] | No
     return served.summary()
 
 
+def app_targets(client: DockerClient, deployment: str) -> list[Target]:
+    """Every app container, and in swarm mode every task Swarm wants running, of the deployment."""
+    labels = {DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app"}
+    targets = [
+        container_target(c["Names"][0].lstrip("/"), client.inspect(c["Id"]))
+        for c in client.containers(labels)
+        if SWARM_TASK_LABEL not in (c.get("Labels") or {})  # a task's container: listed with its service
+    ]
+    for service in client.services(labels):
+        targets += task_targets(client, service)
+    return sorted(targets, key=lambda t: t.name)
+
+
 def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
     """Live routing, the plan the program last applied, drift, and every app container's state.
 
@@ -45,24 +52,8 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
     """
     router = LiveRouter.find(client, deployment)
     snapshot = router.snapshot()
-    apps = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app"})
     live, live_record, program_record = snapshot.status, snapshot.live_record, snapshot.program_record
-    containers = []
-    for c in sorted(apps, key=lambda c: c["Names"][0]):
-        name = c["Names"][0].lstrip("/")
-        info = client.inspect(name) or {}
-        health = info.get("State", {}).get("Health", {}).get("Status", "none")
-        containers.append(
-            {
-                "name": name,
-                "color": c["Labels"].get(COLOR_LABEL),
-                "version": c["Labels"].get(VERSION_LABEL),
-                "digest": c["Labels"].get(DIGEST_LABEL),
-                "spec": c["Labels"].get(SPEC_LABEL),
-                "state": c.get("State"),
-                "health": health,
-            }
-        )
+    containers = [t.status() for t in app_targets(client, deployment)]
     program_hash = (program_record or {}).get("planHash")
     warnings = list(snapshot.unreadable)
     certificate = _certificate(snapshot.certificate, warnings)

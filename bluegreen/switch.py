@@ -49,6 +49,7 @@ from bluegreen.problems import SettingsError
 from bluegreen.routing import STATE_FILE, Rendered, RoutingPlan, parse_plan, render, rollback_plan
 from bluegreen.settings import Maintenance, SmokeCheck
 from bluegreen.smoke import SmokeFailedError, run_smoke
+from bluegreen.targets import Resolver
 
 VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
@@ -251,7 +252,8 @@ def apply_plan(
             say("maintenance: the live listener will serve no colour, so nothing is gated")
         else:
             gate = _gate(router, inspector, plan, locking, clock, sleep)
-            say(f"gate passed: {len(gate.addresses)} container(s) in {gate.seconds:.2f}s")
+            kind = "task" if plan.orchestrator == "swarm" else "container"
+            say(f"gate passed: {len(gate.addresses)} {kind}(s) in {gate.seconds:.2f}s")
         snapshot = locking.snapshot()
         if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
             raise SwitchError(
@@ -313,8 +315,9 @@ def _gate(
     sleep: Callable[[float], None],
 ) -> GateResult:
     names = [n for c in plan.serving_colors() for n in plan.color(c).containers]
+    targets = Resolver(inspector, swarm=plan.orchestrator == "swarm")
     networks = router.networks()
-    return run_gate(names, inspector, prober, networks, plan.app_port, plan.health_path, plan.health_gate, clock, sleep)
+    return run_gate(names, targets, prober, networks, plan.app_port, plan.health_path, plan.health_gate, clock, sleep)
 
 
 def _drain(

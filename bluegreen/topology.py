@@ -39,6 +39,8 @@ from bluegreen.conventions import (
     program_env,
     router_name,
     routing_volume_name,
+    service_name,
+    task_name,
 )
 from bluegreen.secrets import Secrets, keyed_digest
 from bluegreen.settings import StackSettings
@@ -134,11 +136,25 @@ class Topology:
             return None
         if color in self.held:
             return self.held[color]
+        if self.swarm:
+            return service_name(self.deployment, color, spec.version or "", self.spec_hash(color, name_key))
         return f"{self.deployment}-{color}-{spec.version}-{self.spec_hash(color, name_key)}"
 
     def app_containers(self, color: Color, name_key: str | None = None) -> list[str]:
+        """What the plan lists per colour: its containers, or in swarm mode its service's task slots.
+
+        In swarm mode the alias is the service's name, which Swarm's DNS
+        resolves to the colour's healthy tasks (endpoint mode dnsrr).
+        """
         alias = self.app_alias(color, name_key)
-        return [f"{alias}-{i + 1}" for i in range(self.settings.color(color).replicas)] if alias else []
+        if not alias:
+            return []
+        slots = range(1, self.settings.color(color).replicas + 1)
+        return [task_name(alias, i) if self.swarm else f"{alias}-{i}" for i in slots]
+
+    @property
+    def swarm(self) -> bool:
+        return self.settings.orchestrator == "swarm"
 
     def all_app_containers(self, name_key: str | None = None) -> dict[Color, list[str]]:
         return {c: self.app_containers(c, name_key) for c in COLORS}

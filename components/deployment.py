@@ -24,6 +24,7 @@ from bluegreen.settings import BuildImage, StackSettings
 from bluegreen.tls import read_certificate
 from bluegreen.topology import Topology
 from components.cli import PROJECT_DIR
+from components.color_service import ColorService
 from components.color_stack import ColorStack
 from components.database import Database
 from components.drift import (
@@ -108,6 +109,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             f"{name}-net",
             name=topology.network,
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels("network").items()],
+            # Swarm: an overlay across the nodes, attachable so the router (a plain container) joins it.
+            driver="overlay" if topology.swarm else None,
+            attachable=True if topology.swarm else None,
             opts=child,
         )
         live = live_active(status)
@@ -127,6 +131,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         images: dict[str, AppImage] = {}
         image_ids: dict[Color, pulumi.Input[str]] = {}
         self.color_stacks: dict[Color, ColorStack] = {}
+        self.color_services: dict[Color, ColorService] = {}
         for color in COLORS:
             spec = settings.color(color)
             image_id: pulumi.Input[str] = ""
@@ -137,6 +142,12 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                         image_name(name, spec), image, spec, topology.build_hash_of(color), host, opts=child
                     )
                 image_id = image_ids[color] = images[ref].image_id
+            if topology.swarm:
+                self.color_services[color] = ColorService(
+                    f"{name}-{color}", topology, color, image_id, network, aliases[color],
+                    hold_env=color in topology.held, opts=child,
+                )  # fmt: skip
+                continue
             self.color_stacks[color] = ColorStack(
                 f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color], host,
                 hold_env=color in topology.held, database_url=database_url, after=database_up, opts=child,
@@ -149,7 +160,8 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         )
         observed = read_observed(topology.deployment, status)
         warn_router_replacement(settings, status)
-        containers = [c for s in self.color_stacks.values() for c in s.containers]
+        containers: list[pulumi.Resource] = [c for s in self.color_stacks.values() for c in s.containers]
+        containers += [s.service for s in self.color_services.values() if s.service is not None]
         # Migrations and other preSwitch hooks: after their colour is healthy, before any traffic moves.
         stacks = self.color_stacks
         self.hooks = PreSwitchHooks(

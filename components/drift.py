@@ -113,7 +113,8 @@ def env_holds(topology: Topology, status: LiveStatus) -> dict[Color, str]:
         live = [c for c in report.get("containers") or [] if c.get("color") == color and c.get("state") == "running"]
         if not weights.get(color) or not live or len(live) != spec.replicas:
             continue  # idle, gone, or being scaled: it takes the configured environment
-        aliases = {str(c.get("name", "")).rpartition("-")[0] for c in live}
+        # A task names its service (the alias); a container's name is its alias and a replica number.
+        aliases = {str(c.get("alias") or str(c.get("name", "")).rpartition("-")[0]) for c in live}
         same_spec = all(c.get("version") == spec.version and c.get("spec") == topology.spec_label(color) for c in live)
         if same_spec and len(aliases) == 1:
             holds[color] = aliases.pop()

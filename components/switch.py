@@ -33,7 +33,7 @@ class Switch(pulumi.ComponentResource):
         topology: Topology,
         plan: pulumi.Output[RoutingPlan],
         router: docker.Container,
-        containers: list[docker.Container],
+        containers: Sequence[pulumi.Resource],
         observed: str,
         docker_host: pulumi.Input[str] | None = None,
         after: Sequence[pulumi.Resource] | None = None,

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,18 @@ def _integral(value: Any) -> Any:
     return value
 
 
+def _keep(new: dict[str, Any], old: dict[str, Any], path: list[str]) -> None:
+    """ignore_changes for one property path: the new inputs take the old value there (or lose the key)."""
+    head, rest = path[0], path[1:]
+    if rest:
+        if isinstance(new.get(head), dict) and isinstance(old.get(head), dict):
+            _keep(new[head], old[head], rest)
+    elif head in old:
+        new[head] = old[head]
+    else:
+        new.pop(head, None)
+
+
 # --- what each resource type does ------------------------------------------------
 
 
@@ -122,7 +135,9 @@ class Handler:
 class NetworkHandler(Handler):
     def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         labels = [a for lab in inputs.get("labels", []) for a in ("--label", f"{lab['label']}={lab['value']}")]
-        rid = _docker("network", "create", *labels, inputs["name"])
+        driver = ["--driver", inputs["driver"]] if inputs.get("driver") else []
+        attachable = ["--attachable"] if inputs.get("attachable") else []
+        rid = _docker("network", "create", *driver, *attachable, *labels, inputs["name"])
         return rid, {**inputs, "id": rid}
 
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
@@ -311,6 +326,113 @@ class CommandHandler(Handler):
 # --- the engine -------------------------------------------------------------------------
 
 
+def _service_spec(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A docker.Service's inputs as the Engine API's ServiceSpec (what the provider sends)."""
+    task, container = inputs.get("taskSpec", {}), inputs.get("taskSpec", {}).get("containerSpec", {})
+    hc, limits = container.get("healthcheck"), task.get("resources", {}).get("limits", {})
+    restart, log = task.get("restartPolicy", {}), task.get("logDriver")
+
+    def rollout(config: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Parallelism": int(config.get("parallelism", 1)), "Delay": _duration(config.get("delay"), 0),
+            "FailureAction": config.get("failureAction", "pause"), "Monitor": _duration(config.get("monitor"), 5),
+            "Order": config.get("order", "stop-first"),
+        }  # fmt: skip
+
+    spec: dict[str, Any] = {
+        "Name": inputs["name"],
+        "Labels": {lab["label"]: lab["value"] for lab in inputs.get("labels", [])},
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": container["image"],
+                "Env": [f"{k}={v}" for k, v in (container.get("env") or {}).items()],
+                "Labels": {lab["label"]: lab["value"] for lab in container.get("labels", [])},
+                "User": container.get("user", ""),
+                "ReadOnly": bool(container.get("readOnly")),
+                "CapabilityDrop": container.get("capDrops") or None,
+                "CapabilityAdd": container.get("capAdds") or None,
+                "Mounts": [
+                    {"Type": m["type"], "Target": m["target"], "TmpfsOptions": {
+                        "SizeBytes": int(m.get("tmpfsOptions", {}).get("sizeBytes", 0)),
+                        "Mode": int(m.get("tmpfsOptions", {}).get("mode", 0o1777))}}
+                    for m in container.get("mounts", [])
+                ],
+                "StopSignal": container.get("stopSignal"),
+                "StopGracePeriod": _duration(container.get("stopGracePeriod"), 10),
+                **({"Healthcheck": {
+                    "Test": hc["tests"], "Interval": _duration(hc.get("interval"), 30),
+                    "Timeout": _duration(hc.get("timeout"), 30), "StartPeriod": _duration(hc.get("startPeriod"), 0),
+                    "Retries": int(hc.get("retries", 3))}} if hc else {}),
+            },
+            "Resources": {"Limits": {"MemoryBytes": int(limits.get("memoryBytes", 0)),
+                                     "NanoCPUs": int(limits.get("nanoCpus", 0))}},
+            "RestartPolicy": {"Condition": restart.get("condition", "any"), "Delay": _duration(restart.get("delay"), 5),
+                              "Window": _duration(restart.get("window"), 0)},
+            "Placement": {"Preferences": [
+                {"Spread": {"SpreadDescriptor": pref.partition("=")[2]}}
+                for pref in task.get("placement", {}).get("prefs", []) if pref.startswith("spread=")
+            ]},
+            "Networks": [{"Target": n.get("id") or n["name"]} for n in task.get("networksAdvanceds", [])],
+            **({"LogDriver": {"Name": log["name"], "Options": log.get("options", {})}} if log else {}),
+        },
+        "Mode": {"Replicated": {"Replicas": int(inputs.get("mode", {}).get("replicated", {}).get("replicas", 1))}},
+        "EndpointSpec": {"Mode": inputs.get("endpointSpec", {}).get("mode", "vip")},
+        "UpdateConfig": rollout(inputs.get("updateConfig", {})),
+        "RollbackConfig": rollout(inputs.get("rollbackConfig", {})),
+    }  # fmt: skip
+    return spec
+
+
+class ServiceHandler(Handler):
+    """docker.Service as pulumi-docker runs it: a new name replaces it, anything else updates it in place,
+    and with converge_config the create or update waits until every task runs (healthy, with a healthcheck)."""
+
+    def __init__(self, client: DockerClient) -> None:
+        self.client = client
+
+    def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        _, data = self.client.request("POST", "/services/create", _service_spec(inputs))
+        rid = json.loads(data)["ID"]
+        self._converge(rid, inputs)
+        return rid, dict(inputs)
+
+    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+        if old.get("name") != new.get("name"):
+            return None
+        version = self.client.get_json(f"/services/{rid}")["Version"]["Index"]
+        self.client.request("POST", f"/services/{rid}/update?version={version}", _service_spec(new))
+        self._converge(rid, new)
+        return dict(new)
+
+    def _converge(self, rid: str, inputs: dict[str, Any]) -> None:
+        converge = inputs.get("convergeConfig")
+        if not converge:
+            return
+        timeout = _duration(converge.get("timeout"), 180) / 1e9
+        replicas = int(inputs.get("mode", {}).get("replicated", {}).get("replicas", 1))
+        deadline = time.monotonic() + timeout
+        filters = urllib.parse.quote(json.dumps({"service": [rid], "desired-state": ["running"]}))
+        while time.monotonic() < deadline:
+            service = self.client.get_json(f"/services/{rid}") or {}
+            updating = (service.get("UpdateStatus") or {}).get("State") in ("updating", "rollback_started")
+            tasks = self.client.get_json(f"/tasks?filters={filters}") or []
+            running = [t for t in tasks if t["Status"]["State"] == "running"]
+            spec = service.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {})
+            current = [t for t in running if t["Spec"]["ContainerSpec"].get("Image") == spec.get("Image")]
+            if not updating and len(running) == replicas and len(current) == replicas:
+                return
+            time.sleep(0.2)
+        raise EngineError(f"service {inputs['name']} did not converge within {timeout:g}s")
+
+    def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        self.client.request("DELETE", f"/services/{rid}", allow=(404,))
+        # Its tasks stop in the background; the network cannot go before their containers have.
+        deadline = time.monotonic() + 60
+        labels = urllib.parse.quote(json.dumps({"label": [f"com.docker.swarm.service.id={rid}"]}))
+        while time.monotonic() < deadline and self.client.get_json(f"/containers/json?all=1&filters={labels}"):
+            time.sleep(0.2)
+
+
 class DockerEngineMocks(RecordingMocks):
     def __init__(self, state_path: Path, log: Callable[[str], None] = print) -> None:
         super().__init__()
@@ -332,6 +454,7 @@ class DockerEngineMocks(RecordingMocks):
             "docker:index/volume:Volume": VolumeHandler(),
             "docker:index/remoteImage:RemoteImage": ImageHandler(),
             "docker:index/container:Container": ContainerHandler(client),
+            "docker:index/service:Service": ServiceHandler(client),
             "command:local:Command": CommandHandler(),
             "random:index/randomPassword:RandomPassword": RandomPasswordHandler(),
         }
@@ -353,12 +476,9 @@ class DockerEngineMocks(RecordingMocks):
             if handler is None:  # components and providers: nothing to do on the daemon
                 return f"{args.name}-id", inputs
             old = self.resources_state.get(key)
-            if old is not None:  # ignore_changes: the engine keeps the old value of each named input
+            if old is not None:  # ignore_changes: the engine keeps the old value of each named input (or path)
                 for name in getattr(self.registering, "ignore_changes", []):
-                    if name in old["inputs"]:
-                        inputs[name] = old["inputs"][name]
-                    else:
-                        inputs.pop(name, None)
+                    _keep(inputs, old["inputs"], name.split("."))
             if old is not None and old["inputs"] == inputs:
                 return old["id"], old["outputs"]
             if old is not None:

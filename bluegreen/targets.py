@@ -1,0 +1,153 @@
+"""Targets: what serves a colour, a container or a Swarm task, as the gate and `status` see it.
+
+The plan names a colour's targets (bluegreen.routing.ColorPlan.containers):
+container names, or in swarm mode the service's task slots `<service>.<slot>`.
+This module turns a name into a Target from the engine's own answer, so the
+gate, status and drift read one shape whatever runs the colour.
+
+Swarm adds a task to its service's DNS name only once the task is running,
+and with a healthcheck only once it is healthy (checked on this project's
+build machine): the router, which resolves the service's name per request,
+never sends a request to a task Swarm has not gated. A task being replaced is
+not final (Swarm starts another); a container that is gone or exited is.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bluegreen.conventions import COLOR_LABEL, DIGEST_LABEL, SPEC_LABEL, VERSION_LABEL, task_name
+
+# Task states before "running", in Swarm's order; a task in any of them may still come up.
+TASK_COMING = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting")
+
+
+class Inspector(Protocol):
+    """The engine calls targets need (bluegreen.docker_api.DockerClient; fakes in unit tests)."""
+
+    def inspect(self, name: str) -> dict[str, Any] | None: ...
+
+    def get_json(self, path: str, allow: Sequence[int] = ()) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    color: str | None = None
+    version: str | None = None
+    digest: str | None = None
+    spec: str | None = None
+    running: bool = False
+    state: str = "missing"  # the engine's word: running, exited, starting, ...
+    health: str = "none"  # healthy, unhealthy, starting, none (no healthcheck)
+    addresses: Mapping[str, str] = field(default_factory=dict)  # network name -> address
+    alias: str | None = None  # the name routing sends requests to
+    task: bool = False
+    detail: str = ""  # the engine's own reason (exit code, a task's error)
+
+    def view(self, networks: set[str]) -> tuple[str | None, str | None, bool]:
+        """(address, problem, final): the target's address on a router network, or why not.
+
+        `final`: waiting cannot fix it (a container gone or exited); a task
+        never is, because Swarm replaces it.
+        """
+        if self.state == "missing":
+            return None, self.detail or ("no running task" if self.task else "no such container"), not self.task
+        if not self.running:
+            return None, f"not running ({self.state}{', ' + self.detail if self.detail else ''})", not self.task
+        if self.health not in ("healthy", "none"):
+            return None, f"Docker health is {self.health}", False
+        shared = sorted(n for n in self.addresses if n in networks)
+        if not shared:
+            return None, f"not on the router's network(s) {', '.join(sorted(networks))}", True
+        address = self.addresses[shared[0]]
+        if not address:
+            return None, f"no address on network {shared[0]}", False
+        return address, None, False
+
+    def status(self) -> dict[str, Any]:
+        """The entry `bluegreen status` prints (and drift reads)."""
+        return {
+            "name": self.name, "color": self.color, "version": self.version, "digest": self.digest,
+            "spec": self.spec, "state": self.state, "health": self.health, "alias": self.alias,
+        }  # fmt: skip
+
+
+def container_target(name: str, info: dict[str, Any] | None) -> Target:
+    """A container as Docker inspects it; None: it does not exist."""
+    if info is None:
+        return Target(name)
+    state = info.get("State") or {}
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    return Target(
+        name=name, color=labels.get(COLOR_LABEL), version=labels.get(VERSION_LABEL),
+        digest=labels.get(DIGEST_LABEL), spec=labels.get(SPEC_LABEL), running=bool(state.get("Running")),
+        state=str(state.get("Status", "unknown")), health=str((state.get("Health") or {}).get("Status", "none")),
+        addresses={n: str(v.get("IPAddress") or "") for n, v in networks.items()},
+        detail="" if state.get("Running") else f"exit code {state.get('ExitCode')}",
+    )  # fmt: skip
+
+
+def _filters(**values: list[str]) -> str:
+    return urllib.parse.quote(json.dumps(values))
+
+
+def task_targets(engine: Inspector, service: Mapping[str, Any]) -> list[Target]:
+    """The tasks Swarm wants running for `service` (a /services entry), newest first per slot."""
+    name = str(service["Spec"]["Name"])
+    labels = service["Spec"].get("Labels") or {}
+    tasks = engine.get_json(f"/tasks?filters={_filters(service=[name], **{'desired-state': ['running']})}") or []
+    networks = {str(n.get("ID")): str(n.get("Spec", {}).get("Name")) for n in engine.get_json("/networks") or []}
+    found: dict[int, Target] = {}
+    for task in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True):
+        slot = int(task.get("Slot") or 0)
+        if slot in found:
+            continue  # an older task of the slot, still stopping after a start-first update
+        status = task.get("Status") or {}
+        state = str(status.get("State", "unknown"))
+        addresses = {
+            networks.get(str(a.get("Network", {}).get("ID")), str(a.get("Network", {}).get("Spec", {}).get("Name"))):
+            str((a.get("Addresses") or [""])[0]).partition("/")[0]
+            for a in task.get("NetworksAttachments") or []
+        }  # fmt: skip
+        found[slot] = Target(
+            name=task_name(name, slot), color=labels.get(COLOR_LABEL), version=labels.get(VERSION_LABEL),
+            digest=labels.get(DIGEST_LABEL), spec=labels.get(SPEC_LABEL), running=state == "running",
+            # A task with a healthcheck is "running" only once healthy (Swarm gates it); before, its state says why.
+            state=state, health="healthy" if state == "running" else ("starting" if state in TASK_COMING else state),
+            addresses=addresses, alias=name, task=True, detail=str(status.get("Err") or status.get("Message") or ""),
+        )  # fmt: skip
+    return [found[s] for s in sorted(found)]
+
+
+def service_of(engine: Inspector, name: str) -> dict[str, Any] | None:
+    found = engine.get_json(f"/services/{urllib.parse.quote(name)}", allow=(404,))
+    return found if isinstance(found, dict) and found.get("Spec") else None
+
+
+class Resolver:
+    """Name -> Target for one gate round: a service's tasks are listed once per round, not once per slot."""
+
+    def __init__(self, engine: Inspector, swarm: bool = False) -> None:
+        self.engine, self.swarm = engine, swarm
+        self.kind = "task" if swarm else "container"
+        self._tasks: dict[str, dict[int, Target]] = {}
+
+    def new_round(self) -> None:
+        self._tasks = {}
+
+    def target(self, name: str) -> Target:
+        if not self.swarm:
+            return container_target(name, self.engine.inspect(name))
+        service, _, slot = name.rpartition(".")
+        if service not in self._tasks:
+            found = service_of(self.engine, service)
+            if found is None:
+                return Target(name, detail=f"no such service {service}")  # final: Swarm will not make it
+            self._tasks[service] = {int(t.name.rpartition(".")[2]): t for t in task_targets(self.engine, found)}
+        return self._tasks[service].get(int(slot), Target(name, alias=service, task=True))

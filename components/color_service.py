@@ -1,0 +1,128 @@
+"""ColorService: one colour as a Docker Swarm service (orchestrator: swarm), the swarm twin of ColorStack.
+
+The service is named like the colour's network alias in container mode
+(bluegreen.topology), so a new version is a new service created before the
+old one goes, exactly as new containers are; the Switch re-points the router
+in between. Endpoint mode dnsrr: the service's name resolves to its healthy
+tasks' addresses (no VIP: this project's hosts have no IPVS), which is what
+the router already sends requests to. A change Swarm can roll in place (the
+replica count, the held environment) rolls start-first and rolls back on
+failure; a task that dies is replaced by Swarm and enters DNS once healthy.
+
+What pulumi-docker 5's service spec cannot say, and container mode sets:
+no-new-privileges and a pids limit (docs/swarm.md).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from bluegreen.conventions import (
+    HEALTHCHECK_INTERVAL,
+    HEALTHCHECK_RETRIES,
+    HEALTHCHECK_START_PERIOD,
+    HEALTHCHECK_TIMEOUT,
+    LOG_OPTS,
+    Color,
+)
+from bluegreen.hardening import CAP_DROP
+from bluegreen.topology import Topology
+
+# Container mode's restart policy, unless-stopped, in Swarm's words.
+RESTART = docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="1s", window="10s")
+# What pulumi-docker's service keeps out of a held colour: the environment it runs (bluegreen.topology).
+HELD_ENV = "taskSpec.containerSpec.env"
+
+
+class ColorService(pulumi.ComponentResource):
+    service: docker.Service | None
+
+    def __init__(
+        self,
+        name: str,
+        topology: Topology,
+        color: Color,
+        image_id: pulumi.Input[str],
+        network: docker.Network,
+        alias: pulumi.Output[str | None],
+        hold_env: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("bluegreen:index:ColorService", name, None, opts)
+        settings = topology.settings
+        app, spec = settings.app, settings.color(color)
+        hardening = app.security.hardening()
+        env = topology.app_env(color)
+        envs: pulumi.Input[dict[str, str]] = {k: v for k, _, v in (pair.partition("=") for pair in env)}
+        if topology.secrets.env:
+            envs = pulumi.Output.secret(envs)
+        labels = topology.labels("app", color)
+        grace = f"{app.stop_grace_seconds}s"
+        self.service = None
+        if spec.replicas > 0:
+            self.service = docker.Service(
+                f"{name}-service",
+                name=alias.apply(lambda a: a or ""),
+                labels=[docker.ServiceLabelArgs(label=k, value=v) for k, v in labels.items()],
+                task_spec=docker.ServiceTaskSpecArgs(
+                    container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                        image=image_id,
+                        env=envs,
+                        labels=[docker.ServiceTaskSpecContainerSpecLabelArgs(label=k, value=v)
+                                for k, v in labels.items()],
+                        user=app.user,
+                        read_only=hardening.read_only,
+                        cap_drops=list(CAP_DROP),
+                        cap_adds=list(hardening.cap_add) or None,
+                        mounts=[
+                            docker.ServiceTaskSpecContainerSpecMountArgs(
+                                type="tmpfs", target=path,
+                                tmpfs_options=docker.ServiceTaskSpecContainerSpecMountTmpfsOptionsArgs(
+                                    size_bytes=_tmpfs_bytes(options), mode=0o1777,
+                                ),
+                            )
+                            for path, options in hardening.tmpfs.items()
+                        ],
+                        healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
+                            tests=["CMD", *app.health_command], interval=HEALTHCHECK_INTERVAL,
+                            timeout=HEALTHCHECK_TIMEOUT, start_period=HEALTHCHECK_START_PERIOD,
+                            retries=HEALTHCHECK_RETRIES,
+                        ),
+                        stop_signal="SIGTERM",
+                        stop_grace_period=grace,
+                    ),
+                    resources=docker.ServiceTaskSpecResourcesArgs(
+                        limits=docker.ServiceTaskSpecResourcesLimitsArgs(
+                            memory_bytes=app.resources.memory_mb * 1024 * 1024,
+                            nano_cpus=int(app.resources.cpus * 1e9),
+                        )
+                    ),
+                    restart_policy=RESTART,
+                    placement=docker.ServiceTaskSpecPlacementArgs(prefs=["spread=node.id"]),
+                    networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
+                    log_driver=docker.ServiceTaskSpecLogDriverArgs(name="json-file", options=dict(LOG_OPTS)),
+                ),
+                mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=spec.replicas)),
+                endpoint_spec=docker.ServiceEndpointSpecArgs(mode="dnsrr"),
+                update_config=docker.ServiceUpdateConfigArgs(
+                    parallelism=1, order="start-first", failure_action="rollback", monitor="10s", delay="1s"
+                ),
+                rollback_config=docker.ServiceRollbackConfigArgs(
+                    parallelism=1, order="start-first", failure_action="pause", monitor="10s"
+                ),
+                # Like a container's `wait`: the update waits until every task runs and is healthy.
+                converge_config=docker.ServiceConvergeConfigArgs(
+                    delay="1s", timeout=f"{int(settings.health_gate.timeout_seconds) + 60}s"
+                ),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=[HELD_ENV] if hold_env else None),
+            )  # fmt: skip
+        self.register_outputs({"service": self.service.name if self.service else None})
+
+
+def _tmpfs_bytes(options: str) -> int:
+    """The size= of bluegreen.hardening.tmpfs_options ("rw,noexec,nosuid,size=64m"), in bytes."""
+    for option in options.split(","):
+        if option.startswith("size=") and option.endswith("m"):
+            return int(option[5:-1]) * 1024 * 1024
+    raise ValueError(f"tmpfs options without a size in MiB: {options}")

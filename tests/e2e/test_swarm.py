@@ -1,0 +1,188 @@
+"""orchestrator: swarm through the test engine, on a single-node swarm this module makes and leaves.
+
+Each colour is a Docker Swarm service of 2 replicas (endpoint mode dnsrr)
+on an attachable overlay network; the router is the same nginx container,
+with the same routing state and switch. Under keep-alive load: 20 switches
+(a canary, flips, a release of the idle colour), a canary's split over
+thousands of requests, a rollback, and a live task killed with `docker rm -f`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.engine import Steps, destroy, up
+from tests.support.dockerutil import docker, get
+from tests.support.paths import ROOT
+from tests.support.prober import BackgroundProbe, run_probe
+from tests.support.swarm import single_node_swarm
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
+
+PORT, PREVIEW_PORT = 18380, 18381
+URL, PREVIEW = f"http://127.0.0.1:{PORT}", f"http://127.0.0.1:{PREVIEW_PORT}"
+DEPLOYMENT = "bluegreen-dev"
+ROUTER = f"{DEPLOYMENT}-router"
+SWITCH = "command:local:Command::app-switch"
+BASE: dict[str, Any] = {
+    "router.port": PORT,
+    "router.previewPort": PREVIEW_PORT,
+    "orchestrator": "swarm",
+    "blue.replicas": 2,
+    "green.replicas": 2,
+}
+LABEL = f"label=bluegreen.deployment={DEPLOYMENT}"
+
+
+@pytest.fixture(scope="module")
+def swarm() -> Iterator[None]:
+    destroy("dev")
+    with single_node_swarm():
+        yield
+        destroy("dev")
+
+
+def served_by(url: str, n: int = 20) -> Counter[str]:
+    return Counter(get(url)[1].get("X-Bluegreen-Color", "?") for _ in range(n))
+
+
+def services() -> dict[str, dict[str, Any]]:
+    ids = docker("service", "ls", "-q", "--filter", LABEL).stdout.split()
+    return {s["Spec"]["Name"]: s for s in json.loads(docker("service", "inspect", *ids).stdout)} if ids else {}
+
+
+def running_tasks(color: str) -> list[dict[str, Any]]:
+    """The running task containers of `color` on this node (every node, on a single-node swarm)."""
+    ids = docker("ps", "-q", "--filter", LABEL, "--filter", f"label=bluegreen.color={color}").stdout.split()
+    found: list[dict[str, Any]] = json.loads(docker("inspect", *ids).stdout) if ids else []
+    return [c for c in found if "com.docker.swarm.task.id" in c["Config"]["Labels"]]
+
+
+def task_address(container: dict[str, Any]) -> str:
+    (address,) = [n["IPAddress"] for n in container["NetworkSettings"]["Networks"].values() if n["IPAddress"]]
+    return str(address)
+
+
+def upstreams_since(since: float) -> Counter[str]:
+    """Addresses the router sent requests to since `since` (its access log, one JSON line per request)."""
+    logs = docker("logs", "--since", f"{since:.3f}", ROUTER).stdout
+    found: Counter[str] = Counter()
+    for line in logs.splitlines():
+        if line.startswith("{") and '"upstream"' in line:
+            for upstream in json.loads(line)["upstream"].split(", "):
+                found[upstream.rpartition(":")[0]] += 1
+    return found
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bluegreen", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+
+
+def test_swarm_release_cycle_under_load(swarm: None) -> None:
+    _, operations = up("dev", BASE)
+    assert "create docker:index/service:Service::app-blue-service" in operations
+    assert not [op for op in operations if "docker:index/container:Container::app-blue" in op]
+    found = services()
+    assert len(found) == 2 and {s["Spec"]["EndpointSpec"]["Mode"] for s in found.values()} == {"dnsrr"}
+    for service in found.values():  # today's labels on the service and on every task's container
+        assert service["Spec"]["Labels"]["bluegreen.role"] == "app"
+        spec = service["Spec"]["TaskTemplate"]
+        assert spec["ContainerSpec"]["Labels"]["bluegreen.color"] == service["Spec"]["Labels"]["bluegreen.color"]
+        assert spec["ContainerSpec"]["User"] and spec["ContainerSpec"]["ReadOnly"] is True
+        assert spec["ContainerSpec"]["CapabilityDrop"] == ["ALL"] and spec["Resources"]["Limits"]["MemoryBytes"] > 0
+        assert service["Spec"]["UpdateConfig"]["Order"] == "start-first"
+    network = json.loads(docker("network", "inspect", f"{DEPLOYMENT}-net").stdout)[0]
+    assert network["Driver"] == "overlay" and network["Attachable"] is True
+    assert len(running_tasks("blue")) == 2 and len(running_tasks("green")) == 2
+    assert served_by(URL) == Counter({"blue": 20}) and served_by(PREVIEW) == Counter({"green": 20})
+    status = json.loads(cli("status", "--stack", "dev", "--json").stdout)
+    assert sorted(c["name"].rpartition(".")[2] for c in status["containers"]) == ["1", "1", "2", "2"]
+    assert {c["health"] for c in status["containers"]} == {"healthy"}
+
+    step = Steps("dev", BASE)
+    switches = 0
+    with BackgroundProbe(URL, connections=16, round_seconds=3) as load:
+        time.sleep(1)
+        # A canary, then its split measured over thousands of requests.
+        assert step({"activeColor": "green", "trafficWeight": 10}) == [f"update {SWITCH}"]
+        switches += 1
+        split = run_probe(URL, 8.0, 16)
+        share = 100 * split.colors()["green"] / split.requests
+        print(f"canary 10%: {split.requests} requests, green {share:.2f}%")
+        assert split.requests >= 6_000 and abs(share - 10) <= 1, (split.requests, share)
+        for weight in (50, 100):
+            assert step({"trafficWeight": weight}) == [f"update {SWITCH}"]
+            switches += 1
+        assert served_by(URL) == Counter({"green": 20})
+
+        # A release of the idle colour: a new service, created before the old one goes.
+        old = {n for n, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == "blue"}
+        release = step({"blue.version": "1.1.0"})
+        switches += 1
+        assert sorted(release) == sorted([
+            "create docker:index/remoteImage:RemoteImage::app-image-1.1.0-build",
+            "replace docker:index/service:Service::app-blue-service",
+            f"update {SWITCH}",
+            "delete docker:index/service:Service::app-blue-service",
+        ])  # fmt: skip
+        assert not old & set(services()) and len(services()) == 2
+        assert served_by(URL) == Counter({"green": 20})
+        assert json.loads(get(PREVIEW)[2])["version"] == "1.1.0"
+
+        # Flips until 20 switches in all.
+        active = "green"
+        while switches < 20:
+            active = "blue" if active == "green" else "green"
+            assert step({"activeColor": active}) == [f"update {SWITCH}"]
+            switches += 1
+        assert served_by(URL) == Counter({active: 20})
+
+        # Rollback: the idle colour still runs, so it is one switch.
+        started = time.monotonic()
+        rolled = cli("rollback", "--stack", "dev")
+        rollback_s = time.monotonic() - started
+        assert rolled.returncode == 0, rolled.stderr
+        back = "blue" if active == "green" else "green"
+        assert served_by(URL) == Counter({back: 20})
+        print(f"rollback: {rollback_s:.2f}s")
+
+        # A live task dies: Swarm replaces it; DNS drops the dead one and adds the new one once it is healthy.
+        victim = running_tasks(back)[0]
+        killed_at = time.time()
+        docker("rm", "-f", victim["Id"])
+        deadline, replacement = time.monotonic() + 30, None
+        while time.monotonic() < deadline and replacement is None:
+            fresh = [c for c in running_tasks(back) if c["Id"] != victim["Id"] and c["Created"] > victim["Created"]]
+            replacement = fresh[0] if fresh else None
+            time.sleep(0.2)
+        assert replacement is not None, "Swarm started no replacement"
+        address, served_at = task_address(replacement), None
+        while time.monotonic() < deadline and served_at is None:
+            if upstreams_since(killed_at)[address]:
+                served_at = time.time()
+            time.sleep(0.5)
+        assert served_at is not None, f"the replacement {address} served nothing"
+        print(f"replacement serving {served_at - killed_at:.1f}s after the kill")  # bench: swarm.replacement_s
+        time.sleep(2)
+
+    stats = load.stats
+    print(f"{stats.requests} requests, {stats.failed} failed, {stats.retried} retried, {dict(stats.colors())}")
+    assert stats.requests > 10_000
+    assert stats.failed == 0, (stats.errors, Counter(s.status for s in stats.samples if s.status != 200))
+
+    # Destroy leaves no service, network or volume; the module's fixture leaves the swarm it made.
+    destroy("dev")
+    assert services() == {}
+    assert docker("ps", "-aq", "--filter", LABEL).stdout.strip() == ""
+    assert docker("network", "ls", "-q", "--filter", f"name={DEPLOYMENT}").stdout.strip() == ""
+    assert docker("volume", "ls", "-q", "--filter", f"name={DEPLOYMENT}").stdout.strip() == ""
+
