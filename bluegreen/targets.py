@@ -47,7 +47,8 @@ class Target:
     addresses: Mapping[str, str] = field(default_factory=dict)  # network name -> address
     alias: str | None = None  # the name routing sends requests to
     task: bool = False
-    detail: str = ""  # the engine's own reason (exit code, a task's error)
+    detail: str = ""  # the engine's own reason (a task's error)
+    exit_code: int | None = None  # a container that is not running
 
     def view(self, networks: set[str]) -> tuple[str | None, str | None, bool]:
         """(address, problem, final): the target's address on a router network, or why not.
@@ -57,8 +58,10 @@ class Target:
         """
         if self.state == "missing":
             return None, self.detail or ("no running task" if self.task else "no such container"), not self.task
+        if not self.running and self.exit_code is not None:
+            return None, f"not running ({self.state}, exit code {self.exit_code})", True
         if not self.running:
-            return None, f"not running ({self.state}{', ' + self.detail if self.detail else ''})", not self.task
+            return None, f"not running ({self.state}{': ' + self.detail if self.detail else ''})", not self.task
         if self.health not in ("healthy", "none"):
             return None, f"Docker health is {self.health}", False
         shared = sorted(n for n in self.addresses if n in networks)
@@ -89,7 +92,7 @@ def container_target(name: str, info: dict[str, Any] | None) -> Target:
         digest=labels.get(DIGEST_LABEL), spec=labels.get(SPEC_LABEL), running=bool(state.get("Running")),
         state=str(state.get("Status", "unknown")), health=str((state.get("Health") or {}).get("Status", "none")),
         addresses={n: str(v.get("IPAddress") or "") for n, v in networks.items()},
-        detail="" if state.get("Running") else f"exit code {state.get('ExitCode')}",
+        exit_code=None if state.get("Running") else int(state.get("ExitCode") or 0),
     )  # fmt: skip
 
 

@@ -57,10 +57,12 @@ from bluegreen.conventions import (
 from bluegreen.hardening import pids_limit_of
 
 CONTAINER = "docker:index/container:Container"
+SERVICE = "docker:index/service:Service"  # orchestrator swarm: checked as the container of each of its tasks
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 COMMAND = "command:local:Command"
 SWITCH = "bluegreen:index:Switch"
 COLOR_STACK = "bluegreen:index:ColorStack"
+COLOR_SERVICE = "bluegreen:index:ColorService"
 PRE_SWITCH_HOOKS = "bluegreen:index:PreSwitchHooks"
 
 STACK_PATTERNS: dict[str, dict[str, Any]] = {
@@ -81,14 +83,17 @@ def resource_rule(
     description: str,
     level: EnforcementLevel = EnforcementLevel.MANDATORY,
     config_schema: PolicyConfigSchema | None = None,
-    types: tuple[str, ...] | None = (CONTAINER,),
+    types: tuple[str, ...] | None = (CONTAINER, SERVICE),
 ) -> Callable[[Check], ResourceValidationPolicy]:
-    """Register `check(args, report)` as a policy that sees only resources of `types` (None: every type)."""
+    """Register `check(args, report)` as a policy that sees only resources of `types` (None: every type).
+
+    A Swarm service reaches the check as its tasks' container (`task_container`).
+    """
 
     def register(check: Check) -> ResourceValidationPolicy:
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             if types is None or args.resource_type in types:
-                check(args, report)
+                check(task_container(args) if args.resource_type == SERVICE else args, report)
 
         policy = ResourceValidationPolicy(
             name=name, description=description, enforcement_level=level, config_schema=config_schema,
@@ -153,6 +158,30 @@ def role(props: Mapping[str, Any]) -> str | None:
 
 def schema(properties: dict[str, dict[str, Any]]) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties=properties)
+
+
+def task_container(args: ResourceValidationArgs) -> ResourceValidationArgs:
+    """A docker.Service's arguments as those of the container each of its tasks runs, so one rule serves both."""
+    props = args.props
+    task = value(props, "taskSpec") or {}
+    spec = value(task, "containerSpec") or {}
+    limits = value(value(task, "resources") or {}, "limits") or {}
+    memory, nano = value(limits, "memoryBytes"), value(limits, "nanoCpus")
+    restart = value(value(task, "restartPolicy") or {}, "condition") or "any"  # Swarm's default
+    log = value(task, "logDriver") or {}
+    container = {
+        "name": value(props, "name"), "image": value(spec, "image"), "user": value(spec, "user"),
+        "memory": int(memory) // (1024 * 1024) if memory else None, "cpus": str(nano / 1e9) if nano else None,
+        "readOnly": value(spec, "readOnly"), "healthcheck": value(spec, "healthcheck"),
+        "capabilities": {"drops": value(spec, "capDrops") or [], "adds": value(spec, "capAdds") or []},
+        "restart": {"any": "always", "on-failure": "on-failure"}.get(str(restart), "no"),
+        "logDriver": value(log, "name") or "json-file", "logOpts": value(log, "options") or {},
+        "mounts": value(spec, "mounts") or [], "labels": value(props, "labels") or [],
+        "ports": [{"external": value(p, "publishedPort"), "internal": value(p, "targetPort"), "ip": ""}
+                  for p in value(value(props, "endpointSpec") or {}, "ports") or []],
+    }  # fmt: skip
+    return ResourceValidationArgs(CONTAINER, container, args.urn, args.name, args.opts, args.provider,
+                                  args.get_config(), args.stack_tags)  # fmt: skip
 
 
 # --- identity and limits -----------------------------------------------------------
@@ -411,7 +440,9 @@ def read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> Non
 
 @resource_rule(
     "container-no-new-privileges",
-    "Containers cannot gain privileges (securityOpts no-new-privileges): setuid binaries do not raise them.",
+    "Containers cannot gain privileges (securityOpts no-new-privileges): setuid binaries do not raise them. "
+    "Swarm services are out of scope: pulumi-docker's service spec cannot set it (docs/swarm.md).",
+    types=(CONTAINER,),
 )
 def no_new_privileges(args: ResourceValidationArgs, report: ReportViolation) -> None:
     opts = [str(o).replace("=", ":").lower() for o in value(args.props, "securityOpts") or []]
@@ -498,20 +529,21 @@ def _plan(resources: list[PolicyResource]) -> dict[str, Any] | None:
 def _replicas(resources: list[PolicyResource]) -> dict[Color, int]:
     counts: dict[Color, int] = {c: 0 for c in COLORS}
     for resource in resources:
-        if resource.resource_type == CONTAINER and role(resource.props) == "app":
+        if resource.resource_type in (CONTAINER, SERVICE) and role(resource.props) == "app":
             color = labels(resource.props).get(COLOR_LABEL, "")
+            replicated = value(value(resource.props, "mode") or {}, "replicated") or {}
             for known in COLORS:
                 if color == known:
-                    counts[known] += 1
+                    counts[known] += int(value(replicated, "replicas") or 1) if resource.resource_type == SERVICE else 1
     return counts
 
 
 @stack_rule(
     "bluegreen-stack-shape",
-    "A blue/green stack has exactly two colour stacks and one router.",
+    "A blue/green stack has exactly two colour stacks (containers or Swarm services) and one router.",
 )
 def stack_shape(args: StackValidationArgs, report: ReportViolation) -> None:
-    stacks = [r for r in args.resources if r.resource_type == COLOR_STACK]
+    stacks = [r for r in args.resources if r.resource_type in (COLOR_STACK, COLOR_SERVICE)]
     routers = [r for r in args.resources if r.resource_type == CONTAINER and role(r.props) == "router"]
     if len(stacks) != 2:
         report(f"expected exactly two colour stacks (blue and green), found {len(stacks)}", None)

@@ -185,4 +185,3 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
     assert docker("ps", "-aq", "--filter", LABEL).stdout.strip() == ""
     assert docker("network", "ls", "-q", "--filter", f"name={DEPLOYMENT}").stdout.strip() == ""
     assert docker("volume", "ls", "-q", "--filter", f"name={DEPLOYMENT}").stdout.strip() == ""
-

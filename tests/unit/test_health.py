@@ -10,6 +10,7 @@ import pytest
 from bluegreen.health import MAX_BACKOFF_SECONDS, GateError, GateResult, run_gate
 from bluegreen.live_router import HttpResult
 from bluegreen.settings import HealthGate
+from bluegreen.targets import Resolver
 
 NET = {"bluegreen-dev-net"}
 
@@ -46,6 +47,9 @@ class Engine:
         seq = self.states[name]
         return seq[min(n, len(seq) - 1)]
 
+    def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
+        raise AssertionError(f"container mode asks no {path}")
+
 
 class Prober:
     def __init__(self, answers: dict[str, list[int | None]]) -> None:
@@ -66,7 +70,7 @@ class Prober:
 
 
 def gate(engine: Engine, prober: Prober, clock: Clock, policy: HealthGate, names: list[str]) -> GateResult:
-    return run_gate(names, engine, prober, NET, 8000, "/health/ready", policy, clock=clock, sleep=clock.sleep)
+    return run_gate(names, Resolver(engine), prober, NET, 8000, "/health/ready", policy, clock=clock, sleep=clock.sleep)
 
 
 def test_passes_after_consecutive_successes() -> None:

@@ -1,0 +1,208 @@
+"""orchestrator: swarm without a daemon: settings, names, targets, the gate over tasks, the program, the pack."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from pulumi_policy import ResourceValidationArgs
+from pulumi_policy.proxy import unknown_checking_proxy
+
+from bluegreen.conventions import SERVICE_NAME_MAX, service_name
+from bluegreen.health import GateError, run_gate
+from bluegreen.live_router import HttpResult
+from bluegreen.problems import SettingsError
+from bluegreen.routing import parse_plan
+from bluegreen.settings import HealthGate, parse_settings
+from bluegreen.targets import Resolver
+from policies import rules
+from tests.policies.test_rules import OPTS, collector, urn
+from tests.support.pulumi_harness import ProgramRun, run_program
+from tests.support.stacks import stack_raw, with_changes
+from tests.unit.test_program import CONTAINER, by_name, labels, switch_plan
+
+SERVICE = "docker:index/service:Service"
+SWARM: dict[str, Any] = {"orchestrator": "swarm", "blue.replicas": 2, "green.replicas": 2}
+NET = "bluegreen-dev-net"
+
+
+def run(changes: dict[str, Any], stack: str = "dev") -> ProgramRun:
+    return run_program(with_changes(stack_raw(stack), {**SWARM, **changes}), stack=stack)
+
+
+# --- settings and names ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "line"),
+    [
+        ({"orchestrator": "kubernetes"}, "orchestrator: got 'kubernetes'; allowed: 'container' or 'swarm'"),
+        ({"orchestrator": "swarm", "database.mode": "container"},
+         "database.mode: got 'container'; allowed: none or external with orchestrator swarm"),
+        ({"orchestrator": "swarm", "hooks.preSwitch": [{"name": "migrate", "command": ["true"]}]},
+         "hooks.preSwitch: got [\"migrate\"]; allowed: empty with orchestrator swarm"),
+    ],
+)  # fmt: skip
+def test_swarm_settings_refused_with_the_key_named(changes: dict[str, Any], line: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(with_changes(stack_raw("dev"), changes), "dev")
+    assert line in str(raised.value)
+
+
+def test_service_names_are_one_dns_label_and_keep_versions_apart() -> None:
+    name = service_name("bluegreen-prod", "green", "1.4.2-rc.1", "abc123")
+    assert name == "bluegreen-prod-green-1-4-2-rc-1-abc123"
+    long = service_name("bluegreen-production", "green", "v" * 100, "abc123")
+    assert len(long) == SERVICE_NAME_MAX and long.endswith("-abc123")
+    assert service_name("d", "blue", "1.0.0", "aaaaaa") != service_name("d", "blue", "1.0.0", "bbbbbb")
+
+
+def test_a_container_plan_hashes_as_before_and_a_swarm_plan_differently() -> None:
+    raw = {"deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 100, "green": 0},
+           "colors": {"blue": {"containers": ["a-1"], "alias": "a"}}}  # fmt: skip
+    plain, explicit = parse_plan(raw), parse_plan({**raw, "orchestrator": "container"})
+    assert plain.plan_hash() == explicit.plan_hash() and "orchestrator" not in plain.canonical()
+    assert parse_plan({**raw, "orchestrator": "swarm"}).plan_hash() != plain.plan_hash()
+
+
+# --- targets and the gate ---------------------------------------------------------------------
+
+
+def task(slot: int, state: str, address: str, created: str = "2026-11-23T00:00:00Z") -> dict[str, Any]:
+    attachment = {"Network": {"ID": "n1", "Spec": {"Name": NET}}, "Addresses": [f"{address}/24"]}
+    return {"Slot": slot, "CreatedAt": created, "Status": {"State": state}, "NetworksAttachments": [attachment]}
+
+
+class Swarm:
+    """A manager's API in memory: one service whose task list changes per round."""
+
+    def __init__(self, rounds: list[list[dict[str, Any]]], service: str = "svc") -> None:
+        self.rounds, self.service, self.asked = rounds, service, 0
+
+    def inspect(self, name: str) -> dict[str, Any] | None:
+        raise AssertionError("swarm mode inspects no container")
+
+    def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
+        if path.startswith("/services/"):
+            return (
+                {"Spec": {"Name": self.service, "Labels": {"bluegreen.color": "blue"}}}
+                if self.service in path
+                else None
+            )
+        if path == "/networks":
+            return [{"ID": "n1", "Spec": {"Name": NET}}]
+        assert path.startswith("/tasks?")
+        self.asked += 1
+        return self.rounds[min(self.asked - 1, len(self.rounds) - 1)]
+
+
+class Prober:
+    def __init__(self, bad: frozenset[str] = frozenset()) -> None:
+        self.bad = bad
+        self.asked: list[str] = []
+
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+        self.asked += [t[0] for t in targets]
+        return [HttpResult(503 if t[0] in self.bad else 200, "", "HTTP") for t in targets]
+
+
+def gate(swarm: Swarm, prober: Prober, names: list[str], successes: int = 2) -> Any:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    policy = HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=successes)
+    return run_gate(names, Resolver(swarm, swarm=True), prober, {NET}, 8000, "/health/ready", policy,
+                    clock=lambda: now[0], sleep=sleep)  # fmt: skip
+
+
+def test_the_gate_probes_every_running_task_listing_them_once_per_round() -> None:
+    swarm = Swarm([[task(1, "running", "10.0.1.5"), task(2, "running", "10.0.1.6")]])
+    prober = Prober()
+    result = gate(swarm, prober, ["svc.1", "svc.2"])
+    assert result.addresses == {"svc.1": "10.0.1.5", "svc.2": "10.0.1.6"} and result.rounds == 2
+    assert swarm.asked == 2 and prober.asked == ["10.0.1.5", "10.0.1.6"] * 2
+
+
+def test_a_task_swarm_replaces_during_the_gate_starts_its_passes_again() -> None:
+    first = [task(1, "running", "10.0.1.5")]
+    replaced = [task(1, "running", "10.0.1.9", created="2026-11-23T00:00:09Z")]  # between two rounds
+    prober = Prober()
+    result = gate(Swarm([first, replaced]), prober, ["svc.1"], successes=2)
+    assert result.addresses == {"svc.1": "10.0.1.9"}
+    assert prober.asked == ["10.0.1.5", "10.0.1.9", "10.0.1.9"]  # the new task passed twice on its own
+
+
+def test_the_newest_task_of_a_slot_is_the_one_gated() -> None:
+    old = task(1, "running", "10.0.1.5", created="2026-11-23T00:00:00Z")
+    new = task(1, "starting", "10.0.1.7", created="2026-11-23T00:00:05Z")
+    with pytest.raises(
+        GateError, match=r"health gate: task svc.1 not healthy after 10s \(last: not running \(starting\)\)"
+    ):
+        gate(Swarm([[old, new]]), Prober(), ["svc.1"])
+
+
+def test_a_missing_service_fails_at_once_and_a_missing_task_waits() -> None:
+    with pytest.raises(GateError, match=re.escape("health gate: task gone.1: no such service gone")):
+        gate(Swarm([[]]), Prober(), ["gone.1"])
+    swarm = Swarm([[], [task(1, "running", "10.0.1.5")]])
+    assert gate(swarm, Prober(), ["svc.1"]).addresses == {"svc.1": "10.0.1.5"}
+
+
+# --- the program under mocks, and the pack on what it registers -------------------------------
+
+
+def test_swarm_colours_are_services_on_an_attachable_overlay_with_the_plan_naming_their_tasks() -> None:
+    result = run({})
+    found = by_name(result)
+    network = found["docker:index/network:Network::app-net"]
+    assert network.inputs["driver"] == "overlay" and network.inputs["attachable"] is True
+    assert not [r for r in result.by_type(CONTAINER) if labels(r)["bluegreen.role"] == "app"]
+    services = {labels(s)["bluegreen.color"]: s for s in result.by_type(SERVICE)}
+    assert set(services) == {"blue", "green"}
+    blue = services["blue"].inputs
+    assert blue["endpointSpec"] == {"mode": "dnsrr"} and blue["mode"]["replicated"]["replicas"] == 2
+    assert blue["updateConfig"]["order"] == "start-first" and blue["updateConfig"]["failureAction"] == "rollback"
+    assert blue["taskSpec"]["placement"]["prefs"] == ["spread=node.id"]
+    container = blue["taskSpec"]["containerSpec"]
+    assert container["env"]["APP_COLOR"] == "blue" and container["capDrops"] == ["ALL"]
+    assert {item["label"]: item["value"] for item in container["labels"]} == labels(services["blue"])
+    plan = switch_plan(result)
+    assert plan["orchestrator"] == "swarm"
+    assert plan["colors"]["blue"]["alias"] == blue["name"]
+    assert plan["colors"]["blue"]["containers"] == [f"{blue['name']}.1", f"{blue['name']}.2"]
+
+
+def test_a_traffic_change_touches_no_service() -> None:
+    before, after = run({}), run({"activeColor": "green"})
+    a, b = by_name(before), by_name(after)
+    assert {k for k in a if k.startswith(SERVICE) and a[k].inputs != b[k].inputs} == set()
+    assert switch_plan(after)["active"] == "green" and switch_plan(before)["active"] == "blue"
+
+
+def resource_args(typ: str, props: dict[str, Any], name: str) -> ResourceValidationArgs:
+    return ResourceValidationArgs(typ, unknown_checking_proxy(props), urn("dev", typ, name), name, OPTS, None, None)
+
+
+def test_every_resource_rule_passes_the_programs_services_and_catches_a_root_one() -> None:
+    (service, _) = run({}).by_type(SERVICE)
+    checked = 0
+    for policy in rules.RESOURCE_POLICIES:
+        found: list[str] = []
+        policy.validate(resource_args(SERVICE, service.inputs, service.name), collector(found))
+        assert found == [], policy.name
+        checked += 1
+    assert checked == len(rules.RESOURCE_POLICIES) > 10
+    root = json.loads(json.dumps(service.inputs))
+    root["taskSpec"]["containerSpec"]["user"] = "0:0"
+    del root["taskSpec"]["resources"]
+    found = []
+    for policy in (rules.non_root, rules.memory_limit, rules.cpu_limit):
+        policy.validate(resource_args(SERVICE, root, service.name), collector(found))
+    assert [line.split(" ", 2)[2][:24] for line in found] == [
+        "runs as root (user '0:0'", "has no memory limit; set", "has no CPU limit; set cp",
+    ]  # fmt: skip
