@@ -74,6 +74,10 @@ def _docker(*args: str, timeout: float = 600) -> str:
     return done.stdout.strip()
 
 
+def _docker_ok(*args: str) -> bool:
+    return subprocess.run(["docker", *args], capture_output=True, timeout=60, check=False).returncode == 0
+
+
 def _duration(text: str | None, default: float) -> int:
     """'1s' / '2m' / '500ms' -> nanoseconds, as the Engine API wants them."""
     if not text:
@@ -141,7 +145,18 @@ class NetworkHandler(Handler):
         return rid, {**inputs, "id": rid}
 
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        _docker("network", "rm", rid)
+        # As the provider does (resourceDockerNetworkRemoveRefreshFunc): remove until inspect finds it no
+        # more, waiting out "has active endpoints"; a swarm's overlay leaves each node a moment later.
+        deadline = time.monotonic() + 30
+        while _docker_ok("network", "inspect", rid):
+            try:
+                _docker("network", "rm", rid)
+            except EngineError as exc:
+                if "active endpoints" not in str(exc) and "No such network" not in str(exc):
+                    raise
+            if time.monotonic() > deadline:
+                raise EngineError(f"network {inputs['name']} still exists 30s after its removal")
+            time.sleep(0.2)
 
 
 class VolumeHandler(Handler):

@@ -172,6 +172,21 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
             time.sleep(0.5)
         assert served_at is not None, f"the replacement {address} served nothing"
         print(f"replacement serving {served_at - killed_at:.1f}s after the kill")  # bench: swarm.replacement_s
+
+        # The stack file follows the rollback (the program's switch takes the live routing back as its own).
+        assert step({"activeColor": back}) == [f"update {SWITCH}"]
+        # An environment change: the live colour (held) keeps what it runs, the idle one gets a new service.
+        idle = "blue" if back == "green" else "green"
+        live = {n for n, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == back}
+        assert sorted(step({"app.env": {"FEATURE_X": "on"}})) == sorted([
+            f"replace docker:index/service:Service::app-{idle}-service",
+            f"update {SWITCH}",
+            f"delete docker:index/service:Service::app-{idle}-service",
+        ])  # fmt: skip
+        envs = {s["Spec"]["Labels"]["bluegreen.color"]: s["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+                for s in services().values()}  # fmt: skip
+        assert "FEATURE_X=on" in envs[idle] and "FEATURE_X=on" not in envs[back]
+        assert live <= set(services())
         time.sleep(2)
 
     stats = load.stats
