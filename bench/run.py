@@ -538,6 +538,53 @@ def e2e_timings() -> dict[str, Any]:
     return {"deploy_s": round(deploy, 2), "flip_s": round(flip, 2)}
 
 
+def swarm_colours(flips: int, rollbacks: int) -> dict[str, Any]:
+    """orchestrator swarm, 2 tasks per colour on a single-node swarm made for it, through the test engine:
+    flips and rollbacks under load, then one live task killed. The swarm is left again at the end."""
+    from tests.e2e.engine import destroy, up
+    from tests.support.swarm import kill_a_task, single_node_swarm
+
+    port = 18580
+    config = {"router.port": port, "router.previewPort": port + 1, "orchestrator": "swarm",
+              "blue.replicas": 2, "green.replicas": 2}  # fmt: skip
+    destroy("dev")
+    with single_node_swarm():
+        try:
+            started = time.monotonic()
+            up("dev", config)
+            deploy_s = time.monotonic() - started
+            samples: list[float] = []
+            windows: list[tuple[float, float, str]] = []
+            with BackgroundProbe(f"http://127.0.0.1:{port}", connections=16, settle_seconds=0.5) as load:
+                active = "blue"
+                for _ in range(flips):
+                    active = "green" if active == "blue" else "blue"
+                    up("dev", {**config, "activeColor": active})
+                for _ in range(rollbacks):
+                    target = "green" if active == "blue" else "blue"
+                    began = time.monotonic()
+                    rollback = [sys.executable, "-m", "bluegreen", "rollback", "--stack", "dev"]
+                    done = subprocess.run(rollback, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+                    if done.returncode != 0:
+                        raise RuntimeError(done.stderr)
+                    time.sleep(0.5)
+                    windows.append((began, time.monotonic(), target))
+                    active = target
+                replacement_s = kill_a_task("bluegreen-dev", "bluegreen-dev-router", active)
+                time.sleep(1)
+        finally:
+            destroy("dev")
+    for began, until, target in windows:  # the clients' samples are merged once their round ends
+        full = load.stats.all_from(target, began, until)
+        if full is not None:
+            samples.append((full - began) * 1000)
+    return {
+        "deploy_s": round(deploy_s, 1), "switches": flips + rollbacks, "requests": load.stats.requests,
+        "failed": load.stats.failed, "rollback_ms": round(statistics.median(samples), 1),
+        "rollback_ms_max": round(max(samples), 1), "replacement_s": round(replacement_s, 1),
+    }  # fmt: skip
+
+
 def machine() -> dict[str, Any]:
     info = json.loads(sh("docker", "info", "--format", "{{json .}}"))
     nginx = subprocess.run(  # nginx -v prints to stderr
@@ -566,6 +613,9 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("switch.live_ms_p99", "live p99 < 300 ms", lambda v: v < 300),
     ("restarts.misrouted", "0 misrouted", lambda v: v == 0),
     ("rollback.ms", "rollback < 600 ms", lambda v: v < 600),
+    ("swarm.failed", "0 failed, swarm mode", lambda v: v == 0),
+    ("swarm.rollback_ms", "swarm rollback < 1.5 s", lambda v: v < 1500),
+    ("swarm.replacement_s", "killed task's replacement serves <= 10 s", lambda v: v <= 10),
     ("router.rps_ratio", "router throughput >= 0.9 of direct", lambda v: v >= 0.9),
     ("weights.max_abs_error_pct", "weight error <= 1 point", lambda v: v <= 1),
     ("tls.rotation_failed", "0 failed across certificate rotations", lambda v: v == 0),
@@ -660,6 +710,8 @@ def main() -> int:
     results["baseline"] = baseline_release(app_image, releases=2 if quick else 4)
     step("e2e")
     results["e2e"] = e2e_timings()
+    step("swarm")
+    results["swarm"] = swarm_colours(flips=4 if quick else 10, rollbacks=3 if quick else 5)
     results["bench_s"] = round(time.monotonic() - started, 1)
 
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from tests.e2e.engine import Steps, destroy, up
 from tests.support.dockerutil import docker, get
 from tests.support.paths import ROOT
 from tests.support.prober import BackgroundProbe, run_probe
-from tests.support.swarm import single_node_swarm
+from tests.support.swarm import kill_a_task, running_tasks, single_node_swarm
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 
@@ -59,29 +59,6 @@ def services() -> dict[str, dict[str, Any]]:
     return {s["Spec"]["Name"]: s for s in json.loads(docker("service", "inspect", *ids).stdout)} if ids else {}
 
 
-def running_tasks(color: str) -> list[dict[str, Any]]:
-    """The running task containers of `color` on this node (every node, on a single-node swarm)."""
-    ids = docker("ps", "-q", "--filter", LABEL, "--filter", f"label=bluegreen.color={color}").stdout.split()
-    found: list[dict[str, Any]] = json.loads(docker("inspect", *ids).stdout) if ids else []
-    return [c for c in found if "com.docker.swarm.task.id" in c["Config"]["Labels"]]
-
-
-def task_address(container: dict[str, Any]) -> str:
-    (address,) = [n["IPAddress"] for n in container["NetworkSettings"]["Networks"].values() if n["IPAddress"]]
-    return str(address)
-
-
-def upstreams_since(since: float) -> Counter[str]:
-    """Addresses the router sent requests to since `since` (its access log, one JSON line per request)."""
-    logs = docker("logs", "--since", f"{since:.3f}", ROUTER).stdout
-    found: Counter[str] = Counter()
-    for line in logs.splitlines():
-        if line.startswith("{") and '"upstream"' in line:
-            for upstream in json.loads(line)["upstream"].split(", "):
-                found[upstream.rpartition(":")[0]] += 1
-    return found
-
-
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bluegreen", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=False)  # fmt: skip
@@ -102,7 +79,7 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
         assert service["Spec"]["UpdateConfig"]["Order"] == "start-first"
     network = json.loads(docker("network", "inspect", f"{DEPLOYMENT}-net").stdout)[0]
     assert network["Driver"] == "overlay" and network["Attachable"] is True
-    assert len(running_tasks("blue")) == 2 and len(running_tasks("green")) == 2
+    assert len(running_tasks(DEPLOYMENT, "blue")) == 2 and len(running_tasks(DEPLOYMENT, "green")) == 2
     assert served_by(URL) == Counter({"blue": 20}) and served_by(PREVIEW) == Counter({"green": 20})
     status = json.loads(cli("status", "--stack", "dev", "--json").stdout)
     assert sorted(c["name"].rpartition(".")[2] for c in status["containers"]) == ["1", "1", "2", "2"]
@@ -156,22 +133,8 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
         print(f"rollback: {rollback_s:.2f}s")
 
         # A live task dies: Swarm replaces it; DNS drops the dead one and adds the new one once it is healthy.
-        victim = running_tasks(back)[0]
-        killed_at = time.time()
-        docker("rm", "-f", victim["Id"])
-        deadline, replacement = time.monotonic() + 30, None
-        while time.monotonic() < deadline and replacement is None:
-            fresh = [c for c in running_tasks(back) if c["Id"] != victim["Id"] and c["Created"] > victim["Created"]]
-            replacement = fresh[0] if fresh else None
-            time.sleep(0.2)
-        assert replacement is not None, "Swarm started no replacement"
-        address, served_at = task_address(replacement), None
-        while time.monotonic() < deadline and served_at is None:
-            if upstreams_since(killed_at)[address]:
-                served_at = time.time()
-            time.sleep(0.5)
-        assert served_at is not None, f"the replacement {address} served nothing"
-        print(f"replacement serving {served_at - killed_at:.1f}s after the kill")  # bench: swarm.replacement_s
+        replaced_s = kill_a_task(DEPLOYMENT, ROUTER, back)
+        print(f"replacement serving {replaced_s:.1f}s after the kill")  # bench: swarm.replacement_s
 
         # The stack file follows the rollback (the program's switch takes the live routing back as its own).
         assert step({"activeColor": back}) == [f"update {SWITCH}"]
