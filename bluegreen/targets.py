@@ -77,6 +77,7 @@ class Target:
         return {
             "name": self.name, "color": self.color, "version": self.version, "digest": self.digest,
             "spec": self.spec, "state": self.state, "health": self.health, "alias": self.alias,
+            "kind": "task" if self.task else "container",
         }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_docker as docker
 
 from bluegreen.conventions import (
+    DATABASE_URL_ENV,
     HEALTHCHECK_INTERVAL,
     HEALTHCHECK_RETRIES,
     HEALTHCHECK_START_PERIOD,
@@ -47,16 +48,19 @@ class ColorService(pulumi.ComponentResource):
         network: docker.Network,
         alias: pulumi.Output[str | None],
         hold_env: bool = False,
+        database_url: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`database_url`: APP_DATABASE_URL of an external database (a secret), as ColorStack gets it."""
         super().__init__("bluegreen:index:ColorService", name, None, opts)
         settings = topology.settings
         app, spec = settings.app, settings.color(color)
         hardening = app.security.hardening()
         env = topology.app_env(color)
-        envs: pulumi.Input[dict[str, str]] = {k: v for k, _, v in (pair.partition("=") for pair in env)}
-        if topology.secrets.env:
-            envs = pulumi.Output.secret(envs)
+        variables = {k: v for k, _, v in (pair.partition("=") for pair in env)}
+        envs: pulumi.Input[dict[str, str]] = pulumi.Output.secret(variables) if topology.secrets.env else variables
+        if database_url is not None:
+            envs = pulumi.Output.secret(database_url.apply(lambda url: {**variables, DATABASE_URL_ENV: url}))
         labels = topology.labels("app", color)
         grace = f"{app.stop_grace_seconds}s"
         self.service = None
@@ -103,6 +107,11 @@ class ColorService(pulumi.ComponentResource):
                     networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
                     log_driver=docker.ServiceTaskSpecLogDriverArgs(name="json-file", options=dict(LOG_OPTS)),
                 ),
+                # Every node pulls the image itself: with registryAuth, with the provider's credentials.
+                auth=docker.ServiceAuthArgs(
+                    server_address=settings.registry_auth.address, username=settings.registry_auth.username,
+                    password=pulumi.Output.secret(settings.registry_auth.password),
+                ) if settings.registry_auth else None,
                 mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=spec.replicas)),
                 endpoint_spec=docker.ServiceEndpointSpecArgs(mode="dnsrr"),
                 update_config=docker.ServiceUpdateConfigArgs(

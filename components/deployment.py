@@ -31,6 +31,7 @@ from components.drift import (
     env_holds,
     live_active,
     live_status,
+    orchestrator_problem,
     read_observed,
     stale_digests,
     warn_double_replacement,
@@ -80,8 +81,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         # What is live, read before anything is registered: a refusal here changes nothing.
         status = live_status(topology, pulumi.InvokeOptions(parent=self))
         stale = stale_digests(settings, status)
-        if stale:
-            raise pulumi.RunError("; ".join(p.line() for p in stale) + "; nothing was changed")
+        changed_orchestrator = orchestrator_problem(settings, status)
+        if stale or changed_orchestrator:
+            problems = [*stale, *([changed_orchestrator] if changed_orchestrator else [])]
+            raise pulumi.RunError("; ".join(p.line() for p in problems) + "; nothing was changed")
         for line in settings.app.security.relaxed():
             pulumi.log.warn(f"hardening relaxed: {line}")
         if settings.notifications.webhook_url and not secrets.webhook:
@@ -145,7 +148,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             if topology.swarm:
                 self.color_services[color] = ColorService(
                     f"{name}-{color}", topology, color, image_id, network, aliases[color],
-                    hold_env=color in topology.held, opts=child,
+                    hold_env=color in topology.held, database_url=database_url, opts=child,
                 )  # fmt: skip
                 continue
             self.color_stacks[color] = ColorStack(

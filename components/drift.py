@@ -99,6 +99,25 @@ def stale_digests(settings: StackSettings, status: LiveStatus) -> list[Problem]:
     return problems
 
 
+def orchestrator_problem(settings: StackSettings, status: LiveStatus) -> Problem | None:
+    """Changing the orchestrator of a running stack: refused, because the stack network keeps its name.
+
+    Pulumi would have to create the overlay network next to the bridge one
+    (or the other way round) under the same name, and the daemon refuses that
+    halfway through an update.
+    """
+    wanted = "task" if settings.orchestrator == "swarm" else "container"
+    running = {str(c.get("kind") or "container") for c in (status.report or {}).get("containers") or []}
+    if not running or wanted in running:
+        return None
+    return Problem(
+        "orchestrator",
+        settings.orchestrator,
+        f"'{'swarm' if running == {'task'} else 'container'}', what this stack runs now: it cannot change in place "
+        "(the stack network keeps its name); `pulumi destroy`, then `pulumi up` (docs/swarm.md)",
+    )
+
+
 def env_holds(topology: Topology, status: LiveStatus) -> dict[Color, str]:
     """Colours that serve traffic and would be replaced only for a changed environment: colour -> live alias.
 

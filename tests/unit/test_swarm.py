@@ -22,7 +22,7 @@ from policies import rules
 from tests.policies.test_rules import OPTS, collector, urn
 from tests.support.pulumi_harness import ProgramRun, run_program
 from tests.support.stacks import stack_raw, with_changes
-from tests.unit.test_program import CONTAINER, by_name, labels, switch_plan
+from tests.unit.test_program import CONTAINER, DriftMocks, by_name, labels, switch_plan
 
 SERVICE = "docker:index/service:Service"
 SWARM: dict[str, Any] = {"orchestrator": "swarm", "blue.replicas": 2, "green.replicas": 2}
@@ -177,6 +177,17 @@ def test_swarm_colours_are_services_on_an_attachable_overlay_with_the_plan_namin
     assert plan["colors"]["blue"]["containers"] == [f"{blue['name']}.1", f"{blue['name']}.2"]
 
 
+def test_nodes_pull_with_the_providers_registry_credentials() -> None:
+    auth = {"address": "registry.example.com", "username": "deploy", "password": "a-registry-token"}
+    result = run({"image": {"source": "registry", "repository": "registry.example.com/acme/app"},
+                  "registryAuth": auth})  # fmt: skip
+    for service in result.by_type(SERVICE):
+        assert service.is_secret("auth")  # the password, and so the whole input, never plain in state
+        assert service.plain("auth") == {**{"serverAddress": "registry.example.com"}, "username": "deploy",
+                                         "password": "a-registry-token"}  # fmt: skip
+    assert not run({}).by_type(SERVICE)[0].inputs.get("auth")
+
+
 def test_a_traffic_change_touches_no_service() -> None:
     before, after = run({}), run({"activeColor": "green"})
     a, b = by_name(before), by_name(after)
@@ -206,3 +217,25 @@ def test_every_resource_rule_passes_the_programs_services_and_catches_a_root_one
     assert [line.split(" ", 2)[2][:24] for line in found] == [
         "runs as root (user '0:0'", "has no memory limit; set", "has no CPU limit; set cp",
     ]  # fmt: skip
+
+
+def test_an_external_database_reaches_every_task_only_as_a_secret() -> None:
+    url = "postgresql://app:an-external-secret-password@db.internal:5432/app"
+    result = run_program(with_changes(stack_raw("dev"), {**SWARM, "database": {"mode": "external", "url": url}}),
+                         stack="dev", secret_keys=("database",))  # fmt: skip
+    for service in result.by_type(SERVICE):
+        assert service.is_secret("taskSpec")
+        assert service.plain("taskSpec")["containerSpec"]["env"]["APP_DATABASE_URL"] == url
+
+
+@pytest.mark.parametrize(("orchestrator", "running"), [("swarm", "container"), ("container", "task")])
+def test_changing_the_orchestrator_of_a_running_stack_is_refused_before_anything_changes(
+    orchestrator: str, running: str
+) -> None:
+    mocks = DriftMocks(None, None)
+    mocks.report["containers"] = [{"name": "x-1", "color": "blue", "state": "running", "kind": running}]
+    stack = with_changes(stack_raw("dev"), {**SWARM, "orchestrator": orchestrator})
+    with pytest.raises(Exception, match=r"orchestrator: got '\w+'; allowed: '\w+', what this stack runs now") as raised:
+        run_program(stack, stack="dev", mocks=mocks)
+    assert "nothing was changed" in str(raised.value)
+    assert not [r for r in mocks.resources if r.type.startswith("docker:")]
