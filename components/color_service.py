@@ -18,17 +18,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.conventions import (
-    DATABASE_URL_ENV,
-    HEALTHCHECK_INTERVAL,
-    HEALTHCHECK_RETRIES,
-    HEALTHCHECK_START_PERIOD,
-    HEALTHCHECK_TIMEOUT,
-    LOG_OPTS,
-    Color,
-)
+from bluegreen.conventions import LOG_OPTS, Color
 from bluegreen.hardening import CAP_DROP
 from bluegreen.topology import Topology
+from components.app_spec import app_env, healthcheck
 
 # Container mode's restart policy, unless-stopped, in Swarm's words.
 RESTART = docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="1s", window="10s")
@@ -56,11 +49,10 @@ class ColorService(pulumi.ComponentResource):
         settings = topology.settings
         app, spec = settings.app, settings.color(color)
         hardening = app.security.hardening()
-        env = topology.app_env(color)
-        variables = {k: v for k, _, v in (pair.partition("=") for pair in env)}
-        envs: pulumi.Input[dict[str, str]] = pulumi.Output.secret(variables) if topology.secrets.env else variables
-        if database_url is not None:
-            envs = pulumi.Output.secret(database_url.apply(lambda url: {**variables, DATABASE_URL_ENV: url}))
+        # The same pairs as a container's, as the map a service takes (secret where they are).
+        envs = pulumi.Output.from_input(app_env(topology, color, database_url)).apply(
+            lambda pairs: {k: v for k, _, v in (pair.partition("=") for pair in pairs)}
+        )
         labels = topology.labels("app", color)
         grace = f"{app.stop_grace_seconds}s"
         self.service = None
@@ -88,11 +80,7 @@ class ColorService(pulumi.ComponentResource):
                             )
                             for path, options in hardening.tmpfs.items()
                         ],
-                        healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
-                            tests=["CMD", *app.health_command], interval=HEALTHCHECK_INTERVAL,
-                            timeout=HEALTHCHECK_TIMEOUT, start_period=HEALTHCHECK_START_PERIOD,
-                            retries=HEALTHCHECK_RETRIES,
-                        ),
+                        healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(**healthcheck(app)),
                         stop_signal="SIGTERM",
                         stop_grace_period=grace,
                     ),

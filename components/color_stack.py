@@ -13,16 +13,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.conventions import (
-    DATABASE_URL_ENV,
-    HEALTHCHECK_INTERVAL,
-    HEALTHCHECK_RETRIES,
-    HEALTHCHECK_START_PERIOD,
-    HEALTHCHECK_TIMEOUT,
-    LOG_OPTS,
-    Color,
-)
+from bluegreen.conventions import LOG_OPTS, Color
 from bluegreen.topology import Topology
+from components.app_spec import app_env, healthcheck
 from components.hardening import container_args, pids_limit
 
 
@@ -60,11 +53,7 @@ class ColorStack(pulumi.ComponentResource):
         super().__init__("bluegreen:index:ColorStack", name, None, opts)
         app = topology.settings.app
         self.names = names
-        env = topology.app_env(color)
-        # Any secret value makes the whole envs input secret: in state, in previews, in diffs.
-        envs: pulumi.Input[list[str]] = pulumi.Output.secret(env) if topology.secrets.env else env
-        if database_url is not None:
-            envs = pulumi.Output.secret(database_url.apply(lambda url: [*env, f"{DATABASE_URL_ENV}={url}"]))
+        envs = app_env(topology, color, database_url)
         hardening = app.security.hardening()
         self.containers = [
             docker.Container(
@@ -77,13 +66,7 @@ class ColorStack(pulumi.ComponentResource):
                 **container_args(hardening),
                 memory=app.resources.memory_mb,
                 cpus=f"{app.resources.cpus:g}",
-                healthcheck=docker.ContainerHealthcheckArgs(
-                    tests=["CMD", *app.health_command],
-                    interval=HEALTHCHECK_INTERVAL,
-                    timeout=HEALTHCHECK_TIMEOUT,
-                    start_period=HEALTHCHECK_START_PERIOD,
-                    retries=HEALTHCHECK_RETRIES,
-                ),
+                healthcheck=docker.ContainerHealthcheckArgs(**healthcheck(app)),
                 restart="unless-stopped",
                 log_driver="json-file",
                 log_opts=dict(LOG_OPTS),
