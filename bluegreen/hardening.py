@@ -43,7 +43,12 @@ class Hardening:
     read_only: bool = True
     cap_add: tuple[str, ...] = ()
     pids_limit: int = APP_PIDS_LIMIT
-    tmpfs: Mapping[str, str] = field(default_factory=lambda: {TMP: tmpfs_options(APP_TMPFS_MB)})
+    tmpfs_mb: Mapping[str, int] = field(default_factory=lambda: {TMP: APP_TMPFS_MB})  # path -> size, MiB
+
+    @property
+    def tmpfs(self) -> dict[str, str]:
+        """Each scratch directory's mount options (Docker's Tmpfs map); Swarm takes the sizes only."""
+        return {path: tmpfs_options(size) for path, size in self.tmpfs_mb.items()}
 
     def docker_run_args(self) -> list[str]:
         """The same hardening as `docker run` flags (the test lab starts containers this way)."""
@@ -55,12 +60,12 @@ class Hardening:
         return args
 
 
-ROUTER = Hardening(pids_limit=ROUTER_PIDS_LIMIT, tmpfs={TMP: tmpfs_options(ROUTER_TMPFS_MB)})
+ROUTER = Hardening(pids_limit=ROUTER_PIDS_LIMIT, tmpfs_mb={TMP: ROUTER_TMPFS_MB})
 # PostgreSQL: a process per connection (the app's pools and hooks), its socket directory on a tmpfs.
 DATABASE_PIDS_LIMIT = 256
 DATABASE = Hardening(
     pids_limit=DATABASE_PIDS_LIMIT,
-    tmpfs={TMP: tmpfs_options(APP_TMPFS_MB), "/var/run/postgresql": tmpfs_options(1)},
+    tmpfs_mb={TMP: APP_TMPFS_MB, "/var/run/postgresql": 1},
 )
 APP_DEFAULT = Hardening()
 

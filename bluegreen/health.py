@@ -3,9 +3,10 @@
 Two checks per target (a container, or a Swarm task: bluegreen.targets),
 both needed: Docker's own view (exists, running, healthcheck `healthy`), then
 HTTP from inside the router to the target's readiness path, which also proves
-the router can reach it on the network it will use. Passing means `successes` good answers in a row; failing probes back
-off exponentially; the whole gate is bounded by `timeoutSeconds`. A container
-that is missing or has exited fails at once: waiting cannot fix it.
+the router can reach it on the network it will use. Passing means `successes`
+good answers in a row; failing probes back off exponentially; the whole gate
+is bounded by `timeoutSeconds`. A container that is missing or has exited
+fails at once: waiting cannot fix it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class GateResult:
     addresses: dict[str, str]
     rounds: int
     seconds: float
+    kind: str = "container"  # what passed: containers, or Swarm tasks
 
 
 def run_gate(
@@ -89,7 +91,7 @@ def run_gate(
                 c.last = f"{result.detail} from {c.address}:{port}{path}"
         failing = [c for c in candidates if c.streak < policy.successes]
         if not failing:
-            return GateResult({c.name: c.address or "" for c in candidates}, rounds, clock() - started)
+            return GateResult({c.name: c.address or "" for c in candidates}, rounds, clock() - started, targets.kind)
         if all(c.streak > 0 for c in failing):
             # Collecting consecutive successes: keep the base interval.
             wait = backoff = policy.interval_seconds

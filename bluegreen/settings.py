@@ -45,7 +45,7 @@ from bluegreen.conventions import (
 )
 from bluegreen.docker_host import ALLOWED as DOCKER_HOST_ALLOWED
 from bluegreen.docker_host import PATTERN as DOCKER_HOST_PATTERN
-from bluegreen.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening, tmpfs_options
+from bluegreen.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening
 from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
 from bluegreen.secrets import SECRET_PLACEHOLDER, misplaced_secrets, redact, top_level
 from bluegreen.tls import HOW_TO_SET, pair_problems
@@ -181,7 +181,7 @@ class AppSecurity(Model):
             read_only=self.read_only_root_filesystem,
             cap_add=tuple(c.removeprefix("CAP_") for c in self.cap_add),
             pids_limit=self.pids_limit,
-            tmpfs={TMP: tmpfs_options(self.tmp_size_mb)},
+            tmpfs_mb={TMP: self.tmp_size_mb},
         )
 
     def relaxed(self) -> list[str]:

@@ -252,8 +252,7 @@ def apply_plan(
             say("maintenance: the live listener will serve no colour, so nothing is gated")
         else:
             gate = _gate(router, inspector, plan, locking, clock, sleep)
-            kind = "task" if plan.orchestrator == "swarm" else "container"
-            say(f"gate passed: {len(gate.addresses)} {kind}(s) in {gate.seconds:.2f}s")
+            say(f"gate passed: {len(gate.addresses)} {gate.kind}(s) in {gate.seconds:.2f}s")
         snapshot = locking.snapshot()
         if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
             raise SwitchError(

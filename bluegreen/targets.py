@@ -106,7 +106,6 @@ def task_targets(engine: Inspector, service: Mapping[str, Any]) -> list[Target]:
     name = str(service["Spec"]["Name"])
     labels = service["Spec"].get("Labels") or {}
     tasks = engine.get_json(f"/tasks?filters={_filters(service=[name], **{'desired-state': ['running']})}") or []
-    networks = {str(n.get("ID")): str(n.get("Spec", {}).get("Name")) for n in engine.get_json("/networks") or []}
     found: dict[int, Target] = {}
     for task in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True):
         slot = int(task.get("Slot") or 0)
@@ -114,11 +113,10 @@ def task_targets(engine: Inspector, service: Mapping[str, Any]) -> list[Target]:
             continue  # an older task of the slot, still stopping after a start-first update
         status = task.get("Status") or {}
         state = str(status.get("State", "unknown"))
-        addresses = {
-            networks.get(str(a.get("Network", {}).get("ID")), str(a.get("Network", {}).get("Spec", {}).get("Name"))):
-            str((a.get("Addresses") or [""])[0]).partition("/")[0]
+        addresses = {  # each attachment carries its network, name included; addresses are CIDRs
+            str(a.get("Network", {}).get("Spec", {}).get("Name")): str((a.get("Addresses") or [""])[0]).split("/")[0]
             for a in task.get("NetworksAttachments") or []
-        }  # fmt: skip
+        }
         found[slot] = Target(
             name=task_name(name, slot), color=labels.get(COLOR_LABEL), version=labels.get(VERSION_LABEL),
             digest=labels.get(DIGEST_LABEL), spec=labels.get(SPEC_LABEL), running=state == "running",

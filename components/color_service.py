@@ -75,10 +75,10 @@ class ColorService(pulumi.ComponentResource):
                             docker.ServiceTaskSpecContainerSpecMountArgs(
                                 type="tmpfs", target=path,
                                 tmpfs_options=docker.ServiceTaskSpecContainerSpecMountTmpfsOptionsArgs(
-                                    size_bytes=_tmpfs_bytes(options), mode=0o1777,
+                                    size_bytes=size_mb * 1024 * 1024, mode=0o1777,
                                 ),
                             )
-                            for path, options in hardening.tmpfs.items()
+                            for path, size_mb in hardening.tmpfs_mb.items()
                         ],
                         healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(**healthcheck(app)),
                         stop_signal="SIGTERM",
@@ -115,11 +115,3 @@ class ColorService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=[HELD_ENV] if hold_env else None),
             )  # fmt: skip
         self.register_outputs({"service": self.service.name if self.service else None})
-
-
-def _tmpfs_bytes(options: str) -> int:
-    """The size= of bluegreen.hardening.tmpfs_options ("rw,noexec,nosuid,size=64m"), in bytes."""
-    for option in options.split(","):
-        if option.startswith("size=") and option.endswith("m"):
-            return int(option[5:-1]) * 1024 * 1024
-    raise ValueError(f"tmpfs options without a size in MiB: {options}")
