@@ -228,12 +228,13 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _client(args: argparse.Namespace) -> DockerClient:
-    """The engine of `--stack`: its stack file's docker.host, then DOCKER_HOST, then --docker-host (docker_host)."""
+    """The engine of `--stack`: its stack file's docker.context or docker.host, overridden by DOCKER_HOST,
+    DOCKER_CONTEXT, then --docker-host (bluegreen/docker_host.py)."""
     found = resolve(args.stack, args.docker_host)
     problem = host_problem(found.host)
     if problem:
         raise StackFileError(f"{found.source}: docker host {problem}")
-    return DockerClient(found.host)
+    return DockerClient(found.host, cert_path=found.cert_path)
 
 
 def _on_router(

@@ -2,23 +2,23 @@
 
 One rule for every layer: `bluegreen validate`, the program and the CLI
 accept `unix:///PATH`, `tcp://HOST:PORT` and `ssh://[USER@]HOST[:PORT]` with
-safe characters only. An ssh address becomes an `ssh` command line, and a
-host or user that starts with `-` would be read by ssh as an option
+safe characters only. An ssh address becomes an `ssh` command line (the
+docker SDK's, `ssh [-l USER] [-p PORT] -- HOST docker system dial-stdio`), and
+a host or user that starts with `-` would be read by ssh as an option
 (`ssh://-oProxyCommand=...@x` runs a local command wherever `status` runs,
 and the drift check runs it on every preview), so such addresses are refused
-and `--` ends ssh's options before the destination anyway.
+before the SDK sees them, and `--` ends ssh's options anyway.
 
 A command given `--stack S` finds its engine in this order, each overriding
-the one before: the stack file's `docker.host` (what `pulumi up -s S`
-deploys to), then `DOCKER_HOST`, then `--docker-host`. Unset everywhere: the
-local engine.
+the one before: the stack file's `docker.context` or `docker.host` (what
+`pulumi up -s S` deploys to), then `DOCKER_HOST`, then `DOCKER_CONTEXT`,
+then `--docker-host`. Unset everywhere: the local engine.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,27 +40,17 @@ def host_problem(url: str) -> str | None:
     return None
 
 
-def ssh_command(url: str, remote: tuple[str, ...] = ("docker", "system", "dial-stdio")) -> list[str]:
-    """The ssh command line that reaches the engine at an `ssh://` address (checked again here)."""
-    problem = host_problem(url)
-    if problem or not url.startswith("ssh://"):
-        raise ValueError(problem or f"got {url!r}; allowed: an ssh:// address")
-    parts = urllib.parse.urlsplit(url)
-    target = f"{parts.username}@{parts.hostname}" if parts.username else str(parts.hostname)
-    port = ["-p", str(parts.port)] if parts.port else []
-    return ["ssh", "-o", "BatchMode=yes", *port, "--", target, *remote]
-
-
 @dataclass(frozen=True)
 class Resolved:
     """The engine a command uses, and which source named it (for messages)."""
 
     host: str
-    source: str  # "--docker-host", "DOCKER_HOST", "Pulumi.prod.yaml" or "default"
+    source: str  # "--docker-host", "DOCKER_HOST", "Pulumi.prod.yaml", "DOCKER_CONTEXT" or "default"
+    cert_path: str | None = None  # the TLS folder (ca.pem, cert.pem, key.pem) of a tcp:// engine
 
 
-def stack_file_host(stack: str, folder: Path = Path()) -> str | None:
-    """`docker.host` from Pulumi.<stack>.yaml in `folder`; None when the file or the key is absent.
+def stack_file_docker(stack: str, folder: Path = Path()) -> Mapping[str, Any]:
+    """The `docker` settings of Pulumi.<stack>.yaml in `folder` ({} when the file or the key is absent).
 
     A secret host (`secure:`) cannot be read without Pulumi: the caller is told
     to export DOCKER_HOST (Pulumi's own commands set it from the decrypted value).
@@ -69,27 +59,79 @@ def stack_file_host(stack: str, folder: Path = Path()) -> str | None:
 
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        return None
+        return {}
     config = read_stack_file(path, folder / "Pulumi.yaml")
     docker: Any = config.raw.get("docker") or {}
-    host = docker.get("host") if isinstance(docker, Mapping) else None
-    if host is None:
-        return None
-    if "docker.host" in config.secret_paths:
-        raise StackFileError(
-            f"{path}: docker.host is a secret, which only Pulumi can decrypt; export DOCKER_HOST or pass --docker-host"
+    if not isinstance(docker, Mapping):
+        return {}
+    for key in ("host", "context", "certPath"):
+        if f"docker.{key}" in config.secret_paths:
+            instead = "export DOCKER_CERT_PATH" if key == "certPath" else "export DOCKER_HOST or pass --docker-host"
+            raise StackFileError(f"{path}: docker.{key} is a secret, which only Pulumi can decrypt; {instead}")
+    return {key: str(value) for key, value in docker.items() if key in ("host", "context", "certPath") and value}
+
+
+def context_engine(name: str, source: str) -> Resolved:
+    """A Docker context's engine and TLS folder, as `docker context inspect NAME` shows them.
+
+    pulumi-docker reads the same endpoint (its `context`, or DOCKER_CONTEXT),
+    from the same folder: $DOCKER_CONFIG, else ~/.docker.
+    """
+    from bluegreen.docker_sdk import sdk
+    from bluegreen.errors import InputError
+
+    ContextAPI = sdk().context.ContextAPI  # noqa: N806 (the SDK's class)
+    try:
+        context = ContextAPI.get_context(name)
+    except Exception as exc:  # the SDK raises its own errors and plain ones for a broken meta.json
+        raise InputError(f"{source}: Docker context {name!r} cannot be read: {exc}") from exc
+    if context is None or not context.Host:
+        known = sorted(c.Name for c in ContextAPI.contexts())
+        raise InputError(
+            f"{source}: got Docker context {name!r}; allowed: one of {', '.join(known)} "
+            "(`docker context ls`; the docker config folder is $DOCKER_CONFIG, else ~/.docker)"
         )
-    return str(host)
+    tls = context.TLSConfig
+    folder = str(Path(tls.ca_cert).parent) if tls is not None and tls.ca_cert else None
+    # The docker CLI stores tcp://; contexts the SDK wrote carry http(s)://, the same engine address.
+    host = re.sub(r"^https?://", "tcp://", str(context.Host))
+    return Resolved(host, f"{source} (context {name})", folder)
+
+
+def ambient_context_problem(host: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why `pulumi up` would deploy somewhere else than docker.host names; None when it would not.
+
+    pulumi-docker's `context` defaults to DOCKER_CONTEXT and overrides `host`,
+    so an operator's exported context would silently win over the stack file.
+    """
+    ambient = environ.get("DOCKER_CONTEXT")
+    if host and ambient and ambient != "default":
+        return (
+            f"DOCKER_CONTEXT: got {ambient!r}; allowed: unset while docker.host is set (pulumi-docker would deploy "
+            f"to that context instead of {host}); or name it in the stack as docker.context"
+        )
+    return None
 
 
 def resolve(stack: str | None, flag: str | None, environ: Mapping[str, str] = os.environ) -> Resolved:
-    """The engine for a command: the stack file's host, overridden by DOCKER_HOST, overridden by the flag."""
+    """The engine for a command, each source overriding the ones after it.
+
+    --docker-host; DOCKER_CONTEXT (a context overrides a host, for the docker
+    CLI and for pulumi-docker alike); DOCKER_HOST; the stack file's
+    docker.context, else docker.host with docker.certPath; the local engine.
+    A tcp:// host named by the flag or the environment takes its TLS folder
+    from DOCKER_CERT_PATH (docker_api.tls_config).
+    """
     if flag:
         return Resolved(flag, "--docker-host")
+    if environ.get("DOCKER_CONTEXT") and environ["DOCKER_CONTEXT"] != "default":
+        return context_engine(environ["DOCKER_CONTEXT"], "DOCKER_CONTEXT")
     if environ.get("DOCKER_HOST"):
         return Resolved(environ["DOCKER_HOST"], "DOCKER_HOST")
     if stack:
-        host = stack_file_host(stack)
-        if host:
-            return Resolved(host, f"Pulumi.{stack}.yaml")
+        docker = stack_file_docker(stack)
+        if docker.get("context"):
+            return context_engine(docker["context"], f"Pulumi.{stack}.yaml: docker.context")
+        if docker.get("host"):
+            return Resolved(docker["host"], f"Pulumi.{stack}.yaml", docker.get("certPath"))
     return Resolved(DEFAULT_HOST, "default")

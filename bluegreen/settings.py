@@ -123,6 +123,11 @@ DockerHost = Annotated[
     StringConstraints(pattern=DOCKER_HOST_PATTERN.pattern),
     Allowed(f"a Docker host: {DOCKER_HOST_ALLOWED}"),
 ]
+DockerContext = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.+-]{0,127}$"),
+    Allowed("a Docker context name as `docker context ls` shows it (letters, digits, '_', '.', '+', '-')"),
+]
 HostPort = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -518,6 +523,17 @@ class HealthGate(Model):
 
 class DockerSettings(Model):
     host: DockerHost | None = Field(None, description="Docker host to deploy to; unset uses the local engine.")
+    context: DockerContext | None = Field(
+        None,
+        description="A Docker context to deploy to instead of docker.host (pulumi-docker's `context`); the CLI "
+        "reads its endpoint and TLS files from the docker config folder.",
+    )
+    cert_path: str | None = Field(
+        None,
+        min_length=1,
+        description="For a tcp:// host: the folder with ca.pem, cert.pem and key.pem (pulumi-docker's cert_path); "
+        "the engine's certificate is always verified.",
+    )
     local: bool = Field(
         False,
         description="A non-dev stack without docker.host deploys to the engine of the machine running pulumi "
@@ -759,13 +775,20 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
                     "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
                 )
             )
-    if not s.docker.host and not s.docker.local and not re.match(DEV_STACKS_PATTERN, stack):
+    if s.docker.host and s.docker.context:
+        problems.append(Problem("docker.context", s.docker.context, "unset while docker.host is set (one engine)"))
+    if s.docker.cert_path and not (s.docker.context or (s.docker.host or "").startswith("tcp://")):
+        problems.append(
+            Problem("docker.certPath", s.docker.cert_path, "set only with a tcp:// docker.host (or docker.context)")
+        )
+    if not s.docker.host and not s.docker.context and not s.docker.local and not re.match(DEV_STACKS_PATTERN, stack):
         problems.append(
             Problem(
                 "docker.host",
                 MISSING,
-                f"the engine stack '{stack}' deploys to (ssh://user@host, tcp://host:2376), or docker.local: true "
-                "when it runs on the machine that runs pulumi; otherwise a CI runner deploys to itself",
+                f"the engine stack '{stack}' deploys to (ssh://user@host, tcp://host:2376), a docker.context, or "
+                "docker.local: true when it runs on the machine that runs pulumi; otherwise a CI runner deploys to "
+                "itself",
             )
         )
     problems += _tls_problems(s, secret_tops)

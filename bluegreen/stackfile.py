@@ -54,13 +54,14 @@ def project_keys(flat: Mapping[str, Any], project: str, secret: Collection[str] 
             raw[key] = value
         elif namespace == project:
             raw[name] = value
-        elif key == "docker:host":  # the provider's own key: the CLI and the switch would never see it
+        elif key in ("docker:host", "docker:context", "docker:certPath"):
+            # The provider's own keys: the CLI and the switch would never see them.
             problems.append(
                 Problem(
                     key,
                     SECRET_PLACEHOLDER if key in secret else _redact(value),
-                    f"{project}:docker.host instead (pulumi config set --path docker.host ...): the provider "
-                    "alone reads docker:host, so status, switch and rollback would talk to another engine",
+                    f"{project}:docker.{name} instead (pulumi config set --path docker.{name} ...): the provider "
+                    f"alone reads {key}, so status, switch and rollback would talk to another engine",
                 )
             )
         elif namespace not in PROVIDER_NAMESPACES:

@@ -1,9 +1,10 @@
-"""How Pulumi-side code runs the bluegreen CLI: one place for the interpreter and DOCKER_HOST."""
+"""How Pulumi-side code runs the bluegreen CLI: one place for the interpreter and the engine it reaches."""
 
 from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -25,6 +26,22 @@ def bluegreen_cli(*args: str) -> str:
     return shlex.join([shown, "-m", "bluegreen", *args])
 
 
-def docker_env(host: pulumi.Input[str] | None) -> dict[str, pulumi.Input[str]]:
-    """DOCKER_HOST for a command; `host` may be a secret Output (docker.host set with --secret)."""
-    return {"DOCKER_HOST": host} if host else {}
+@dataclass(frozen=True)
+class Engine:
+    """The Docker engine of the stack, handed to every command as the variables the CLI reads.
+
+    The same engine pulumi-docker deploys to: `host` (may be a secret Output,
+    docker.host set with --secret) or a Docker `context`, and for a tcp://
+    engine the TLS folder `cert_path` (bluegreen/docker_host.py resolves them).
+    """
+
+    host: pulumi.Input[str] | None = None
+    context: str | None = None
+    cert_path: str | None = None
+
+    def env(self) -> dict[str, pulumi.Input[str]]:
+        named = {"DOCKER_HOST": self.host, "DOCKER_CONTEXT": self.context, "DOCKER_CERT_PATH": self.cert_path}
+        return {key: value for key, value in named.items() if value}
+
+
+LOCAL_ENGINE = Engine()

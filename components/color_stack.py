@@ -16,6 +16,7 @@ import pulumi_docker as docker
 from bluegreen.conventions import LOG_OPTS, Color
 from bluegreen.topology import Topology
 from components.app_spec import app_env, healthcheck
+from components.cli import LOCAL_ENGINE, Engine
 from components.hardening import container_args, pids_limit
 
 
@@ -32,7 +33,7 @@ class ColorStack(pulumi.ComponentResource):
         network: docker.Network,
         names: pulumi.Output[list[str]],
         alias: pulumi.Output[str | None],
-        docker_host: pulumi.Input[str] | None = None,
+        engine: Engine = LOCAL_ENGINE,
         hold_env: bool = False,
         database_url: pulumi.Output[str] | None = None,
         after: Sequence[pulumi.Resource] = (),
@@ -88,7 +89,7 @@ class ColorStack(pulumi.ComponentResource):
             for i in range(topology.settings.color(color).replicas)
         ]
         self.limits = [
-            pids_limit(f"{name}-{i + 1}", container, hardening.pids_limit, docker_host)
+            pids_limit(f"{name}-{i + 1}", container, hardening.pids_limit, engine)
             for i, container in enumerate(self.containers)
         ]
         self.register_outputs({"names": self.names})

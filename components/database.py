@@ -18,6 +18,7 @@ import pulumi_random as random
 from bluegreen.conventions import LOG_OPTS, database_name, database_volume_name
 from bluegreen.hardening import DATABASE
 from bluegreen.topology import Topology
+from components.cli import LOCAL_ENGINE, Engine
 from components.hardening import container_args, pids_limit
 
 PORT = 5432
@@ -34,7 +35,7 @@ class Database(pulumi.ComponentResource):
         name: str,
         topology: Topology,
         network: docker.Network,
-        docker_host: pulumi.Input[str] | None = None,
+        engine: Engine = LOCAL_ENGINE,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Database", name, None, opts)
@@ -95,7 +96,7 @@ class Database(pulumi.ComponentResource):
             wait_timeout=180,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.limit = pids_limit(name, self.container, DATABASE.pids_limit, docker_host)
+        self.limit = pids_limit(name, self.container, DATABASE.pids_limit, engine)
         # Quoted: a given password may hold characters a URL gives a meaning (@ : / %).
         self.url = pulumi.Output.secret(
             password.apply(lambda pw: f"postgresql://{db.user}:{quote(pw, safe='')}@{host}:{PORT}/{db.name}")

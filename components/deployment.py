@@ -18,12 +18,13 @@ import pulumi_docker as docker
 
 from bluegreen.build_context import context_hash
 from bluegreen.conventions import COLORS, Color, contract_problem
+from bluegreen.docker_host import ambient_context_problem
 from bluegreen.routing import RoutingPlan, plan_from_settings
 from bluegreen.secrets import Secrets
 from bluegreen.settings import BuildImage, StackSettings
 from bluegreen.tls import read_certificate
 from bluegreen.topology import Topology
-from components.cli import PROJECT_DIR
+from components.cli import PROJECT_DIR, Engine
 from components.color_service import ColorService
 from components.color_stack import ColorStack
 from components.database import Database
@@ -82,6 +83,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         status = live_status(topology, pulumi.InvokeOptions(parent=self))
         stale = stale_digests(settings, status)
         changed_orchestrator = orchestrator_problem(settings, status)
+        wrong_engine = ambient_context_problem(settings.docker.host)
+        if wrong_engine:
+            raise pulumi.RunError(f"{wrong_engine}; nothing was changed")
         if stale or changed_orchestrator:
             problems = [*stale, *([changed_orchestrator] if changed_orchestrator else [])]
             raise pulumi.RunError("; ".join(p.line() for p in problems) + "; nothing was changed")
@@ -102,9 +106,15 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         host: pulumi.Input[str] | None = settings.docker.host
         if host and secrets.docker_host:
             host = pulumi.Output.secret(host)
-        if settings.docker.host or settings.registry_auth:
+        engine = Engine(host, settings.docker.context, settings.docker.cert_path)
+        if engine.env() or settings.registry_auth:
             provider = docker.Provider(
-                f"{name}-docker", host=host, registry_auth=self._registry_auth(settings, secrets), opts=child
+                f"{name}-docker",
+                host=host,
+                context=settings.docker.context,
+                cert_path=settings.docker.cert_path,
+                registry_auth=self._registry_auth(settings, secrets),
+                opts=child,
             )
             child = pulumi.ResourceOptions(parent=self, providers=[provider])
 
@@ -122,7 +132,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         if problem:
             raise pulumi.RunError(f"{problem}; nothing was changed")
         self.database = (
-            Database(f"{name}-db", topology, network, host, opts=child) if settings.database.mode != "none" else None
+            Database(f"{name}-db", topology, network, engine, opts=child) if settings.database.mode != "none" else None
         )
         database_url = self.database.url if self.database else None
         database_up = [self.database.container] if self.database and self.database.container else []
@@ -142,7 +152,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                 ref = settings.image_ref(color)
                 if ref not in images:
                     images[ref] = AppImage(
-                        image_name(name, spec), image, spec, topology.build_hash_of(color), host, opts=child
+                        image_name(name, spec), image, spec, topology.build_hash_of(color), engine, opts=child
                     )
                 image_id = image_ids[color] = images[ref].image_id
             if topology.swarm:
@@ -152,10 +162,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                 )  # fmt: skip
                 continue
             self.color_stacks[color] = ColorStack(
-                f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color], host,
+                f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color], engine,
                 hold_env=color in topology.held, database_url=database_url, after=database_up, opts=child,
             )  # fmt: skip
-        self.router = Router(f"{name}-router", topology, network, host, opts=pulumi.ResourceOptions.merge(
+        self.router = Router(f"{name}-router", topology, network, engine, opts=pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
 
         self.plan = pulumi.Output.all(names, aliases).apply(
@@ -169,11 +179,11 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         stacks = self.color_stacks
         self.hooks = PreSwitchHooks(
             f"{name}-hooks", topology, image_ids, {c: [*stacks[c].containers, *stacks[c].limits] for c in image_ids},
-            host, live_active=live, opts=child,
+            engine, live_active=live, opts=child,
         ) if settings.hooks.pre_switch else None  # fmt: skip
         before_switch = [*([self.router.tls] if self.router.tls else []), *(self.hooks.commands if self.hooks else [])]
         self.switch = Switch(
-            f"{name}-switch", topology, self.plan, self.router.container, containers, observed, host,
+            f"{name}-switch", topology, self.plan, self.router.container, containers, observed, engine,
             after=before_switch,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="switch")])),
         )  # fmt: skip
@@ -182,7 +192,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         # so its hooks run when the candidate gets all traffic, and not again at every canary step.
         promoted = settings.active_color if settings.traffic_weight == 100 else settings.idle_color
         self.post_promote = PostPromoteHooks(
-            f"{name}-post-promote", topology, promoted, image_ids[promoted], self.switch.command, host, opts=child
+            f"{name}-post-promote", topology, promoted, image_ids[promoted], self.switch.command, engine, opts=child
         ) if settings.hooks.post_promote and promoted in image_ids else None  # fmt: skip
 
         router = settings.router

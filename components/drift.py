@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_command as command
@@ -30,7 +30,7 @@ from bluegreen.problems import Problem
 from bluegreen.router import replacing_changes
 from bluegreen.settings import StackSettings
 from bluegreen.topology import Topology
-from components.cli import bluegreen_cli
+from components.cli import Engine, bluegreen_cli
 
 IN_SYNC = "in-sync"
 
@@ -58,10 +58,10 @@ class LiveStatus:
 def live_status(topology: Topology, opts: pulumi.InvokeOptions | None = None) -> LiveStatus:
     """`bluegreen status --json` for this deployment, run once per preview or update."""
     status = bluegreen_cli("status", "--stack", topology.stack, "--project", topology.project, "--json")
-    host = topology.settings.docker.host  # plain even when secret: invoke arguments are not kept in state
+    docker = topology.settings.docker  # the host plain even when secret: invoke arguments are not kept in state
     result = command.local.run(
         command=f"{status} 2>&1 || true",
-        environment={"DOCKER_HOST": host} if host else None,
+        environment=cast(dict[str, str], Engine(docker.host, docker.context, docker.cert_path).env()) or None,
         logging=command.local.Logging.NONE,
         opts=opts,
     )

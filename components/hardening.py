@@ -9,7 +9,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from bluegreen.hardening import CAP_DROP, CONTAINER_ENV, PIDS_LIMIT_COMMAND, SECURITY_OPTS, Hardening
-from components.cli import bluegreen_cli, docker_env
+from components.cli import Engine, bluegreen_cli
 
 
 def container_args(hardening: Hardening) -> dict[str, Any]:
@@ -22,9 +22,7 @@ def container_args(hardening: Hardening) -> dict[str, Any]:
     }
 
 
-def pids_limit(
-    name: str, container: docker.Container, limit: int, docker_host: pulumi.Input[str] | None
-) -> command.local.Command:
+def pids_limit(name: str, container: docker.Container, limit: int, engine: Engine) -> command.local.Command:
     """Apply `limit` to the running container, again whenever it is replaced (its id changes).
 
     A child of the container, so the policy pack finds it there. The limit is
@@ -36,6 +34,6 @@ def pids_limit(
         f"{name}-pids",
         create=run,
         update=run,
-        environment={**docker_env(docker_host), CONTAINER_ENV: container.id},
+        environment={**engine.env(), CONTAINER_ENV: container.id},
         opts=pulumi.ResourceOptions(parent=container),
     )

@@ -21,7 +21,7 @@ from bluegreen.conventions import CONTRACT_PREFIX, Color
 from bluegreen.hooks import DEFINITION_ENV, IMAGE_ENV, run_key
 from bluegreen.settings import CommandHook
 from bluegreen.topology import Topology
-from components.cli import bluegreen_cli, docker_env
+from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 
 RUN_ENV = "BLUEGREEN_HOOK_RUN"
 
@@ -33,7 +33,7 @@ def hook_command(
     color: Color,
     hook: CommandHook,
     image_id: pulumi.Input[str],
-    docker_host: pulumi.Input[str] | None,
+    engine: Engine,
     after: Sequence[pulumi.Resource],
     parent: pulumi.Resource,
 ) -> command.local.Command:
@@ -44,7 +44,7 @@ def hook_command(
         create=bluegreen_cli("hook", "run", *where, "--stage", stage, "--color", color),
         delete=bluegreen_cli("hook", "remove", *where) + f' --run "${RUN_ENV}"',
         environment={
-            **docker_env(docker_host),
+            **engine.env(),
             DEFINITION_ENV: hook.model_dump_json(by_alias=True),
             IMAGE_ENV: image_id,
             RUN_ENV: key,
@@ -65,7 +65,7 @@ class PreSwitchHooks(pulumi.ComponentResource):
         topology: Topology,
         image_ids: dict[Color, pulumi.Input[str]],
         after: dict[Color, Sequence[pulumi.Resource]],
-        docker_host: pulumi.Input[str] | None = None,
+        engine: Engine = LOCAL_ENGINE,
         live_active: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -79,7 +79,7 @@ class PreSwitchHooks(pulumi.ComponentResource):
             for hook in topology.settings.hooks.pre_switch:
                 # One at a time, in the order given: a backup before the migration it guards.
                 run = hook_command(
-                    f"{name}-{color}-{hook.name}", topology, "preSwitch", color, hook, image_id, docker_host,
+                    f"{name}-{color}-{hook.name}", topology, "preSwitch", color, hook, image_id, engine,
                     [*after[color], *self.commands[-1:]], self,
                 )  # fmt: skip
                 self.commands.append(run)
@@ -99,14 +99,14 @@ class PostPromoteHooks(pulumi.ComponentResource):
         color: Color,
         image_id: pulumi.Input[str],
         switch: pulumi.Resource,
-        docker_host: pulumi.Input[str] | None = None,
+        engine: Engine = LOCAL_ENGINE,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:PostPromoteHooks", name, None, opts)
         self.commands = []
         for hook in topology.settings.hooks.post_promote:
             run = hook_command(
-                f"{name}-{hook.name}", topology, "postPromote", color, hook, image_id, docker_host,
+                f"{name}-{hook.name}", topology, "postPromote", color, hook, image_id, engine,
                 [switch, *self.commands[-1:]], self,
             )  # fmt: skip
             self.commands.append(run)

@@ -21,7 +21,7 @@ import pulumi_docker as docker
 
 from bluegreen.conventions import IMAGE_REF_ENV
 from bluegreen.settings import BuildImage, ColorSpec, ImageSettings, RegistryImage, S3Image, image_ref
-from components.cli import bluegreen_cli, docker_env
+from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 
 
 def image_name(prefix: str, spec: ColorSpec) -> str:
@@ -40,7 +40,7 @@ class AppImage(pulumi.ComponentResource):
         image: ImageSettings,
         spec: ColorSpec,
         build_hash: str = "",
-        docker_host: pulumi.Input[str] | None = None,
+        engine: Engine = LOCAL_ENGINE,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:AppImage", name, None, opts)
@@ -68,11 +68,11 @@ class AppImage(pulumi.ComponentResource):
         elif isinstance(image, RegistryImage):
             self.image_id = docker.RemoteImage(f"{name}-pull", name=self.ref, keep_locally=True, opts=child).image_id
         elif isinstance(image, S3Image):
-            self.image_id = self._from_store(name, image, docker_host, child)
+            self.image_id = self._from_store(name, image, engine, child)
         self.register_outputs({"imageId": self.image_id, "ref": self.ref})
 
     def _from_store(
-        self, name: str, image: S3Image, docker_host: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
+        self, name: str, image: S3Image, engine: Engine, opts: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
         """Pull the tag from the bucket (checksum verified, docker load) and report its image id.
 
@@ -88,7 +88,7 @@ class AppImage(pulumi.ComponentResource):
             f"{name}-s3",
             create=f"{pull} >&2 && {inspect}",
             # The reference in its own variable, for the policy pack's pin check.
-            environment={**docker_env(docker_host), IMAGE_REF_ENV: self.ref},
+            environment={**engine.env(), IMAGE_REF_ENV: self.ref},
             opts=opts,
         )
         return loaded.stdout.apply(lambda out: (out or "").strip().rsplit("\n", 1)[-1])

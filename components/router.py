@@ -30,7 +30,7 @@ from bluegreen.router import (
 )
 from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
 from bluegreen.topology import Topology
-from components.cli import bluegreen_cli, docker_env
+from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 from components.hardening import container_args, pids_limit
 
 
@@ -44,7 +44,7 @@ class Router(pulumi.ComponentResource):
         name: str,
         topology: Topology,
         network: docker.Network,
-        docker_host: pulumi.Input[str] | None = None,
+        engine: Engine = LOCAL_ENGINE,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Router", name, None, opts)
@@ -67,7 +67,7 @@ class Router(pulumi.ComponentResource):
             create=seed_run,
             update=seed_run,
             environment={
-                **docker_env(docker_host),
+                **engine.env(),
                 "BLUEGREEN_ROUTER_IMAGE": image.image_id,
                 "BLUEGREEN_ROUTER_FILES": files_hash,
             },
@@ -115,7 +115,7 @@ class Router(pulumi.ComponentResource):
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.seed]),
         )
-        self.limit = pids_limit(name, self.container, ROUTER.pids_limit, docker_host)
+        self.limit = pids_limit(name, self.container, ROUTER.pids_limit, engine)
         self.tls = None
         if tls is not None:
             # The pair travels on stdin as a secret (kept encrypted in state, never in a command line),
@@ -128,7 +128,7 @@ class Router(pulumi.ComponentResource):
                 update=install,
                 stdin=pulumi.Output.secret(json.dumps({"certificate": tls.certificate, "key": tls.key})),
                 # A replaced router starts without a certificate: its new id installs it again.
-                environment={**docker_env(docker_host), "BLUEGREEN_ROUTER_ID": self.container.id},
+                environment={**engine.env(), "BLUEGREEN_ROUTER_ID": self.container.id},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
             )
         self.register_outputs({"name": topology.router})

@@ -21,7 +21,7 @@ from bluegreen.conventions import SMOKE_ENV
 from bluegreen.notify import WEBHOOK_ENV
 from bluegreen.routing import RoutingPlan
 from bluegreen.topology import Topology
-from components.cli import bluegreen_cli, docker_env
+from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 
 
 class Switch(pulumi.ComponentResource):
@@ -35,7 +35,7 @@ class Switch(pulumi.ComponentResource):
         router: docker.Container,
         containers: Sequence[pulumi.Resource],
         observed: str,
-        docker_host: pulumi.Input[str] | None = None,
+        engine: Engine = LOCAL_ENGINE,
         after: Sequence[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -57,7 +57,7 @@ class Switch(pulumi.ComponentResource):
             update=run,
             stdin=plan.apply(lambda p: p.canonical()),
             environment={
-                **docker_env(docker_host),
+                **engine.env(),
                 # A replaced router starts with no routing: its new id re-runs the switch.
                 "BLUEGREEN_ROUTER_ID": router.id,
                 # What the drift check saw (components/drift.py); stable while nothing drifts.

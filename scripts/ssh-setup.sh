@@ -4,8 +4,9 @@
 # job's GitHub environment, passed in through `env:`:
 #   DEPLOY_SSH_KEY      the private key (its public half in USER's authorized_keys on the host)
 #   DEPLOY_KNOWN_HOSTS  the host's line(s) for known_hosts (ssh-keyscan HOST, checked out of band)
-# ssh runs in batch mode (bluegreen.docker_host): no prompt, so an unknown host
-# key or a missing key fails at once instead of hanging the job.
+# ssh runs in batch mode (BatchMode below; the docker SDK and pulumi-docker
+# both call the system ssh): no prompt, so an unknown host key or a missing
+# key fails at once instead of hanging the job.
 set -euo pipefail
 
 for name in DEPLOY_SSH_KEY DEPLOY_KNOWN_HOSTS; do
@@ -22,6 +23,7 @@ cat >> "$HOME/.ssh/config" <<'CONFIG'
 Host *
   IdentityFile ~/.ssh/bluegreen_deploy
   IdentitiesOnly yes
+  BatchMode yes
   StrictHostKeyChecking yes
 CONFIG
 echo "ssh-setup: identity and known_hosts in place" >&2

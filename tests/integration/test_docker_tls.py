@@ -76,13 +76,19 @@ def tls_engine(docker_engine: None, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def test_tls_variables_make_the_client_verify_the_engine_and_show_its_certificate(
-    tls_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    tls_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     monkeypatch.setenv("DOCKER_CERT_PATH", str(tls_engine["certs"]))
+    # requests would let these replace the engine's ca.pem (psf/requests#3829); many CI images set them.
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "unrelated-bundle.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "unrelated-bundle.pem"))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "unrelated-bundle.pem"))
     client = DockerClient(tls_engine["host"], timeout=10)
     version = client.get_json("/version")
-    assert version["ApiVersion"] and isinstance(client.containers({}), list)
+    assert isinstance(client.containers({}), list)
+    assert client.api.base_url.startswith("https://127.0.0.1:")
+    assert client.api.api_version == version["ApiVersion"], "the API version is the engine's (negotiated)"
 
 
 def test_without_tls_variables_a_tls_port_refuses_plain_http(
@@ -128,3 +134,29 @@ def test_a_client_certificate_the_engine_does_not_trust_is_refused(
     monkeypatch.setenv("DOCKER_CERT_PATH", str(impostor))
     with pytest.raises(EngineUnreachableError):
         DockerClient(tls_engine["host"], timeout=5).get_json("/version")
+
+
+def test_a_stack_files_cert_path_gives_status_its_tls(
+    tls_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No DOCKER_* variable: the stack file's tcp:// docker.host and docker.certPath are all the CLI needs."""
+    import io
+
+    from bluegreen.cli import main
+    from tests.support.paths import ROOT
+
+    for name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    stack = f"config:\n  bluegreen:docker:\n    host: {tls_engine['host']}\n    certPath: {tls_engine['certs']}\n"
+    (tmp_path / "Pulumi.tlsq.yaml").write_text(stack)
+    monkeypatch.chdir(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["status", "--stack", "tlsq"], out, err) == 1, err.getvalue()
+    assert err.getvalue().startswith(
+        f"status bluegreen-tlsq: no running router for bluegreen-tlsq at {tls_engine['host']}"
+    )
+    (tmp_path / "Pulumi.tlsq.yaml").write_text(stack.replace(f"    certPath: {tls_engine['certs']}\n", ""))
+    err = io.StringIO()
+    assert main(["status", "--stack", "tlsq"], io.StringIO(), err) == 2
+    assert "no Docker engine answers at" in err.getvalue(), err.getvalue()

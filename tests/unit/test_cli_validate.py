@@ -332,10 +332,39 @@ def test_a_non_dev_stack_must_name_its_engine(tmp_path: Path) -> None:
     assert code == 2 and out == ""
     assert err.splitlines() == [
         f"{path}: docker.host: missing; required: the engine stack 'staging' deploys to (ssh://user@host, "
-        "tcp://host:2376), or docker.local: true when it runs on the machine that runs pulumi; otherwise a CI "
-        "runner deploys to itself",
+        "tcp://host:2376), a docker.context, or docker.local: true when it runs on the machine that runs pulumi; "
+        "otherwise a CI runner deploys to itself",
         f"{path}: 1 problem(s); nothing was changed",
     ]
     original = (ROOT / "Pulumi.staging.yaml").read_text()
     local = project_copy(tmp_path, "staging", original.replace("host: ssh://deploy@staging-1.internal", "local: true"))
     assert run("validate", str(local), "--project-file", str(tmp_path / "Pulumi.yaml"))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("docker", "line"),
+    [
+        ("    host: ssh://deploy@staging-1.internal\n    context: staging-box\n",
+         "docker.context: got 'staging-box'; allowed: unset while docker.host is set (one engine)"),
+        ("    host: ssh://deploy@staging-1.internal\n    certPath: /etc/engine-tls\n",
+         "docker.certPath: got '/etc/engine-tls'; allowed: set only with a tcp:// docker.host (or docker.context)"),
+        ("    context: -oProxyCommand=x\n",
+         "docker.context: got '-oProxyCommand=x'; allowed: a Docker context name as `docker context ls` shows it "
+         "(letters, digits, '_', '.', '+', '-')"),
+    ],
+)  # fmt: skip
+def test_one_engine_per_stack_and_tls_only_where_it_applies(tmp_path: Path, docker: str, line: str) -> None:
+    original = (ROOT / "Pulumi.staging.yaml").read_text()
+    text = original.replace("    host: ssh://deploy@staging-1.internal\n", docker)
+    assert text != original
+    path = project_copy(tmp_path, "staging", text)
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == f"{path}: {line}"
+
+
+def test_a_context_names_a_non_dev_stacks_engine(tmp_path: Path) -> None:
+    original = (ROOT / "Pulumi.staging.yaml").read_text()
+    text = original.replace("    host: ssh://deploy@staging-1.internal\n", "    context: staging-box\n")
+    path = project_copy(tmp_path, "staging", text)
+    assert run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))[0] == 0

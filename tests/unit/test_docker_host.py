@@ -10,7 +10,8 @@ import pytest
 
 from bluegreen.cli import main
 from bluegreen.docker_api import DockerClient, EngineUnreachableError
-from bluegreen.docker_host import DEFAULT_HOST, host_problem, resolve, ssh_command
+from bluegreen.docker_host import DEFAULT_HOST, ambient_context_problem, host_problem, resolve
+from bluegreen.errors import InputError
 from tests.support.paths import ROOT
 
 
@@ -34,19 +35,31 @@ def test_anything_ssh_could_read_as_an_option_or_a_shell_could_run_is_refused(ho
         DockerClient(host).inspect("x")
 
 
-def test_ssh_ends_its_options_before_the_destination() -> None:
-    assert ssh_command("ssh://deploy@h.example:2222") == [
-        "ssh", "-o", "BatchMode=yes", "-p", "2222", "--", "deploy@h.example", "docker", "system", "dial-stdio"
-    ]  # fmt: skip
-    with pytest.raises(ValueError, match="allowed"):
-        ssh_command("ssh://-oProxyCommand=x@h")
+def test_ssh_ends_its_options_before_the_destination(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line is the docker SDK's: this pins what an SDK upgrade may not change."""
+    from docker.transport import sshconn
+
+    ran: list[list[str]] = []
+
+    def popen(args: list[str], **_: object) -> None:
+        ran.append(args)
+        raise OSError("not run in this test")
+
+    monkeypatch.setattr(sshconn.subprocess, "Popen", popen)
+    with pytest.raises(EngineUnreachableError):
+        DockerClient("ssh://deploy@h.example:2222", timeout=2).inspect("x")
+    assert ran[0] == ["ssh", "-l", "deploy", "-p", "2222", "--", "h.example", "docker system dial-stdio"]
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="no ssh client on this machine")
-def test_what_ssh_said_is_what_the_user_reads() -> None:
+def test_what_ssh_said_is_what_the_user_reads(capfd: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(EngineUnreachableError) as caught:
         DockerClient("ssh://nobody@nonexistent.invalid", timeout=5).inspect("x")
-    assert "ssh: Could not resolve hostname nonexistent.invalid" in str(caught.value), caught.value
+    assert "ssh: Could not resolve hostname nonexistent.invalid" in capfd.readouterr().err
+    assert str(caught.value) == (
+        "no Docker engine answers at ssh://nobody@nonexistent.invalid (ssh ended the connection; what ssh printed "
+        "says why); start one or set DOCKER_HOST"
+    )
 
 
 def project(tmp_path: Path, stack: str, docker: str) -> Path:
@@ -93,3 +106,47 @@ def test_an_unsafe_flag_is_refused_before_anything_runs(capsys: pytest.CaptureFi
         main(["status", "--stack", "dev", "--docker-host", "ssh://-oProxyCommand=x@h"])
     assert caught.value.code == 2
     assert "--docker-host: got 'ssh://-oProxyCommand=x@h'; allowed: unix:///PATH" in capsys.readouterr().err
+
+
+def test_a_docker_context_names_the_engine_and_its_tls_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The context is read with the docker SDK from $DOCKER_CONFIG, as `docker context inspect` shows it."""
+    import trustme
+    from docker.context import ContextAPI
+    from docker.tls import TLSConfig
+
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text("{}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(certs / "ca.pem"))
+    ca.issue_cert("bluegreen-client").cert_chain_pems[0].write_to_path(str(certs / "cert.pem"))
+    ca.issue_cert("bluegreen-client").private_key_pem.write_to_path(str(certs / "key.pem"))
+    tls = TLSConfig(client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")), ca_cert=str(certs / "ca.pem"))
+    ContextAPI.create_context("qa-box", host="tcp://10.0.0.7:2376", tls_cfg=tls)
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
+    monkeypatch.chdir(project(project_dir, "qa", "  bluegreen:docker:\n    context: qa-box\n"))
+
+    found = resolve("qa", None, {})
+    assert (found.host, found.source) == ("tcp://10.0.0.7:2376", "Pulumi.qa.yaml: docker.context (context qa-box)")
+    assert found.cert_path is not None and (Path(found.cert_path) / "ca.pem").read_bytes() == ca.cert_pem.bytes()
+    # A context overrides a host, as for the docker CLI and pulumi-docker; the flag overrides both.
+    both = {"DOCKER_HOST": "unix:///run/other.sock", "DOCKER_CONTEXT": "qa-box"}
+    assert resolve("qa", None, both).host == "tcp://10.0.0.7:2376"
+    assert resolve("qa", None, {"DOCKER_HOST": "unix:///run/other.sock"}).host == "unix:///run/other.sock"
+    assert resolve("qa", "unix:///run/flag.sock", both).host == "unix:///run/flag.sock"
+    with pytest.raises(InputError) as unknown:
+        resolve(None, None, {"DOCKER_CONTEXT": "nope"})
+    assert str(unknown.value) == (
+        "DOCKER_CONTEXT: got Docker context 'nope'; allowed: one of default, qa-box (`docker context ls`; the "
+        "docker config folder is $DOCKER_CONFIG, else ~/.docker)"
+    )
+
+
+def test_an_exported_context_may_not_override_the_stack_files_host() -> None:
+    assert ambient_context_problem("ssh://deploy@prod-1", {"DOCKER_CONTEXT": "laptop"}) is not None
+    assert ambient_context_problem("ssh://deploy@prod-1", {"DOCKER_CONTEXT": "default"}) is None
+    assert ambient_context_problem(None, {"DOCKER_CONTEXT": "laptop"}) is None  # dev: the context is the engine

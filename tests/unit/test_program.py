@@ -650,3 +650,30 @@ def test_rollout_steps_make_the_switch_walk_them_and_the_webhook_stays_secret() 
     assert " rollout --stack dev " in walked.inputs["create"] and walked.inputs["create"] == walked.inputs["update"]
     assert "XXXX" not in _everything_but_secret_inputs(run)
     assert json.loads(walked.inputs["stdin"])["rollout"]["steps"] == [{"weight": 10, "pauseSeconds": 30.0}]
+
+
+def test_a_context_and_a_tls_folder_reach_provider_and_every_command() -> None:
+    run = run_program(with_changes(stack_raw("prod"), {"docker": {"context": "prod-box"}}), stack="prod")
+    (provider,) = run.by_type("pulumi:providers:docker")
+    assert provider.inputs["context"] == "prod-box" and "host" not in provider.inputs
+    assert switch_of(run).inputs["environment"]["DOCKER_CONTEXT"] == "prod-box"
+    assert "DOCKER_HOST" not in switch_of(run).inputs["environment"]
+
+    tls = {"docker": {"host": "tcp://10.0.0.5:2376", "certPath": "/etc/bluegreen/engine-tls"}}
+    run = run_program(with_changes(stack_raw("prod"), tls), stack="prod")
+    (provider,) = run.by_type("pulumi:providers:docker")
+    assert provider.inputs["certPath"] == "/etc/bluegreen/engine-tls"
+    env = switch_of(run).inputs["environment"]
+    assert (env["DOCKER_HOST"], env["DOCKER_CERT_PATH"]) == ("tcp://10.0.0.5:2376", "/etc/bluegreen/engine-tls")
+
+
+def test_an_exported_docker_context_cannot_redirect_a_stack_that_names_its_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pulumi-docker's `context` defaults to DOCKER_CONTEXT and overrides `host`: prod would land on that context."""
+    monkeypatch.setenv("DOCKER_CONTEXT", "laptop")
+    mocks = RecordingMocks()
+    with pytest.raises(Exception, match=r"DOCKER_CONTEXT: got 'laptop'; allowed: unset while docker.host is set") as e:
+        run_program(stack_raw("prod"), stack="prod", mocks=mocks)
+    assert "nothing was changed" in str(e.value)
+    assert not [r for r in mocks.resources if r.type.startswith("docker:")]

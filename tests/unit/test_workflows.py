@@ -192,7 +192,8 @@ def test_ssh_setup_refuses_a_missing_secret_and_writes_a_private_identity(tmp_pa
     key = tmp_path / ".ssh" / "bluegreen_deploy"
     assert key.read_text() == "KEY\n" and key.stat().st_mode & 0o077 == 0
     assert "h ssh-ed25519 A" in (tmp_path / ".ssh" / "known_hosts").read_text()
-    assert "StrictHostKeyChecking yes" in (tmp_path / ".ssh" / "config").read_text()
+    config = (tmp_path / ".ssh" / "config").read_text()
+    assert "StrictHostKeyChecking yes" in config and "BatchMode yes" in config, "a prompt would hang the job"
 
 
 def test_no_expression_is_pasted_into_a_shell_script() -> None:
