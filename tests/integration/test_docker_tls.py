@@ -1,16 +1,22 @@
 """A tcp:// engine behind TLS, with a throwaway CA: the client verifies it and shows its own certificate.
 
-The engine here is this machine's dockerd; a TLS listener in front of its
-socket plays the engine's TLS port (`dockerd --tlsverify -H tcp://...:2376`
-checks certificates the same way), so the test needs no second daemon.
+One test runs a second, real dockerd with `--tlsverify -H tcp://127.0.0.1:PORT`
+(its own data and exec roots, no bridge). The others, which try wrong CAs
+and certificates, put a TLS listener in front of this machine's engine
+socket: the same checks, without a daemon start per case.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 import ssl
+import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +166,62 @@ def test_a_stack_files_cert_path_gives_status_its_tls(
     err = io.StringIO()
     assert main(["status", "--stack", "tlsq"], io.StringIO(), err) == 2
     assert "no Docker engine answers at" in err.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def tls_dockerd(docker_engine: None) -> Iterator[dict[str, Any]]:
+    """A second dockerd listening only on 127.0.0.1:PORT with --tlsverify, certificates from a throwaway CA."""
+    if shutil.which("dockerd") is None or os.geteuid() != 0:
+        pytest.skip("a second dockerd needs the dockerd binary and root")
+    root = Path(tempfile.mkdtemp(prefix="bg-tlsd-", dir="/tmp"))  # short: containerd's socket lives under it
+    ca = trustme.CA()
+    certs = root / "certs"
+    certs.mkdir()
+    ca.cert_pem.write_to_path(str(certs / "ca.pem"))
+    server = ca.issue_cert("127.0.0.1")
+    server.cert_chain_pems[0].write_to_path(str(root / "server-cert.pem"))
+    server.private_key_pem.write_to_path(str(root / "server-key.pem"))
+    client = ca.issue_cert("bluegreen-client")
+    client.cert_chain_pems[0].write_to_path(str(certs / "cert.pem"))
+    client.private_key_pem.write_to_path(str(certs / "key.pem"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (root / "dockerd.log").open("w")
+    daemon = subprocess.Popen(
+        ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"), "--pidfile",
+         str(root / "dockerd.pid"), "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert",
+         str(certs / "ca.pem"), "--tlscert", str(root / "server-cert.pem"), "--tlskey", str(root / "server-key.pem"),
+         "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "API listen on" not in (root / "dockerd.log").read_text():
+            assert daemon.poll() is None and time.monotonic() < deadline, (root / "dockerd.log").read_text()[-2000:]
+            time.sleep(0.2)
+        yield {"host": f"tcp://127.0.0.1:{port}", "certs": certs, "root": str(root / "data")}
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_real_dockerd_on_a_tls_port_answers_only_over_verified_tls(
+    tls_dockerd: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tls_dockerd["certs"]))
+    client = DockerClient(tls_dockerd["host"], timeout=10)
+    assert client.get_json("/info")["DockerRootDir"] == tls_dockerd["root"], "the second engine, not this machine's"
+    assert client.containers({}) == [], "a fresh engine of its own"
+    assert client.api.base_url == tls_dockerd["host"].replace("tcp://", "https://")
+    monkeypatch.delenv("DOCKER_TLS_VERIFY")
+    monkeypatch.delenv("DOCKER_CERT_PATH")
+    with pytest.raises(DockerError):
+        DockerClient(tls_dockerd["host"], timeout=5).get_json("/version")
