@@ -1,7 +1,7 @@
 """A tcp:// engine behind TLS, with a throwaway CA: the client verifies it and shows its own certificate.
 
 One test runs a second, real dockerd with `--tlsverify -H tcp://127.0.0.1:PORT`
-(its own data and exec roots, no bridge). The others, which try wrong CAs
+(its own data and exec roots and bridge). The others, which try wrong CAs
 and certificates, put a TLS listener in front of this machine's engine
 socket: the same checks, without a daemon start per case.
 """
@@ -171,8 +171,8 @@ def test_a_stack_files_cert_path_gives_status_its_tls(
 @pytest.fixture
 def tls_dockerd(docker_engine: None) -> Iterator[dict[str, Any]]:
     """A second dockerd listening only on 127.0.0.1:PORT with --tlsverify, certificates from a throwaway CA."""
-    if shutil.which("dockerd") is None or os.geteuid() != 0:
-        pytest.skip("a second dockerd needs the dockerd binary and root")
+    if shutil.which("dockerd") is None or shutil.which("ip") is None or os.geteuid() != 0:
+        pytest.skip("a second dockerd needs the dockerd and ip binaries and root")
     root = Path(tempfile.mkdtemp(prefix="bg-tlsd-", dir="/tmp"))  # short: containerd's socket lives under it
     ca = trustme.CA()
     certs = root / "certs"
@@ -187,12 +187,15 @@ def tls_dockerd(docker_engine: None) -> Iterator[dict[str, Any]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # Its own bridge: with --bridge=none, dockerd deletes docker0, the one this machine's engine uses.
+    bridge = f"bgtls{port % 100000}"
+    subprocess.run(["ip", "link", "add", "name", bridge, "type", "bridge"], check=True, capture_output=True)
     log = (root / "dockerd.log").open("w")
     daemon = subprocess.Popen(
         ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"), "--pidfile",
          str(root / "dockerd.pid"), "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert",
          str(certs / "ca.pem"), "--tlscert", str(root / "server-cert.pem"), "--tlskey", str(root / "server-key.pem"),
-         "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"],
+         "--iptables=false", "--ip6tables=false", f"--bridge={bridge}", "--storage-driver=vfs"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -209,6 +212,7 @@ def tls_dockerd(docker_engine: None) -> Iterator[dict[str, Any]]:
             daemon.kill()
             daemon.wait()
         log.close()
+        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
