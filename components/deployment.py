@@ -18,7 +18,8 @@ import pulumi_docker as docker
 
 from bluegreen.build_context import context_hash
 from bluegreen.conventions import COLORS, Color, contract_problem
-from bluegreen.docker_host import ambient_context_problem
+from bluegreen.docker_host import ambient_context_problem, context_engine
+from bluegreen.errors import InputError
 from bluegreen.routing import RoutingPlan, plan_from_settings
 from bluegreen.secrets import Secrets
 from bluegreen.settings import BuildImage, StackSettings
@@ -46,16 +47,31 @@ from components.router import Router
 from components.switch import Switch
 
 
-def public_host(settings: StackSettings, address: str) -> str:
-    """Host part of a URL users open for a port bound to `address`.
+def engine_address(settings: StackSettings) -> str | None:
+    """The engine URL the stack deploys to, for naming the host in exported URLs.
+
+    A context's endpoint is read from the same docker config folder pulumi-docker
+    reads; an unreadable context leaves the URLs on localhost, because the
+    provider then stops the deployment with its own error.
+    """
+    if settings.docker.context:
+        try:
+            return context_engine(settings.docker.context, "docker.context").host
+        except InputError:
+            return None
+    return settings.docker.host
+
+
+def public_host(engine: str | None, address: str) -> str:
+    """Host part of a URL users open for a port bound to `address` on `engine`.
 
     A loopback address stays itself, also on a remote host (reach it there, or
     through `ssh -L`); otherwise the remote Docker host, else the address.
     """
     if ipaddress.ip_address(address).is_loopback:
         return address
-    if settings.docker.host and not settings.docker.host.startswith("unix://"):
-        return urllib.parse.urlsplit(settings.docker.host).hostname or "localhost"
+    if engine and not engine.startswith("unix://"):
+        return urllib.parse.urlsplit(engine).hostname or "localhost"
     return "localhost" if ipaddress.ip_address(address).is_unspecified else address
 
 
@@ -197,9 +213,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
 
         router = settings.router
         scheme, live_port = ("https", settings.tls.port) if settings.tls else ("http", router.port)
-        self.url: pulumi.Input[str] = f"{scheme}://{public_host(settings, router.bind_address)}:{live_port}"
+        address = engine_address(settings)
+        self.url: pulumi.Input[str] = f"{scheme}://{public_host(address, router.bind_address)}:{live_port}"
         self.preview_url: pulumi.Input[str] = (
-            f"{scheme}://{public_host(settings, router.preview_bind_address)}:{router.preview_port}"
+            f"{scheme}://{public_host(address, router.preview_bind_address)}:{router.preview_port}"
         )
         if secrets.docker_host:  # the URLs name the host
             self.url, self.preview_url = pulumi.Output.secret(self.url), pulumi.Output.secret(self.preview_url)

@@ -667,6 +667,23 @@ def test_a_context_and_a_tls_folder_reach_provider_and_every_command() -> None:
     assert (env["DOCKER_HOST"], env["DOCKER_CERT_PATH"]) == ("tcp://10.0.0.5:2376", "/etc/bluegreen/engine-tls")
 
 
+def test_the_urls_name_the_host_of_the_stacks_docker_context(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The context's endpoint, read from the docker config folder the provider reads, names the host."""
+    from docker.context import Context
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    Context("prod-box", host="tcp://app-prod-2.internal:2376").save()
+    public = {"docker": {"context": "prod-box"}}
+    run = run_program(with_changes(stack_raw("prod"), public), stack="prod")
+    assert run.outputs["url"] == "http://app-prod-2.internal:80"
+    assert run.outputs["previewUrl"] == "http://127.0.0.1:8081"
+
+    unknown = {"docker": {"context": "gone"}}
+    run = run_program(with_changes(stack_raw("prod"), unknown), stack="prod")
+    assert run.outputs["url"] == "http://localhost:80", "the provider reports the missing context"
+
+
 def test_an_exported_docker_context_cannot_redirect_a_stack_that_names_its_host(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
