@@ -17,6 +17,8 @@ then `--docker-host`. Unset everywhere: the local engine.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -71,31 +73,49 @@ def stack_file_docker(stack: str, folder: Path = Path()) -> Mapping[str, Any]:
     return {key: str(value) for key, value in docker.items() if key in ("host", "context", "certPath") and value}
 
 
-def context_engine(name: str, source: str) -> Resolved:
+def docker_config_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The docker CLI's config folder: $DOCKER_CONFIG, else ~/.docker."""
+    return Path(environ["DOCKER_CONFIG"]) if environ.get("DOCKER_CONFIG") else Path.home() / ".docker"
+
+
+def context_engine(name: str, source: str, environ: Mapping[str, str] = os.environ) -> Resolved:
     """A Docker context's engine and TLS folder, as `docker context inspect NAME` shows them.
 
-    pulumi-docker reads the same endpoint (its `context`, or DOCKER_CONTEXT),
-    from the same folder: $DOCKER_CONFIG, else ~/.docker.
+    Read from the docker CLI's store (contexts/meta/<sha256>/meta.json and
+    contexts/tls/<sha256>/docker in the config folder), where pulumi-docker
+    reads its `context` too. Not with the docker SDK's ContextAPI: it puts that
+    store beside the first config.json it finds, so without one in
+    $DOCKER_CONFIG it reads ~/.docker's contexts, or ./contexts.
     """
-    from bluegreen.docker_sdk import sdk
     from bluegreen.errors import InputError
 
-    ContextAPI = sdk().context.ContextAPI  # noqa: N806 (the SDK's class)
-    try:
-        context = ContextAPI.get_context(name)
-    except Exception as exc:  # the SDK raises its own errors and plain ones for a broken meta.json
-        raise InputError(f"{source}: Docker context {name!r} cannot be read: {exc}") from exc
-    if context is None or not context.Host:
-        known = sorted(c.Name for c in ContextAPI.contexts())
+    if name == "default":  # the docker CLI's built-in context: the local engine
+        return Resolved(DEFAULT_HOST, f"{source} (context default)")
+    store = docker_config_dir(environ) / "contexts"
+    key = hashlib.sha256(name.encode()).hexdigest()
+    meta = store / "meta" / key / "meta.json"
+    if not meta.is_file():
+        known = sorted({"default", *(_context_name(path) for path in store.glob("meta/*/meta.json"))})
         raise InputError(
             f"{source}: got Docker context {name!r}; allowed: one of {', '.join(known)} "
             "(`docker context ls`; the docker config folder is $DOCKER_CONFIG, else ~/.docker)"
         )
-    tls = context.TLSConfig
-    folder = str(Path(tls.ca_cert).parent) if tls is not None and tls.ca_cert else None
+    try:
+        host = str(json.loads(meta.read_text())["Endpoints"]["docker"]["Host"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{source}: Docker context {name!r} cannot be read from {meta}: {exc!r}") from exc
+    tls = store / "tls" / key / "docker"
+    folder = str(tls) if all((tls / pem).is_file() for pem in ("ca.pem", "cert.pem", "key.pem")) else None
     # The docker CLI stores tcp://; contexts the SDK wrote carry http(s)://, the same engine address.
-    host = re.sub(r"^https?://", "tcp://", str(context.Host))
-    return Resolved(host, f"{source} (context {name})", folder)
+    return Resolved(re.sub(r"^https?://", "tcp://", host), f"{source} (context {name})", folder)
+
+
+def _context_name(meta: Path) -> str:
+    """A stored context's name, for listing the known ones; its folder's name when the file is unreadable."""
+    try:
+        return str(json.loads(meta.read_text())["Name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return meta.parent.name
 
 
 def ambient_context_problem(host: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
@@ -125,13 +145,13 @@ def resolve(stack: str | None, flag: str | None, environ: Mapping[str, str] = os
     if flag:
         return Resolved(flag, "--docker-host")
     if environ.get("DOCKER_CONTEXT") and environ["DOCKER_CONTEXT"] != "default":
-        return context_engine(environ["DOCKER_CONTEXT"], "DOCKER_CONTEXT")
+        return context_engine(environ["DOCKER_CONTEXT"], "DOCKER_CONTEXT", environ)
     if environ.get("DOCKER_HOST"):
         return Resolved(environ["DOCKER_HOST"], "DOCKER_HOST")
     if stack:
         docker = stack_file_docker(stack)
         if docker.get("context"):
-            return context_engine(docker["context"], f"Pulumi.{stack}.yaml: docker.context")
+            return context_engine(docker["context"], f"Pulumi.{stack}.yaml: docker.context", environ)
         if docker.get("host"):
             return Resolved(docker["host"], f"Pulumi.{stack}.yaml", docker.get("certPath"))
     return Resolved(DEFAULT_HOST, "default")

@@ -10,8 +10,9 @@ import pytest
 
 from bluegreen.cli import main
 from bluegreen.docker_api import DockerClient, EngineUnreachableError
-from bluegreen.docker_host import DEFAULT_HOST, ambient_context_problem, host_problem, resolve
+from bluegreen.docker_host import DEFAULT_HOST, ambient_context_problem, context_engine, host_problem, resolve
 from bluegreen.errors import InputError
+from tests.support.docker_context import save_context
 from tests.support.paths import ROOT
 
 
@@ -109,7 +110,7 @@ def test_an_unsafe_flag_is_refused_before_anything_runs(capsys: pytest.CaptureFi
 
 
 def test_a_docker_context_names_the_engine_and_its_tls_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The context is read with the docker SDK from $DOCKER_CONFIG, as `docker context inspect` shows it."""
+    """A context the docker SDK wrote (an http:// host, its TLS files) reads as `docker context inspect` shows it."""
     import trustme
     from docker.context import ContextAPI
     from docker.tls import TLSConfig
@@ -130,20 +131,47 @@ def test_a_docker_context_names_the_engine_and_its_tls_folder(tmp_path: Path, mo
     project_dir.mkdir()
     monkeypatch.chdir(project(project_dir, "qa", "  bluegreen:docker:\n    context: qa-box\n"))
 
-    found = resolve("qa", None, {})
+    env = {"DOCKER_CONFIG": str(config)}
+    found = resolve("qa", None, env)
     assert (found.host, found.source) == ("tcp://10.0.0.7:2376", "Pulumi.qa.yaml: docker.context (context qa-box)")
     assert found.cert_path is not None and (Path(found.cert_path) / "ca.pem").read_bytes() == ca.cert_pem.bytes()
     # A context overrides a host, as for the docker CLI and pulumi-docker; the flag overrides both.
-    both = {"DOCKER_HOST": "unix:///run/other.sock", "DOCKER_CONTEXT": "qa-box"}
+    both = {**env, "DOCKER_HOST": "unix:///run/other.sock", "DOCKER_CONTEXT": "qa-box"}
     assert resolve("qa", None, both).host == "tcp://10.0.0.7:2376"
-    assert resolve("qa", None, {"DOCKER_HOST": "unix:///run/other.sock"}).host == "unix:///run/other.sock"
+    assert resolve("qa", None, {**env, "DOCKER_HOST": "unix:///run/other.sock"}).host == "unix:///run/other.sock"
     assert resolve("qa", "unix:///run/flag.sock", both).host == "unix:///run/flag.sock"
     with pytest.raises(InputError) as unknown:
-        resolve(None, None, {"DOCKER_CONTEXT": "nope"})
+        resolve(None, None, {**env, "DOCKER_CONTEXT": "nope"})
     assert str(unknown.value) == (
         "DOCKER_CONTEXT: got Docker context 'nope'; allowed: one of default, qa-box (`docker context ls`; the "
         "docker config folder is $DOCKER_CONFIG, else ~/.docker)"
     )
+
+
+def test_contexts_are_read_from_docker_config_even_without_a_config_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The docker SDK would look beside ~/.docker/config.json here and find the other engine."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    home_config = tmp_path / "home" / ".docker"
+    home_config.mkdir(parents=True)
+    (home_config / "config.json").write_text("{}")
+    save_context(home_config, "prod-box", "tcp://10.0.0.1:2376")
+    config = tmp_path / "ci-docker-config"
+    save_context(config, "prod-box", "tcp://10.0.0.2:2376")
+
+    assert (
+        resolve(None, None, {"DOCKER_CONFIG": str(config), "DOCKER_CONTEXT": "prod-box"}).host == "tcp://10.0.0.2:2376"
+    )
+    assert context_engine("prod-box", "docker.context", {}).host == "tcp://10.0.0.1:2376", "unset: ~/.docker"
+    assert context_engine("default", "DOCKER_CONTEXT", {"DOCKER_CONFIG": str(config)}).host == DEFAULT_HOST
+    with pytest.raises(InputError) as unknown:
+        context_engine("qa-box", "docker.context", {"DOCKER_CONFIG": str(config)})
+    assert "got Docker context 'qa-box'; allowed: one of default, prod-box " in str(unknown.value)
+    broken = save_context(config, "broken", "tcp://10.0.0.3:2376")
+    broken.write_text("{not json")
+    with pytest.raises(InputError, match=r"docker.context: Docker context 'broken' cannot be read from .*meta.json"):
+        context_engine("broken", "docker.context", {"DOCKER_CONFIG": str(config)})
 
 
 def test_an_exported_context_may_not_override_the_stack_files_host() -> None:

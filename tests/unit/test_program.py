@@ -669,11 +669,11 @@ def test_a_context_and_a_tls_folder_reach_provider_and_every_command() -> None:
 
 def test_the_urls_name_the_host_of_the_stacks_docker_context(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The context's endpoint, read from the docker config folder the provider reads, names the host."""
-    from docker.context import Context
+    from tests.support.docker_context import save_context
 
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
-    Context("prod-box", host="tcp://app-prod-2.internal:2376").save()
+    save_context(tmp_path, "prod-box", "tcp://app-prod-2.internal:2376")
     public = {"docker": {"context": "prod-box"}}
     run = run_program(with_changes(stack_raw("prod"), public), stack="prod")
     assert run.outputs["url"] == "http://app-prod-2.internal:80"
