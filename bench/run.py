@@ -27,12 +27,12 @@ from typing import Any
 
 from bench.app_image import build as build_images
 from bench.app_image import image_size_mb, sh, start_to_healthy
-from bluegreen.conventions import utc_now
-from bluegreen.docker_api import DockerClient
-from bluegreen.hardening import APP_DEFAULT
-from bluegreen.live_router import LiveRouter
-from bluegreen.routing import RoutingPlan, parse_plan
-from bluegreen.switch import SwitchReport, apply_plan
+from bluegreen.colors import utc_now
+from bluegreen.engine.client import DockerClient
+from bluegreen.engine.hardening import APP_DEFAULT
+from bluegreen.plan.model import RoutingPlan, parse_plan
+from bluegreen.release.switch import SwitchReport, apply_plan
+from bluegreen.router.adapter import LiveRouter
 from tests.support.paths import ROOT
 from tests.support.prober import BackgroundProbe, ProbeStats, probe, run_probe
 
@@ -338,7 +338,7 @@ def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any
     """
     import trustme
 
-    from bluegreen.routing import TLS_PORT
+    from bluegreen.router.layout import TLS_PORT
     from tests.support.tlsutil import client_context, issue_pem
 
     ca = trustme.CA()
@@ -391,8 +391,9 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
     is 100 requests/s; the analysis is the bench's own, tighter than the
     defaults (docs/rollouts.md): 2 s windows, 10 requests, one failure tolerated.
     """
-    from bluegreen.metrics import percentile
-    from bluegreen.rollout import RolloutAbortedError, run_rollout
+    from bluegreen.errors import RolloutAbortedError
+    from bluegreen.release.metrics import percentile
+    from bluegreen.release.rollout import run_rollout
     from tests.support.lab import Stack
 
     stack = Stack("bench-canary", app_image)
@@ -481,8 +482,8 @@ def hook_runs(stack: Any, runs: int) -> dict[str, Any]:
     Each run has a new definition (its timeout), so each is a real run; then the same definition again,
     which the runner skips. The command is a bare interpreter start, so the figure is the runner's cost.
     """
-    from bluegreen.hooks import run_hook
-    from bluegreen.settings import CommandHook
+    from bluegreen.config.settings import CommandHook
+    from bluegreen.release.hooks import run_hook
 
     client = DockerClient()
     image = sh("docker", "inspect", "-f", "{{.Image}}", stack.containers["green"][0])
@@ -505,7 +506,7 @@ def hook_runs(stack: Any, runs: int) -> dict[str, Any]:
 
 
 def with_weights(green: int) -> Any:
-    from bluegreen.routing import Weights
+    from bluegreen.plan.model import Weights
 
     return Weights(blue=100 - green, green=green)
 

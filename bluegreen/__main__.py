@@ -2,6 +2,6 @@
 
 import sys
 
-from bluegreen.cli import main
+from bluegreen.cli.main import main
 
 sys.exit(main())

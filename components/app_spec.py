@@ -6,16 +6,16 @@ from typing import Any
 
 import pulumi
 
-from bluegreen.conventions import (
+from bluegreen.colors import Color
+from bluegreen.config.settings import AppSettings
+from bluegreen.engine.container_spec import (
     DATABASE_URL_ENV,
     HEALTHCHECK_INTERVAL,
     HEALTHCHECK_RETRIES,
     HEALTHCHECK_START_PERIOD,
     HEALTHCHECK_TIMEOUT,
-    Color,
 )
-from bluegreen.settings import AppSettings
-from bluegreen.topology import Topology
+from bluegreen.engine.topology import Topology
 
 
 def app_env(topology: Topology, color: Color, database_url: pulumi.Output[str] | None) -> pulumi.Input[list[str]]:

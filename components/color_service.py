@@ -18,9 +18,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.conventions import LOG_OPTS, Color
-from bluegreen.hardening import CAP_DROP
-from bluegreen.topology import Topology
+from bluegreen.colors import Color
+from bluegreen.engine.container_spec import LOG_OPTS
+from bluegreen.engine.hardening import CAP_DROP
+from bluegreen.engine.names import ROLE_APP
+from bluegreen.engine.topology import Topology
 from components.app_spec import app_env, healthcheck
 
 # Container mode's restart policy, unless-stopped, in Swarm's words.
@@ -53,7 +55,7 @@ class ColorService(pulumi.ComponentResource):
         envs = pulumi.Output.from_input(app_env(topology, color, database_url)).apply(
             lambda pairs: {k: v for k, _, v in (pair.partition("=") for pair in pairs)}
         )
-        labels = topology.labels("app", color)
+        labels = topology.labels(ROLE_APP, color)
         grace = f"{app.stop_grace_seconds}s"
         self.service = None
         if spec.replicas > 0:

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.conventions import LOG_OPTS, Color
-from bluegreen.topology import Topology
+from bluegreen.colors import Color
+from bluegreen.engine.container_spec import LOG_OPTS
+from bluegreen.engine.names import ROLE_APP
+from bluegreen.engine.topology import Topology
 from components.app_spec import app_env, healthcheck
 from components.cli import LOCAL_ENGINE, Engine
 from components.hardening import container_args, pids_limit
@@ -62,7 +64,9 @@ class ColorStack(pulumi.ComponentResource):
                 name=names[i],
                 image=image_id,
                 envs=envs,
-                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in topology.labels("app", color).items()],
+                labels=[
+                    docker.ContainerLabelArgs(label=k, value=v) for k, v in topology.labels(ROLE_APP, color).items()
+                ],
                 user=app.user,
                 **container_args(hardening),
                 memory=app.resources.memory_mb,

@@ -7,10 +7,10 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from bluegreen.problems import SettingsError
-from bluegreen.secrets import Secrets
-from bluegreen.settings import StackSettings, parse_settings
-from bluegreen.stackfile import decode_engine_value, project_keys
+from bluegreen.config.secrets import Secrets
+from bluegreen.config.settings import StackSettings, parse_settings
+from bluegreen.config.stackfile import decode_engine_value, project_keys
+from bluegreen.errors import SettingsError
 
 
 def _engine_config() -> dict[str, Any]:

@@ -15,9 +15,10 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from bluegreen.conventions import LOG_OPTS, database_name, database_volume_name
-from bluegreen.hardening import DATABASE
-from bluegreen.topology import Topology
+from bluegreen.engine.container_spec import LOG_OPTS
+from bluegreen.engine.hardening import DATABASE
+from bluegreen.engine.names import ROLE_DATABASE, database_name, database_volume_name
+from bluegreen.engine.topology import Topology
 from components.cli import LOCAL_ENGINE, Engine
 from components.hardening import container_args, pids_limit
 
@@ -53,7 +54,7 @@ class Database(pulumi.ComponentResource):
         )
         host = database_name(topology.deployment)
         image = docker.RemoteImage(f"{name}-image", name=db.image, keep_locally=True, opts=child)
-        labels = topology.labels("database")
+        labels = topology.labels(ROLE_DATABASE)
         volume = docker.Volume(
             f"{name}-data",
             name=database_volume_name(topology.deployment),

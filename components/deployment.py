@@ -16,15 +16,18 @@ from datetime import UTC, datetime
 import pulumi
 import pulumi_docker as docker
 
-from bluegreen.build_context import context_hash
-from bluegreen.conventions import COLORS, Color, contract_problem
-from bluegreen.docker_host import ambient_context_problem, context_engine
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.secrets import Secrets
+from bluegreen.config.settings import BuildImage, StackSettings
+from bluegreen.config.tls import read_certificate
+from bluegreen.engine.host import ambient_context_problem, context_engine
+from bluegreen.engine.names import ROLE_NETWORK
+from bluegreen.engine.topology import Topology
 from bluegreen.errors import InputError
-from bluegreen.routing import RoutingPlan, plan_from_settings
-from bluegreen.secrets import Secrets
-from bluegreen.settings import BuildImage, StackSettings
-from bluegreen.tls import read_certificate
-from bluegreen.topology import Topology
+from bluegreen.images.context import context_hash
+from bluegreen.plan.derive import plan_from_settings
+from bluegreen.plan.model import RoutingPlan
+from bluegreen.plan.traffic import contract_problem
 from components.cli import PROJECT_DIR, Engine
 from components.color_service import ColorService
 from components.color_stack import ColorStack
@@ -137,7 +140,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         network = docker.Network(
             f"{name}-net",
             name=topology.network,
-            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels("network").items()],
+            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels(ROLE_NETWORK).items()],
             # Swarm: an overlay across the nodes, attachable so the router (a plain container) joins it.
             driver="overlay" if topology.swarm else None,
             attachable=True if topology.swarm else None,

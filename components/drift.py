@@ -25,11 +25,11 @@ from typing import Any, cast
 import pulumi
 import pulumi_command as command
 
-from bluegreen.conventions import COLORS, Color
-from bluegreen.problems import Problem
-from bluegreen.router import replacing_changes
-from bluegreen.settings import StackSettings
-from bluegreen.topology import Topology
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.problems import Problem
+from bluegreen.config.settings import StackSettings
+from bluegreen.engine.topology import Topology
+from bluegreen.router.files import replacing_changes
 from components.cli import Engine, bluegreen_cli
 
 IN_SYNC = "in-sync"

@@ -8,7 +8,8 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from bluegreen.hardening import CAP_DROP, CONTAINER_ENV, PIDS_LIMIT_COMMAND, SECURITY_OPTS, Hardening
+from bluegreen.engine.hardening import CAP_DROP, PIDS_LIMIT_COMMAND, SECURITY_OPTS, Hardening
+from bluegreen.env import CONTAINER_ENV
 from components.cli import Engine, bluegreen_cli
 
 

@@ -17,13 +17,13 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_command as command
 
-from bluegreen.conventions import CONTRACT_PREFIX, Color
-from bluegreen.hooks import DEFINITION_ENV, IMAGE_ENV, run_key
-from bluegreen.settings import CommandHook
-from bluegreen.topology import Topology
+from bluegreen.colors import Color
+from bluegreen.config.settings import CommandHook
+from bluegreen.engine.topology import Topology
+from bluegreen.env import HOOK_DEFINITION_ENV, HOOK_IMAGE_ENV, HOOK_RUN_ENV
+from bluegreen.plan.traffic import CONTRACT_PREFIX
+from bluegreen.release.hooks import run_key
 from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
-
-RUN_ENV = "BLUEGREEN_HOOK_RUN"
 
 
 def hook_command(
@@ -42,12 +42,12 @@ def hook_command(
     return command.local.Command(
         name,
         create=bluegreen_cli("hook", "run", *where, "--stage", stage, "--color", color),
-        delete=bluegreen_cli("hook", "remove", *where) + f' --run "${RUN_ENV}"',
+        delete=bluegreen_cli("hook", "remove", *where) + f' --run "${HOOK_RUN_ENV}"',
         environment={
             **engine.env(),
-            DEFINITION_ENV: hook.model_dump_json(by_alias=True),
-            IMAGE_ENV: image_id,
-            RUN_ENV: key,
+            HOOK_DEFINITION_ENV: hook.model_dump_json(by_alias=True),
+            HOOK_IMAGE_ENV: image_id,
+            HOOK_RUN_ENV: key,
         },
         triggers=[key],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),

@@ -19,8 +19,8 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from bluegreen.conventions import IMAGE_REF_ENV
-from bluegreen.settings import BuildImage, ColorSpec, ImageSettings, RegistryImage, S3Image, image_ref
+from bluegreen.config.settings import BuildImage, ColorSpec, ImageSettings, RegistryImage, S3Image, image_ref
+from bluegreen.env import IMAGE_REF_ENV
 from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 
 

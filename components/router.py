@@ -17,9 +17,12 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from bluegreen.conventions import LOG_OPTS, ROUTER_STOP_TIMEOUT
-from bluegreen.hardening import ROUTER
-from bluegreen.router import (
+from bluegreen.engine.container_spec import LOG_OPTS, ROUTER_STOP_TIMEOUT
+from bluegreen.engine.hardening import ROUTER
+from bluegreen.engine.names import ROLE_ROUTER
+from bluegreen.engine.topology import Topology
+from bluegreen.env import ROUTER_FILES_ENV, ROUTER_ID_ENV, ROUTER_IMAGE_ENV
+from bluegreen.router.files import (
     COMMAND,
     FILES_LABEL,
     HEALTHCHECK,
@@ -28,8 +31,7 @@ from bluegreen.router import (
     STOP_SIGNAL,
     router_files_hash,
 )
-from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
-from bluegreen.topology import Topology
+from bluegreen.router.layout import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
 from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 from components.hardening import container_args, pids_limit
 
@@ -54,7 +56,7 @@ class Router(pulumi.ComponentResource):
         self.volume = docker.Volume(
             f"{name}-routing",
             name=topology.routing_volume,
-            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in topology.labels("router").items()],
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in topology.labels(ROLE_ROUTER).items()],
             opts=child,
         )
         # The base config, health script and first routing go into the volume before the
@@ -68,12 +70,12 @@ class Router(pulumi.ComponentResource):
             update=seed_run,
             environment={
                 **engine.env(),
-                "BLUEGREEN_ROUTER_IMAGE": image.image_id,
-                "BLUEGREEN_ROUTER_FILES": files_hash,
+                ROUTER_IMAGE_ENV: image.image_id,
+                ROUTER_FILES_ENV: files_hash,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]),
         )
-        labels = {**topology.labels("router"), FILES_LABEL: files_hash}
+        labels = {**topology.labels(ROLE_ROUTER), FILES_LABEL: files_hash}
         tls = topology.settings.tls
         ports = [
             docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
@@ -128,7 +130,7 @@ class Router(pulumi.ComponentResource):
                 update=install,
                 stdin=pulumi.Output.secret(json.dumps({"certificate": tls.certificate, "key": tls.key})),
                 # A replaced router starts without a certificate: its new id installs it again.
-                environment={**engine.env(), "BLUEGREEN_ROUTER_ID": self.container.id},
+                environment={**engine.env(), ROUTER_ID_ENV: self.container.id},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
             )
         self.register_outputs({"name": topology.router})

@@ -17,10 +17,9 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from bluegreen.conventions import SMOKE_ENV
-from bluegreen.notify import WEBHOOK_ENV
-from bluegreen.routing import RoutingPlan
-from bluegreen.topology import Topology
+from bluegreen.engine.topology import Topology
+from bluegreen.env import OBSERVED_ENV, ROUTER_ID_ENV, SMOKE_ENV, WEBHOOK_ENV
+from bluegreen.plan.model import RoutingPlan
 from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 
 
@@ -59,9 +58,9 @@ class Switch(pulumi.ComponentResource):
             environment={
                 **engine.env(),
                 # A replaced router starts with no routing: its new id re-runs the switch.
-                "BLUEGREEN_ROUTER_ID": router.id,
+                ROUTER_ID_ENV: router.id,
                 # What the drift check saw (components/drift.py); stable while nothing drifts.
-                "BLUEGREEN_OBSERVED": observed,
+                OBSERVED_ENV: observed,
                 **extra,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[router, *(after or []), *containers]),

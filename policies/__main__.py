@@ -7,7 +7,7 @@ server and blocks, so it must never run on import.
 import sys
 from pathlib import Path
 
-# rules.py sits beside this file; it reads bluegreen/conventions.py from the project.
+# rules.py sits beside this file; it reads the bluegreen modules it imports from the project.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

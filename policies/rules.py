@@ -9,7 +9,7 @@ Which stacks count as production or dev comes from the stack name in the
 resource URN, matched against `productionStacks` / `devStacks` (regexes).
 `productionStacks` defaults to the pattern `bluegreen validate` uses: it, the
 label keys, the pinning rule and the traffic rule come from
-bluegreen/conventions.py, the one copy every layer reads.
+bluegreen/ (engine/names.py, images/pinning.py, plan/traffic.py), the one copy every layer reads.
 
 Every rule registers itself with `@resource_rule` / `@stack_rule`, so the pack
 cannot forget one: ALL_POLICIES is whatever this module defines.
@@ -40,21 +40,13 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from bluegreen.conventions import (
-    COLOR_LABEL,
-    COLORS,
-    IMAGE_REF_ENV,
-    IMMUTABLE_TAG_PATTERN,
-    PRODUCTION_STACKS_PATTERN,
-    ROLE_LABEL,
-    Color,
-    contract_problem,
-    image_problem,
-    is_production,
-    is_root_user,
-    traffic_problems,
-)
-from bluegreen.hardening import pids_limit_of
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.stacks import PRODUCTION_STACKS_PATTERN, is_production
+from bluegreen.engine.hardening import is_root_user, pids_limit_of
+from bluegreen.engine.names import COLOR_LABEL, ROLE_APP, ROLE_LABEL, ROLE_ROUTER
+from bluegreen.env import IMAGE_REF_ENV
+from bluegreen.images.pinning import IMMUTABLE_TAG_PATTERN, image_problem
+from bluegreen.plan.traffic import contract_problem, traffic_problems
 
 CONTAINER = "docker:index/container:Container"
 SERVICE = "docker:index/service:Service"  # orchestrator swarm: checked as the container of each of its tasks
@@ -376,7 +368,7 @@ def images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None
     "App containers (every container but the router) define a healthcheck.",
 )
 def app_healthcheck(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if role(args.props) == "router":
+    if role(args.props) == ROLE_ROUTER:
         return  # the router is probed through its status listener by every switch
     tests = value(value(args.props, "healthcheck") or {}, "tests") or []
     if not tests or tests[0] == "NONE":
@@ -415,8 +407,10 @@ def ports_only_router(args: ResourceValidationArgs, report: ReportViolation) -> 
     ports = value(args.props, "ports") or []
     if not ports:
         return
-    if role(args.props) != "router":
-        report(f"container {args.name} publishes host ports; only the router (label {ROLE_LABEL}=router) may", None)
+    if role(args.props) != ROLE_ROUTER:
+        report(
+            f"container {args.name} publishes host ports; only the router (label {ROLE_LABEL}={ROLE_ROUTER}) may", None
+        )
     if re.search(config(args, PORT_SCHEMA, "devStacks"), stack_of(args.urn)):
         for port in ports:
             ip = str(value(port, "ip") or ipaddress.IPv4Address(0))  # unset is Docker's default: every interface
@@ -529,7 +523,7 @@ def _plan(resources: list[PolicyResource]) -> dict[str, Any] | None:
 def _replicas(resources: list[PolicyResource]) -> dict[Color, int]:
     counts: dict[Color, int] = {c: 0 for c in COLORS}
     for resource in resources:
-        if resource.resource_type in (CONTAINER, SERVICE) and role(resource.props) == "app":
+        if resource.resource_type in (CONTAINER, SERVICE) and role(resource.props) == ROLE_APP:
             color = labels(resource.props).get(COLOR_LABEL, "")
             replicated = value(value(resource.props, "mode") or {}, "replicated") or {}
             for known in COLORS:
@@ -544,7 +538,7 @@ def _replicas(resources: list[PolicyResource]) -> dict[Color, int]:
 )
 def stack_shape(args: StackValidationArgs, report: ReportViolation) -> None:
     stacks = [r for r in args.resources if r.resource_type in (COLOR_STACK, COLOR_SERVICE)]
-    routers = [r for r in args.resources if r.resource_type == CONTAINER and role(r.props) == "router"]
+    routers = [r for r in args.resources if r.resource_type == CONTAINER and role(r.props) == ROLE_ROUTER]
     if len(stacks) != 2:
         report(f"expected exactly two colour stacks (blue and green), found {len(stacks)}", None)
     if len(routers) != 1:

@@ -22,21 +22,10 @@ from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
-from bluegreen.conventions import COLORS, IMAGE_ID_PATTERN, OBSERVED_ENV, SMOKE_ENV, deployment_name
-from bluegreen.docker_api import DockerClient
-from bluegreen.docker_host import host_problem, resolve
-from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
-from bluegreen.hooks import DEFINITION_ENV, IMAGE_ENV, remove_run, run_hook
-from bluegreen.image_store import ImageStore, ImageStoreError
-from bluegreen.live_router import LiveRouter, seed_routing_volume
-from bluegreen.metrics import as_json, as_prometheus
-from bluegreen.notify import WEBHOOK_ENV, post
-from bluegreen.problems import Problem, SettingsError
-from bluegreen.reference import reference, with_reference
-from bluegreen.rollout import event_line, run_rollout, steer
-from bluegreen.router import router_files, seed_files
-from bluegreen.routing import LOCAL_PORTS, RoutingPlan, parse_plan
-from bluegreen.settings import (
+from bluegreen.colors import COLORS
+from bluegreen.config.problems import Problem
+from bluegreen.config.reference import reference, with_reference
+from bluegreen.config.settings import (
     MAINTENANCE_MESSAGE_MAX,
     CommandHook,
     Maintenance,
@@ -44,11 +33,35 @@ from bluegreen.settings import (
     StackSettings,
     parse_settings,
 )
-from bluegreen.stack_edit import promote, release
-from bluegreen.stackfile import StackFileError, project_name, read_stack_file, read_text
-from bluegreen.status import deployment_status
-from bluegreen.switch import SwitchReport, apply_plan, rollback, set_maintenance
-from bluegreen.tls import pair_problems, read_certificate
+from bluegreen.config.stack_edit import promote, release
+from bluegreen.config.stackfile import project_name, read_stack_file, read_text
+from bluegreen.config.tls import pair_problems, read_certificate
+from bluegreen.engine.client import DockerClient
+from bluegreen.engine.host import host_problem, resolve
+from bluegreen.engine.names import deployment_name
+from bluegreen.env import HOOK_DEFINITION_ENV, HOOK_IMAGE_ENV, OBSERVED_ENV, SMOKE_ENV, WEBHOOK_ENV
+from bluegreen.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    BluegreenError,
+    ImageStoreError,
+    SettingsError,
+    StackFileError,
+)
+from bluegreen.images.pinning import IMAGE_ID_PATTERN
+from bluegreen.images.store import ImageStore
+from bluegreen.plan.model import RoutingPlan, parse_plan
+from bluegreen.release.hooks import remove_run, run_hook
+from bluegreen.release.metrics import as_json, as_prometheus
+from bluegreen.release.notify import post
+from bluegreen.release.rollout import event_line, run_rollout, steer
+from bluegreen.release.status import deployment_status
+from bluegreen.release.switch import SwitchReport, apply_plan, rollback, set_maintenance
+from bluegreen.router.adapter import LiveRouter
+from bluegreen.router.files import router_files, seed_files
+from bluegreen.router.layout import LOCAL_PORTS
+from bluegreen.router.seed import seed_routing_volume
 
 
 def summary(stack: str, s: StackSettings) -> str:
@@ -439,16 +452,16 @@ def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             removed = remove_run(_client(args), label, args.run)
             out.write(f"{label}: removed {removed} hook container(s) of run {args.run}\n")
             return EXIT_OK
-        raw = os.environ.get(DEFINITION_ENV, "")
+        raw = os.environ.get(HOOK_DEFINITION_ENV, "")
         try:
             hook = CommandHook.model_validate_json(raw)
         except ValidationError as exc:
             raise StackFileError(
-                f"{DEFINITION_ENV}: got {raw[:80]!r}; allowed: a hook as JSON ({exc.errors()[0]['msg']})"
+                f"{HOOK_DEFINITION_ENV}: got {raw[:80]!r}; allowed: a hook as JSON ({exc.errors()[0]['msg']})"
             ) from exc
-        image = os.environ.get(IMAGE_ENV, "")
+        image = os.environ.get(HOOK_IMAGE_ENV, "")
         if not re.match(IMAGE_ID_PATTERN, image):
-            raise StackFileError(f"{IMAGE_ENV}: got {image[:80]!r}; allowed: an image id sha256:<64 hex digits>")
+            raise StackFileError(f"{HOOK_IMAGE_ENV}: got {image[:80]!r}; allowed: an image id sha256:<64 hex digits>")
 
         def say(line: str) -> None:
             err.write(f"hook: {line}\n")
@@ -843,7 +856,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook_sub = hook.add_subparsers(dest="hook_command", required=True, metavar="HOOK_COMMAND", parser_class=_Parser)
     hook_run = hook_sub.add_parser(
         "run",
-        help=f"run the hook in ${DEFINITION_ENV} (JSON) in a colour's image, once per image and definition",
+        help=f"run the hook in ${HOOK_DEFINITION_ENV} (JSON) in a colour's image, once per image and definition",
         description="A one-off container of the colour's first running container: image, environment, network "
         "and limits. It stays, exited, until the hook's next run (docs/database.md).",
     )

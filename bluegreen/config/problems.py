@@ -18,8 +18,6 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from bluegreen.errors import InputError
-
 
 class _Missing:
     def __repr__(self) -> str:
@@ -54,14 +52,6 @@ class Problem:
             "unknownKey": self.unknown_key,
             "allowed": self.allowed,
         }
-
-
-class SettingsError(InputError, ValueError):
-    """Stack config refused; `problems` holds one entry per bad value."""
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
-        super().__init__("\n".join(p.line() for p in self.problems))
 
 
 def show_value(value: Any) -> str:

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from bluegreen.problems import _is_model, _unannotate, _union_members, describe
-from bluegreen.settings import StackSettings
-from bluegreen.stackfile import StackFileError
+from bluegreen.config.problems import _is_model, _unannotate, _union_members, describe
+from bluegreen.config.settings import StackSettings
+from bluegreen.errors import StackFileError
 
 START = "<!-- reference:start -->"
 END = "<!-- reference:end -->"

@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from bluegreen.problems import Problem
+from bluegreen.config.problems import Problem
 
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of a value, not a password  # nosec B105
 

@@ -27,28 +27,19 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from bluegreen.conventions import (
-    COLORS,
-    DATABASE_URL_ENV,
-    DEV_STACKS_PATTERN,
-    IMAGE_ID_PATTERN,
-    IMAGE_TAG_PATTERN,
-    MAX_DRAIN_SECONDS,
-    RESERVED_ENV,
-    Color,
-    Orchestrator,
-    image_problem,
-    is_production,
-    is_root_user,
-    other,
-    traffic_problems,
-)
-from bluegreen.docker_host import ALLOWED as DOCKER_HOST_ALLOWED
-from bluegreen.docker_host import PATTERN as DOCKER_HOST_PATTERN
-from bluegreen.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening
-from bluegreen.problems import MISSING, Problem, SettingsError, problems_from_validation_error
-from bluegreen.secrets import SECRET_PLACEHOLDER, misplaced_secrets, redact, top_level
-from bluegreen.tls import HOW_TO_SET, pair_problems
+from bluegreen.colors import COLORS, Color, other
+from bluegreen.config.problems import MISSING, Problem, problems_from_validation_error
+from bluegreen.config.secrets import SECRET_PLACEHOLDER, misplaced_secrets, redact, top_level
+from bluegreen.config.stacks import DEV_STACKS_PATTERN, is_production
+from bluegreen.config.tls import HOW_TO_SET, pair_problems
+from bluegreen.engine.container_spec import DATABASE_URL_ENV, MAX_DRAIN_SECONDS, RESERVED_ENV
+from bluegreen.engine.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening, is_root_user
+from bluegreen.engine.host import ALLOWED as DOCKER_HOST_ALLOWED
+from bluegreen.engine.host import PATTERN as DOCKER_HOST_PATTERN
+from bluegreen.engine.names import Orchestrator
+from bluegreen.errors import SettingsError
+from bluegreen.images.pinning import IMAGE_ID_PATTERN, IMAGE_TAG_PATTERN, image_problem
+from bluegreen.plan.traffic import traffic_problems
 
 Stickiness = Literal["none", "cookie", "ip"]
 Profile = Literal["development", "staging", "production"]

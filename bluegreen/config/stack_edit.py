@@ -19,9 +19,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bluegreen.conventions import Color, other
-from bluegreen.settings import StackSettings, parse_settings
-from bluegreen.stackfile import StackFileError, project_defaults, read_stack_file, read_text
+from bluegreen.colors import Color, other
+from bluegreen.config.settings import StackSettings, parse_settings
+from bluegreen.config.stackfile import project_defaults, read_stack_file, read_text
+from bluegreen.errors import StackFileError
 
 
 @dataclass(frozen=True)

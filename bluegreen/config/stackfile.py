@@ -17,18 +17,14 @@ from typing import Any
 
 import yaml
 
-from bluegreen.errors import InputError
-from bluegreen.problems import Problem, SettingsError
-from bluegreen.secrets import SECRET_PLACEHOLDER
+from bluegreen.config.problems import Problem
+from bluegreen.config.secrets import SECRET_PLACEHOLDER
+from bluegreen.errors import SettingsError, StackFileError
 
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[^.]+(?:\.[^.]+)*)\.ya?ml$")
 # Config namespaces of the providers this program uses or Pulumi itself reads:
 # their keys are not ours to validate, and must not be refused.
 PROVIDER_NAMESPACES = ("aws", "command", "docker", "pulumi")
-
-
-class StackFileError(InputError):
-    """A project or stack file that cannot be read; the message names the file."""
 
 
 @dataclass(frozen=True)

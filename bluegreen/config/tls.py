@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.problems import Problem
+from bluegreen.config.problems import Problem
 
 # cryptography is imported where a certificate is parsed, not here: every CLI start
 # (a rollback included) imports this module through the settings, and the import
 # alone costs about 30 ms.
 
 EXPIRY_WARNING_DAYS = 14
-CERTIFICATE_FILE = "cert.pem"
-KEY_FILE = "key.pem"
 HOW_TO_SET = 'pulumi config set --secret --path tls.{key} -- "$(cat {file})"'
 
 

@@ -38,21 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.docker_host import host_problem, resolve
-from bluegreen.docker_sdk import sdk
-from bluegreen.errors import BluegreenError, InputError
+from bluegreen.engine.host import host_problem, resolve
+from bluegreen.engine.sdk import sdk
+from bluegreen.errors import DockerError, EngineUnreachableError
 
 if TYPE_CHECKING:
     import docker
     import docker.tls
-
-
-class DockerError(BluegreenError):
-    """The engine refused a call; the message says which."""
-
-
-class EngineUnreachableError(DockerError, InputError):
-    """No engine answers at the given address: the address (DOCKER_HOST) is the thing to fix."""
 
 
 @dataclass(frozen=True)

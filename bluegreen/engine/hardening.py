@@ -24,11 +24,16 @@ SECURITY_OPTS = (NO_NEW_PRIVILEGES,)
 TMP = "/tmp"  # noqa: S108 - the container's own tmpfs, not the host's /tmp  # nosec B108
 
 PIDS_LIMIT_COMMAND = "pids-limit"  # `bluegreen pids-limit --limit N CONTAINER`
-CONTAINER_ENV = "BLUEGREEN_CONTAINER"  # the container id, in that command's environment
 APP_PIDS_LIMIT = 256  # uvicorn, its threads and a healthcheck; a fork bomb stops here
 APP_TMPFS_MB = 64
 ROUTER_PIDS_LIMIT = 512  # nginx workers, the switch's exec'd scripts and the healthcheck
 ROUTER_TMPFS_MB = 64  # pid file and proxy buffers that spill to disk (routing.py puts them in /tmp)
+
+
+def is_root_user(user: str) -> bool:
+    """uid 0 in every spelling Docker accepts: `0`, `00`, `0:0`, `root`, `root:root`, `0:1000`."""
+    uid = user.strip().split(":", 1)[0].strip()
+    return uid == "root" or (uid.isdigit() and int(uid) == 0)
 
 
 def tmpfs_options(size_mb: int) -> str:

@@ -57,7 +57,8 @@ def stack_file_docker(stack: str, folder: Path = Path()) -> Mapping[str, Any]:
     A secret host (`secure:`) cannot be read without Pulumi: the caller is told
     to export DOCKER_HOST (Pulumi's own commands set it from the decrypted value).
     """
-    from bluegreen.stackfile import StackFileError, read_stack_file
+    from bluegreen.config.stackfile import read_stack_file
+    from bluegreen.errors import StackFileError
 
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.exists():

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bluegreen.conventions import COLOR_LABEL, DIGEST_LABEL, SPEC_LABEL, VERSION_LABEL, task_name
+from bluegreen.engine.names import COLOR_LABEL, DIGEST_LABEL, SPEC_LABEL, VERSION_LABEL, task_name
 
 # Task states before "running", in Swarm's order; a task in any of them may still come up.
 TASK_COMING = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting")

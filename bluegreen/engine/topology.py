@@ -24,26 +24,26 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bluegreen.conventions import (
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.secrets import Secrets, keyed_digest
+from bluegreen.config.settings import StackSettings
+from bluegreen.engine.container_spec import program_env
+from bluegreen.engine.names import (
     COLOR_LABEL,
-    COLORS,
     DEPLOYMENT_LABEL,
     DIGEST_LABEL,
     ROLE_LABEL,
     SPEC_LABEL,
     VERSION_LABEL,
-    Color,
+    Role,
     deployment_name,
-    is_immutable_tag,
     network_name,
-    program_env,
     router_name,
     routing_volume_name,
     service_name,
     task_name,
 )
-from bluegreen.secrets import Secrets, keyed_digest
-from bluegreen.settings import StackSettings
+from bluegreen.images.pinning import is_immutable_tag
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ class Topology:
     def all_aliases(self, name_key: str | None = None) -> dict[Color, str | None]:
         return {c: self.app_alias(c, name_key) for c in COLORS}
 
-    def labels(self, role: str, color: Color | None = None) -> dict[str, str]:
+    def labels(self, role: Role, color: Color | None = None) -> dict[str, str]:
         labels = {DEPLOYMENT_LABEL: self.deployment, ROLE_LABEL: role}
         if color is not None:
             labels[COLOR_LABEL] = color

@@ -39,22 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bluegreen.conventions import IMAGE_TAG_PATTERN, utc_now
-from bluegreen.errors import BluegreenError, InputError
+from bluegreen.colors import utc_now
+from bluegreen.errors import ImageInputError, ImageStoreError
+from bluegreen.images.pinning import IMAGE_TAG_PATTERN
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
 HISTORY_LIMIT = 50
 _TAG = re.compile(IMAGE_TAG_PATTERN)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,127}$")
 _ENV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-
-
-class ImageStoreError(BluegreenError):
-    """A failed store operation; the message says which and why."""
-
-
-class ImageInputError(ImageStoreError, InputError):
-    """A reference, name or environment that cannot be used; nothing was read or written."""
 
 
 def split_ref(ref: str) -> tuple[str, str]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from bluegreen.metrics import ColorMetrics
-from bluegreen.settings import Analysis
+from bluegreen.config.settings import Analysis
+from bluegreen.release.metrics import ColorMetrics
 
 
 class Outcome(enum.StrEnum):

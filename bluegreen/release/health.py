@@ -16,18 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bluegreen.errors import BluegreenError
-from bluegreen.live_router import HttpResult
-from bluegreen.settings import HealthGate
-from bluegreen.targets import Inspector, Resolver
+from bluegreen.config.settings import HealthGate
+from bluegreen.engine.targets import Inspector, Resolver
+from bluegreen.errors import GateError
+from bluegreen.router.seam import HttpResult
 
 __all__ = ["GateError", "GateResult", "Inspector", "run_gate"]
 
 MAX_BACKOFF_SECONDS = 5.0
-
-
-class GateError(BluegreenError):
-    """A container did not pass; the message names it and the last result."""
 
 
 class Prober(Protocol):

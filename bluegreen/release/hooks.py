@@ -22,36 +22,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.conventions import (
+from bluegreen.colors import Color
+from bluegreen.config.settings import CommandHook
+from bluegreen.engine.client import DockerClient
+from bluegreen.engine.names import (
     COLOR_LABEL,
     DEPLOYMENT_LABEL,
     DIGEST_LABEL,
     HOOK_LABEL,
     HOOK_RUN_LABEL,
     HOOK_STAGE_LABEL,
+    ROLE_APP,
+    ROLE_HOOK,
     ROLE_LABEL,
     VERSION_LABEL,
-    Color,
     hook_container_name,
 )
-from bluegreen.docker_api import DockerClient
-from bluegreen.errors import BluegreenError, InputError
-from bluegreen.settings import CommandHook
+from bluegreen.errors import BluegreenError, HookFailedError, InputError
 
-HOOK_ROLE = "hook"
 TAIL_LINES = 20
 POLL_SECONDS = 0.2
-DEFINITION_ENV = "BLUEGREEN_HOOK"  # the hook's definition (JSON) in the runner's environment
-IMAGE_ENV = "BLUEGREEN_HOOK_IMAGE"  # the image id it runs in: the colour's image of this update
 Log = Callable[[str], None]
 # Copied from the colour's container, so the hook runs under the same limits and hardening.
 HOST_CONFIG_KEYS = (
     "Memory", "NanoCpus", "CapDrop", "CapAdd", "SecurityOpt", "ReadonlyRootfs", "Tmpfs", "PidsLimit", "LogConfig",
 )  # fmt: skip
-
-
-class HookFailedError(BluegreenError):
-    """The hook exited non-zero or ran out of time; traffic was not touched."""
 
 
 def definition_hash(hook: CommandHook) -> str:
@@ -79,7 +74,9 @@ def colour_container(client: DockerClient, deployment: str, color: Color, image:
     During a release the colour's replaced containers still run (Pulumi deletes them last): the image
     the program built for this run picks the new ones.
     """
-    found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app", COLOR_LABEL: color}, all_states=False)
+    found = client.containers(
+        {DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_APP, COLOR_LABEL: color}, all_states=False
+    )
     on_image = sorted(c["Names"][0].lstrip("/") for c in found if c.get("ImageID") == image)
     if not on_image:
         raise InputError(
@@ -108,7 +105,7 @@ def container_spec(
         "Healthcheck": {"Test": ["NONE"]},
         "Labels": {
             DEPLOYMENT_LABEL: deployment,
-            ROLE_LABEL: HOOK_ROLE,
+            ROLE_LABEL: ROLE_HOOK,
             HOOK_LABEL: hook.name,
             HOOK_STAGE_LABEL: stage,
             HOOK_RUN_LABEL: key,
@@ -182,7 +179,7 @@ def _failure(stage: str, hook: CommandHook, what: str, client: DockerClient, nam
 
 def remove_run(client: DockerClient, deployment: str, key: str) -> int:
     """Remove the hook containers of one run (what a deleted hook resource leaves); returns how many."""
-    found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: HOOK_ROLE, HOOK_RUN_LABEL: key})
+    found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_HOOK, HOOK_RUN_LABEL: key})
     for container in found:
         client.request("DELETE", f"/containers/{container['Id']}?force=1", allow=(404,))
     return len(found)

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bluegreen.conventions import COLORS, Color
+from bluegreen.colors import COLORS, Color
 
 # nginx writes its access log in 32 KiB buffers flushed every second: the last
 # second of the log may not be there yet, so a window ends this long ago.

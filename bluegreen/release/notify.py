@@ -12,7 +12,6 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-WEBHOOK_ENV = "BLUEGREEN_WEBHOOK_URL"  # the Switch passes notifications.webhookUrl here, as a secret
 TIMEOUT_SECONDS = 5.0
 
 

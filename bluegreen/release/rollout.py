@@ -21,17 +21,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bluegreen.analysis import Outcome, Verdict, judge
-from bluegreen.conventions import Color, other, utc_now
-from bluegreen.errors import BluegreenError
-from bluegreen.health import Inspector
-from bluegreen.metrics import FLUSH_LAG_SECONDS, ColorMetrics
-from bluegreen.routing import RoutingPlan, parse_plan, rollback_plan
-from bluegreen.settings import Rollout, RolloutStep, SmokeCheck
-from bluegreen.switch import LockingProber, RouterPort, SwitchReport, apply_plan, live_plan, new_lock
+from bluegreen.colors import Color, other, utc_now
+from bluegreen.config.settings import Rollout, RolloutStep, SmokeCheck
+from bluegreen.engine.targets import Inspector
+from bluegreen.errors import AbortDecidedError, BluegreenError, RolloutAbortedError
+from bluegreen.plan.derive import rollback_plan
+from bluegreen.plan.model import RoutingPlan, parse_plan
+from bluegreen.release.analysis import Outcome, Verdict, judge
+from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics
+from bluegreen.release.switch import LockingProber, RouterPort, SwitchReport, apply_plan, live_plan, new_lock
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -46,15 +46,6 @@ class RolloutPort(RouterPort, Protocol):
     def write_progress(self, progress: Mapping[str, Any] | None) -> None: ...
 
     def leave_command(self, command: str) -> None: ...
-
-
-class RolloutAbortedError(BluegreenError):
-    """The candidate failed its analysis (or was aborted by hand); the stable colour is back at 100%."""
-
-
-@dataclass(frozen=True)
-class _AbortError(Exception):
-    reason: str
 
 
 def with_share(plan: RoutingPlan, share: int) -> RoutingPlan:
@@ -123,7 +114,7 @@ def run_rollout(
         )  # fmt: skip
         say({"event": "promoted", **base, "weight": target.weight(candidate)})
         return report
-    except _AbortError as stop:
+    except AbortDecidedError as stop:
         reason = f"rollout aborted at {candidate} {share}%: {stop.reason}"
         apply_plan(
             router, inspector, rollback_plan(target, max_successes=1), source="rollout-abort", lock_wait=lock_wait,
@@ -160,7 +151,7 @@ def _analyse(
             say({"event": action, **base, "weight": step.weight, "by": who})
             if action == "promote":
                 return command
-            raise _AbortError(f"aborted by {who or 'an operator'}")
+            raise AbortDecidedError(f"aborted by {who or 'an operator'}")
         found = router.metrics(rules.interval_seconds)
         verdict: Verdict = judge(found[candidate], found[stable], rules, rules.interval_seconds)
         figures: dict[str, Any] = {candidate: found[candidate].as_json(), stable: found[stable].as_json()}
@@ -169,12 +160,14 @@ def _analyse(
         if verdict.outcome is Outcome.FAIL:
             failures += 1
             if failures > rules.failure_limit:
-                raise _AbortError(verdict.reason)
+                raise AbortDecidedError(verdict.reason)
         elapsed = clock() - started
         if verdict.outcome is Outcome.PASS and elapsed >= step.pause_seconds:
             return "pass"
         if elapsed >= rollout.progress_deadline_seconds:
-            raise _AbortError(f"no passing window in {rollout.progress_deadline_seconds:g} s (last: {verdict.reason})")
+            raise AbortDecidedError(
+                f"no passing window in {rollout.progress_deadline_seconds:g} s (last: {verdict.reason})"
+            )
         due += rules.interval_seconds
 
 

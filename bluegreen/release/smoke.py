@@ -14,20 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from bluegreen.conventions import COLORS, Color
-from bluegreen.live_router import HttpResult
-from bluegreen.routing import LOCAL_PORTS, RoutingPlan
-from bluegreen.settings import SmokeCheck
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.settings import SmokeCheck
+from bluegreen.errors import SmokeFailedError
+from bluegreen.plan.model import RoutingPlan
+from bluegreen.router.layout import LOCAL_PORTS
+from bluegreen.router.seam import HttpResult
 
 BODY_EXCERPT = 200
 
 
 class Fetcher(Protocol):
     def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]: ...
-
-
-class SmokeFailedError(Exception):
-    """A check answered what it must not; the message names the path, the status and the body."""
 
 
 def candidate(live: RoutingPlan | None, plan: RoutingPlan) -> Color | None:

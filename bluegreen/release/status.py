@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL, SWARM_TASK_LABEL
-from bluegreen.docker_api import DockerClient
-from bluegreen.live_router import LiveRouter
-from bluegreen.router import live_spec
-from bluegreen.targets import Target, container_target, task_targets
-from bluegreen.tls import read_certificate
+from bluegreen.config.tls import read_certificate
+from bluegreen.engine.client import DockerClient
+from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_APP, ROLE_LABEL, SWARM_TASK_LABEL
+from bluegreen.engine.targets import Target, container_target, task_targets
+from bluegreen.router.adapter import LiveRouter
+from bluegreen.router.files import live_spec
 
 
 def _certificate(pem: str | None, warnings: list[str]) -> dict[str, object] | None:
@@ -34,7 +34,7 @@ def _certificate(pem: str | None, warnings: list[str]) -> dict[str, object] | No
 
 def app_targets(client: DockerClient, deployment: str) -> list[Target]:
     """Every app container, and in swarm mode every task Swarm wants running, of the deployment."""
-    labels = {DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "app"}
+    labels = {DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_APP}
     targets = [
         container_target(c["Names"][0].lstrip("/"), client.inspect(c["Id"]))
         for c in client.containers(labels)

@@ -26,30 +26,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bluegreen.conventions import COLORS, utc_now
-from bluegreen.docker_api import DockerError
-from bluegreen.errors import BluegreenError, InputError, OutcomeUnknownError
-from bluegreen.health import GateError, GateResult, Inspector, run_gate
-from bluegreen.live_router import (
-    LIVE_PLAN,
-    PROGRAM_PLAN,
-    Begun,
+from bluegreen.colors import COLORS, utc_now
+from bluegreen.config.settings import Maintenance, SmokeCheck
+from bluegreen.engine.targets import Inspector, Resolver
+from bluegreen.errors import (
+    BluegreenError,
     ConfigRefusedError,
-    HttpResult,
-    Lock,
+    DockerError,
+    GateError,
+    InputError,
     LockHeldError,
     LockLostError,
     NotLiveError,
-    Publication,
+    OutcomeUnknownError,
     RouterError,
-    Snapshot,
-    snapshot_of,
+    SettingsError,
+    SmokeFailedError,
+    SwitchError,
 )
-from bluegreen.problems import SettingsError
-from bluegreen.routing import STATE_FILE, Rendered, RoutingPlan, parse_plan, render, rollback_plan
-from bluegreen.settings import Maintenance, SmokeCheck
-from bluegreen.smoke import SmokeFailedError, run_smoke
-from bluegreen.targets import Resolver
+from bluegreen.plan.derive import rollback_plan
+from bluegreen.plan.model import RoutingPlan, parse_plan
+from bluegreen.release.health import GateResult, run_gate
+from bluegreen.release.smoke import run_smoke
+from bluegreen.router.adapter import snapshot_of
+from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
+from bluegreen.router.render import Rendered, render
+from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot
 
 VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
@@ -75,10 +77,6 @@ class RouterPort(Protocol):
     def release(self, lock: Lock) -> None: ...
 
     def old_workers(self) -> int: ...
-
-
-class SwitchError(BluegreenError):
-    """The switch did not happen; the previous routing is still (or again) live."""
 
 
 @dataclass

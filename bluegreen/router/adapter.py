@@ -13,133 +13,37 @@ includes point into `current` (docs/routing.md, "How a switch publishes").
 
 from __future__ import annotations
 
-import enum
-import functools
 import json
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
-from bluegreen.conventions import DEPLOYMENT_LABEL, ROLE_LABEL, Color
-from bluegreen.docker_api import DockerClient, DockerError, tar_files
-from bluegreen.errors import EXIT_LOCKED, BluegreenError, OutcomeUnknownError
-from bluegreen.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
-from bluegreen.routing import ROUTING_DIR, STATUS_PATH, STATUS_PORT, TLS_DIR
-from bluegreen.tls import CERTIFICATE_FILE, KEY_FILE
-
-LIVE_PLAN = "plan.json"
-PROGRAM_PLAN = "program-plan.json"
-ROLLOUT_PROGRESS = "rollout.json"  # written by a running rollout, gone when it ends
-ROLLOUT_COMMAND = "rollout-command"  # `promote <who>` or `abort <who>`, left for its next window
-
-
-class ScriptExit(enum.IntEnum):
-    """Exit codes of the scripts in bluegreen/sh/, the one place Python reads them."""
-
-    OK = 0
-    CONFIG_REFUSED = 3
-    NOT_LIVE = 5
-    LOCK_LOST = 6
-    NOT_WRITABLE = 7
-    UNUSABLE = 10
-
-
-@functools.cache
-def script(name: str) -> str:
-    """bluegreen/sh/lib.sh followed by bluegreen/sh/<name>.sh: the text one exec runs."""
-    folder = resources.files("bluegreen").joinpath("sh")
-    return folder.joinpath("lib.sh").read_text(encoding="utf-8") + folder.joinpath(f"{name}.sh").read_text(
-        encoding="utf-8"
-    )
-
-
-_STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
-
-
-def seed_routing_volume(client: DockerClient, image: str, volume: str, user: str, files: Mapping[str, str]) -> None:
-    """Files into the routing volume (names relative to it), the volume and they owned by `user` (uid:gid).
-
-    Through a container of the router's image that is created and never
-    started: a fresh volume belongs to root, the router's root filesystem is
-    read-only (Docker takes an archive only into a volume there), and the
-    router itself runs without the capabilities to change either. No process
-    runs, as root or otherwise; the archive API writes while it is mounted.
-    """
-    uid, gid = (int(x) for x in user.split(":"))
-    helper = f"{volume}-seed"
-    body = {
-        "Image": image, "Cmd": ["true"], "Entrypoint": [], "NetworkDisabled": True,
-        "Labels": {ROLE_LABEL: "seed"},
-        "HostConfig": {"Mounts": [{"Type": "volume", "Source": volume, "Target": ROUTING_DIR}]},
-    }  # fmt: skip
-    client.request("DELETE", f"/containers/{helper}?force=1", allow=(404,))
-    client.request("POST", f"/containers/create?name={helper}", body)
-    try:
-        archive = tar_files(files, uid, gid, directory=ROUTING_DIR)
-        client.put_archive(helper, ROUTING_DIR.rsplit("/", 1)[0], archive)
-    finally:
-        client.request("DELETE", f"/containers/{helper}?force=1", allow=(404,))
-
-
-class RouterError(BluegreenError):
-    """The router cannot be found or did not do what was asked; the message says what."""
-
-
-class ConfigRefusedError(RouterError):
-    """`nginx -t` refused the new routing; the previous files are back in place."""
-
-
-class NotLiveError(RouterError):
-    """nginx took the reload signal but never served the new config; files are still the new ones."""
-
-
-class LockHeldError(RouterError):
-    """Another switch held the router's lock for longer than we would wait; nothing was changed."""
-
-    exit_code = EXIT_LOCKED
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    status: dict[str, Any]
-    live_record: dict[str, Any] | None
-    program_record: dict[str, Any] | None
-    unreadable: list[str] = field(default_factory=list)
-    certificate: str | None = None  # the PEM chain the router serves (tls/current), when it has one
-    rollout: dict[str, Any] | None = None  # the rollout in progress (ROLLOUT_PROGRESS), when one runs
-
-
-@dataclass(frozen=True)
-class Lock:
-    """One switch's claim on a router: who, and for how long (the router's clock decides)."""
-
-    token: str
-    owner: str
-    ttl_seconds: int
-
-
-@dataclass(frozen=True)
-class Begun:
-    """What the first exec of a switch saw: the lock (taken, or its holder), the live snapshot, first probes."""
-
-    acquired: bool
-    holder: str
-    snapshot: Snapshot | None
-    results: list[HttpResult]
-
-
-@dataclass(frozen=True)
-class Publication:
-    """A generation to make live: its files, and what the router must report once it is."""
-
-    generation: str
-    files: Mapping[str, str]
-    reload: bool
-    config_hash: str
-    plan_hash: str
-    verify_seconds: float = 10.0
+from bluegreen.colors import Color
+from bluegreen.engine.client import DockerClient, tar_files
+from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_LABEL, ROLE_ROUTER
+from bluegreen.errors import (
+    ConfigRefusedError,
+    DockerError,
+    LockLostError,
+    NotLiveError,
+    OutcomeUnknownError,
+    RouterError,
+)
+from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
+from bluegreen.router.layout import (
+    CERTIFICATE_FILE,
+    KEY_FILE,
+    LIVE_PLAN,
+    PROGRAM_PLAN,
+    ROLLOUT_COMMAND,
+    ROLLOUT_PROGRESS,
+    ROUTING_DIR,
+    STATUS_PATH,
+    STATUS_PORT,
+    TLS_DIR,
+)
+from bluegreen.router.scripts import ScriptExit, script
+from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot, parse_response
+from bluegreen.router.seed import seed_routing_volume
 
 
 def _json(text: str, what: str) -> dict[str, Any]:
@@ -163,31 +67,6 @@ def _record(text: str, name: str, unreadable: list[str]) -> dict[str, Any] | Non
     return data
 
 
-@dataclass(frozen=True)
-class HttpResult:
-    status: int | None  # None: no HTTP answer at all
-    body: str
-    detail: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
-def _parse_response(raw: str) -> HttpResult:
-    match = _STATUS_LINE.search(raw)
-    if match is None:
-        detail = raw.strip().splitlines()[-1] if raw.strip() else "no answer"
-        return HttpResult(None, "", detail[:200])
-    status = int(match.group(1))
-    body = raw.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in raw else ""
-    if not body.strip():
-        # busybox wget prints headers on stderr and the body on stdout: take the JSON line.
-        lines = [line for line in raw.splitlines() if line.startswith("{")]
-        body = lines[-1] if lines else ""
-    return HttpResult(status, body.strip(), f"HTTP {status}")
-
-
 class LiveRouter:
     def __init__(self, client: DockerClient, container: str, info: dict[str, Any] | None = None) -> None:
         self.client = client
@@ -204,13 +83,13 @@ class LiveRouter:
 
     @classmethod
     def find(cls, client: DockerClient, deployment: str) -> LiveRouter:
-        found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: "router"})
+        found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_ROUTER})
         running = [c for c in found if c.get("State") == "running"]
         if not running:
             state = f" ({found[0]['Names'][0].lstrip('/')} is {found[0].get('State')})" if found else ""
             raise RouterError(
                 f"no running router for {deployment} at {client.host}{state}: "
-                f"expected a container labelled {DEPLOYMENT_LABEL}={deployment}, {ROLE_LABEL}=router"
+                f"expected a container labelled {DEPLOYMENT_LABEL}={deployment}, {ROLE_LABEL}={ROLE_ROUTER}"
             )
         if len(running) > 1:
             names = ", ".join(c["Names"][0].lstrip("/") for c in running)
@@ -231,7 +110,7 @@ class LiveRouter:
 
     def _parse_probes(self, out: str, expected: int) -> list[HttpResult]:
         sections = out.split("\n@@bluegreen ")[1:]
-        results = [_parse_response(s.split("\n", 1)[1] if "\n" in s else "") for s in sections]
+        results = [parse_response(s.split("\n", 1)[1] if "\n" in s else "") for s in sections]
         if len(results) != expected:
             raise RouterError(f"probe in {self.container} returned {len(results)} answers for {expected} targets")
         return results
@@ -280,7 +159,7 @@ class LiveRouter:
         self.client.put_archive(self.container, ROUTING_DIR, tar_files(files, uid, gid))
 
     def _parse_snapshot(self, parts: Mapping[str, str]) -> Snapshot:
-        result = _parse_response(parts.get("status", ""))
+        result = parse_response(parts.get("status", ""))
         if not result.ok:
             raise RouterError(f"router {self.container} status: {result.detail}")
         unreadable: list[str] = []
@@ -393,10 +272,6 @@ class LiveRouter:
         if code != 0:
             raise RouterError(f"counting old workers in {self.container} failed: {_last_line(out)}")
         return int(out.strip() or 0)
-
-
-class LockLostError(RouterError):
-    """The lock expired mid-switch and another switch took it; nothing was published."""
 
 
 def snapshot_of(begun: Begun, container: str) -> Snapshot:

@@ -16,9 +16,12 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.live_router import script
-from bluegreen.routing import (
+from bluegreen.config.settings import RouterSettings
+from bluegreen.router.layout import (
+    BASE_CONFIG,
     COOKIE_KEY_FILE,
+    HEALTH_SCRIPT,
+    HTTP_CONF,
     LIVE_PORT,
     LOCAL_PORTS,
     PREVIEW_PORT,
@@ -27,20 +30,20 @@ from bluegreen.routing import (
     STATUS_PORT,
     TLS_PORT,
 )
-from bluegreen.settings import RouterSettings
+from bluegreen.router.scripts import script
 
 # In the routing volume, not /etc/nginx: the router's root filesystem is read-only
-# (bluegreen.hardening). The program seeds the volume before the router starts
-# (live_router.seed_routing_volume): pulumi-docker's uploads extract at "/",
+# (bluegreen/engine/hardening.py). The program seeds the volume before the router starts
+# (router/seed.py): pulumi-docker's uploads extract at "/",
 # which Docker refuses for a read-only container.
-BASE_CONFIG_PATH = f"{ROUTING_DIR}/nginx.conf"
+BASE_CONFIG_PATH = f"{ROUTING_DIR}/{BASE_CONFIG}"
 STOP_SIGNAL = "SIGQUIT"  # nginx's graceful stop: in-flight requests finish
 # Requests reach the app on a new connection each (routing is decided per request,
 # so there is no fixed upstream to keep alive): reuse TIME_WAIT ports.
 ROUTER_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1"}
 COMMAND = ["nginx", "-c", BASE_CONFIG_PATH, "-g", "daemon off;"]
 ROUTER_USER = "101:101"  # nginx-unprivileged's uid; the stand-in image uses the same
-HEALTH_SCRIPT_PATH = f"{ROUTING_DIR}/health.sh"
+HEALTH_SCRIPT_PATH = f"{ROUTING_DIR}/{HEALTH_SCRIPT}"
 FILES_LABEL = "bluegreen.router-files"  # router_files_hash() of what the seed wrote for this router
 
 
@@ -65,7 +68,7 @@ class Healthcheck:
 
 HEALTHCHECK = Healthcheck()
 
-BASE_CONFIG = f"""\
+BASE_NGINX_CONF = f"""\
 # bluegreen router. Routing lives in {ROUTING_DIR}/ and is replaced by
 # `python -m bluegreen switch`; this file only changes with the router itself.
 worker_processes auto;
@@ -136,8 +139,8 @@ server {{
 def router_files() -> dict[str, str]:
     """Files seeded into the routing volume before the router starts (name in ROUTING_DIR -> content)."""
     files = {
-        BASE_CONFIG_PATH: BASE_CONFIG,
-        f"{ROUTING_DIR}/http.conf": INITIAL_ROUTING,
+        BASE_CONFIG_PATH: BASE_NGINX_CONF,
+        f"{ROUTING_DIR}/{HTTP_CONF}": INITIAL_ROUTING,
         HEALTH_SCRIPT_PATH: script("health"),
     }
     return {path.removeprefix(f"{ROUTING_DIR}/"): text for path, text in files.items()}

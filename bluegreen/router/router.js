@@ -11,9 +11,15 @@
 var fs = require("fs");
 var crypto = require("crypto");
 
+// bluegreen:layout begin (rendered from bluegreen/router/layout.py)
 var ROOT = "/etc/nginx/bluegreen/";
-var STICKY_COOKIE = "bg_bucket";
+var STATE_FILE = "state.json";
+var CURRENT = "current";
+var PREVIOUS = "previous";
 var COOKIE_KEY = "cookie.key";
+var STICKY_COOKIE = "bg_bucket";
+var TLS_CURRENT = "tls/current";
+// bluegreen:layout end
 
 // One read per request: the route and the cookie of a request come from the same state,
 // and the router's CPU is not spent parsing it twice.
@@ -25,10 +31,10 @@ function readState(r) {
         return memo.state;
     }
     var state = null;
-    var names = ["current", "previous"];
+    var names = [CURRENT, PREVIOUS];
     for (var i = 0; i < names.length && state === null; i++) {
         try {
-            var found = JSON.parse(fs.readFileSync(ROOT + names[i] + "/state.json", "utf8"));
+            var found = JSON.parse(fs.readFileSync(ROOT + names[i] + "/" + STATE_FILE, "utf8"));
             if (found && found.weights && found.targets) {
                 found.source = names[i];
                 state = found;
@@ -197,7 +203,7 @@ function unavailable(r) {
 // certificate and key come from the same one); "" before any is installed: the handshake fails.
 function tlsDir(r) {
     try {
-        return fs.realpathSync(ROOT + "tls/current");
+        return fs.realpathSync(ROOT + TLS_CURRENT);
     } catch (e) {
         return "";
     }

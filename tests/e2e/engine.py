@@ -48,7 +48,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from bluegreen.docker_api import DockerClient, DockerError, tar_files
+from bluegreen.engine.client import DockerClient, tar_files
+from bluegreen.errors import DockerError
 from tests.support.dockergate import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from tests.support.paths import ROOT
 from tests.support.pulumi_harness import RecordingMocks, is_secret, run_program

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from bluegreen.hardening import DATABASE
+from bluegreen.engine.hardening import DATABASE
 from bluegreen_app import db
 from bluegreen_app.config import load_config
 from bluegreen_app.web import create_app

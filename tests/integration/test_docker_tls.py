@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 import trustme
 
-from bluegreen.docker_api import DockerClient, DockerError, EngineUnreachableError
+from bluegreen.engine.client import DockerClient
+from bluegreen.errors import DockerError, EngineUnreachableError
 
 pytestmark = pytest.mark.docker
 
@@ -148,7 +149,7 @@ def test_a_stack_files_cert_path_gives_status_its_tls(
     """No DOCKER_* variable: the stack file's tcp:// docker.host and docker.certPath are all the CLI needs."""
     import io
 
-    from bluegreen.cli import main
+    from bluegreen.cli.main import main
     from tests.support.paths import ROOT
 
     for name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT"):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.metrics import percentile
+from bluegreen.release.metrics import percentile
 from tests.support.dockerutil import Container, docker
 from tests.support.lab import Stack
 from tests.support.prober import run_probe

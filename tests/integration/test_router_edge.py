@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import trustme
 
-from bluegreen.routing import TLS_PORT
+from bluegreen.router.layout import TLS_PORT
 from tests.support.lab import Stack
 from tests.support.prober import BackgroundProbe
 from tests.support.tlsutil import client_context, fetch, issue, served_fingerprint

@@ -18,11 +18,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from bluegreen.docker_api import DockerClient
-from bluegreen.live_router import LiveRouter
-from bluegreen.router import BASE_CONFIG_PATH
-from bluegreen.routing import parse_plan
-from bluegreen.switch import apply_plan
+from bluegreen.engine.client import DockerClient
+from bluegreen.plan.model import parse_plan
+from bluegreen.release.switch import apply_plan
+from bluegreen.router.adapter import LiveRouter
+from bluegreen.router.files import BASE_CONFIG_PATH
 from tests.support.dockerutil import docker, get
 from tests.support.lab import Stack
 from tests.support.prober import BackgroundProbe, run_probe
@@ -168,7 +168,7 @@ def test_nginx_t_failure_keeps_old_routing(blue_live: Stack) -> None:
 
 
 def _tar(files: dict[str, str]) -> bytes:
-    from bluegreen.docker_api import tar_files
+    from bluegreen.engine.client import tar_files
 
     return tar_files(files)
 
@@ -478,7 +478,7 @@ def test_two_operators_switching_at_once_never_both_win_with_different_plans(blu
 def test_a_held_lock_is_exit_3_naming_the_holder(blue_live: Stack) -> None:
     stack = blue_live
     router = LiveRouter.find(DockerClient(), stack.deployment)
-    from bluegreen.live_router import Lock
+    from bluegreen.router.seam import Lock
 
     holder = Lock("test-token", "ops@laptop pid 1 (cli)", 60)
     assert router.begin(holder).acquired

@@ -304,8 +304,8 @@ def test_the_pack_entry_point_builds_one_pack_of_every_rule(monkeypatch: pytest.
 )  # fmt: skip
 def test_the_pack_and_validate_agree_on_production(stack: str, production: bool) -> None:
     """One rule, two callers: `blue.version: main` is refused by both exactly where the stack is production."""
-    from bluegreen.problems import SettingsError
-    from bluegreen.settings import parse_settings
+    from bluegreen.config.settings import parse_settings
+    from bluegreen.errors import SettingsError
 
     raw = with_changes(stack_raw("prod"), {"blue.version": "main"})
     try:
@@ -423,13 +423,15 @@ def test_the_assembled_pack_is_self_contained_and_pinned_like_the_lock(tmp_path:
         "built = []\n"
         "pulumi_policy.PolicyPack = lambda **kw: built.append(kw)\n"
         f"runpy.run_path({str(out / '__main__.py')!r}, run_name='__main__')\n"
-        "print(len(built[0]['policies']), sys.modules['bluegreen.conventions'].__file__)\n"
+        "mods = [m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'bluegreen']\n"
+        "print(len(built[0]['policies']), len(mods), *mods)\n"
     )
     ran = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                          check=False)  # fmt: skip
     assert ran.returncode == 0, ran.stderr[-2000:]
-    count, conventions = ran.stdout.split()
-    assert int(count) == len(rules.ALL_POLICIES) and conventions.startswith(str(out)), ran.stdout
+    count, loaded, *files = ran.stdout.split()
+    assert int(count) == len(rules.ALL_POLICIES) and int(loaded) == len(files) >= 5, ran.stdout
+    assert all(f.startswith(str(out)) for f in files), ran.stdout  # every bluegreen module from the pack
     assert "virtualenv: venv" in (out / "PulumiPolicy.yaml").read_text()
     lock = (ROOT / "constraints.txt").read_text().splitlines()
     for pin in [line for line in (out / "requirements.txt").read_text().splitlines() if "==" in line]:

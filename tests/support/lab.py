@@ -15,23 +15,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bluegreen.conventions import (
+from bluegreen.colors import Color, other
+from bluegreen.engine.client import DockerClient
+from bluegreen.engine.hardening import APP_DEFAULT, ROUTER
+from bluegreen.engine.names import (
     COLOR_LABEL,
     DEPLOYMENT_LABEL,
+    ROLE_APP,
     ROLE_LABEL,
+    ROLE_ROUTER,
     VERSION_LABEL,
-    Color,
     deployment_name,
     network_name,
-    other,
     router_name,
     routing_volume_name,
 )
-from bluegreen.docker_api import DockerClient
-from bluegreen.hardening import APP_DEFAULT, ROUTER
-from bluegreen.live_router import seed_routing_volume
-from bluegreen.router import COMMAND, HEALTHCHECK, ROUTER_SYSCTLS, ROUTER_USER, STOP_SIGNAL, seed_files
-from bluegreen.routing import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
+from bluegreen.router.files import COMMAND, HEALTHCHECK, ROUTER_SYSCTLS, ROUTER_USER, STOP_SIGNAL, seed_files
+from bluegreen.router.layout import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
+from bluegreen.router.seed import seed_routing_volume
 from tests.support.dockergate import ROUTER_IMAGE
 from tests.support.dockerutil import TEST_LABEL, Container, docker
 from tests.support.paths import ROOT
@@ -70,7 +71,7 @@ class Stack:
             name,
             "--network",
             self.network,
-            *self.labels("router"),
+            *self.labels(ROLE_ROUTER),
             "-p",
             f"127.0.0.1::{LIVE_PORT}",
             "-p",
@@ -118,7 +119,7 @@ class Stack:
                 self.network,
                 "--network-alias",
                 self.alias(color, version),
-                *self.labels("app", **{COLOR_LABEL: color, VERSION_LABEL: version}),
+                *self.labels(ROLE_APP, **{COLOR_LABEL: color, VERSION_LABEL: version}),
                 "--health-interval",
                 "1s",
                 "--restart",

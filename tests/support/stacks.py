@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bluegreen.stackfile import read_stack_file
+from bluegreen.config.stackfile import read_stack_file
 from tests.support.paths import ROOT
 
 DELETE = object()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.cli import main
+from bluegreen.cli.main import main
 from tests.support.paths import ROOT
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from bluegreen.hooks import run_key
-from bluegreen.settings import CommandHook
+from bluegreen.config.settings import CommandHook
+from bluegreen.release.hooks import run_key
 from tests.support.pulumi_harness import ProgramRun, Registered, run_program
 from tests.support.stacks import stack_raw, with_changes
 from tests.unit.test_program import (

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.cli import main
-from bluegreen.docker_api import DockerClient, EngineUnreachableError
-from bluegreen.docker_host import DEFAULT_HOST, ambient_context_problem, context_engine, host_problem, resolve
-from bluegreen.errors import InputError
+from bluegreen.cli.main import main
+from bluegreen.engine.client import DockerClient
+from bluegreen.engine.host import DEFAULT_HOST, ambient_context_problem, context_engine, host_problem, resolve
+from bluegreen.errors import EngineUnreachableError, InputError
 from tests.support.docker_context import save_context
 from tests.support.paths import ROOT
 

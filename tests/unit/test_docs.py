@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.paths import ROOT
 
-SOURCES = [*ROOT.glob("bluegreen/*.py"), *ROOT.glob("components/*.py"), *ROOT.glob("app/bluegreen_app/*.py"),
+SOURCES = [*ROOT.glob("bluegreen/**/*.py"), *ROOT.glob("components/*.py"), *ROOT.glob("app/bluegreen_app/*.py"),
            ROOT / "Makefile", *ROOT.glob("scripts/*.sh")]  # fmt: skip
 
 
@@ -28,8 +28,8 @@ def code_text() -> str:
 
 
 def _settings_message() -> str:
-    from bluegreen.problems import SettingsError
-    from bluegreen.settings import parse_settings
+    from bluegreen.config.settings import parse_settings
+    from bluegreen.errors import SettingsError
     from tests.support.stacks import stack_raw
 
     try:
@@ -48,7 +48,7 @@ def _app_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
 
 
 def _plan_message(tmp_path: Path) -> str:
-    from bluegreen.cli import main
+    from bluegreen.cli.main import main
 
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 70, "green": 20},

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from bluegreen.health import MAX_BACKOFF_SECONDS, GateError, GateResult, run_gate
-from bluegreen.live_router import HttpResult
-from bluegreen.settings import HealthGate
-from bluegreen.targets import Resolver
+from bluegreen.config.settings import HealthGate
+from bluegreen.engine.targets import Resolver
+from bluegreen.errors import GateError
+from bluegreen.release.health import MAX_BACKOFF_SECONDS, GateResult, run_gate
+from bluegreen.router.seam import HttpResult
 
 NET = {"bluegreen-dev-net"}
 

@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 
-from bluegreen.conventions import Color, contract_problem
-from bluegreen.hooks import HookFailedError, container_spec, run_hook, run_key
-from bluegreen.live_router import HttpResult
-from bluegreen.routing import LOCAL_PORTS, RoutingPlan, plan_from_settings
-from bluegreen.settings import CommandHook, SmokeCheck, parse_settings
-from bluegreen.smoke import SmokeFailedError, candidate, run_smoke
+from bluegreen.colors import Color
+from bluegreen.config.settings import CommandHook, SmokeCheck, parse_settings
+from bluegreen.errors import HookFailedError, SmokeFailedError
+from bluegreen.plan.derive import plan_from_settings
+from bluegreen.plan.model import RoutingPlan
+from bluegreen.plan.traffic import contract_problem
+from bluegreen.release.hooks import container_spec, run_hook, run_key
+from bluegreen.release.smoke import candidate, run_smoke
+from bluegreen.router.layout import LOCAL_PORTS
+from bluegreen.router.seam import HttpResult
 
 IMAGE = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -188,7 +192,7 @@ def test_the_hook_command_refuses_what_the_program_would_never_send(
 ) -> None:
     import io
 
-    from bluegreen.cli import main
+    from bluegreen.cli.main import main
 
     def hook(*args: str) -> tuple[int, str]:
         out, err = io.StringIO(), io.StringIO()

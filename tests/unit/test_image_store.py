@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from bluegreen import image_store
-from bluegreen.image_store import ImageStore, ImageStoreError, gzip_chunks, split_ref
+from bluegreen.errors import ImageStoreError
+from bluegreen.images import store as image_store
+from bluegreen.images.store import ImageStore, gzip_chunks, split_ref
 
 IMAGE_ID = "sha256:" + "c" * 64
 
@@ -255,7 +256,7 @@ def test_a_push_that_fails_mid_upload_aborts_its_multipart_upload(store: ImageSt
 
 
 def test_cli_reports_store_errors_in_one_line(s3_endpoint: str, bucket: tuple[Any, str]) -> None:
-    from bluegreen.cli import main
+    from bluegreen.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     code = main(["image", "pull", "shop", "--env", "prod", "--bucket", bucket[1], "--endpoint-url", s3_endpoint],

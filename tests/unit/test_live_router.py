@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from bluegreen.docker_api import DockerClient, DockerError, ExecResult, _demux, tar_files
-from bluegreen.errors import OutcomeUnknownError
-from bluegreen.live_router import (
+from bluegreen.engine.client import DockerClient, ExecResult, _demux, tar_files
+from bluegreen.errors import (
     ConfigRefusedError,
-    LiveRouter,
-    Lock,
+    DockerError,
     LockLostError,
     NotLiveError,
-    Publication,
+    OutcomeUnknownError,
     RouterError,
-    ScriptExit,
-    _parse_response,
 )
+from bluegreen.router.adapter import LiveRouter
+from bluegreen.router.scripts import ScriptExit
+from bluegreen.router.seam import Lock, Publication
+from bluegreen.router.seam import parse_response as parse_response
 
 CURL = 'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\n\r\n{"configHash":"abc"}'
 BASH = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 2\r\n\r\n{}"
@@ -40,12 +40,12 @@ WGET_503 = "  HTTP/1.1 503 Service Unavailable\nwget: server returned error: HTT
     ],
 )
 def test_parses_every_client(raw: str, status: int, body: str) -> None:
-    result = _parse_response(raw)
+    result = parse_response(raw)
     assert (result.status, result.body, result.ok) == (status, body, status == 200)
 
 
 def test_no_answer_keeps_the_error_text() -> None:
-    result = _parse_response("bash: connect: Connection refused\nbash: /dev/tcp/10.0.0.9/8000: Connection refused")
+    result = parse_response("bash: connect: Connection refused\nbash: /dev/tcp/10.0.0.9/8000: Connection refused")
     assert result.status is None and not result.ok
     assert result.detail == "bash: /dev/tcp/10.0.0.9/8000: Connection refused"
 

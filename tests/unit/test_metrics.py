@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bluegreen.metrics import as_json, as_prometheus, parse_log, percentile, summarize
+from bluegreen.release.metrics import as_json, as_prometheus, parse_log, percentile, summarize
 
 
 def line(t: float, color: str, status: int, seconds: float, listener: str = "live", **extra: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.notify import post, text
+from bluegreen.release.notify import post, text
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bluegreen.conventions import RESERVED_ENV
-from bluegreen.routing import parse_plan
-from bluegreen.settings import parse_settings
+from bluegreen.config.settings import parse_settings
+from bluegreen.engine.container_spec import RESERVED_ENV
+from bluegreen.plan.model import parse_plan
 from tests.support.pulumi_harness import ProgramRun, RecordingMocks, Registered, run_program
 from tests.support.stacks import stack_raw, with_changes
 
@@ -87,7 +87,7 @@ def test_every_container_is_non_root_and_limited(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_container_is_hardened_and_has_a_pids_limit(stack: str) -> None:
-    from bluegreen.hardening import pids_limit_of
+    from bluegreen.engine.hardening import pids_limit_of
 
     run = run_program(stack_raw(stack), stack=stack)
     limits = {r.parent: pids_limit_of(r.inputs["create"]) for r in run.by_type(COMMAND) if r.name.endswith("-pids")}
@@ -317,7 +317,7 @@ def test_a_secret_env_value_reaches_containers_only_as_a_secret() -> None:
     (key,) = [r for r in run.by_type(COMMAND) if r.name == "app-name-key-random"]
     assert "od -An -N32" in key.inputs["create"]
     # An attacker who knows every other setting and tries all 4-digit values without the key finds nothing.
-    from bluegreen.topology import Topology
+    from bluegreen.engine.topology import Topology
 
     names = {c.inputs["name"] for c in apps}
     for guess in range(10000):
@@ -413,7 +413,7 @@ def test_a_router_replacing_change_is_warned_in_the_preview(caplog: pytest.LogCa
 def test_build_context_is_relative_and_a_code_change_rebuilds_only_branch_versions(tmp_path: Any) -> None:
     import shutil
 
-    from bluegreen.build_context import context_hash
+    from bluegreen.images.context import context_hash
     from tests.support.paths import ROOT
 
     run = run_program(stack_raw("dev"), stack="dev")
@@ -431,8 +431,8 @@ def test_build_context_is_relative_and_a_code_change_rebuilds_only_branch_versio
     (copy / "notes.txt").unlink()
     assert context_hash(copy) == changed_hash
 
-    from bluegreen.settings import parse_settings
-    from bluegreen.topology import Topology
+    from bluegreen.config.settings import parse_settings
+    from bluegreen.engine.topology import Topology
 
     settings = parse_settings(with_changes(stack_raw("staging"), {"image": {"source": "build"}}), "staging")
     old, new = Topology("p", "staging", settings, build_hash="a" * 64), Topology("p", "staging", settings,
@@ -458,8 +458,8 @@ def test_a_digest_kept_across_a_version_bump_is_refused_before_anything_changes(
 
 
 def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
-    from bluegreen.router import FILES_LABEL, live_spec, replacing_changes, router_files_hash
-    from bluegreen.settings import RouterSettings
+    from bluegreen.config.settings import RouterSettings
+    from bluegreen.router.files import FILES_LABEL, live_spec, replacing_changes, router_files_hash
 
     info = {"HostConfig": {"NanoCpus": 500_000_000, "ReadonlyRootfs": True, "PortBindings": {
         "8080/tcp": [{"HostIp": "", "HostPort": "80"}], "8081/tcp": [{"HostIp": "", "HostPort": "8081"}]}},

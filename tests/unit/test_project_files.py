@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bluegreen.settings import StackSettings
+from bluegreen.config.settings import StackSettings
 from tests.support.paths import ROOT
 
 PULUMI_TYPES = {"string": str, "integer": int, "boolean": bool}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.switch import SwitchReport
+from bluegreen.release.switch import SwitchReport
 from tests.support.paths import ROOT
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bluegreen.reference import END, START, reference
-from bluegreen.settings import StackSettings
+from bluegreen.config.reference import END, START, reference
+from bluegreen.config.settings import StackSettings
 from tests.support.paths import ROOT
 
 DOC = ROOT / "docs" / "configuration.md"

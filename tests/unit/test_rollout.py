@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-from bluegreen.analysis import Outcome, judge
-from bluegreen.conventions import Color
-from bluegreen.errors import BluegreenError
-from bluegreen.live_router import LIVE_PLAN, Begun, Lock
-from bluegreen.metrics import ColorMetrics
-from bluegreen.rollout import RolloutAbortedError, run_rollout, steer, steps_to_walk
-from bluegreen.settings import Analysis, parse_settings
-from bluegreen.switch import live_plan
+from bluegreen.colors import Color
+from bluegreen.config.settings import Analysis, parse_settings
+from bluegreen.errors import BluegreenError, RolloutAbortedError
+from bluegreen.release.analysis import Outcome, judge
+from bluegreen.release.metrics import ColorMetrics
+from bluegreen.release.rollout import run_rollout, steer, steps_to_walk
+from bluegreen.release.switch import live_plan
+from bluegreen.router.layout import LIVE_PLAN
+from bluegreen.router.seam import Begun, Lock
 from tests.support.stacks import stack_raw, with_changes
 from tests.unit.test_health import Clock
 from tests.unit.test_switch import Engine, FakeRouter, plan, switch

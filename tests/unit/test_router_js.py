@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from bluegreen.routing import ROUTING_DIR, parse_plan, render
+from bluegreen.plan.model import parse_plan
+from bluegreen.router.layout import ROUTING_DIR
+from bluegreen.router.render import render
 from tests.support.paths import ROOT
 
 NODE = shutil.which("node")

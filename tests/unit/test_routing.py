@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
-from bluegreen.conventions import COLORS, Color
-from bluegreen.problems import SettingsError
-from bluegreen.routing import ROUTING_DIR, Rendered, parse_plan, plan_from_settings, render, rollback_plan
-from bluegreen.settings import parse_settings
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.settings import parse_settings
+from bluegreen.errors import SettingsError
+from bluegreen.plan.derive import plan_from_settings, rollback_plan
+from bluegreen.plan.model import parse_plan
+from bluegreen.router.layout import ROUTING_DIR
+from bluegreen.router.render import Rendered, render
 from tests.support.paths import ROOT
 from tests.support.stacks import stack_raw
 
@@ -75,7 +78,7 @@ def test_config_routes_by_the_njs_decision_through_docker_dns() -> None:
     assert "listen 127.0.0.1:8082;" in conf and f'set $bg_config_hash "{r.config_hash}";' in conf
     assert 'return 503 \'{"error":"no route"}\';' in conf
     assert "load_module modules/ngx_http_js_module.so;" in r.main_conf
-    assert r.router_js == (ROOT / "bluegreen" / "router.js").read_text() and "export default" in r.router_js
+    assert r.router_js == (ROOT / "bluegreen" / "router" / "router.js").read_text() and "export default" in r.router_js
 
 
 def test_security_headers_toggle() -> None:

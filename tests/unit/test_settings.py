@@ -12,10 +12,10 @@ import pulumi
 import pytest
 import yaml
 
-from bluegreen.cli import main as cli_main
-from bluegreen.conventions import is_production
-from bluegreen.problems import SettingsError
-from bluegreen.settings import parse_settings
+from bluegreen.cli.main import main as cli_main
+from bluegreen.config.settings import parse_settings
+from bluegreen.config.stacks import is_production
+from bluegreen.errors import SettingsError
 from tests.support.paths import ROOT
 from tests.support.pulumi_harness import run_program
 from tests.support.stacks import DELETE, stack_raw, with_changes
@@ -247,8 +247,8 @@ def test_weights_add_up() -> None:
 
 
 def test_proxy_protocol_needs_trusted_proxies_and_proxies_are_networks() -> None:
-    from bluegreen.problems import SettingsError
-    from bluegreen.settings import parse_settings
+    from bluegreen.config.settings import parse_settings
+    from bluegreen.errors import SettingsError
     from tests.support.stacks import stack_raw, with_changes
 
     with pytest.raises(SettingsError) as caught:

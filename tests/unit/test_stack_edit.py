@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.cli import main
-from bluegreen.settings import StackSettings, parse_settings
-from bluegreen.stackfile import read_stack_file
+from bluegreen.cli.main import main
+from bluegreen.config.settings import StackSettings, parse_settings
+from bluegreen.config.stackfile import read_stack_file
 from tests.support.paths import ROOT
 
 

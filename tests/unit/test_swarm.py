@@ -11,13 +11,13 @@ import pytest
 from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from bluegreen.conventions import SERVICE_NAME_MAX, service_name
-from bluegreen.health import GateError, run_gate
-from bluegreen.live_router import HttpResult
-from bluegreen.problems import SettingsError
-from bluegreen.routing import parse_plan
-from bluegreen.settings import HealthGate, parse_settings
-from bluegreen.targets import Resolver
+from bluegreen.config.settings import HealthGate, parse_settings
+from bluegreen.engine.names import SERVICE_NAME_MAX, service_name
+from bluegreen.engine.targets import Resolver
+from bluegreen.errors import GateError, SettingsError
+from bluegreen.plan.model import parse_plan
+from bluegreen.release.health import run_gate
+from bluegreen.router.seam import HttpResult
 from policies import rules
 from tests.policies.test_rules import OPTS, collector, urn
 from tests.support.pulumi_harness import ProgramRun, run_program

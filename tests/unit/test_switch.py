@@ -17,24 +17,23 @@ from typing import Any
 
 import pytest
 
-from bluegreen.errors import EXIT_LOCKED, EXIT_UNKNOWN, OutcomeUnknownError
-from bluegreen.live_router import (
-    LIVE_PLAN,
-    PROGRAM_PLAN,
-    Begun,
+from bluegreen.config.settings import Maintenance
+from bluegreen.errors import (
+    EXIT_LOCKED,
+    EXIT_UNKNOWN,
     ConfigRefusedError,
-    HttpResult,
-    Lock,
     LockHeldError,
     LockLostError,
     NotLiveError,
-    Publication,
+    OutcomeUnknownError,
     RouterError,
-    Snapshot,
+    SwitchError,
 )
-from bluegreen.routing import parse_plan, render
-from bluegreen.settings import Maintenance
-from bluegreen.switch import SwitchError, apply_plan, live_plan, rollback, set_maintenance
+from bluegreen.plan.model import parse_plan
+from bluegreen.release.switch import apply_plan, live_plan, rollback, set_maintenance
+from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN
+from bluegreen.router.render import render
+from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot
 from tests.unit.test_health import Clock, container
 
 NET = "bluegreen-dev-net"

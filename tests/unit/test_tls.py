@@ -7,8 +7,8 @@ import datetime
 import pytest
 import trustme
 
-from bluegreen.settings import parse_settings
-from bluegreen.tls import pair_problems, read_certificate
+from bluegreen.config.settings import parse_settings
+from bluegreen.config.tls import pair_problems, read_certificate
 from tests.support.stacks import stack_raw, with_changes
 from tests.support.tlsutil import issue_pem
 

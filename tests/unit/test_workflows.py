@@ -166,7 +166,7 @@ def test_every_action_is_pinned_by_commit_with_its_tag_in_a_comment() -> None:
 
 def test_deploy_jobs_get_the_ssh_identity_of_their_host_before_pulumi_runs() -> None:
     """Both stacks name an ssh host: the job must reach it, with the key and known_hosts of its environment."""
-    from bluegreen.settings import parse_settings
+    from bluegreen.config.settings import parse_settings
     from tests.support.stacks import stack_raw
 
     deploy = load("deploy.yml")

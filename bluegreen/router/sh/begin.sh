@@ -14,14 +14,14 @@ fi
 printf '\n@@bluegreen:status\n'
 fetch 127.0.0.1 "$status_port" "$status_path" || true
 printf '\n@@bluegreen:live\n'
-cat "$dir/current/plan.json" 2>/dev/null || cat "$dir/plan.json" 2>/dev/null || true
+cat "$dir/$BG_CURRENT/$BG_LIVE_PLAN" 2>/dev/null || cat "$dir/$BG_LIVE_PLAN" 2>/dev/null || true
 printf '\n@@bluegreen:program\n'
-cat "$dir/current/program-plan.json" 2>/dev/null || cat "$dir/program-plan.json" 2>/dev/null || true
+cat "$dir/$BG_CURRENT/$BG_PROGRAM_PLAN" 2>/dev/null || cat "$dir/$BG_PROGRAM_PLAN" 2>/dev/null || true
 printf '\n@@bluegreen:holder\n'
-cat "$dir/lock.d/info" 2>/dev/null || true
+cat "$dir/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true
 printf '\n@@bluegreen:rollout\n'
-cat "$dir/rollout.json" 2>/dev/null || true
+cat "$dir/$BG_ROLLOUT_PROGRESS" 2>/dev/null || true
 printf '\n@@bluegreen:certificate\n'
-cat "$dir/tls/current/cert.pem" 2>/dev/null || true
+cat "$dir/$BG_TLS/$BG_CURRENT/$BG_CERTIFICATE" 2>/dev/null || true
 printf '\n@@bluegreen-probes\n'
 probe_all "$@"

@@ -27,30 +27,31 @@ probe_all() {
   done
 }
 
-# The lock: a directory (mkdir is atomic) holding "TOKEN EXPIRES OWNER...".
+# The lock: a directory $BG_LOCK_DIR (mkdir is atomic) whose $BG_LOCK_INFO holds "TOKEN EXPIRES OWNER...".
+# The BG_* names come from bluegreen/router/layout.py, set before this file.
 # lock_take DIR TOKEN TTL OWNER: prints "acquired" or "held <info>"; an expired
 # lock is moved aside (rename: only one taker wins) and taken.
 lock_take() {
   lock_now=$(date +%s)
   lock_expires=$((lock_now + $3))
-  if mkdir "$1/lock.d" 2>/dev/null; then
-    printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/lock.d/info"
+  if mkdir "$1/$BG_LOCK_DIR" 2>/dev/null; then
+    printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/$BG_LOCK_DIR/$BG_LOCK_INFO"
     echo acquired
     return 0
   fi
-  lock_info=$(cat "$1/lock.d/info" 2>/dev/null || true)
+  lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
   lock_until=$(printf '%s' "$lock_info" | cut -d' ' -f2)
   case "$lock_until" in
     '' | *[!0-9]*) ;;
     *)
-      if [ "$lock_until" -lt "$lock_now" ] && mv "$1/lock.d" "$1/.stale-lock.$$" 2>/dev/null; then
+      if [ "$lock_until" -lt "$lock_now" ] && mv "$1/$BG_LOCK_DIR" "$1/.stale-lock.$$" 2>/dev/null; then
         rm -rf "$1/.stale-lock.$$"
-        if mkdir "$1/lock.d" 2>/dev/null; then
-          printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/lock.d/info"
+        if mkdir "$1/$BG_LOCK_DIR" 2>/dev/null; then
+          printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/$BG_LOCK_DIR/$BG_LOCK_INFO"
           echo acquired
           return 0
         fi
-        lock_info=$(cat "$1/lock.d/info" 2>/dev/null || true)
+        lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
       fi
       ;;
   esac
@@ -59,7 +60,7 @@ lock_take() {
 
 # lock_ours DIR TOKEN: true while TOKEN holds the lock.
 lock_ours() {
-  case "$(cat "$1/lock.d/info" 2>/dev/null)" in
+  case "$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null)" in
     "$2 "*) return 0 ;;
   esac
   return 1
@@ -67,7 +68,7 @@ lock_ours() {
 
 # lock_drop DIR TOKEN: release the lock if TOKEN holds it.
 lock_drop() {
-  if lock_ours "$1" "$2" && mv "$1/lock.d" "$1/.released-lock.$$" 2>/dev/null; then
+  if lock_ours "$1" "$2" && mv "$1/$BG_LOCK_DIR" "$1/.released-lock.$$" 2>/dev/null; then
     rm -rf "$1/.released-lock.$$"
   fi
 }

@@ -5,7 +5,7 @@
 #   RELOAD  1 when the config changed: `nginx -t` on the staged files first, reload after
 # At every instant `current` names a generation that nginx -t accepted, so a
 # router that restarts mid-publish loads checked config and a published state.
-# Exit codes (bluegreen.live_router.ScriptExit): 0 live; 3 nginx -t refused
+# Exit codes (bluegreen/router/scripts.py: ScriptExit): 0 live; 3 nginx -t refused
 # (nothing published); 5 not live in time (previous generation restored);
 # 6 the lock is not ours (nothing published); 10 DIR is unusable.
 dir=$1 gen=$2 reload=$3 expect_config=$4 expect_plan=$5 tries=$6 token=$7 status_port=$8 status_path=$9
@@ -14,19 +14,19 @@ cd "$dir" || exit 10
 lock_ours "$dir" "$token" || exit 6
 # The base config lives in the routing volume (read-only root); a router created
 # before that still has it in /etc/nginx until its replacement.
-base=$dir/nginx.conf
+base=$dir/$BG_BASE_CONFIG
 [ -f "$base" ] || base=/etc/nginx/nginx.conf
 
 if [ "$reload" = 1 ]; then
   tmp=${TMPDIR:-/tmp}/bluegreen-check.$$
   mkdir -p "$tmp"
-  sed "s#$dir/current/#$dir/$gen/#g" "$gen/main.conf" > "$tmp/main.conf"
-  sed "s#$dir/current/#$dir/$gen/#g" "$gen/http.conf" > "$tmp/http.conf"
+  sed "s#$dir/$BG_CURRENT/#$dir/$gen/#g" "$gen/$BG_MAIN_CONF" > "$tmp/$BG_MAIN_CONF"
+  sed "s#$dir/$BG_CURRENT/#$dir/$gen/#g" "$gen/$BG_HTTP_CONF" > "$tmp/$BG_HTTP_CONF"
   # The staged files in place of the two stubs; any other file nginx.conf would include stays in.
-  sed -e "s#include $dir/main\*\.conf;#include $tmp/main.conf; include $dir/main?*.conf;#" \
-      -e "s#include $dir/http\*\.conf;#include $tmp/http.conf; include $dir/http?*.conf;#" \
-      "$base" > "$tmp/nginx.conf"
-  if ! out=$(nginx -t -q -c "$tmp/nginx.conf" 2>&1); then
+  sed -e "s#include $dir/main\*\.conf;#include $tmp/$BG_MAIN_CONF; include $dir/main?*.conf;#" \
+      -e "s#include $dir/http\*\.conf;#include $tmp/$BG_HTTP_CONF; include $dir/http?*.conf;#" \
+      "$base" > "$tmp/$BG_BASE_CONFIG"
+  if ! out=$(nginx -t -q -c "$tmp/$BG_BASE_CONFIG" 2>&1); then
     rm -rf "$tmp" "$gen"
     lock_drop "$dir" "$token"
     printf '%s\n' "$out"
@@ -35,21 +35,21 @@ if [ "$reload" = 1 ]; then
   rm -rf "$tmp"
 fi
 
-old=$(readlink current 2>/dev/null || true)
-ln -sfn "$gen" .next-current && mv -Tf .next-current current
+old=$(readlink "$BG_CURRENT" 2>/dev/null || true)
+ln -sfn "$gen" .next-current && mv -Tf .next-current "$BG_CURRENT"
 if [ -n "$old" ] && [ "$old" != "$gen" ]; then
-  ln -sfn "$old" .next-previous && mv -Tf .next-previous previous
+  ln -sfn "$old" .next-previous && mv -Tf .next-previous "$BG_PREVIOUS"
 fi
 # The files nginx.conf includes point into `current`; a first publish replaces
 # the "no route yet" routing that came with the container.
-for name in main.conf http.conf; do
-  stub="include $dir/current/$name;"
+for name in "$BG_MAIN_CONF" "$BG_HTTP_CONF"; do
+  stub="include $dir/$BG_CURRENT/$name;"
   if [ "$(cat "$name" 2>/dev/null)" != "$stub" ]; then
     printf '%s\n' "$stub" > ".next-$name" && mv -f ".next-$name" "$name"
     reload=1
   fi
 done
-rm -f plan.json program-plan.json
+rm -f "$BG_LIVE_PLAN" "$BG_PROGRAM_PLAN"
 
 if [ "$reload" = 1 ]; then
   nginx -c "$base" -s reload 2>/dev/null || true
@@ -73,7 +73,7 @@ while [ "$i" -lt "$tries" ]; do
   i=$((i + 1))
 done
 if [ -n "$old" ] && [ "$old" != "$gen" ]; then
-  ln -sfn "$old" .next-current && mv -Tf .next-current current
+  ln -sfn "$old" .next-current && mv -Tf .next-current "$BG_CURRENT"
   if [ "$reload" = 1 ]; then nginx -c "$base" -s reload 2>/dev/null || true; fi
 fi
 lock_drop "$dir" "$token"

@@ -3,7 +3,7 @@
 // prints the return value of each call (or the status body) as JSON.
 "use strict";
 const path = require("path");
-const source = require("fs").readFileSync(path.join(__dirname, "..", "..", "..", "bluegreen", "router.js"), "utf8");
+const source = require("fs").readFileSync(path.join(__dirname, "..", "..", "..", "bluegreen", "router", "router.js"), "utf8");
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const reads = {};
 const fakeFs = {

@@ -1,0 +1,1 @@
+"""The Docker engine: its transport, hosts and contexts, targets (containers, Swarm tasks) and object names."""

@@ -1,0 +1,97 @@
+"""The router container's contract: its ports and the routing volume's layout, written once.
+
+Python reads these names from here; the shell scripts get them as variables
+(`shell_preamble`, prepended to every script one exec runs) and router.js gets
+them rendered into its constants block (`js_constants`). A test fails when
+router.js's own copy of the block, or a script, spells a name itself.
+
+The routing volume (mounted at ROUTING_DIR):
+
+    nginx.conf              the router's base config (seeded; read-only root elsewhere)
+    main.conf, http.conf    stubs that include current/<name>
+    cookie.key              signs the stickiness cookie (seeded, never leaves the router)
+    g<ns>/                  generations: main.conf, http.conf, router.js, state.json, the plan records
+    current -> g<ns>        the generation nginx and router.js read; one atomic rename switches
+    previous -> g<ns>       the last good generation: router.js falls back to it
+    lock.d/info             the switch lock: a directory (mkdir is atomic) and "TOKEN EXPIRES OWNER"
+    rollout.json            a running rollout's progress; rollout-command, an operator's word for it
+    tls/g<ns>/, tls/current the certificate generations and the one served
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+# Ports inside the router container (the nginx-unprivileged convention).
+LIVE_PORT: Final = 8080
+PREVIEW_PORT: Final = 8081
+STATUS_PORT: Final = 8082
+STATUS_PATH: Final = "/status"
+TLS_PORT: Final = 8443
+# Plain listeners on the router's own loopback, serving exactly what the live and the preview
+# listener serve: `bluegreen smoke` checks through them, with or without TLS, from inside.
+LOCAL_PORTS: Final = {"live": 8083, "preview": 8084}
+
+ROUTING_DIR: Final = "/etc/nginx/bluegreen"
+BASE_CONFIG: Final = "nginx.conf"
+MAIN_CONF: Final = "main.conf"
+HTTP_CONF: Final = "http.conf"
+ROUTER_JS: Final = "router.js"
+STATE_FILE: Final = "state.json"
+COOKIE_KEY_FILE: Final = "cookie.key"
+CURRENT: Final = "current"
+PREVIOUS: Final = "previous"
+LIVE_PLAN: Final = "plan.json"  # the plan a generation serves (a record in it)
+PROGRAM_PLAN: Final = "program-plan.json"  # the plan the Pulumi program last asked for
+LOCK_DIR: Final = "lock.d"
+LOCK_INFO: Final = "info"
+ROLLOUT_PROGRESS: Final = "rollout.json"  # written by a running rollout, gone when it ends
+ROLLOUT_COMMAND: Final = "rollout-command"  # `promote <who>` or `abort <who>`, left for its next window
+TLS_FOLDER: Final = "tls"
+TLS_DIR: Final = f"{ROUTING_DIR}/{TLS_FOLDER}"  # generations of the certificate; `current` is the one served
+CERTIFICATE_FILE: Final = "cert.pem"
+KEY_FILE: Final = "key.pem"
+HEALTH_SCRIPT: Final = "health.sh"
+STICKY_COOKIE: Final = "bg_bucket"
+
+# What the scripts in sh/ know of the volume, as the variables they use.
+SHELL_NAMES: Final = {
+    "BG_BASE_CONFIG": BASE_CONFIG,
+    "BG_MAIN_CONF": MAIN_CONF,
+    "BG_HTTP_CONF": HTTP_CONF,
+    "BG_CURRENT": CURRENT,
+    "BG_PREVIOUS": PREVIOUS,
+    "BG_LIVE_PLAN": LIVE_PLAN,
+    "BG_PROGRAM_PLAN": PROGRAM_PLAN,
+    "BG_LOCK_DIR": LOCK_DIR,
+    "BG_LOCK_INFO": LOCK_INFO,
+    "BG_ROLLOUT_PROGRESS": ROLLOUT_PROGRESS,
+    "BG_TLS": TLS_FOLDER,
+    "BG_CERTIFICATE": CERTIFICATE_FILE,
+    "BG_KEY": KEY_FILE,
+}
+
+# What router.js knows of the volume, as its constants.
+JS_NAMES: Final = {
+    "ROOT": ROUTING_DIR + "/",
+    "STATE_FILE": STATE_FILE,
+    "CURRENT": CURRENT,
+    "PREVIOUS": PREVIOUS,
+    "COOKIE_KEY": COOKIE_KEY_FILE,
+    "STICKY_COOKIE": STICKY_COOKIE,
+    "TLS_CURRENT": f"{TLS_FOLDER}/{CURRENT}",
+}
+JS_BLOCK_BEGIN: Final = "// bluegreen:layout begin"
+JS_BLOCK_END: Final = "// bluegreen:layout end"
+
+
+def shell_preamble() -> str:
+    """The volume's names as shell variables: what every script one exec runs starts with."""
+    return "".join(f"{name}={value}\n" for name, value in SHELL_NAMES.items())
+
+
+def js_constants() -> str:
+    """router.js's constants block, rendered from these names (router.js keeps a checked copy)."""
+    body = "".join(f"var {name} = {json.dumps(value)};\n" for name, value in JS_NAMES.items())
+    return f"{JS_BLOCK_BEGIN} (rendered from bluegreen/router/layout.py)\n{body}{JS_BLOCK_END}"

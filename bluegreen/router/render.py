@@ -1,0 +1,340 @@
+"""What the router needs for a routing plan: nginx config and routing state, pure functions, no I/O.
+
+`render` splits a plan in two (docs/routing.md):
+
+- the **config** (main.conf, http.conf, router.js): listeners, headers, rate
+  limit, drain bound. It changes only with the router's own settings, and only
+  then does a switch reload nginx;
+- the **state** (state.json): active colour, weights, stickiness, preview and
+  the targets per colour. router.js reads it on every request, so a flip, a
+  canary step or a release is one atomic rename and no nginx worker restarts.
+
+Targets are names, never addresses: a colour's network alias (every replica,
+so nginx balances and retries across them) or its container names, resolved
+per request through Docker's DNS. A container that restarts on a new address,
+or a daemon that hands addresses out again, can never make an old address
+serve the wrong colour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.settings import Edge, TlsListener
+from bluegreen.plan.model import RoutingPlan
+from bluegreen.router.layout import (
+    CERTIFICATE_FILE,
+    HTTP_CONF,
+    JS_BLOCK_BEGIN,
+    JS_BLOCK_END,
+    KEY_FILE,
+    LIVE_PORT,
+    LOCAL_PORTS,
+    MAIN_CONF,
+    PREVIEW_PORT,
+    ROUTER_JS,
+    ROUTING_DIR,
+    STATE_FILE,
+    STATUS_PATH,
+    STATUS_PORT,
+    TLS_PORT,
+    js_constants,
+)
+
+# Docker's embedded DNS, on every user-defined network; short validity so a
+# restarted container's new address is used within seconds.
+DOCKER_DNS = "127.0.0.11"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    main_conf: str
+    http_conf: str
+    router_js: str
+    state_json: str
+    config_hash: str
+    plan_hash: str
+
+    def config_files(self) -> dict[str, str]:
+        return {MAIN_CONF: self.main_conf, HTTP_CONF: self.http_conf, ROUTER_JS: self.router_js}
+
+
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "interest-cohort=()"),
+)
+
+PROXY_SETTINGS = """\
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $bg_connection;
+        proxy_set_header X-Request-ID $bg_request_id;
+        # The client's address only: never what it claims (realip sets it from a trusted proxy).
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Host $host;
+        proxy_connect_timeout 2s;
+        proxy_read_timeout @@READ@@s;
+        proxy_send_timeout @@READ@@s;
+        # Retry only idempotent requests (nginx's default), on another replica of the alias.
+        proxy_next_upstream error timeout http_502 http_503;
+        proxy_next_upstream_tries 3;
+        proxy_next_upstream_timeout 10s;
+"""
+
+
+def router_js() -> str:
+    """The njs module that decides every request (router/router.js), its names rendered from the layout."""
+    text = resources.files("bluegreen.router").joinpath(ROUTER_JS).read_text(encoding="utf-8")
+    head, rest = text.split(JS_BLOCK_BEGIN, 1)
+    return head + js_constants() + rest.split(JS_BLOCK_END, 1)[1]
+
+
+def _route_maps(route: str, color: str, target: str) -> str:
+    """ "<colour> <host:port>" from router.js, as two variables."""
+    return (
+        f'map ${route} ${color} {{\n    "~^(?<{color}_c>[a-z]+) " ${color}_c;\n    default "";\n}}\n'
+        f'map ${route} ${target} {{\n    "~ (?<{target}_t>[^ ]+)$" ${target}_t;\n    default "";\n}}'
+    )
+
+
+def _location(target: str, color: str, plan: RoutingPlan, live: bool, hsts: bool = False) -> str:
+    """One listener's location. `live`: the live listener (stickiness cookie, limits, maintenance page).
+
+    Whether the cookie is set is the state's business (router.js answers ""
+    unless the state says `cookie` during a canary, and nginx adds no header
+    with an empty value), so turning stickiness on or off changes no config,
+    reloads nothing, and no old worker can answer without the cookie after the
+    switch. The same holds for maintenance: router.js routes nowhere while the
+    state says so, and the 503 it leads to renders the page from the state.
+    """
+    no_route = "            return 503;" if live else '            return 503 \'{"error":"no route"}\';'
+    lines = [
+        "    location / {",
+        f'        if (${target} = "") {{',
+        no_route,
+        "        }",
+        f"        proxy_pass http://${target};",
+        PROXY_SETTINGS.replace("@@READ@@", str(plan.edge.proxy_read_timeout_seconds)).rstrip("\n"),
+    ]
+    if live:
+        lines.append("        error_page 503 = @bg_unavailable;")
+    if live and plan.edge.max_connections_per_client is not None:
+        lines.append(f"        limit_conn bg_conn {plan.edge.max_connections_per_client};")
+    if plan.rate_limit is not None:
+        lines.append(f"        limit_req zone=bg_rate burst={plan.rate_limit.burst} nodelay;")
+    lines.append(f"        add_header X-Bluegreen-Color ${color} always;")
+    if live:
+        lines.append("        add_header Set-Cookie $bg_set_cookie always;")
+    lines += _headers(plan, hsts)
+    lines.append("    }")
+    if live:  # the 503 of a live request: the maintenance page, or "no route"
+        lines += [
+            "    location @bg_unavailable {",
+            "        js_content bg.unavailable;",
+            *_headers(plan, hsts),
+            "    }",
+        ]
+    return "\n".join(lines)
+
+
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+
+def _headers(plan: RoutingPlan, hsts: bool) -> list[str]:
+    pairs = list(SECURITY_HEADERS) if plan.security_headers else []
+    pairs += [HSTS] if hsts else []
+    return [f'        add_header {name} "{value}" always;' for name, value in pairs]
+
+
+def _server(listens: list[str], body: str) -> str:
+    return "server {\n" + "".join(f"    listen {x};\n" for x in listens) + "    server_name _;\n" + body + "\n}"
+
+
+def _tls(tls: TlsListener) -> str:
+    """Certificates are read on every handshake from the generation `tls/current` names, never cached.
+
+    That makes a rotation one symlink rename with no reload (bluegreen/sh/tls.sh).
+    router.js resolves the symlink once per handshake, so the certificate and
+    its key always come from one generation, even when a rotation lands between
+    the two reads. nginx cannot staple OCSP for certificates loaded this way.
+    """
+    protocols = "TLSv1.3" if tls.min_version == "TLSv1.3" else "TLSv1.2 TLSv1.3"
+    return "\n".join(
+        [
+            "js_set $bg_tls_dir bg.tlsDir;",
+            f"ssl_certificate $bg_tls_dir/{CERTIFICATE_FILE};",
+            f"ssl_certificate_key $bg_tls_dir/{KEY_FILE};",
+            f"ssl_protocols {protocols};",
+            "ssl_session_cache shared:bg_tls:10m;",
+            "ssl_session_timeout 1h;",
+        ]
+    )
+
+
+def _listeners(plan: RoutingPlan) -> list[str]:
+    """The live server(s) and the preview server: plain, or TLS with plain redirecting."""
+    pp = " proxy_protocol" if plan.edge.proxy_protocol else ""
+    local_live, local_preview = (f"127.0.0.1:{LOCAL_PORTS[k]}" for k in ("live", "preview"))
+    live = _location("bg_target", "bg_color", plan, live=True)
+    preview = _location("bg_preview_target", "bg_preview_color", plan, live=False)
+    tls = plan.tls
+    if tls is None:
+        return [
+            _server([f"{LIVE_PORT} default_server{pp}", local_live], live),
+            _server([str(PREVIEW_PORT), local_preview], preview),
+        ]
+    secure_live = _location("bg_target", "bg_color", plan, live=True, hsts=tls.hsts)
+    suffix = "" if tls.port == 443 else f":{tls.port}"
+    plain = (
+        f"    location / {{\n        return 308 https://$host{suffix}$request_uri;\n    }}"
+        if tls.redirect_http
+        else live
+    )
+    return [
+        _server([f"{LIVE_PORT} default_server{pp}"], plain),
+        _server([f"{TLS_PORT} ssl default_server{pp}", local_live], secure_live),
+        _server([f"{PREVIEW_PORT} ssl", local_preview], preview),
+    ]
+
+
+def _targets(plan: RoutingPlan, color: Color) -> list[str]:
+    spec = plan.color(color)
+    hosts = [spec.alias] if spec.alias and spec.containers else list(spec.containers)
+    return [f"{host}:{plan.app_port}" for host in hosts]
+
+
+def _state(plan: RoutingPlan, generated_at: str) -> str:
+    state = {
+        "deployment": plan.deployment,
+        "planHash": plan.plan_hash(),
+        "generatedAt": generated_at,
+        "active": plan.active,
+        "weights": plan.weights.model_dump(),
+        "versions": {c: plan.color(c).version for c in COLORS},
+        "preview": plan.preview if plan.preview is not None and plan.color(plan.preview).containers else None,
+        "stickiness": plan.stickiness,
+        "targets": {c: _targets(plan, c) for c in plan.serving_colors()},
+        # Read per request like the rest: entering and leaving it is a publish, never a reload.
+        "maintenance": (
+            {"message": plan.maintenance.message, "retryAfterSeconds": plan.maintenance.retry_after_seconds}
+            if plan.maintenance.enabled
+            else None
+        ),
+        "allowlist": (
+            {"header": plan.rollout.allowlist_header.lower(), "tokens": sorted(plan.rollout.allowlist)}
+            if plan.rollout.allowlist_header and plan.rollout.allowlist
+            else None
+        ),
+    }
+    return json.dumps(state, sort_keys=True, indent=1) + "\n"
+
+
+# One JSON line per request (bluegreen.metrics reads them): `color` is the routing decision,
+# so the 502/504 nginx itself answers for a dead container count for the colour it was routed
+# to; `app_color` is what the app said. Times are seconds with millisecond resolution, and
+# the upstream fields are text: after a retry they are lists ("502, 200").
+ACCESS_LOG = (
+    "log_format bluegreen escape=json '{"
+    '"t":$msec,"time":"$time_iso8601","request_id":"$bg_request_id","listener":"$bg_listener",'
+    '"color":"$bg_served","status":$status,"upstream_status":"$upstream_status",'
+    '"upstream_s":"$upstream_response_time","request_s":$request_time,"method":"$request_method",'
+    '"path":"$uri","upstream":"$upstream_addr","client":"$remote_addr","app_color":"$upstream_http_x_app_color"'
+    "}';\naccess_log /dev/stdout bluegreen buffer=32k flush=1s;"
+)
+
+
+def _log(plan: RoutingPlan) -> str:
+    """The access log, and which listener and colour each line is for (`local`: checks from inside)."""
+    live_http = "redirect" if plan.tls is not None and plan.tls.redirect_http else "live"
+    listeners = {LIVE_PORT: live_http, PREVIEW_PORT: "preview", **({TLS_PORT: "live"} if plan.tls else {})}
+    rows = "".join(f"    {port} {name};\n" for port, name in sorted(listeners.items()))
+    return (
+        f"map $server_port $bg_listener {{\n{rows}    default local;\n}}\n"
+        'map $bg_listener $bg_served {\n    live $bg_color;\n    preview $bg_preview_color;\n    default "";\n}\n'
+        + ACCESS_LOG
+    )
+
+
+def _edge(edge: Edge) -> str:
+    """Body and time limits, the per-client connection limit, and whose X-Forwarded-For to believe."""
+    lines = [
+        f"client_max_body_size {edge.max_body_mb}m;",
+        f"client_header_timeout {edge.client_header_timeout_seconds}s;",
+        f"client_body_timeout {edge.client_body_timeout_seconds}s;",
+    ]
+    if edge.max_connections_per_client is not None:
+        lines += ["limit_conn_zone $binary_remote_addr zone=bg_conn:10m;", "limit_conn_status 429;"]
+    if edge.trusted_proxies:
+        lines += [f"set_real_ip_from {cidr};" for cidr in edge.trusted_proxies]
+        lines += [f"real_ip_header {'proxy_protocol' if edge.proxy_protocol else 'X-Forwarded-For'};",
+                  "real_ip_recursive on;"]  # fmt: skip
+    return "\n".join(lines)
+
+
+CONFIG_HASH_PLACEHOLDER = "@@CONFIG_HASH@@"
+
+
+def render(plan: RoutingPlan, generated_at: str) -> Rendered:
+    """The router's config and state for `plan`.
+
+    The config hash covers the config files only (not the state), so traffic
+    changes and releases keep it: that is what lets a switch skip the reload.
+    """
+    blocks = [
+        f"# Generated by bluegreen for {plan.deployment}. Do not edit: the next switch replaces it.\n"
+        f"# Routing decisions come from {ROUTING_DIR}/current/{STATE_FILE}, read by {ROUTER_JS} per request.",
+        f"js_import bg from {ROUTING_DIR}/current/{ROUTER_JS};",
+        "js_set $bg_route bg.live;\njs_set $bg_preview_route bg.preview;\njs_set $bg_set_cookie bg.setCookie;",
+        _route_maps("bg_route", "bg_color", "bg_target"),
+        _route_maps("bg_preview_route", "bg_preview_color", "bg_preview_target"),
+        'map $http_upgrade $bg_connection {\n    default upgrade;\n    "" "";\n}',
+        'map $http_x_request_id $bg_request_id {\n    default $http_x_request_id;\n    "" $request_id;\n}',
+        f"resolver {DOCKER_DNS} valid=2s ipv6=off;\nresolver_timeout 2s;",
+    ]
+    if plan.rate_limit is not None:
+        blocks.append(
+            f"limit_req_zone $binary_remote_addr zone=bg_rate:10m rate={plan.rate_limit.requests_per_second}r/s;\n"
+            "limit_req_status 429;"
+        )
+    blocks.append(_edge(plan.edge))
+    blocks.append(_log(plan))
+    if plan.tls is not None:
+        blocks.append(_tls(plan.tls))
+    blocks += _listeners(plan)
+    blocks.append(
+        "server {\n"
+        f"    listen 127.0.0.1:{STATUS_PORT};\n"
+        "    access_log off;\n"
+        f'    set $bg_config_hash "{CONFIG_HASH_PLACEHOLDER}";\n'
+        f"    location = {STATUS_PATH} {{\n"
+        "        js_content bg.status;\n"
+        "    }\n"
+        "    location / {\n        return 404;\n    }\n"
+        "}"
+    )
+    http_body = "\n\n".join(blocks) + "\n"
+    main_conf = (
+        f"# Generated by bluegreen for {plan.deployment}.\n"
+        "load_module modules/ngx_http_js_module.so;\n"
+        "# Only a config change reloads nginx; its old workers finish in-flight\n"
+        "# requests, but no longer than the drain bound.\n"
+        f"worker_shutdown_timeout {max(plan.drain_seconds, 1)}s;\n"
+    )
+    script = router_js()
+    config_hash = hashlib.sha256((main_conf + http_body + script).encode()).hexdigest()[:16]
+    return Rendered(
+        main_conf=main_conf,
+        http_conf=http_body.replace(CONFIG_HASH_PLACEHOLDER, config_hash),
+        router_js=script,
+        state_json=_state(plan, generated_at),
+        config_hash=config_hash,
+        plan_hash=plan.plan_hash(),
+    )

@@ -1,0 +1,80 @@
+"""The values a switch and the running router hand each other: what was live, the lock, a publication.
+
+Plain data with no Docker in it, so the release code and its tests use them
+without the adapter (router/adapter.py), and a fake router can return them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    status: dict[str, Any]
+    live_record: dict[str, Any] | None
+    program_record: dict[str, Any] | None
+    unreadable: list[str] = field(default_factory=list)
+    certificate: str | None = None  # the PEM chain the router serves (tls/current), when it has one
+    rollout: dict[str, Any] | None = None  # the rollout in progress (ROLLOUT_PROGRESS), when one runs
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One switch's claim on a router: who, and for how long (the router's clock decides)."""
+
+    token: str
+    owner: str
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class Begun:
+    """What the first exec of a switch saw: the lock (taken, or its holder), the live snapshot, first probes."""
+
+    acquired: bool
+    holder: str
+    snapshot: Snapshot | None
+    results: list[HttpResult]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A generation to make live: its files, and what the router must report once it is."""
+
+    generation: str
+    files: Mapping[str, str]
+    reload: bool
+    config_hash: str
+    plan_hash: str
+    verify_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int | None  # None: no HTTP answer at all
+    body: str
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def parse_response(raw: str) -> HttpResult:
+    match = _STATUS_LINE.search(raw)
+    if match is None:
+        detail = raw.strip().splitlines()[-1] if raw.strip() else "no answer"
+        return HttpResult(None, "", detail[:200])
+    status = int(match.group(1))
+    body = raw.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in raw else ""
+    if not body.strip():
+        # busybox wget prints headers on stderr and the body on stdout: take the JSON line.
+        lines = [line for line in raw.splitlines() if line.startswith("{")]
+        body = lines[-1] if lines else ""
+    return HttpResult(status, body.strip(), f"HTTP {status}")
