@@ -9,7 +9,7 @@ so the ratio holds on a noisy machine. Writes bench/results/app_image.json.
 The app image is the production Dockerfile (a builder stage on the base, the
 runtime stage on RUNTIME_IMAGE); the naive image is one stage on the base, as
 a first Dockerfile would be written. Start-to-healthy runs the app hardened as
-deployed (bluegreen.hardening: read-only root, no capabilities, pids limit).
+deployed (bluegreen.engine.hardening: read-only root, no capabilities, pids limit).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class Engine:
 
     The same engine pulumi-docker deploys to: `host` (may be a secret Output,
     docker.host set with --secret) or a Docker `context`, and for a tcp://
-    engine the TLS folder `cert_path` (bluegreen/docker_host.py resolves them).
+    engine the TLS folder `cert_path` (bluegreen/engine/host.py resolves them).
     """
 
     host: pulumi.Input[str] | None = None

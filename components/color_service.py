@@ -1,7 +1,7 @@
 """ColorService: one colour as a Docker Swarm service (orchestrator: swarm), the swarm twin of ColorStack.
 
 The service is named like the colour's network alias in container mode
-(bluegreen.topology), so a new version is a new service created before the
+(bluegreen.engine.topology), so a new version is a new service created before the
 old one goes, exactly as new containers are; the Switch re-points the router
 in between. Endpoint mode dnsrr: the service's name resolves to its healthy
 tasks' addresses (no VIP: this project's hosts have no IPVS), which is what
@@ -27,7 +27,7 @@ from components.app_spec import app_env, healthcheck
 
 # Container mode's restart policy, unless-stopped, in Swarm's words.
 RESTART = docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="1s", window="10s")
-# What pulumi-docker's service keeps out of a held colour: the environment it runs (bluegreen.topology).
+# What pulumi-docker's service keeps out of a held colour: the environment it runs (bluegreen.engine.topology).
 HELD_ENV = "taskSpec.containerSpec.env"
 
 

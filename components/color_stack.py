@@ -2,7 +2,7 @@
 
 activeColor and trafficWeight never reach these inputs: flipping traffic
 must not recreate a container. Everything here is fixed per version and
-spec, and the names (bluegreen.topology) change whenever a replacement would
+spec, and the names (bluegreen.engine.topology) change whenever a replacement would
 happen, so the new replicas come up before the old ones go.
 """
 
@@ -41,13 +41,13 @@ class ColorStack(pulumi.ComponentResource):
         after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`names` and `alias` come from bluegreen.topology; Outputs because they may hash secrets.
+        """`names` and `alias` come from bluegreen.engine.topology; Outputs because they may hash secrets.
 
         Every replica answers to `alias` on the stack network: the router sends
         requests there, so nginx balances across the replicas and retries the
         next one, and no address is ever written down.
 
-        `hold_env`: the colour is live and held (bluegreen.topology): Pulumi
+        `hold_env`: the colour is live and held (bluegreen.engine.topology): Pulumi
         keeps the environment its containers were created with.
 
         `database_url`: APP_DATABASE_URL (a secret), from components/database.py;

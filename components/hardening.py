@@ -1,4 +1,4 @@
-"""The Pulumi side of bluegreen.hardening: container inputs, and the pids limit pulumi-docker lacks."""
+"""The Pulumi side of bluegreen.engine.hardening: container inputs, and the pids limit pulumi-docker lacks."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Hook resources: preSwitch hooks between the colour stacks and the Switch, postPromote hooks after it.
 
 Each hook is a `command.local.Command` running `python -m bluegreen hook run`
-(bluegreen/hooks.py) whose `triggers` are its run key, a hash of the hook's
+(bluegreen/release/hooks.py) whose `triggers` are its run key, a hash of the hook's
 definition and the colour's image id: Pulumi replaces the resource, and so
 runs the hook, exactly when one of them changes, and `pulumi preview` shows
 `+- replace ...-hook-migrate` before a migration runs. An unchanged `pulumi

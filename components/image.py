@@ -8,7 +8,7 @@ once: the live colour's image is never rebuilt by a release of the idle colour.
 The build context is relative to the project (Pulumi runs the provider there),
 so a preview from another checkout plans nothing; a branch-like version
 (`main`) rebuilds when the context's content hash changes, a release version
-never does (bluegreen/build_context.py, Topology.build_hash_of).
+never does (bluegreen/images/context.py, Topology.build_hash_of).
 """
 
 from __future__ import annotations

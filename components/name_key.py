@@ -1,6 +1,6 @@
 """NameKey: a random key, kept only in Pulumi's state as a secret, that container names are hashed with.
 
-Only a deployment whose app.env holds secrets registers one (bluegreen/secrets.py
+Only a deployment whose app.env holds secrets registers one (bluegreen/config/secrets.py
 says why a plain hash is not enough). It is created once and never replaced:
 its inputs never change, so names change exactly when the secret values do.
 """

@@ -4,7 +4,7 @@ It owns fixed host ports, so a replacement must delete the old router first
 (delete_before_replace): seconds with no listener. Its inputs therefore hold
 only what rarely changes, and of those only image, ports, bind address and
 cpus replace it (memory and the restart policy update in place; the drain bound is nginx
-config written by the Switch; bluegreen.router.replacing_changes names the
+config written by the Switch; bluegreen.router.files.replacing_changes names the
 rest, and the program warns before such a change). Traffic changes never
 touch it.
 """

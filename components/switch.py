@@ -48,7 +48,7 @@ class Switch(pulumi.ComponentResource):
         webhook = topology.settings.notifications.webhook_url
         extra: dict[str, pulumi.Input[str]] = {WEBHOOK_ENV: pulumi.Output.secret(webhook)} if webhook else {}
         smoke = topology.settings.hooks.smoke
-        if smoke:  # checked through the preview before the candidate gains traffic (bluegreen/smoke.py)
+        if smoke:  # checked through the preview before the candidate gains traffic (bluegreen/release/smoke.py)
             extra[SMOKE_ENV] = json.dumps([c.model_dump(mode="json", by_alias=True) for c in smoke])
         self.command = command.local.Command(
             name,

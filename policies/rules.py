@@ -419,7 +419,7 @@ def ports_only_router(args: ResourceValidationArgs, report: ReportViolation) -> 
                        "127.0.0.1", None)  # fmt: skip
 
 
-# --- least privilege (bluegreen/hardening.py sets all of these) ----------------------------------
+# --- least privilege (bluegreen/engine/hardening.py sets all of these) ----------------------------------
 
 
 @resource_rule(
@@ -481,7 +481,7 @@ def _pids_limits(resources: list[PolicyResource]) -> dict[str, int | None]:
 @stack_rule(
     "container-pids-limit",
     "Every container gets a positive process limit. pulumi-docker has no input for it, so it is a "
-    "`bluegreen pids-limit` command that is the container's child (bluegreen/hardening.py).",
+    "`bluegreen pids-limit` command that is the container's child (bluegreen/engine/hardening.py).",
 )
 def pids_limit(args: StackValidationArgs, report: ReportViolation) -> None:
     limits = _pids_limits(args.resources)

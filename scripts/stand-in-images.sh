@@ -103,7 +103,7 @@ build_python_runtime() {
 
 build_nginx() {
   local name=bluegreen-local/nginx:1.22 root=$WORK/nginx
-  # The router decides every request in njs (bluegreen/router.js); an image without it is rebuilt.
+  # The router decides every request in njs (bluegreen/router/router.js); an image without it is rebuilt.
   if have_image "$name" && docker run --rm --entrypoint test "$name" -e "$NJS_MODULE"; then
     log "$name exists"
     return

@@ -6,7 +6,7 @@ known_hosts apply, and ssh prints its own errors), and API version
 negotiation (`version="auto"`: calls are made in the engine's API version).
 This module adds what the switch needs on top of it:
 
-- the address check (bluegreen.docker_host) before anything runs, so no ssh
+- the address check (bluegreen.engine.host) before anything runs, so no ssh
   option can hide in an address;
 - TLS as the docker CLI and pulumi-docker set it up for a `tcp://` engine:
   DOCKER_TLS_VERIFY or DOCKER_CERT_PATH (or a stack's `docker.certPath`),

@@ -23,7 +23,7 @@ DIGEST_LABEL = "bluegreen.digest"  # only on containers of a colour pinned by di
 # whose spec is unchanged keeps the environment it runs (Topology.held).
 SPEC_LABEL = "bluegreen.spec"
 SWARM_TASK_LABEL = "com.docker.swarm.task.id"  # Swarm's own, on the container of every task
-# Hook containers (bluegreen/hooks.py): which hook, and the run (hook definition + image) it was.
+# Hook containers (bluegreen/release/hooks.py): which hook, and the run (hook definition + image) it was.
 HOOK_LABEL = "bluegreen.hook"
 HOOK_RUN_LABEL = "bluegreen.hook-run"
 HOOK_STAGE_LABEL = "bluegreen.hook-stage"

@@ -1,6 +1,6 @@
 """The docker SDK, imported on first use and without what this project does not use.
 
-Every engine call goes through the SDK (bluegreen.docker_api); `bluegreen
+Every engine call goes through the SDK (bluegreen.engine.client); `bluegreen
 validate`, `reference` and the program's pure parts never import it.
 """
 

@@ -1,6 +1,6 @@
 """Targets: what serves a colour, a container or a Swarm task, as the gate and `status` see it.
 
-The plan names a colour's targets (bluegreen.routing.ColorPlan.containers):
+The plan names a colour's targets (bluegreen.plan.model.ColorPlan.containers):
 container names, or in swarm mode the service's task slots `<service>.<slot>`.
 This module turns a name into a Target from the engine's own answer, so the
 gate, status and drift read one shape whatever runs the colour.
@@ -27,7 +27,7 @@ TASK_COMING = ("new", "allocated", "pending", "assigned", "accepted", "preparing
 
 
 class Inspector(Protocol):
-    """The engine calls targets need (bluegreen.docker_api.DockerClient; fakes in unit tests)."""
+    """The engine calls targets need (bluegreen.engine.client.DockerClient; fakes in unit tests)."""
 
     def inspect(self, name: str) -> dict[str, Any] | None: ...
 

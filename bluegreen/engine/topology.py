@@ -8,7 +8,7 @@ make pulumi-docker replace the container. A replacement therefore always has
 a new name, so Pulumi's create-before-delete never collides with the old
 container, and the router is re-pointed before the old one is removed.
 Secret values enter that hash only through an HMAC under the deployment's
-name key (bluegreen/secrets.py), so a name never reveals them.
+name key (bluegreen/config/secrets.py), so a name never reveals them.
 
 A colour that serves traffic and whose spec, environment aside, is unchanged
 is *held* (`held`): it keeps its live name, and the program keeps the

@@ -1,6 +1,6 @@
 """The health gate: no traffic to a container until it has proven it can serve.
 
-Two checks per target (a container, or a Swarm task: bluegreen.targets),
+Two checks per target (a container, or a Swarm task: bluegreen.engine.targets),
 both needed: Docker's own view (exists, running, healthcheck `healthy`), then
 HTTP from inside the router to the target's readiness path, which also proves
 the router can reach it on the network it will use. Passing means `successes`

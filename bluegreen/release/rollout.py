@@ -2,7 +2,7 @@
 
 When a plan gives activeColor (the candidate) more traffic than it has now,
 the candidate takes each configured weight in between; at each step the
-router's own log is judged every `analysis.intervalSeconds` (bluegreen.analysis)
+router's own log is judged every `analysis.intervalSeconds` (bluegreen.release.analysis)
 for at least `pauseSeconds`. More than `failureLimit` failed windows aborts:
 the stable colour goes back to 100% through the ordinary gated switch, the
 candidate stays on the preview listener, and the live record says why
@@ -81,7 +81,7 @@ def run_rollout(
 ) -> SwitchReport:
     """Apply `target`, through its analysed steps when it moves traffic to its active colour.
 
-    `smoke` checks the candidate before its first step (bluegreen.smoke)."""
+    `smoke` checks the candidate before its first step (bluegreen.release.smoke)."""
     say = emit or (lambda _: None)
     steps = steps_to_walk(live_plan(router), target)
     if not steps:

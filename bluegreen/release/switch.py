@@ -9,7 +9,7 @@ OutcomeUnknownError (exit 4) that nobody can know from here: run `status`.
 Rollback is the same operation with the idle colour at 100%.
 
 The router is a RouterPort and the containers an Inspector, so every branch
-runs against a fake in unit tests; bluegreen.live_router.LiveRouter is the
+runs against a fake in unit tests; bluegreen.router.adapter.LiveRouter is the
 real one.
 """
 
@@ -239,7 +239,7 @@ def apply_plan(
     """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
     `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
     `note` says why, in the live record (`status` shows it: a rollout's abort reason);
-    `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.smoke)."""
+    `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke)."""
     say = log or (lambda _: None)
     started = clock()
     locking = LockingProber(router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, say)

@@ -44,12 +44,12 @@ ROUTER_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1"}
 COMMAND = ["nginx", "-c", BASE_CONFIG_PATH, "-g", "daemon off;"]
 ROUTER_USER = "101:101"  # nginx-unprivileged's uid; the stand-in image uses the same
 HEALTH_SCRIPT_PATH = f"{ROUTING_DIR}/{HEALTH_SCRIPT}"
-FILES_LABEL = "bluegreen.router-files"  # router_files_hash() of what the seed wrote for this router
+FILES_LABEL = "bluegreen.router.files-files"  # router_files_hash() of what the seed wrote for this router
 
 
 @dataclass(frozen=True)
 class Healthcheck:
-    """The router's Docker healthcheck: its own status listener (bluegreen/sh/health.sh)."""
+    """The router's Docker healthcheck: its own status listener (bluegreen/router/sh/health.sh)."""
 
     test: tuple[str, ...] = ("CMD", "sh", HEALTH_SCRIPT_PATH, str(STATUS_PORT), STATUS_PATH)
     interval: str = "5s"
@@ -93,7 +93,7 @@ http {{
     keepalive_timeout 65s;
     keepalive_requests 10000;
 
-    # The access log (what `bluegreen metrics` reads) is part of the routing: bluegreen.routing.
+    # The access log (what `bluegreen metrics` reads) is part of the routing: bluegreen.plan.model.
     include {ROUTING_DIR}/http*.conf;
 }}
 """

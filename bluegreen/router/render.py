@@ -161,7 +161,7 @@ def _server(listens: list[str], body: str) -> str:
 def _tls(tls: TlsListener) -> str:
     """Certificates are read on every handshake from the generation `tls/current` names, never cached.
 
-    That makes a rotation one symlink rename with no reload (bluegreen/sh/tls.sh).
+    That makes a rotation one symlink rename with no reload (bluegreen/router/sh/tls.sh).
     router.js resolves the symlink once per handshake, so the certificate and
     its key always come from one generation, even when a rotation lands between
     the two reads. nginx cannot staple OCSP for certificates loaded this way.
@@ -237,7 +237,7 @@ def _state(plan: RoutingPlan, generated_at: str) -> str:
     return json.dumps(state, sort_keys=True, indent=1) + "\n"
 
 
-# One JSON line per request (bluegreen.metrics reads them): `color` is the routing decision,
+# One JSON line per request (bluegreen.release.metrics reads them): `color` is the routing decision,
 # so the 502/504 nginx itself answers for a dead container count for the colour it was routed
 # to; `app_color` is what the app said. Times are seconds with millisecond resolution, and
 # the upstream fields are text: after a retry they are lists ("502, 200").

@@ -10,7 +10,7 @@ from bluegreen.router.layout import shell_preamble
 
 
 class ScriptExit(enum.IntEnum):
-    """Exit codes of the scripts in bluegreen/sh/, the one place Python reads them."""
+    """Exit codes of the scripts in bluegreen/router/sh/, the one place Python reads them."""
 
     OK = 0
     CONFIG_REFUSED = 3

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 # report the parent's size. VmHWM belongs to the new address space only.
 MEASURED = (
     "import re, sys\n"
-    "from bluegreen.cli import main\n"
+    "from bluegreen.cli.main import main\n"
     "code = main(sys.argv[1:])\n"
     "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)\n"
     "print('peak_rss_kb', hwm, file=sys.stderr)\n"

@@ -1,7 +1,7 @@
 """A blue/green deployment on the real engine, built the way the Pulumi components build it.
 
 Network, app containers with the runtime labels, a router from the shared
-base config (bluegreen/router.py) with its routing volume: enough for the
+base config (bluegreen/router/files.py) with its routing volume: enough for the
 switch, status and rollback to be driven exactly as in production.
 """
 

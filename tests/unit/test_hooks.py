@@ -1,4 +1,4 @@
-"""The hook runner (bluegreen/hooks.py) and the smoke checks (bluegreen/smoke.py) against fakes."""
+"""The hook runner (bluegreen/release/hooks.py) and the smoke checks (bluegreen/release/smoke.py) against fakes."""
 
 from __future__ import annotations
 

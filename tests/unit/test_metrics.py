@@ -1,4 +1,4 @@
-"""bluegreen/metrics.py: the router's log lines in, each colour's figures out, over exact samples."""
+"""bluegreen/release/metrics.py: the router's log lines in, each colour's figures out, over exact samples."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""bluegreen/router.js, the per-request routing decision, run by node against a fake routing directory.
+"""bluegreen/router/router.js, the per-request routing decision, run by node against a fake routing directory.
 
 The same file nginx's njs loads; tests/unit/js/run_router.cjs gives it a fake
 `fs` and fake requests. The integration tests run it inside nginx.

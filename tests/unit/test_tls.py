@@ -1,4 +1,4 @@
-"""bluegreen/tls.py: a pair the router could not serve is refused by key, and the key is never shown."""
+"""bluegreen/config/tls.py: a pair the router could not serve is refused by key, and the key is never shown."""
 
 from __future__ import annotations
 

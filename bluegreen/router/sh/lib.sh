@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Functions every router script starts with (bluegreen/live_router.py prepends
+# Functions every router script starts with (bluegreen/router/adapter.py prepends
 # this file). POSIX sh: the router images have dash or busybox, not bash.
 
 # fetch HOST PORT PATH: an HTTP GET from inside the router with whatever client

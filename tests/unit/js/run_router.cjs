@@ -1,4 +1,4 @@
-// Runs bluegreen/router.js outside nginx: a fake `fs` over an in-memory tree and
+// Runs bluegreen/router/router.js outside nginx: a fake `fs` over an in-memory tree and
 // fake requests. Reads {"files": {...}, "requests": [{"fn", "variables"}]} on stdin,
 // prints the return value of each call (or the status body) as JSON.
 "use strict";

@@ -1,0 +1,143 @@
+"""Commands that look without changing anything: status, metrics, smoke."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import TextIO
+
+from bluegreen.cli.args import Subparsers, add_stack_args, positive_int, seconds, url_path, window
+from bluegreen.cli.common import client_of, deployment
+from bluegreen.colors import COLORS
+from bluegreen.errors import EXIT_FAILED, EXIT_OK, BluegreenError
+from bluegreen.release.metrics import as_json, as_prometheus
+from bluegreen.release.status import deployment_status
+from bluegreen.router.adapter import LiveRouter
+from bluegreen.router.layout import LOCAL_PORTS
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    label = deployment(args)
+    try:
+        status = deployment_status(client_of(args), label)
+    except BluegreenError as exc:
+        err.write(f"status {label}: {exc}\n")
+        return exc.exit_code
+    for warning in status["warnings"]:
+        err.write(f"status {label}: warning: {warning}\n")
+    if args.json:
+        json.dump(status, out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    live = status["live"]
+    if live.get("configHash") is None:
+        out.write(f"{label}: router {status['router']} has no route yet\n")
+    else:
+        weights = live["weights"]
+        versions = live["versions"]
+        out.write(
+            f"{label}: live "
+            + ", ".join(f"{c} {weights[c]}% ({versions[c] or '-'})" for c in COLORS)
+            + f"; active {live.get('active') or '-'}; preview {live.get('preview') or '-'}"
+            + f"; config {live['configHash']}\n"
+        )
+        if live.get("maintenance"):
+            page = live["maintenance"]
+            out.write(f"MAINTENANCE: live answers 503 (Retry-After {page['retryAfterSeconds']}): {page['message']}\n")
+        last = status["lastSwitch"]
+        note = f": {last['note']}" if last.get("note") else ""
+        out.write(f"last switch: {last['source']} at {last['appliedAt']}{note}\n")
+        if status.get("rollout"):
+            run = status["rollout"]
+            out.write(f"ROLLOUT running: {run.get('candidate')} at {run.get('weight')}% since {run.get('since')}\n")
+        if status["programPlanHash"] is None:
+            out.write("program plan: none applied yet\n")
+        elif status["drift"]:
+            out.write("DRIFT: live routing differs from the last plan the program applied; `pulumi up` re-applies it\n")
+        else:
+            out.write("program plan: live\n")
+    if status.get("certificate"):
+        cert = status["certificate"]
+        out.write(f"tls: {cert['subject']} until {cert['notAfter']} (fingerprint {cert['fingerprint']})\n")
+    for c in status["containers"]:
+        out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
+    return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Per-colour requests, errors and latency of the live listener, from the router's log."""
+    label = deployment(args)
+    try:
+        found = LiveRouter.find(client_of(args), label).metrics(args.window)
+    except BluegreenError as exc:
+        err.write(f"metrics {label}: {exc}\n")
+        return exc.exit_code
+    if args.prometheus:
+        out.write(as_prometheus(found, label, args.window))
+    elif args.json:
+        json.dump(as_json(found, args.window), out)
+        out.write("\n")
+    else:
+        out.write(f"{label}: live listener, last {args.window:g}s\n")
+        heads = ("requests", "5xx", "err%", "p50ms", "p95ms", "p99ms", "rps")
+        widths = (9, 6, 6, 7, 7, 7, 8)
+        out.write(f"  {'colour':<6} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)) + "\n")
+        for color, m in found.items():
+            out.write(
+                f"  {color:<6} {m.requests:>9} {m.errors:>6} {m.error_rate_pct:>6.2f} {m.p50_ms:>7.1f} "
+                f"{m.p95_ms:>7.1f} {m.p99_ms:>7.1f} {m.rps:>8.2f}\n"
+            )
+    return EXIT_OK
+
+
+def cmd_smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """GET a path through a listener from inside the router: needs no open port, no curl on the host."""
+    label = deployment(args)
+    port = LOCAL_PORTS[args.listener]  # the listener's plain twin on the router's loopback: TLS or not
+    try:
+        router = LiveRouter.find(client_of(args), label)
+        for attempt in range(1, args.tries + 1):
+            (answer,) = router.fetch([("127.0.0.1", port, args.path)])
+            if answer.status == args.expect:
+                out.write(f"{label}: {args.listener} {args.path} answered {answer.status}\n")
+                return EXIT_OK
+            if attempt < args.tries:
+                time.sleep(args.interval)
+    except BluegreenError as exc:
+        err.write(f"smoke {label}: {exc}\n")
+        return exc.exit_code
+    err.write(
+        f"smoke {label}: {args.listener} {args.path}: got {answer.status or answer.detail} after {args.tries} "
+        f"tries; expected {args.expect}\n"
+    )
+    return EXIT_FAILED
+
+
+def register(sub: Subparsers) -> None:
+    status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
+    add_stack_args(status)
+    status.set_defaults(func=cmd_status)
+    metrics = sub.add_parser(
+        "metrics",
+        help="per-colour requests, 5xx, error rate and latency of the live listener, from the router's log",
+        description="Exact samples from the router's access log over the last --window seconds (on the engine's "
+        "clock, ending 1.2 s ago: the log is flushed every second). nginx's own 502/504 count for the colour the "
+        "request was routed to.",
+    )
+    add_stack_args(metrics)
+    metrics.add_argument("--window", type=window, default=60.0, help="seconds (default 60)")
+    metrics.add_argument("--prometheus", action="store_true", help="the Prometheus text exposition format")
+    metrics.set_defaults(func=cmd_metrics)
+
+    smoke = sub.add_parser(
+        "smoke",
+        help="GET a path through the preview (or live) listener from inside the router; exit 1 unless it answers",
+    )
+    add_stack_args(smoke)
+    smoke.add_argument("--listener", choices=["preview", "live"], default="preview", help="default: preview")
+    smoke.add_argument("--path", type=url_path, default="/health/ready", help="default: /health/ready")
+    smoke.add_argument("--expect", type=positive_int, default=200, help="the status it must answer (default 200)")
+    smoke.add_argument("--tries", type=positive_int, default=10, help="attempts (default 10)")
+    smoke.add_argument("--interval", type=seconds, default=2.0, help="seconds between attempts (default 2)")
+    smoke.set_defaults(func=cmd_smoke)

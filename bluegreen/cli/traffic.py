@@ -1,0 +1,161 @@
+"""Commands that move traffic on the live router: switch, rollout, rollback, maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TextIO
+
+from bluegreen.cli.args import Subparsers, add_stack_args, message, positive_int, retry_after, seconds
+from bluegreen.cli.common import checked_plan, client_of, deployment, on_router, report_or_fail, smoke_checks
+from bluegreen.config.settings import Maintenance
+from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
+from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError
+from bluegreen.release.notify import post
+from bluegreen.release.rollout import event_line, run_rollout, steer
+from bluegreen.release.switch import apply_plan, rollback, set_maintenance
+from bluegreen.router.adapter import LiveRouter
+
+
+def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    label = deployment(args)
+    plan = checked_plan(args, err)
+    if plan is None:
+        return EXIT_BAD_INPUT
+
+    def progress(line: str) -> None:
+        err.write(f"switch: {line}\n")
+
+    log = progress if args.verbose else None
+    return report_or_fail(
+        "switch", label, args, out, err,
+        lambda: on_router(args, label, lambda router, client: apply_plan(
+            router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
+            observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None, lock_wait=args.wait,
+            smoke=smoke_checks(),
+        )),
+    )  # fmt: skip
+
+
+def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Walk the plan's analysed steps (what the program's Switch runs when rollout.steps is set), or steer one."""
+    label = deployment(args)
+    if args.action in ("promote", "abort"):
+        try:
+            router = LiveRouter.find(client_of(args), label)
+            progress = steer(router, args.action, lock_wait=args.wait)
+        except BluegreenError as exc:
+            err.write(f"rollout {args.action} {label}: {exc}\n")
+            return exc.exit_code
+        out.write(f"{label}: {args.action} left for the rollout of {progress.get('candidate')} at "
+                  f"{progress.get('weight')}%; it acts within one analysis interval\n")  # fmt: skip
+        return EXIT_OK
+    if args.plan is None:
+        err.write("rollout: --plan: got none; allowed: a plan file or - (stdin), or the action promote|abort\n")
+        return EXIT_BAD_INPUT
+    plan = checked_plan(args, err)
+    if plan is None:
+        return EXIT_BAD_INPUT
+    webhook = os.environ.get(WEBHOOK_ENV)
+
+    def emit(event: dict[str, object]) -> None:
+        out.write(event_line(event) + "\n")
+        out.flush()
+        if webhook:
+            failed = post(webhook, event)
+            if failed:
+                err.write(f"rollout {label}: warning: the webhook did not take the {event['event']} event ({failed})\n")
+
+    observed = os.environ.get(OBSERVED_ENV) if args.source == "program" else None
+    return report_or_fail(
+        "rollout", label, args, err, err,
+        lambda: on_router(args, label, lambda router, client: run_rollout(
+            router, client, plan, source=args.source, observed=observed, lock_wait=args.wait, emit=emit,
+            smoke=smoke_checks(),
+        )),
+    )  # fmt: skip
+
+
+def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    label = deployment(args)
+    return report_or_fail(
+        "rollback", label, args, out, err,
+        lambda: on_router(args, label, lambda router, client: rollback(
+            router, client, successes=args.successes, lock_wait=args.wait
+        )),
+    )  # fmt: skip
+
+
+def cmd_maintenance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The live listener answers 503 + Retry-After (on), or routes again after a health gate (off)."""
+    label = deployment(args)
+    page = Maintenance(enabled=args.state == "on", message=args.message, retry_after_seconds=args.retry_after)
+    return report_or_fail(
+        f"maintenance {args.state}", label, args, out, err,
+        lambda: on_router(args, label, lambda router, client: set_maintenance(
+            router, client, page, lock_wait=args.wait
+        )),
+    )  # fmt: skip
+
+
+def register(sub: Subparsers) -> None:
+    switch = sub.add_parser(
+        "switch",
+        help="apply a routing plan to the live router (health-gated, verified)",
+        description="Under the router's lock: gate, publish the new routing state (nginx -t and a reload only "
+        "when the router's own config changes), verify it is live. Idempotent. Exit 3: locked by another switch; "
+        "exit 4: outcome unknown, run `status`.",
+    )
+    add_stack_args(switch)
+    switch.add_argument("--plan", required=True, metavar="FILE|-", help="plan JSON (docs/routing.md); - for stdin")
+    switch.add_argument(
+        "--source", default="cli", choices=["cli", "program"], help=argparse.SUPPRESS
+    )  # the program passes `program`
+    switch.add_argument("--no-drain-wait", action="store_true", help="return once live; do not wait for old workers")
+    switch.add_argument(
+        "--wait", type=seconds, default=60.0, help="seconds to wait for another switch's lock (default 60)"
+    )
+    switch.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    switch.set_defaults(func=cmd_switch)
+
+    rollout = sub.add_parser(
+        "rollout",
+        help="apply a plan through its analysed steps (rollout.steps), or promote/abort the running rollout",
+        description="Each step is a gated switch, judged on the router's log every analysis interval; failure "
+        "aborts to the stable colour at 100%%. Events are JSON lines on stdout (and to $BLUEGREEN_WEBHOOK_URL). "
+        "`promote` skips the remaining analysis, `abort` stops it; both under the router's lock.",
+    )
+    rollout.add_argument("action", nargs="?", choices=["promote", "abort"], help="steer a running rollout")
+    add_stack_args(rollout)
+    rollout.add_argument("--plan", metavar="FILE|-", help="plan JSON (docs/routing.md); - for stdin")
+    rollout.add_argument("--source", default="cli", choices=["cli", "program"], help=argparse.SUPPRESS)
+    rollout.add_argument("--wait", type=seconds, default=60.0, help="seconds to wait for another switch's lock")
+    rollout.set_defaults(func=cmd_rollout)
+
+    roll = sub.add_parser(
+        "rollback",
+        help="send 100%% of traffic to the idle colour (health-gated)",
+        description="Emergency rollback outside Pulumi; the next `pulumi up` notices and re-applies its plan.",
+    )
+    add_stack_args(roll)
+    roll.add_argument("--successes", type=positive_int, default=1, help="probe successes per container (default 1)")
+    roll.add_argument(
+        "--wait", type=seconds, default=10.0, help="seconds to wait for another switch's lock (default 10)"
+    )
+    roll.set_defaults(func=cmd_rollback)
+
+    maint = sub.add_parser(
+        "maintenance",
+        help="the live listener answers 503 with Retry-After (on), or routes again (off); preview keeps serving",
+        description="Published like a switch (no reload); in-flight requests finish. `off` is health-gated. The "
+        "next `pulumi up` applies the stack's own `maintenance` setting again.",
+    )
+    maint.add_argument("state", choices=["on", "off"])
+    add_stack_args(maint)
+    maint.add_argument("--message", default=Maintenance().message, type=message, help="text of the page")
+    maint.add_argument(
+        "--retry-after", type=retry_after, default=Maintenance().retry_after_seconds,
+        help=f"seconds in the Retry-After header (default {Maintenance().retry_after_seconds})",
+    )  # fmt: skip
+    maint.add_argument("--wait", type=seconds, default=10.0, help="seconds to wait for another switch's lock")
+    maint.set_defaults(func=cmd_maintenance)
