@@ -482,7 +482,7 @@ def hook_runs(stack: Any, runs: int) -> dict[str, Any]:
     Each run has a new definition (its timeout), so each is a real run; then the same definition again,
     which the runner skips. The command is a bare interpreter start, so the figure is the runner's cost.
     """
-    from bluegreen.config.settings import CommandHook
+    from bluegreen.config.hooks import CommandHook
     from bluegreen.release.hooks import run_hook
 
     client = DockerClient()

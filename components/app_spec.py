@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 
 from bluegreen.colors import Color
-from bluegreen.config.settings import AppSettings
+from bluegreen.config.app import AppSettings
 from bluegreen.engine.container_spec import (
     DATABASE_URL_ENV,
     HEALTHCHECK_INTERVAL,

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_command as command
 
 from bluegreen.colors import Color
-from bluegreen.config.settings import CommandHook
+from bluegreen.config.hooks import CommandHook
 from bluegreen.engine.topology import Topology
 from bluegreen.env import HOOK_DEFINITION_ENV, HOOK_IMAGE_ENV, HOOK_RUN_ENV
 from bluegreen.plan.traffic import CONTRACT_PREFIX

@@ -19,7 +19,8 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from bluegreen.config.settings import BuildImage, ColorSpec, ImageSettings, RegistryImage, S3Image, image_ref
+from bluegreen.config.app import ColorSpec
+from bluegreen.config.image import BuildImage, ImageSettings, RegistryImage, S3Image, image_ref
 from bluegreen.env import IMAGE_REF_ENV
 from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 

@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import NoReturn, TypeAlias
 
-from bluegreen.config.settings import MAINTENANCE_MESSAGE_MAX, Maintenance
+from bluegreen.config.router import MAINTENANCE_MESSAGE_MAX, Maintenance
 from bluegreen.engine.host import host_problem
 from bluegreen.errors import EXIT_BAD_INPUT
 

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from bluegreen.config.settings import SmokeCheck
+from bluegreen.config.hooks import SmokeCheck
 from bluegreen.config.stackfile import read_text
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.host import host_problem, resolve

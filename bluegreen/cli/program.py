@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from bluegreen.cli.args import Parser, Subparsers, add_stack_args, hook_run_key, positive_int, uid_gid
 from bluegreen.cli.common import client_of, deployment
 from bluegreen.colors import COLORS
-from bluegreen.config.settings import CommandHook
+from bluegreen.config.hooks import CommandHook
 from bluegreen.engine.client import DockerClient
 from bluegreen.env import HOOK_DEFINITION_ENV, HOOK_IMAGE_ENV
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError, StackFileError

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from bluegreen.cli.args import Subparsers, add_stack_args, message, positive_int, retry_after, seconds
 from bluegreen.cli.common import checked_plan, client_of, deployment, on_router, report_or_fail, smoke_checks
-from bluegreen.config.settings import Maintenance
+from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError
 from bluegreen.release.notify import post

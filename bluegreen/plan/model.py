@@ -15,19 +15,9 @@ from pydantic import Field, StringConstraints, ValidationError
 
 from bluegreen.colors import COLORS, Color, other
 from bluegreen.config.problems import Problem, problems_from_validation_error
-from bluegreen.config.settings import (
-    Allowed,
-    Edge,
-    HealthGate,
-    ImageTag,
-    Maintenance,
-    Model,
-    RateLimit,
-    Rollout,
-    Stickiness,
-    TlsListener,
-    UrlPath,
-)
+from bluegreen.config.rollout import HealthGate, Rollout
+from bluegreen.config.router import Edge, Maintenance, RateLimit, TlsListener
+from bluegreen.config.types import Allowed, ImageTag, Model, Stickiness, UrlPath
 from bluegreen.engine.container_spec import MAX_DRAIN_SECONDS
 from bluegreen.engine.names import Orchestrator
 from bluegreen.errors import SettingsError

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from bluegreen.config.settings import Analysis
+from bluegreen.config.rollout import Analysis
 from bluegreen.release.metrics import ColorMetrics
 
 

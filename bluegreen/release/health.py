@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bluegreen.config.settings import HealthGate
+from bluegreen.config.rollout import HealthGate
 from bluegreen.engine.targets import Inspector, Resolver
 from bluegreen.errors import GateError
 from bluegreen.router.seam import HttpResult

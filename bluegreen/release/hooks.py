@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bluegreen.colors import Color
-from bluegreen.config.settings import CommandHook
+from bluegreen.config.hooks import CommandHook
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.names import (
     COLOR_LABEL,

@@ -24,7 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from bluegreen.colors import Color, other, utc_now
-from bluegreen.config.settings import Rollout, RolloutStep, SmokeCheck
+from bluegreen.config.hooks import SmokeCheck
+from bluegreen.config.rollout import Rollout, RolloutStep
 from bluegreen.engine.targets import Inspector
 from bluegreen.errors import AbortDecidedError, BluegreenError, RolloutAbortedError
 from bluegreen.plan.derive import rollback_plan

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bluegreen.colors import COLORS, Color
-from bluegreen.config.settings import SmokeCheck
+from bluegreen.config.hooks import SmokeCheck
 from bluegreen.errors import SmokeFailedError
 from bluegreen.plan.model import RoutingPlan
 from bluegreen.router.layout import LOCAL_PORTS

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bluegreen.colors import COLORS, utc_now
-from bluegreen.config.settings import Maintenance, SmokeCheck
+from bluegreen.config.hooks import SmokeCheck
+from bluegreen.config.router import Maintenance
 from bluegreen.engine.targets import Inspector, Resolver
 from bluegreen.errors import (
     BluegreenError,

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.config.settings import RouterSettings
+from bluegreen.config.router import RouterSettings
 from bluegreen.router.layout import (
     BASE_CONFIG,
     COOKIE_KEY_FILE,

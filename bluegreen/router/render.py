@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from bluegreen.colors import COLORS, Color
-from bluegreen.config.settings import Edge, TlsListener
+from bluegreen.config.router import Edge, TlsListener
 from bluegreen.plan.model import RoutingPlan
 from bluegreen.router.layout import (
     CERTIFICATE_FILE,

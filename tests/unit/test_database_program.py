@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from bluegreen.config.settings import CommandHook
+from bluegreen.config.hooks import CommandHook
 from bluegreen.release.hooks import run_key
 from tests.support.pulumi_harness import ProgramRun, Registered, run_program
 from tests.support.stacks import stack_raw, with_changes

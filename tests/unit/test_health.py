@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.config.settings import HealthGate
+from bluegreen.config.rollout import HealthGate
 from bluegreen.engine.targets import Resolver
 from bluegreen.errors import GateError
 from bluegreen.release.health import MAX_BACKOFF_SECONDS, GateResult, run_gate

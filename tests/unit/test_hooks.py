@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from bluegreen.colors import Color
-from bluegreen.config.settings import CommandHook, SmokeCheck, parse_settings
+from bluegreen.config.hooks import CommandHook, SmokeCheck
+from bluegreen.config.settings import parse_settings
 from bluegreen.errors import HookFailedError, SmokeFailedError
 from bluegreen.plan.derive import plan_from_settings
 from bluegreen.plan.model import RoutingPlan

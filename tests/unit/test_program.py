@@ -458,7 +458,7 @@ def test_a_digest_kept_across_a_version_bump_is_refused_before_anything_changes(
 
 
 def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
-    from bluegreen.config.settings import RouterSettings
+    from bluegreen.config.router import RouterSettings
     from bluegreen.router.files import FILES_LABEL, live_spec, replacing_changes, router_files_hash
 
     info = {"HostConfig": {"NanoCpus": 500_000_000, "ReadonlyRootfs": True, "PortBindings": {

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from bluegreen.colors import Color
-from bluegreen.config.settings import Analysis, parse_settings
+from bluegreen.config.rollout import Analysis
+from bluegreen.config.settings import parse_settings
 from bluegreen.errors import BluegreenError, RolloutAbortedError
 from bluegreen.release.analysis import Outcome, judge
 from bluegreen.release.metrics import ColorMetrics

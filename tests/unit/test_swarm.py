@@ -11,7 +11,8 @@ import pytest
 from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from bluegreen.config.settings import HealthGate, parse_settings
+from bluegreen.config.rollout import HealthGate
+from bluegreen.config.settings import parse_settings
 from bluegreen.engine.names import SERVICE_NAME_MAX, service_name
 from bluegreen.engine.targets import Resolver
 from bluegreen.errors import GateError, SettingsError

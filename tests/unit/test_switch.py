@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.config.settings import Maintenance
+from bluegreen.config.router import Maintenance
 from bluegreen.errors import (
     EXIT_LOCKED,
     EXIT_UNKNOWN,

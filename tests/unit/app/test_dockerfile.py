@@ -55,7 +55,7 @@ def test_final_user_reads_the_last_stage(text: str, expected: str | None) -> Non
 
 def test_the_image_healthcheck_matches_what_the_program_sets() -> None:
     """The image's HEALTHCHECK and the ColorStack's healthcheck share timings (bluegreen/engine/container_spec.py)."""
-    from bluegreen.config.settings import AppSettings
+    from bluegreen.config.app import AppSettings
     from bluegreen.engine import container_spec as c
 
     text = (ROOT / "app" / "Dockerfile").read_text()

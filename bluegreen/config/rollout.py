@@ -1,0 +1,119 @@
+"""rollout, notifications and healthGate: analysed steps, where their events go, what a switch waits for."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, StringConstraints
+
+from bluegreen.config.problems import MISSING, Problem
+from bluegreen.config.types import Allowed, Model, TypedText
+
+if TYPE_CHECKING:
+    from bluegreen.config.settings import StackSettings
+
+HeaderName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"),
+    Allowed("an HTTP header name such as X-Canary-Tester"),
+]
+
+
+AllowlistToken = Annotated[
+    str,
+    TypedText,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.:@+-]{8,128}$"),
+    Allowed("a token of 8-128 letters, digits and _ . : @ + -"),
+]
+
+
+class RolloutStep(Model):
+    weight: int = Field(ge=1, le=99, description="activeColor's share at this step, percent.")
+    pause_seconds: float = Field(ge=0, le=3600, description="How long the step is analysed before the next one.")
+
+
+class Analysis(Model):
+    """When a canary fails: judged every interval on the router's own log (docs/rollouts.md)."""
+
+    interval_seconds: float = Field(5, ge=1, le=300, description="Length of each judged window.")
+    min_requests: int = Field(
+        50, ge=1, le=1_000_000, description="Fewer candidate requests in a window: inconclusive, never a pass."
+    )
+    max_error_rate_pct: float = Field(1, ge=0, le=100, description="Candidate 5xx per 100 requests above it: fail.")
+    max_p99_ms: float = Field(500, gt=0, le=600_000, description="Candidate p99 above it: fail.")
+    max_p99_ratio: float = Field(
+        1.5, ge=1, le=100, description="Candidate p99 above this times the stable colour's (same window): fail."
+    )
+    failure_limit: int = Field(1, ge=0, le=100, description="Failed windows tolerated; one more aborts.")
+
+
+class Rollout(Model):
+    """How traffic moves to activeColor: steps judged by analysis, and who may skip the dice."""
+
+    steps: list[RolloutStep] = Field(
+        default_factory=list,
+        description="Weights walked (each analysed) when activeColor gains traffic, before the configured "
+        "trafficWeight; empty: one switch.",
+    )
+    analysis: Analysis = Field(default_factory=Analysis, description="The judgement of every step.")
+    progress_deadline_seconds: float = Field(
+        600, ge=1, le=86400, description="A step still without a passing window this long after it began aborts."
+    )
+    allowlist_header: HeaderName | None = Field(
+        None, description="Request header whose value is looked up in rollout.allowlist."
+    )
+    allowlist: list[AllowlistToken] = Field(
+        default_factory=list,
+        description="Values of rollout.allowlistHeader that always go to activeColor (testers), whatever the weight.",
+    )
+
+
+class Notifications(Model):
+    """A top-level key, so `--secret --path notifications.webhookUrl` keeps everything else plain."""
+
+    webhook_url: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2048),
+            Allowed("an http(s) URL such as a Slack incoming webhook; set it with --secret"),
+        ]
+        | None
+    ) = Field(None, description="Receives each rollout event as JSON with a Slack-compatible `text`.")
+
+
+class HealthGate(Model):
+    timeout_seconds: float = Field(60, gt=0, le=900, description="Total bound on the gate.")
+    interval_seconds: float = Field(0.5, gt=0, le=60, description="First backoff step.")
+    successes: int = Field(2, ge=1, le=20, description="Consecutive passes per container.")
+
+
+def problems(s: StackSettings) -> list[Problem]:
+    """Steps that only go up and can pass before their deadline, an allowlist with its header, a gate that polls."""
+    found: list[Problem] = []
+    weights = [step.weight for step in s.rollout.steps]
+    if weights != sorted(set(weights)):
+        found.append(Problem("rollout.steps", weights, "weights that only go up, each once, e.g. [10, 50]"))
+    longest = max([step.pause_seconds for step in s.rollout.steps] + [s.rollout.analysis.interval_seconds])
+    if s.rollout.steps and s.rollout.progress_deadline_seconds <= longest:
+        found.append(
+            Problem(
+                "rollout.progressDeadlineSeconds",
+                s.rollout.progress_deadline_seconds,
+                f"more than every step's pauseSeconds and analysis.intervalSeconds ({longest:g}): a step must be "
+                "able to pass before its deadline",
+            )
+        )
+    if bool(s.rollout.allowlist) != bool(s.rollout.allowlist_header):
+        key = "rollout.allowlistHeader" if s.rollout.allowlist else "rollout.allowlist"
+        found.append(
+            Problem(key, MISSING, "set together with the other: the header testers send, and its allowed values")
+        )
+    if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:
+        found.append(
+            Problem(
+                "healthGate.intervalSeconds",
+                s.health_gate.interval_seconds,
+                f"less than healthGate.timeoutSeconds ({s.health_gate.timeout_seconds:g})",
+            )
+        )
+    return found

@@ -1,0 +1,159 @@
+"""router, tls and maintenance: the nginx router's listeners, edge, certificate and maintenance page."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from bluegreen.config.problems import Problem
+from bluegreen.config.secrets import SECRET_PLACEHOLDER
+from bluegreen.config.stacks import is_production
+from bluegreen.config.tls import HOW_TO_SET, pair_problems
+from bluegreen.config.types import Allowed, HostPort, ImageRef, IpAddress, Model
+from bluegreen.engine.container_spec import MAX_DRAIN_SECONDS
+from bluegreen.images.pinning import image_problem
+
+if TYPE_CHECKING:
+    from bluegreen.config.settings import StackSettings
+
+
+class RateLimit(Model):
+    requests_per_second: int = Field(ge=1, le=100000, description="Sustained rate per client IP.")
+    burst: int = Field(20, ge=0, le=100000, description="Requests above the rate queued, then 429.")
+
+
+def _check_cidr(value: str) -> str:
+    ipaddress.ip_network(value, strict=False)
+    return value
+
+
+Cidr = Annotated[
+    str,
+    AfterValidator(_check_cidr),
+    Allowed("an address or network such as 10.0.0.0/8 or 192.0.2.10"),
+]
+
+
+class Edge(Model):
+    """Limits and client addresses at the router: what a load balancer in front would otherwise own.
+
+    Part of the routing plan (a change is an nginx config change: checked,
+    then one reload).
+    """
+
+    max_body_mb: int = Field(10, ge=1, le=4096, description="Largest request body, MiB; 413 above it.")
+    proxy_read_timeout_seconds: int = Field(
+        120, ge=1, le=3600, description="Longest silence from the app on a request (and a WebSocket), seconds."
+    )
+    client_header_timeout_seconds: int = Field(10, ge=1, le=300, description="Time to send the request headers.")
+    client_body_timeout_seconds: int = Field(30, ge=1, le=600, description="Longest pause while sending a body.")
+    max_connections_per_client: int | None = Field(
+        None, ge=1, le=100000, description="Open connections per client address (limit_conn); 429 above it."
+    )
+    trusted_proxies: list[Cidr] = Field(
+        default_factory=list,
+        description="Load balancers in front: their X-Forwarded-For (or PROXY protocol) names the client. "
+        "Empty: a client's own X-Forwarded-For is never trusted.",
+    )
+    proxy_protocol: bool = Field(False, description="The load balancer speaks PROXY protocol to the router.")
+
+
+class TlsListener(Model):
+    """What of `tls` the routing needs: the HTTPS listener, redirect and protocol versions (no key material)."""
+
+    port: HostPort = Field(443, description="Host port of the HTTPS live listener (on router.bindAddress).")
+    redirect_http: bool = Field(
+        True, description="router.port answers 308 to https (path and query kept) instead of serving."
+    )
+    hsts: bool = Field(False, description="Send Strict-Transport-Security (max-age one year) on HTTPS answers; opt in.")
+    min_version: Literal["TLSv1.2", "TLSv1.3"] = Field("TLSv1.2", description="Oldest TLS version accepted.")
+
+
+class Tls(TlsListener):
+    """TLS at the router (docs/edge.md). A top-level key, not under `router`.
+
+    Pulumi marks a whole top-level key secret, so `--secret --path tls.key`
+    keeps every router setting (and what is derived from it) plain.
+    """
+
+    certificate: str = Field(
+        min_length=1, description="PEM certificate chain, leaf first; set it with --secret (docs/edge.md)."
+    )
+    key: str = Field(min_length=1, description="PEM private key of the certificate; must be set with --secret.")
+
+    def listener(self) -> TlsListener:
+        return TlsListener.model_validate(self.model_dump(include=set(TlsListener.model_fields)))
+
+
+MAINTENANCE_MESSAGE_MAX = 500  # characters of the page's text (stack config and `bluegreen maintenance`)
+
+
+class Maintenance(Model):
+    """The live listener answers 503 with Retry-After while enabled; the preview listener keeps serving."""
+
+    enabled: bool = Field(False, description="Answer every live request with the maintenance page.")
+    message: Annotated[str, StringConstraints(max_length=MAINTENANCE_MESSAGE_MAX)] = Field(
+        "Down for maintenance; back soon.", description="Text of the page (HTML-escaped)."
+    )
+    retry_after_seconds: int = Field(60, ge=1, le=86400, description="Retry-After on every 503, seconds.")
+
+
+class RouterSettings(Model):
+    port: HostPort = Field(8080, description="Host port of the live listener.")
+    preview_port: HostPort = Field(8081, description="Host port of the preview listener.")
+    bind_address: IpAddress = Field("127.0.0.1", description="Host address the live port binds to.")
+    preview_bind_address: IpAddress = Field(
+        "127.0.0.1",
+        description="Host address the preview port binds to: loopback, so the unreleased colour is reachable "
+        "from the host only (ssh -L), unless you open it.",
+    )
+    image: ImageRef = Field("nginxinc/nginx-unprivileged:1.28", description="nginx image (non-root, listens on 8080).")
+    drain_seconds: int = Field(30, ge=0, le=MAX_DRAIN_SECONDS, description="Bound on old connections after a switch.")
+    security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")
+    rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")
+    edge: Edge = Field(default_factory=Edge, description="Limits, timeouts and client addresses (docs/edge.md).")
+    memory_mb: int = Field(128, ge=16, le=4096, description="Router memory limit, MiB.")
+    cpus: float = Field(0.5, ge=0.05, le=16, description="Router CPU limit, in cores.")
+
+
+def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Problem]:
+    """The pair must be usable and the key a secret; its port must be the router's third."""
+    if s.tls is None:
+        return []
+    problems = []
+    if "tls" not in secret_tops:
+        how = HOW_TO_SET.format(key="key", file="privkey.pem")
+        problems.append(Problem("tls.key", SECRET_PLACEHOLDER, f"a secret, never a plain value in a stack file: {how}"))
+    if SECRET_PLACEHOLDER not in (s.tls.certificate, s.tls.key):  # a stack file's secure: values stay opaque
+        problems += pair_problems(s.tls.certificate, s.tls.key)
+    taken = {s.router.port: "router.port", s.router.preview_port: "router.previewPort"}
+    if s.tls.port in taken:
+        problems.append(Problem("tls.port", s.tls.port, f"a host port other than {taken[s.tls.port]} ({s.tls.port})"))
+    return problems
+
+
+def problems(s: StackSettings, stack: str, secret_tops: Collection[str]) -> list[Problem]:
+    """The router's image pinned, its listeners on distinct ports, PROXY protocol only from known proxies, TLS."""
+    found: list[Problem] = []
+    router_pinned = image_problem(s.router.image, is_production(stack))
+    if router_pinned:
+        found.append(Problem("router.image", s.router.image, f"a pinned image ({router_pinned})"))
+    if s.router.port == s.router.preview_port:
+        found.append(
+            Problem(
+                "router.previewPort", s.router.preview_port, f"a host port other than router.port ({s.router.port})"
+            )
+        )
+    if s.router.edge.proxy_protocol and not s.router.edge.trusted_proxies:
+        found.append(
+            Problem(
+                "router.edge.proxyProtocol",
+                True,
+                "false, or the load balancers in router.edge.trustedProxies: PROXY protocol from anyone else lets a "
+                "client choose its own address",
+            )
+        )
+    return found + _tls_problems(s, secret_tops)

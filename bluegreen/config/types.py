@@ -1,0 +1,131 @@
+"""The building blocks of every settings section: the base model, constrained types and their `Allowed` notes.
+
+Each `Allowed` note is what an error message and the configuration reference say
+is allowed, next to the constraint it explains.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from bluegreen.engine.host import ALLOWED as DOCKER_HOST_ALLOWED
+from bluegreen.engine.host import PATTERN as DOCKER_HOST_PATTERN
+from bluegreen.images.pinning import IMAGE_ID_PATTERN, IMAGE_TAG_PATTERN
+
+Stickiness = Literal["none", "cookie", "ip"]
+
+
+Profile = Literal["development", "staging", "production"]
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """Human description of what a constrained field accepts (for messages and docs)."""
+
+    text: str
+
+
+def _check_ip(value: str) -> str:
+    ipaddress.ip_address(value)  # raises ValueError with a clear message
+    return value
+
+
+def _typed_path_value(value: Any) -> Any:
+    """`pulumi config set --path green.version 2` stores the number 2, `... true` a boolean.
+
+    Where a string is meant, the text the user typed is what they meant.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+TypedText = BeforeValidator(_typed_path_value)
+
+
+EnvValue = Annotated[str, TypedText, Allowed("a string (numbers and booleans are taken as typed)")]
+
+
+ImageTag = Annotated[
+    str,
+    TypedText,
+    StringConstraints(pattern=IMAGE_TAG_PATTERN),
+    Allowed("an image tag: 1-128 of letters, digits, '_', '.', '-', not starting with '.' or '-'"),
+]
+
+
+Digest = Annotated[
+    str,
+    StringConstraints(pattern=IMAGE_ID_PATTERN),
+    Allowed("a digest 'sha256:' followed by 64 lowercase hex digits"),
+]
+
+
+EnvName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    Allowed("an environment variable name: letters, digits and '_', not starting with a digit"),
+]
+
+
+UrlPath = Annotated[
+    str,
+    StringConstraints(pattern=r"^/[A-Za-z0-9_./~%-]*$", max_length=256),
+    Allowed("an absolute URL path such as /health/ready"),
+]
+
+
+ImageRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]{0,254}$"),
+    Allowed("an image reference such as acme/shop or python:3.11-slim (lowercase)"),
+]
+
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$"),
+    Allowed("a lowercase name: letters, digits, '.', '_', '-', up to 63 characters"),
+]
+
+
+IpAddress = Annotated[
+    str,
+    AfterValidator(_check_ip),
+    Allowed("an IPv4 or IPv6 address such as 127.0.0.1 or 0.0.0.0"),
+]
+
+
+DockerHost = Annotated[
+    str,
+    StringConstraints(pattern=DOCKER_HOST_PATTERN.pattern),
+    Allowed(f"a Docker host: {DOCKER_HOST_ALLOWED}"),
+]
+
+
+DockerContext = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.+-]{0,127}$"),
+    Allowed("a Docker context name as `docker context ls` shows it (letters, digits, '_', '.', '+', '-')"),
+]
+
+
+HostPort = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Model(BaseModel):
+    """Base of every settings model: camelCase keys, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+    )
