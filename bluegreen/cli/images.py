@@ -39,12 +39,6 @@ def cmd_image(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ImageStoreError as exc:
         err.write(f"image {args.image_command}: {exc}\n")
         return exc.exit_code
-    except FileNotFoundError as exc:
-        err.write(
-            f"image {args.image_command}: {exc.filename or 'docker'}: not installed "
-            "(the image commands use the docker CLI)\n"
-        )
-        return EXIT_BAD_INPUT
     except ValueError as exc:  # botocore refuses a malformed endpoint before any request
         err.write(f"image {args.image_command}: --endpoint-url: {exc}\n")
         return EXIT_BAD_INPUT

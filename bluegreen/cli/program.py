@@ -72,10 +72,10 @@ def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not re.match(IMAGE_ID_PATTERN, image):
             raise StackFileError(f"{HOOK_IMAGE_ENV}: got {image[:80]!r}; allowed: an image id sha256:<64 hex digits>")
 
-        def say(line: str) -> None:
+        def progress(line: str) -> None:
             err.write(f"hook: {line}\n")
 
-        run = run_hook(client_of(args), label, args.stage, args.color, hook, image, say)
+        run = run_hook(client_of(args), label, args.stage, args.color, hook, image, progress)
     except BluegreenError as exc:
         err.write(f"hook {getattr(args, 'stage', args.hook_command)} {label}: {exc}\n")
         return exc.exit_code

@@ -12,6 +12,7 @@ from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError
 from bluegreen.release.notify import post
+from bluegreen.release.progress import quiet
 from bluegreen.release.rollout import event_line, run_rollout, steer
 from bluegreen.release.switch import apply_plan, rollback, set_maintenance
 from bluegreen.router.adapter import LiveRouter
@@ -23,14 +24,14 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if plan is None:
         return EXIT_BAD_INPUT
 
-    def progress(line: str) -> None:
+    def verbose(line: str) -> None:
         err.write(f"switch: {line}\n")
 
-    log = progress if args.verbose else None
+    progress = verbose if args.verbose else quiet
     return report_or_fail(
         "switch", label, args, out, err,
         lambda: on_router(args, label, lambda router, client: apply_plan(
-            router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, log=log,
+            router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, progress=progress,
             observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None, lock_wait=args.wait,
             smoke=smoke_checks(),
         )),
@@ -99,6 +100,13 @@ def cmd_maintenance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def register(sub: Subparsers) -> None:
+    _register_switch(sub)
+    _register_rollout(sub)
+    _register_rollback(sub)
+    _register_maintenance(sub)
+
+
+def _register_switch(sub: Subparsers) -> None:
     switch = sub.add_parser(
         "switch",
         help="apply a routing plan to the live router (health-gated, verified)",
@@ -118,6 +126,8 @@ def register(sub: Subparsers) -> None:
     switch.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     switch.set_defaults(func=cmd_switch)
 
+
+def _register_rollout(sub: Subparsers) -> None:
     rollout = sub.add_parser(
         "rollout",
         help="apply a plan through its analysed steps (rollout.steps), or promote/abort the running rollout",
@@ -132,6 +142,8 @@ def register(sub: Subparsers) -> None:
     rollout.add_argument("--wait", type=seconds, default=60.0, help="seconds to wait for another switch's lock")
     rollout.set_defaults(func=cmd_rollout)
 
+
+def _register_rollback(sub: Subparsers) -> None:
     roll = sub.add_parser(
         "rollback",
         help="send 100%% of traffic to the idle colour (health-gated)",
@@ -144,6 +156,8 @@ def register(sub: Subparsers) -> None:
     )
     roll.set_defaults(func=cmd_rollback)
 
+
+def _register_maintenance(sub: Subparsers) -> None:
     maint = sub.add_parser(
         "maintenance",
         help="the live listener answers 503 with Retry-After (on), or routes again (off); preview keeps serving",

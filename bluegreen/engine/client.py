@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from bluegreen.engine.host import host_problem, resolve
 from bluegreen.engine.sdk import sdk
@@ -261,6 +261,28 @@ class DockerClient:
     def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
         status, data = self.request("GET", path, allow=allow)
         return json.loads(data) if status in (200, 201) else None
+
+    # --- images --------------------------------------------------------------
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of the image `ref` names on this engine, or None when it has none by that name."""
+        found = self.get_json(f"/images/{urllib.parse.quote(ref, safe='')}/json", allow=(404,))
+        return str(found["Id"]) if found else None
+
+    def save_image(self, ref: str, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        """`docker save ref` as a stream of chunks: an image never sits whole in memory."""
+        with self._errors(f"GET /images/{ref}/get"):
+            yield from self.api.get_image(ref, chunk_size=chunk)
+
+    def load_image(self, archive: BinaryIO) -> str:
+        """`docker load` of an archive (plain or gzip'd: the engine unpacks either), streamed; its last message."""
+        said: list[str] = []
+        with self._errors("POST /images/load"):
+            for message in self.api.load_image(archive):
+                if message.get("error") or message.get("errorDetail"):
+                    raise DockerError(f"POST /images/load: {message.get('error') or message['errorDetail']}")
+                said += [line for line in str(message.get("stream", "")).splitlines() if line.strip()]
+        return said[-1] if said else ""
 
     # --- containers ----------------------------------------------------------
 

@@ -24,16 +24,11 @@ recorded at push; after loading, the tag must point at that id.
 from __future__ import annotations
 
 import errno
-import gzip
 import hashlib
 import json
 import re
-import shutil
-import subprocess
-import tarfile
 import tempfile
 import uuid
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +36,15 @@ from typing import Any
 
 from bluegreen.colors import utc_now
 from bluegreen.errors import ImageInputError, ImageStoreError
+from bluegreen.images.archive import (
+    check_archive,
+    docker_image_id,
+    docker_load,
+    docker_save,
+    gzip_chunks,
+    one_line,
+    read_archive,
+)
 from bluegreen.images.pinning import IMAGE_TAG_PATTERN
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
@@ -165,12 +169,12 @@ class ImageStore:
                 self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
             except Exception as exc:
                 raise ImageStoreError(
-                    f"s3://{self.bucket}/{key}: upload failed ({_one_line(failure)}) and aborting it failed too "
-                    f"({_one_line(exc)}); a lifecycle rule AbortIncompleteMultipartUpload removes what is left"
+                    f"s3://{self.bucket}/{key}: upload failed ({one_line(failure)}) and aborting it failed too "
+                    f"({one_line(exc)}); a lifecycle rule AbortIncompleteMultipartUpload removes what is left"
                 ) from None
             if isinstance(failure, Exception) and not isinstance(failure, ImageStoreError):
                 raise ImageStoreError(
-                    f"s3://{self.bucket}/{key}: upload failed and was aborted: {_one_line(failure)}"
+                    f"s3://{self.bucket}/{key}: upload failed and was aborted: {one_line(failure)}"
                 ) from None
             raise
         return digest.hexdigest(), size
@@ -286,123 +290,3 @@ class ImageStore:
         pointer = self.pointer(name, env)
         current = {k: pointer[k] for k in ("tag", "sha256", "promotedAt")}
         return [current, *pointer.get("history", [])]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-# --- what a `docker save` archive says it holds ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArchiveContents:
-    """The names and image ids a `docker save` archive would give `docker load`."""
-
-    repo_tags: tuple[str, ...]
-    image_ids: tuple[str, ...]
-
-
-def read_archive(blob: Path) -> ArchiveContents:
-    """manifest.json, repositories and index.json of a gzip'd `docker save`, read in one streaming pass."""
-    wanted = {"manifest.json", "repositories", "index.json"}
-    found: dict[str, Any] = {}
-    try:
-        with tarfile.open(blob, mode="r|gz") as archive:
-            for member in archive:
-                name = member.name.removeprefix("./")
-                if name in wanted and member.isfile() and member.size < 1024 * 1024:
-                    handle = archive.extractfile(member)
-                    found[name] = json.loads(handle.read()) if handle else None
-    except (tarfile.TarError, OSError, EOFError, json.JSONDecodeError, zlib.error) as exc:
-        raise ImageStoreError(f"the image archive cannot be read ({_one_line(exc)}); nothing was loaded") from None
-    tags: list[str] = []
-    ids: list[str] = []
-    for entry in found.get("manifest.json") or []:
-        tags += [str(t) for t in entry.get("RepoTags") or []]
-        config = str(entry.get("Config", ""))
-        hexdigest = config.removeprefix("blobs/sha256/").removesuffix(".json")
-        ids.append(f"sha256:{hexdigest}")
-    for repository, versions in (found.get("repositories") or {}).items():
-        tags += [f"{repository}:{tag}" for tag in versions]
-    for manifest in (found.get("index.json") or {}).get("manifests") or []:
-        named = (manifest.get("annotations") or {}).get("io.containerd.image.name")
-        if named:
-            tags.append(str(named))
-    return ArchiveContents(tuple(dict.fromkeys(tags)), tuple(dict.fromkeys(ids)))
-
-
-def _same_name(found: str, ref: str) -> bool:
-    """`shop:1.4.2` as Docker spells it in an archive: as given, or fully qualified (HOST/NAMESPACE/shop:1.4.2)."""
-    qualified = found.endswith(("/" + ref, "/library/" + ref)) and found.count("/") <= 2 + ref.count("/")
-    return found == ref or qualified
-
-
-def check_archive(ref: str, contents: ArchiveContents, image_id: str | None) -> None:
-    """Refuse an archive that would load anything but `ref` as the recorded image."""
-    others = [t for t in contents.repo_tags if not _same_name(t, ref)]
-    if others:
-        raise ImageStoreError(
-            f"{ref}: the archive also names {', '.join(others[:3])}; docker load would retag those on this host. "
-            "Refused; nothing was loaded"
-        )
-    if not contents.repo_tags:
-        raise ImageStoreError(f"{ref}: the archive names no tag; refused, nothing was loaded")
-    if len(contents.image_ids) != 1:
-        raise ImageStoreError(
-            f"{ref}: the archive holds {len(contents.image_ids)} images, not one; refused, nothing was loaded"
-        )
-    if image_id and contents.image_ids[0] != image_id:
-        raise ImageStoreError(
-            f"{ref}: the archive's image is {contents.image_ids[0][:19]}, not the {image_id[:19]} recorded at push; "
-            "refused, nothing was loaded"
-        )
-
-
-# --- Docker, through its CLI (it streams, and honours DOCKER_HOST and contexts) ------------------
-
-
-def docker_image_id(ref: str) -> str:
-    # An argument list, and every ref passed split_ref (it cannot start with '-'): no shell, no option.
-    done = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True,  # nosec B603
-                          text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        raise ImageStoreError(f"{ref}: no such image in the local Docker engine")
-    return done.stdout.strip()
-
-
-def docker_save(ref: str) -> Iterator[bytes]:
-    process = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # nosec B603
-    if process.stdout is None:  # cannot happen with PIPE; keeps the type checker and bandit honest
-        raise ImageStoreError("docker save: no output stream")
-    while chunk := process.stdout.read(1024 * 1024):
-        yield chunk
-    if process.wait() != 0:
-        error = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
-        raise ImageStoreError(f"docker save {ref} failed: {error}")
-
-
-def gzip_chunks(chunks: Iterator[bytes], level: int = 6) -> Iterator[bytes]:
-    """gzip a stream without holding it: the output is a valid .gz file, chunk by chunk."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    for chunk in chunks:
-        out = compressor.compress(chunk)
-        if out:
-            yield out
-    yield compressor.flush()
-
-
-def docker_load(blob: Path) -> str:
-    with gzip.open(blob, "rb") as source:
-        process = subprocess.Popen(["docker", "load"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # nosec B603
-                                   stderr=subprocess.PIPE)  # fmt: skip
-        if process.stdin is None:
-            raise ImageStoreError("docker load: no input stream")
-        shutil.copyfileobj(source, process.stdin, 1024 * 1024)
-        process.stdin.close()
-        out = process.stdout.read().decode() if process.stdout else ""
-        err = process.stderr.read().decode() if process.stderr else ""
-        if process.wait() != 0:
-            raise ImageStoreError(f"docker load failed: {err.strip()}")
-    return out.strip()

@@ -39,10 +39,10 @@ from bluegreen.engine.names import (
     hook_container_name,
 )
 from bluegreen.errors import BluegreenError, HookFailedError, InputError
+from bluegreen.release.progress import Progress, quiet
 
 TAIL_LINES = 20
 POLL_SECONDS = 0.2
-Log = Callable[[str], None]
 # Copied from the colour's container, so the hook runs under the same limits and hardening.
 HOST_CONFIG_KEYS = (
     "Memory", "NanoCpus", "CapDrop", "CapAdd", "SecurityOpt", "ReadonlyRootfs", "Tmpfs", "PidsLimit", "LogConfig",
@@ -128,7 +128,7 @@ def run_hook(
     color: Color,
     hook: CommandHook,
     image: str,
-    log: Log = lambda _: None,
+    progress: Progress = quiet,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> HookRun:
@@ -141,7 +141,7 @@ def run_hook(
         state = last.get("State") or {}
         same = (last["Config"].get("Labels") or {}).get(HOOK_RUN_LABEL) == key
         if same and not state.get("Running") and state.get("ExitCode") == 0:
-            log(f"{stage} hook {hook.name}: already ran for image {image[:19]} ({name} exited 0); not run again")
+            progress(f"{stage} hook {hook.name}: already ran for image {image[:19]} ({name} exited 0); not run again")
             return HookRun(name, image, None, 0.0, ())
         client.request("DELETE", f"/containers/{name}?force=1", allow=(404,))
     started = clock()
@@ -149,7 +149,7 @@ def run_hook(
         "POST", f"/containers/create?name={name}", container_spec(source, deployment, stage, color, hook, key)
     )
     client.request("POST", f"/containers/{name}/start")
-    log(f"{stage} hook {hook.name}: running {' '.join(hook.command)} in {color}'s image {image[:19]} ({name})")
+    progress(f"{stage} hook {hook.name}: running {' '.join(hook.command)} in {color}'s image {image[:19]} ({name})")
     deadline = started + hook.timeout_seconds
     while True:
         state = (client.inspect(name) or {}).get("State") or {}
@@ -164,7 +164,7 @@ def run_hook(
     if code != 0:
         raise HookFailedError(_failure(stage, hook, f"exited {code} after {seconds:.1f}s", client, name))
     tail = tuple(client.tail(name, TAIL_LINES))
-    log(f"{stage} hook {hook.name}: exited 0 after {seconds:.1f}s")
+    progress(f"{stage} hook {hook.name}: exited 0 after {seconds:.1f}s")
     return HookRun(name, image, code, seconds, tail)
 
 

@@ -31,8 +31,10 @@ from bluegreen.errors import AbortDecidedError, BluegreenError, RolloutAbortedEr
 from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.analysis import Outcome, Verdict, judge
+from bluegreen.release.lock import LockingProber, new_lock
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics
-from bluegreen.release.switch import LockingProber, RouterPort, SwitchReport, apply_plan, live_plan, new_lock
+from bluegreen.release.switch import SwitchReport, apply_plan, live_plan
+from bluegreen.router.seam import RouterPort
 
 Emit = Callable[[dict[str, Any]], None]
 

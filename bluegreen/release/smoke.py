@@ -11,13 +11,14 @@ to the candidate's containers directly, and say so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from bluegreen.colors import COLORS, Color
 from bluegreen.config.hooks import SmokeCheck
 from bluegreen.errors import SmokeFailedError
 from bluegreen.plan.model import RoutingPlan
+from bluegreen.release.progress import Progress, quiet
 from bluegreen.router.layout import LOCAL_PORTS
 from bluegreen.router.seam import HttpResult
 
@@ -42,7 +43,7 @@ def run_smoke(
     checks: Sequence[SmokeCheck],
     live: RoutingPlan | None,
     plan: RoutingPlan,
-    log: Callable[[str], None] = lambda _: None,
+    progress: Progress = quiet,
 ) -> Color | None:
     """Check every path on the candidate; returns the candidate (None: nothing was checked)."""
     color = candidate(live, plan)
@@ -62,5 +63,5 @@ def run_smoke(
                 f"smoke check {check.name}: GET {check.path} on {where} ({color}) answered {got}, expected "
                 f"{check.expect_status}" + (f"; body: {body}" if body else "")
             )
-    log(f"smoke: {len(checks)} check(s) passed on {where} ({color})")
+    progress(f"smoke: {len(checks)} check(s) passed on {where} ({color})")
     return color

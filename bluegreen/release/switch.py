@@ -16,15 +16,10 @@ real one.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
-import os
-import socket
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from bluegreen.colors import COLORS, utc_now
 from bluegreen.config.hooks import SmokeCheck
@@ -48,36 +43,15 @@ from bluegreen.errors import (
 from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.health import GateResult, run_gate
+from bluegreen.release.lock import DEFAULT_LOCK_WAIT, LockingProber, new_lock
+from bluegreen.release.progress import Progress, quiet
 from bluegreen.release.smoke import run_smoke
-from bluegreen.router.adapter import snapshot_of
 from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
 from bluegreen.router.render import Rendered, render
-from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot
+from bluegreen.router.seam import Publication, RouterPort, Snapshot, snapshot_of
 
 VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
-LOCK_POLL_SECONDS = 0.2
-LOCK_GRACE_SECONDS = 120  # beyond the gate's own bound: publish, verify, drain
-DEFAULT_LOCK_WAIT = 60.0
-Log = Callable[[str], None]
-
-
-class RouterPort(Protocol):
-    """What a switch needs from a router (LiveRouter; a fake in the unit tests)."""
-
-    container: str
-
-    def networks(self) -> set[str]: ...
-
-    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun: ...
-
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]: ...
-
-    def publish(self, publication: Publication, lock: Lock) -> None: ...
-
-    def release(self, lock: Lock) -> None: ...
-
-    def old_workers(self) -> int: ...
 
 
 @dataclass
@@ -128,60 +102,6 @@ class Decision:
         return not (self.routing or self.record)
 
 
-def new_lock(source: str, gate_seconds: float) -> Lock:
-    owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} ({source})"
-    return Lock(uuid.uuid4().hex, owner, int(gate_seconds) + LOCK_GRACE_SECONDS)
-
-
-class LockingProber:
-    """The gate's prober. Its first round takes the lock and reads the snapshot in the same exec."""
-
-    def __init__(
-        self,
-        router: RouterPort,
-        lock: Lock,
-        wait: float,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-        say: Log,
-    ) -> None:
-        self.router, self.lock, self.wait = router, lock, wait
-        self.clock, self.sleep, self.say = clock, sleep, say
-        self.begun: Begun | None = None
-
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
-        if self.begun is None:
-            self.begun = self._begin(targets)
-            return self.begun.results
-        return self.router.fetch(targets)
-
-    def snapshot(self) -> Snapshot:
-        if self.begun is None:
-            self.begun = self._begin(())
-        return snapshot_of(self.begun, self.router.container)
-
-    @property
-    def locked(self) -> bool:
-        return self.begun is not None
-
-    def _begin(self, targets: Sequence[tuple[str, int, str]]) -> Begun:
-        deadline = self.clock() + self.wait
-        said = False
-        while True:
-            begun = self.router.begin(self.lock, targets)
-            if begun.acquired:
-                return begun
-            if self.clock() >= deadline:
-                raise LockHeldError(
-                    f"router {self.router.container} is locked by {begun.holder}; waited {self.wait:g}s "
-                    "(--wait to wait longer); nothing was changed"
-                )
-            if not said:
-                self.say(f"waiting for the lock held by {begun.holder}")
-                said = True
-            self.sleep(LOCK_POLL_SECONDS)
-
-
 def decide(snapshot: Snapshot, rendered: Rendered, source: str, observed: str | None) -> Decision:
     reload = snapshot.status.get("configHash") != rendered.config_hash
     routing = reload or snapshot.status.get("planHash") != rendered.plan_hash
@@ -228,7 +148,7 @@ def apply_plan(
     plan: RoutingPlan,
     source: str = "cli",
     wait_drain: bool = True,
-    log: Log | None = None,
+    progress: Progress = quiet,
     observed: str | None = None,
     lock_wait: float = DEFAULT_LOCK_WAIT,
     expect_live_plan: str | None = None,
@@ -241,67 +161,95 @@ def apply_plan(
     `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
     `note` says why, in the live record (`status` shows it: a rollout's abort reason);
     `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke)."""
-    say = log or (lambda _: None)
     started = clock()
-    locking = LockingProber(router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, say)
+    locking = LockingProber(
+        router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, progress
+    )
     published = False
     try:
-        # gate: what will take traffic must be healthy; entering maintenance sends it none
-        if plan.maintenance.enabled:
-            say("maintenance: the live listener will serve no colour, so nothing is gated")
-        else:
-            gate = _gate(router, inspector, plan, locking, clock, sleep)
-            say(f"gate passed: {len(gate.addresses)} {gate.kind}(s) in {gate.seconds:.2f}s")
-        snapshot = locking.snapshot()
-        if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
-            raise SwitchError(
-                f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "
-                "lock; nothing was changed: look at `status` and run it again"
-            )
-        # render, decide
-        rendered = render(plan, utc_now())
-        decision = decide(snapshot, rendered, source, observed)
-        report = SwitchReport(
-            deployment=plan.deployment, router=router.container, source=source, changed=decision.routing,
-            reloaded=decision.reload, weights=plan.weights.model_dump(), plan_hash=rendered.plan_hash,
-            config_hash=rendered.config_hash, previous_config_hash=snapshot.status.get("configHash"),
-            gate_s=clock() - started, live_s=0.0, drained_s=0.0, old_workers_left=0, total_s=0.0,
-        )  # fmt: skip
-        if decision.nothing:
-            report.live_s = report.total_s = clock() - started
+        with _as_switch_errors(router.container):
+            # gate: what will take traffic must be healthy; entering maintenance sends it none
+            if plan.maintenance.enabled:
+                progress("maintenance: the live listener will serve no colour, so nothing is gated")
+            else:
+                gate = _gate(router, inspector, plan, locking, clock, sleep)
+                progress(f"gate passed: {len(gate.addresses)} {gate.kind}(s) in {gate.seconds:.2f}s")
+            snapshot = locking.snapshot()
+            _check_unchanged(snapshot, expect_live_plan)
+            rendered = render(plan, utc_now())
+            decision = decide(snapshot, rendered, source, observed)
+            report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
+            if decision.nothing:
+                report.live_s = report.total_s = clock() - started
+                return report
+            if smoke and decision.routing:
+                run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
+            # publish, verify (in the router: one exec)
+            files = generation_files(plan, rendered, snapshot, decision, source, observed, note)
+            published = True  # from here the router's script releases the lock itself
+            router.publish(_publication(files, decision, rendered), locking.lock)
+            report.live_s = clock() - started
+            progress(f"live after {report.live_s:.2f}s ({'reloaded' if decision.reload else 'no reload'})")
+            # drain: only a reload leaves old workers behind
+            if decision.reload and wait_drain:
+                _drain(router, plan, report, clock, sleep)
+            report.total_s = clock() - started
             return report
-        if smoke and decision.routing:
-            run_smoke(router, smoke, _recorded_plan(snapshot), plan, say)
-        # publish, verify (in the router: one exec)
-        files = generation_files(plan, rendered, snapshot, decision, source, observed, note)
-        publication = Publication(
-            f"g{time.time_ns()}", files, decision.reload, rendered.config_hash, rendered.plan_hash, VERIFY_SECONDS
+    finally:
+        if locking.locked and not published:
+            with contextlib.suppress(BluegreenError, OSError):
+                router.release(locking.lock)
+
+
+def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None) -> None:
+    """A rollback acts on the plan it saw: if another switch changed it while this one waited, it does nothing."""
+    if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
+        raise SwitchError(
+            f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "
+            "lock; nothing was changed: look at `status` and run it again"
         )
-        published = True  # from here the router's script releases the lock itself
-        router.publish(publication, locking.lock)
-        report.live_s = clock() - started
-        say(f"live after {report.live_s:.2f}s ({'reloaded' if decision.reload else 'no reload'})")
-        # drain: only a reload leaves old workers behind
-        if decision.reload and wait_drain:
-            _drain(router, plan, report, clock, sleep)
-        report.total_s = clock() - started
-        return report
-    except (InputError, LockHeldError, OutcomeUnknownError):
+
+
+def _publication(files: dict[str, str], decision: Decision, rendered: Rendered) -> Publication:
+    return Publication(
+        f"g{time.time_ns()}", files, decision.reload, rendered.config_hash, rendered.plan_hash, VERIFY_SECONDS
+    )
+
+
+def _report(
+    plan: RoutingPlan,
+    container: str,
+    source: str,
+    decision: Decision,
+    rendered: Rendered,
+    snapshot: Snapshot,
+    gate_s: float,
+) -> SwitchReport:
+    return SwitchReport(
+        deployment=plan.deployment, router=container, source=source, changed=decision.routing,
+        reloaded=decision.reload, weights=plan.weights.model_dump(), plan_hash=rendered.plan_hash,
+        config_hash=rendered.config_hash, previous_config_hash=snapshot.status.get("configHash"),
+        gate_s=gate_s, live_s=0.0, drained_s=0.0, old_workers_left=0, total_s=0.0,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _as_switch_errors(container: str) -> Iterator[None]:
+    """Every failure of a switch as one SwitchError that says what is live now; a few say so themselves."""
+    try:
+        yield
+    except (InputError, LockHeldError, OutcomeUnknownError, SwitchError):
         raise  # the engine address, a held lock, an unknown outcome: each says so itself
     except (GateError, SmokeFailedError) as exc:
         raise SwitchError(f"{exc}; routing unchanged") from exc
     except ConfigRefusedError as exc:
         raise SwitchError(f"nginx -t refused the new routing ({exc}); previous routing still live") from exc
     except NotLiveError as exc:
-        raise SwitchError(f"{exc} (see `docker logs {router.container}`); previous routing restored") from exc
+        raise SwitchError(f"{exc} (see `docker logs {container}`); previous routing restored") from exc
     except LockLostError as exc:
         raise SwitchError(f"{exc}; this switch published nothing") from exc
     except (RouterError, DockerError) as exc:
         raise SwitchError(str(exc)) from exc
-    finally:
-        if locking.locked and not published:
-            with contextlib.suppress(BluegreenError, OSError):
-                router.release(locking.lock)
 
 
 def _gate(
@@ -383,7 +331,11 @@ def _live_or_fail(router: RouterPort, what: str) -> RoutingPlan:
 
 
 def set_maintenance(
-    router: RouterPort, inspector: Inspector, maintenance: Maintenance, log: Log | None = None, lock_wait: float = 0.0
+    router: RouterPort,
+    inspector: Inspector,
+    maintenance: Maintenance,
+    progress: Progress = quiet,
+    lock_wait: float = 0.0,
 ) -> SwitchReport:
     """The live plan with `maintenance` in it, published like any switch (state only: no reload).
 
@@ -394,19 +346,19 @@ def set_maintenance(
     live = _live_or_fail(router, "live routing to put into maintenance")
     target = live.model_copy(update={"maintenance": maintenance})
     return apply_plan(
-        router, inspector, target, source="maintenance", log=log, lock_wait=lock_wait,
+        router, inspector, target, source="maintenance", progress=progress, lock_wait=lock_wait,
         expect_live_plan=live.plan_hash(),
     )  # fmt: skip
 
 
 def rollback(
-    router: RouterPort, inspector: Inspector, successes: int = 1, log: Log | None = None, lock_wait: float = 0.0
+    router: RouterPort, inspector: Inspector, successes: int = 1, progress: Progress = quiet, lock_wait: float = 0.0
 ) -> SwitchReport:
     """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
     live = _live_or_fail(router, "idle colour to return to")
     if not live.color(live.idle).containers:
         raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
     return apply_plan(
-        router, inspector, rollback_plan(live, max_successes=successes), source="rollback", log=log,
+        router, inspector, rollback_plan(live, max_successes=successes), source="rollback", progress=progress,
         lock_wait=lock_wait, expect_live_plan=live.plan_hash(),
     )  # fmt: skip

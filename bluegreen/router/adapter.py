@@ -42,7 +42,7 @@ from bluegreen.router.layout import (
     TLS_DIR,
 )
 from bluegreen.router.scripts import ScriptExit, script
-from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot, parse_response
+from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot, parse_response, snapshot_of
 from bluegreen.router.seed import seed_routing_volume
 
 
@@ -272,13 +272,6 @@ class LiveRouter:
         if code != 0:
             raise RouterError(f"counting old workers in {self.container} failed: {_last_line(out)}")
         return int(out.strip() or 0)
-
-
-def snapshot_of(begun: Begun, container: str) -> Snapshot:
-    """The snapshot a begun switch (or an unlocked read) carries."""
-    if begun.snapshot is None:
-        raise RouterError(f"router {container} returned no snapshot (lock held by {begun.holder})")
-    return begun.snapshot
 
 
 def _sections(out: str) -> dict[str, str]:

@@ -7,9 +7,11 @@ without the adapter (router/adapter.py), and a fake router can return them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from bluegreen.errors import RouterError
 
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -78,3 +80,28 @@ def parse_response(raw: str) -> HttpResult:
         lines = [line for line in raw.splitlines() if line.startswith("{")]
         body = lines[-1] if lines else ""
     return HttpResult(status, body.strip(), f"HTTP {status}")
+
+
+def snapshot_of(begun: Begun, container: str) -> Snapshot:
+    """The snapshot a begun switch (or an unlocked read) carries."""
+    if begun.snapshot is None:
+        raise RouterError(f"router {container} returned no snapshot (lock held by {begun.holder})")
+    return begun.snapshot
+
+
+class RouterPort(Protocol):
+    """What a switch needs from a router (LiveRouter; a fake in the unit tests)."""
+
+    container: str
+
+    def networks(self) -> set[str]: ...
+
+    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun: ...
+
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]: ...
+
+    def publish(self, publication: Publication, lock: Lock) -> None: ...
+
+    def release(self, lock: Lock) -> None: ...
+
+    def old_workers(self) -> int: ...

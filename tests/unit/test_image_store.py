@@ -21,7 +21,8 @@ import pytest
 
 from bluegreen.errors import ImageStoreError
 from bluegreen.images import store as image_store
-from bluegreen.images.store import ImageStore, gzip_chunks, split_ref
+from bluegreen.images.archive import gzip_chunks
+from bluegreen.images.store import ImageStore, split_ref
 
 IMAGE_ID = "sha256:" + "c" * 64
 

@@ -175,7 +175,7 @@ def test_a_held_lock_is_waited_for_then_taken() -> None:
     router = FakeRouter()
     router.holder, router.free_after = "ops@host pid 9 (cli) (lock expires at 99)", 3
     said: list[str] = []
-    report = switch(router, log=said.append, lock_wait=10)
+    report = switch(router, progress=said.append, lock_wait=10)
     assert report.changed and router.begins == 4
     assert said[0] == "waiting for the lock held by ops@host pid 9 (cli) (lock expires at 99)"
 

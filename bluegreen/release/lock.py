@@ -1,0 +1,80 @@
+"""The switch lock seen from a switch: a new claim, and a prober that takes it with the first gate round.
+
+The lock itself lives in the router's volume (router/sh/lib.sh); the first exec
+of a switch takes it, reads what is live and probes the first gate round in one
+round trip, so an uncontended switch pays no extra exec for locking.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+
+from bluegreen.errors import LockHeldError
+from bluegreen.release.progress import Progress
+from bluegreen.router.seam import Begun, HttpResult, Lock, RouterPort, Snapshot, snapshot_of
+
+LOCK_POLL_SECONDS = 0.2
+
+
+LOCK_GRACE_SECONDS = 120  # beyond the gate's own bound: publish, verify, drain
+
+
+DEFAULT_LOCK_WAIT = 60.0
+
+
+def new_lock(source: str, gate_seconds: float) -> Lock:
+    owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} ({source})"
+    return Lock(uuid.uuid4().hex, owner, int(gate_seconds) + LOCK_GRACE_SECONDS)
+
+
+class LockingProber:
+    """The gate's prober. Its first round takes the lock and reads the snapshot in the same exec."""
+
+    def __init__(
+        self,
+        router: RouterPort,
+        lock: Lock,
+        wait: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        progress: Progress,
+    ) -> None:
+        self.router, self.lock, self.wait = router, lock, wait
+        self.clock, self.sleep, self.progress = clock, sleep, progress
+        self.begun: Begun | None = None
+
+    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+        if self.begun is None:
+            self.begun = self._begin(targets)
+            return self.begun.results
+        return self.router.fetch(targets)
+
+    def snapshot(self) -> Snapshot:
+        if self.begun is None:
+            self.begun = self._begin(())
+        return snapshot_of(self.begun, self.router.container)
+
+    @property
+    def locked(self) -> bool:
+        return self.begun is not None
+
+    def _begin(self, targets: Sequence[tuple[str, int, str]]) -> Begun:
+        deadline = self.clock() + self.wait
+        said = False
+        while True:
+            begun = self.router.begin(self.lock, targets)
+            if begun.acquired:
+                return begun
+            if self.clock() >= deadline:
+                raise LockHeldError(
+                    f"router {self.router.container} is locked by {begun.holder}; waited {self.wait:g}s "
+                    "(--wait to wait longer); nothing was changed"
+                )
+            if not said:
+                self.progress(f"waiting for the lock held by {begun.holder}")
+                said = True
+            self.sleep(LOCK_POLL_SECONDS)
