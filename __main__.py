@@ -3,10 +3,12 @@
 import pulumi
 
 from components.config import stack_settings
-from components.deployment import BlueGreenDeployment
+from components.deployment import BlueGreenDeployment, BlueGreenDeploymentArgs
 
 settings, secrets = stack_settings()
-deployment = BlueGreenDeployment("app", settings, pulumi.get_project(), pulumi.get_stack(), secrets)
+deployment = BlueGreenDeployment(
+    "app", BlueGreenDeploymentArgs(settings, pulumi.get_project(), pulumi.get_stack(), secrets)
+)
 
 pulumi.export("url", deployment.url)
 pulumi.export("previewUrl", deployment.preview_url)

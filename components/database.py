@@ -53,7 +53,22 @@ class Database(pulumi.ComponentResource):
             else random.RandomPassword(f"{name}-password", length=32, special=False, opts=child).result
         )
         host = database_name(topology.deployment)
-        image = docker.RemoteImage(f"{name}-image", name=db.image, keep_locally=True, opts=child)
+        self.container = self._container(name, topology, network, host, password)
+        self.limit = pids_limit(name, self.container, DATABASE.pids_limit, engine)
+        # Quoted: a given password may hold characters a URL gives a meaning (@ : / %).
+        self.url = pulumi.Output.secret(
+            password.apply(lambda pw: f"postgresql://{db.user}:{quote(pw, safe='')}@{host}:{PORT}/{db.name}")
+        )
+        self.register_outputs({"mode": db.mode, "host": host})
+
+    def _container(
+        self, name: str, topology: Topology, network: docker.Network, host: str, password: pulumi.Output[str]
+    ) -> docker.Container:
+        """PostgreSQL on a volume that outlives the container (retain_on_delete), reachable by its name."""
+        db = topology.settings.database
+        image = docker.RemoteImage(
+            f"{name}-image", name=db.image, keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
+        )
         labels = topology.labels(ROLE_DATABASE)
         volume = docker.Volume(
             f"{name}-data",
@@ -67,7 +82,7 @@ class Database(pulumi.ComponentResource):
             return [f"POSTGRES_PASSWORD={pw}", *plain]
 
         envs: pulumi.Input[list[str]] = pulumi.Output.secret(password.apply(env))
-        self.container = docker.Container(
+        return docker.Container(
             name,
             name=host,
             image=image.image_id,
@@ -97,9 +112,3 @@ class Database(pulumi.ComponentResource):
             wait_timeout=180,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.limit = pids_limit(name, self.container, DATABASE.pids_limit, engine)
-        # Quoted: a given password may hold characters a URL gives a meaning (@ : / %).
-        self.url = pulumi.Output.secret(
-            password.apply(lambda pw: f"postgresql://{db.user}:{quote(pw, safe='')}@{host}:{PORT}/{db.name}")
-        )
-        self.register_outputs({"mode": db.mode, "host": host})

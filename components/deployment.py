@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import urllib.parse
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pulumi
@@ -29,11 +30,13 @@ from bluegreen.images.context import context_hash
 from bluegreen.plan.derive import plan_from_settings
 from bluegreen.plan.model import RoutingPlan
 from bluegreen.plan.traffic import contract_problem
+from components.app_spec import ColorArgs
 from components.cli import PROJECT_DIR, Engine
 from components.color_service import ColorService
 from components.color_stack import ColorStack
 from components.database import Database
 from components.drift import (
+    LiveStatus,
     env_holds,
     live_active,
     live_status,
@@ -49,6 +52,9 @@ from components.image import AppImage, image_name
 from components.name_key import NameKey
 from components.router import Router
 from components.switch import Switch
+
+Names = pulumi.Output[dict[Color, list[str]]]
+Aliases = pulumi.Output[dict[Color, str | None]]
 
 
 def engine_address(settings: StackSettings) -> str | None:
@@ -79,39 +85,68 @@ def public_host(engine: str | None, address: str) -> str:
     return "localhost" if ipaddress.ip_address(address).is_unspecified else address
 
 
+@dataclass(frozen=True)
+class BlueGreenDeploymentArgs:
+    """What one deployment is made of: the stack's settings, its project and stack names, which values are secrets."""
+
+    settings: StackSettings
+    project: str
+    stack: str
+    secrets: Secrets = field(default_factory=Secrets)
+
+
 class BlueGreenDeployment(pulumi.ComponentResource):
+    """The whole stack, built in named phases; each reads what the ones before it made.
+
+    live state -> engine and provider -> network and database -> images ->
+    colours -> router -> plan, hooks and switch -> outputs.
+    """
+
     plan: pulumi.Output[RoutingPlan]
     containers: pulumi.Output[dict[Color, list[str]]]
 
-    def __init__(
-        self,
-        name: str,
-        settings: StackSettings,
-        project: str,
-        stack: str,
-        secrets: Secrets | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: BlueGreenDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bluegreen:index:BlueGreenDeployment", name, None, opts)
-        secrets = secrets or Secrets()
-        image = settings.image
-        build_hash = ""
-        if isinstance(image, BuildImage):
-            build_hash = context_hash(PROJECT_DIR / image.context, image.dockerfile)
-        topology = Topology(project, stack, settings, secrets, build_hash)
-        # What is live, read before anything is registered: a refusal here changes nothing.
+        self._name, self._settings, self._secrets = name, args.settings, args.secrets
+        image = args.settings.image
+        build_hash = (
+            context_hash(PROJECT_DIR / image.context, image.dockerfile) if isinstance(image, BuildImage) else ""
+        )
+        configured = Topology(args.project, args.stack, args.settings, args.secrets, build_hash)
+        status = self._live_state(configured)
+        self._topology = dataclasses.replace(configured, held=env_holds(configured, status))
+        self._engine, self._child = self._engine_and_provider()
+        network = self._network_and_database()
+        names, aliases = self._names(configured, status)
+        image_ids = self._images()
+        self._colors(image_ids, network, names, aliases)
+        self.router = Router(f"{name}-router", self._topology, network, self._engine, opts=pulumi.ResourceOptions.merge(
+            self._child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
+        self.plan = pulumi.Output.all(names, aliases).apply(
+            lambda both: plan_from_settings(args.settings, self._topology.deployment, both[0], both[1])
+        )
+        self._hooks_and_switch(status, image_ids)
+        self._outputs(names)
+
+    def _live_state(self, topology: Topology) -> LiveStatus:
+        """What is live, read before anything is registered: every refusal here changes nothing."""
+        settings = self._settings
         status = live_status(topology, pulumi.InvokeOptions(parent=self))
-        stale = stale_digests(settings, status)
-        changed_orchestrator = orchestrator_problem(settings, status)
         wrong_engine = ambient_context_problem(settings.docker.host)
         if wrong_engine:
             raise pulumi.RunError(f"{wrong_engine}; nothing was changed")
-        if stale or changed_orchestrator:
-            problems = [*stale, *([changed_orchestrator] if changed_orchestrator else [])]
+        changed_orchestrator = orchestrator_problem(settings, status)
+        problems = [*stale_digests(settings, status), *([changed_orchestrator] if changed_orchestrator else [])]
+        if problems:
             raise pulumi.RunError("; ".join(p.line() for p in problems) + "; nothing was changed")
+        contract = contract_problem(
+            [h.name for h in settings.hooks.pre_switch], live_active(status), settings.active_color
+        )
+        if contract:
+            raise pulumi.RunError(f"{contract}; nothing was changed")
         for line in settings.app.security.relaxed():
             pulumi.log.warn(f"hardening relaxed: {line}")
-        if settings.notifications.webhook_url and not secrets.webhook:
+        if settings.notifications.webhook_url and not self._secrets.webhook:
             pulumi.log.warn(
                 "notifications.webhookUrl is not a secret (a webhook URL is its own credential): set it with "
                 "`pulumi config set --secret --path notifications.webhookUrl ...`"
@@ -120,16 +155,19 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             expiring = read_certificate(settings.tls.certificate).expiry_warning(datetime.now(UTC))
             if expiring:
                 pulumi.log.warn(f"tls.certificate: {expiring}")
-        configured = topology
-        topology = dataclasses.replace(topology, held=env_holds(topology, status))
-        child = pulumi.ResourceOptions(parent=self)
+        return status
+
+    def _engine_and_provider(self) -> tuple[Engine, pulumi.ResourceOptions]:
+        """The engine every command reaches, and the provider every resource uses when it is not the local one."""
+        settings, secrets = self._settings, self._secrets
         host: pulumi.Input[str] | None = settings.docker.host
         if host and secrets.docker_host:
             host = pulumi.Output.secret(host)
         engine = Engine(host, settings.docker.context, settings.docker.cert_path)
+        child = pulumi.ResourceOptions(parent=self)
         if engine.env() or settings.registry_auth:
             provider = docker.Provider(
-                f"{name}-docker",
+                f"{self._name}-docker",
                 host=host,
                 context=settings.docker.context,
                 cert_path=settings.docker.cert_path,
@@ -137,69 +175,82 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                 opts=child,
             )
             child = pulumi.ResourceOptions(parent=self, providers=[provider])
+        return engine, child
 
+    def _network_and_database(self) -> docker.Network:
+        topology = self._topology
         network = docker.Network(
-            f"{name}-net",
+            f"{self._name}-net",
             name=topology.network,
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in topology.labels(ROLE_NETWORK).items()],
             # Swarm: an overlay across the nodes, attachable so the router (a plain container) joins it.
             driver="overlay" if topology.swarm else None,
             attachable=True if topology.swarm else None,
-            opts=child,
+            opts=self._child,
         )
-        live = live_active(status)
-        problem = contract_problem([h.name for h in settings.hooks.pre_switch], live, settings.active_color)
-        if problem:
-            raise pulumi.RunError(f"{problem}; nothing was changed")
         self.database = (
-            Database(f"{name}-db", topology, network, engine, opts=child) if settings.database.mode != "none" else None
+            Database(f"{self._name}-db", topology, network, self._engine, opts=self._child)
+            if self._settings.database.mode != "none"
+            else None
         )
-        database_url = self.database.url if self.database else None
-        database_up = [self.database.container] if self.database and self.database.container else []
-        key = NameKey(f"{name}-name-key", opts=child).key if topology.needs_name_key else None
+        return network
+
+    def _names(self, configured: Topology, status: LiveStatus) -> tuple[Names, Aliases]:
+        """Container names and aliases, through the name key when they hash secrets; warnings about replacing."""
+        topology = self._topology
+        key = NameKey(f"{self._name}-name-key", opts=self._child).key if topology.needs_name_key else None
         names, aliases = self._container_names(topology, key)
         if topology.held:
             self._container_names(configured, key)[1].apply(lambda a: warn_held_env(dict(topology.held), a))
         names.apply(lambda n: warn_double_replacement(status, n))
-        images: dict[str, AppImage] = {}
+        return names, aliases
+
+    def _images(self) -> dict[Color, pulumi.Input[str]]:
+        """One image per distinct reference; an empty colour builds nothing."""
+        settings, images = self._settings, {}
         image_ids: dict[Color, pulumi.Input[str]] = {}
+        for color in COLORS:
+            spec = settings.color(color)
+            if spec.replicas == 0:
+                continue
+            ref = settings.image_ref(color)
+            if ref not in images:
+                images[ref] = AppImage(
+                    image_name(self._name, spec), settings.image, spec, self._topology.build_hash_of(color),
+                    self._engine, opts=self._child,
+                )  # fmt: skip
+            image_ids[color] = images[ref].image_id
+        return image_ids
+
+    def _colors(
+        self, image_ids: dict[Color, pulumi.Input[str]], network: docker.Network, names: Names, aliases: Aliases
+    ) -> None:
+        """Each colour as containers, or as a Swarm service; an empty colour keeps its (empty) stack."""
+        topology, db = self._topology, self.database
         self.color_stacks: dict[Color, ColorStack] = {}
         self.color_services: dict[Color, ColorService] = {}
         for color in COLORS:
-            spec = settings.color(color)
-            image_id: pulumi.Input[str] = ""
-            if spec.replicas > 0:  # an empty colour keeps its (empty) stack, but builds nothing
-                ref = settings.image_ref(color)
-                if ref not in images:
-                    images[ref] = AppImage(
-                        image_name(name, spec), image, spec, topology.build_hash_of(color), engine, opts=child
-                    )
-                image_id = image_ids[color] = images[ref].image_id
-            if topology.swarm:
-                self.color_services[color] = ColorService(
-                    f"{name}-{color}", topology, color, image_id, network, aliases[color],
-                    hold_env=color in topology.held, database_url=database_url, opts=child,
-                )  # fmt: skip
-                continue
-            self.color_stacks[color] = ColorStack(
-                f"{name}-{color}", topology, color, image_id, network, names[color], aliases[color], engine,
-                hold_env=color in topology.held, database_url=database_url, after=database_up, opts=child,
+            args = ColorArgs(
+                topology, color, image_ids.get(color, ""), network, aliases[color], names=names[color],
+                engine=self._engine, hold_env=color in topology.held, database_url=db.url if db else None,
+                after=[db.container] if db and db.container else [],
             )  # fmt: skip
-        self.router = Router(f"{name}-router", topology, network, engine, opts=pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
+            if topology.swarm:
+                self.color_services[color] = ColorService(f"{self._name}-{color}", args, opts=self._child)
+            else:
+                self.color_stacks[color] = ColorStack(f"{self._name}-{color}", args, opts=self._child)
 
-        self.plan = pulumi.Output.all(names, aliases).apply(
-            lambda both: plan_from_settings(settings, topology.deployment, both[0], both[1])
-        )
+    def _hooks_and_switch(self, status: LiveStatus, image_ids: dict[Color, pulumi.Input[str]]) -> None:
+        """preSwitch hooks after their colour is healthy and before traffic moves; the Switch; postPromote."""
+        name, settings, topology, engine, child = self._name, self._settings, self._topology, self._engine, self._child
         observed = read_observed(topology.deployment, status)
         warn_router_replacement(settings, status)
         containers: list[pulumi.Resource] = [c for s in self.color_stacks.values() for c in s.containers]
         containers += [s.service for s in self.color_services.values() if s.service is not None]
-        # Migrations and other preSwitch hooks: after their colour is healthy, before any traffic moves.
         stacks = self.color_stacks
         self.hooks = PreSwitchHooks(
             f"{name}-hooks", topology, image_ids, {c: [*stacks[c].containers, *stacks[c].limits] for c in image_ids},
-            engine, live_active=live, opts=child,
+            engine, live_active=live_active(status), opts=child,
         ) if settings.hooks.pre_switch else None  # fmt: skip
         before_switch = [*([self.router.tls] if self.router.tls else []), *(self.hooks.commands if self.hooks else [])]
         self.switch = Switch(
@@ -207,7 +258,6 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             after=before_switch,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="switch")])),
         )  # fmt: skip
-
         # postPromote follows the colour that last reached 100%: a canary leaves it on the stable colour,
         # so its hooks run when the candidate gets all traffic, and not again at every canary step.
         promoted = settings.active_color if settings.traffic_weight == 100 else settings.idle_color
@@ -215,14 +265,15 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             f"{name}-post-promote", topology, promoted, image_ids[promoted], self.switch.command, engine, opts=child
         ) if settings.hooks.post_promote and promoted in image_ids else None  # fmt: skip
 
-        router = settings.router
+    def _outputs(self, names: Names) -> None:
+        settings, router = self._settings, self._settings.router
         scheme, live_port = ("https", settings.tls.port) if settings.tls else ("http", router.port)
         address = engine_address(settings)
         self.url: pulumi.Input[str] = f"{scheme}://{public_host(address, router.bind_address)}:{live_port}"
         self.preview_url: pulumi.Input[str] = (
             f"{scheme}://{public_host(address, router.preview_bind_address)}:{router.preview_port}"
         )
-        if secrets.docker_host:  # the URLs name the host
+        if self._secrets.docker_host:  # the URLs name the host
             self.url, self.preview_url = pulumi.Output.secret(self.url), pulumi.Output.secret(self.preview_url)
         self.containers = names
         self.register_outputs(
@@ -249,9 +300,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         ]
 
     @staticmethod
-    def _container_names(
-        topology: Topology, key: pulumi.Output[str] | None
-    ) -> tuple[pulumi.Output[dict[Color, list[str]]], pulumi.Output[dict[Color, str | None]]]:
+    def _container_names(topology: Topology, key: pulumi.Output[str] | None) -> tuple[Names, Aliases]:
         """Container names and network aliases per colour; through the name key only when they hash secrets."""
         if key is None:
             return pulumi.Output.from_input(topology.all_app_containers()), pulumi.Output.from_input(

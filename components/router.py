@@ -50,33 +50,45 @@ class Router(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:Router", name, None, opts)
-        settings = topology.settings.router
-        child = pulumi.ResourceOptions(parent=self)
-        image = docker.RemoteImage(f"{name}-image", name=settings.image, keep_locally=True, opts=child)
-        self.volume = docker.Volume(
+        image = docker.RemoteImage(
+            f"{name}-image",
+            name=topology.settings.router.image,
+            keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.volume, self.seed = self._seeded_volume(name, topology, image, engine)
+        self.container = self._container(name, topology, image, network)
+        self.limit = pids_limit(name, self.container, ROUTER.pids_limit, engine)
+        self.tls = self._tls(name, topology, engine)
+        self.register_outputs({"name": topology.router})
+
+    def _seeded_volume(
+        self, name: str, topology: Topology, image: docker.RemoteImage, engine: Engine
+    ) -> tuple[docker.Volume, command.local.Command]:
+        """The routing volume, and its base config, health script and first routing written before the router
+        starts (its root filesystem is read-only, so no upload can reach it)."""
+        volume = docker.Volume(
             f"{name}-routing",
             name=topology.routing_volume,
             labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in topology.labels(ROLE_ROUTER).items()],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        # The base config, health script and first routing go into the volume before the
-        # router starts (its root filesystem is read-only, so no upload can reach it).
         seed_run = bluegreen_cli("seed-routing", "--volume", topology.routing_volume, "--user", ROUTER_USER)
-        seed_run += ' --image "$BLUEGREEN_ROUTER_IMAGE"'
-        files_hash = router_files_hash()
-        self.seed = command.local.Command(
+        seed_run += f' --image "${ROUTER_IMAGE_ENV}"'
+        seed = command.local.Command(
             f"{name}-seed",
             create=seed_run,
             update=seed_run,
-            environment={
-                **engine.env(),
-                ROUTER_IMAGE_ENV: image.image_id,
-                ROUTER_FILES_ENV: files_hash,
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.volume]),
+            environment={**engine.env(), ROUTER_IMAGE_ENV: image.image_id, ROUTER_FILES_ENV: router_files_hash()},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[volume]),
         )
-        labels = {**topology.labels(ROLE_ROUTER), FILES_LABEL: files_hash}
-        tls = topology.settings.tls
+        return volume, seed
+
+    def _container(
+        self, name: str, topology: Topology, image: docker.RemoteImage, network: docker.Network
+    ) -> docker.Container:
+        settings, tls = topology.settings.router, topology.settings.tls
+        labels = {**topology.labels(ROLE_ROUTER), FILES_LABEL: router_files_hash()}
         ports = [
             docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
             docker.ContainerPortArgs(
@@ -85,7 +97,7 @@ class Router(pulumi.ComponentResource):
         ]
         if tls is not None:
             ports.append(docker.ContainerPortArgs(internal=TLS_PORT, external=tls.port, ip=settings.bind_address))
-        self.container = docker.Container(
+        return docker.Container(
             name,
             name=topology.router,
             image=image.image_id,
@@ -117,20 +129,20 @@ class Router(pulumi.ComponentResource):
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.seed]),
         )
-        self.limit = pids_limit(name, self.container, ROUTER.pids_limit, engine)
-        self.tls = None
-        if tls is not None:
-            # The pair travels on stdin as a secret (kept encrypted in state, never in a command line),
-            # and is served from the next handshake: a rotation is an update of this command, no reload.
-            install = bluegreen_cli("tls", "install", "--stack", topology.stack, "--project", topology.project,
-                                    "--stdin")  # fmt: skip
-            self.tls = command.local.Command(
-                f"{name}-tls",
-                create=install,
-                update=install,
-                stdin=pulumi.Output.secret(json.dumps({"certificate": tls.certificate, "key": tls.key})),
-                # A replaced router starts without a certificate: its new id installs it again.
-                environment={**engine.env(), ROUTER_ID_ENV: self.container.id},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
-            )
-        self.register_outputs({"name": topology.router})
+
+    def _tls(self, name: str, topology: Topology, engine: Engine) -> command.local.Command | None:
+        """The pair travels on stdin as a secret (kept encrypted in state, never in a command line), and is
+        served from the next handshake: a rotation is an update of this command, no reload."""
+        tls = topology.settings.tls
+        if tls is None:
+            return None
+        install = bluegreen_cli("tls", "install", "--stack", topology.stack, "--project", topology.project, "--stdin")
+        return command.local.Command(
+            f"{name}-tls",
+            create=install,
+            update=install,
+            stdin=pulumi.Output.secret(json.dumps({"certificate": tls.certificate, "key": tls.key})),
+            # A replaced router starts without a certificate: its new id installs it again.
+            environment={**engine.env(), ROUTER_ID_ENV: self.container.id},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+        )

@@ -35,6 +35,7 @@ LOCAL_PORTS: Final = {"live": 8083, "preview": 8084}
 
 ROUTING_DIR: Final = "/etc/nginx/bluegreen"
 BASE_CONFIG: Final = "nginx.conf"
+IMAGE_CONFIG: Final = "/etc/nginx/nginx.conf"  # the image's own, for a router created before the volume held one
 MAIN_CONF: Final = "main.conf"
 HTTP_CONF: Final = "http.conf"
 ROUTER_JS: Final = "router.js"
@@ -58,6 +59,7 @@ STICKY_COOKIE: Final = "bg_bucket"
 # What the scripts in sh/ know of the volume, as the variables they use.
 SHELL_NAMES: Final = {
     "BG_BASE_CONFIG": BASE_CONFIG,
+    "BG_IMAGE_CONFIG": IMAGE_CONFIG,
     "BG_MAIN_CONF": MAIN_CONF,
     "BG_HTTP_CONF": HTTP_CONF,
     "BG_CURRENT": CURRENT,

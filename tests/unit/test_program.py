@@ -488,12 +488,12 @@ def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
 def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
     """Children carry their component's name; the harness refuses a duplicate URN as the engine does."""
     from components.config import stack_settings
-    from components.deployment import BlueGreenDeployment
+    from components.deployment import BlueGreenDeployment, BlueGreenDeploymentArgs
 
     def two() -> None:
         settings, secrets = stack_settings()
-        BlueGreenDeployment("shop", settings, "bluegreen", "dev", secrets)
-        BlueGreenDeployment("admin", settings, "bluegreen", "dev", secrets)
+        BlueGreenDeployment("shop", BlueGreenDeploymentArgs(settings, "bluegreen", "dev", secrets))
+        BlueGreenDeployment("admin", BlueGreenDeploymentArgs(settings, "bluegreen", "dev", secrets))
 
     run = run_program(stack_raw("dev"), stack="dev", program=two)
     urns = [r.urn for r in run.resources]
@@ -508,13 +508,13 @@ def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
 
     clash = (
         "from components.config import stack_settings\n"
-        "from components.deployment import BlueGreenDeployment\n"
+        "from components.deployment import BlueGreenDeployment, BlueGreenDeploymentArgs\n"
         "from tests.support.pulumi_harness import run_program\n"
         "from tests.support.stacks import stack_raw\n"
         "def clash():\n"
         "    settings, secrets = stack_settings()\n"
-        "    BlueGreenDeployment('shop', settings, 'bluegreen', 'dev', secrets)\n"
-        "    BlueGreenDeployment('shop', settings, 'bluegreen', 'dev', secrets)\n"
+        "    BlueGreenDeployment('shop', BlueGreenDeploymentArgs(settings, 'bluegreen', 'dev', secrets))\n"
+        "    BlueGreenDeployment('shop', BlueGreenDeploymentArgs(settings, 'bluegreen', 'dev', secrets))\n"
         "run_program(stack_raw('dev'), stack='dev', program=clash)\n"
     )
     done = subprocess.run([sys.executable, "-c", clash], cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -15,7 +15,7 @@ lock_ours "$dir" "$token" || exit 6
 # The base config lives in the routing volume (read-only root); a router created
 # before that still has it in /etc/nginx until its replacement.
 base=$dir/$BG_BASE_CONFIG
-[ -f "$base" ] || base=/etc/nginx/nginx.conf
+[ -f "$base" ] || base=$BG_IMAGE_CONFIG
 
 if [ "$reload" = 1 ]; then
   tmp=${TMPDIR:-/tmp}/bluegreen-check.$$

@@ -14,4 +14,4 @@ ln -sfn "$gen" .next-current && mv -Tf .next-current "$BG_CURRENT"
 for g in g*; do
   [ "$g" = "$gen" ] || [ "$g" = "$old" ] || rm -rf "$g"
 done
-echo "served $gen (previous ${old:-none})"
+echo "served $gen (before it: ${old:-none})"
