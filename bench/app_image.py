@@ -23,7 +23,7 @@ import urllib.request
 from typing import Any
 
 from bluegreen.engine.hardening import APP_DEFAULT
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 RUNTIME = "bluegreen-local/python-runtime:3.11"
 

@@ -33,8 +33,8 @@ from bluegreen.engine.hardening import APP_DEFAULT
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.switch import SwitchReport, apply_plan
 from bluegreen.router.adapter import LiveRouter
-from tests.support.paths import ROOT
-from tests.support.prober import BackgroundProbe, ProbeStats, probe, run_probe
+from lab.paths import ROOT
+from lab.prober import BackgroundProbe, ProbeStats, probe, run_probe
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -50,7 +50,7 @@ def pct(values: list[float], q: float) -> float:
 
 @contextmanager
 def lab(app_image: str, name: str = "bench") -> Iterator[Any]:
-    from tests.support.lab import two_colours  # the same deployment the integration tests build
+    from lab.deployment import two_colours  # the same deployment the integration tests build
 
     with two_colours(name, app_image) as stack:
         yield stack
@@ -339,7 +339,7 @@ def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any
     import trustme
 
     from bluegreen.router.layout import TLS_PORT
-    from tests.support.tlsutil import client_context, issue_pem
+    from lab.tls import client_context, issue_pem
 
     ca = trustme.CA()
     context = client_context(ca)
@@ -394,7 +394,7 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
     from bluegreen.errors import RolloutAbortedError
     from bluegreen.release.metrics import percentile
     from bluegreen.release.rollout import run_rollout
-    from tests.support.lab import Stack
+    from lab.deployment import Stack
 
     stack = Stack("bench-canary", app_image)
     stack.up()
@@ -523,7 +523,7 @@ def weight_accuracy(stack: Any, per_weight: int) -> dict[str, Any]:
 
 
 def e2e_timings() -> dict[str, Any]:
-    from tests.e2e.engine import destroy, up
+    from lab.engine import destroy, up
 
     ports = {"router.port": 18480, "router.previewPort": 18481}
     destroy("dev")
@@ -542,8 +542,8 @@ def e2e_timings() -> dict[str, Any]:
 def swarm_colours(flips: int, rollbacks: int) -> dict[str, Any]:
     """orchestrator swarm, 2 tasks per colour on a single-node swarm made for it, through the test engine:
     flips and rollbacks under load, then one live task killed. The swarm is left again at the end."""
-    from tests.e2e.engine import destroy, up
-    from tests.support.swarm import kill_a_task, single_node_swarm
+    from lab.engine import destroy, up
+    from lab.swarm import kill_a_task, single_node_swarm
 
     port = 18580
     config = {"router.port": port, "router.previewPort": port + 1, "orchestrator": "swarm",

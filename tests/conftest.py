@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.paths import ROOT
 from tests.support.dockergate import docker_problem, need
-from tests.support.paths import ROOT
 
 pytest_plugins = ["tests.support.s3"]  # the S3 fixtures (a moto server on 127.0.0.1)
 

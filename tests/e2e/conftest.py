@@ -4,8 +4,9 @@ import subprocess
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE, need_image
-from tests.support.paths import ROOT
+from lab.images import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
+from lab.paths import ROOT
+from tests.support.dockergate import need_image
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
-from tests.support.dockerutil import docker, get
-from tests.support.paths import ROOT
+from lab.dockercli import docker, get
+from lab.images import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
+from lab.paths import ROOT
 
 PULUMI = shutil.which("pulumi")
 REQUIRE_PULUMI = os.environ.get("BLUEGREEN_REQUIRE_PULUMI") == "1"

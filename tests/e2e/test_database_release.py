@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.engine import EngineError, Steps, destroy
-from tests.support.dockerutil import docker, get
-from tests.support.paths import ROOT
-from tests.support.prober import BackgroundProbe
+from lab.dockercli import docker, get
+from lab.engine import EngineError, Steps, destroy
+from lab.paths import ROOT
+from lab.prober import BackgroundProbe
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 

@@ -20,11 +20,11 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from tests.e2e.engine import Steps, destroy, up
-from tests.support.dockerutil import docker, get
-from tests.support.paths import ROOT
-from tests.support.prober import BackgroundProbe, run_probe
-from tests.support.tlsutil import client_context, fetch, issue_pem, served_fingerprint
+from lab.dockercli import docker, get
+from lab.engine import Steps, destroy, up
+from lab.paths import ROOT
+from lab.prober import BackgroundProbe, run_probe
+from lab.tls import client_context, fetch, issue_pem, served_fingerprint
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 
@@ -85,7 +85,7 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
     # Deploy from nothing, through the engine's command line as a user would.
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.engine", "up", "dev", *(f"{k}={v}" for k, v in PORTS.items())],
+        [sys.executable, "-m", "lab.engine", "up", "dev", *(f"{k}={v}" for k, v in PORTS.items())],
         cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -192,9 +192,9 @@ def test_dev_stack_serves_https_rotates_and_enters_maintenance(clean_dev: None) 
 
 
 def engine_up(*overrides: str) -> subprocess.CompletedProcess[str]:
-    """`python -m tests.e2e.engine up dev ...` as a user runs it."""
+    """`python -m lab.engine up dev ...` as a user runs it."""
     args = [*(f"{k}={v}" for k, v in PORTS.items()), *overrides]
-    return subprocess.run([sys.executable, "-m", "tests.e2e.engine", "up", "dev", *args],
+    return subprocess.run([sys.executable, "-m", "lab.engine", "up", "dev", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
 
 
@@ -242,7 +242,7 @@ def test_dev_rollout_aborts_a_failing_canary_and_promotes_a_healthy_one(clean_de
 
 def test_bad_override_fails_with_the_key_named(clean_dev: None) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.engine", "up", "dev", "activeColor=purple"],
+        [sys.executable, "-m", "lab.engine", "up", "dev", "activeColor=purple"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 1

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.engine import Steps, destroy, up
-from tests.support.dockerutil import docker, get
-from tests.support.paths import ROOT
-from tests.support.prober import BackgroundProbe, run_probe
-from tests.support.swarm import kill_a_task, running_tasks, single_node_swarm
+from lab.dockercli import docker, get
+from lab.engine import Steps, destroy, up
+from lab.paths import ROOT
+from lab.prober import BackgroundProbe, run_probe
+from lab.swarm import kill_a_task, running_tasks, single_node_swarm
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 

@@ -5,10 +5,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE, need_image
-from tests.support.dockerutil import remove_test_containers
-from tests.support.lab import Stack, two_colours
-from tests.support.paths import ROOT
+from lab.deployment import Stack, two_colours
+from lab.dockercli import remove_test_containers
+from lab.images import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
+from lab.paths import ROOT
+from tests.support.dockergate import need_image
 
 APP_TEST_VERSION = "itest"
 

@@ -15,8 +15,9 @@ from bluegreen.engine.hardening import DATABASE
 from bluegreen_app import db
 from bluegreen_app.config import load_config
 from bluegreen_app.web import create_app
-from tests.support.dockergate import POSTGRES_IMAGE, need_image
-from tests.support.dockerutil import TEST_LABEL, docker
+from lab.dockercli import TEST_LABEL, docker
+from lab.images import POSTGRES_IMAGE
+from tests.support.dockergate import need_image
 
 pytestmark = pytest.mark.docker
 NAME = "bluegreen-itest-postgres"

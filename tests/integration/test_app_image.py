@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.support.dockerutil import docker, get, run
+from lab.dockercli import docker, get, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("containers")]
 

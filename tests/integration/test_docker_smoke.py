@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.support.dockergate import BASE_IMAGE, ROUTER_IMAGE, need_image
+from lab.images import BASE_IMAGE, ROUTER_IMAGE
+from tests.support.dockergate import need_image
 
 pytestmark = pytest.mark.docker
 

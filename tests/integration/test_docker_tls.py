@@ -150,7 +150,7 @@ def test_a_stack_files_cert_path_gives_status_its_tls(
     import io
 
     from bluegreen.cli.main import main
-    from tests.support.paths import ROOT
+    from lab.paths import ROOT
 
     for name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT"):
         monkeypatch.delenv(name, raising=False)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.dockerutil import docker
-from tests.support.paths import ROOT
+from lab.dockercli import docker
+from lab.paths import ROOT
 
 pytestmark = pytest.mark.docker
 

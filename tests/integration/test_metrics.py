@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from bluegreen.release.metrics import percentile
-from tests.support.dockerutil import Container, docker
-from tests.support.lab import Stack
-from tests.support.prober import run_probe
+from lab.deployment import Stack
+from lab.dockercli import Container, docker
+from lab.prober import run_probe
 
 pytestmark = pytest.mark.docker
 LAB_NAME = "metrics"  # the deployment the module's `stack` fixture builds (conftest.py)

@@ -21,9 +21,9 @@ import pytest
 import trustme
 
 from bluegreen.router.layout import TLS_PORT
-from tests.support.lab import Stack
-from tests.support.prober import BackgroundProbe
-from tests.support.tlsutil import client_context, fetch, issue, served_fingerprint
+from lab.deployment import Stack
+from lab.prober import BackgroundProbe
+from lab.tls import client_context, fetch, issue, served_fingerprint
 
 pytestmark = pytest.mark.docker
 LAB_NAME = "edge"  # the deployment the module's `stack` fixture builds (conftest.py)

@@ -23,9 +23,9 @@ from bluegreen.plan.model import parse_plan
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import BASE_CONFIG_PATH
-from tests.support.dockerutil import docker, get
-from tests.support.lab import Stack
-from tests.support.prober import BackgroundProbe, run_probe
+from lab.deployment import Stack
+from lab.dockercli import docker, get
+from lab.prober import BackgroundProbe, run_probe
 
 pytestmark = pytest.mark.docker
 LAB_NAME = "itest"  # the deployment the module's `stack` fixture builds (conftest.py)
@@ -365,7 +365,7 @@ def test_status_finds_the_engine_the_stack_file_names(blue_live: Stack, tmp_path
     import subprocess
     import sys
 
-    from tests.support.paths import ROOT
+    from lab.paths import ROOT
 
     engine = DockerClient().host
     if not engine.startswith("unix://"):

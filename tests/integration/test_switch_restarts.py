@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dockergate import ROUTER_IMAGE, need_image
-from tests.support.dockerutil import docker
-from tests.support.lab import Stack, two_colours
-from tests.support.prober import BackgroundProbe
+from lab.deployment import Stack, two_colours
+from lab.dockercli import docker
+from lab.images import ROUTER_IMAGE
+from lab.prober import BackgroundProbe
+from tests.support.dockergate import need_image
 
 pytestmark = pytest.mark.docker
 

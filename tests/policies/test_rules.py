@@ -24,10 +24,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from lab.paths import ROOT
+from lab.pulumi_harness import Registered, run_program
+from lab.stacks import stack_raw, with_changes
 from policies import rules
-from tests.support.paths import ROOT
-from tests.support.pulumi_harness import Registered, run_program
-from tests.support.stacks import stack_raw, with_changes
 
 OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 

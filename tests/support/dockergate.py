@@ -8,16 +8,9 @@ import subprocess
 
 import pytest
 
+from lab.images import PULLS
+
 REQUIRE_DOCKER = os.environ.get("BLUEGREEN_REQUIRE_DOCKER") == "1"
-# Base images the Docker tests build and run. The stand-ins (make images) by
-# default; a runner that can pull sets the real ones (see .github/workflows/ci.yml).
-BASE_IMAGE = os.environ.get("BLUEGREEN_TEST_BASE_IMAGE", "bluegreen-local/python:3.11")
-# The app image's final stage (RUNTIME_IMAGE): the same Python at the same path as BASE_IMAGE.
-RUNTIME_IMAGE = os.environ.get("BLUEGREEN_TEST_RUNTIME_IMAGE", "bluegreen-local/python-runtime:3.11")
-ROUTER_IMAGE = os.environ.get("BLUEGREEN_TEST_ROUTER_IMAGE", "bluegreen-local/nginx:1.22")
-# PostgreSQL for database.mode container: the official image's contract, uid 999.
-POSTGRES_IMAGE = os.environ.get("BLUEGREEN_TEST_POSTGRES_IMAGE", "bluegreen-local/postgres:15")
-PULLS = os.environ.get("BLUEGREEN_TEST_PULL") == "1"
 
 
 def docker_problem() -> str | None:

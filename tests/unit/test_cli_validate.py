@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen.cli.main import main
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -9,8 +9,8 @@ import pytest
 
 from bluegreen.config.hooks import CommandHook
 from bluegreen.release.hooks import run_key
-from tests.support.pulumi_harness import ProgramRun, Registered, run_program
-from tests.support.stacks import stack_raw, with_changes
+from lab.pulumi_harness import ProgramRun, Registered, run_program
+from lab.stacks import stack_raw, with_changes
 from tests.unit.test_program import (
     COMMAND,
     CONTAINER,

@@ -12,8 +12,8 @@ from bluegreen.cli.main import main
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.host import DEFAULT_HOST, ambient_context_problem, context_engine, host_problem, resolve
 from bluegreen.errors import EngineUnreachableError, InputError
+from lab.paths import ROOT
 from tests.support.docker_context import save_context
-from tests.support.paths import ROOT
 
 
 @pytest.mark.parametrize(

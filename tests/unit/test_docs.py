@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 SOURCES = [*ROOT.glob("bluegreen/**/*.py"), *ROOT.glob("components/*.py"), *ROOT.glob("app/bluegreen_app/*.py"),
            ROOT / "Makefile", *ROOT.glob("scripts/*.sh")]  # fmt: skip
@@ -30,7 +30,7 @@ def code_text() -> str:
 def _settings_message() -> str:
     from bluegreen.config.settings import parse_settings
     from bluegreen.errors import SettingsError
-    from tests.support.stacks import stack_raw
+    from lab.stacks import stack_raw
 
     try:
         parse_settings({**stack_raw("dev"), "activeColor": "purple"}, "dev")

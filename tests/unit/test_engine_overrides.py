@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.engine import EngineError, parse_overrides
+from lab.engine import EngineError, parse_overrides
 
 
 def test_json_lists_objects_numbers_and_text() -> None:

@@ -14,8 +14,8 @@ import pytest
 from bluegreen.config.settings import parse_settings
 from bluegreen.engine.container_spec import RESERVED_ENV
 from bluegreen.plan.model import parse_plan
-from tests.support.pulumi_harness import ProgramRun, RecordingMocks, Registered, run_program
-from tests.support.stacks import stack_raw, with_changes
+from lab.pulumi_harness import ProgramRun, RecordingMocks, Registered, run_program
+from lab.stacks import stack_raw, with_changes
 
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -375,7 +375,7 @@ def test_one_version_two_digests_gives_two_images_with_distinct_names() -> None:
 
 def test_a_duplicate_urn_is_refused_like_the_real_engine() -> None:
     """The harness must be able to fail on what the engine refuses, or the test above proves nothing."""
-    from tests.support.pulumi_harness import DuplicateUrnError, StrictMonitor
+    from lab.pulumi_harness import DuplicateUrnError, StrictMonitor
 
     monitor = StrictMonitor(RecordingMocks())
     request = type("Request", (), {"parent": "", "type": "bluegreen:index:AppImage", "name": "app-image-1.4.1"})()
@@ -414,7 +414,7 @@ def test_build_context_is_relative_and_a_code_change_rebuilds_only_branch_versio
     import shutil
 
     from bluegreen.images.context import context_hash
-    from tests.support.paths import ROOT
+    from lab.paths import ROOT
 
     run = run_program(stack_raw("dev"), stack="dev")
     (image,) = [r for r in run.by_type(IMAGE) if r.name != "app-router-image"]
@@ -504,13 +504,13 @@ def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
     import subprocess
     import sys
 
-    from tests.support.paths import ROOT
+    from lab.paths import ROOT
 
     clash = (
         "from components.config import stack_settings\n"
         "from components.deployment import BlueGreenDeployment, BlueGreenDeploymentArgs\n"
-        "from tests.support.pulumi_harness import run_program\n"
-        "from tests.support.stacks import stack_raw\n"
+        "from lab.pulumi_harness import run_program\n"
+        "from lab.stacks import stack_raw\n"
         "def clash():\n"
         "    settings, secrets = stack_settings()\n"
         "    BlueGreenDeployment('shop', BlueGreenDeploymentArgs(settings, 'bluegreen', 'dev', secrets))\n"
@@ -603,7 +603,7 @@ def test_the_preview_port_is_loopback_unless_opened() -> None:
 def _tls(days: float = 90) -> dict[str, Any]:
     import trustme
 
-    from tests.support.tlsutil import issue_pem
+    from lab.tls import issue_pem
 
     chain, key, _ = issue_pem(trustme.CA(), days)
     return {"certificate": chain, "key": key, "port": 8443}

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bluegreen.config.settings import StackSettings
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 PULUMI_TYPES = {"string": str, "integer": int, "boolean": bool}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen.release.switch import SwitchReport
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 
 def console_lines() -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bluegreen.config.reference import END, START, reference
 from bluegreen.config.settings import StackSettings
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 DOC = ROOT / "docs" / "configuration.md"
 

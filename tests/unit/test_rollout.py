@@ -23,7 +23,7 @@ from bluegreen.release.rollout import run_rollout, steer, steps_to_walk
 from bluegreen.release.switch import live_plan
 from bluegreen.router.layout import LIVE_PLAN
 from bluegreen.router.seam import Begun, Lock
-from tests.support.stacks import stack_raw, with_changes
+from lab.stacks import stack_raw, with_changes
 from tests.unit.test_health import Clock
 from tests.unit.test_switch import Engine, FakeRouter, plan, switch
 

@@ -20,7 +20,7 @@ import pytest
 from bluegreen.plan.model import parse_plan
 from bluegreen.router.layout import ROUTING_DIR
 from bluegreen.router.render import render
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (make tools installs it with npm)")

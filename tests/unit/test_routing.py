@@ -14,8 +14,8 @@ from bluegreen.plan.derive import plan_from_settings, rollback_plan
 from bluegreen.plan.model import parse_plan
 from bluegreen.router.layout import ROUTING_DIR
 from bluegreen.router.render import Rendered, render
-from tests.support.paths import ROOT
-from tests.support.stacks import stack_raw
+from lab.paths import ROOT
+from lab.stacks import stack_raw
 
 
 def plan(**changes: Any) -> dict[str, Any]:

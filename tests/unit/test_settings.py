@@ -16,9 +16,9 @@ from bluegreen.cli.main import main as cli_main
 from bluegreen.config.settings import parse_settings
 from bluegreen.config.stacks import is_production
 from bluegreen.errors import SettingsError
-from tests.support.paths import ROOT
-from tests.support.pulumi_harness import run_program
-from tests.support.stacks import DELETE, stack_raw, with_changes
+from lab.paths import ROOT
+from lab.pulumi_harness import run_program
+from lab.stacks import DELETE, stack_raw, with_changes
 
 STACKS = ["dev", "staging", "prod"]
 
@@ -249,7 +249,7 @@ def test_weights_add_up() -> None:
 def test_proxy_protocol_needs_trusted_proxies_and_proxies_are_networks() -> None:
     from bluegreen.config.settings import parse_settings
     from bluegreen.errors import SettingsError
-    from tests.support.stacks import stack_raw, with_changes
+    from lab.stacks import stack_raw, with_changes
 
     with pytest.raises(SettingsError) as caught:
         parse_settings(with_changes(stack_raw("dev"), {"router.edge": {"proxyProtocol": True}}), "dev")

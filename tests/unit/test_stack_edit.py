@@ -10,7 +10,7 @@ import pytest
 from bluegreen.cli.main import main
 from bluegreen.config.settings import StackSettings, parse_settings
 from bluegreen.config.stackfile import read_stack_file
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from bluegreen import errors
 from bluegreen.cli.main import main, version
 from bluegreen.router import layout
 from bluegreen.router.render import router_js
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -192,3 +192,17 @@ def test_version_prints_the_installed_version() -> None:
         main(["--version"])
     assert done.value.code == 0
     assert buffer.getvalue().strip() == f"bluegreen {version()}" and re.match(r"\d+\.\d+", version())
+
+
+@pytest.mark.parametrize("folder", ["bench", "lab", "bluegreen", "components", "policies"])
+def test_shared_code_imports_no_tests(folder: str) -> None:
+    """bench/ and the lab are what tests and benchmarks share: neither may lean on the test suite."""
+    leaning = []
+    files = sorted((ROOT / folder).rglob("*.py"))
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            leaning += [f"{path.relative_to(ROOT)}: {m}" for m in modules if m == "tests" or m.startswith("tests.")]
+    assert files and leaning == [], leaning

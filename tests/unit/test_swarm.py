@@ -19,10 +19,10 @@ from bluegreen.errors import GateError, SettingsError
 from bluegreen.plan.model import parse_plan
 from bluegreen.release.health import run_gate
 from bluegreen.router.seam import HttpResult
+from lab.pulumi_harness import ProgramRun, run_program
+from lab.stacks import stack_raw, with_changes
 from policies import rules
 from tests.policies.test_rules import OPTS, collector, urn
-from tests.support.pulumi_harness import ProgramRun, run_program
-from tests.support.stacks import stack_raw, with_changes
 from tests.unit.test_program import CONTAINER, DriftMocks, by_name, labels, switch_plan
 
 SERVICE = "docker:index/service:Service"

@@ -9,8 +9,8 @@ import trustme
 
 from bluegreen.config.settings import parse_settings
 from bluegreen.config.tls import pair_problems, read_certificate
-from tests.support.stacks import stack_raw, with_changes
-from tests.support.tlsutil import issue_pem
+from lab.stacks import stack_raw, with_changes
+from lab.tls import issue_pem
 
 NOW = datetime.datetime.now(datetime.UTC)
 

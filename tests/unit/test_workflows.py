@@ -14,7 +14,7 @@ import yaml
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONLINT = ROOT / "tools" / "actionlint"
@@ -167,7 +167,7 @@ def test_every_action_is_pinned_by_commit_with_its_tag_in_a_comment() -> None:
 def test_deploy_jobs_get_the_ssh_identity_of_their_host_before_pulumi_runs() -> None:
     """Both stacks name an ssh host: the job must reach it, with the key and known_hosts of its environment."""
     from bluegreen.config.settings import parse_settings
-    from tests.support.stacks import stack_raw
+    from lab.stacks import stack_raw
 
     deploy = load("deploy.yml")
     for job, stack in ((deploy["jobs"]["staging"], "staging"), (deploy["jobs"]["production"], "prod")):

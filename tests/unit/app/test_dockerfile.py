@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 DOCKERFILE = ROOT / "app" / "Dockerfile"
 

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from tests.support.dockerutil import docker
+from lab.dockercli import docker
 
 
 def swarm_state() -> str:

@@ -24,8 +24,8 @@ with Pulumi's update semantics where they matter for zero downtime:
   one's `delete`), as pulumi-command does; a RandomPassword is made once and
   kept in state.
 
-    python -m tests.e2e.engine up dev router.port=18080 image.baseImage=bluegreen-local/python:3.11
-    python -m tests.e2e.engine destroy dev
+    python -m lab.engine up dev router.port=18080 image.baseImage=bluegreen-local/python:3.11
+    python -m lab.engine destroy dev
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ import yaml
 
 from bluegreen.engine.client import DockerClient, tar_files
 from bluegreen.errors import DockerError
-from tests.support.dockergate import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
-from tests.support.paths import ROOT
-from tests.support.pulumi_harness import RecordingMocks, is_secret, run_program
-from tests.support.stacks import stack_raw, with_changes
+from lab.images import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
+from lab.paths import ROOT
+from lab.pulumi_harness import RecordingMocks, is_secret, run_program
+from lab.stacks import stack_raw, with_changes
 
 STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
 STAND_IN = {
@@ -599,7 +599,7 @@ def destroy(stack: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.e2e.engine", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.engine", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="action", required=True)
     up_parser = sub.add_parser("up", help="apply the program to the real engine")
     up_parser.add_argument("stack")

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from bluegreen.config.stackfile import read_stack_file
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 DELETE = object()
 

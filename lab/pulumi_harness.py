@@ -26,7 +26,7 @@ from pulumi.runtime.settings import get_project, get_stack
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from tests.support.paths import ROOT
+from lab.paths import ROOT
 
 PROJECT = "bluegreen"
 

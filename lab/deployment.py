@@ -33,9 +33,9 @@ from bluegreen.engine.names import (
 from bluegreen.router.files import COMMAND, HEALTHCHECK, ROUTER_SYSCTLS, ROUTER_USER, STOP_SIGNAL, seed_files
 from bluegreen.router.layout import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
 from bluegreen.router.seed import seed_routing_volume
-from tests.support.dockergate import ROUTER_IMAGE
-from tests.support.dockerutil import TEST_LABEL, Container, docker
-from tests.support.paths import ROOT
+from lab.dockercli import TEST_LABEL, Container, docker
+from lab.images import ROUTER_IMAGE
+from lab.paths import ROOT
 
 
 @dataclass
