@@ -50,9 +50,9 @@ def pct(values: list[float], q: float) -> float:
 
 @contextmanager
 def lab(app_image: str, name: str = "bench") -> Iterator[Any]:
-    from lab.deployment import two_colours  # the same deployment the integration tests build
+    from lab.deployment import two_colors  # the same deployment the integration tests build
 
-    with two_colours(name, app_image) as stack:
+    with two_colors(name, app_image) as stack:
         yield stack
 
 
@@ -539,7 +539,7 @@ def e2e_timings() -> dict[str, Any]:
     return {"deploy_s": round(deploy, 2), "flip_s": round(flip, 2)}
 
 
-def swarm_colours(flips: int, rollbacks: int) -> dict[str, Any]:
+def swarm_colors(flips: int, rollbacks: int) -> dict[str, Any]:
     """orchestrator swarm, 2 tasks per colour on a single-node swarm made for it, through the test engine:
     flips and rollbacks under load, then one live task killed. The swarm is left again at the end."""
     from lab.engine import destroy, up
@@ -712,7 +712,7 @@ def main() -> int:
     step("e2e")
     results["e2e"] = e2e_timings()
     step("swarm")
-    results["swarm"] = swarm_colours(flips=4 if quick else 10, rollbacks=3 if quick else 5)
+    results["swarm"] = swarm_colors(flips=4 if quick else 10, rollbacks=3 if quick else 5)
     results["bench_s"] = round(time.monotonic() - started, 1)
 
     RESULTS.mkdir(parents=True, exist_ok=True)

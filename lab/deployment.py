@@ -201,7 +201,7 @@ class Stack:
 
 
 @contextmanager
-def two_colours(name: str, app_image: str) -> Iterator[Stack]:
+def two_colors(name: str, app_image: str) -> Iterator[Stack]:
     """The deployment the switch tests and benchmarks use: 2 blue (1.0.0) and 2 green (2.0.0), all healthy."""
     stack = Stack(name, app_image)
     stack.up()

@@ -546,7 +546,7 @@ def stack_shape(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def _traffic(args: StackValidationArgs, kinds: tuple[str, ...], report: ReportViolation) -> None:
-    """The plan the Switch will apply, checked by the rule settings and plans use (conventions.traffic_problems)."""
+    """The plan the Switch will apply, checked by the rule settings and plans use (plan/traffic.py: traffic_problems)."""
     plan = _plan(args.resources)
     if plan is None or plan.get("active") not in COLORS:
         return
@@ -559,7 +559,7 @@ def _traffic(args: StackValidationArgs, kinds: tuple[str, ...], report: ReportVi
     "live-colour-has-replicas",
     "The active colour (the one traffic moves to) has at least one replica.",
 )
-def live_colour_has_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
+def live_color_has_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
     _traffic(args, ("active-empty",), report)
 
 

@@ -141,7 +141,7 @@ def resolve(stack: str | None, flag: str | None, environ: Mapping[str, str] = os
     CLI and for pulumi-docker alike); DOCKER_HOST; the stack file's
     docker.context, else docker.host with docker.certPath; the local engine.
     A tcp:// host named by the flag or the environment takes its TLS folder
-    from DOCKER_CERT_PATH (docker_api.tls_config).
+    from DOCKER_CERT_PATH (engine/client.py: tls_config).
     """
     if flag:
         return Resolved(flag, "--docker-host")

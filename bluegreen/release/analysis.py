@@ -27,26 +27,22 @@ class Verdict:
     reason: str
 
 
-def judge(candidate: ColorMetrics, stable: ColorMetrics, rules: Analysis, window: float) -> Verdict:
+def judge(active: ColorMetrics, idle: ColorMetrics, rules: Analysis, window: float) -> Verdict:
     """One window's verdict; `reason` reads as the tail of `rollout aborted at green 10%: <reason>`."""
-    over = f"over {window:g} s ({candidate.requests} requests)"
-    if candidate.requests < rules.min_requests:
+    over = f"over {window:g} s ({active.requests} requests)"
+    if active.requests < rules.min_requests:
         return Verdict(
-            Outcome.INCONCLUSIVE, f"{candidate.requests} requests in {window:g} s, fewer than {rules.min_requests}"
+            Outcome.INCONCLUSIVE, f"{active.requests} requests in {window:g} s, fewer than {rules.min_requests}"
         )
     failures = []
-    if candidate.error_rate_pct > rules.max_error_rate_pct:
-        failures.append(f"error rate {candidate.error_rate_pct:.1f}% > {rules.max_error_rate_pct:g}%")
-    if candidate.p99_ms > rules.max_p99_ms:
-        failures.append(f"p99 {candidate.p99_ms:.0f} ms > {rules.max_p99_ms:g} ms")
-    elif (
-        stable.requests >= rules.min_requests
-        and stable.p99_ms > 0
-        and candidate.p99_ms > rules.max_p99_ratio * stable.p99_ms
-    ):
+    if active.error_rate_pct > rules.max_error_rate_pct:
+        failures.append(f"error rate {active.error_rate_pct:.1f}% > {rules.max_error_rate_pct:g}%")
+    if active.p99_ms > rules.max_p99_ms:
+        failures.append(f"p99 {active.p99_ms:.0f} ms > {rules.max_p99_ms:g} ms")
+    elif idle.requests >= rules.min_requests and idle.p99_ms > 0 and active.p99_ms > rules.max_p99_ratio * idle.p99_ms:
         failures.append(
-            f"p99 {candidate.p99_ms:.0f} ms > {rules.max_p99_ratio:g} x the stable colour's {stable.p99_ms:.0f} ms"
+            f"p99 {active.p99_ms:.0f} ms > {rules.max_p99_ratio:g} x the stable colour's {idle.p99_ms:.0f} ms"
         )
     if failures:
         return Verdict(Outcome.FAIL, f"{', '.join(failures)} {over}")
-    return Verdict(Outcome.PASS, f"error rate {candidate.error_rate_pct:.1f}%, p99 {candidate.p99_ms:.0f} ms {over}")
+    return Verdict(Outcome.PASS, f"error rate {active.error_rate_pct:.1f}%, p99 {active.p99_ms:.0f} ms {over}")

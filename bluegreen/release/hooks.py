@@ -68,7 +68,7 @@ class HookRun:
     tail: tuple[str, ...]
 
 
-def colour_container(client: DockerClient, deployment: str, color: Color, image: str) -> dict[str, Any]:
+def color_container(client: DockerClient, deployment: str, color: Color, image: str) -> dict[str, Any]:
     """The first running container of `color` on `image`: the environment and network a hook runs with.
 
     During a release the colour's replaced containers still run (Pulumi deletes them last): the image
@@ -133,7 +133,7 @@ def run_hook(
     sleep: Callable[[float], None] = time.sleep,
 ) -> HookRun:
     """Run `hook` once in `color`'s `image` (an id); HookFailedError quotes its last lines when it fails."""
-    source = colour_container(client, deployment, color, image)
+    source = color_container(client, deployment, color, image)
     key = run_key(hook, image)
     name = hook_container_name(deployment, stage, hook.name)
     last = client.inspect(name)

@@ -85,14 +85,14 @@ def run_rollout(
     """Apply `target`, through its analysed steps when it moves traffic to its active colour.
 
     `smoke` checks the candidate before its first step (bluegreen.release.smoke)."""
-    say = emit or (lambda _: None)
+    tell = emit or (lambda _: None)
     steps = steps_to_walk(live_plan(router), target)
     if not steps:
         return apply_plan(router, inspector, target, source=source, observed=observed, lock_wait=lock_wait, smoke=smoke)
-    candidate, stable = target.active, other(target.active)
+    active, idle = target.active, other(target.active)
     router.take_command()  # one left from a rollout that died is not for this one
-    base = {"deployment": target.deployment, "candidate": candidate, "stable": stable}
-    say({"event": "started", **base, "steps": [s.weight for s in steps], "target": target.weight(candidate)})
+    base = {"deployment": target.deployment, "candidate": active, "stable": idle}
+    tell({"event": "started", **base, "steps": [s.weight for s in steps], "target": target.weight(active)})
     expect: str | None = None
     share = 0
     note: str | None = None
@@ -106,25 +106,25 @@ def run_rollout(
             )  # fmt: skip
             expect = step_plan.plan_hash()
             router.write_progress({**base, "weight": share, "since": utc_now(), "targetPlan": target.plan_hash()})
-            say({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
-            verdict = _analyse(router, step, target.rollout, candidate, stable, say, base, clock, sleep)
+            tell({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
+            verdict = _analyse(router, step, target.rollout, active, idle, tell, base, clock, sleep)
             if verdict.startswith("promote"):
-                note = f"promoted by {verdict.partition(' ')[2] or 'an operator'} at {candidate} {share}%"
+                note = f"promoted by {verdict.partition(' ')[2] or 'an operator'} at {active} {share}%"
                 break
         report = apply_plan(
             router, inspector, target, source=source, observed=observed, lock_wait=lock_wait,
             expect_live_plan=expect, note=note,
         )  # fmt: skip
-        say({"event": "promoted", **base, "weight": target.weight(candidate)})
+        tell({"event": "promoted", **base, "weight": target.weight(active)})
         return report
     except AbortDecidedError as stop:
-        reason = f"rollout aborted at {candidate} {share}%: {stop.reason}"
+        reason = f"rollout aborted at {active} {share}%: {stop.reason}"
         apply_plan(
             router, inspector, rollback_plan(target, max_successes=1), source="rollout-abort", lock_wait=lock_wait,
             expect_live_plan=expect, note=reason,
         )  # fmt: skip
-        say({"event": "aborted", **base, "weight": share, "reason": stop.reason})
-        raise RolloutAbortedError(f"{reason}; {stable} is back at 100%") from None
+        tell({"event": "aborted", **base, "weight": share, "reason": stop.reason})
+        raise RolloutAbortedError(f"{reason}; {idle} is back at 100%") from None
     finally:
         router.write_progress(None)
 
@@ -133,9 +133,9 @@ def _analyse(
     router: RolloutPort,
     step: RolloutStep,
     rollout: Rollout,
-    candidate: Color,
-    stable: Color,
-    say: Emit,
+    active: Color,
+    idle: Color,
+    tell: Emit,
     base: Mapping[str, Any],
     clock: Callable[[], float],
     sleep: Callable[[float], None],
@@ -151,14 +151,14 @@ def _analyse(
         command = router.take_command()
         if command is not None:
             action, _, who = command.partition(" ")
-            say({"event": action, **base, "weight": step.weight, "by": who})
+            tell({"event": action, **base, "weight": step.weight, "by": who})
             if action == "promote":
                 return command
             raise AbortDecidedError(f"aborted by {who or 'an operator'}")
         found = router.metrics(rules.interval_seconds)
-        verdict: Verdict = judge(found[candidate], found[stable], rules, rules.interval_seconds)
-        figures: dict[str, Any] = {candidate: found[candidate].as_json(), stable: found[stable].as_json()}
-        say({"event": "verdict", **base, "weight": step.weight, "verdict": str(verdict.outcome),
+        verdict: Verdict = judge(found[active], found[idle], rules, rules.interval_seconds)
+        figures: dict[str, Any] = {active: found[active].as_json(), idle: found[idle].as_json()}
+        tell({"event": "verdict", **base, "weight": step.weight, "verdict": str(verdict.outcome),
              "reason": verdict.reason, **figures})  # fmt: skip
         if verdict.outcome is Outcome.FAIL:
             failures += 1

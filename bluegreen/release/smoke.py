@@ -4,7 +4,7 @@ They run in the switch, after the gate and under the lock, so they see the
 routing that is live and nothing can change it between the check and the
 publish. The candidate is the colour whose share of live traffic goes up;
 the preview listener serves it whenever it is the active colour below 100%
-or the idle colour at 100% (conventions.preview_color). When the live
+or the idle colour at 100% (plan/traffic.py: preview_color). When the live
 preview serves another colour (a first switch, an unusual flip) the checks go
 to the candidate's containers directly, and say so.
 """

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.deployment import Stack, two_colours
+from lab.deployment import Stack, two_colors
 from lab.dockercli import remove_test_containers
 from lab.images import BASE_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from lab.paths import ROOT
@@ -49,7 +49,7 @@ def containers(docker_engine: None) -> Iterator[None]:
 def stack(request: pytest.FixtureRequest, app_image: str) -> Iterator[Stack]:
     """The module's deployment, named by its LAB_NAME: 2 blue (1.0.0) and 2 green (2.0.0), all healthy."""
     need_image(ROUTER_IMAGE)
-    with two_colours(request.module.LAB_NAME, app_image) as s:
+    with two_colors(request.module.LAB_NAME, app_image) as s:
         yield s
 
 

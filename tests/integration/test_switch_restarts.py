@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.deployment import Stack, two_colours
+from lab.deployment import Stack, two_colors
 from lab.dockercli import docker
 from lab.images import ROUTER_IMAGE
 from lab.prober import BackgroundProbe
@@ -87,7 +87,7 @@ def original_flags() -> Iterator[list[str]]:
 @pytest.fixture(scope="module")
 def stack(app_image: str, original_flags: list[str]) -> Iterator[Stack]:
     need_image(ROUTER_IMAGE)
-    with two_colours("restarts", app_image) as s:
+    with two_colors("restarts", app_image) as s:
         yield s
 
 

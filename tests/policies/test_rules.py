@@ -247,22 +247,20 @@ def test_stack_shape_counts_colour_stacks_and_routers() -> None:
     resources = as_policy_resources(program_resources("dev"), "dev")
     without_router = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name == "app-router")]
     assert check_stack(rules.stack_shape, without_router) == ["expected exactly one router container, found 0"]
-    one_colour = [r for r in resources if not (r.resource_type == rules.COLOR_STACK and r.name == "app-green")]
-    assert check_stack(rules.stack_shape, one_colour) == [
-        "expected exactly two colour stacks (blue and green), found 1"
-    ]
+    one_color = [r for r in resources if not (r.resource_type == rules.COLOR_STACK and r.name == "app-green")]
+    assert check_stack(rules.stack_shape, one_color) == ["expected exactly two colour stacks (blue and green), found 1"]
 
 
 def test_live_colour_and_weights_follow_the_replicas() -> None:
     resources = as_policy_resources(program_resources("dev", {"trafficWeight": 90}), "dev")
-    assert check_stack(rules.live_colour_has_replicas, resources) == []
+    assert check_stack(rules.live_color_has_replicas, resources) == []
     assert check_stack(rules.traffic_weight_consistent, resources) == []
     no_green = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("app-green"))]
     assert check_stack(rules.traffic_weight_consistent, no_green) == [
         "the idle colour green takes 10% but has no replicas"
     ]
     no_blue = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("app-blue"))]
-    assert check_stack(rules.live_colour_has_replicas, no_blue) == [
+    assert check_stack(rules.live_color_has_replicas, no_blue) == [
         "the active colour blue (share 90%) has no replicas to promote"
     ]
 
@@ -365,9 +363,9 @@ def test_with_s3_images_an_empty_live_colour_is_still_reported() -> None:
     assert sum(r.resource_type == rules.COMMAND for r in resources) >= 2
     assert [r.name for r in resources if rules.is_switch(r)] == ["app-switch"]
     assert all(r.parent is not None for r in resources if r.resource_type == rules.COMMAND), "parents linked"
-    assert check_stack(rules.live_colour_has_replicas, resources) == []
+    assert check_stack(rules.live_color_has_replicas, resources) == []
     no_blue = [r for r in resources if not (r.resource_type == rules.CONTAINER and r.name.startswith("app-blue"))]
-    assert check_stack(rules.live_colour_has_replicas, no_blue) == [
+    assert check_stack(rules.live_color_has_replicas, no_blue) == [
         "the active colour blue (share 100%) has no replicas to promote"
     ]
 

@@ -115,7 +115,7 @@ def test_post_promote_follows_the_colour_at_100_percent() -> None:
     assert not [r for r in run({"database.mode": "container"}).by_type(COMMAND) if "hook" in r.name]
 
 
-class LiveColourMocks(DriftMocks):
+class LiveColorMocks(DriftMocks):
     def __init__(self, active: str) -> None:
         super().__init__("aaaa", "aaaa")
         self.report["live"] = {"planHash": "aaaa", "active": active}
@@ -126,9 +126,9 @@ CONTRACT = {**HOOKS, "hooks": {"preSwitch": [MIGRATE, {"name": "contract-notes",
 
 def test_a_contract_hook_and_a_colour_change_are_refused_in_one_update() -> None:
     with pytest.raises(pulumi.RunError, match="a contract step, and activeColor changes from blue to green"):
-        run({**CONTRACT, "activeColor": "green"}, mocks=LiveColourMocks("blue"))
-    kept = run(CONTRACT, mocks=LiveColourMocks("blue"))
+        run({**CONTRACT, "activeColor": "green"}, mocks=LiveColorMocks("blue"))
+    kept = run(CONTRACT, mocks=LiveColorMocks("blue"))
     (component,) = kept.by_type("bluegreen:index:PreSwitchHooks")
     assert component.inputs == {"contractHooks": ["contract-notes"], "liveActiveColor": "blue"}
-    (plain,) = run(HOOKS, mocks=LiveColourMocks("blue")).by_type("bluegreen:index:PreSwitchHooks")
+    (plain,) = run(HOOKS, mocks=LiveColorMocks("blue")).by_type("bluegreen:index:PreSwitchHooks")
     assert plain.inputs == {}, "without a contract step the component has no inputs to diff"
