@@ -546,7 +546,7 @@ def stack_shape(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def _traffic(args: StackValidationArgs, kinds: tuple[str, ...], report: ReportViolation) -> None:
-    """The plan the Switch will apply, checked by the rule settings and plans use (plan/traffic.py: traffic_problems)."""
+    """The plan the Switch will apply, checked by the rule settings and plans use (plan/traffic.py)."""
     plan = _plan(args.resources)
     if plan is None or plan.get("active") not in COLORS:
         return
