@@ -267,6 +267,17 @@ def run_probe(
     )  # fmt: skip
 
 
+class TooSlowToMeasureError(AssertionError):
+    """The machine was too busy to make the requests a test counts on: not a wrong result."""
+
+
+def enough(stats: ProbeStats, requests: int, cap_seconds: float) -> ProbeStats:
+    """`stats` of a probe that ran until `requests` (or its cap): the count a test relies on, or a loud failure."""
+    if stats.requests < requests:
+        raise TooSlowToMeasureError(f"{stats.requests} of {requests} requests in the {cap_seconds:g} s cap")
+    return stats
+
+
 class BackgroundProbe:
     """Keep-alive clients in a thread for as long as the `with` block runs.
 
@@ -309,6 +320,18 @@ class BackgroundProbe:
                     rate=self.rate,
                 )
             )
+
+    def keep_until(self, requests: int, cap_seconds: float = 300.0) -> None:
+        """Keep the load on until it has made `requests` requests: tests count, they never time.
+
+        The cap only stops a stuck run; reaching it fails loudly as too slow to
+        measure, never as a wrong result.
+        """
+        deadline = time.monotonic() + cap_seconds
+        while self.stats.requests < requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if self.stats.requests < requests:
+            raise TooSlowToMeasureError(f"{self.stats.requests} of {requests} requests in the {cap_seconds:g} s cap")
 
     def __enter__(self) -> BackgroundProbe:
         self.thread.start()
