@@ -92,8 +92,16 @@ class RoutingPlan(Model):
         return preview_color(self.active, self.weight(self.active), bool(self.color(self.idle).containers))
 
     def serving_colors(self) -> list[Color]:
-        """Colours that get live traffic or the preview listener: what the gate checks."""
+        """Colours that get live traffic or the preview listener: what the router's state lists."""
         return [c for c in COLORS if self.weight(c) > 0 or c == self.preview]
+
+    def live_colors(self) -> list[Color]:
+        """Colours with a share of live traffic: the only ones whose health may veto a switch.
+
+        The preview never does: a rollback or an abort leaves a broken colour
+        on the preview, and it must still be possible (docs/reliability.md).
+        """
+        return [c for c in COLORS if self.weight(c) > 0]
 
     def canonical(self) -> str:
         # The orchestrator came later: at its default it stays out, so upgrading changes no plan hash.

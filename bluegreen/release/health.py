@@ -16,10 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bluegreen.colors import Color
 from bluegreen.config.rollout import HealthGate
 from bluegreen.engine.targets import Inspector, Resolver
 from bluegreen.errors import GateError
-from bluegreen.router.seam import HttpResult
+from bluegreen.plan.model import RoutingPlan
+from bluegreen.release.progress import Progress
+from bluegreen.router.seam import HttpResult, RouterPort
 
 __all__ = ["GateError", "GateResult", "Inspector", "run_gate"]
 
@@ -100,3 +103,64 @@ def run_gate(
                 f"(last: {worst.last})"
             )
         sleep(wait)
+
+
+def _gate(
+    router: RouterPort,
+    inspector: Inspector,
+    plan: RoutingPlan,
+    colors: Sequence[Color],
+    policy: HealthGate,
+    prober: Prober,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> GateResult:
+    names = [n for c in colors for n in plan.color(c).containers]
+    targets = Resolver(inspector, swarm=plan.orchestrator == "swarm")
+    networks = router.networks()
+    return run_gate(names, targets, prober, networks, plan.app_port, plan.health_path, policy, clock, sleep)
+
+
+def check_health(
+    router: RouterPort,
+    inspector: Inspector,
+    plan: RoutingPlan,
+    prober: Prober,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    progress: Progress,
+) -> str | None:
+    """Gate what will take live traffic (entering maintenance sends it none); check the preview. Returns why the
+    preview is down, or None."""
+    if plan.maintenance.enabled:
+        progress("maintenance: the live listener will serve no colour, so nothing is gated")
+    else:
+        gate = _gate(router, inspector, plan, plan.live_colors(), plan.health_gate, prober, clock, sleep)
+        progress(f"gate passed: {len(gate.addresses)} {gate.kind}(s) in {gate.seconds:.2f}s")
+    preview_down = _preview_problem(router, inspector, plan, prober, clock, sleep)
+    if preview_down:
+        progress(preview_down)
+    return preview_down
+
+
+PREVIEW_CHECK = HealthGate(timeout_seconds=2.0, interval_seconds=0.25, successes=1)
+
+
+def _preview_problem(
+    router: RouterPort,
+    inspector: Inspector,
+    plan: RoutingPlan,
+    prober: Prober,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> str | None:
+    """Why the preview colour cannot be served, or None. It is checked, never a veto: after a rollback or an
+    abort the preview is the colour that just failed, and leaving it must always be possible."""
+    preview = plan.preview
+    if preview is None or preview in plan.live_colors() or not plan.color(preview).containers:
+        return None
+    try:
+        _gate(router, inspector, plan, [preview], PREVIEW_CHECK, prober, clock, sleep)
+    except GateError as exc:
+        return f"preview {preview} is down ({exc}); the preview listener answers 503 until a switch finds it healthy"
+    return None

@@ -19,12 +19,12 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bluegreen.colors import COLORS, utc_now
 from bluegreen.config.hooks import SmokeCheck
 from bluegreen.config.router import Maintenance
-from bluegreen.engine.targets import Inspector, Resolver
+from bluegreen.engine.targets import Inspector
 from bluegreen.errors import (
     BluegreenError,
     ConfigRefusedError,
@@ -42,7 +42,7 @@ from bluegreen.errors import (
 )
 from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
-from bluegreen.release.health import GateResult, run_gate
+from bluegreen.release.health import check_health
 from bluegreen.release.lock import DEFAULT_LOCK_WAIT, LockingProber, new_lock
 from bluegreen.release.progress import Progress, quiet
 from bluegreen.release.smoke import run_smoke
@@ -70,6 +70,7 @@ class SwitchReport:
     drained_s: float | None
     old_workers_left: int | None  # None: could not be counted (the switch itself is done)
     total_s: float
+    warnings: list[str] = field(default_factory=list)  # what is wrong but vetoes nothing: a preview that is down
 
     def line(self) -> str:
         shares = " / ".join(f"{c} {self.weights[c]}%" for c in COLORS)
@@ -83,9 +84,10 @@ class SwitchReport:
             drain = "reloaded, old workers not counted"
         else:
             drain = f"reloaded, {self.old_workers_left} old worker(s) still draining"
+        warned = "".join(f"; warning: {w}" for w in self.warnings)
         return (
             f"{self.deployment}: live {shares} (config {self.config_hash}, plan {self.plan_hash}); "
-            f"gate {self.gate_s:.2f}s, live {self.live_s:.2f}s, {drain}"
+            f"gate {self.gate_s:.2f}s, live {self.live_s:.2f}s, {drain}{warned}"
         )
 
 
@@ -104,7 +106,9 @@ class Decision:
 
 def decide(snapshot: Snapshot, rendered: Rendered, source: str, observed: str | None) -> Decision:
     reload = snapshot.status.get("configHash") != rendered.config_hash
-    routing = reload or snapshot.status.get("planHash") != rendered.plan_hash
+    # The preview route comes and goes with the preview's health, under one plan.
+    preview_moved = "preview" in snapshot.status and snapshot.status.get("preview") != rendered.preview
+    routing = reload or snapshot.status.get("planHash") != rendered.plan_hash or preview_moved
     program = snapshot.program_record or {}
     record = source == "program" and (program.get("planHash"), program.get("observed")) != (
         rendered.plan_hash,
@@ -168,17 +172,13 @@ def apply_plan(
     published = False
     try:
         with _as_switch_errors(router.container):
-            # gate: what will take traffic must be healthy; entering maintenance sends it none
-            if plan.maintenance.enabled:
-                progress("maintenance: the live listener will serve no colour, so nothing is gated")
-            else:
-                gate = _gate(router, inspector, plan, locking, clock, sleep)
-                progress(f"gate passed: {len(gate.addresses)} {gate.kind}(s) in {gate.seconds:.2f}s")
+            preview_down = check_health(router, inspector, plan, locking, clock, sleep, progress)
             snapshot = locking.snapshot()
             _check_unchanged(snapshot, expect_live_plan)
-            rendered = render(plan, utc_now())
+            rendered = render(plan, utc_now(), preview_down=preview_down is not None)
             decision = decide(snapshot, rendered, source, observed)
             report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
+            report.warnings += [preview_down] if preview_down else []
             if decision.nothing:
                 report.live_s = report.total_s = clock() - started
                 return report
@@ -250,20 +250,6 @@ def _as_switch_errors(container: str) -> Iterator[None]:
         raise SwitchError(f"{exc}; this switch published nothing") from exc
     except (RouterError, DockerError) as exc:
         raise SwitchError(str(exc)) from exc
-
-
-def _gate(
-    router: RouterPort,
-    inspector: Inspector,
-    plan: RoutingPlan,
-    prober: LockingProber,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> GateResult:
-    names = [n for c in plan.serving_colors() for n in plan.color(c).containers]
-    targets = Resolver(inspector, swarm=plan.orchestrator == "swarm")
-    networks = router.networks()
-    return run_gate(names, targets, prober, networks, plan.app_port, plan.health_path, plan.health_gate, clock, sleep)
 
 
 def _drain(

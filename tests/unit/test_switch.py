@@ -53,10 +53,12 @@ def plan(**changes: Any) -> Any:
 class Engine:
     """Every container running, healthy and on the router's network, unless told otherwise."""
 
-    def __init__(self, missing: Sequence[str] = ()) -> None:
-        self.missing = set(missing)
+    def __init__(self, missing: Sequence[str] = (), crashing: Sequence[str] = ()) -> None:
+        self.missing, self.crashing = set(missing), set(crashing)
 
     def inspect(self, name: str) -> dict[str, Any] | None:
+        if name in self.crashing:  # a crash loop, as Docker shows it between two restarts
+            return container(running=False, health="unhealthy", net=NET, status="restarting", code=137)
         return None if name in self.missing else container(net=NET)
 
     def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
@@ -109,7 +111,9 @@ class FakeRouter:
         self.held_by_us = None  # the script releases it, whatever the outcome
         if self.fail_publish is not None:
             raise self.fail_publish
-        self.status = {"configHash": publication.config_hash, "planHash": publication.plan_hash, "state": "routed"}
+        state = json.loads(publication.files["state.json"])
+        self.status = {"configHash": publication.config_hash, "planHash": publication.plan_hash, "state": "routed",
+                       "preview": state["preview"]}  # fmt: skip
         self.live_record = json.loads(publication.files[LIVE_PLAN])
         if PROGRAM_PLAN in publication.files:
             self.program_record = json.loads(publication.files[PROGRAM_PLAN])
@@ -309,3 +313,36 @@ def test_maintenance_is_entered_without_a_gate_and_left_through_one_publishing_s
     assert json.loads(router.publications[-1].files["state.json"])["maintenance"] is None
     with pytest.raises(SwitchError, match="no switch has run yet"):
         set_maintenance(FakeRouter(), Engine(), page)
+
+
+# --- only what takes live traffic may veto a switch (docs/reliability.md) ---------------------------------
+
+
+def test_a_crash_looping_release_can_be_rolled_back_and_its_preview_route_is_withdrawn() -> None:
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 100, "blue": 0}))
+    report = rollback(router, Engine(crashing=["g1"]))
+    assert report.weights == {"blue": 100, "green": 0} and report.changed
+    assert len(report.warnings) == 1 and "preview green is down" in report.line()
+    assert "container g1: not running (restarting, exit code 137)" in report.warnings[0]
+    state = json.loads(router.publications[-1].files["state.json"])
+    assert state["preview"] is None and set(state["targets"]) == {"blue"}
+
+
+def test_a_crashing_live_colour_still_vetoes_a_switch_to_it() -> None:
+    router = FakeRouter()
+    switch(router)
+    with pytest.raises(SwitchError, match=r"health gate: container g1: not running .*; routing unchanged"):
+        apply_plan(router, Engine(crashing=["g1"]), plan(active="green", weights={"green": 10, "blue": 90}))
+    assert len(router.publications) == 1
+
+
+def test_the_preview_route_comes_back_when_a_switch_finds_it_healthy() -> None:
+    router = FakeRouter()
+    clock = Clock()
+    apply_plan(router, Engine(crashing=["g1"]), plan(), clock=clock, sleep=clock.sleep)
+    assert json.loads(router.publications[-1].files["state.json"])["preview"] is None
+    again = switch(router)  # the same plan: only the preview's health changed
+    assert again.changed and not again.warnings
+    assert json.loads(router.publications[-1].files["state.json"])["preview"] == "green"
+    assert not switch(router).changed  # and then nothing is left to do
