@@ -115,6 +115,14 @@ def add_store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", type=endpoint_url, help="S3-compatible endpoint (default: AWS)")
 
 
+def add_break_lock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove the router's switch lock whoever holds it (a holder killed mid-switch); the report names it",
+    )
+
+
 def add_stack_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, help="Pulumi stack name, e.g. dev")
     parser.add_argument(

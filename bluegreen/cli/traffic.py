@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import TextIO
 
-from bluegreen.cli.args import Subparsers, add_stack_args, message, positive_int, retry_after, seconds
+from bluegreen.cli.args import Subparsers, add_break_lock, add_stack_args, message, positive_int, retry_after, seconds
 from bluegreen.cli.common import checked_plan, client_of, deployment, on_router, report_or_fail, smoke_checks
 from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
@@ -33,7 +33,7 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lambda: on_router(args, label, lambda router, client: apply_plan(
             router, client, plan, source=args.source, wait_drain=not args.no_drain_wait, progress=progress,
             observed=os.environ.get(OBSERVED_ENV) if args.source == "program" else None, lock_wait=args.wait,
-            smoke=smoke_checks(),
+            smoke=smoke_checks(), break_lock=args.break_lock,
         )),
     )  # fmt: skip
 
@@ -82,7 +82,7 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return report_or_fail(
         "rollback", label, args, out, err,
         lambda: on_router(args, label, lambda router, client: rollback(
-            router, client, successes=args.successes, lock_wait=args.wait
+            router, client, successes=args.successes, lock_wait=args.wait, break_lock=args.break_lock
         )),
     )  # fmt: skip
 
@@ -124,6 +124,7 @@ def _register_switch(sub: Subparsers) -> None:
         "--wait", type=seconds, default=60.0, help="seconds to wait for another switch's lock (default 60)"
     )
     switch.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    add_break_lock(switch)
     switch.set_defaults(func=cmd_switch)
 
 
@@ -154,6 +155,7 @@ def _register_rollback(sub: Subparsers) -> None:
     roll.add_argument(
         "--wait", type=seconds, default=10.0, help="seconds to wait for another switch's lock (default 10)"
     )
+    add_break_lock(roll)
     roll.set_defaults(func=cmd_rollback)
 
 

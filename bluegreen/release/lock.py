@@ -42,10 +42,13 @@ class LockingProber:
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         progress: Progress,
+        break_lock: bool = False,
     ) -> None:
         self.router, self.lock, self.wait = router, lock, wait
         self.clock, self.sleep, self.progress = clock, sleep, progress
         self.begun: Begun | None = None
+        self.break_lock = break_lock
+        self.broke: str | None = None  # the holder `--break-lock` removed
 
     def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
         if self.begun is None:
@@ -63,6 +66,9 @@ class LockingProber:
         return self.begun is not None
 
     def _begin(self, targets: Sequence[tuple[str, int, str]]) -> Begun:
+        if self.break_lock:
+            self.broke = self.router.break_lock()
+            self.progress(f"broke the lock held by {self.broke}" if self.broke else "no lock to break")
         deadline = self.clock() + self.wait
         said = False
         while True:

@@ -160,15 +160,16 @@ def apply_plan(
     sleep: Callable[[float], None] = time.sleep,
     note: str | None = None,
     smoke: Sequence[SmokeCheck] = (),
+    break_lock: bool = False,
 ) -> SwitchReport:
     """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
     `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
     `note` says why, in the live record (`status` shows it: a rollout's abort reason);
-    `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke)."""
+    `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke);
+    `break_lock` removes whatever lock there is first, and the report names the holder it broke."""
     started = clock()
-    locking = LockingProber(
-        router, new_lock(source, plan.health_gate.timeout_seconds), lock_wait, clock, sleep, progress
-    )
+    lock = new_lock(source, plan.health_gate.timeout_seconds)
+    locking = LockingProber(router, lock, lock_wait, clock, sleep, progress, break_lock)
     published = False
     try:
         with _as_switch_errors(router.container):
@@ -178,6 +179,7 @@ def apply_plan(
             rendered = render(plan, utc_now(), preview_down=preview_down is not None)
             decision = decide(snapshot, rendered, source, observed)
             report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
+            report.warnings += [f"broke the lock held by {locking.broke}"] if locking.broke else []
             report.warnings += [preview_down] if preview_down else []
             if decision.nothing:
                 report.live_s = report.total_s = clock() - started
@@ -338,7 +340,12 @@ def set_maintenance(
 
 
 def rollback(
-    router: RouterPort, inspector: Inspector, successes: int = 1, progress: Progress = quiet, lock_wait: float = 0.0
+    router: RouterPort,
+    inspector: Inspector,
+    successes: int = 1,
+    progress: Progress = quiet,
+    lock_wait: float = 0.0,
+    break_lock: bool = False,
 ) -> SwitchReport:
     """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
     live = _live_or_fail(router, "idle colour to return to")
@@ -346,5 +353,5 @@ def rollback(
         raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
     return apply_plan(
         router, inspector, rollback_plan(live, max_successes=successes), source="rollback", progress=progress,
-        lock_wait=lock_wait, expect_live_plan=live.plan_hash(),
+        lock_wait=lock_wait, expect_live_plan=live.plan_hash(), break_lock=break_lock,
     )  # fmt: skip

@@ -133,7 +133,13 @@ class LiveRouter:
         head, _, probes = out.partition("\n@@bluegreen-probes\n")
         parts = _sections(head)
         holder = parts.get("holder", "").strip()
-        if lock is not None and parts.get("lock", "").strip() != "acquired":
+        taken = parts.get("lock", "").strip()
+        if lock is not None and taken.startswith("unwritable"):
+            raise RouterError(
+                f"router {self.container}: the lock's record cannot be written in {ROUTING_DIR} "
+                f"({taken.removeprefix('unwritable').strip()}); nothing was changed"
+            )
+        if lock is not None and taken != "acquired":
             return Begun(False, _holder_text(holder), None, [])
         try:
             return Begun(True, holder, self._parse_snapshot(parts), self._parse_probes(probes, len(targets)))
@@ -263,6 +269,13 @@ class LiveRouter:
             self.client.exec(self.container, ["rm", "-f", f"{ROUTING_DIR}/{ROLLOUT_PROGRESS}"], timeout=30)
         else:
             self._upload({ROLLOUT_PROGRESS: json.dumps(progress, indent=2) + "\n"})
+
+    def break_lock(self) -> str | None:
+        """Remove the switch lock whoever holds it; the holder it broke, or None when there was no lock."""
+        code, out = self._run("break_lock", [ROUTING_DIR])
+        if code != 0:
+            raise RouterError(f"breaking the lock in {self.container} failed: {_last_line(out)}")
+        return _holder_text(out.strip()) if out.strip() else None
 
     def release(self, lock: Lock) -> None:
         self._run("release", [ROUTING_DIR, lock.token])

@@ -56,6 +56,9 @@ KEY_FILE: Final = "key.pem"
 HEALTH_SCRIPT: Final = "health.sh"
 STICKY_COOKIE: Final = "bg_bucket"
 
+# A lock whose record is missing or unreadable is taken over once it is this old (router/sh/lib.sh).
+LOCK_ORPHAN_SECONDS: Final = 5
+
 # What the scripts in sh/ know of the volume, as the variables they use.
 SHELL_NAMES: Final = {
     "BG_BASE_CONFIG": BASE_CONFIG,
@@ -90,7 +93,8 @@ JS_BLOCK_END: Final = "// bluegreen:layout end"
 
 def shell_preamble() -> str:
     """The volume's names as shell variables: what every script one exec runs starts with."""
-    return "".join(f"{name}={value}\n" for name, value in SHELL_NAMES.items())
+    names = {**SHELL_NAMES, "BG_LOCK_ORPHAN_SECONDS": str(LOCK_ORPHAN_SECONDS)}
+    return "".join(f"{name}={value}\n" for name, value in names.items())
 
 
 def js_constants() -> str:

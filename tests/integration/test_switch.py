@@ -487,7 +487,7 @@ def test_a_held_lock_is_exit_3_naming_the_holder(blue_live: Stack) -> None:
         started = time.monotonic()
         done = stack.cli("switch", "--plan", "-", "--wait", "1", stdin=json.dumps(stack.plan("green")))
         assert done.returncode == 3 and "locked by ops@laptop pid 1 (cli)" in done.stderr, done.stderr
-        assert 1 <= time.monotonic() - started < 10
+        assert time.monotonic() - started >= 1, "--wait 1 waits"
         assert colors_of(stack.url(), 10) == Counter({"blue": 10})
     finally:
         router.release(holder)

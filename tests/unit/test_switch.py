@@ -122,6 +122,10 @@ class FakeRouter:
         self.released.append(lock.token)
         self.held_by_us = None
 
+    def break_lock(self) -> str | None:
+        broken, self.holder = self.holder, None
+        return broken
+
     def old_workers(self) -> int:
         value = self.workers.pop(0) if len(self.workers) > 1 else self.workers[0]
         if isinstance(value, Exception):
@@ -190,6 +194,17 @@ def test_a_lock_held_too_long_is_exit_3_naming_the_holder_and_changes_nothing() 
     with pytest.raises(LockHeldError, match=r"locked by ops@host pid 9 \(cli\) .*waited 1s") as caught:
         switch(router, lock_wait=1)
     assert caught.value.exit_code == EXIT_LOCKED and router.publications == [] and router.released == []
+
+
+def test_break_lock_removes_a_dead_holders_lock_and_the_report_names_it() -> None:
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 100, "blue": 0}))
+    router.holder = "ci@runner pid 4242 (program) (lock expires at 1999999999)"
+    with pytest.raises(LockHeldError):
+        rollback(router, Engine(), lock_wait=0.5)
+    report = rollback(router, Engine(), break_lock=True)
+    assert report.weights == {"blue": 100, "green": 0}
+    assert "warning: broke the lock held by ci@runner pid 4242 (program)" in report.line()
 
 
 def test_a_failing_gate_releases_the_lock_and_changes_nothing() -> None:

@@ -27,35 +27,61 @@ probe_all() {
   done
 }
 
-# The lock: a directory $BG_LOCK_DIR (mkdir is atomic) whose $BG_LOCK_INFO holds "TOKEN EXPIRES OWNER...".
+# The lock: a directory $BG_LOCK_DIR whose $BG_LOCK_INFO holds "TOKEN EXPIRES OWNER...".
 # The BG_* names come from bluegreen/router/layout.py, set before this file.
-# lock_take DIR TOKEN TTL OWNER: prints "acquired" or "held <info>"; an expired
-# lock is moved aside (rename: only one taker wins) and taken.
+# It is built aside with its record already written, then renamed into place
+# (rename is atomic, and fails onto a lock that holds a record): a taker killed
+# at any instant, or a write that fails (a full disk), never leaves a lock
+# without its record.
+# lock_take DIR TOKEN TTL OWNER: prints "acquired", "held <info>", or
+# "unwritable <why>" (the record could not be written: nothing was taken).
+# An expired lock, or one without a readable record that is older than
+# $BG_LOCK_ORPHAN_SECONDS, is moved aside (rename: only one taker wins) and taken.
 lock_take() {
   lock_now=$(date +%s)
   lock_expires=$((lock_now + $3))
-  if mkdir "$1/$BG_LOCK_DIR" 2>/dev/null; then
-    printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/$BG_LOCK_DIR/$BG_LOCK_INFO"
+  lock_new="$1/.lock-new.$2"  # per taker: its token
+  rm -rf "$lock_new"
+  if ! lock_err=$( { mkdir "$lock_new" && printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$lock_new/$BG_LOCK_INFO"; } 2>&1 ); then
+    rm -rf "$lock_new"
+    echo "unwritable ${lock_err:-the lock record could not be written}" | head -n 1
+    return 0
+  fi
+  if mv -T "$lock_new" "$1/$BG_LOCK_DIR" 2>/dev/null; then
     echo acquired
     return 0
   fi
   lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
   lock_until=$(printf '%s' "$lock_info" | cut -d' ' -f2)
+  lock_stale=0
   case "$lock_until" in
-    '' | *[!0-9]*) ;;
-    *)
-      if [ "$lock_until" -lt "$lock_now" ] && mv "$1/$BG_LOCK_DIR" "$1/.stale-lock.$$" 2>/dev/null; then
-        rm -rf "$1/.stale-lock.$$"
-        if mkdir "$1/$BG_LOCK_DIR" 2>/dev/null; then
-          printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$1/$BG_LOCK_DIR/$BG_LOCK_INFO"
-          echo acquired
-          return 0
-        fi
-        lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
-      fi
+    '' | *[!0-9]*)
+      # No readable record: written by no switch of this version. Stale once it is old enough
+      # that no taker of an older version can still be between its mkdir and its write.
+      lock_born=$(stat -c %Y "$1/$BG_LOCK_DIR" 2>/dev/null || echo "$lock_now")
+      [ $((lock_now - lock_born)) -ge "$BG_LOCK_ORPHAN_SECONDS" ] && lock_stale=1
       ;;
+    *) [ "$lock_until" -lt "$lock_now" ] && lock_stale=1 ;;
   esac
+  if [ "$lock_stale" = 1 ] && mv "$1/$BG_LOCK_DIR" "$1/.stale-lock.$2" 2>/dev/null; then
+    rm -rf "$1/.stale-lock.$2"
+    if mv -T "$lock_new" "$1/$BG_LOCK_DIR" 2>/dev/null; then
+      echo acquired
+      return 0
+    fi
+    lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
+  fi
+  rm -rf "$lock_new"
   echo "held $lock_info"
+}
+
+# lock_break DIR: remove whatever lock there is; prints its record ("" when there was none).
+lock_break() {
+  lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
+  if [ -d "$1/$BG_LOCK_DIR" ] && mv "$1/$BG_LOCK_DIR" "$1/.broken-lock.$$" 2>/dev/null; then
+    rm -rf "$1/.broken-lock.$$"
+    printf '%s\n' "${lock_info:-(a lock without its record)}"
+  fi
 }
 
 # lock_ours DIR TOKEN: true while TOKEN holds the lock.
