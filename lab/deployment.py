@@ -136,14 +136,15 @@ class Stack:
 
     def crash_loop(self, color: Color) -> None:
         """Each of the colour's containers becomes a crash loop under the same name and alias: a release whose
-        process dies at start (exit 137), restarted by Docker with its back-off, as production sees one."""
+        config is refused at start (APP_PORT=eighty), restarted by Docker with its back-off, as production sees one."""
         version = self._version(color) or ""
         for name in self.containers[color]:
             docker("rm", "-f", name)
             docker(
                 "run", "-d", "--name", name, "--network", self.network, "--network-alias", self.alias(color, version),
                 *self.labels(ROLE_APP, **{COLOR_LABEL: color, VERSION_LABEL: version}),
-                "--restart", "always", "--entrypoint", "sh", self.app_image, "-c", "exit 137",
+                "--restart", "always", "-e", f"APP_COLOR={color}", "-e", "APP_PORT=eighty",
+                *APP_DEFAULT.docker_run_args(), self.app_image,
             )  # fmt: skip
 
     def wait_healthy(self) -> None:
