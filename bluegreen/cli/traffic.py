@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from typing import TextIO
 
 from bluegreen.cli.args import Subparsers, add_break_lock, add_stack_args, message, positive_int, retry_after, seconds
 from bluegreen.cli.common import checked_plan, client_of, deployment, on_router, report_or_fail, smoke_checks
 from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
-from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError
-from bluegreen.release.notify import post
+from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, AbortDecidedError, BluegreenError
+from bluegreen.release.notify import Notifier
 from bluegreen.release.progress import quiet
 from bluegreen.release.rollout import event_line, run_rollout, steer
 from bluegreen.release.switch import apply_plan, rollback, set_maintenance
@@ -58,23 +62,51 @@ def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if plan is None:
         return EXIT_BAD_INPUT
     webhook = os.environ.get(WEBHOOK_ENV)
+    notifier = Notifier(webhook, lambda line: err.write(f"rollout {label}: warning: {line}\n")) if webhook else None
 
     def emit(event: dict[str, object]) -> None:
         out.write(event_line(event) + "\n")
         out.flush()
-        if webhook:
-            failed = post(webhook, event)
-            if failed:
-                err.write(f"rollout {label}: warning: the webhook did not take the {event['event']} event ({failed})\n")
+        if notifier is not None:
+            notifier.send(event)  # from a background thread: the rollout acts first, tells after
 
     observed = os.environ.get(OBSERVED_ENV) if args.source == "program" else None
-    return report_or_fail(
-        "rollout", label, args, err, err,
-        lambda: on_router(args, label, lambda router, client: run_rollout(
-            router, client, plan, source=args.source, observed=observed, lock_wait=args.wait, emit=emit,
-            smoke=smoke_checks(),
-        )),
-    )  # fmt: skip
+    try:
+        with _abort_on_signals():
+            return report_or_fail(
+                "rollout", label, args, err, err,
+                lambda: on_router(args, label, lambda router, client: run_rollout(
+                    router, client, plan, source=args.source, observed=observed, lock_wait=args.wait, emit=emit,
+                    smoke=smoke_checks(),
+                )),
+            )  # fmt: skip
+    finally:
+        if notifier is not None:
+            notifier.close()
+
+
+@contextlib.contextmanager
+def _abort_on_signals() -> Iterator[None]:
+    """SIGTERM or SIGINT (a CI job cancelled, a ctrl-C) during a rollout aborts it to the stable colour.
+
+    The first signal raises where the rollout is (its abort path takes over); any further one is ignored
+    so the abort itself finishes.
+    """
+
+    def abort(signum: int, _frame: object) -> None:
+        for each in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(each, signal.SIG_IGN)
+        raise AbortDecidedError(f"stopped by {signal.Signals(signum).name}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread (a test calling main() from another)
+        return
+    before = {each: signal.signal(each, abort) for each in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for each, handler in before.items():
+            signal.signal(each, handler)
 
 
 def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

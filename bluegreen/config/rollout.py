@@ -74,11 +74,14 @@ class Notifications(Model):
     webhook_url: (
         Annotated[
             str,
-            StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2048),
-            Allowed("an http(s) URL such as a Slack incoming webhook; set it with --secret"),
+            StringConstraints(pattern=r"^https?://[\x21-\x7e]+$", max_length=2048),
+            Allowed("an https:// URL without spaces or control characters, such as a Slack incoming webhook"),
         ]
         | None
     ) = Field(None, description="Receives each rollout event as JSON with a Slack-compatible `text`.")
+    allow_http: bool = Field(
+        False, description="Accept a plain http:// webhookUrl (the events and the URL's secret travel unencrypted)."
+    )
 
 
 class HealthGate(Model):
@@ -88,6 +91,23 @@ class HealthGate(Model):
 
 
 def problems(s: StackSettings) -> list[Problem]:
+    return _rollout_problems(s) + _notification_problems(s)
+
+
+def _notification_problems(s: StackSettings) -> list[Problem]:
+    url = s.notifications.webhook_url
+    if url and url.startswith("http://") and not s.notifications.allow_http:
+        return [
+            Problem(
+                "notifications.webhookUrl",
+                "http://...",
+                "an https:// URL (or notifications.allowHttp: true to send events and the URL unencrypted)",
+            )
+        ]
+    return []
+
+
+def _rollout_problems(s: StackSettings) -> list[Problem]:
     """Steps that only go up and can pass before their deadline, an allowlist with its header, a gate that polls."""
     found: list[Problem] = []
     weights = [step.weight for step in s.rollout.steps]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bluegreen.release.notify import post, text
+from bluegreen.release.notify import Notifier, deliver, post, text
 
 
 @pytest.fixture
@@ -48,3 +49,83 @@ def test_a_webhook_that_fails_is_a_reason_not_an_exception() -> None:
     assert text({"event": "promote", "deployment": "d", "candidate": "green", "weight": 10, "by": "alice"}) == (
         "d: green promote at 10% by alice"
     )
+
+
+# --- webhooks that misbehave: nothing they do reaches the rollout (docs/reliability.md) -----------------
+
+
+class Misbehaving(http.server.BaseHTTPRequestHandler):
+    """What a webhook does is chosen by its path: truncate, drip, redirect, fail."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path.startswith("/truncate"):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"only a part")
+            self.wfile.flush()
+            self.connection.shutdown(2)
+        elif self.path.startswith("/drip"):
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):  # a byte every 0.2 s: each read is quick, the whole answer takes 20 s
+                self.wfile.write(b".")
+                self.wfile.flush()
+                time.sleep(0.2)
+        elif self.path.startswith("/redirect"):
+            self.send_response(307)
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            self.end_headers()
+        else:
+            self.wfile.write(b"HTTP/1.1 nonsense\r\n\r\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def misbehaving() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+SECRET_PATH = "/T0SECRET/B0SECRET/xyzSECRET"
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [("truncate", "IncompleteRead"), ("redirect", "HTTP 307 (redirects are not followed)"),
+     ("badstatus", "BadStatusLine")],
+)  # fmt: skip
+def test_a_broken_answer_is_a_reason_that_never_names_the_url(misbehaving: str, behaviour: str, reason: str) -> None:
+    url = f"{misbehaving}/{behaviour}{SECRET_PATH}"
+    said = post(url, {"event": "verdict"})
+    assert said is not None and reason in said and "SECRET" not in said, said
+
+
+def test_a_url_with_a_control_character_is_refused_without_a_traceback() -> None:
+    said = post("https://hooks.example.com/T0SECRET\n/x", {"event": "aborted"})
+    assert said == "the URL holds a space or a control character"
+
+
+def test_a_dripping_webhook_is_given_up_on_after_one_overall_deadline(misbehaving: str) -> None:
+    said = deliver(f"{misbehaving}/drip{SECRET_PATH}", {"event": "verdict"}, deadline=1.0)
+    assert said == "no complete answer within 1 s", "given up at the deadline, not after the server's 20 s"
+
+
+def test_the_notifier_never_makes_the_rollout_wait_and_warns_in_one_line(misbehaving: str) -> None:
+    warned: list[str] = []
+    notifier = Notifier(f"{misbehaving}/drip{SECRET_PATH}", warned.append, deadline=0.5)
+    for kind in ("verdict", "aborted"):
+        notifier.send({"event": kind})  # returns at once: the abort acts before the verdict is told
+    assert warned == []
+    notifier.close(timeout=30)
+    assert warned == [
+        "the webhook did not take the verdict event (no complete answer within 0.5 s)",
+        "the webhook did not take the aborted event (no complete answer within 0.5 s)",
+    ]

@@ -54,6 +54,18 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         "image.repository",
     ),
     ("database-mode-unknown", "dev", {"database.mode": "mysql"}, "database.mode"),
+    (
+        "webhook-plain-http",
+        "dev",
+        {"notifications.webhookUrl": "http://hooks.example.com/T0/B0/x"},
+        "notifications.webhookUrl",
+    ),
+    (
+        "webhook-control-char",
+        "dev",
+        {"notifications.webhookUrl": "https://hooks.example.com/T0\nB0"},
+        "notifications.webhookUrl",
+    ),
     ("database-external-without-url", "dev", {"database.mode": "external"}, "database.url"),
     ("database-url-not-postgres", "dev", {"database": {"mode": "external", "url": "mysql://db/x"}}, "database.url"),
     (
