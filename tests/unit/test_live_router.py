@@ -146,6 +146,16 @@ def test_begin_names_the_holder_of_a_held_lock() -> None:
     assert result.holder == "ci@runner pid 7 (lock expires at 1790000000)"
 
 
+def test_a_lock_whose_record_cannot_be_written_stops_the_switch_saying_why() -> None:
+    live, _ = router(begun("unwritable sh: 1: cannot create .lock-new.t/info: No space left on device"))
+    with pytest.raises(
+        RouterError,
+        match=r"the lock's record cannot be written in /etc/nginx/bluegreen "
+        r"\(sh: 1: cannot create .*No space left on device\); nothing was changed",
+    ):
+        live.begin(LOCK)
+
+
 def test_a_fresh_root_owned_volume_is_handed_to_the_router_user_then_begin_retries() -> None:
     live, engine = router(ExecResult(ScriptExit.NOT_WRITABLE, "", ""), begun("acquired"))
     assert live.begin(LOCK).acquired and engine.archives == 1

@@ -77,3 +77,10 @@ def test_of_many_takers_at_once_exactly_one_wins(tmp_path: Path) -> None:
     answers = [(tmp_path / f".out{i}").read_text().strip() for i in range(12)]
     assert sum(a == "acquired" for a in answers) == 1, answers
     assert sum(a.startswith("held ") for a in answers) == 11, answers
+
+
+def test_a_record_that_cannot_be_written_takes_nothing_and_says_why(tmp_path: Path) -> None:
+    """As a full disk does: the write fails (here, into a folder that is not there), and nothing is taken."""
+    answer = sh(tmp_path, 'BG_LOCK_INFO=missing/info lock_take "$1" t1 60 alice')
+    assert answer.startswith("unwritable ") and "missing/info" in answer, answer
+    assert list(tmp_path.iterdir()) == [], "no lock, and nothing left aside"

@@ -207,3 +207,19 @@ def test_rollout_steps_go_up_and_can_pass_before_their_deadline() -> None:
     late = {"rollout.steps": [{"weight": 10, "pauseSeconds": 30}], "rollout.progressDeadlineSeconds": 20}
     with pytest.raises(Exception, match=r"rollout\.progressDeadlineSeconds: got 20\.0; allowed: more than every"):
         parse_settings(with_changes(stack_raw("dev"), late), "dev")
+
+
+def test_sigterm_during_a_rollout_becomes_its_abort() -> None:
+    """A cancelled CI job sends SIGTERM: the rollout's own abort path takes over, and a second signal waits."""
+    import os
+    import signal
+    import time
+
+    from bluegreen.cli.traffic import _abort_on_signals
+    from bluegreen.errors import AbortDecidedError
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(AbortDecidedError, match="stopped by SIGTERM"), _abort_on_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted at once by the handler's exception
+    assert signal.getsignal(signal.SIGTERM) == before, "the handlers are given back"
