@@ -50,7 +50,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"last switch: {last['source']} at {last['appliedAt']}{note}\n")
         if status.get("rollout"):
             run = status["rollout"]
-            out.write(f"ROLLOUT running: {run.get('candidate')} at {run.get('weight')}% since {run.get('since')}\n")
+            if run.get("staleSeconds") is not None:
+                out.write(f"ROLLOUT STALE: {run.get('candidate')} at {run.get('weight')}% since {run.get('since')}; no "
+                          f"heartbeat for {run['staleSeconds']:.0f} s, its process is gone: `bluegreen rollout abort` "
+                          "aborts it\n")  # fmt: skip
+            else:
+                out.write(f"ROLLOUT running: {run.get('candidate')} at {run.get('weight')}% since {run.get('since')}\n")
         if status["programPlanHash"] is None:
             out.write("program plan: none applied yet\n")
         elif status["drift"]:

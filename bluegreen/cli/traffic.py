@@ -48,10 +48,15 @@ def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.action in ("promote", "abort"):
         try:
             router = LiveRouter.find(client_of(args), label)
-            progress = steer(router, args.action, lock_wait=args.wait)
+            progress = steer(router, args.action, lock_wait=args.wait, inspector=client_of(args))
         except BluegreenError as exc:
             err.write(f"rollout {args.action} {label}: {exc}\n")
             return exc.exit_code
+        if "abortedHere" in progress:
+            out.write(f"{label}: the rollout of {progress.get('candidate')} at {progress.get('weight')}% had no "
+                      f"heartbeat for {progress['staleSeconds']:g} s (its process is gone): aborted it here\n"
+                      f"{progress['abortedHere']}\n")  # fmt: skip
+            return EXIT_OK
         out.write(f"{label}: {args.action} left for the rollout of {progress.get('candidate')} at "
                   f"{progress.get('weight')}%; it acts within one analysis interval\n")  # fmt: skip
         return EXIT_OK

@@ -34,7 +34,7 @@ from bluegreen.release.analysis import Outcome, Verdict, judge
 from bluegreen.release.lock import LockingProber, new_lock
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics
 from bluegreen.release.switch import SwitchReport, apply_plan, live_plan
-from bluegreen.router.seam import RouterPort
+from bluegreen.router.seam import RouterPort, snapshot_of
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -49,6 +49,24 @@ class RolloutPort(RouterPort, Protocol):
     def write_progress(self, progress: Mapping[str, Any] | None) -> None: ...
 
     def leave_command(self, command: str) -> None: ...
+
+    def engine_time(self) -> float: ...
+
+
+STALE_WINDOWS = 2  # a rollout whose heartbeat is older than this many analysis windows has no process left
+
+
+def stale_seconds(progress: Mapping[str, Any] | None, now: float) -> float | None:
+    """How long a running rollout's heartbeat has been silent, when that is longer than STALE_WINDOWS windows.
+
+    None for a live rollout, no rollout, or one written before heartbeats existed. `now` is the engine's clock,
+    the clock the heartbeat was written with: the CLI's own may be another machine's.
+    """
+    if not progress or not isinstance(progress.get("heartbeat"), int | float):
+        return None
+    silent = now - float(progress["heartbeat"])
+    window = float(progress.get("windowSeconds") or 0)
+    return silent if silent > STALE_WINDOWS * window + FLUSH_LAG_SECONDS else None
 
 
 def with_share(plan: RoutingPlan, share: int) -> RoutingPlan:
@@ -105,9 +123,15 @@ def run_rollout(
                 smoke=smoke if expect is None else (),
             )  # fmt: skip
             expect = step_plan.plan_hash()
-            router.write_progress({**base, "weight": share, "since": utc_now(), "targetPlan": target.plan_hash()})
+            progress = {**base, "weight": share, "since": utc_now(), "targetPlan": target.plan_hash(),
+                        "windowSeconds": target.rollout.analysis.interval_seconds}  # fmt: skip
+
+            def heartbeat(progress: dict[str, Any] = progress) -> None:
+                router.write_progress({**progress, "heartbeat": router.engine_time()})
+
+            heartbeat()
             tell({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
-            verdict = _analyse(router, step, target.rollout, active, idle, tell, base, clock, sleep)
+            verdict = _analyse(router, step, target.rollout, active, idle, tell, base, clock, sleep, heartbeat)
             if verdict.startswith("promote"):
                 note = f"promoted by {verdict.partition(' ')[2] or 'an operator'} at {active} {share}%"
                 break
@@ -139,8 +163,11 @@ def _analyse(
     base: Mapping[str, Any],
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    heartbeat: Callable[[], None],
 ) -> str:
-    """Judge windows until the step has passed ("pass"), been promoted by hand ("promote <who>"), or must abort."""
+    """Judge windows until the step has passed ("pass"), been promoted by hand ("promote <who>"), or must abort.
+
+    Each window refreshes the heartbeat: `status` tells a live rollout from one whose process is gone."""
     rules = rollout.analysis
     started = clock()
     failures = 0
@@ -148,6 +175,7 @@ def _analyse(
     due = started + rules.interval_seconds + FLUSH_LAG_SECONDS
     while True:
         sleep(max(0.0, due - clock()))
+        heartbeat()
         command = router.take_command()
         if command is not None:
             action, _, who = command.partition(" ")
@@ -180,19 +208,67 @@ def steer(
     lock_wait: float = 10.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    inspector: Inspector | None = None,
 ) -> dict[str, Any]:
-    """Leave `promote` or `abort` for the running rollout, under the router's lock; its next window acts on it."""
+    """Leave `promote` or `abort` for the running rollout, under the router's lock; its next window acts on it.
+
+    A rollout whose heartbeat is stale has no process left to read the command: `abort` then performs the abort
+    here (the stable colour back to 100%, gated like any switch, only if the live routing is still what it read),
+    and the returned progress carries `abortedHere` (the switch's line) and `staleSeconds`.
+    """
     lock = new_lock(f"rollout {action}", 0)
     locking = LockingProber(router, lock, lock_wait, clock, sleep, lambda _: None)
     try:
         progress = locking.snapshot().rollout
         if not progress:
             raise BluegreenError(f"no rollout is running on {router.container}; nothing to {action}")
-        router.leave_command(f"{action} {lock.owner}")
-        return dict(progress)
+        stale = stale_seconds(progress, router.engine_time())
+        if stale is None:
+            router.leave_command(f"{action} {lock.owner}")
     finally:
         if locking.locked:
             router.release(lock)
+    if action == "abort" and inspector is not None:
+        stale = stale if stale is not None else _wait_for_the_rollout(router, sleep)
+        if stale is not None:
+            return {**progress, **_abort_here(router, inspector, lock.owner, stale, lock_wait, clock, sleep)}
+    return dict(progress)
+
+
+def _wait_for_the_rollout(router: RolloutPort, sleep: Callable[[float], None]) -> float | None:
+    """After leaving `abort`: None once the rollout acted on it (its progress is gone), or how long its heartbeat
+    has been silent once it is stale (its process died since its last window). Bounded: a rollout beats every
+    window, so within STALE_WINDOWS windows it has either acted or gone stale."""
+    while True:
+        progress = snapshot_of(router.begin(None), router.container).rollout
+        if not progress or "heartbeat" not in progress:
+            return None  # acted on it, or a rollout of a version without heartbeats: it reads the command
+        stale = stale_seconds(progress, router.engine_time())
+        if stale is not None:
+            router.take_command()  # nobody will read it
+            return stale
+        sleep(0.5)
+
+
+def _abort_here(
+    router: RolloutPort,
+    inspector: Inspector,
+    who: str,
+    stale: float,
+    lock_wait: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    live = live_plan(router)
+    if live is None:
+        raise BluegreenError(f"router {router.container} has no live routing to abort from")
+    reason = f"aborted by {who}: the rollout's process is gone (no heartbeat for {stale:.0f} s)"
+    report = apply_plan(
+        router, inspector, rollback_plan(live, max_successes=1), source="rollout-abort", lock_wait=lock_wait,
+        expect_live_plan=live.plan_hash(), note=reason, clock=clock, sleep=sleep,
+    )  # fmt: skip
+    router.write_progress(None)
+    return {"abortedHere": report.line(), "staleSeconds": round(stale, 1)}
 
 
 def event_line(event: Mapping[str, Any]) -> str:

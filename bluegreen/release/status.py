@@ -13,6 +13,7 @@ from bluegreen.config.tls import read_certificate
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_APP, ROLE_LABEL, SWARM_TASK_LABEL
 from bluegreen.engine.targets import Target, container_target, task_targets
+from bluegreen.release.rollout import stale_seconds
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import live_spec
 
@@ -30,6 +31,13 @@ def _certificate(pem: str | None, warnings: list[str]) -> dict[str, object] | No
     if warning:
         warnings.append(warning)
     return served.summary()
+
+
+def _rollout(progress: dict[str, Any] | None, client: DockerClient) -> dict[str, Any] | None:
+    """The running rollout, and how long its heartbeat has been silent when its process looks gone."""
+    if not progress:
+        return None
+    return {**progress, "staleSeconds": stale_seconds(progress, client.system_time())}
 
 
 def app_targets(client: DockerClient, deployment: str) -> list[Target]:
@@ -64,7 +72,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "routerSpec": live_spec(router.info, image.get("RepoTags") or []),
         "live": live,
         "lastSwitch": {k: (live_record or {}).get(k) for k in ("source", "appliedAt", "planHash", "note")},
-        "rollout": snapshot.rollout,
+        "rollout": _rollout(snapshot.rollout, client),
         "programPlanHash": program_hash,
         "programObserved": (program_record or {}).get("observed"),
         "drift": program_hash is not None and program_hash != live.get("planHash"),

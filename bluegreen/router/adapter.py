@@ -252,6 +252,10 @@ class LiveRouter:
         end = now - FLUSH_LAG_SECONDS
         return summarize(samples, end - window, end)
 
+    def engine_time(self) -> float:
+        """The engine's clock: a rollout's heartbeat and its staleness are both measured on it."""
+        return self.client.system_time()
+
     def take_command(self) -> str | None:
         """The operator's command for a running rollout (removed as it is read), or None."""
         path = f"{ROUTING_DIR}/{ROLLOUT_COMMAND}"

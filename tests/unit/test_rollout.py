@@ -19,7 +19,7 @@ from bluegreen.config.settings import parse_settings
 from bluegreen.errors import BluegreenError, RolloutAbortedError
 from bluegreen.release.analysis import Outcome, judge
 from bluegreen.release.metrics import ColorMetrics
-from bluegreen.release.rollout import run_rollout, steer, steps_to_walk
+from bluegreen.release.rollout import run_rollout, stale_seconds, steer, steps_to_walk
 from bluegreen.release.switch import live_plan
 from bluegreen.router.layout import LIVE_PLAN
 from bluegreen.router.seam import Begun, Lock
@@ -46,6 +46,10 @@ class RolloutRouter(FakeRouter):
         self.commands: list[str] = []
         self.scheduled: dict[int, str] = {}  # a command an operator leaves after that many windows
         self.windows = 0
+        self.now = 1_000_000.0  # the engine's clock
+
+    def engine_time(self) -> float:
+        return self.now
 
     def metrics(self, window: float) -> dict[Color, ColorMetrics]:
         self.windows += 1
@@ -223,3 +227,63 @@ def test_sigterm_during_a_rollout_becomes_its_abort() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # interrupted at once by the handler's exception
     assert signal.getsignal(signal.SIGTERM) == before, "the handlers are given back"
+
+
+def test_a_running_rollout_beats_once_per_window_on_the_engines_clock() -> None:
+    router = RolloutRouter()
+    switch(router)
+    run(router, promote_green())
+    beats = [p for p in router.progress_seen if "heartbeat" in p]
+    assert len(beats) >= 1 + router.windows and {p["heartbeat"] for p in beats} == {router.now}
+    assert {p["windowSeconds"] for p in beats} == {5} and router.progress is None, "gone when it ends"
+
+
+def test_a_heartbeat_is_stale_only_after_two_windows() -> None:
+    progress = {"heartbeat": 100.0, "windowSeconds": 5}
+    assert stale_seconds(progress, 110.0) is None
+    assert stale_seconds(progress, 130.0) == 30.0
+    assert stale_seconds({"weight": 10}, 1e9) is None, "a rollout of an older version: no judgement"
+    assert stale_seconds(None, 1e9) is None
+
+
+def test_abort_of_a_rollout_whose_process_is_gone_is_performed_here() -> None:
+    router = RolloutRouter()
+    switch(router, plan(active="green", weights={"green": 10, "blue": 90}))  # the canary it left behind
+    router.progress = {"candidate": "green", "stable": "blue", "weight": 10, "heartbeat": router.now - 60,
+                       "windowSeconds": 5}  # fmt: skip
+    done = steer(router, "abort", inspector=Engine())
+    assert done["staleSeconds"] == 60 and "live blue 100% / green 0%" in done["abortedHere"]
+    assert router.commands == [], "no command left for a process that is gone"
+    assert router.progress is None and router.held_by_us is None
+    note = json.loads(router.publications[-1].files[LIVE_PLAN])["note"]
+    assert note.startswith("aborted by ") and note.endswith("the rollout's process is gone (no heartbeat for 60 s)")
+
+
+def test_abort_of_a_live_rollout_is_left_for_its_next_window_which_acts_on_it() -> None:
+    router = RolloutRouter()
+    switch(router, plan(active="green", weights={"green": 10, "blue": 90}))
+    router.progress = {"candidate": "green", "weight": 10, "heartbeat": router.now - 1, "windowSeconds": 5}
+
+    def the_rollout_reads_it(seconds: float) -> None:  # its next window: takes the command, aborts, ends
+        assert router.take_command() is not None
+        router.progress = None
+
+    done = steer(router, "abort", inspector=Engine(), sleep=the_rollout_reads_it)
+    assert "abortedHere" not in done and len(router.publications) == 1 and router.commands == []
+
+
+def test_abort_right_after_the_rollout_died_waits_two_windows_then_acts_here() -> None:
+    """SIGKILL after its last beat: the heartbeat looks fresh, then goes stale, and the abort happens here."""
+    router = RolloutRouter()
+    switch(router, plan(active="green", weights={"green": 10, "blue": 90}))
+    router.progress = {"candidate": "green", "weight": 10, "heartbeat": router.now, "windowSeconds": 1}
+    waited: list[float] = []
+
+    def engine_clock(seconds: float) -> None:
+        waited.append(seconds)
+        router.now += seconds
+
+    done = steer(router, "abort", inspector=Engine(), sleep=engine_clock)
+    assert "live blue 100% / green 0%" in done["abortedHere"]
+    assert 2 < sum(waited) <= 4, "within two windows and the log's flush lag, not more"
+    assert router.commands == [] and router.progress is None

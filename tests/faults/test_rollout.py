@@ -1,0 +1,56 @@
+"""A rollout whose process is gone: SIGKILL mid-canary, then `bluegreen rollout abort`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from lab.deployment import Stack
+from lab.paths import ROOT
+from tests.integration.test_switch import colors_of
+
+LAB_NAME = "bgfrollout"
+CANARY = {"steps": [{"weight": 10, "pauseSeconds": 600}], "progressDeadlineSeconds": 900,
+          "analysis": {"intervalSeconds": 1}}  # fmt: skip
+
+
+def status(stack: Stack) -> dict[str, object]:
+    done = stack.cli("status", "--json")
+    assert done.returncode == 0, done.stderr
+    data: dict[str, object] = json.loads(done.stdout)
+    return data
+
+
+def test_a_killed_rollouts_canary_is_returned_to_the_stable_colour_by_rollout_abort(blue_live: Stack) -> None:
+    stack = blue_live
+    rollout = subprocess.Popen(
+        [sys.executable, "-m", "bluegreen", "rollout", "--plan", "-", "--stack", stack.name, "--project",
+         stack.project],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert rollout.stdin is not None
+    rollout.stdin.write(json.dumps(stack.plan("green", rollout=CANARY)))
+    rollout.stdin.close()
+    for _ in range(600):  # until the canary step runs and has beaten once
+        running = status(stack).get("rollout")
+        if (isinstance(running, dict) and "heartbeat" in running) or rollout.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert rollout.poll() is None, rollout.stderr and rollout.stderr.read()
+    os.kill(rollout.pid, signal.SIGKILL)  # a CI job's timeout, an OOM kill
+    rollout.wait(timeout=30)
+    seen = colors_of(stack.url(), 200)  # the canary it left behind: green keeps its 10%
+    assert seen["green"] > 0 and seen["blue"] > 0, seen
+
+    done = stack.cli("rollout", "abort")
+    assert done.returncode == 0, done.stderr
+    assert "(its process is gone): aborted it here" in done.stdout and "live blue 100% / green 0%" in done.stdout
+    assert colors_of(stack.url(), 50) == Counter({"blue": 50})
+    after = status(stack)
+    assert after["rollout"] is None
+    assert "the rollout's process is gone" in str(after["lastSwitch"])
