@@ -123,13 +123,7 @@ def run_rollout(
                 smoke=smoke if expect is None else (),
             )  # fmt: skip
             expect = step_plan.plan_hash()
-            progress = {**base, "weight": share, "since": utc_now(), "targetPlan": target.plan_hash(),
-                        "windowSeconds": target.rollout.analysis.interval_seconds}  # fmt: skip
-
-            def heartbeat(progress: dict[str, Any] = progress) -> None:
-                router.write_progress({**progress, "heartbeat": router.engine_time()})
-
-            heartbeat()
+            heartbeat = _heartbeat(router, target, {**base, "weight": share})
             tell({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
             verdict = _analyse(router, step, target.rollout, active, idle, tell, base, clock, sleep, heartbeat)
             if verdict.startswith("promote"):
@@ -151,6 +145,18 @@ def run_rollout(
         raise RolloutAbortedError(f"{reason}; {idle} is back at 100%") from None
     finally:
         router.write_progress(None)
+
+
+def _heartbeat(router: RolloutPort, target: RoutingPlan, step: Mapping[str, Any]) -> Callable[[], None]:
+    """What `status` shows while a step runs, written now and again at every window with the engine's time."""
+    progress = {**step, "since": utc_now(), "targetPlan": target.plan_hash(),
+                "windowSeconds": target.rollout.analysis.interval_seconds}  # fmt: skip
+
+    def beat() -> None:
+        router.write_progress({**progress, "heartbeat": router.engine_time()})
+
+    beat()
+    return beat
 
 
 def _analyse(
