@@ -14,6 +14,9 @@ IMAGE_REF_ENV: Final = "BLUEGREEN_IMAGE_REF"
 # What the program's drift check saw, handed to the Switch command; the switch
 # records it so the next check can hand back the same value (components/drift.py).
 OBSERVED_ENV: Final = "BLUEGREEN_OBSERVED"
+# Its value while the live routing is the plan the program last applied; "drift:PLAN@APPLIED_AT" when not.
+IN_SYNC: Final = "in-sync"
+DRIFT_PREFIX: Final = "drift:"
 SMOKE_ENV: Final = "BLUEGREEN_SMOKE"  # hooks.smoke as JSON, in the Switch command's environment
 WEBHOOK_ENV: Final = "BLUEGREEN_WEBHOOK_URL"  # the Switch passes notifications.webhookUrl here, as a secret
 HOOK_DEFINITION_ENV: Final = "BLUEGREEN_HOOK"  # the hook's definition (JSON) in the runner's environment

@@ -29,10 +29,9 @@ from bluegreen.colors import COLORS, Color
 from bluegreen.config.problems import Problem
 from bluegreen.config.settings import StackSettings
 from bluegreen.engine.topology import Topology
+from bluegreen.env import DRIFT_PREFIX, IN_SYNC
 from bluegreen.router.files import replacing_changes
 from components.cli import Engine, bluegreen_cli
-
-IN_SYNC = "in-sync"
 
 
 @dataclass(frozen=True)
@@ -205,4 +204,4 @@ def read_observed(deployment: str, status: LiveStatus) -> str:
         f"applied ({applied}), e.g. after `bluegreen rollback`; this run re-applies the configured "
         "plan. To keep the rollback, change activeColor in the stack config instead."
     )
-    return f"drift:{live}@{applied_at}"
+    return f"{DRIFT_PREFIX}{live}@{applied_at}"

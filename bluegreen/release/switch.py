@@ -25,6 +25,7 @@ from bluegreen.colors import COLORS, utc_now
 from bluegreen.config.hooks import SmokeCheck
 from bluegreen.config.router import Maintenance
 from bluegreen.engine.targets import Inspector
+from bluegreen.env import DRIFT_PREFIX
 from bluegreen.errors import (
     BluegreenError,
     ConfigRefusedError,
@@ -125,11 +126,12 @@ def generation_files(
     source: str,
     observed: str | None,
     note: str | None = None,
+    by: str | None = None,
 ) -> dict[str, str]:
     """Everything one generation holds: config, state and both records (carried over where unchanged)."""
     record = json.dumps(
         {
-            "plan": json.loads(plan.canonical()), "source": source, "appliedAt": utc_now(),
+            "plan": json.loads(plan.canonical()), "source": source, "by": by, "appliedAt": utc_now(),
             "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
             **({"observed": observed} if observed is not None else {}),
             **({"note": note} if note else {}),
@@ -175,7 +177,7 @@ def apply_plan(
         with _as_switch_errors(router.container):
             preview_down = check_health(router, inspector, plan, locking, clock, sleep, progress)
             snapshot = locking.snapshot()
-            _check_unchanged(snapshot, expect_live_plan)
+            _check_unchanged(snapshot, expect_live_plan, source, observed)
             rendered = render(plan, utc_now(), preview_down=preview_down is not None)
             decision = decide(snapshot, rendered, source, observed)
             report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
@@ -187,7 +189,7 @@ def apply_plan(
             if smoke and decision.routing:
                 run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
             # publish, verify (in the router: one exec)
-            files = generation_files(plan, rendered, snapshot, decision, source, observed, note)
+            files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner)
             published = True  # from here the router's script releases the lock itself
             router.publish(_publication(files, decision, rendered), locking.lock)
             report.live_s = clock() - started
@@ -203,13 +205,41 @@ def apply_plan(
                 router.release(locking.lock)
 
 
-def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None) -> None:
-    """A rollback acts on the plan it saw: if another switch changed it while this one waited, it does nothing."""
+def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None, source: str, observed: str | None) -> None:
+    """Compare and swap: act only on the live routing that was seen.
+
+    A rollback acts on the plan it read before waiting for the lock. The
+    program acts on what its drift check read when `pulumi up` began, minutes
+    earlier: a rollback made since then must not be silently undone.
+    """
     if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
         raise SwitchError(
             f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "
             "lock; nothing was changed: look at `status` and run it again"
         )
+    expected = program_expects(snapshot, observed) if source == "program" else None
+    if expected is not None and snapshot.status.get("planHash") != expected:
+        last = snapshot.live_record or {}
+        raise SwitchError(
+            f"live routing changed during this update: {last.get('source', 'a switch')} by "
+            f"{last.get('by') or 'someone'} at {last.get('appliedAt', '?')}; nothing was changed "
+            "(look at `bluegreen status`; run `pulumi up` again to apply this plan over it)"
+        )
+
+
+def program_expects(snapshot: Snapshot, observed: str | None) -> str | None:
+    """The live plan the program's drift check read, from what it handed the Switch (OBSERVED_ENV).
+
+    In sync, the drift check hands back the value the program's last record holds (or IN_SYNC): the live plan
+    was then that record's plan. After drift it hands "drift:PLAN@T": the live plan was PLAN. None: nothing
+    to compare (a first deploy, a record of a version without observations).
+    """
+    program = snapshot.program_record or {}
+    if observed is None or not program.get("planHash"):
+        return None
+    if observed.startswith(DRIFT_PREFIX) and observed != program.get("observed"):
+        return observed.removeprefix(DRIFT_PREFIX).split("@", 1)[0]
+    return str(program["planHash"])
 
 
 def _publication(files: dict[str, str], decision: Decision, rendered: Rendered) -> Publication:

@@ -169,14 +169,15 @@ def test_the_same_plan_twice_publishes_nothing_and_releases_the_lock() -> None:
 def test_the_program_record_keeps_what_the_drift_check_saw_without_touching_routing() -> None:
     router = FakeRouter()
     switch(router, source="program", observed="in-sync")
-    report = switch(router, source="program", observed="drift:aa@t1")
+    seen = f"drift:{router.status['planHash']}@t1"  # a drift reading: what was live when the update began
+    report = switch(router, source="program", observed=seen)
     assert not report.changed and len(router.publications) == 2, "a record-only generation"
-    assert router.program_record is not None and router.program_record["observed"] == "drift:aa@t1"
+    assert router.program_record is not None and router.program_record["observed"] == seen
     assert json.loads(router.publications[1].files[LIVE_PLAN])["source"] == "program"
-    switch(router, source="program", observed="drift:aa@t1")
+    switch(router, source="program", observed=seen)
     assert len(router.publications) == 2, "an unchanged reading writes nothing"
     switch(router, plan(active="green"))  # a CLI switch carries the program's record over
-    assert json.loads(router.publications[-1].files[PROGRAM_PLAN])["observed"] == "drift:aa@t1"
+    assert json.loads(router.publications[-1].files[PROGRAM_PLAN])["observed"] == seen
 
 
 def test_a_held_lock_is_waited_for_then_taken() -> None:
@@ -361,3 +362,30 @@ def test_the_preview_route_comes_back_when_a_switch_finds_it_healthy() -> None:
     assert again.changed and not again.warnings
     assert json.loads(router.publications[-1].files["state.json"])["preview"] == "green"
     assert not switch(router).changed  # and then nothing is left to do
+
+
+# --- compare and swap: a rollback made during `pulumi up` survives it ------------------------------------
+
+
+def test_the_programs_switch_refuses_to_undo_a_rollback_made_during_its_update() -> None:
+    router = FakeRouter()
+    green = plan(active="green", weights={"green": 100, "blue": 0})
+    switch(router, green, source="program", observed="in-sync")  # the program's last plan: green
+    # `pulumi up` begins (its drift check reads: in sync); an operator rolls back meanwhile...
+    rollback(router, Engine())
+    # ...and the update's Switch, minutes later, would send green 10% of traffic.
+    with pytest.raises(SwitchError, match=r"^live routing changed during this update: rollback by \S+@\S+ pid \d+ "
+                                          r"\(rollback\) at \S+; nothing was changed"):  # fmt: skip
+        switch(router, plan(active="green", weights={"green": 10, "blue": 90}), source="program", observed="in-sync")
+    assert json.loads(router.publications[-1].files[LIVE_PLAN])["source"] == "rollback", "the rollback stands"
+
+
+def test_the_program_reapplies_over_drift_it_saw_when_the_update_began() -> None:
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 100, "blue": 0}), source="program", observed="in-sync")
+    rollback(router, Engine())
+    seen = f"drift:{router.status['planHash']}@T"  # the drift check saw the rollback at the start of the update
+    again = switch(router, plan(active="green", weights={"green": 100, "blue": 0}), source="program", observed=seen)
+    assert again.changed and again.weights == {"green": 100, "blue": 0}
+    record = json.loads(router.publications[-1].files[PROGRAM_PLAN])
+    assert record["observed"] == seen and record["by"].endswith("(program)")
