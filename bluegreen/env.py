@@ -17,6 +17,9 @@ OBSERVED_ENV: Final = "BLUEGREEN_OBSERVED"
 # Its value while the live routing is the plan the program last applied; "drift:PLAN@APPLIED_AT" when not.
 IN_SYNC: Final = "in-sync"
 DRIFT_PREFIX: Final = "drift:"
+# Set to 1 by an operator, for one `pulumi up`, to deploy although the live status cannot be read (the engine is
+# reachable for Pulumi but `bluegreen status` fails): the checks that need it are then off, and the up says so.
+BLIND_UP_ENV: Final = "BLUEGREEN_UP_WITHOUT_LIVE_STATUS"
 SMOKE_ENV: Final = "BLUEGREEN_SMOKE"  # hooks.smoke as JSON, in the Switch command's environment
 WEBHOOK_ENV: Final = "BLUEGREEN_WEBHOOK_URL"  # the Switch passes notifications.webhookUrl here, as a secret
 HOOK_DEFINITION_ENV: Final = "BLUEGREEN_HOOK"  # the hook's definition (JSON) in the runner's environment

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from bluegreen.config.tls import read_certificate
 from bluegreen.engine.host import ambient_context_problem, context_engine
 from bluegreen.engine.names import ROLE_NETWORK
 from bluegreen.engine.topology import Topology
+from bluegreen.env import BLIND_UP_ENV
 from bluegreen.errors import InputError
 from bluegreen.images.context import context_hash
 from bluegreen.plan.derive import plan_from_settings
@@ -43,6 +45,7 @@ from components.drift import (
     orchestrator_problem,
     read_observed,
     stale_digests,
+    unreadable_problem,
     warn_double_replacement,
     warn_held_env,
     warn_router_replacement,
@@ -132,6 +135,14 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         """What is live, read before anything is registered: every refusal here changes nothing."""
         settings = self._settings
         status = live_status(topology, pulumi.InvokeOptions(parent=self))
+        unreadable = unreadable_problem(topology.deployment, status)
+        if unreadable and not pulumi.runtime.is_dry_run() and os.environ.get(BLIND_UP_ENV) != "1":
+            raise pulumi.RunError(
+                f"{unreadable}: the checks that guard a live deployment need it; nothing was changed. To deploy "
+                f"without them for this one run: {BLIND_UP_ENV}=1 pulumi up"
+            )
+        if unreadable:
+            pulumi.log.warn(f"{unreadable}; the contract-step guard, env holds and stale-digest check are off")
         wrong_engine = ambient_context_problem(settings.docker.host)
         if wrong_engine:
             raise pulumi.RunError(f"{wrong_engine}; nothing was changed")

@@ -67,6 +67,18 @@ def live_status(topology: Topology, opts: pulumi.InvokeOptions | None = None) ->
     return LiveStatus.parse(result.stdout or "")
 
 
+def unreadable_problem(deployment: str, status: LiveStatus) -> str | None:
+    """Why the live status could not be read, or None (read, or no router yet: a first deploy).
+
+    Without it, the contract-step guard, the environment holds and the stale-digest check cannot run, so
+    `pulumi up` stops (fail closed) unless the operator says otherwise for this one run; a preview only warns.
+    """
+    if status.report is not None or "no running router" in status.output:
+        return None
+    detail = status.output.strip().splitlines()[-1] if status.output.strip() else "no output"
+    return f"the live status of {deployment} cannot be read ({detail[:200]})"
+
+
 def live_active(status: LiveStatus) -> str | None:
     """The colour the live routing names active; None before the first switch or without a router."""
     active = ((status.report or {}).get("live") or {}).get("active")
@@ -190,7 +202,8 @@ def read_observed(deployment: str, status: LiveStatus) -> str:
         live, applied, drift = report["live"].get("planHash"), report.get("programPlanHash"), report["drift"]
         applied_at, last = report.get("lastSwitch", {}).get("appliedAt"), report.get("programObserved")
     except (KeyError, TypeError, AttributeError):
-        if "no running router" not in output:  # before the first deploy there is nothing to compare
+        # No report at all was already said once (unreadable_problem); before the first deploy there is nothing.
+        if report is not None and "no running router" not in output:
             detail = output.strip().splitlines()[-1] if output.strip() else "no output"
             pulumi.log.warn(f"drift check of {deployment} failed ({detail}); assuming the live routing is in sync")
         return IN_SYNC

@@ -115,7 +115,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.calls.append((args.token, dict(args.args)))
+        if args.token == "command:local:run":  # `bluegreen status` on an engine that runs nothing yet
+            return {"stdout": f"status {self.deployment()}: no running router for {self.deployment()}\n"}, []
         return {}, []
+
+    @staticmethod
+    def deployment() -> str:
+        return f"{get_project()}-{get_stack()}"
 
 
 @dataclass
@@ -176,12 +182,13 @@ def run_program(
     mocks: RecordingMocks | None = None,
     secret_keys: Iterable[str] = (),
     program: Callable[[], None] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
     """Run __main__.py (or `program`) with `raw` as stack config; `secret_keys` (e.g. "app") are marked secret."""
     mocks = mocks or RecordingMocks()
     asyncio.set_event_loop(_harness_loop())
     runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=StrictMonitor(mocks))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=StrictMonitor(mocks))
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{k}": engine_value(v) for k, v in raw.items()}, [f"{PROJECT}:{k}" for k in secret_keys]
     )

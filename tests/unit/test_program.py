@@ -457,6 +457,32 @@ def test_a_digest_kept_across_a_version_bump_is_refused_before_anything_changes(
     assert app_containers(run_program(same, stack="prod", mocks=mocks)), "the same version keeps its digest"
 
 
+class UnreadableMocks(RecordingMocks):
+    """Pulumi reaches the engine, but `bluegreen status` cannot read the live router."""
+
+    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "command:local:run":
+            return {
+                "stdout": "status bluegreen-prod: reading the router bluegreen-prod-router failed (exit 1): boom\n"
+            }, []
+        return {}, []
+
+
+def test_an_up_fails_closed_when_the_live_status_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    mocks = UnreadableMocks()
+    with pytest.raises(Exception, match=r"the live status of bluegreen-prod cannot be read \(status bluegreen-prod: "
+                                        r"reading the router .*boom\): the checks that guard a live deployment need "
+                                        r"it; nothing was changed\. To deploy without them for this one run: "
+                                        r"BLUEGREEN_UP_WITHOUT_LIVE_STATUS=1 pulumi up"):  # fmt: skip
+        run_program(stack_raw("prod"), stack="prod", mocks=mocks)
+    assert [r.type for r in mocks.resources if r.type != "bluegreen:index:BlueGreenDeployment"] == []
+    preview = run_program(stack_raw("prod"), stack="prod", mocks=UnreadableMocks(), preview=True)
+    assert app_containers(preview), "a preview only warns: it changes nothing either way"
+    monkeypatch.setenv("BLUEGREEN_UP_WITHOUT_LIVE_STATUS", "1")
+    assert app_containers(run_program(stack_raw("prod"), stack="prod", mocks=UnreadableMocks())), "deliberately"
+
+
 def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
     from bluegreen.config.router import RouterSettings
     from bluegreen.router.files import FILES_LABEL, live_spec, replacing_changes, router_files_hash
