@@ -6,17 +6,11 @@ Each test is one row of docs/reliability.md.
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
-from collections import Counter
 
-import pytest
-
-from bluegreen.env import IN_SYNC, OBSERVED_ENV
 from lab.deployment import Stack
 from lab.prober import enough, run_probe
-from tests.integration.test_switch import colors_of
 
 LAB_NAME = "bgfault"
 
@@ -42,21 +36,3 @@ def test_a_crash_looping_promoted_release_is_rolled_back_and_loses_nothing_once_
     stats = enough(run_probe(stack.url(), 300, 8, max_requests=2_000, retry=False), 2_000, 300)
     assert stats.failed == 0 and set(stats.colors()) == {"blue"}, (stats.errors, stats.colors())
     assert preview_status(stack) == 503  # no route to the broken colour, and it says so
-
-
-def test_a_rollback_made_during_pulumi_up_survives_the_updates_switch(
-    blue_live: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What the program's Switch runs at the end of an update whose drift check, at its start, read 'in sync'."""
-    stack = blue_live
-    monkeypatch.setenv(OBSERVED_ENV, IN_SYNC)
-    assert stack.switch(stack.plan("green"), "--source", "program").returncode == 0  # the program's last plan
-    assert stack.cli("rollback").returncode == 0  # an operator, while `pulumi up` creates containers
-    done = stack.switch(stack.plan("green", 50), "--source", "program")
-    assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and re.search(
-        r"live routing changed during this update: rollback by \S+ pid \d+ \(rollback\) at \S+; nothing was changed",
-        lines[0],
-    ), done.stderr
-    assert colors_of(stack.url(), 40) == Counter({"blue": 40}), "the rollback stands"
