@@ -121,6 +121,7 @@ def run_rollout(
             apply_plan(
                 router, inspector, step_plan, source="rollout", lock_wait=lock_wait, expect_live_plan=expect,
                 smoke=smoke if expect is None else (),
+                program_observed=observed if source == "program" and expect is None else None,
             )  # fmt: skip
             expect = step_plan.plan_hash()
             heartbeat = _heartbeat(router, target, {**base, "weight": share})

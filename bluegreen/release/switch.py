@@ -163,12 +163,15 @@ def apply_plan(
     note: str | None = None,
     smoke: Sequence[SmokeCheck] = (),
     break_lock: bool = False,
+    program_observed: str | None = None,
 ) -> SwitchReport:
     """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
     `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
     `note` says why, in the live record (`status` shows it: a rollout's abort reason);
     `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke);
-    `break_lock` removes whatever lock there is first, and the report names the holder it broke."""
+    `break_lock` removes whatever lock there is first, and the report names the holder it broke;
+    `program_observed`: the program's drift reading to compare and swap against (its own Switch's `observed`
+    by default; a program rollout hands it to its first step, whose source is the rollout)."""
     started = clock()
     lock = new_lock(source, plan.health_gate.timeout_seconds)
     locking = LockingProber(router, lock, lock_wait, clock, sleep, progress, break_lock)
@@ -177,7 +180,9 @@ def apply_plan(
         with _as_switch_errors(router.container):
             preview_down = check_health(router, inspector, plan, locking, clock, sleep, progress)
             snapshot = locking.snapshot()
-            _check_unchanged(snapshot, expect_live_plan, source, observed)
+            if program_observed is None and source == "program" and expect_live_plan is None:
+                program_observed = observed
+            _check_unchanged(snapshot, expect_live_plan, program_observed)
             rendered = render(plan, utc_now(), preview_down=preview_down is not None)
             decision = decide(snapshot, rendered, source, observed)
             report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
@@ -205,7 +210,7 @@ def apply_plan(
                 router.release(locking.lock)
 
 
-def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None, source: str, observed: str | None) -> None:
+def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None, program_observed: str | None) -> None:
     """Compare and swap: act only on the live routing that was seen.
 
     A rollback acts on the plan it read before waiting for the lock. The
@@ -217,7 +222,7 @@ def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None, source: s
             f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "
             "lock; nothing was changed: look at `status` and run it again"
         )
-    expected = program_expects(snapshot, observed) if source == "program" else None
+    expected = program_expects(snapshot, program_observed)
     if expected is not None and snapshot.status.get("planHash") != expected:
         last = snapshot.live_record or {}
         raise SwitchError(

@@ -16,7 +16,7 @@ import pytest
 from bluegreen.colors import Color
 from bluegreen.config.rollout import Analysis
 from bluegreen.config.settings import parse_settings
-from bluegreen.errors import BluegreenError, RolloutAbortedError
+from bluegreen.errors import BluegreenError, RolloutAbortedError, SwitchError
 from bluegreen.release.analysis import Outcome, judge
 from bluegreen.release.metrics import ColorMetrics
 from bluegreen.release.rollout import run_rollout, stale_seconds, steer, steps_to_walk
@@ -287,3 +287,20 @@ def test_abort_right_after_the_rollout_died_waits_two_windows_then_acts_here() -
     assert "live blue 100% / green 0%" in done["abortedHere"]
     assert 2 < sum(waited) <= 4, "within two windows and the log's flush lag, not more"
     assert router.commands == [] and router.progress is None
+
+
+def test_a_program_rollout_compares_and_swaps_before_its_first_step_only() -> None:
+    """Its own steps move the live plan: only what changed before it began may stop it."""
+    router = RolloutRouter()
+    switch(router, source="program", observed="in-sync")  # the program's last plan: blue at 100%
+    clock = Clock()
+    run_rollout(router, Engine(), promote_green(), source="program", observed="in-sync", clock=clock, sleep=clock.sleep)
+    assert shares(router) == [0, 10, 50, 100] and router.program_record is not None
+
+    raced = RolloutRouter()
+    switch(raced, source="program", observed="in-sync")
+    switch(raced, plan(active="green", weights={"green": 30, "blue": 70}))  # an operator, during the update
+    with pytest.raises(SwitchError, match=r"^live routing changed during this update: cli by \S+"):
+        run_rollout(raced, Engine(), promote_green(), source="program", observed="in-sync", clock=clock,
+                    sleep=clock.sleep)  # fmt: skip
+    assert shares(raced) == [0, 30], "nothing of the rollout was published"
