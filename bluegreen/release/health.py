@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from bluegreen.colors import Color
 from bluegreen.config.rollout import HealthGate
 from bluegreen.engine.targets import Inspector, Resolver
 from bluegreen.errors import GateError
@@ -36,9 +35,11 @@ class Prober(Protocol):
 @dataclass
 class Candidate:
     name: str
+    soft: bool = False  # checked alongside, never a veto (the preview)
     streak: int = 0
     last: str = "not probed yet"
     address: str | None = None
+    down: bool = False  # a soft target that failed
 
 
 @dataclass
@@ -47,6 +48,7 @@ class GateResult:
     rounds: int
     seconds: float
     kind: str = "container"  # what passed: containers, or Swarm tasks
+    down: dict[str, str] = field(default_factory=dict)  # soft targets that did not pass, and why
 
 
 def run_gate(
@@ -59,45 +61,33 @@ def run_gate(
     policy: HealthGate,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    soft: Sequence[str] = (),
 ) -> GateResult:
-    """Addresses of every target once all have passed; GateError otherwise."""
+    """Addresses of every target once all have passed; GateError otherwise.
+
+    `soft` targets ride along in the same rounds (no extra exec) but never veto: one that fails for good, or has
+    not passed once the others have, is reported in `down`."""
     started = clock()
     deadline = started + policy.timeout_seconds
-    candidates = [Candidate(n) for n in names]
+    candidates = [Candidate(n) for n in names] + [Candidate(n, soft=True) for n in soft]
     backoff = policy.interval_seconds
     rounds = 0
     while True:
         rounds += 1
-        pending = [c for c in candidates if c.streak < policy.successes]
-        probe: list[Candidate] = []
-        targets.new_round()
-        for c in pending:
-            address, problem, final = targets.target(c.name).view(networks)
-            if problem is not None:
-                c.streak, c.last = 0, problem
-                if final:
-                    raise GateError(f"health gate: {targets.kind} {c.name}: {problem}")
-            else:
-                if c.address is not None and address != c.address:
-                    c.streak = 0  # another task took the slot (Swarm replaced it): its passes start again
-                c.address = address
-                probe.append(c)
-        if probe:
-            results = prober.fetch([(c.address or "", port, path) for c in probe])
-            for c, result in zip(probe, results, strict=True):
-                ok = result.ok
-                c.streak = c.streak + 1 if ok else 0
-                c.last = f"{result.detail} from {c.address}:{port}{path}"
-        failing = [c for c in candidates if c.streak < policy.successes]
-        if not failing:
-            return GateResult({c.name: c.address or "" for c in candidates}, rounds, clock() - started, targets.kind)
-        if all(c.streak > 0 for c in failing):
+        _round(candidates, targets, prober, networks, port, path, policy.successes)
+        hard = [c for c in candidates if not c.soft and c.streak < policy.successes]
+        if not hard:
+            passed = [c for c in candidates if not c.down and c.streak >= policy.successes]
+            down = {c.name: c.last for c in candidates if c.soft and c not in passed}
+            addresses = {c.name: c.address or "" for c in passed}
+            return GateResult(addresses, rounds, clock() - started, targets.kind, down)
+        if all(c.streak > 0 for c in hard):
             # Collecting consecutive successes: keep the base interval.
             wait = backoff = policy.interval_seconds
         else:
             wait, backoff = backoff, min(backoff * 2, MAX_BACKOFF_SECONDS)
         if clock() + wait > deadline:
-            worst = failing[0]
+            worst = hard[0]
             raise GateError(
                 f"health gate: {targets.kind} {worst.name} not healthy after {policy.timeout_seconds:g}s "
                 f"(last: {worst.last})"
@@ -105,20 +95,36 @@ def run_gate(
         sleep(wait)
 
 
-def _gate(
-    router: RouterPort,
-    inspector: Inspector,
-    plan: RoutingPlan,
-    colors: Sequence[Color],
-    policy: HealthGate,
+def _round(
+    candidates: Sequence[Candidate],
+    targets: Resolver,
     prober: Prober,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> GateResult:
-    names = [n for c in colors for n in plan.color(c).containers]
-    targets = Resolver(inspector, swarm=plan.orchestrator == "swarm")
-    networks = router.networks()
-    return run_gate(names, targets, prober, networks, plan.app_port, plan.health_path, policy, clock, sleep)
+    networks: set[str],
+    port: int,
+    path: str,
+    successes: int,
+) -> None:
+    """One round: Docker's view of every pending target, then one probe exec for those worth probing."""
+    probe: list[Candidate] = []
+    targets.new_round()
+    for c in [c for c in candidates if c.streak < successes and not c.down]:
+        address, problem, final = targets.target(c.name).view(networks)
+        if problem is not None:
+            c.streak, c.last = 0, problem
+            if final and c.soft:
+                c.down = True
+            elif final:
+                raise GateError(f"health gate: {targets.kind} {c.name}: {problem}")
+        else:
+            if c.address is not None and address != c.address:
+                c.streak = 0  # another task took the slot (Swarm replaced it): its passes start again
+            c.address = address
+            probe.append(c)
+    if probe:
+        results = prober.fetch([(c.address or "", port, path) for c in probe])
+        for c, result in zip(probe, results, strict=True):
+            c.streak = c.streak + 1 if result.ok else 0
+            c.last = f"{result.detail} from {c.address}:{port}{path}"
 
 
 def check_health(
@@ -130,37 +136,31 @@ def check_health(
     sleep: Callable[[float], None],
     progress: Progress,
 ) -> str | None:
-    """Gate what will take live traffic (entering maintenance sends it none); check the preview. Returns why the
-    preview is down, or None."""
+    """Gate what will take live traffic (entering maintenance sends it none), and check the preview in the same
+    rounds. Returns why the preview is down, or None.
+
+    The preview never vetoes: after a rollback or an abort it is the colour that just failed, and leaving it
+    must always be possible (docs/reliability.md).
+    """
+    live = [] if plan.maintenance.enabled else plan.live_colors()
+    preview = plan.preview
+    soft = [preview] if preview is not None and preview not in live and plan.color(preview).containers else []
+    names = [n for c in live for n in plan.color(c).containers]
+    targets = Resolver(inspector, swarm=plan.orchestrator == "swarm")
+    gate = run_gate(
+        names, targets, prober, router.networks(), plan.app_port, plan.health_path, plan.health_gate, clock, sleep,
+        soft=[n for c in soft for n in plan.color(c).containers],
+    )  # fmt: skip
     if plan.maintenance.enabled:
         progress("maintenance: the live listener will serve no colour, so nothing is gated")
     else:
-        gate = _gate(router, inspector, plan, plan.live_colors(), plan.health_gate, prober, clock, sleep)
-        progress(f"gate passed: {len(gate.addresses)} {gate.kind}(s) in {gate.seconds:.2f}s")
-    preview_down = _preview_problem(router, inspector, plan, prober, clock, sleep)
-    if preview_down:
-        progress(preview_down)
-    return preview_down
-
-
-PREVIEW_CHECK = HealthGate(timeout_seconds=2.0, interval_seconds=0.25, successes=1)
-
-
-def _preview_problem(
-    router: RouterPort,
-    inspector: Inspector,
-    plan: RoutingPlan,
-    prober: Prober,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> str | None:
-    """Why the preview colour cannot be served, or None. It is checked, never a veto: after a rollback or an
-    abort the preview is the colour that just failed, and leaving it must always be possible."""
-    preview = plan.preview
-    if preview is None or preview in plan.live_colors() or not plan.color(preview).containers:
+        progress(f"gate passed: {len(names)} {gate.kind}(s) in {gate.seconds:.2f}s")
+    if not gate.down:
         return None
-    try:
-        _gate(router, inspector, plan, [preview], PREVIEW_CHECK, prober, clock, sleep)
-    except GateError as exc:
-        return f"preview {preview} is down ({exc}); the preview listener answers 503 until a switch finds it healthy"
-    return None
+    name, why = next(iter(gate.down.items()))
+    problem = (
+        f"preview {soft[0]} is down (health gate: {gate.kind} {name}: {why}); the preview listener answers 503 "
+        "until a switch finds it healthy"
+    )
+    progress(problem)
+    return problem
