@@ -138,3 +138,24 @@ def test_every_container_is_probed_in_one_call_per_round() -> None:
                   ["a", "b"])  # fmt: skip
     assert prober.asked == [["10.0.0.2", "10.0.0.3"], ["10.0.0.3"]]
     assert result.addresses == {"a": "10.0.0.2", "b": "10.0.0.3"}
+
+
+def test_a_soft_target_rides_in_the_same_probe_execs_and_never_vetoes() -> None:
+    """The preview: checked with the live targets, one exec per round; its failure is reported, not raised."""
+    clock = Clock()
+    engine = Engine({"b1": [container(ip="10.0.0.2")], "g1": [container(ip="10.0.0.3")]})
+    prober = Prober({"10.0.0.2": [200], "10.0.0.3": [500]})
+    result = run_gate(["b1"], Resolver(engine), prober, NET, 8000, "/health/ready",
+                      HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=2), clock=clock,
+                      sleep=clock.sleep, soft=["g1"])  # fmt: skip
+    assert prober.asked == [["10.0.0.2", "10.0.0.3"], ["10.0.0.2", "10.0.0.3"]], "no exec of its own"
+    assert result.addresses == {"b1": "10.0.0.2"} and result.down == {"g1": "HTTP 500 from 10.0.0.3:8000/health/ready"}
+
+
+def test_a_soft_target_that_is_gone_for_good_is_down_at_once() -> None:
+    clock = Clock()
+    engine = Engine({"b1": [container()], "g1": [container(running=False, health=None, status="restarting", code=137)]})
+    result = run_gate(["b1"], Resolver(engine), Prober({"10.0.0.2": [200]}), NET, 8000, "/health/ready",
+                      HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=1), clock=clock,
+                      sleep=clock.sleep, soft=["g1"])  # fmt: skip
+    assert result.down == {"g1": "not running (restarting, exit code 137)"} and clock.sleeps == []
