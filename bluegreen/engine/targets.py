@@ -45,16 +45,19 @@ class Target:
     state: str = "missing"  # the engine's word: running, exited, starting, ...
     health: str = "none"  # healthy, unhealthy, starting, none (no healthcheck)
     addresses: Mapping[str, str] = field(default_factory=dict)  # network name -> address
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # network name -> the names it answers to
     alias: str | None = None  # the name routing sends requests to
     task: bool = False
     detail: str = ""  # the engine's own reason (a task's error)
     exit_code: int | None = None  # a container that is not running
 
-    def view(self, networks: set[str]) -> tuple[str | None, str | None, bool]:
+    def view(self, networks: set[str], alias: str | None = None) -> tuple[str | None, str | None, bool]:
         """(address, problem, final): the target's address on a router network, or why not.
 
         `final`: waiting cannot fix it (a container gone or exited); a task
-        never is, because Swarm replaces it.
+        never is, because Swarm replaces it. `alias`: the name the router will
+        send requests to; a container that does not answer to it there would
+        pass the gate and then serve nothing.
         """
         if self.state == "missing":
             return None, self.detail or ("no running task" if self.task else "no such container"), not self.task
@@ -70,6 +73,8 @@ class Target:
         address = self.addresses[shared[0]]
         if not address:
             return None, f"no address on network {shared[0]}", False
+        if alias and not self.task and alias not in self.aliases.get(shared[0], ()):
+            return None, f"does not answer to {alias} on network {shared[0]}, the name the router uses", True
         return address, None, False
 
     def status(self) -> dict[str, Any]:
@@ -93,6 +98,7 @@ def container_target(name: str, info: dict[str, Any] | None) -> Target:
         digest=labels.get(DIGEST_LABEL), spec=labels.get(SPEC_LABEL), running=bool(state.get("Running")),
         state=str(state.get("Status", "unknown")), health=str((state.get("Health") or {}).get("Status", "none")),
         addresses={n: str(v.get("IPAddress") or "") for n, v in networks.items()},
+        aliases={n: tuple(v.get("Aliases") or ()) for n, v in networks.items()},
         exit_code=None if state.get("Running") else int(state.get("ExitCode") or 0),
     )  # fmt: skip
 

@@ -12,10 +12,11 @@ fails at once: waiting cannot fix it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bluegreen.colors import COLORS
 from bluegreen.config.rollout import HealthGate
 from bluegreen.engine.targets import Inspector, Resolver
 from bluegreen.errors import GateError
@@ -62,6 +63,7 @@ def run_gate(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     soft: Sequence[str] = (),
+    aliases: Mapping[str, str] = {},
 ) -> GateResult:
     """Addresses of every target once all have passed; GateError otherwise.
 
@@ -74,7 +76,7 @@ def run_gate(
     rounds = 0
     while True:
         rounds += 1
-        _round(candidates, targets, prober, networks, port, path, policy.successes)
+        _round(candidates, targets, prober, networks, port, path, policy.successes, aliases)
         hard = [c for c in candidates if not c.soft and c.streak < policy.successes]
         if not hard:
             passed = [c for c in candidates if not c.down and c.streak >= policy.successes]
@@ -103,12 +105,13 @@ def _round(
     port: int,
     path: str,
     successes: int,
+    aliases: Mapping[str, str],
 ) -> None:
     """One round: Docker's view of every pending target, then one probe exec for those worth probing."""
     probe: list[Candidate] = []
     targets.new_round()
     for c in [c for c in candidates if c.streak < successes and not c.down]:
-        address, problem, final = targets.target(c.name).view(networks)
+        address, problem, final = targets.target(c.name).view(networks, aliases.get(c.name))
         if problem is not None:
             c.streak, c.last = 0, problem
             if final and c.soft:
@@ -147,9 +150,10 @@ def check_health(
     soft = [preview] if preview is not None and preview not in live and plan.color(preview).containers else []
     names = [n for c in live for n in plan.color(c).containers]
     targets = Resolver(inspector, swarm=plan.orchestrator == "swarm")
+    aliases = {n: alias for c in COLORS if (alias := plan.color(c).alias) for n in plan.color(c).containers}
     gate = run_gate(
         names, targets, prober, router.networks(), plan.app_port, plan.health_path, plan.health_gate, clock, sleep,
-        soft=[n for c in soft for n in plan.color(c).containers],
+        soft=[n for c in soft for n in plan.color(c).containers], aliases=aliases,
     )  # fmt: skip
     if plan.maintenance.enabled:
         progress("maintenance: the live listener will serve no colour, so nothing is gated")

@@ -159,3 +159,18 @@ def test_a_soft_target_that_is_gone_for_good_is_down_at_once() -> None:
                       HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=1), clock=clock,
                       sleep=clock.sleep, soft=["g1"])  # fmt: skip
     assert result.down == {"g1": "not running (restarting, exit code 137)"} and clock.sleeps == []
+
+
+def test_a_container_that_does_not_answer_to_the_alias_the_router_uses_fails_the_gate_at_once() -> None:
+    """A hand-written plan whose alias names nothing: probing the container by address would pass, then 502."""
+    answering = container()
+    answering["NetworkSettings"]["Networks"]["bluegreen-dev-net"]["Aliases"] = ["app-green-2.0.0", "0123abcd"]
+    engine = Engine({"g1": [answering], "g2": [container()]})
+    policy = HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=1)
+    passed = run_gate(["g1"], Resolver(engine), Prober({"10.0.0.2": [200]}), NET, 8000, "/health/ready", policy,
+                      aliases={"g1": "app-green-2.0.0"})  # fmt: skip
+    assert passed.addresses == {"g1": "10.0.0.2"}
+    with pytest.raises(GateError, match=r"container g2: does not answer to app-green-2\.0\.0 on network "
+                                        r"bluegreen-dev-net, the name the router uses"):  # fmt: skip
+        run_gate(["g2"], Resolver(engine), Prober({"10.0.0.2": [200]}), NET, 8000, "/health/ready", policy,
+                 aliases={"g2": "app-green-2.0.0"})  # fmt: skip
