@@ -5,8 +5,9 @@ routing that is live and nothing can change it between the check and the
 publish. The candidate is the colour whose share of live traffic goes up;
 the preview listener serves it whenever it is the active colour below 100%
 or the idle colour at 100% (plan/traffic.py: preview_color). When the live
-preview serves another colour (a first switch, an unusual flip) the checks go
-to the candidate's containers directly, and say so.
+preview serves another colour (a first switch, an unusual flip), or other
+containers of it (one update that releases and promotes the idle colour),
+the checks go to the plan's containers directly, and say so.
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ def run_smoke(
     color = candidate(live, plan)
     if not checks or color is None:
         return None
-    if live is not None and live.preview == color and live.color(color).containers:
+    # Through the preview only when it already routes to exactly the containers this plan sends traffic to: a
+    # release that replaces the colour's containers in the same update still has the old ones on the preview.
+    if (
+        live is not None
+        and live.preview == color
+        and live.color(color).containers
+        and live.color(color) == plan.color(color)
+    ):
         where, targets = "the preview", [("127.0.0.1", LOCAL_PORTS["preview"], c.path) for c in checks]
     else:
         first = plan.direct(color)

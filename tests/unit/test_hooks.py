@@ -210,3 +210,19 @@ def test_the_hook_command_refuses_what_the_program_would_never_send(
         hook("remove", "--run", "not-a-key")
     assert refused.value.code == 2
     assert "--run: got 'not-a-key'; allowed: 16 lowercase hex digits" in capsys.readouterr().err
+
+
+def test_smoke_goes_to_the_new_containers_when_the_preview_still_routes_to_the_old_ones() -> None:
+    """One update releases green (new containers) and promotes it: the live preview still has green's old ones."""
+    live = plan("blue")  # the preview routes to green's g-1
+    raw = plan("green", 50).model_dump(mode="json", by_alias=True)
+    raw["colors"]["green"] = {"version": "2.1.0", "containers": ["g2-1"], "alias": "g2"}
+    from bluegreen.plan.model import parse_plan
+
+    target = parse_plan(raw)
+    ok = HttpResult(200, "[]", "HTTP 200")
+    fetcher = FakeFetcher([ok, ok])
+    said: list[str] = []
+    assert run_smoke(fetcher, CHECKS, live, target, said.append) == "green"
+    assert fetcher.asked == [[("g2-1", 8000, "/health/ready"), ("g2-1", 8000, "/notes")]]
+    assert said == ["smoke: 2 check(s) passed on g2-1 (green)"]
