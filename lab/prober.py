@@ -330,8 +330,7 @@ class BackgroundProbe:
         deadline = time.monotonic() + cap_seconds
         while self.stats.requests < requests and time.monotonic() < deadline:
             time.sleep(0.2)
-        if self.stats.requests < requests:
-            raise TooSlowToMeasureError(f"{self.stats.requests} of {requests} requests in the {cap_seconds:g} s cap")
+        enough(self.stats, requests, cap_seconds)
 
     def __enter__(self) -> BackgroundProbe:
         self.thread.start()
