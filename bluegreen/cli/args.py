@@ -115,6 +115,13 @@ def add_store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", type=endpoint_url, help="S3-compatible endpoint (default: AWS)")
 
 
+def add_lock_wait(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument(
+        "--wait", type=seconds, default=default,
+        help=f"seconds to wait for another switch's lock (default {default:g})",
+    )  # fmt: skip
+
+
 def add_break_lock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--break-lock",

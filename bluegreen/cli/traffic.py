@@ -10,7 +10,15 @@ import threading
 from collections.abc import Iterator
 from typing import TextIO
 
-from bluegreen.cli.args import Subparsers, add_break_lock, add_stack_args, message, positive_int, retry_after, seconds
+from bluegreen.cli.args import (
+    Subparsers,
+    add_break_lock,
+    add_lock_wait,
+    add_stack_args,
+    message,
+    positive_int,
+    retry_after,
+)
 from bluegreen.cli.common import checked_plan, client_of, deployment, on_router, report_or_fail, smoke_checks
 from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
@@ -157,9 +165,7 @@ def _register_switch(sub: Subparsers) -> None:
         "--source", default="cli", choices=["cli", "program"], help=argparse.SUPPRESS
     )  # the program passes `program`
     switch.add_argument("--no-drain-wait", action="store_true", help="return once live; do not wait for old workers")
-    switch.add_argument(
-        "--wait", type=seconds, default=60.0, help="seconds to wait for another switch's lock (default 60)"
-    )
+    add_lock_wait(switch, 60.0)
     switch.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     add_break_lock(switch)
     switch.set_defaults(func=cmd_switch)
@@ -177,7 +183,7 @@ def _register_rollout(sub: Subparsers) -> None:
     add_stack_args(rollout)
     rollout.add_argument("--plan", metavar="FILE|-", help="plan JSON (docs/routing.md); - for stdin")
     rollout.add_argument("--source", default="cli", choices=["cli", "program"], help=argparse.SUPPRESS)
-    rollout.add_argument("--wait", type=seconds, default=60.0, help="seconds to wait for another switch's lock")
+    add_lock_wait(rollout, 60.0)
     rollout.set_defaults(func=cmd_rollout)
 
 
@@ -189,9 +195,7 @@ def _register_rollback(sub: Subparsers) -> None:
     )
     add_stack_args(roll)
     roll.add_argument("--successes", type=positive_int, default=1, help="probe successes per container (default 1)")
-    roll.add_argument(
-        "--wait", type=seconds, default=10.0, help="seconds to wait for another switch's lock (default 10)"
-    )
+    add_lock_wait(roll, 10.0)
     add_break_lock(roll)
     roll.set_defaults(func=cmd_rollback)
 
@@ -210,5 +214,5 @@ def _register_maintenance(sub: Subparsers) -> None:
         "--retry-after", type=retry_after, default=Maintenance().retry_after_seconds,
         help=f"seconds in the Retry-After header (default {Maintenance().retry_after_seconds})",
     )  # fmt: skip
-    maint.add_argument("--wait", type=seconds, default=10.0, help="seconds to wait for another switch's lock")
+    add_lock_wait(maint, 10.0)
     maint.set_defaults(func=cmd_maintenance)

@@ -339,13 +339,14 @@ def render(plan: RoutingPlan, generated_at: str, preview_down: bool = False) -> 
         f"worker_shutdown_timeout {max(plan.drain_seconds, 1)}s;\n"
     )
     script = router_js()
+    preview = _preview(plan, preview_down)
     config_hash = hashlib.sha256((main_conf + http_body + script).encode()).hexdigest()[:16]
     return Rendered(
         main_conf=main_conf,
         http_conf=http_body.replace(CONFIG_HASH_PLACEHOLDER, config_hash),
         router_js=script,
-        state_json=_state(plan, generated_at, _preview(plan, preview_down)),
+        state_json=_state(plan, generated_at, preview),
         config_hash=config_hash,
         plan_hash=plan.plan_hash(),
-        preview=_preview(plan, preview_down),
+        preview=preview,
     )
