@@ -393,8 +393,11 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
     """
     from bluegreen.errors import RolloutAbortedError
     from bluegreen.release.metrics import percentile
-    from bluegreen.release.rollout import run_rollout
+    from bluegreen.release.notify import Notifier
+    from bluegreen.release.rollout import Emit, run_rollout
     from lab.deployment import Stack
+    from lab.webhook import KINDS as WEBHOOK_KINDS
+    from lab.webhook import misbehaving_webhook, webhook_url
 
     stack = Stack("bench-canary", app_image)
     stack.up()
@@ -420,22 +423,31 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
             raw = target(green).model_dump(mode="json", by_alias=True)
             apply_plan(router, client, parse_plan({**raw, "active": "blue", "weights": {"blue": 100, "green": 0}}))
 
-        def attempt(green: list[str], deadline: float = 10) -> bool:
+        def attempt(green: list[str], deadline: float = 10, emit: Emit | None = None) -> bool:
             """One rollout; True when it promoted (the reason of an abort is kept)."""
             reset(green)
             try:
-                run_rollout(router, client, target(green, deadline))
+                run_rollout(router, client, target(green, deadline), emit=emit)
             except RolloutAbortedError as exc:
                 aborts.append(str(exc))
                 return False
             return True
 
-        # A bad canary under load: from its first request to its last.
-        reset(bad)
-        with BackgroundProbe(stack.url(), connections=4, rate=100, settle_seconds=1) as load:
-            caught = not attempt(bad)
-        green = [s for s in load.stats.samples if s.color == "green"]
-        detect = green[-1].at - green[0].at if green else None
+        # A bad canary under load, its webhook misbehaving three ways: from green's first request to its last.
+        detect_by: dict[str, float | None] = {}
+        caught, bad_served = True, 0
+        with misbehaving_webhook() as base:
+            for kind in WEBHOOK_KINDS:
+                reset(bad)
+                notifier = Notifier(webhook_url(base, kind), lambda _line: None)
+                with BackgroundProbe(stack.url(), connections=4, rate=100, settle_seconds=1) as load:
+                    caught = not attempt(bad, emit=notifier.send) and caught
+                notifier.close(timeout=1)
+                green = [s for s in load.stats.samples if s.color == "green"]
+                bad_served += sum(1 for s in green if s.status >= 500)
+                detect_by[kind] = round(green[-1].at - green[0].at, 2) if green else None
+        found = [v for v in detect_by.values() if v is not None]
+        detect = max(found) if len(found) == len(detect_by) else None
         promotions_under_load = 0
         aborts.clear()
         with BackgroundProbe(stack.url(), connections=4, rate=100):
@@ -456,8 +468,9 @@ def canary_analysis(app_image: str, healthy_runs: int, quiet_runs: int) -> tuple
         client_p99 = percentile([s.latency * 1000 for s in by_client["blue"]], 99)
         analysis = {
             "bad_caught": caught,
-            "detect_s": round(detect, 2) if detect is not None else None,
-            "bad_served": sum(1 for s in green if s.status >= 500),
+            "detect_s": detect,
+            "detect_s_by_webhook": detect_by,
+            "bad_served": bad_served,
             "healthy_runs": healthy_runs,
             "false_aborts": healthy_runs - promotions_under_load,
             "false_abort_reasons": false_aborts,
@@ -620,7 +633,7 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("router.rps_ratio", "router throughput >= 0.9 of direct", lambda v: v >= 0.9),
     ("weights.max_abs_error_pct", "weight error <= 1 point", lambda v: v <= 1),
     ("tls.rotation_failed", "0 failed across certificate rotations", lambda v: v == 0),
-    ("analysis.detect_s", "bad canary back to 0% <= 15 s", lambda v: v is not None and v <= 15),
+    ("analysis.detect_s", "bad canary back to 0% <= 15 s, webhook misbehaving", lambda v: v is not None and v <= 15),
     ("analysis.false_aborts", "0 healthy canaries aborted", lambda v: v == 0),
     ("analysis.no_traffic_promotions", "0 promotions without evidence", lambda v: v == 0),
     ("metrics.count_error", "router counts = client counts", lambda v: v == 0),

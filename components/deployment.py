@@ -254,7 +254,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
     def _hooks_and_switch(self, status: LiveStatus, image_ids: dict[Color, pulumi.Input[str]]) -> None:
         """preSwitch hooks after their colour is healthy and before traffic moves; the Switch; postPromote."""
         name, settings, topology, engine, child = self._name, self._settings, self._topology, self._engine, self._child
-        observed = read_observed(topology.deployment, status)
+        observed = read_observed(topology.deployment, settings, status)
         warn_router_replacement(settings, status)
         containers: list[pulumi.Resource] = [c for s in self.color_stacks.values() for c in s.containers]
         containers += [s.service for s in self.color_services.values() if s.service is not None]

@@ -30,6 +30,7 @@ from bluegreen.config.problems import Problem
 from bluegreen.config.settings import StackSettings
 from bluegreen.engine.topology import Topology
 from bluegreen.env import DRIFT_PREFIX, IN_SYNC
+from bluegreen.release.hold import Traffic, preview_lines
 from bluegreen.router.files import replacing_changes
 from components.cli import Engine, bluegreen_cli
 
@@ -187,7 +188,7 @@ def warn_router_replacement(settings: StackSettings, status: LiveStatus) -> None
         )
 
 
-def read_observed(deployment: str, status: LiveStatus) -> str:
+def read_observed(deployment: str, settings: StackSettings, status: LiveStatus) -> str:
     """The Switch's BLUEGREEN_OBSERVED: the last value while in sync, "drift:..." when not (see the module).
 
     Drift is measured against the program's *last applied* plan, not the plan
@@ -212,9 +213,13 @@ def read_observed(deployment: str, status: LiveStatus) -> str:
             pulumi.log.warn(f"drift check: {line.strip()}")
     if not drift:
         return last if isinstance(last, str) and last else IN_SYNC
+    if report.get("held"):
+        program = Traffic.of_json(report.get("programTraffic"))
+        for line in preview_lines(Traffic.of_settings(settings), program, dict(report["held"])):
+            pulumi.log.warn(f"{deployment}: {line}")
+        return f"{DRIFT_PREFIX}{live}@{applied_at}"
     pulumi.log.warn(
         f"drift: the live routing of {deployment} (plan {live}) is not the plan this program last "
-        f"applied ({applied}), e.g. after `bluegreen rollback`; this run re-applies the configured "
-        "plan. To keep the rollback, change activeColor in the stack config instead."
+        f"applied ({applied}), e.g. after `bluegreen switch --plan`; this run re-applies the configured plan."
     )
     return f"{DRIFT_PREFIX}{live}@{applied_at}"

@@ -58,6 +58,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(f"ROLLOUT running: {run.get('candidate')} at {run.get('weight')}% since {run.get('since')}\n")
         if status["programPlanHash"] is None:
             out.write("program plan: none applied yet\n")
+        elif status.get("held"):
+            for what in status["held"].values():
+                out.write(f"HELD: {what}; `pulumi up` keeps it until the stack config changes it, "
+                          "`bluegreen resume` hands it back\n")  # fmt: skip
         elif status["drift"]:
             out.write("DRIFT: live routing differs from the last plan the program applied; `pulumi up` re-applies it\n")
         else:

@@ -23,10 +23,11 @@ from bluegreen.cli.common import checked_plan, client_of, deployment, on_router,
 from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, AbortDecidedError, BluegreenError
+from bluegreen.release.live import resume, rollback, set_maintenance
 from bluegreen.release.notify import Notifier
 from bluegreen.release.progress import quiet
 from bluegreen.release.rollout import event_line, run_rollout, steer
-from bluegreen.release.switch import apply_plan, rollback, set_maintenance
+from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 
 
@@ -40,6 +41,7 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"switch: {line}\n")
 
     progress = verbose if args.verbose else quiet
+
     return report_or_fail(
         "switch", label, args, out, err,
         lambda: on_router(args, label, lambda router, client: apply_plan(
@@ -84,6 +86,7 @@ def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             notifier.send(event)  # from a background thread: the rollout acts first, tells after
 
     observed = os.environ.get(OBSERVED_ENV) if args.source == "program" else None
+
     try:
         with _abort_on_signals():
             return report_or_fail(
@@ -132,6 +135,15 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )  # fmt: skip
 
 
+def cmd_resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Hand the routing back to the program: its last applied plan, live again (gated); every hold ends."""
+    label = deployment(args)
+    return report_or_fail(
+        "resume", label, args, out, err,
+        lambda: on_router(args, label, lambda router, client: resume(router, client, lock_wait=args.wait)),
+    )  # fmt: skip
+
+
 def cmd_maintenance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The live listener answers 503 + Retry-After (on), or routes again after a health gate (off)."""
     label = deployment(args)
@@ -148,6 +160,7 @@ def register(sub: Subparsers) -> None:
     _register_switch(sub)
     _register_rollout(sub)
     _register_rollback(sub)
+    _register_resume(sub)
     _register_maintenance(sub)
 
 
@@ -191,7 +204,8 @@ def _register_rollback(sub: Subparsers) -> None:
     roll = sub.add_parser(
         "rollback",
         help="send 100%% of traffic to the idle colour (health-gated)",
-        description="Emergency rollback outside Pulumi; the next `pulumi up` notices and re-applies its plan.",
+        description="Emergency rollback outside Pulumi. `pulumi up` keeps it while activeColor and trafficWeight "
+        "stay as they are (a change to them applies over it); `bluegreen resume` hands traffic back.",
     )
     add_stack_args(roll)
     roll.add_argument("--successes", type=positive_int, default=1, help="probe successes per container (default 1)")
@@ -200,12 +214,24 @@ def _register_rollback(sub: Subparsers) -> None:
     roll.set_defaults(func=cmd_rollback)
 
 
+def _register_resume(sub: Subparsers) -> None:
+    back = sub.add_parser(
+        "resume",
+        help="hand traffic back to the program: make the plan `pulumi up` last applied live again (health-gated)",
+        description="Ends what `pulumi up` keeps of a rollback, a CLI switch or maintenance (docs/reliability.md, "
+        "'Emergency state holds'), without running Pulumi.",
+    )
+    add_stack_args(back)
+    add_lock_wait(back, 10.0)
+    back.set_defaults(func=cmd_resume)
+
+
 def _register_maintenance(sub: Subparsers) -> None:
     maint = sub.add_parser(
         "maintenance",
         help="the live listener answers 503 with Retry-After (on), or routes again (off); preview keeps serving",
-        description="Published like a switch (no reload); in-flight requests finish. `off` is health-gated. The "
-        "next `pulumi up` applies the stack's own `maintenance` setting again.",
+        description="Published like a switch (no reload); in-flight requests finish. `off` is health-gated. "
+        "`pulumi up` keeps it while the stack's `maintenance` setting stays as it is.",
     )
     maint.add_argument("state", choices=["on", "off"])
     add_stack_args(maint)

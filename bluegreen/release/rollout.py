@@ -31,9 +31,11 @@ from bluegreen.errors import AbortDecidedError, BluegreenError, RolloutAbortedEr
 from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.analysis import Outcome, Verdict, judge
+from bluegreen.release.hold import program_hold
+from bluegreen.release.live import live_plan
 from bluegreen.release.lock import LockingProber, new_lock
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics
-from bluegreen.release.switch import SwitchReport, apply_plan, live_plan
+from bluegreen.release.switch import SwitchReport, apply_plan
 from bluegreen.router.seam import RouterPort, snapshot_of
 
 Emit = Callable[[dict[str, Any]], None]
@@ -102,18 +104,22 @@ def run_rollout(
 ) -> SwitchReport:
     """Apply `target`, through its analysed steps when it moves traffic to its active colour.
 
-    `smoke` checks the candidate before its first step (bluegreen.release.smoke)."""
+    `smoke` checks the candidate before its first step (bluegreen.release.smoke). The program's rollout walks
+    towards its plan with what it keeps of an operator's live changes (bluegreen.release.hold)."""
     tell = emit or (lambda _: None)
+    hold = program_hold(router, target) if source == "program" else None
+    target = hold.plan if hold is not None else target
     steps = steps_to_walk(live_plan(router), target)
     if not steps:
-        return apply_plan(router, inspector, target, source=source, observed=observed, lock_wait=lock_wait, smoke=smoke)
+        return apply_plan(
+            router, inspector, target, source, observed=observed, lock_wait=lock_wait, smoke=smoke, hold=hold
+        )
     active, idle = target.active, other(target.active)
     router.take_command()  # one left from a rollout that died is not for this one
     base = {"deployment": target.deployment, "candidate": active, "stable": idle}
     tell({"event": "started", **base, "steps": [s.weight for s in steps], "target": target.weight(active)})
     expect: str | None = None
-    share = 0
-    note: str | None = None
+    share, note = 0, ""
     try:
         for step in steps:
             share = step.weight
@@ -132,16 +138,14 @@ def run_rollout(
                 break
         report = apply_plan(
             router, inspector, target, source=source, observed=observed, lock_wait=lock_wait,
-            expect_live_plan=expect, note=note,
+            expect_live_plan=expect, note=note or None, hold=hold,
         )  # fmt: skip
         tell({"event": "promoted", **base, "weight": target.weight(active)})
         return report
     except AbortDecidedError as stop:
         reason = f"rollout aborted at {active} {share}%: {stop.reason}"
-        apply_plan(
-            router, inspector, rollback_plan(target, max_successes=1), source="rollout-abort", lock_wait=lock_wait,
-            expect_live_plan=expect, note=reason,
-        )  # fmt: skip
+        back = rollback_plan(target, max_successes=1)
+        apply_plan(router, inspector, back, "rollout-abort", lock_wait=lock_wait, expect_live_plan=expect, note=reason)
         tell({"event": "aborted", **base, "weight": share, "reason": stop.reason})
         raise RolloutAbortedError(f"{reason}; {idle} is back at 100%") from None
     finally:

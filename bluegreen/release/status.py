@@ -13,6 +13,7 @@ from bluegreen.config.tls import read_certificate
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_APP, ROLE_LABEL, SWARM_TASK_LABEL
 from bluegreen.engine.targets import Target, container_target, task_targets
+from bluegreen.release.hold import Traffic, live_changes
 from bluegreen.release.rollout import stale_seconds
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import live_spec
@@ -76,6 +77,8 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "programPlanHash": program_hash,
         "programObserved": (program_record or {}).get("observed"),
         "drift": program_hash is not None and program_hash != live.get("planHash"),
+        "held": live_changes(live_record, program_record),
+        "programTraffic": traffic.as_json() if (traffic := Traffic.of_record(program_record)) else None,
         "certificate": certificate,
         "warnings": warnings,
         "containers": containers,

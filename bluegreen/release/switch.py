@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from bluegreen.colors import COLORS, utc_now
 from bluegreen.config.hooks import SmokeCheck
-from bluegreen.config.router import Maintenance
 from bluegreen.engine.targets import Inspector
 from bluegreen.env import DRIFT_PREFIX
 from bluegreen.errors import (
@@ -41,15 +40,15 @@ from bluegreen.errors import (
     SmokeFailedError,
     SwitchError,
 )
-from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.health import check_health
+from bluegreen.release.hold import Hold, program_hold
 from bluegreen.release.lock import DEFAULT_LOCK_WAIT, LockingProber, new_lock
 from bluegreen.release.progress import Progress, quiet
 from bluegreen.release.smoke import run_smoke
 from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
 from bluegreen.router.render import Rendered, render
-from bluegreen.router.seam import Publication, RouterPort, Snapshot, snapshot_of
+from bluegreen.router.seam import Publication, RouterPort, Snapshot
 
 VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
@@ -75,8 +74,9 @@ class SwitchReport:
 
     def line(self) -> str:
         shares = " / ".join(f"{c} {self.weights[c]}%" for c in COLORS)
+        warned = "".join(f"; warning: {w}" for w in self.warnings)
         if not self.changed:
-            return f"{self.deployment}: already live ({shares}, config {self.config_hash}); nothing reloaded"
+            return f"{self.deployment}: already live ({shares}, config {self.config_hash}); nothing reloaded{warned}"
         if not self.reloaded:
             drain = "no reload"
         elif self.drained_s is not None:
@@ -85,7 +85,6 @@ class SwitchReport:
             drain = "reloaded, old workers not counted"
         else:
             drain = f"reloaded, {self.old_workers_left} old worker(s) still draining"
-        warned = "".join(f"; warning: {w}" for w in self.warnings)
         return (
             f"{self.deployment}: live {shares} (config {self.config_hash}, plan {self.plan_hash}); "
             f"gate {self.gate_s:.2f}s, live {self.live_s:.2f}s, {drain}{warned}"
@@ -105,14 +104,17 @@ class Decision:
         return not (self.routing or self.record)
 
 
-def decide(snapshot: Snapshot, rendered: Rendered, source: str, observed: str | None) -> Decision:
+def decide(
+    snapshot: Snapshot, rendered: Rendered, source: str, observed: str | None, program_hash: str | None = None
+) -> Decision:
+    """`program_hash`: the plan the program's record holds when it is not the one published (a hold)."""
     reload = snapshot.status.get("configHash") != rendered.config_hash
     # The preview route comes and goes with the preview's health, under one plan.
     preview_moved = "preview" in snapshot.status and snapshot.status.get("preview") != rendered.preview
     routing = reload or snapshot.status.get("planHash") != rendered.plan_hash or preview_moved
     program = snapshot.program_record or {}
     record = source == "program" and (program.get("planHash"), program.get("observed")) != (
-        rendered.plan_hash,
+        program_hash or rendered.plan_hash,
         observed,
     )
     return Decision(routing=routing, reload=reload, record=record)
@@ -127,21 +129,31 @@ def generation_files(
     observed: str | None,
     note: str | None = None,
     by: str | None = None,
+    hold: Hold | None = None,
 ) -> dict[str, str]:
-    """Everything one generation holds: config, state and both records (carried over where unchanged)."""
+    """Everything one generation holds: config, state and both records (carried over where unchanged).
+
+    Under a hold the program's record keeps the program's own plan, and the live record names who set what
+    the program kept (bluegreen.release.hold)."""
+    base = {"source": source, "by": by, "appliedAt": utc_now()}
+    base.update({"observed": observed} if observed is not None else {})
     record = json.dumps(
         {
-            "plan": json.loads(plan.canonical()), "source": source, "by": by, "appliedAt": utc_now(),
-            "configHash": rendered.config_hash, "planHash": rendered.plan_hash,
-            **({"observed": observed} if observed is not None else {}),
-            **({"note": note} if note else {}),
+            "plan": json.loads(plan.canonical()), **base, "configHash": rendered.config_hash,
+            "planHash": rendered.plan_hash, **({"note": note} if note else {}),
+            **({"held": hold.record} if hold and hold.record else {}),
         },
         indent=2,
     )  # fmt: skip
     files = {**rendered.config_files(), STATE_FILE: rendered.state_json}
     live = record if decision.routing or snapshot.live_record is None else json.dumps(snapshot.live_record, indent=2)
     files[LIVE_PLAN] = live
-    if decision.record:
+    if decision.record and hold is not None and hold.desired is not plan:
+        desired = hold.desired
+        files[PROGRAM_PLAN] = json.dumps(
+            {"plan": json.loads(desired.canonical()), **base, "planHash": desired.plan_hash()}, indent=2
+        )
+    elif decision.record:
         files[PROGRAM_PLAN] = record
     elif snapshot.program_record is not None:
         files[PROGRAM_PLAN] = json.dumps(snapshot.program_record, indent=2)
@@ -164,6 +176,7 @@ def apply_plan(
     smoke: Sequence[SmokeCheck] = (),
     break_lock: bool = False,
     program_observed: str | None = None,
+    hold: Hold | None = None,
 ) -> SwitchReport:
     """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
     `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
@@ -171,41 +184,56 @@ def apply_plan(
     `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke);
     `break_lock` removes whatever lock there is first, and the report names the holder it broke;
     `program_observed`: the program's drift reading to compare and swap against (its own Switch's `observed`
-    by default; a program rollout hands it to its first step, whose source is the rollout)."""
+    by default; a program rollout hands it to its first step, whose source is the rollout);
+    `hold`: what the program keeps of an operator's live changes (bluegreen.release.hold; read here for the
+    program's own switch, handed in by a program rollout, whose steps already walk towards `hold.plan`)."""
     started = clock()
     lock = new_lock(source, plan.health_gate.timeout_seconds)
     locking = LockingProber(router, lock, lock_wait, clock, sleep, progress, break_lock)
-    published = False
-    try:
-        with _as_switch_errors(router.container):
-            preview_down = check_health(router, inspector, plan, locking, clock, sleep, progress)
-            snapshot = locking.snapshot()
-            if program_observed is None and source == "program" and expect_live_plan is None:
-                program_observed = observed
-            _check_unchanged(snapshot, expect_live_plan, program_observed)
-            rendered = render(plan, utc_now(), preview_down=preview_down is not None)
-            decision = decide(snapshot, rendered, source, observed)
-            report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
-            report.warnings += [f"broke the lock held by {locking.broke}"] if locking.broke else []
-            report.warnings += [preview_down] if preview_down else []
-            if decision.nothing:
-                report.live_s = report.total_s = clock() - started
-                return report
-            if smoke and decision.routing:
-                run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
-            # publish, verify (in the router: one exec)
-            files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner)
-            published = True  # from here the router's script releases the lock itself
-            router.publish(_publication(files, decision, rendered), locking.lock)
-            report.live_s = clock() - started
-            progress(f"live after {report.live_s:.2f}s ({'reloaded' if decision.reload else 'no reload'})")
-            # drain: only a reload leaves old workers behind
-            if decision.reload and wait_drain:
-                _drain(router, plan, report, clock, sleep)
-            report.total_s = clock() - started
+    with _as_switch_errors(router.container), _unless_published(router, locking) as publishing:
+        hold = program_hold(router, plan) if source == "program" and hold is None else hold
+        plan = hold.plan if hold is not None else plan
+        preview_down = check_health(router, inspector, plan, locking, clock, sleep, progress)
+        snapshot = locking.snapshot()
+        if source == "program" and expect_live_plan is None:
+            program_observed = observed if program_observed is None else program_observed
+        _check_unchanged(snapshot, expect_live_plan, program_observed)
+        rendered = render(plan, utc_now(), preview_down=preview_down is not None)
+        decision = decide(snapshot, rendered, source, observed, hold.desired.plan_hash() if hold else None)
+        report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
+        report.warnings += [f"broke the lock held by {locking.broke}"] * bool(locking.broke)
+        report.warnings += [*(hold.lines if hold is not None else []), *([preview_down] if preview_down else [])]
+        if decision.nothing:
+            report.live_s = report.total_s = clock() - started
             return report
+        if smoke and decision.routing:
+            run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
+        # publish, verify (in the router: one exec)
+        files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner, hold)
+        publishing.started = True  # from here the router's script releases the lock itself
+        router.publish(_publication(files, decision, rendered), locking.lock)
+        report.live_s = clock() - started
+        progress(f"live after {report.live_s:.2f}s ({'reloaded' if decision.reload else 'no reload'})")
+        # drain: only a reload leaves old workers behind
+        if decision.reload and wait_drain:
+            _drain(router, plan, report, clock, sleep)
+        report.total_s = clock() - started
+        return report
+
+
+@dataclass
+class _Publishing:
+    started: bool = False
+
+
+@contextlib.contextmanager
+def _unless_published(router: RouterPort, locking: LockingProber) -> Iterator[_Publishing]:
+    """Release the lock on the way out unless publishing began: the router's script releases it then."""
+    publishing = _Publishing()
+    try:
+        yield publishing
     finally:
-        if locking.locked and not published:
+        if locking.locked and not publishing.started:
             with contextlib.suppress(BluegreenError, OSError):
                 router.release(locking.lock)
 
@@ -223,7 +251,7 @@ def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None, program_o
             "lock; nothing was changed: look at `status` and run it again"
         )
     expected = program_expects(snapshot, program_observed)
-    if expected is not None and snapshot.status.get("planHash") != expected:
+    if expected and snapshot.status.get("planHash") not in expected:
         last = snapshot.live_record or {}
         raise SwitchError(
             f"live routing changed during this update: {last.get('source', 'a switch')} by "
@@ -232,19 +260,21 @@ def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None, program_o
         )
 
 
-def program_expects(snapshot: Snapshot, observed: str | None) -> str | None:
-    """The live plan the program's drift check read, from what it handed the Switch (OBSERVED_ENV).
+def program_expects(snapshot: Snapshot, observed: str | None) -> set[str]:
+    """The live plans the program's drift check may have read, from what it handed the Switch (OBSERVED_ENV).
 
     In sync, the drift check hands back the value the program's last record holds (or IN_SYNC): the live plan
-    was then that record's plan. After drift it hands "drift:PLAN@T": the live plan was PLAN. None: nothing
-    to compare (a first deploy, a record of a version without observations).
+    was then that record's plan. After drift it hands "drift:PLAN@T": the live plan was PLAN. The same
+    "drift:PLAN@T" as the record's is either: in sync since the program corrected PLAN, or PLAN still live
+    and kept (bluegreen.release.hold). Empty: nothing to compare (a first deploy, an older record).
     """
     program = snapshot.program_record or {}
     if observed is None or not program.get("planHash"):
-        return None
-    if observed.startswith(DRIFT_PREFIX) and observed != program.get("observed"):
-        return observed.removeprefix(DRIFT_PREFIX).split("@", 1)[0]
-    return str(program["planHash"])
+        return set()
+    seen = {observed.removeprefix(DRIFT_PREFIX).split("@", 1)[0]} if observed.startswith(DRIFT_PREFIX) else set()
+    if observed != program.get("observed"):
+        return seen or {str(program["planHash"])}
+    return {str(program["planHash"]), *seen}
 
 
 def _publication(files: dict[str, str], decision: Decision, rendered: Rendered) -> Publication:
@@ -322,71 +352,3 @@ def _recorded_plan(snapshot: Snapshot) -> RoutingPlan | None:
         return parse_plan((snapshot.live_record or {})["plan"])
     except (SettingsError, KeyError, TypeError):
         return None
-
-
-def live_plan(router: RouterPort) -> RoutingPlan | None:
-    """The plan the router last applied; None before the first switch, SwitchError when unreadable."""
-    snapshot = snapshot_of(router.begin(None), router.container)
-    if snapshot.unreadable:
-        raise SwitchError("; ".join(snapshot.unreadable) + "; run a switch with a plan to replace it")
-    record = snapshot.live_record
-    if not record:
-        return None
-    try:
-        return parse_plan(record["plan"])
-    except (SettingsError, KeyError) as exc:
-        raise SwitchError(
-            f"the router's {LIVE_PLAN} does not hold a plan this version understands ({exc}); "
-            "run a switch with a plan to replace it"
-        ) from exc
-
-
-def _live_or_fail(router: RouterPort, what: str) -> RoutingPlan:
-    try:
-        live = live_plan(router)
-    except InputError:
-        raise
-    except (RouterError, DockerError) as exc:
-        raise SwitchError(str(exc)) from exc
-    if live is None:
-        raise SwitchError(f"no switch has run yet, so there is no {what}")
-    return live
-
-
-def set_maintenance(
-    router: RouterPort,
-    inspector: Inspector,
-    maintenance: Maintenance,
-    progress: Progress = quiet,
-    lock_wait: float = 0.0,
-) -> SwitchReport:
-    """The live plan with `maintenance` in it, published like any switch (state only: no reload).
-
-    Entering is not gated (no colour takes live traffic); leaving is, like a
-    switch to the same routing. The program's next `pulumi up` applies the
-    stack's own `maintenance` again, as it undoes any drift.
-    """
-    live = _live_or_fail(router, "live routing to put into maintenance")
-    target = live.model_copy(update={"maintenance": maintenance})
-    return apply_plan(
-        router, inspector, target, source="maintenance", progress=progress, lock_wait=lock_wait,
-        expect_live_plan=live.plan_hash(),
-    )  # fmt: skip
-
-
-def rollback(
-    router: RouterPort,
-    inspector: Inspector,
-    successes: int = 1,
-    progress: Progress = quiet,
-    lock_wait: float = 0.0,
-    break_lock: bool = False,
-) -> SwitchReport:
-    """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
-    live = _live_or_fail(router, "idle colour to return to")
-    if not live.color(live.idle).containers:
-        raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
-    return apply_plan(
-        router, inspector, rollback_plan(live, max_successes=successes), source="rollback", progress=progress,
-        lock_wait=lock_wait, expect_live_plan=live.plan_hash(), break_lock=break_lock,
-    )  # fmt: skip

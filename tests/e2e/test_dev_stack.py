@@ -25,6 +25,7 @@ from lab.engine import Steps, destroy, up
 from lab.paths import ROOT
 from lab.prober import BackgroundProbe, run_probe
 from lab.tls import client_context, fetch, issue_pem, served_fingerprint
+from lab.webhook import misbehaving_webhook, webhook_url
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 
@@ -199,25 +200,28 @@ def engine_up(*overrides: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_dev_rollout_aborts_a_failing_canary_and_promotes_a_healthy_one(clean_dev: None) -> None:
-    """rollout.steps through the engine: 20% 500s on green at 10% abort to blue within 15 s of green's first
-    request, with one line naming the error rate; a healthy green walks the step and takes 100%; the router's
-    metrics then count exactly what a client counted."""
+    """rollout.steps through the engine: 20% 500s on green at 10% abort to blue, with one line naming the error
+    rate, while the rollout's webhook drips its answer a byte at a time; a healthy green walks the step and takes
+    100%; the router's metrics then count exactly what a client counted. How fast the abort comes is the bench's
+    (analysis.detect_s, with each misbehaving webhook): tests count, benchmarks time."""
     assert engine_up().returncode == 0  # blue 1.0.0 at 100%
     # Only the error rate may decide, in both runs: on a busy machine green's p99 can exceed 1.5 x blue's (CI
     # saw a healthy green aborted for 58 ms against 26 ms), and latency verdicts are timing, which bench/ measures.
     promote = ['rollout.steps=[{"weight":10,"pauseSeconds":20}]', "activeColor=green", "trafficWeight=100",
                "green.version=1.1.0", "rollout.analysis.maxP99Ratio=100",
                "rollout.analysis.maxP99Ms=600000"]  # fmt: skip
-    with BackgroundProbe(URL, connections=16, round_seconds=1) as load:
-        failing = engine_up(*promote, "green.env.APP_FAULT_ERROR_RATE=0.2")
+    with misbehaving_webhook() as base, BackgroundProbe(URL, connections=16, round_seconds=1) as load:
+        hook = [f"notifications.webhookUrl={webhook_url(base, 'drip')}", "notifications.allowHttp=true"]
+        failing = engine_up(*promote, *hook, "green.env.APP_FAULT_ERROR_RATE=0.2")
     assert failing.returncode == 1
-    first = failing.stderr.strip().splitlines()[0]
-    assert re.fullmatch(r"engine: rollout bluegreen-dev: rollout aborted at green 10%: error rate \d+\.\d% > 1% "
-                        r"over 5 s \(\d+ requests\); blue is back at 100%", first), failing.stderr  # fmt: skip
+    aborted = [line for line in failing.stderr.splitlines() if "rollout aborted" in line]
+    assert len(aborted) == 1 and re.fullmatch(
+        r"engine: rollout bluegreen-dev: rollout aborted at green 10%: error rate \d+\.\d% > 1% over 5 s "
+        r"\(\d+ requests\); blue is back at 100%", aborted[0]), failing.stderr  # fmt: skip
     green_at = [s.at for s in load.stats.samples if s.color == "green"]
     assert green_at, "green took requests at 10%"
     print(f"\ngreen served {len(green_at)} requests over {green_at[-1] - green_at[0]:.1f}s before the abort")
-    assert green_at[-1] - green_at[0] <= 15, "blue has everything back within 15 s of green's first request"
+    assert "secret-path" not in failing.stderr, "the webhook's URL is never printed"
     assert served_by(URL) == Counter({"blue": 20})
     status = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "dev"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=False).stdout  # fmt: skip

@@ -5,13 +5,13 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bluegreen.release.notify import Notifier, deliver, post, text
+from lab.webhook import misbehaving_webhook
 
 
 @pytest.fixture
@@ -54,44 +54,10 @@ def test_a_webhook_that_fails_is_a_reason_not_an_exception() -> None:
 # --- webhooks that misbehave: nothing they do reaches the rollout (docs/reliability.md) -----------------
 
 
-class Misbehaving(http.server.BaseHTTPRequestHandler):
-    """What a webhook does is chosen by its path: truncate, drip, redirect, fail."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        if self.path.startswith("/truncate"):
-            self.send_response(200)
-            self.send_header("Content-Length", "1000")
-            self.end_headers()
-            self.wfile.write(b"only a part")
-            self.wfile.flush()
-            self.connection.shutdown(2)
-        elif self.path.startswith("/drip"):
-            self.send_response(200)
-            self.send_header("Content-Length", "100")
-            self.end_headers()
-            for _ in range(100):  # a byte every 0.2 s: each read is quick, the whole answer takes 20 s
-                self.wfile.write(b".")
-                self.wfile.flush()
-                time.sleep(0.2)
-        elif self.path.startswith("/redirect"):
-            self.send_response(307)
-            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-            self.end_headers()
-        else:
-            self.wfile.write(b"HTTP/1.1 nonsense\r\n\r\n")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def misbehaving() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with misbehaving_webhook() as base:
+        yield base
 
 
 SECRET_PATH = "/T0SECRET/B0SECRET/xyzSECRET"

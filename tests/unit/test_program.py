@@ -206,7 +206,7 @@ class DriftMocks(RecordingMocks):
         return {}, []
 
 
-def test_drift_after_an_emergency_rollback_reapplies_the_plan() -> None:
+def test_drift_after_an_emergency_rollback_runs_the_switch() -> None:
     in_sync = run_program(stack_raw("dev"), stack="dev")
     drifted = run_program(stack_raw("dev"), stack="dev", mocks=DriftMocks("0000aaaa1111bbbb", "1111cccc2222dddd"))
     assert changed(in_sync, drifted) == {f"{COMMAND}::app-switch"}
@@ -278,7 +278,33 @@ def test_active_color_and_weight_reach_the_switch_as_one_meaning(
 def test_drift_reading(output: str, observed: str) -> None:
     from components.drift import LiveStatus, read_observed
 
-    assert read_observed("bluegreen-dev", LiveStatus.parse(output)) == observed
+    settings = parse_settings(stack_raw("dev"), "dev")
+    assert read_observed("bluegreen-dev", settings, LiveStatus.parse(output)) == observed
+
+
+@pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        ({}, "held: routing green 100% / blue 0% (active green), set by rollback by ops at T; this update keeps it"),
+        (
+            {"activeColor": "green"},
+            "drift: routing green 100% / blue 0% (active green), set by rollback by ops at "
+            "T; the stack config changed activeColor/trafficWeight since",
+        ),
+    ],
+)
+def test_the_preview_says_whether_an_emergency_rollback_is_kept(
+    caplog: pytest.LogCaptureFixture, config: dict[str, Any], said: str
+) -> None:
+    mocks = DriftMocks("0000aaaa1111bbbb", "1111cccc2222dddd")
+    held = "routing green 100% / blue 0% (active green), set by rollback by ops at T"
+    blue = {"active": "blue", "weights": {"blue": 100, "green": 0}, "maintenance": {"enabled": False}}
+    mocks.report.update(held={"routing": held}, programTraffic=blue)
+    with caplog.at_level("WARNING"):
+        run = run_program(with_changes(stack_raw("dev"), config), stack="dev", mocks=mocks)
+    lines = [r.getMessage() for r in caplog.records if "set by rollback" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(f"bluegreen-dev: {said}"), lines
+    assert switch_of(run).inputs["environment"]["BLUEGREEN_OBSERVED"].startswith("drift:0000aaaa1111bbbb@")
 
 
 # --- secrets, names and what the real engine would refuse ----------------------------

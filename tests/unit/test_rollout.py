@@ -18,9 +18,9 @@ from bluegreen.config.rollout import Analysis
 from bluegreen.config.settings import parse_settings
 from bluegreen.errors import BluegreenError, RolloutAbortedError, SwitchError
 from bluegreen.release.analysis import Outcome, judge
+from bluegreen.release.live import live_plan
 from bluegreen.release.metrics import ColorMetrics
 from bluegreen.release.rollout import run_rollout, stale_seconds, steer, steps_to_walk
-from bluegreen.release.switch import live_plan
 from bluegreen.router.layout import LIVE_PLAN
 from bluegreen.router.seam import Begun, Lock
 from lab.stacks import stack_raw, with_changes

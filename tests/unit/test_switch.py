@@ -30,7 +30,8 @@ from bluegreen.errors import (
     SwitchError,
 )
 from bluegreen.plan.model import parse_plan
-from bluegreen.release.switch import apply_plan, live_plan, rollback, set_maintenance
+from bluegreen.release.live import live_plan, resume, rollback, set_maintenance
+from bluegreen.release.switch import apply_plan
 from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN
 from bluegreen.router.render import render
 from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot
@@ -380,12 +381,81 @@ def test_the_programs_switch_refuses_to_undo_a_rollback_made_during_its_update()
     assert json.loads(router.publications[-1].files[LIVE_PLAN])["source"] == "rollback", "the rollback stands"
 
 
-def test_the_program_reapplies_over_drift_it_saw_when_the_update_began() -> None:
+GREEN = {"active": "green", "weights": {"green": 100, "blue": 0}}
+
+
+def test_the_program_keeps_a_rollback_while_its_traffic_config_is_unchanged() -> None:
     router = FakeRouter()
-    switch(router, plan(active="green", weights={"green": 100, "blue": 0}), source="program", observed="in-sync")
+    switch(router, plan(**GREEN), source="program", observed="in-sync")
     rollback(router, Engine())
     seen = f"drift:{router.status['planHash']}@T"  # the drift check saw the rollback at the start of the update
-    again = switch(router, plan(active="green", weights={"green": 100, "blue": 0}), source="program", observed=seen)
-    assert again.changed and again.weights == {"green": 100, "blue": 0}
+    kept = switch(router, plan(**GREEN), source="program", observed=seen)  # an unrelated `pulumi up`
+    assert kept.weights == {"blue": 100, "green": 0} and not kept.changed
+    assert "kept routing blue 100% / green 0% (active blue), set by rollback by " in kept.line()
+    assert json.loads(router.publications[-1].files[LIVE_PLAN])["source"] == "rollback", "the routing is untouched"
     record = json.loads(router.publications[-1].files[PROGRAM_PLAN])
-    assert record["observed"] == seen and record["by"].endswith("(program)")
+    assert record["observed"] == seen and record["planHash"] == plan(**GREEN).plan_hash(), "the program's own plan"
+    again = switch(router, plan(**GREEN), source="program", observed=seen)  # the next one: in the same state
+    assert not again.changed and again.weights == {"blue": 100, "green": 0}
+
+
+def test_a_release_under_a_hold_gets_its_new_containers_and_keeps_the_held_routing() -> None:
+    router = FakeRouter()
+    switch(router, plan(**GREEN), source="program", observed="in-sync")
+    rollback(router, Engine())
+    seen = f"drift:{router.status['planHash']}@T"
+    colors = {"blue": {"version": "1.0.1", "containers": ["b2"]}, "green": {"version": "1.1.0", "containers": ["g1"]}}
+    report = switch(router, plan(**GREEN, colors=colors), source="program", observed=seen)  # blue re-released
+    live = json.loads(router.publications[-1].files[LIVE_PLAN])
+    assert report.changed and report.weights == {"blue": 100, "green": 0}
+    assert live["plan"]["colors"]["blue"]["containers"] == ["b2"] and live["held"]["routing"]["source"] == "rollback"
+    # The next update reads the program's own overlay as live: it still keeps the rollback, naming who made it.
+    overlay = f"drift:{router.status['planHash']}@T2"
+    later = switch(router, plan(**GREEN, colors=colors), source="program", observed=overlay)
+    assert later.weights == {"blue": 100, "green": 0} and "set by rollback by " in later.line()
+
+
+def test_a_changed_traffic_config_applies_over_the_rollback() -> None:
+    router = FakeRouter()
+    switch(router, plan(**GREEN), source="program", observed="in-sync")
+    rollback(router, Engine())
+    seen = f"drift:{router.status['planHash']}@T"
+    canary = plan(active="green", weights={"green": 10, "blue": 90})  # activeColor/trafficWeight changed
+    again = switch(router, canary, source="program", observed=seen)
+    assert again.changed and again.weights == {"green": 10, "blue": 90} and "kept" not in again.line()
+
+
+def test_maintenance_stays_on_across_a_release_and_a_promotion_until_it_is_turned_off() -> None:
+    """docs/database.md's recipe for a migration that cannot be backward compatible, step by step."""
+    router = FakeRouter()
+    switch(router, plan(), source="program", observed="in-sync")
+    set_maintenance(router, Engine(), Maintenance(enabled=True, message="Upgrading the database"))
+    colors = {"blue": {"version": "1.0.0", "containers": ["b1"]}, "green": {"version": "2.0.0", "containers": ["g2"]}}
+    released = switch(router, plan(colors=colors), source="program", observed=f"drift:{router.status['planHash']}@1")
+    assert "kept maintenance on, set by maintenance by " in released.line()
+    promoted = switch(router, plan(colors=colors, **GREEN), source="program",
+                      observed=f"drift:{router.status['planHash']}@2")  # fmt: skip
+    live = json.loads(router.publications[-1].files[LIVE_PLAN])["plan"]
+    assert promoted.weights == {"green": 100, "blue": 0}, "activeColor changed: the promotion applies"
+    assert live["maintenance"]["enabled"] and live["maintenance"]["message"] == "Upgrading the database"
+    set_maintenance(router, Engine(), Maintenance(enabled=False))
+    quiet = switch(router, plan(colors=colors, **GREEN), source="program",
+                   observed=f"drift:{router.status['planHash']}@3")  # fmt: skip
+    assert "kept" not in quiet.line() and not json.loads(router.publications[-1].files[LIVE_PLAN])["plan"][
+        "maintenance"]["enabled"]  # fmt: skip
+
+
+def test_resume_hands_the_routing_back_to_the_programs_plan() -> None:
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 10, "blue": 90}), source="program", observed="in-sync")
+    rollback(router, Engine())
+    back = resume(router, Engine())
+    assert back.changed and back.weights == {"green": 10, "blue": 90}
+    assert router.status["planHash"] == router.program_record["planHash"]  # type: ignore[index]
+
+
+def test_resume_refuses_without_a_program_plan() -> None:
+    router = FakeRouter()
+    switch(router, plan())  # by hand: no program record
+    with pytest.raises(SwitchError, match="holds no plan this version understands"):
+        resume(router, Engine())

@@ -1,0 +1,104 @@
+"""The live plan and what an operator does to it: rollback, maintenance, resume; the program's hold.
+
+Each is a switch (bluegreen.release.switch) from the plan the router holds
+now, compared and swapped against it: an action never applies over a change
+it did not see.
+"""
+
+from __future__ import annotations
+
+from bluegreen.config.router import Maintenance
+from bluegreen.engine.targets import Inspector
+from bluegreen.errors import DockerError, InputError, RouterError, SettingsError, SwitchError
+from bluegreen.plan.derive import rollback_plan
+from bluegreen.plan.model import RoutingPlan, parse_plan
+from bluegreen.release.progress import Progress, quiet
+from bluegreen.release.switch import SwitchReport, apply_plan
+from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN
+from bluegreen.router.seam import RouterPort, snapshot_of
+
+
+def live_plan(router: RouterPort) -> RoutingPlan | None:
+    """The plan the router last applied; None before the first switch, SwitchError when unreadable."""
+    snapshot = snapshot_of(router.begin(None), router.container)
+    if snapshot.unreadable:
+        raise SwitchError("; ".join(snapshot.unreadable) + "; run a switch with a plan to replace it")
+    record = snapshot.live_record
+    if not record:
+        return None
+    try:
+        return parse_plan(record["plan"])
+    except (SettingsError, KeyError) as exc:
+        raise SwitchError(
+            f"the router's {LIVE_PLAN} does not hold a plan this version understands ({exc}); "
+            "run a switch with a plan to replace it"
+        ) from exc
+
+
+def _live_or_fail(router: RouterPort, what: str) -> RoutingPlan:
+    try:
+        live = live_plan(router)
+    except InputError:
+        raise
+    except (RouterError, DockerError) as exc:
+        raise SwitchError(str(exc)) from exc
+    if live is None:
+        raise SwitchError(f"no switch has run yet, so there is no {what}")
+    return live
+
+
+def set_maintenance(
+    router: RouterPort,
+    inspector: Inspector,
+    maintenance: Maintenance,
+    progress: Progress = quiet,
+    lock_wait: float = 0.0,
+) -> SwitchReport:
+    """The live plan with `maintenance` in it, published like any switch (state only: no reload).
+
+    Entering is not gated (no colour takes live traffic); leaving is, like a
+    switch to the same routing. The program's next `pulumi up` applies the
+    stack's own `maintenance` again, as it undoes any drift.
+    """
+    live = _live_or_fail(router, "live routing to put into maintenance")
+    target = live.model_copy(update={"maintenance": maintenance})
+    return apply_plan(
+        router, inspector, target, source="maintenance", progress=progress, lock_wait=lock_wait,
+        expect_live_plan=live.plan_hash(),
+    )  # fmt: skip
+
+
+def rollback(
+    router: RouterPort,
+    inspector: Inspector,
+    successes: int = 1,
+    progress: Progress = quiet,
+    lock_wait: float = 0.0,
+    break_lock: bool = False,
+) -> SwitchReport:
+    """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
+    live = _live_or_fail(router, "idle colour to return to")
+    if not live.color(live.idle).containers:
+        raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
+    return apply_plan(
+        router, inspector, rollback_plan(live, max_successes=successes), source="rollback", progress=progress,
+        lock_wait=lock_wait, expect_live_plan=live.plan_hash(), break_lock=break_lock,
+    )  # fmt: skip
+
+
+def resume(
+    router: RouterPort, inspector: Inspector, progress: Progress = quiet, lock_wait: float = 0.0
+) -> SwitchReport:
+    """Make the plan the program last applied live again (gated): the end of every hold, without Pulumi."""
+    snapshot = snapshot_of(router.begin(None), router.container)
+    live = _live_or_fail(router, "live routing to hand back")
+    try:
+        program = parse_plan((snapshot.program_record or {})["plan"])
+    except (SettingsError, KeyError, TypeError) as exc:
+        raise SwitchError(
+            f"the router's {PROGRAM_PLAN} holds no plan this version understands ({exc}); `pulumi up` applies one"
+        ) from exc
+    return apply_plan(
+        router, inspector, program, source="resume", progress=progress, lock_wait=lock_wait,
+        expect_live_plan=live.plan_hash(),
+    )  # fmt: skip
