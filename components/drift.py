@@ -28,6 +28,7 @@ import pulumi_command as command
 from bluegreen.colors import COLORS, Color
 from bluegreen.config.problems import Problem
 from bluegreen.config.settings import StackSettings
+from bluegreen.config.tls import read_certificate
 from bluegreen.engine.topology import Topology
 from bluegreen.env import DRIFT_PREFIX, IN_SYNC
 from bluegreen.release.hold import Traffic, preview_lines
@@ -185,6 +186,26 @@ def warn_router_replacement(settings: StackSettings, status: LiveStatus) -> None
             f"{', '.join(changes)}: pulumi-docker cannot change this in place, so the router container is "
             "replaced, old one first (it owns the host ports): a few seconds in which nothing listens. "
             "Do it in a quiet moment (docs/configuration.md, 'Settings that replace the router')."
+        )
+
+
+def warn_hand_installed_certificate(settings: StackSettings, status: LiveStatus) -> None:
+    """Say when the router serves a certificate installed by hand: this update keeps it, and what would not.
+
+    The program's `tls install` runs only when its inputs change (the pair in
+    the stack config, or a replaced router), so an emergency rotation outside
+    Pulumi holds across every other update; the preview says so once.
+    """
+    served = (status.report or {}).get("certificate") or {}
+    if settings.tls is None or not served.get("fingerprint"):
+        return
+    own = read_certificate(settings.tls.certificate)
+    if served["fingerprint"] != own.fingerprint:
+        pulumi.log.warn(
+            f"tls: the router serves a certificate installed by hand ({served.get('subject')}, fingerprint "
+            f"{served['fingerprint']}, until {served.get('notAfter')}), not the stack's ({own.fingerprint}); "
+            "this update keeps it unless tls.certificate or tls.key changed or the router is replaced, which "
+            "install the stack's pair"
         )
 
 

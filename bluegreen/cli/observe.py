@@ -63,7 +63,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(f"HELD: {what}; `pulumi up` keeps it until the stack config changes it, "
                           "`bluegreen resume` hands it back\n")  # fmt: skip
         elif status["drift"]:
-            out.write("DRIFT: live routing differs from the last plan the program applied; `pulumi up` re-applies it\n")
+            out.write("DRIFT: live routing differs from the last plan the program applied; `pulumi up` applies it\n")
         else:
             out.write("program plan: live\n")
     if status.get("certificate"):

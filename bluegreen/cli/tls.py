@@ -65,7 +65,7 @@ def register(sub: Subparsers) -> None:
         "install",
         help="check a certificate and key, then serve them from the next handshake (no reload)",
         description="Rotation: the program runs this with `tls` from stack config; run it by hand to rotate "
-        "outside Pulumi (the next `pulumi up` installs the stack's own pair again).",
+        "outside Pulumi: it holds until `tls` in the stack config changes or the router is replaced.",
     )
     add_stack_args(install)
     install.add_argument("--certificate", metavar="FILE", help="PEM chain, leaf first")

@@ -20,15 +20,18 @@ from bluegreen.router.seam import Begun, HttpResult, Lock, RouterPort, Snapshot,
 LOCK_POLL_SECONDS = 0.2
 
 
-LOCK_GRACE_SECONDS = 120  # beyond the gate's own bound: publish, verify, drain
+# A short lease, renewed while its holder works: a holder killed mid-gate blocks
+# others for at most this long, however long its gate could have run.
+LOCK_LEASE_SECONDS = 30
+RENEW_EVERY_SECONDS = LOCK_LEASE_SECONDS / 3
 
 
 DEFAULT_LOCK_WAIT = 60.0
 
 
-def new_lock(source: str, gate_seconds: float) -> Lock:
+def new_lock(source: str) -> Lock:
     owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} ({source})"
-    return Lock(uuid.uuid4().hex, owner, int(gate_seconds) + LOCK_GRACE_SECONDS)
+    return Lock(uuid.uuid4().hex, owner, LOCK_LEASE_SECONDS)
 
 
 class LockingProber:
@@ -49,12 +52,24 @@ class LockingProber:
         self.begun: Begun | None = None
         self.break_lock = break_lock
         self.broke: str | None = None  # the holder `--break-lock` removed
+        self.renewed_at = 0.0
 
     def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
         if self.begun is None:
             self.begun = self._begin(targets)
             return self.begun.results
+        self.keep()
         return self.router.fetch(targets)
+
+    def keep(self) -> None:
+        """Renew the lease when a third of it has passed: a long gate keeps its lock, a dead holder loses it.
+
+        LockLostError when another switch took it meanwhile (this one stalled past its lease): then it
+        must publish nothing.
+        """
+        if self.begun is not None and self.clock() - self.renewed_at >= RENEW_EVERY_SECONDS:
+            self.router.renew(self.lock)
+            self.renewed_at = self.clock()
 
     def snapshot(self) -> Snapshot:
         if self.begun is None:
@@ -74,6 +89,7 @@ class LockingProber:
         while True:
             begun = self.router.begin(self.lock, targets)
             if begun.acquired:
+                self.renewed_at = self.clock()
                 return begun
             if self.clock() >= deadline:
                 raise LockHeldError(

@@ -227,7 +227,7 @@ def steer(
     here (the stable colour back to 100%, gated like any switch, only if the live routing is still what it read),
     and the returned progress carries `abortedHere` (the switch's line) and `staleSeconds`.
     """
-    lock = new_lock(f"rollout {action}", 0)
+    lock = new_lock(f"rollout {action}")
     locking = LockingProber(router, lock, lock_wait, clock, sleep, lambda _: None)
     try:
         progress = locking.snapshot().rollout

@@ -188,7 +188,7 @@ def apply_plan(
     `hold`: what the program keeps of an operator's live changes (bluegreen.release.hold; read here for the
     program's own switch, handed in by a program rollout, whose steps already walk towards `hold.plan`)."""
     started = clock()
-    lock = new_lock(source, plan.health_gate.timeout_seconds)
+    lock = new_lock(source)
     locking = LockingProber(router, lock, lock_wait, clock, sleep, progress, break_lock)
     with _as_switch_errors(router.container), _unless_published(router, locking) as publishing:
         hold = program_hold(router, plan) if source == "program" and hold is None else hold
@@ -206,6 +206,7 @@ def apply_plan(
         if decision.nothing:
             report.live_s = report.total_s = clock() - started
             return report
+        locking.keep()  # the lease covers smoke and publish from here (publish checks it is still ours)
         if smoke and decision.routing:
             run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
         # publish, verify (in the router: one exec)

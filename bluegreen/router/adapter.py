@@ -284,6 +284,16 @@ class LiveRouter:
     def release(self, lock: Lock) -> None:
         self._run("release", [ROUTING_DIR, lock.token])
 
+    def renew(self, lock: Lock) -> None:
+        """Extend the lease of `lock`; LockLostError when another switch holds it now (ours expired)."""
+        code, out = self._run("renew", [ROUTING_DIR, lock.token, str(lock.ttl_seconds), lock.owner])
+        answer = out.strip().splitlines()[-1] if out.strip() else ""
+        if code == 0 and answer == "renewed":
+            return
+        if answer == "lost":
+            raise LockLostError(f"the lock on {self.container} expired and was taken while this switch waited")
+        raise RouterError(f"renewing the lock in {self.container} failed: {answer.removeprefix('unwritable ')}")
+
     def old_workers(self) -> int:
         code, out = self._run("old_workers", [])
         if code != 0:

@@ -13,9 +13,11 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import trustme
@@ -174,6 +176,19 @@ def test_dev_stack_serves_https_rotates_and_enters_maintenance(clean_dev: None) 
     _, operations = up("dev", {**PORTS, "tls": {**tls, "certificate": chain, "key": key}}, secret_keys=("tls",))
     assert operations == ["update command:local:Command::app-router-tls"], "a rotation touches nothing else"
     assert served_fingerprint(HTTPS, context) == rotated != fingerprint
+
+    # An emergency rotation by hand holds across an unrelated update, which does not run the program's install.
+    hand_chain, hand_key, by_hand = issue_pem(ca)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "cert.pem").write_text(hand_chain)
+        (Path(folder) / "key.pem").write_text(hand_key)
+        installed = subprocess.run([sys.executable, "-m", "bluegreen", "tls", "install", "--stack", "dev",
+                                    "--certificate", f"{folder}/cert.pem", "--key", f"{folder}/key.pem"],
+                                   cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    unrelated = {**PORTS, "tls": {**tls, "certificate": chain, "key": key}, "router.drainSeconds": 20}
+    _, operations = up("dev", unrelated, secret_keys=("tls",))
+    assert operations == [f"update {SWITCH}"] and served_fingerprint(HTTPS, context) == by_hand != rotated
 
     def maintenance(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "bluegreen", "maintenance", *args, "--stack", "dev"],

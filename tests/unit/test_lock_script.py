@@ -84,3 +84,42 @@ def test_a_record_that_cannot_be_written_takes_nothing_and_says_why(tmp_path: Pa
     answer = sh(tmp_path, 'BG_LOCK_INFO=missing/info lock_take "$1" t1 60 alice')
     assert answer.startswith("unwritable ") and "missing/info" in answer, answer
     assert list(tmp_path.iterdir()) == [], "no lock, and nothing left aside"
+
+
+# --- the lease: short, renewed while its holder works -------------------------------------------
+
+
+def renew(directory: Path, token: str = "t1", ttl: int = 30, owner: str = "alice@ops pid 1 (cli)") -> str:
+    return sh(directory, f'lock_renew "$1" {token} {ttl} "{owner}"')
+
+
+def test_a_renewal_extends_the_holders_lease_and_only_the_holders(tmp_path: Path) -> None:
+    take(tmp_path, ttl=2)
+    assert renew(tmp_path, ttl=600) == "renewed"
+    token, expires, owner = (tmp_path / LOCK_DIR / LOCK_INFO).read_text().strip().split(" ", 2)
+    assert token == "t1" and int(expires) > time.time() + 500 and owner == "alice@ops pid 1 (cli)"
+    assert renew(tmp_path, token="t2") == "lost", "another switch cannot extend a lock it does not hold"
+    assert (tmp_path / LOCK_DIR / LOCK_INFO).read_text().startswith("t1 ")
+    assert sorted(p.name for p in (tmp_path / LOCK_DIR).iterdir()) == [LOCK_INFO], "nothing left aside"
+
+
+def test_a_lease_taken_over_after_it_expired_is_lost_and_the_new_holders_record_is_untouched(tmp_path: Path) -> None:
+    take(tmp_path, ttl=-5)  # its holder stalled past its lease...
+    assert take(tmp_path, token="t2", owner="bob") == "acquired"  # ...and another switch took the lock
+    assert renew(tmp_path) == "lost"
+    assert (tmp_path / LOCK_DIR / LOCK_INFO).read_text().startswith("t2 "), "bob still holds it"
+    assert renew(tmp_path / "nowhere") == "lost", "no lock at all"
+
+
+def test_a_renewal_racing_a_takeover_is_lost_and_writes_nothing_into_the_new_lock(tmp_path: Path) -> None:
+    """The race the inode check closes: a taker moves the expired lock aside while the renewal runs.
+
+    `date` is the renewal's first step after its token check; here it is the moment the taker acts.
+    """
+    take(tmp_path, ttl=-5)
+    takeover = (f'mv "$D/{LOCK_DIR}" "$D/aside" && mkdir "$D/{LOCK_DIR}" && '
+                f'printf "t2 9999999999 bob\\n" > "$D/{LOCK_DIR}/{LOCK_INFO}"')  # fmt: skip
+    body = f'D="$1"\ndate() {{ {takeover}; command date "$@"; }}\nlock_renew "$1" t1 30 alice'
+    assert sh(tmp_path, body) == "lost"
+    assert (tmp_path / LOCK_DIR / LOCK_INFO).read_text() == "t2 9999999999 bob\n", "bob's record untouched"
+    assert (tmp_path / "aside" / LOCK_INFO).read_text().startswith("t1 "), "the renewal went to its own old lock"

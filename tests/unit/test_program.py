@@ -691,6 +691,21 @@ def test_an_expiring_certificate_is_warned_in_the_preview(caplog: pytest.LogCapt
     assert "tls.certificate: the TLS certificate for 127.0.0.1 expires in 3.0 days" in caplog.text
 
 
+def test_a_certificate_installed_by_hand_is_said_to_be_kept(caplog: pytest.LogCaptureFixture) -> None:
+    from bluegreen.config.tls import read_certificate
+
+    own = _tls(days=90)
+    by_hand = read_certificate(_tls(days=30)["certificate"]).summary()
+    for served, warned in ((by_hand, True), (read_certificate(own["certificate"]).summary(), False)):
+        caplog.clear()
+        mocks = DriftMocks("aa", "aa")
+        mocks.report["certificate"] = served
+        with caplog.at_level("WARNING"):
+            run_program(with_changes(stack_raw("dev"), {"tls": own}), stack="dev", secret_keys=["tls"], mocks=mocks)
+        said = [r.getMessage() for r in caplog.records if "installed by hand" in r.getMessage()]
+        assert len(said) == warned and all(f"fingerprint {by_hand['fingerprint']}" in line for line in said)
+
+
 def test_rollout_steps_make_the_switch_walk_them_and_the_webhook_stays_secret() -> None:
     plain = switch_of(run_program(stack_raw("dev"), stack="dev"))
     assert " switch --stack dev " in plain.inputs["create"]

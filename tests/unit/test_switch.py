@@ -84,6 +84,8 @@ class FakeRouter:
         self.workers: list[int | Exception] = [0]
         self.begins = 0
         self.unhealthy: set[str] = set()
+        self.renewals = 0
+        self.lease_taken = False  # another switch took the lock after ours expired
 
     def networks(self) -> set[str]:
         return {NET}
@@ -126,6 +128,12 @@ class FakeRouter:
     def break_lock(self) -> str | None:
         broken, self.holder = self.holder, None
         return broken
+
+    def renew(self, lock: Lock) -> None:
+        assert self.held_by_us == lock, "only the holder renews"
+        if self.lease_taken:
+            raise LockLostError("the lock expired and was taken while this switch waited")
+        self.renewals += 1
 
     def old_workers(self) -> int:
         value = self.workers.pop(0) if len(self.workers) > 1 else self.workers[0]
@@ -459,3 +467,37 @@ def test_resume_refuses_without_a_program_plan() -> None:
     switch(router, plan())  # by hand: no program record
     with pytest.raises(SwitchError, match="holds no plan this version understands"):
         resume(router, Engine())
+
+
+# --- the lease: short, renewed through a long gate ----------------------------------------------------------
+
+
+def slow_gate(router: FakeRouter, rounds: int) -> tuple[Any, Clock]:
+    """A candidate that answers 503 for `rounds` gate rounds of 5 s, then 200."""
+    clock = Clock()
+    router.unhealthy = {"10.0.0.2"}  # every container's address in the fake engine
+    sleep = clock.sleep
+
+    def slow(seconds: float) -> None:
+        sleep(seconds)
+        if clock.now >= rounds * 5:
+            router.unhealthy = set()
+
+    gated = plan(active="green", weights={"green": 100, "blue": 0},
+                 healthGate={"timeoutSeconds": 600, "intervalSeconds": 5, "successes": 1})  # fmt: skip
+    return apply_plan(router, Engine(), gated, clock=clock, sleep=slow), clock
+
+
+def test_a_long_gate_renews_its_short_lease_and_publishes() -> None:
+    router = FakeRouter()
+    report, clock = slow_gate(router, rounds=12)  # a minute of gate against a 30 s lease
+    assert report.weights == {"green": 100, "blue": 0} and router.publications
+    assert clock.now >= 60 and router.renewals >= 3, (router.renewals, clock.now)
+
+
+def test_a_lease_lost_during_a_long_gate_publishes_nothing() -> None:
+    router = FakeRouter()
+    router.lease_taken = True
+    with pytest.raises(SwitchError, match="expired and was taken while this switch waited; this switch published"):
+        slow_gate(router, rounds=12)
+    assert router.publications == []

@@ -92,6 +92,26 @@ lock_ours() {
   return 1
 }
 
+# lock_renew DIR TOKEN TTL OWNER: extend TOKEN's lease by TTL seconds from now.
+# Prints "renewed", "lost" (another holds it, or none does) or "unwritable
+# REASON". Works in the lock's own directory (cd keeps it even if a taker moves
+# it away as stale), so a renewal never writes into another holder's lock; the
+# inode check then says whether that directory is still the lock.
+lock_renew() (
+  cd "$1/$BG_LOCK_DIR" 2>/dev/null || { echo lost; exit 0; }
+  case "$(cat "$BG_LOCK_INFO" 2>/dev/null)" in
+    "$2 "*) ;;
+    *) echo lost; exit 0 ;;
+  esac
+  renew_until=$(( $(date +%s) + $3 ))
+  if ! renew_err=$( { printf '%s %s %s\n' "$2" "$renew_until" "$4" > ".renew.$2" && mv -f ".renew.$2" "$BG_LOCK_INFO"; } 2>&1 ); then
+    rm -f ".renew.$2"
+    echo "unwritable ${renew_err:-the lock record could not be written}" | head -n 1
+    exit 0
+  fi
+  if [ "$(stat -c %i .)" = "$(stat -c %i "$1/$BG_LOCK_DIR" 2>/dev/null)" ]; then echo renewed; else echo lost; fi
+)
+
 # lock_drop DIR TOKEN: release the lock if TOKEN holds it.
 lock_drop() {
   if lock_ours "$1" "$2" && mv "$1/$BG_LOCK_DIR" "$1/.released-lock.$$" 2>/dev/null; then
