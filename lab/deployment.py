@@ -44,6 +44,7 @@ class Stack:
     app_image: str
     project: str = "bluegreen"
     containers: dict[str, list[str]] = field(default_factory=lambda: {"blue": [], "green": []})
+    routing_volume_size: str | None = None  # e.g. "2m": the routing volume is a tmpfs that small (a full disk)
 
     @property
     def deployment(self) -> str:
@@ -65,6 +66,12 @@ class Stack:
         self.down()
         docker("network", "create", "--label", TEST_LABEL, self.network)
         name, volume = self.router.name, routing_volume_name(self.deployment)
+        if self.routing_volume_size:
+            docker("volume", "create", "--label", TEST_LABEL, "--driver", "local", "--opt", "type=tmpfs",
+                   "--opt", "device=tmpfs", "--opt", f"o=size={self.routing_volume_size}", volume)  # fmt: skip
+            # A tmpfs volume lives while a container mounts it: this one keeps it from the seed on.
+            docker("run", "-d", "--name", f"{name}-holder", *self.labels("volume-holder"), "-v", f"{volume}:/held",
+                   "--entrypoint", "sleep", ROUTER_IMAGE, "infinity")  # fmt: skip
         docker(
             "create",
             "--name",
@@ -214,9 +221,9 @@ class Stack:
 
 
 @contextmanager
-def two_colors(name: str, app_image: str) -> Iterator[Stack]:
+def two_colors(name: str, app_image: str, routing_volume_size: str | None = None) -> Iterator[Stack]:
     """The deployment the switch tests and benchmarks use: 2 blue (1.0.0) and 2 green (2.0.0), all healthy."""
-    stack = Stack(name, app_image)
+    stack = Stack(name, app_image, routing_volume_size=routing_volume_size)
     stack.up()
     stack.add("blue", "1.0.0", 2)
     stack.add("green", "2.0.0", 2)

@@ -13,6 +13,7 @@ includes point into `current` (docs/routing.md, "How a switch publishes").
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -194,7 +195,15 @@ class LiveRouter:
         the previous generation is back. A transport error from the publishing
         exec leaves the outcome unknown; the caller says so.
         """
-        self._upload({f"{publication.generation}/{name}": text for name, text in publication.files.items()})
+        try:
+            self._upload({f"{publication.generation}/{name}": text for name, text in publication.files.items()})
+        except DockerError as exc:  # a full volume: nothing staged is used; the lock and the part written go
+            with contextlib.suppress(DockerError):
+                self._run("release", [ROUTING_DIR, lock.token, publication.generation])
+            raise RouterError(
+                f"writing the new routing into {ROUTING_DIR} of {self.container} failed "
+                f"({str(exc).rsplit(': ', 1)[-1]}); nothing was changed"
+            ) from exc
         tries = str(max(1, round(publication.verify_seconds / 0.05)))
         try:
             code, out = self._run(

@@ -47,9 +47,12 @@ def containers(docker_engine: None) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest, app_image: str) -> Iterator[Stack]:
-    """The module's deployment, named by its LAB_NAME: 2 blue (1.0.0) and 2 green (2.0.0), all healthy."""
+    """The module's deployment, named by its LAB_NAME: 2 blue (1.0.0) and 2 green (2.0.0), all healthy.
+
+    A module's ROUTING_VOLUME_SIZE makes the routing volume a tmpfs that small (a disk that fills up)."""
     need_image(ROUTER_IMAGE)
-    with two_colors(request.module.LAB_NAME, app_image) as s:
+    size = getattr(request.module, "ROUTING_VOLUME_SIZE", None)
+    with two_colors(request.module.LAB_NAME, app_image, routing_volume_size=size) as s:
         yield s
 
 

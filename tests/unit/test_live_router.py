@@ -98,8 +98,11 @@ class ScriptedEngine:
         self.archives = 0
         self.requests: list[tuple[str, str]] = []
         self.archive_paths: list[tuple[str, str]] = []
+        self.full = False  # the routing volume has no room left
+        self.commands: list[list[str]] = []
 
     def exec(self, container: str, cmd: list[str], user: str | None = None, timeout: float | None = None) -> Any:
+        self.commands.append(cmd)
         result = self.results.pop(0)
         if isinstance(result, Exception):
             raise result
@@ -108,6 +111,9 @@ class ScriptedEngine:
     def put_archive(self, name: str, path: str, archive: bytes) -> None:
         self.archives += 1
         self.archive_paths.append((name, path))
+        if self.full:
+            raise DockerError(f"PUT /containers/{name}/archive: 500 Error processing tar file(exit status 1): write "
+                              "/etc/nginx/bluegreen/g1/http.conf: no space left on device")  # fmt: skip
 
     def request(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, bytes]:
         self.requests.append((method, path.split("?")[0]))
@@ -194,3 +200,13 @@ def test_publish_turns_each_outcome_into_its_error(result: ExecResult | Exceptio
 def test_publish_returns_when_the_script_says_live() -> None:
     live, _ = router(ExecResult(0, "", ""))
     live.publish(Publication("g1", {"state.json": "{}"}, False, "c1", "p2"), LOCK)
+
+
+def test_a_generation_that_cannot_be_written_releases_the_lock_and_removes_what_was_written() -> None:
+    live, engine = router(ExecResult(0, "", ""))
+    engine.full = True
+    with pytest.raises(RouterError, match=r"^writing the new routing into /etc/nginx/bluegreen of bluegreen-dev-router "
+                                          r"failed \(no space left on device\); nothing was changed$"):  # fmt: skip
+        live.publish(Publication("g17", {"state.json": "{}"}, False, "c1", "p2"), LOCK)
+    (release,) = engine.commands
+    assert release[-3:] == ["/etc/nginx/bluegreen", "tok", "g17"] and "lock_drop" in release[2]

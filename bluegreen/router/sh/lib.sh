@@ -33,6 +33,13 @@ probe_all() {
 # (rename is atomic, and fails onto a lock that holds a record): a taker killed
 # at any instant, or a write that fails (a full disk), never leaves a lock
 # without its record.
+# volume_use DIR: "; the volume is N% used" (a shell says "I/O error" for a full tmpfs), or nothing.
+volume_use() {
+  volume_pct=$(df -P "$1" 2>/dev/null | tail -n 1 | tr -s ' ' | cut -d' ' -f5)
+  [ -n "$volume_pct" ] && printf '; the volume is %s used' "$volume_pct"
+  return 0
+}
+
 # lock_take DIR TOKEN TTL OWNER: prints "acquired", "held <info>", or
 # "unwritable <why>" (the record could not be written: nothing was taken).
 # An expired lock, or one without a readable record that is older than
@@ -44,7 +51,7 @@ lock_take() {
   rm -rf "$lock_new"
   if ! lock_err=$( { mkdir "$lock_new" && printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$lock_new/$BG_LOCK_INFO"; } 2>&1 ); then
     rm -rf "$lock_new"
-    echo "unwritable ${lock_err:-the lock record could not be written}" | head -n 1
+    echo "unwritable $(printf '%s' "${lock_err:-the lock record could not be written}" | head -n 1)$(volume_use "$1")"
     return 0
   fi
   if mv -T "$lock_new" "$1/$BG_LOCK_DIR" 2>/dev/null; then
@@ -106,7 +113,7 @@ lock_renew() (
   renew_until=$(( $(date +%s) + $3 ))
   if ! renew_err=$( { printf '%s %s %s\n' "$2" "$renew_until" "$4" > ".renew.$2" && mv -f ".renew.$2" "$BG_LOCK_INFO"; } 2>&1 ); then
     rm -f ".renew.$2"
-    echo "unwritable ${renew_err:-the lock record could not be written}" | head -n 1
+    echo "unwritable $(printf '%s' "${renew_err:-the lock record could not be written}" | head -n 1)$(volume_use "$1")"
     exit 0
   fi
   if [ "$(stat -c %i .)" = "$(stat -c %i "$1/$BG_LOCK_DIR" 2>/dev/null)" ]; then echo renewed; else echo lost; fi
