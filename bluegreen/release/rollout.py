@@ -18,6 +18,7 @@ router for its next window; rollback never runs analysis.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,9 +26,16 @@ from typing import Any, Protocol
 
 from bluegreen.colors import Color, other, utc_now
 from bluegreen.config.hooks import SmokeCheck
-from bluegreen.config.rollout import Rollout, RolloutStep
+from bluegreen.config.rollout import Analysis, Rollout, RolloutStep
 from bluegreen.engine.targets import Inspector
-from bluegreen.errors import AbortDecidedError, BluegreenError, RolloutAbortedError
+from bluegreen.errors import (
+    AbortDecidedError,
+    BluegreenError,
+    DockerError,
+    RolloutAbortedError,
+    RouterError,
+    SwitchError,
+)
 from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.analysis import Outcome, Verdict, judge
@@ -144,12 +152,27 @@ def run_rollout(
         return report
     except AbortDecidedError as stop:
         reason = f"rollout aborted at {active} {share}%: {stop.reason}"
-        back = rollback_plan(target, max_successes=1)
-        apply_plan(router, inspector, back, "rollout-abort", lock_wait=lock_wait, expect_live_plan=expect, note=reason)
+        _abort(router, inspector, target, reason, expect, lock_wait)
         tell({"event": "aborted", **base, "weight": share, "reason": stop.reason})
         raise RolloutAbortedError(f"{reason}; {idle} is back at 100%") from None
     finally:
-        router.write_progress(None)
+        with contextlib.suppress(BluegreenError):  # a router that does not answer keeps it: status says STALE
+            router.write_progress(None)
+
+
+def _abort(
+    router: RolloutPort, inspector: Inspector, target: RoutingPlan, reason: str, expect: str | None, lock_wait: float
+) -> None:
+    """The stable colour back to 100%. When the router cannot take it (it is restarting, the engine is gone), say
+    so: the canary keeps its share until `bluegreen rollout abort`, which acts itself once the heartbeat is stale."""
+    back = rollback_plan(target, max_successes=1)
+    try:
+        apply_plan(router, inspector, back, "rollout-abort", lock_wait=lock_wait, expect_live_plan=expect, note=reason)
+    except BluegreenError as exc:
+        raise SwitchError(
+            f"{reason}, but the router did not take the abort ({exc}); {target.active} keeps its share until "
+            "`bluegreen rollout abort` (it acts itself once this rollout's heartbeat is stale)"
+        ) from None
 
 
 def _heartbeat(router: RolloutPort, target: RoutingPlan, step: Mapping[str, Any]) -> Callable[[], None]:
@@ -186,17 +209,13 @@ def _analyse(
     due = started + rules.interval_seconds + FLUSH_LAG_SECONDS
     while True:
         sleep(max(0.0, due - clock()))
-        heartbeat()
-        command = router.take_command()
+        command, verdict, figures = _window(router, rules, active, idle, heartbeat)
         if command is not None:
             action, _, who = command.partition(" ")
             tell({"event": action, **base, "weight": step.weight, "by": who})
             if action == "promote":
                 return command
             raise AbortDecidedError(f"aborted by {who or 'an operator'}")
-        found = router.metrics(rules.interval_seconds)
-        verdict: Verdict = judge(found[active], found[idle], rules, rules.interval_seconds)
-        figures: dict[str, Any] = {active: found[active].as_json(), idle: found[idle].as_json()}
         tell({"event": "verdict", **base, "weight": step.weight, "verdict": str(verdict.outcome),
              "reason": verdict.reason, **figures})  # fmt: skip
         if verdict.outcome is Outcome.FAIL:
@@ -211,6 +230,26 @@ def _analyse(
                 f"no passing window in {rollout.progress_deadline_seconds:g} s (last: {verdict.reason})"
             )
         due += rules.interval_seconds
+
+
+def _window(
+    router: RolloutPort, rules: Analysis, active: Color, idle: Color, heartbeat: Callable[[], None]
+) -> tuple[str | None, Verdict, dict[str, Any]]:
+    """One window: the heartbeat, the operator's command, the verdict on the router's log.
+
+    A router that does not answer (restarting, its engine briefly gone) makes the window inconclusive, never
+    a crash: the progress deadline still bounds the step, and the abort follows it.
+    """
+    try:
+        heartbeat()
+        command = router.take_command()
+        found = router.metrics(rules.interval_seconds) if command is None else None
+    except (RouterError, DockerError) as exc:
+        return None, Verdict(Outcome.INCONCLUSIVE, f"the router did not answer ({exc})"), {}
+    if found is None:
+        return command, Verdict(Outcome.INCONCLUSIVE, "an operator's command"), {}
+    figures: dict[str, Any] = {active: found[active].as_json(), idle: found[idle].as_json()}
+    return None, judge(found[active], found[idle], rules, rules.interval_seconds), figures
 
 
 def steer(

@@ -16,7 +16,7 @@ import pytest
 from bluegreen.colors import Color
 from bluegreen.config.rollout import Analysis
 from bluegreen.config.settings import parse_settings
-from bluegreen.errors import BluegreenError, RolloutAbortedError, SwitchError
+from bluegreen.errors import BluegreenError, DockerError, RolloutAbortedError, RouterError, SwitchError
 from bluegreen.release.analysis import Outcome, judge
 from bluegreen.release.live import live_plan
 from bluegreen.release.metrics import ColorMetrics
@@ -47,12 +47,16 @@ class RolloutRouter(FakeRouter):
         self.scheduled: dict[int, str] = {}  # a command an operator leaves after that many windows
         self.windows = 0
         self.now = 1_000_000.0  # the engine's clock
+        self.down_windows: set[int] = set()  # windows (1-based) during which the router does not answer
+        self.down = False  # the router does not answer from now on (publish and progress included)
 
     def engine_time(self) -> float:
         return self.now
 
     def metrics(self, window: float) -> dict[Color, ColorMetrics]:
         self.windows += 1
+        if self.windows in self.down_windows:
+            raise DockerError("exec: 409 container is restarting, wait until the container is running")
         record = self.live_record or {}
         weights = record["plan"]["weights"]
         active = record["plan"]["active"]
@@ -68,6 +72,8 @@ class RolloutRouter(FakeRouter):
         self.commands.append(command)
 
     def write_progress(self, progress: Mapping[str, Any] | None) -> None:
+        if self.down:
+            raise RouterError("the router does not answer")
         self.progress = progress
         if progress is not None:
             self.progress_seen.append(progress)
@@ -304,3 +310,33 @@ def test_a_program_rollout_compares_and_swaps_before_its_first_step_only() -> No
         run_rollout(raced, Engine(), promote_green(), source="program", observed="in-sync", clock=clock,
                     sleep=clock.sleep)  # fmt: skip
     assert shares(raced) == [0, 30], "nothing of the rollout was published"
+
+
+def test_a_router_that_does_not_answer_for_a_window_makes_it_inconclusive_and_the_rollout_goes_on() -> None:
+    router = RolloutRouter()
+    switch(router)
+    router.down_windows = {1, 2}  # restarting: two windows without an answer
+    events, _ = run(router, promote_green())
+    reasons = [e["reason"] for e in events if e["event"] == "verdict" and e["verdict"] == "inconclusive"]
+    assert len(reasons) == 2 and all(r.startswith("the router did not answer (exec: 409") for r in reasons)
+    assert shares(router)[-1] == 100 and events[-1]["event"] == "promoted"
+
+
+def test_an_abort_the_router_cannot_take_says_so_and_keeps_the_progress_for_status() -> None:
+    router = RolloutRouter(lambda share: FAILING)
+    switch(router)
+    original = router.publish
+
+    def publish(publication: Any, lock: Lock) -> None:
+        if json.loads(publication.files[LIVE_PLAN])["source"] == "rollout-abort":
+            router.down = True  # the router went away just as the abort was due
+            router.held_by_us = None
+            raise RouterError("router bluegreen-dev-router is not running")
+        original(publication, lock)
+
+    router.publish = publish  # type: ignore[method-assign]
+    with pytest.raises(SwitchError, match=r"^rollout aborted at green 10%: error rate 20\.0% .*, but the router did "
+                                          r"not take the abort \(.*not running\); green keeps its share until "
+                                          r"`bluegreen rollout abort`"):  # fmt: skip
+        run(router, promote_green())
+    assert router.progress is not None and router.progress["weight"] == 10, "status shows it, and it goes stale"
