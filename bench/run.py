@@ -149,6 +149,26 @@ def rollback_time(stack: Any, runs: int) -> dict[str, Any]:
             "failed": load.stats.failed}  # fmt: skip
 
 
+def crash_loop_rollback(stack: Any) -> dict[str, Any]:
+    """A promoted release whose containers crash-loop, rolled back under never-retrying load: the CLI's wall time,
+    the time until every answer came from the idle colour, and failures after that. Breaks green: run it last."""
+    switch = switcher(stack)
+    switch(plan_for(stack, 100, active="green"))
+    stack.crash_loop("green")  # the release dies at start, again and again; green's requests fail meanwhile
+    with BackgroundProbe(stack.url(), connections=8, settle_seconds=0.5, retry=False) as load:
+        time.sleep(0.5)
+        started = time.monotonic()
+        done = stack.cli("rollback")
+        cli_ms = (time.monotonic() - started) * 1000
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        time.sleep(2)
+    served = load.stats.all_from("blue", started)
+    after = [x for x in load.stats.samples if served is not None and x.at > served]
+    return {"cli_ms": round(cli_ms, 1), "all_idle_ms": round((served - started) * 1000, 1) if served else None,
+            "requests_after": len(after), "failed_after": sum(1 for x in after if x.status != 200)}  # fmt: skip
+
+
 def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
     """Clients that never resend anything (GETs and POST /echo) through flips, canary steps and releases.
 
@@ -627,6 +647,8 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("switch.live_ms_p99", "live p99 < 300 ms", lambda v: v < 300),
     ("restarts.misrouted", "0 misrouted", lambda v: v == 0),
     ("rollback.ms", "rollback < 600 ms", lambda v: v < 600),
+    ("rollback.crash_loop.cli_ms", "rollback from a crash loop < 1 s of CLI time", lambda v: v < 1000),
+    ("rollback.crash_loop.failed_after", "0 failed once the idle colour serves", lambda v: v == 0),
     ("swarm.failed", "0 failed, swarm mode", lambda v: v == 0),
     ("swarm.rollback_ms", "swarm rollback < 1.5 s", lambda v: v < 1500),
     ("swarm.replacement_s", "killed task's replacement serves <= 10 s", lambda v: v <= 10),
@@ -716,6 +738,8 @@ def main() -> int:
         results["tls"] = tls_at_the_router(stack, seconds=3 if quick else 5, rotations=10)
         step("hooks")
         results["hooks"] = hook_runs(stack, runs=3 if quick else 5)
+        step("rollback from a crash-looping release")
+        results["rollback"]["crash_loop"] = crash_loop_rollback(stack)
     step("canary analysis")
     results["analysis"], results["metrics"] = canary_analysis(
         app_image, healthy_runs=5 if quick else 20, quiet_runs=5 if quick else 20

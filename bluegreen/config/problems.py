@@ -221,8 +221,7 @@ def describe(ann: Any, meta: list[Any]) -> str:
         return f"a mapping from {describe(key_ann, [])} to {describe(value_ann, [])}"
     if get_origin(ann) is list:
         size = " (at least one)" if _bounds(meta).get("min_length") else ""
-        item = describe(get_args(ann)[0], []).removeprefix("a ").removeprefix("an ")
-        return f"a list of {item}s{size}"
+        return f"a list{size}, each {describe(get_args(ann)[0], [])}"
     if _is_model(ann):
         return "a mapping with keys: " + ", ".join(_fields_by_key(ann))
     return getattr(ann, "__name__", str(ann))

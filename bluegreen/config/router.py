@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -11,7 +12,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from bluegreen.config.problems import Problem
 from bluegreen.config.secrets import SECRET_PLACEHOLDER
 from bluegreen.config.stacks import is_production
-from bluegreen.config.tls import HOW_TO_SET, pair_problems
+from bluegreen.config.tls import HOW_TO_SET, pair_problems, read_certificate
 from bluegreen.config.types import Allowed, HostPort, ImageRef, IpAddress, Model
 from bluegreen.engine.container_spec import MAX_DRAIN_SECONDS
 from bluegreen.images.pinning import image_problem
@@ -25,15 +26,35 @@ class RateLimit(Model):
     burst: int = Field(20, ge=0, le=100000, description="Requests above the rate queued, then 429.")
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*|[0-9.]+|[0-9a-fA-F:]+")
+
+HostName = Annotated[
+    str,
+    StringConstraints(pattern=rf"^(?:{_HOST_NAME.pattern})$", max_length=253),
+    Allowed("a DNS name (a leading *. allowed) or an IP address, such as shop.example.com"),
+]
+
+
 def _check_cidr(value: str) -> str:
-    ipaddress.ip_network(value, strict=False)
-    return value
+    """The network written back normalised (10.1.2.3/8 -> 10.0.0.0/8), so nginx gets exactly what was checked.
+
+    An IPv6 scope id ("%eth0") passes `ip_network` with anything after it, newlines and `;` included, and would
+    become nginx directives; a network of every address lets any client choose the address it is logged,
+    limited and pinned by.
+    """
+    if "%" in value:
+        raise ValueError("an IPv6 scope id (%...) is not allowed")
+    network = ipaddress.ip_network(value, strict=False)
+    if network.prefixlen == 0:
+        raise ValueError("a network of every address would trust every client's X-Forwarded-For")
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
 
 
 Cidr = Annotated[
     str,
     AfterValidator(_check_cidr),
-    Allowed("an address or network such as 10.0.0.0/8 or 192.0.2.10"),
+    Allowed("an address or network such as 10.0.0.0/8 or 192.0.2.10, without a scope id, not /0"),
 ]
 
 
@@ -70,6 +91,11 @@ class TlsListener(Model):
     )
     hsts: bool = Field(False, description="Send Strict-Transport-Security (max-age one year) on HTTPS answers; opt in.")
     min_version: Literal["TLSv1.2", "TLSv1.3"] = Field("TLSv1.2", description="Oldest TLS version accepted.")
+    host_names: list[HostName] = Field(
+        default_factory=list,
+        description="Hosts the HTTP to HTTPS redirect may name (the client's Host when it is one, else the first); "
+        "empty: the certificate's names.",
+    )
 
 
 class Tls(TlsListener):
@@ -85,7 +111,15 @@ class Tls(TlsListener):
     key: str = Field(min_length=1, description="PEM private key of the certificate; must be set with --secret.")
 
     def listener(self) -> TlsListener:
-        return TlsListener.model_validate(self.model_dump(include=set(TlsListener.model_fields)))
+        """The routing's part; the redirect's host names default to the certificate's own."""
+        listener = TlsListener.model_validate(self.model_dump(include=set(TlsListener.model_fields)))
+        if listener.host_names:
+            return listener
+        try:
+            names = [n for n in read_certificate(self.certificate).names if _HOST_NAME.fullmatch(n)]
+        except ValueError:
+            names = []  # refused elsewhere with its own message (pair_problems)
+        return listener.model_copy(update={"host_names": names})
 
 
 MAINTENANCE_MESSAGE_MAX = 500  # characters of the page's text (stack config and `bluegreen maintenance`)

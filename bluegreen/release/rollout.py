@@ -21,12 +21,12 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from bluegreen.colors import Color, other, utc_now
 from bluegreen.config.hooks import SmokeCheck
-from bluegreen.config.rollout import Analysis, Rollout, RolloutStep
+from bluegreen.config.rollout import Analysis, RolloutStep
 from bluegreen.engine.targets import Inspector
 from bluegreen.errors import (
     AbortDecidedError,
@@ -52,7 +52,7 @@ Emit = Callable[[dict[str, Any]], None]
 class RolloutPort(RouterPort, Protocol):
     """What a rollout needs beyond a switch: the router's metrics and its control files."""
 
-    def metrics(self, window: float) -> Mapping[Color, ColorMetrics]: ...
+    def metrics(self, window: float, skip_paths: Collection[str] = ()) -> Mapping[Color, ColorMetrics]: ...
 
     def take_command(self) -> str | None: ...
 
@@ -140,7 +140,7 @@ def run_rollout(
             expect = step_plan.plan_hash()
             heartbeat = _heartbeat(router, target, {**base, "weight": share})
             tell({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
-            verdict = _analyse(router, step, target.rollout, active, idle, tell, base, clock, sleep, heartbeat)
+            verdict = _analyse(router, step, target, active, idle, tell, base, clock, sleep, heartbeat)
             if verdict.startswith("promote"):
                 note = f"promoted by {verdict.partition(' ')[2] or 'an operator'} at {active} {share}%"
                 break
@@ -190,7 +190,7 @@ def _heartbeat(router: RolloutPort, target: RoutingPlan, step: Mapping[str, Any]
 def _analyse(
     router: RolloutPort,
     step: RolloutStep,
-    rollout: Rollout,
+    target: RoutingPlan,
     active: Color,
     idle: Color,
     tell: Emit,
@@ -202,14 +202,14 @@ def _analyse(
     """Judge windows until the step has passed ("pass"), been promoted by hand ("promote <who>"), or must abort.
 
     Each window refreshes the heartbeat: `status` tells a live rollout from one whose process is gone."""
-    rules = rollout.analysis
+    rollout, rules = target.rollout, target.rollout.analysis
     started = clock()
     failures = 0
     # The first window is the first `interval` of the step, read once the log has it.
     due = started + rules.interval_seconds + FLUSH_LAG_SECONDS
     while True:
         sleep(max(0.0, due - clock()))
-        command, verdict, figures = _window(router, rules, active, idle, heartbeat)
+        command, verdict, figures = _window(router, rules, (active, idle), {target.health_path}, heartbeat)
         if command is not None:
             action, _, who = command.partition(" ")
             tell({"event": action, **base, "weight": step.weight, "by": who})
@@ -233,7 +233,11 @@ def _analyse(
 
 
 def _window(
-    router: RolloutPort, rules: Analysis, active: Color, idle: Color, heartbeat: Callable[[], None]
+    router: RolloutPort,
+    rules: Analysis,
+    colors: tuple[Color, Color],
+    skip_paths: Collection[str],
+    heartbeat: Callable[[], None],
 ) -> tuple[str | None, Verdict, dict[str, Any]]:
     """One window: the heartbeat, the operator's command, the verdict on the router's log.
 
@@ -243,11 +247,12 @@ def _window(
     try:
         heartbeat()
         command = router.take_command()
-        found = router.metrics(rules.interval_seconds) if command is None else None
+        found = router.metrics(rules.interval_seconds, skip_paths) if command is None else None
     except (RouterError, DockerError) as exc:
         return None, Verdict(Outcome.INCONCLUSIVE, f"the router did not answer ({exc})"), {}
     if found is None:
         return command, Verdict(Outcome.INCONCLUSIVE, "an operator's command"), {}
+    active, idle = colors
     figures: dict[str, Any] = {active: found[active].as_json(), idle: found[idle].as_json()}
     return None, judge(found[active], found[idle], rules, rules.interval_seconds), figures
 

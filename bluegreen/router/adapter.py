@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bluegreen.colors import Color
@@ -255,11 +255,11 @@ class LiveRouter:
         text = self.client.logs(self.container, now - seconds - FLUSH_LAG_SECONDS - 1)
         return parse_log(text), now
 
-    def metrics(self, window: float) -> dict[Color, ColorMetrics]:
+    def metrics(self, window: float, skip_paths: Collection[str] = ()) -> dict[Color, ColorMetrics]:
         """Each colour's metrics over the last `window` seconds that the log is sure to hold."""
         samples, now = self.live_samples(window)
         end = now - FLUSH_LAG_SECONDS
-        return summarize(samples, end - window, end)
+        return summarize(samples, end - window, end, skip_paths)
 
     def engine_time(self) -> float:
         """The engine's clock: a rollout's heartbeat and its staleness are both measured on it."""

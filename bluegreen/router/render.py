@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -176,8 +177,27 @@ def _tls(tls: TlsListener) -> str:
             f"ssl_protocols {protocols};",
             "ssl_session_cache shared:bg_tls:10m;",
             "ssl_session_timeout 1h;",
+            # Ticket keys would live as long as the router (it never reloads for a rotation): a key read off one
+            # host decrypts every recorded session. Resumption keeps working through the server-side cache.
+            "ssl_session_tickets off;",
+            *_redirect_map(tls),
         ]
     )
+
+
+def _redirect_map(tls: TlsListener) -> list[str]:
+    """The host the HTTP to HTTPS redirect names: the client's, only when it is one of the certificate's names.
+
+    Otherwise the first of them: a Host header never chooses where a redirect sends anyone."""
+    if not tls.host_names:
+        return ["map $host $bg_redirect_host {\n    default $host;\n}"]
+    lines = ["map $host $bg_redirect_host {", f'    default "{tls.host_names[0]}";']
+    for name in tls.host_names:
+        if name.startswith("*."):
+            lines.append(f'    "~^[^.]+{re.escape(name[1:])}$" $host;')
+        else:
+            lines.append(f'    "{name.lower()}" $host;')
+    return ["\n".join([*lines, "}"])]
 
 
 def _listeners(plan: RoutingPlan) -> list[str]:
@@ -195,7 +215,7 @@ def _listeners(plan: RoutingPlan) -> list[str]:
     secure_live = _location("bg_target", "bg_color", plan, live=True, hsts=tls.hsts)
     suffix = "" if tls.port == 443 else f":{tls.port}"
     plain = (
-        f"    location / {{\n        return 308 https://$host{suffix}$request_uri;\n    }}"
+        f"    location / {{\n        return 308 https://$bg_redirect_host{suffix}$request_uri;\n    }}"
         if tls.redirect_http
         else live
     )

@@ -167,7 +167,9 @@ function setCookie(r) {
         return "";
     }
     var id = r.variables.request_id;
-    return STICKY_COOKIE + "=" + id + "." + sign(id, key) + "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax";
+    // Under TLS the cookie never travels in clear text: a bucket read off the wire is a bucket chosen.
+    var secure = r.variables.https === "on" ? "; Secure" : "";
+    return STICKY_COOKIE + "=" + id + "." + sign(id, key) + "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax" + secure;
 }
 
 function escapeHtml(text) {

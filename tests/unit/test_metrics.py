@@ -39,6 +39,24 @@ def test_a_window_counts_requests_errors_and_exact_percentiles_per_colour() -> N
     assert percentile([], 99) == 0.0 and percentile([5.0], 50) == 5.0
 
 
+def test_latency_is_the_apps_time_so_a_slow_reading_client_slows_no_canary() -> None:
+    samples = parse_log("\n".join([
+        line(10.0, "green", 200, 9.5, upstream_s="0.012"),  # the client took 9.5 s to read a 12 ms answer
+        line(10.1, "green", 200, 0.030, upstream_s="0.010, 0.015"),  # a retry: both attempts count
+        line(10.2, "green", 502, 0.004, upstream_s="-"),  # nginx's own answer: the request's time is all there is
+    ]))  # fmt: skip
+    assert [round(s.seconds, 3) for s in samples] == [0.012, 0.025, 0.004]
+    assert summarize(samples, 10.0, 11.0)["green"].p99_ms < 30
+
+
+def test_the_health_path_is_left_out_when_asked() -> None:
+    samples = parse_log("\n".join([line(10.0, "green", 200, 0.001, path="/health/ready")] * 50
+                                   + [line(10.5, "green", 500, 0.2, path="/orders")] * 5))  # fmt: skip
+    assert summarize(samples, 10.0, 11.0)["green"].error_rate_pct < 10, "the monitor's hits dilute the errors"
+    judged = summarize(samples, 10.0, 11.0, skip_paths={"/health/ready"})["green"]
+    assert (judged.requests, judged.error_rate_pct) == (5, 100.0)
+
+
 def test_json_and_prometheus_shapes() -> None:
     found = summarize(parse_log(line(1.0, "blue", 200, 0.0123)), 0.0, 10.0)
     assert as_json(found, 10) == {"windowSeconds": 10, "colors": {

@@ -672,7 +672,8 @@ def test_the_tls_pair_reaches_the_router_only_as_a_secret_and_the_plan_only_its_
     assert tls["key"].splitlines()[1] not in hidden and tls["certificate"].splitlines()[1] not in hidden
     (router,) = [r for r in run.by_type(CONTAINER) if labels(r)["bluegreen.role"] == "router"]
     assert {"internal": 8443, "external": 8443, "ip": "127.0.0.1"} in router.inputs["ports"]
-    assert switch_plan(run)["tls"] == {"port": 8443, "redirectHttp": True, "hsts": False, "minVersion": "TLSv1.2"}
+    assert switch_plan(run)["tls"] == {"port": 8443, "redirectHttp": True, "hsts": False, "minVersion": "TLSv1.2",
+                                       "hostNames": ["127.0.0.1", "localhost"]}, "the certificate's names"  # fmt: skip
     assert run.outputs["url"] == "https://127.0.0.1:8443"
 
 

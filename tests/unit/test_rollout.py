@@ -53,7 +53,7 @@ class RolloutRouter(FakeRouter):
     def engine_time(self) -> float:
         return self.now
 
-    def metrics(self, window: float) -> dict[Color, ColorMetrics]:
+    def metrics(self, window: float, skip_paths: Any = ()) -> dict[Color, ColorMetrics]:
         self.windows += 1
         if self.windows in self.down_windows:
             raise DockerError("exec: 409 container is restarting, wait until the container is running")

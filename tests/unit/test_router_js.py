@@ -100,6 +100,9 @@ def test_the_cookie_is_set_only_during_a_cookie_split_and_only_once() -> None:
         {"fn": "setCookie", "variables": {"request_id": "def", "cookie_bg_bucket": signed("abc")}},
     ])  # fmt: skip
     assert first == f"bg_bucket={signed('abc')}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax" and returning == ""
+    (over_tls,) = run({"current/state.json": split, "cookie.key": KEY},
+                      [{"fn": "setCookie", "variables": {"request_id": "abc", "https": "on"}}])  # fmt: skip
+    assert over_tls == f"bg_bucket={signed('abc')}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax; Secure"
     assert run({"current/state.json": whole}, [{"fn": "setCookie", "variables": {"request_id": "x"}}]) == [""]
     for other in ("none", "ip"):  # the header is always configured: the state alone decides
         split_other = state_of(active="green", weights={"green": 10, "blue": 90}, stickiness=other)

@@ -192,14 +192,29 @@ def test_tls_listens_on_8443_redirects_plain_http_and_reads_the_certificate_per_
     out = rendered(tls={"port": 443, "hsts": True})
     http_conf = out.http_conf
     assert "listen 8443 ssl default_server;" in http_conf and "listen 8081 ssl;" in http_conf
-    assert "return 308 https://$host$request_uri;" in http_conf, "port 443 is left out of the Location"
+    assert "return 308 https://$bg_redirect_host$request_uri;" in http_conf, "port 443 is left out of the Location"
     assert "js_set $bg_tls_dir bg.tlsDir;" in http_conf and "ssl_certificate $bg_tls_dir/cert.pem;" in http_conf
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in http_conf
     assert 'add_header Strict-Transport-Security "max-age=31536000" always;' in http_conf
-    assert "return 308 https://$host:8443$request_uri;" in rendered(tls={"port": 8443}).http_conf
+    assert "return 308 https://$bg_redirect_host:8443$request_uri;" in rendered(tls={"port": 8443}).http_conf
+    assert "ssl_session_tickets off;" in http_conf, "ticket keys would never rotate: the router never reloads"
     plain = rendered(tls={"port": 8443, "redirectHttp": False, "minVersion": "TLSv1.3"}).http_conf
     assert "return 308" not in plain and "ssl_protocols TLSv1.3;" in plain and "Strict-Transport" not in plain
     assert "ssl" not in rendered().http_conf, "no TLS unless asked"
+
+
+def test_the_redirect_names_only_the_certificates_hosts_whatever_the_client_sends() -> None:
+    conf = rendered(tls={"port": 443, "hostNames": ["shop.example.com", "*.example.org", "192.0.2.7"]}).http_conf
+    assert ('map $host $bg_redirect_host {\n    default "shop.example.com";\n    "shop.example.com" $host;\n'
+            '    "~^[^.]+\\.example\\.org$" $host;\n    "192.0.2.7" $host;\n}') in conf  # fmt: skip
+
+
+def test_a_redirect_host_that_would_write_config_is_refused() -> None:
+    from bluegreen.config.router import TlsListener
+    from bluegreen.errors import SettingsError
+
+    with pytest.raises((SettingsError, ValueError)):
+        TlsListener.model_validate({"hostNames": ['evil.com";\n    default $host']})
 
 
 def test_maintenance_and_the_allowlist_live_in_the_state_and_never_reload() -> None:

@@ -269,3 +269,34 @@ def test_proxy_protocol_needs_trusted_proxies_and_proxies_are_networks() -> None
     with pytest.raises(SettingsError) as caught:
         parse_settings(with_changes(stack_raw("dev"), {"router.edge": {"trustedProxies": ["10.0.0.0/33"]}}), "dev")
     assert caught.value.problems[0].key == "router.edge.trustedProxies[0]"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("fe80::1%eth0;\nallow all", "an IPv6 scope id (%...) is not allowed"),  # would become nginx directives
+        ("fe80::1%x", "an IPv6 scope id (%...) is not allowed"),
+        ("0.0.0.0/0", "a network of every address would trust every client's X-Forwarded-For"),
+        ("::/0", "a network of every address would trust every client's X-Forwarded-For"),
+    ],
+)
+def test_a_trusted_proxy_that_would_trust_everyone_or_inject_config_is_refused(value: str, why: str) -> None:
+    from bluegreen.config.settings import parse_settings
+    from bluegreen.errors import SettingsError
+    from lab.stacks import stack_raw, with_changes
+
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(with_changes(stack_raw("dev"), {"router.edge": {"trustedProxies": [value]}}), "dev")
+    (problem,) = caught.value.problems
+    assert problem.key == "router.edge.trustedProxies[0]" and why in problem.line(), problem.line()
+    assert "without a scope id, not /0" in problem.line()
+
+
+def test_trusted_proxies_are_written_back_normalised() -> None:
+    from bluegreen.config.settings import parse_settings
+    from lab.stacks import stack_raw, with_changes
+
+    raw = with_changes(
+        stack_raw("dev"), {"router.edge": {"trustedProxies": ["10.1.2.3/8", "192.0.2.10/32", "2001:db8::1/32"]}}
+    )
+    assert parse_settings(raw, "dev").router.edge.trusted_proxies == ["10.0.0.0/8", "192.0.2.10", "2001:db8::/32"]
