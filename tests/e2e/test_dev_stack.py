@@ -231,8 +231,9 @@ def test_dev_rollout_aborts_a_failing_canary_and_promotes_a_healthy_one(clean_de
     assert failing.returncode == 1
     aborted = [line for line in failing.stderr.splitlines() if "rollout aborted" in line]
     assert len(aborted) == 1 and re.fullmatch(
-        r"engine: rollout bluegreen-dev: rollout aborted at green 10%: error rate \d+\.\d% > 1% over 5 s "
+        r"(engine: )?rollout bluegreen-dev: rollout aborted at green 10%: error rate \d+\.\d% > 1% over 5 s "
         r"\(\d+ requests\); blue is back at 100%", aborted[0]), failing.stderr  # fmt: skip
+    assert "warning: the webhook did not take the" in failing.stderr, "said, and never in the way"
     green_at = [s.at for s in load.stats.samples if s.color == "green"]
     assert green_at, "green took requests at 10%"
     print(f"\ngreen served {len(green_at)} requests over {green_at[-1] - green_at[0]:.1f}s before the abort")

@@ -329,7 +329,8 @@ def test_rollback_moves_everything_to_the_idle_colour_and_status_shows_drift(sta
 
 
 def test_the_program_switch_records_what_its_drift_check_saw(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The correction after a rollback records its BLUEGREEN_OBSERVED; status hands it back, so no ping-pong."""
+    """After a rollback the program's switch records its BLUEGREEN_OBSERVED and keeps the rollback (its config did
+    not change); status hands the value back, so the next update has nothing to do: no ping-pong."""
     plan = stack.plan("green", 90)
     assert stack.switch(plan, "--source", "program").returncode == 0
     assert stack.cli("rollback").returncode == 0
@@ -338,12 +339,17 @@ def test_the_program_switch_records_what_its_drift_check_saw(stack: Stack, monke
     monkeypatch.setenv("BLUEGREEN_OBSERVED", observed)
     done = stack.switch(plan, "--source", "program")  # what `pulumi up` runs after the drift warning
     assert done.returncode == 0, done.stderr
-    corrected = status(stack)
-    assert corrected["drift"] is False and corrected["programObserved"] == observed
-    assert colors_of(stack.url(), 40)["green"] > 25
+    assert "kept routing blue 100% / green 0% (active blue), set by rollback by " in done.stdout, done.stdout
+    held = status(stack)
+    assert held["programObserved"] == observed and held["lastSwitch"]["source"] == "rollback"
+    assert list(held["held"]) == ["routing"] and colors_of(stack.url(), 40) == Counter({"blue": 40})
     again = stack.switch(plan, "--source", "program")  # an unchanged input: nothing to write
     assert again.returncode == 0 and "nothing reloaded" in again.stdout
-    assert status(stack)["lastSwitch"] == corrected["lastSwitch"]
+    assert status(stack)["lastSwitch"] == held["lastSwitch"]
+    monkeypatch.setenv("BLUEGREEN_OBSERVED", observed)
+    canary = stack.switch(stack.plan("green", 50), "--source", "program")  # the stack config changed: applies
+    assert canary.returncode == 0, canary.stderr
+    assert status(stack)["drift"] is False and colors_of(stack.url(), 40)["green"] > 5
 
 
 def test_rollback_refuses_a_stopped_idle_colour(blue_live: Stack) -> None:
