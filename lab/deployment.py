@@ -197,6 +197,17 @@ class Stack:
             check=False,
         )
 
+    def start(self, *args: str, stdin: str) -> subprocess.Popen[str]:
+        """`cli` in the background (a switch or a rollout to kill, or to race): `stdin` written, then closed."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bluegreen", *args, "--stack", self.name, "--project", self.project],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        assert process.stdin is not None
+        process.stdin.write(stdin)
+        process.stdin.close()
+        return process
+
     def switch(self, plan: dict[str, Any], *extra: str) -> subprocess.CompletedProcess[str]:
         return self.cli("switch", "--plan", "-", *extra, stdin=json.dumps(plan))
 

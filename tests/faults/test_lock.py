@@ -7,14 +7,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 from bluegreen.release.lock import LOCK_LEASE_SECONDS
 from bluegreen.router.layout import LOCK_DIR, LOCK_INFO, ROUTING_DIR
 from lab.deployment import Stack
 from lab.dockercli import docker
-from lab.paths import ROOT
 from lab.prober import BackgroundProbe
 
 LAB_NAME = "bgflock"
@@ -38,13 +36,7 @@ def test_a_lock_without_its_record_blocks_a_rollback_only_seconds(blue_live: Sta
 
 def switch_in_background(stack: Stack, plan: dict[str, object]) -> subprocess.Popen[str]:
     """`bluegreen switch` as an operator runs it, its plan on stdin; returns once it holds the router's lock."""
-    switch = subprocess.Popen(
-        [sys.executable, "-m", "bluegreen", "switch", "--plan", "-", "--stack", stack.name, "--project", stack.project],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert switch.stdin is not None
-    switch.stdin.write(json.dumps(plan))
-    switch.stdin.close()
+    switch = stack.start("switch", "--plan", "-", stdin=json.dumps(plan))
     for _ in range(300):  # until the lock is taken (an exec of the switch's first gate round)
         if router_sh(stack, f"test -s {LOCK}/{LOCK_INFO}").returncode == 0 or switch.poll() is not None:
             break

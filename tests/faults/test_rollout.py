@@ -6,13 +6,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 
 from lab.deployment import Stack
 from lab.dockercli import docker
-from lab.paths import ROOT
 from lab.prober import BackgroundProbe
 from tests.integration.test_switch import colors_of
 
@@ -28,22 +26,21 @@ def status(stack: Stack) -> dict[str, object]:
     return data
 
 
-def test_a_killed_rollouts_canary_is_returned_to_the_stable_colour_by_rollout_abort(blue_live: Stack) -> None:
-    stack = blue_live
-    rollout = subprocess.Popen(
-        [sys.executable, "-m", "bluegreen", "rollout", "--plan", "-", "--stack", stack.name, "--project",
-         stack.project],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert rollout.stdin is not None
-    rollout.stdin.write(json.dumps(stack.plan("green", rollout=CANARY)))
-    rollout.stdin.close()
-    for _ in range(600):  # until the canary step runs and has beaten once
+def rollout_running(stack: Stack, plan: dict[str, object]) -> subprocess.Popen[str]:
+    """`bluegreen rollout` in the background, returned once its canary step runs and has beaten once."""
+    rollout = stack.start("rollout", "--plan", "-", stdin=json.dumps(plan))
+    for _ in range(600):
         running = status(stack).get("rollout")
         if (isinstance(running, dict) and "heartbeat" in running) or rollout.poll() is not None:
             break
         time.sleep(0.1)
     assert rollout.poll() is None, rollout.stderr and rollout.stderr.read()
+    return rollout
+
+
+def test_a_killed_rollouts_canary_is_returned_to_the_stable_colour_by_rollout_abort(blue_live: Stack) -> None:
+    stack = blue_live
+    rollout = rollout_running(stack, stack.plan("green", rollout=CANARY))
     os.kill(rollout.pid, signal.SIGKILL)  # a CI job's timeout, an OOM kill
     rollout.wait(timeout=30)
     seen = colors_of(stack.url(), 200)  # the canary it left behind: green keeps its 10%
@@ -64,20 +61,8 @@ def test_a_router_restarted_mid_rollout_leaves_one_clear_outcome(blue_live: Stac
     stack = blue_live
     canary = {"steps": [{"weight": 10, "pauseSeconds": 8}], "progressDeadlineSeconds": 60,
               "analysis": {"intervalSeconds": 1, "minRequests": 1}}  # fmt: skip
-    rollout = subprocess.Popen(
-        [sys.executable, "-m", "bluegreen", "rollout", "--plan", "-", "--stack", stack.name, "--project",
-         stack.project],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert rollout.stdin is not None
     with BackgroundProbe(stack.url(), connections=4, rate=50, retry=True):
-        rollout.stdin.write(json.dumps(stack.plan("green", rollout=canary)))
-        rollout.stdin.close()
-        for _ in range(600):
-            running = status(stack).get("rollout")
-            if (isinstance(running, dict) and "heartbeat" in running) or rollout.poll() is not None:
-                break
-            time.sleep(0.1)
+        rollout = rollout_running(stack, stack.plan("green", rollout=canary))
         docker("restart", stack.router.name)  # an engine upgrade, a host reboot, an operator
     # The lab publishes the router on ephemeral host ports, which a restart may change: follow them.
     with BackgroundProbe(stack.url(), connections=4, rate=50, retry=True) as load:
