@@ -30,7 +30,6 @@ from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.router.seam import RouterPort, snapshot_of
 
 GROUPS: Final = ("routing", "maintenance")
-PROGRAM_SOURCE: Final = "program"
 
 
 @dataclass(frozen=True)
