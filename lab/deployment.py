@@ -169,7 +169,9 @@ class Stack:
             "drainSeconds": 5,
             "healthGate": {"timeoutSeconds": 20, "intervalSeconds": 0.2, "successes": 1},
         }
-        plan.update(extra)
+        # The lab reads which colour answered from X-Bluegreen-Color, a debug setting off by default.
+        edge = {"colorHeader": True, **extra.pop("edge", {})}
+        plan.update(extra, edge=edge)
         return plan
 
     def alias(self, color: Color, version: str) -> str:

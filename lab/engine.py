@@ -61,6 +61,8 @@ STAND_IN = {
     "image.runtimeImage": RUNTIME_IMAGE,
     "router.image": ROUTER_IMAGE,
     "database.image": POSTGRES_IMAGE,
+    # Not an image: the tests read which colour answered from this debug header (off by default).
+    "router.edge.colorHeader": True,
 }
 
 

@@ -80,6 +80,11 @@ class Edge(Model):
         "Empty: a client's own X-Forwarded-For is never trusted.",
     )
     proxy_protocol: bool = Field(False, description="The load balancer speaks PROXY protocol to the router.")
+    color_header: bool = Field(
+        False,
+        description="Add X-Bluegreen-Color (the colour that answered) to live answers, for debugging and tests. "
+        "Off: a client that sees its colour could drop its canary cookie until it lands where it wants.",
+    )
 
 
 class TlsListener(Model):

@@ -132,7 +132,8 @@ def _location(target: str, color: str, plan: RoutingPlan, live: bool, hsts: bool
         lines.append(f"        limit_conn bg_conn {plan.edge.max_connections_per_client};")
     if plan.rate_limit is not None:
         lines.append(f"        limit_req zone=bg_rate burst={plan.rate_limit.burst} nodelay;")
-    lines.append(f"        add_header X-Bluegreen-Color ${color} always;")
+    if plan.edge.color_header or not live:  # the preview is the operator's listener: it always says
+        lines.append(f"        add_header X-Bluegreen-Color ${color} always;")
     if live:
         lines.append("        add_header Set-Cookie $bg_set_cookie always;")
     lines += _headers(plan, hsts)

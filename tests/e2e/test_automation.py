@@ -67,6 +67,7 @@ def test_real_pulumi_up_flip_release_destroy(tmp_path: Path) -> None:
     for key, value in {
         "router.port": "18280", "router.previewPort": "18281",
         "router.image": ROUTER_IMAGE, "image.baseImage": BASE_IMAGE, "image.runtimeImage": RUNTIME_IMAGE,
+        "router.edge.colorHeader": "true",
         "green.version": "1.0.0", "green.replicas": "1", "docker.local": "true",
     }.items():  # fmt: skip
         stack.set_config(key, auto.ConfigValue(value), path=True)

@@ -72,7 +72,10 @@ def test_config_routes_by_the_njs_decision_through_docker_dns() -> None:
     assert "js_set $bg_route bg.live;" in conf and "js_set $bg_preview_route bg.preview;" in conf
     assert "resolver 127.0.0.11 valid=2s ipv6=off;" in conf
     assert conf.count("proxy_pass http://$bg_target;") == 1 and "proxy_pass http://$bg_preview_target;" in conf
-    assert "add_header X-Bluegreen-Color $bg_color always;" in conf
+    assert "add_header X-Bluegreen-Color $bg_color always;" not in conf, "live answers never say their colour"
+    assert "add_header X-Bluegreen-Color $bg_preview_color always;" in conf, "the preview (the operator's) does"
+    debug = rendered(edge={"colorHeader": True})
+    assert "add_header X-Bluegreen-Color $bg_color always;" in debug.http_conf and debug.config_hash != r.config_hash
     assert "proxy_next_upstream error timeout http_502 http_503;" in conf
     assert "limit_req zone=bg_rate burst=2 nodelay;" in conf and "limit_req_status 429;" in conf
     assert "listen 127.0.0.1:8082;" in conf and f'set $bg_config_hash "{r.config_hash}";' in conf
