@@ -1,15 +1,19 @@
 """What is live, read on every preview: routing drift (undone), router replacements (warned), stale digests,
 and which live colours keep the environment they run (Topology.held).
 
-Drift: notice routing changed outside Pulumi (an emergency rollback) and undo it.
+Drift: notice routing changed outside Pulumi. What an operator set live (a
+rollback, a CLI switch, maintenance) is kept while the stack config does not
+change it (bluegreen/release/hold.py, decided by the Switch itself); any other
+drift is undone.
 
 `local.run` runs on every preview and update (with its logging off: the
 status JSON does not belong in every preview), so `pulumi preview` already
 warns. Its answer is an input of the Switch (BLUEGREEN_OBSERVED):
 
 - after a rollback it reads "drift:<live plan hash>@<applied at>", which
-  differs from what state holds, so the update runs the switch and the
-  configured plan is live again;
+  differs from what state holds, so the update runs the switch: it keeps the
+  rollback (the config did not change the routing) or applies the config's
+  new routing over it, and the preview says which;
 - while nothing drifts it hands back the value the program's last switch ran
   with (the switch records it), so the input never changes by itself: after a
   correction, the next preview shows no changes. Another rollback, even to the
@@ -238,9 +242,9 @@ def read_observed(deployment: str, settings: StackSettings, status: LiveStatus) 
         program = Traffic.of_json(report.get("programTraffic"))
         for line in preview_lines(Traffic.of_settings(settings), program, dict(report["held"])):
             pulumi.log.warn(f"{deployment}: {line}")
-        return f"{DRIFT_PREFIX}{live}@{applied_at}"
-    pulumi.log.warn(
-        f"drift: the live routing of {deployment} (plan {live}) is not the plan this program last "
-        f"applied ({applied}), e.g. after `bluegreen switch --plan`; this run re-applies the configured plan."
-    )
+    else:
+        pulumi.log.warn(
+            f"drift: the live routing of {deployment} (plan {live}) is not the plan this program last "
+            f"applied ({applied}), e.g. after `bluegreen switch --plan`; this run re-applies the configured plan."
+        )
     return f"{DRIFT_PREFIX}{live}@{applied_at}"

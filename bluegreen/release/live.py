@@ -1,4 +1,4 @@
-"""The live plan and what an operator does to it: rollback, maintenance, resume; the program's hold.
+"""The live plan and what an operator does to it: rollback, maintenance, resume.
 
 Each is a switch (bluegreen.release.switch) from the plan the router holds
 now, compared and swapped against it: an action never applies over a change
@@ -15,12 +15,15 @@ from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.progress import Progress, quiet
 from bluegreen.release.switch import SwitchReport, apply_plan
 from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN
-from bluegreen.router.seam import RouterPort, snapshot_of
+from bluegreen.router.seam import RouterPort, Snapshot, snapshot_of
 
 
 def live_plan(router: RouterPort) -> RoutingPlan | None:
     """The plan the router last applied; None before the first switch, SwitchError when unreadable."""
-    snapshot = snapshot_of(router.begin(None), router.container)
+    return _live_of(snapshot_of(router.begin(None), router.container))
+
+
+def _live_of(snapshot: Snapshot) -> RoutingPlan | None:
     if snapshot.unreadable:
         raise SwitchError("; ".join(snapshot.unreadable) + "; run a switch with a plan to replace it")
     record = snapshot.live_record
@@ -35,16 +38,18 @@ def live_plan(router: RouterPort) -> RoutingPlan | None:
         ) from exc
 
 
-def _live_or_fail(router: RouterPort, what: str) -> RoutingPlan:
+def _live_or_fail(router: RouterPort, what: str) -> tuple[RoutingPlan, Snapshot]:
+    """The live plan and the snapshot it came from (one read), or why there is nothing to act on."""
     try:
-        live = live_plan(router)
+        snapshot = snapshot_of(router.begin(None), router.container)
     except InputError:
         raise
     except (RouterError, DockerError) as exc:
         raise SwitchError(str(exc)) from exc
+    live = _live_of(snapshot)
     if live is None:
         raise SwitchError(f"no switch has run yet, so there is no {what}")
-    return live
+    return live, snapshot
 
 
 def set_maintenance(
@@ -57,10 +62,10 @@ def set_maintenance(
     """The live plan with `maintenance` in it, published like any switch (state only: no reload).
 
     Entering is not gated (no colour takes live traffic); leaving is, like a
-    switch to the same routing. The program's next `pulumi up` applies the
-    stack's own `maintenance` again, as it undoes any drift.
+    switch to the same routing. `pulumi up` keeps it while the stack's own
+    `maintenance` does not change (bluegreen.release.hold).
     """
-    live = _live_or_fail(router, "live routing to put into maintenance")
+    live, _ = _live_or_fail(router, "live routing to put into maintenance")
     target = live.model_copy(update={"maintenance": maintenance})
     return apply_plan(
         router, inspector, target, source="maintenance", progress=progress, lock_wait=lock_wait,
@@ -77,7 +82,7 @@ def rollback(
     break_lock: bool = False,
 ) -> SwitchReport:
     """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
-    live = _live_or_fail(router, "idle colour to return to")
+    live, _ = _live_or_fail(router, "idle colour to return to")
     if not live.color(live.idle).containers:
         raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
     return apply_plan(
@@ -90,8 +95,7 @@ def resume(
     router: RouterPort, inspector: Inspector, progress: Progress = quiet, lock_wait: float = 0.0
 ) -> SwitchReport:
     """Make the plan the program last applied live again (gated): the end of every hold, without Pulumi."""
-    snapshot = snapshot_of(router.begin(None), router.container)
-    live = _live_or_fail(router, "live routing to hand back")
+    live, snapshot = _live_or_fail(router, "live routing to hand back")
     try:
         program = parse_plan((snapshot.program_record or {})["plan"])
     except (SettingsError, KeyError, TypeError) as exc:
