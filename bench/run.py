@@ -621,7 +621,7 @@ def swarm_colors(flips: int, rollbacks: int) -> dict[str, Any]:
 def machine() -> dict[str, Any]:
     info = json.loads(sh("docker", "info", "--format", "{{json .}}"))
     nginx = subprocess.run(  # nginx -v prints to stderr
-        ["docker", "run", "--rm", "bluegreen-local/nginx:1.22", "nginx", "-v"], capture_output=True, text=True,
+        ["docker", "run", "--rm", "bluegreen-local/nginx:1.30", "nginx", "-v"], capture_output=True, text=True,
         check=False,
     ).stderr.strip()  # fmt: skip
     return {

@@ -9,7 +9,7 @@ import os
 BASE_IMAGE = os.environ.get("BLUEGREEN_TEST_BASE_IMAGE", "bluegreen-local/python:3.11")
 # The app image's final stage (RUNTIME_IMAGE): the same Python at the same path as BASE_IMAGE.
 RUNTIME_IMAGE = os.environ.get("BLUEGREEN_TEST_RUNTIME_IMAGE", "bluegreen-local/python-runtime:3.11")
-ROUTER_IMAGE = os.environ.get("BLUEGREEN_TEST_ROUTER_IMAGE", "bluegreen-local/nginx:1.22")
+ROUTER_IMAGE = os.environ.get("BLUEGREEN_TEST_ROUTER_IMAGE", "bluegreen-local/nginx:1.30")
 # PostgreSQL for database.mode container: the official image's contract, uid 999.
 POSTGRES_IMAGE = os.environ.get("BLUEGREEN_TEST_POSTGRES_IMAGE", "bluegreen-local/postgres:15")
 PULLS = os.environ.get("BLUEGREEN_TEST_PULL") == "1"

@@ -6,7 +6,8 @@
 #   bluegreen-local/python:3.11          python3 + venv + pip  (app/Dockerfile BASE_IMAGE, the builder)
 #   bluegreen-local/python-runtime:3.11  only the interpreter, its stdlib and the shared libraries
 #                                        they load: no shell, apt, pip or dpkg (RUNTIME_IMAGE)
-#   bluegreen-local/nginx:1.22   nginx-light + njs, uid 101  (router image, like nginx-unprivileged)
+#   bluegreen-local/nginx:1.30   nginx + njs from Debian's unstable suite, uid 101 (router image, like
+#                                nginx-unprivileged 1.28: a resolving upstream with keep-alive needs 1.27.3)
 #   bluegreen-local/postgres:15  Debian's postgresql, uid 999, the official image's entrypoint
 #                                contract (POSTGRES_USER/PASSWORD/DB, PGDATA)  (database.image)
 # Idempotent: an image that exists is left alone, so a second run takes a second.
@@ -19,6 +20,11 @@ WORK=${STAND_IN_WORKDIR:-${TMPDIR:-/tmp}/bluegreen-stand-in}
 log() { printf 'stand-in-images: %s\n' "$*" >&2; }
 
 NJS_MODULE=/usr/lib/nginx/modules/ngx_http_js_module.so
+# The router's nginx: `server NAME resolve` in an upstream with keep-alive came with 1.27.3, and
+# bookworm ships 1.22. The unstable suite is pinned to one series: a different one fails the build.
+NGINX_SUITE=${NGINX_SUITE:-sid}
+NGINX_SERIES=1.30
+NGINX_IMAGE=bluegreen-local/nginx:$NGINX_SERIES
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -31,11 +37,11 @@ trim_rootfs() {
 }
 
 bootstrap() {
-  local root=$1 include=$2
+  local root=$1 include=$2 suite=${3:-$SUITE}
   rm -rf "$root"
   mkdir -p "$root"
-  log "debootstrap $SUITE into $root (+ $include)"
-  if ! debootstrap --variant=minbase --include="$include" "$SUITE" "$root" >"$root.log" 2>&1; then
+  log "debootstrap $suite into $root (+ $include)"
+  if ! debootstrap --variant=minbase --include="$include" "$suite" "$root" >"$root.log" 2>&1; then
     tail -n 20 "$root.log" >&2
     log "debootstrap failed; full log: $root.log"
     exit 1
@@ -102,13 +108,19 @@ build_python_runtime() {
 }
 
 build_nginx() {
-  local name=bluegreen-local/nginx:1.22 root=$WORK/nginx
+  local name=$NGINX_IMAGE root=$WORK/nginx version
   # The router decides every request in njs (bluegreen/router/router.js); an image without it is rebuilt.
   if have_image "$name" && docker run --rm --entrypoint test "$name" -e "$NJS_MODULE"; then
     log "$name exists"
     return
   fi
-  bootstrap "$root" nginx-light,libnginx-mod-http-js
+  bootstrap "$root" nginx,libnginx-mod-http-js "$NGINX_SUITE"
+  # shellcheck disable=SC2016 # a dpkg-query format, not a shell variable
+  version=$(chroot "$root" dpkg-query -W -f '${Version}' nginx)
+  case $version in
+    "$NGINX_SERIES".*) log "nginx $version" ;;
+    *) log "the $NGINX_SUITE suite has nginx $version, not $NGINX_SERIES.x: set NGINX_SERIES in $0"; exit 1 ;;
+  esac
   # Same identity and writable paths as the nginx-unprivileged image: uid/gid 101,
   # pid and temp files under /tmp, config owned by the server user.
   chroot "$root" groupadd --system --gid 101 nginx
@@ -182,7 +194,7 @@ main() {
   command -v docker >/dev/null || { log "docker CLI not found"; exit 1; }
   docker info >/dev/null 2>&1 || { log "no Docker engine answers (is dockerd running?)"; exit 1; }
   if ! have_image bluegreen-local/python:3.11 || ! have_image bluegreen-local/python-runtime:3.11 \
-    || ! have_image bluegreen-local/nginx:1.22 || ! have_image bluegreen-local/postgres:15; then
+    || ! have_image "$NGINX_IMAGE" || ! have_image bluegreen-local/postgres:15; then
     command -v debootstrap >/dev/null || { log "debootstrap not found: apt-get install debootstrap"; exit 1; }
     [ "$(id -u)" = 0 ] || { log "debootstrap needs root"; exit 1; }
   fi

@@ -80,6 +80,14 @@ class Edge(Model):
         "Empty: a client's own X-Forwarded-For is never trusted.",
     )
     proxy_protocol: bool = Field(False, description="The load balancer speaks PROXY protocol to the router.")
+    upstream_keepalive_seconds: int = Field(
+        4,
+        ge=0,
+        le=300,
+        description="How long the router keeps an idle connection to the app for the next request; 0: a new "
+        "connection per request. Keep it below the app server's own keep-alive timeout (uvicorn 5 s, node 5 s), "
+        "or the app may close a connection the router is about to send a POST on.",
+    )
     color_header: bool = Field(
         False,
         description="Add X-Bluegreen-Color (the colour that answered) to live answers, for debugging and tests. "

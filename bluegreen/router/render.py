@@ -3,17 +3,19 @@
 `render` splits a plan in two (docs/routing.md):
 
 - the **config** (main.conf, http.conf, router.js): listeners, headers, rate
-  limit, drain bound. It changes only with the router's own settings, and only
-  then does a switch reload nginx;
+  limit, drain bound, and a kept-alive upstream group per target
+  (bluegreen/router/upstreams.py). It changes with the router's own settings
+  and with a release's new targets, and only then does a switch reload nginx;
 - the **state** (state.json): active colour, weights, stickiness, preview and
   the targets per colour. router.js reads it on every request, so a flip, a
-  canary step or a release is one atomic rename and no nginx worker restarts.
+  canary step, a rollback or maintenance is one atomic rename and no nginx
+  worker restarts.
 
 Targets are names, never addresses: a colour's network alias (every replica,
 so nginx balances and retries across them) or its container names, resolved
-per request through Docker's DNS. A container that restarts on a new address,
-or a daemon that hands addresses out again, can never make an old address
-serve the wrong colour.
+through Docker's DNS. A container that restarts on a new address, or a daemon
+that hands addresses out again, can never make an old address serve the wrong
+colour.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from bluegreen.router.layout import (
     TLS_PORT,
     js_constants,
 )
+from bluegreen.router.upstreams import groups, route_maps, targets, upstream_blocks
 
 # Docker's embedded DNS, on every user-defined network; short validity so a
 # restarted container's new address is used within seconds.
@@ -99,14 +102,6 @@ def router_js() -> str:
     return head + js_constants() + rest.split(JS_BLOCK_END, 1)[1]
 
 
-def _route_maps(route: str, color: str, target: str) -> str:
-    """ "<colour> <host:port>" from router.js, as two variables."""
-    return (
-        f'map ${route} ${color} {{\n    "~^(?<{color}_c>[a-z]+) " ${color}_c;\n    default "";\n}}\n'
-        f'map ${route} ${target} {{\n    "~ (?<{target}_t>[^ ]+)$" ${target}_t;\n    default "";\n}}'
-    )
-
-
 def _location(target: str, color: str, plan: RoutingPlan, live: bool, hsts: bool = False) -> str:
     """One listener's location. `live`: the live listener (stickiness cookie, limits, maintenance page).
 
@@ -123,7 +118,7 @@ def _location(target: str, color: str, plan: RoutingPlan, live: bool, hsts: bool
         f'        if (${target} = "") {{',
         no_route,
         "        }",
-        f"        proxy_pass http://${target};",
+        f"        proxy_pass http://${target}_pass;",
         PROXY_SETTINGS.replace("@@READ@@", str(plan.edge.proxy_read_timeout_seconds)).rstrip("\n"),
     ]
     if live:
@@ -227,17 +222,16 @@ def _listeners(plan: RoutingPlan) -> list[str]:
     ]
 
 
-def _targets(plan: RoutingPlan, color: Color) -> list[str]:
-    spec = plan.color(color)
-    hosts = [spec.alias] if spec.alias and spec.containers else list(spec.containers)
-    return [f"{host}:{plan.app_port}" for host in hosts]
-
-
 def _preview(plan: RoutingPlan, preview_down: bool) -> Color | None:
     """The colour the preview listener serves: none while it is down or has no containers."""
     return (
         plan.preview if plan.preview is not None and plan.color(plan.preview).containers and not preview_down else None
     )
+
+
+def _routed(plan: RoutingPlan, preview: Color | None) -> list[Color]:
+    """The colours the state lists targets for: the live ones and the preview's."""
+    return [c for c in plan.serving_colors() if c in plan.live_colors() or c == preview]
 
 
 def _state(plan: RoutingPlan, generated_at: str, preview: Color | None) -> str:
@@ -250,7 +244,7 @@ def _state(plan: RoutingPlan, generated_at: str, preview: Color | None) -> str:
         "versions": {c: plan.color(c).version for c in COLORS},
         "preview": preview,
         "stickiness": plan.stickiness,
-        "targets": {c: _targets(plan, c) for c in plan.serving_colors() if c in plan.live_colors() or c == preview},
+        "targets": {c: targets(plan, c) for c in _routed(plan, preview)},
         # Read per request like the rest: entering and leaving it is a publish, never a reload.
         "maintenance": (
             {"message": plan.maintenance.message, "retryAfterSeconds": plan.maintenance.retry_after_seconds}
@@ -292,9 +286,14 @@ def _log(plan: RoutingPlan) -> str:
     )
 
 
-def _edge(edge: Edge) -> str:
+def _edge(edge: Edge, drain_seconds: int) -> str:
     """Body and time limits, the per-client connection limit, and whose X-Forwarded-For to believe."""
+    keepalive_grace = max(1, min(KEEPALIVE_GRACE_SECONDS, drain_seconds - 1))  # inside the drain bound
     lines = [
+        # A kept-alive client of a worker that is shutting down (a reload, a router hand-over) gets this long
+        # to send its next request, answered with `Connection: close`, before nginx closes the connection:
+        # no request races the close (nginx 1.27.4 and later).
+        f"keepalive_min_timeout {keepalive_grace}s;",
         f"client_max_body_size {edge.max_body_mb}m;",
         f"client_header_timeout {edge.client_header_timeout_seconds}s;",
         f"client_body_timeout {edge.client_body_timeout_seconds}s;",
@@ -309,38 +308,13 @@ def _edge(edge: Edge) -> str:
 
 
 CONFIG_HASH_PLACEHOLDER = "@@CONFIG_HASH@@"
+# How long a kept-alive client of a worker that shuts down may still send its next request.
+KEEPALIVE_GRACE_SECONDS = 5
 
 
-def render(plan: RoutingPlan, generated_at: str, preview_down: bool = False) -> Rendered:
-    """The router's config and state for `plan`.
-
-    The config hash covers the config files only (not the state), so traffic
-    changes and releases keep it: that is what lets a switch skip the reload.
-    `preview_down`: the preview colour failed its check, so the state gives the
-    preview listener no route (it answers 503) until a switch finds it healthy.
-    """
-    blocks = [
-        f"# Generated by bluegreen for {plan.deployment}. Do not edit: the next switch replaces it.\n"
-        f"# Routing decisions come from {ROUTING_DIR}/current/{STATE_FILE}, read by {ROUTER_JS} per request.",
-        f"js_import bg from {ROUTING_DIR}/current/{ROUTER_JS};",
-        "js_set $bg_route bg.live;\njs_set $bg_preview_route bg.preview;\njs_set $bg_set_cookie bg.setCookie;",
-        _route_maps("bg_route", "bg_color", "bg_target"),
-        _route_maps("bg_preview_route", "bg_preview_color", "bg_preview_target"),
-        'map $http_upgrade $bg_connection {\n    default upgrade;\n    "" "";\n}',
-        'map $http_x_request_id $bg_request_id {\n    default $http_x_request_id;\n    "" $request_id;\n}',
-        f"resolver {DOCKER_DNS} valid=2s ipv6=off;\nresolver_timeout 2s;",
-    ]
-    if plan.rate_limit is not None:
-        blocks.append(
-            f"limit_req_zone $binary_remote_addr zone=bg_rate:10m rate={plan.rate_limit.requests_per_second}r/s;\n"
-            "limit_req_status 429;"
-        )
-    blocks.append(_edge(plan.edge))
-    blocks.append(_log(plan))
-    if plan.tls is not None:
-        blocks.append(_tls(plan.tls))
-    blocks += _listeners(plan)
-    blocks.append(
+def _status_server() -> str:
+    """The status listener on the router's loopback: what the switch and the healthcheck read."""
+    return (
         "server {\n"
         f"    listen 127.0.0.1:{STATUS_PORT};\n"
         "    access_log off;\n"
@@ -351,6 +325,41 @@ def render(plan: RoutingPlan, generated_at: str, preview_down: bool = False) -> 
         "    location / {\n        return 404;\n    }\n"
         "}"
     )
+
+
+def render(plan: RoutingPlan, generated_at: str, preview_down: bool = False) -> Rendered:
+    """The router's config and state for `plan`.
+
+    The config hash covers the config files only (not the state), so traffic
+    changes and releases keep it: that is what lets a switch skip the reload.
+    `preview_down`: the preview colour failed its check, so the state gives the
+    preview listener no route (it answers 503) until a switch finds it healthy.
+    """
+    preview = _preview(plan, preview_down)
+    kept_alive = groups(plan)
+    blocks = [
+        f"# Generated by bluegreen for {plan.deployment}. Do not edit: the next switch replaces it.\n"
+        f"# Routing decisions come from {ROUTING_DIR}/current/{STATE_FILE}, read by {ROUTER_JS} per request.",
+        f"js_import bg from {ROUTING_DIR}/current/{ROUTER_JS};",
+        "js_set $bg_route bg.live;\njs_set $bg_preview_route bg.preview;\njs_set $bg_set_cookie bg.setCookie;",
+        route_maps("bg_route", "bg_color", "bg_target", kept_alive),
+        route_maps("bg_preview_route", "bg_preview_color", "bg_preview_target", kept_alive),
+        'map $http_upgrade $bg_connection {\n    default upgrade;\n    "" "";\n}',
+        'map $http_x_request_id $bg_request_id {\n    default $http_x_request_id;\n    "" $request_id;\n}',
+        f"resolver {DOCKER_DNS} valid=2s ipv6=off;\nresolver_timeout 2s;",
+        *upstream_blocks(plan, kept_alive),
+    ]
+    if plan.rate_limit is not None:
+        blocks.append(
+            f"limit_req_zone $binary_remote_addr zone=bg_rate:10m rate={plan.rate_limit.requests_per_second}r/s;\n"
+            "limit_req_status 429;"
+        )
+    blocks.append(_edge(plan.edge, plan.drain_seconds))
+    blocks.append(_log(plan))
+    if plan.tls is not None:
+        blocks.append(_tls(plan.tls))
+    blocks += _listeners(plan)
+    blocks.append(_status_server())
     http_body = "\n\n".join(blocks) + "\n"
     main_conf = (
         f"# Generated by bluegreen for {plan.deployment}.\n"
@@ -360,7 +369,6 @@ def render(plan: RoutingPlan, generated_at: str, preview_down: bool = False) -> 
         f"worker_shutdown_timeout {max(plan.drain_seconds, 1)}s;\n"
     )
     script = router_js()
-    preview = _preview(plan, preview_down)
     config_hash = hashlib.sha256((main_conf + http_body + script).encode()).hexdigest()[:16]
     return Rendered(
         main_conf=main_conf,

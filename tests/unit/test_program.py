@@ -427,9 +427,9 @@ def test_router_drain_bound_and_memory_do_not_replace_the_router() -> None:
 
 
 def test_a_router_replacing_change_is_warned_in_the_preview(caplog: pytest.LogCaptureFixture) -> None:
-    live = {"imageTags": ["bluegreen-local/nginx:1.22"], "port": 8080, "previewPort": 8081,
+    live = {"imageTags": ["bluegreen-local/nginx:1.30"], "port": 8080, "previewPort": 8081,
             "bindAddress": "127.0.0.1", "cpus": 0.5}  # fmt: skip
-    raw = with_changes(stack_raw("dev"), {"router.cpus": 1, "router.image": "bluegreen-local/nginx:1.22"})
+    raw = with_changes(stack_raw("dev"), {"router.cpus": 1, "router.image": "bluegreen-local/nginx:1.30"})
     with caplog.at_level("WARNING"):
         run_program(raw, stack="dev", mocks=DriftMocks("aa", "aa", router=live))
     warned = [r.getMessage() for r in caplog.records if "router container is replaced" in r.getMessage()]

@@ -53,11 +53,16 @@ def test_an_alias_is_the_target_when_the_colour_has_one() -> None:
     assert s["targets"] == {"blue": ["blue-1-0-0:8000"]} and s["preview"] is None
 
 
-def test_traffic_changes_and_releases_keep_the_config() -> None:
-    """What lets a switch skip the reload: only the router's own settings change the config hash."""
+def test_traffic_changes_keep_the_config_and_a_release_adds_its_upstream_groups() -> None:
+    """What lets a flip skip the reload: only the router's own settings and the targets change the config hash."""
     base = rendered().config_hash
     assert rendered(active="green", weights={"blue": 10, "green": 90}).config_hash == base
-    assert rendered(colors={"blue": {"containers": ["b9"]}, "green": {"containers": ["g7", "g8"]}}).config_hash == base
+    released = rendered(colors={"blue": {"containers": ["b9"]}, "green": {"containers": ["g7", "g8"]}})
+    assert released.config_hash != base, "new targets bring their keep-alive groups"
+    off = {"edge": {"upstreamKeepaliveSeconds": 0}}
+    assert rendered(colors={"blue": {"containers": ["b9"]}, "green": {"containers": ["g7"]}}, **off).config_hash == (
+        rendered(**off).config_hash
+    ), "without keep-alive the config names no target"
     assert rendered(stickiness="ip").config_hash == base
     assert rendered(stickiness="cookie").config_hash == base, "stickiness is state: turning it on reloads nothing"
     assert rendered(drainSeconds=45).config_hash != base
@@ -71,7 +76,8 @@ def test_config_routes_by_the_njs_decision_through_docker_dns() -> None:
     assert f"js_import bg from {ROUTING_DIR}/current/router.js;" in conf
     assert "js_set $bg_route bg.live;" in conf and "js_set $bg_preview_route bg.preview;" in conf
     assert "resolver 127.0.0.11 valid=2s ipv6=off;" in conf
-    assert conf.count("proxy_pass http://$bg_target;") == 1 and "proxy_pass http://$bg_preview_target;" in conf
+    assert conf.count("proxy_pass http://$bg_target_pass;") == 1
+    assert "proxy_pass http://$bg_preview_target_pass;" in conf
     assert "add_header X-Bluegreen-Color $bg_color always;" not in conf, "live answers never say their colour"
     assert "add_header X-Bluegreen-Color $bg_preview_color always;" in conf, "the preview (the operator's) does"
     debug = rendered(edge={"colorHeader": True})
@@ -235,3 +241,23 @@ def test_maintenance_and_the_allowlist_live_in_the_state_and_never_reload() -> N
 def test_every_listener_has_a_plain_twin_on_the_routers_loopback_for_smoke_checks() -> None:
     for out in (rendered(), rendered(tls={"port": 443})):
         assert "listen 127.0.0.1:8083;" in out.http_conf and "listen 127.0.0.1:8084;" in out.http_conf
+
+
+def test_every_target_has_a_kept_alive_group_that_resolves_its_name_and_unknown_targets_fall_through() -> None:
+    conf = rendered(colors={"blue": {"containers": ["b1"], "alias": "blue-1"}, "green": {"containers": ["g1"]}},
+                    edge={"upstreamKeepaliveSeconds": 3}).http_conf  # fmt: skip
+    groups = {line.split()[1] for line in conf.splitlines() if line.startswith("upstream ")}
+    assert len(groups) == 2, conf
+    for target in ("blue-1:8000", "g1:8000"):
+        block = conf.split(f"server {target} resolve;")[0].rsplit("upstream ", 1)[1]
+        name = block.split()[0]
+        assert name in groups and f"zone {name} 64k;" in block
+        assert f'    "{target}" {name};' in conf, "the map sends the target to its group"
+    assert conf.count("keepalive 32;") == 2 and conf.count("keepalive_timeout 3s;") == 2
+    assert "    default $bg_target;" in conf and "    default $bg_preview_target;" in conf
+    assert "keepalive_min_timeout 5s;" in conf
+
+
+def test_the_kept_alive_client_grace_stays_inside_the_drain_bound() -> None:
+    assert "keepalive_min_timeout 2s;" in rendered(drainSeconds=3).http_conf
+    assert "keepalive_min_timeout 1s;" in rendered(drainSeconds=1).http_conf
