@@ -358,6 +358,7 @@ def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any
     import trustme
 
     from bluegreen.router.layout import TLS_PORT
+    from lab.dockercli import Container
     from lab.tls import client_context, issue_pem
 
     ca = trustme.CA()
@@ -370,7 +371,7 @@ def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any
 
     install()
     raw = stack.plan("blue")
-    raw["tls"] = {"port": stack.router.host_port(TLS_PORT), "redirectHttp": False}
+    raw["tls"] = {"port": Container(stack.net).host_port(TLS_PORT), "redirectHttp": False}
     switcher(stack)(parse_plan(raw))
     https = stack.https_url()
 

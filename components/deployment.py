@@ -265,7 +265,11 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             f"{name}-hooks", topology, image_ids, {c: [*stacks[c].containers, *stacks[c].limits] for c in image_ids},
             engine, live_active=live_active(status), opts=child,
         ) if settings.hooks.pre_switch else None  # fmt: skip
-        before_switch = [*([self.router.tls] if self.router.tls else []), *(self.hooks.commands if self.hooks else [])]
+        before_switch = [
+            self.router.handover_end,
+            *([self.router.tls] if self.router.tls else []),
+            *(self.hooks.commands if self.hooks else []),
+        ]
         self.switch = Switch(
             f"{name}-switch", topology, self.plan, self.router.container, containers, observed, engine,
             after=before_switch,

@@ -36,7 +36,7 @@ from bluegreen.config.tls import read_certificate
 from bluegreen.engine.topology import Topology
 from bluegreen.env import DRIFT_PREFIX, IN_SYNC
 from bluegreen.release.hold import Traffic, preview_lines
-from bluegreen.router.files import replacing_changes
+from bluegreen.router.files import listener_changes, replacing_changes
 from components.cli import Engine, bluegreen_cli
 
 
@@ -182,14 +182,22 @@ def warn_double_replacement(status: LiveStatus, names: dict[Color, list[str]]) -
 
 
 def warn_router_replacement(settings: StackSettings, status: LiveStatus) -> None:
-    """Warn in the preview when a router setting change replaces the router (a few seconds without listener)."""
+    """Say in the preview how a router setting change reaches the router: a hand-over (nothing lost), or a
+    new listener (its net container replaced: a few seconds without one)."""
     tls_port = settings.tls.port if settings.tls else None
-    changes = replacing_changes(settings.router, (status.report or {}).get("routerSpec") or {}, tls_port)
-    if changes:
+    live = (status.report or {}).get("routerSpec") or {}
+    handed = replacing_changes(settings.router, live, tls_port)
+    gaps = listener_changes(settings.router, live, tls_port)
+    if gaps:
         pulumi.log.warn(
-            f"{', '.join(changes)}: pulumi-docker cannot change this in place, so the router container is "
-            "replaced, old one first (it owns the host ports): a few seconds in which nothing listens. "
-            "Do it in a quiet moment (docs/configuration.md, 'Settings that replace the router')."
+            f"{', '.join(gaps)}: the router's listener (its net container, which owns the host ports) is "
+            "replaced, old one first: a few seconds in which nothing listens. Do it in a quiet moment "
+            "(docs/configuration.md, 'Settings that replace the router')."
+        )
+    elif handed:
+        pulumi.log.info(
+            f"router hand-over: {', '.join(handed)}. A bridge router serves the ports while the router is "
+            "replaced; no request is lost (docs/routing.md, 'Router hand-over')."
         )
 
 

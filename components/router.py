@@ -1,12 +1,15 @@
-"""Router: the nginx container that owns the host ports, and its routing volume.
+"""Router: the nginx container, the net container that owns its host ports, and its routing volume.
 
-It owns fixed host ports, so a replacement must delete the old router first
-(delete_before_replace): seconds with no listener. Its inputs therefore hold
-only what rarely changes, and of those only image, ports, bind address and
-cpus replace it (memory and the restart policy update in place; the drain bound is nginx
-config written by the Switch; bluegreen.router.files.replacing_changes names the
-rest, and the program warns before such a change). Traffic changes never
-touch it.
+The net container only sleeps: it holds the network namespace, the stack
+network and the published ports. The router joins that namespace, so it can
+be replaced without a gap (bluegreen/router/handover.py): `handover begin`
+starts a bridge router beside it, Pulumi deletes the old router gracefully and
+creates the new one (it keeps its name, hence delete_before_replace), and
+`handover end` drains the bridge once the new one is healthy. A new image,
+cpus or a new bluegreen version's router files are such a hand-over. Only a
+new port or bind address replaces the net container: seconds with no
+listener (bluegreen.router.files.replacing_changes names both kinds, and the
+preview says which). Traffic changes never touch either.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import pulumi_docker as docker
 
 from bluegreen.engine.container_spec import LOG_OPTS, ROUTER_STOP_TIMEOUT
 from bluegreen.engine.hardening import ROUTER
-from bluegreen.engine.names import ROLE_ROUTER
+from bluegreen.engine.names import ROLE_ROUTER, ROLE_ROUTER_NET, router_net_name
 from bluegreen.engine.topology import Topology
 from bluegreen.env import ROUTER_FILES_ENV, ROUTER_ID_ENV, ROUTER_IMAGE_ENV
 from bluegreen.router.files import (
     COMMAND,
     FILES_LABEL,
     HEALTHCHECK,
+    NET_COMMAND,
     ROUTER_SYSCTLS,
     ROUTER_USER,
     STOP_SIGNAL,
@@ -35,9 +39,14 @@ from bluegreen.router.layout import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PO
 from components.cli import LOCAL_ENGINE, Engine, bluegreen_cli
 from components.hardening import container_args, pids_limit
 
+NET_MEMORY_MB = 16
+NET_PIDS_LIMIT = 8
+
 
 class Router(pulumi.ComponentResource):
     container: docker.Container
+    net: docker.Container
+    handover_end: command.local.Command  # the router serves alone again: what a switch waits for
     volume: docker.Volume
     tls: command.local.Command | None  # serves stack config `tls` once the router runs
 
@@ -57,8 +66,14 @@ class Router(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.volume, self.seed = self._seeded_volume(name, topology, image, engine)
-        self.container = self._container(name, topology, image, network)
+        prepare = self._handover("prepare", name, topology, engine, [], self.seed)
+        self.net = self._net(name, topology, image, network, prepare)
+        self.net_limit = pids_limit(f"{name}-net", self.net, NET_PIDS_LIMIT, engine)
+        begin = self._handover("begin", name, topology, engine, [image.image_id, self.net.id, router_files_hash(),
+                                                                  f"{topology.settings.router.cpus:g}"])  # fmt: skip
+        self.container = self._container(name, topology, image, begin)
         self.limit = pids_limit(name, self.container, ROUTER.pids_limit, engine)
+        self.handover_end = self._handover("end", name, topology, engine, [self.container.id], self.container)
         self.tls = self._tls(name, topology, engine)
         self.register_outputs({"name": topology.router})
 
@@ -84,11 +99,17 @@ class Router(pulumi.ComponentResource):
         )
         return volume, seed
 
-    def _container(
-        self, name: str, topology: Topology, image: docker.RemoteImage, network: docker.Network
+    def _net(
+        self,
+        name: str,
+        topology: Topology,
+        image: docker.RemoteImage,
+        network: docker.Network,
+        prepare: command.local.Command,
     ) -> docker.Container:
+        """The namespace and the host ports. Made from the router's image for its `sleep` alone, so a new
+        router image leaves it (ignore_changes): only its ports, bind addresses and network replace it."""
         settings, tls = topology.settings.router, topology.settings.tls
-        labels = {**topology.labels(ROLE_ROUTER), FILES_LABEL: router_files_hash()}
         ports = [
             docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
             docker.ContainerPortArgs(
@@ -97,6 +118,57 @@ class Router(pulumi.ComponentResource):
         ]
         if tls is not None:
             ports.append(docker.ContainerPortArgs(internal=TLS_PORT, external=tls.port, ip=settings.bind_address))
+        labels = topology.labels(ROLE_ROUTER_NET)
+        return docker.Container(
+            f"{name}-net",
+            name=router_net_name(topology.deployment),
+            image=image.image_id,
+            command=NET_COMMAND,
+            user=ROUTER_USER,
+            **container_args(ROUTER),
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
+            ports=ports,
+            sysctls=dict(ROUTER_SYSCTLS),
+            memory=NET_MEMORY_MB,
+            cpus="0.1",
+            restart="unless-stopped",
+            log_driver="json-file",
+            log_opts=dict(LOG_OPTS),
+            stop_signal="SIGKILL",  # sleep ignores SIGTERM; nothing in it to drain
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            must_run=True,
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, ignore_changes=["image"], depends_on=[prepare]
+            ),
+        )
+
+    def _handover(
+        self,
+        step: str,
+        name: str,
+        topology: Topology,
+        engine: Engine,
+        triggers: list[pulumi.Input[str]],
+        after: pulumi.Resource | None = None,
+    ) -> command.local.Command:
+        """`bluegreen router handover STEP`, run again whenever the router is replaced (`triggers`: what
+        replaces it). prepare runs once, before the net container; begin before a replacement, end after."""
+        run = bluegreen_cli("router", "handover", step, "--stack", topology.stack, "--project", topology.project)
+        return command.local.Command(
+            f"{name}-handover-{step}",
+            create=run,
+            update=run,
+            environment={**engine.env(), "BLUEGREEN_ROUTER_SPEC": pulumi.Output.all(*triggers).apply(" ".join)},
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[after] if after is not None else [self.net, self.seed]
+            ),
+        )
+
+    def _container(
+        self, name: str, topology: Topology, image: docker.RemoteImage, begin: command.local.Command
+    ) -> docker.Container:
+        settings = topology.settings.router
+        labels = {**topology.labels(ROLE_ROUTER), FILES_LABEL: router_files_hash()}
         return docker.Container(
             name,
             name=topology.router,
@@ -113,11 +185,9 @@ class Router(pulumi.ComponentResource):
                 retries=HEALTHCHECK.retries,
             ),
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
-            ports=ports,
+            # The net container's namespace: its ports, its network, and a bridge router beside this one.
+            network_mode=self.net.id.apply(lambda net: f"container:{net}"),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=ROUTING_DIR)],
-            # Every request opens its own connection to the app (targets are resolved per request):
-            # let the router reuse ports still in TIME_WAIT, or a busy router runs out of them.
-            sysctls=dict(ROUTER_SYSCTLS),
             memory=settings.memory_mb,
             cpus=f"{settings.cpus:g}",
             restart="unless-stopped",
@@ -125,9 +195,11 @@ class Router(pulumi.ComponentResource):
             log_opts=dict(LOG_OPTS),
             stop_signal=STOP_SIGNAL,
             stop_timeout=ROUTER_STOP_TIMEOUT,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            # pulumi-docker stops a container before removing it only with this set (else: SIGKILL).
+            destroy_grace_seconds=ROUTER_STOP_TIMEOUT,
             must_run=True,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.seed]),
+            # It keeps its name, so the old one goes first; the bridge serves meanwhile.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.seed, begin]),
         )
 
     def _tls(self, name: str, topology: Topology, engine: Engine) -> command.local.Command | None:

@@ -24,13 +24,23 @@ from bluegreen.engine.names import (
     ROLE_APP,
     ROLE_LABEL,
     ROLE_ROUTER,
+    ROLE_ROUTER_NET,
     VERSION_LABEL,
     deployment_name,
     network_name,
     router_name,
+    router_net_name,
     routing_volume_name,
 )
-from bluegreen.router.files import COMMAND, HEALTHCHECK, ROUTER_SYSCTLS, ROUTER_USER, STOP_SIGNAL, seed_files
+from bluegreen.router.files import (
+    COMMAND,
+    HEALTHCHECK,
+    NET_COMMAND,
+    ROUTER_SYSCTLS,
+    ROUTER_USER,
+    STOP_SIGNAL,
+    seed_files,
+)
 from bluegreen.router.layout import LIVE_PORT, PREVIEW_PORT, ROUTING_DIR, TLS_PORT
 from bluegreen.router.seed import seed_routing_volume
 from lab.dockercli import TEST_LABEL, Container, docker
@@ -58,6 +68,11 @@ class Stack:
     def router(self) -> Container:
         return Container(router_name(self.deployment))
 
+    @property
+    def net(self) -> str:
+        """The container that owns the router's namespace and host ports."""
+        return router_net_name(self.deployment)
+
     def labels(self, role: str, **extra: str) -> list[str]:
         pairs = {DEPLOYMENT_LABEL: self.deployment, ROLE_LABEL: role, **extra}
         return [arg for k, v in pairs.items() for arg in ("--label", f"{k}={v}")] + ["--label", TEST_LABEL]
@@ -72,26 +87,29 @@ class Stack:
             # A tmpfs volume lives while a container mounts it: this one keeps it from the seed on.
             docker("run", "-d", "--name", f"{name}-holder", *self.labels("volume-holder"), "-v", f"{volume}:/held",
                    "--entrypoint", "sleep", ROUTER_IMAGE, "infinity")  # fmt: skip
+        # As the program does (components/router.py): a net container owns the namespace and the ports,
+        # the router joins it, so a bridge router can listen beside it (bluegreen/router/handover.py).
+        docker(
+            "run", "-d", "--name", self.net, "--network", self.network, *self.labels(ROLE_ROUTER_NET),
+            "-p", f"127.0.0.1::{LIVE_PORT}", "-p", f"127.0.0.1::{PREVIEW_PORT}",
+            "-p", f"127.0.0.1::{TLS_PORT}",  # answers only once a plan has `tls`
+            *[arg for k, v in ROUTER_SYSCTLS.items() for arg in ("--sysctl", f"{k}={v}")],
+            "--user", ROUTER_USER, "--stop-signal", "SIGKILL", "--restart", "unless-stopped",
+            ROUTER_IMAGE, *NET_COMMAND,
+        )  # fmt: skip
         docker(
             "create",
             "--name",
             name,
             "--network",
-            self.network,
+            f"container:{self.net}",
             *self.labels(ROLE_ROUTER),
-            "-p",
-            f"127.0.0.1::{LIVE_PORT}",
-            "-p",
-            f"127.0.0.1::{PREVIEW_PORT}",
-            "-p",  # answers only once a plan has `tls`
-            f"127.0.0.1::{TLS_PORT}",
             "-v",
             f"{volume}:{ROUTING_DIR}",
             "--stop-signal",
             STOP_SIGNAL,
             "--restart",
             "unless-stopped",
-            *[arg for k, v in ROUTER_SYSCTLS.items() for arg in ("--sysctl", f"{k}={v}")],
             "--memory",
             "128m",
             *ROUTER.docker_run_args(),
@@ -218,11 +236,11 @@ class Stack:
         return docker("logs", self.router.name).stderr.count("reconfiguring\n")
 
     def url(self, preview: bool = False) -> str:
-        return f"http://127.0.0.1:{self.router.host_port(PREVIEW_PORT if preview else LIVE_PORT)}"
+        return f"http://127.0.0.1:{Container(self.net).host_port(PREVIEW_PORT if preview else LIVE_PORT)}"
 
     def https_url(self, preview: bool = False) -> str:
         """The TLS listener (or the preview listener, which speaks TLS too once the plan has `tls`)."""
-        return f"https://127.0.0.1:{self.router.host_port(PREVIEW_PORT if preview else TLS_PORT)}"
+        return f"https://127.0.0.1:{Container(self.net).host_port(PREVIEW_PORT if preview else TLS_PORT)}"
 
     def down(self) -> None:
         ids = docker("ps", "-aq", "--filter", f"label={DEPLOYMENT_LABEL}={self.deployment}").stdout.split()

@@ -135,9 +135,6 @@ class Handler:
         """Outputs after an in-place update, or None: the change needs a replacement."""
         return None
 
-    def delete_first(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
-        return False
-
 
 class NetworkHandler(Handler):
     def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -221,9 +218,6 @@ class ContainerHandler(Handler):
             self.client.request("POST", f"/containers/{rid}/update", body)
         return dict(new)
 
-    def delete_first(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
-        return bool(old.get("ports")) and bool(new.get("ports"))
-
     def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         hc = inputs.get("healthcheck")
         body: dict[str, Any] = {
@@ -245,6 +239,7 @@ class ContainerHandler(Handler):
                 "ReadonlyRootfs": bool(inputs.get("readOnly")),
                 "Tmpfs": inputs.get("tmpfs") or {},
                 "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts", {})},
+                "NetworkMode": inputs.get("networkMode") or "",
                 "PortBindings": {
                     f"{p['internal']}/tcp": [{"HostIp": p.get("ip", ""), "HostPort": str(p["external"])}]
                     for p in inputs.get("ports", [])
@@ -296,8 +291,9 @@ class ContainerHandler(Handler):
         raise EngineError(f"container {name} did not become healthy within {timeout:g}s")
 
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        grace = int(inputs.get("destroyGraceSeconds") or inputs.get("stopTimeout") or 10)
-        self.client.request("POST", f"/containers/{rid}/stop?t={grace}", allow=(304, 404))
+        grace = int(inputs.get("destroyGraceSeconds") or 0)
+        if grace > 0:  # pulumi-docker stops first only with destroy_grace_seconds; otherwise rm -f kills it
+            self.client.request("POST", f"/containers/{rid}/stop?t={grace}", allow=(304, 404))
         self.client.request("DELETE", f"/containers/{rid}?force=1", allow=(404,))
 
 
@@ -506,7 +502,7 @@ class DockerEngineMocks(RecordingMocks):
                     old.update(inputs=inputs, outputs=outputs)
                     self.save()
                     return old["id"], outputs
-                if handler.delete_first(old["inputs"], inputs):
+                if getattr(self.registering, "delete_before_replace", False):
                     self._delete(old)
                 else:
                     self.doomed.append(old)

@@ -43,6 +43,8 @@ class Registered:
     urn: str = ""
     parent: str = ""  # the parent's URN as the engine saw it ("" for the root stack's children)
     ignore_changes: list[str] = field(default_factory=list)  # ResourceOptions.ignore_changes, as sent
+    dependencies: list[str] = field(default_factory=list)  # URNs it waits for: depends_on and its inputs' owners
+    delete_before_replace: bool = False
 
     def plain(self, key: str) -> Any:
         """An input with Pulumi's secret wrapper removed (see `is_secret`)."""
@@ -87,6 +89,8 @@ class StrictMonitor(MockMonitor):
         self.recording.registering.parent = "" if "::pulumi:pulumi:Stack::" in request.parent else request.parent
         self.recording.registering.ignore_changes = list(request.ignoreChanges)
         self.recording.registering.retain_on_delete = bool(request.retainOnDelete)
+        self.recording.registering.dependencies = list(request.dependencies)
+        self.recording.registering.delete_before_replace = bool(request.deleteBeforeReplace)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
@@ -100,7 +104,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
         ignored = list(getattr(self.registering, "ignore_changes", []))
-        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider, urn, parent, ignored))
+        deps = list(getattr(self.registering, "dependencies", []))
+        dbr = bool(getattr(self.registering, "delete_before_replace", False))
+        self.resources.append(
+            Registered(args.typ, args.name, dict(args.inputs), args.provider, urn, parent, ignored, deps, dbr)
+        )
         outputs = dict(args.inputs)
         if args.typ == "command:local:Command":
             outputs["stdout"] = "sha256:" + hashlib.sha256(str(args.inputs.get("create")).encode()).hexdigest()

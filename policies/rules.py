@@ -43,7 +43,7 @@ from pulumi_policy.proxy import UnknownValueError
 from bluegreen.colors import COLORS, Color
 from bluegreen.config.stacks import PRODUCTION_STACKS_PATTERN, is_production
 from bluegreen.engine.hardening import is_root_user, pids_limit_of
-from bluegreen.engine.names import COLOR_LABEL, ROLE_APP, ROLE_LABEL, ROLE_ROUTER
+from bluegreen.engine.names import COLOR_LABEL, ROLE_APP, ROLE_LABEL, ROLE_ROUTER, ROLE_ROUTER_NET
 from bluegreen.env import IMAGE_REF_ENV
 from bluegreen.images.pinning import IMMUTABLE_TAG_PATTERN, image_problem
 from bluegreen.plan.traffic import contract_problem, traffic_problems
@@ -365,11 +365,11 @@ def images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None
 
 @resource_rule(
     "app-healthcheck",
-    "App containers (every container but the router) define a healthcheck.",
+    "App containers (every container but the router's two) define a healthcheck.",
 )
 def app_healthcheck(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if role(args.props) == ROLE_ROUTER:
-        return  # the router is probed through its status listener by every switch
+    if role(args.props) in (ROLE_ROUTER, ROLE_ROUTER_NET):
+        return  # the router is probed through its status listener by every switch; its net container only sleeps
     tests = value(value(args.props, "healthcheck") or {}, "tests") or []
     if not tests or tests[0] == "NONE":
         report(f"container {args.name} has no healthcheck: the switch cannot tell when it is ready", None)
@@ -400,16 +400,19 @@ PORT_SCHEMA = schema(dict(STACK_PATTERNS))
 
 @resource_rule(
     "ports-only-router",
-    "Only the router publishes host ports, and in dev stacks only on 127.0.0.1.",
+    "Only the router (its net container, which owns its ports) publishes host ports, and in dev stacks only on "
+    "127.0.0.1.",
     config_schema=PORT_SCHEMA,
 )
 def ports_only_router(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ports = value(args.props, "ports") or []
     if not ports:
         return
-    if role(args.props) != ROLE_ROUTER:
+    if role(args.props) not in (ROLE_ROUTER, ROLE_ROUTER_NET):
         report(
-            f"container {args.name} publishes host ports; only the router (label {ROLE_LABEL}={ROLE_ROUTER}) may", None
+            f"container {args.name} publishes host ports; only the router's net container (label "
+            f"{ROLE_LABEL}={ROLE_ROUTER_NET}) may",
+            None,
         )
     if re.search(config(args, PORT_SCHEMA, "devStacks"), stack_of(args.urn)):
         for port in ports:

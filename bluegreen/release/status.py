@@ -70,7 +70,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
     return {
         "deployment": deployment,
         "router": router.container,
-        "routerSpec": live_spec(router.info, image.get("RepoTags") or []),
+        "routerSpec": live_spec(router.info, image.get("RepoTags") or [], router.net_info),
         "live": live,
         "lastSwitch": {k: (live_record or {}).get(k) for k in ("source", "appliedAt", "planHash", "note")},
         "rollout": _rollout(snapshot.rollout, client),

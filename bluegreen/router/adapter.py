@@ -97,8 +97,20 @@ class LiveRouter:
             raise RouterError(f"more than one router for {deployment}: {names}")
         return cls(client, running[0]["Names"][0].lstrip("/"))
 
+    @property
+    def net_info(self) -> dict[str, Any]:
+        """The container that owns the router's network namespace and host ports: its net container
+        (`network_mode: container:<id>`), or the router itself when it was made before hand-overs."""
+        mode = str(self.info.get("HostConfig", {}).get("NetworkMode") or "")
+        if not mode.startswith("container:"):
+            return self.info
+        owner = self.client.inspect(mode.partition(":")[2])
+        if owner is None:
+            raise RouterError(f"router {self.container}: the container that owns its network ({mode}) is gone")
+        return owner
+
     def networks(self) -> set[str]:
-        return set(self.info["NetworkSettings"]["Networks"])
+        return set(self.net_info["NetworkSettings"]["Networks"])
 
     def _run(self, name: str, args: Sequence[str]) -> tuple[int, str]:
         result = self.client.exec(self.container, ["sh", "-c", script(name), "sh", *args], timeout=30)

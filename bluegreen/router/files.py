@@ -25,6 +25,8 @@ from bluegreen.router.layout import (
     LIVE_PORT,
     LOCAL_PORTS,
     PREVIEW_PORT,
+    REUSEPORT,
+    ROUTER_ONLY,
     ROUTING_DIR,
     STATUS_PATH,
     STATUS_PORT,
@@ -38,9 +40,13 @@ from bluegreen.router.scripts import script
 # which Docker refuses for a read-only container.
 BASE_CONFIG_PATH = f"{ROUTING_DIR}/{BASE_CONFIG}"
 STOP_SIGNAL = "SIGQUIT"  # nginx's graceful stop: in-flight requests finish
-# Requests reach the app on a new connection each (routing is decided per request,
-# so there is no fixed upstream to keep alive): reuse TIME_WAIT ports.
-ROUTER_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1"}
+# Of the network namespace, so set on the container that owns it (the router's net container):
+# a target without a kept-alive group opens a connection per request, so reuse TIME_WAIT ports; and a
+# listening socket that closes (a router stopping) hands the connections in its queue to another
+# socket of its SO_REUSEPORT group (the router beside it) instead of resetting them (Linux 5.14).
+ROUTER_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.tcp_migrate_req": "1"}
+# The net container only holds the namespace and the host ports: nothing to stop gracefully.
+NET_COMMAND = ["sleep", "infinity"]
 COMMAND = ["nginx", "-c", BASE_CONFIG_PATH, "-g", "daemon off;"]
 ROUTER_USER = "101:101"  # nginx-unprivileged's uid; the stand-in image uses the same
 HEALTH_SCRIPT_PATH = f"{ROUTING_DIR}/{HEALTH_SCRIPT}"
@@ -108,8 +114,8 @@ map $http_x_request_id $bg_request_id {{
 }}
 
 server {{
-    listen {LIVE_PORT} default_server;
-    listen 127.0.0.1:{LOCAL_PORTS["live"]};
+    listen {LIVE_PORT} default_server {REUSEPORT};
+    listen 127.0.0.1:{LOCAL_PORTS["live"]};  {ROUTER_ONLY}
     location / {{
         default_type application/json;
         return 503 '{{"error":"no route yet"}}';
@@ -117,14 +123,15 @@ server {{
 }}
 
 server {{
-    listen {PREVIEW_PORT};
-    listen 127.0.0.1:{LOCAL_PORTS["preview"]};
+    listen {PREVIEW_PORT} {REUSEPORT};
+    listen 127.0.0.1:{LOCAL_PORTS["preview"]};  {ROUTER_ONLY}
     location / {{
         default_type application/json;
         return 503 '{{"error":"no route yet"}}';
     }}
 }}
 
+{ROUTER_ONLY} begin
 server {{
     listen 127.0.0.1:{STATUS_PORT};
     access_log off;
@@ -133,6 +140,7 @@ server {{
         return 200 '{{"configHash":null,"planHash":null,"state":"no route yet"}}';
     }}
 }}
+{ROUTER_ONLY} end
 """
 
 
@@ -161,10 +169,11 @@ def seed_files() -> dict[str, str]:
     return {**router_files(), COOKIE_KEY_FILE: secrets.token_hex(32) + "\n"}
 
 
-def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
-    """What of a running router's container would take a replacement to change (from docker inspect)."""
+def live_spec(info: dict[str, Any], image_tags: list[str], net: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What of a running router would take a replacement to change (from docker inspect): the router's
+    container, and the one that owns its ports (`net`: its net container; the router itself before them)."""
     host = info.get("HostConfig") or {}
-    bindings = host.get("PortBindings") or {}
+    bindings = ((net or info).get("HostConfig") or {}).get("PortBindings") or {}
 
     def bound(port: int) -> tuple[str, int] | None:
         found = bindings.get(f"{port}/tcp") or []
@@ -184,19 +193,34 @@ def live_spec(info: dict[str, Any], image_tags: list[str]) -> dict[str, Any]:
         "cpus": (host.get("NanoCpus") or 0) / 1e9,
         "filesHash": ((info.get("Config") or {}).get("Labels") or {}).get(FILES_LABEL),
         "readOnly": bool(host.get("ReadonlyRootfs")),
+        "ownsPorts": not str(host.get("NetworkMode") or "").startswith("container:"),
     }
 
 
 def replacing_changes(settings: RouterSettings, live: dict[str, Any], tls_port: int | None = None) -> list[str]:
-    """The router settings whose new value replaces the running router: `key old -> new` each.
+    """The router settings whose new value replaces a running router container: `key old -> new` each.
 
-    pulumi-docker cannot update these in place, and the router owns fixed host
-    ports, so the old container goes first: a few seconds with no listener.
+    pulumi-docker cannot update these in place. Each is a router hand-over
+    (bluegreen/router/handover.py): no listener goes away. listener_changes
+    names those that replace the listener itself.
     """
     changes = []
     tags = live.get("imageTags") or []
     if tags and settings.image not in tags:
         changes.append(f"router.image {tags[0]} -> {settings.image}")
+    if live.get("cpus") and abs(float(live["cpus"]) - settings.cpus) > 1e-9:
+        changes.append(f"router.cpus {float(live['cpus']):g} -> {settings.cpus:g}")
+    if live and live.get("readOnly") is False:
+        changes.append("router hardening (read-only root, no capabilities, a pids limit, a healthcheck)")
+    elif live.get("filesHash") not in (None, router_files_hash()):
+        changes.append(f"router base files {live['filesHash']} -> {router_files_hash()} (a new bluegreen version)")
+    return changes
+
+
+def listener_changes(settings: RouterSettings, live: dict[str, Any], tls_port: int | None = None) -> list[str]:
+    """The settings that replace the router's listener (its net container, which owns the host ports):
+    seconds in which nothing listens. So is the first update of a router made before hand-overs."""
+    changes = []
     for key, attr in (
         ("port", "port"),
         ("previewPort", "preview_port"),
@@ -207,10 +231,6 @@ def replacing_changes(settings: RouterSettings, live: dict[str, Any], tls_port: 
             changes.append(f"router.{key} {live[key]} -> {getattr(settings, attr)}")
     if live and live.get("tlsPort") != tls_port:
         changes.append(f"tls.port {live.get('tlsPort') or 'none'} -> {tls_port or 'none'}")
-    if live.get("cpus") and abs(float(live["cpus"]) - settings.cpus) > 1e-9:
-        changes.append(f"router.cpus {float(live['cpus']):g} -> {settings.cpus:g}")
-    if live and live.get("readOnly") is False:
-        changes.append("router hardening (read-only root, no capabilities, a pids limit, a healthcheck)")
-    elif live.get("filesHash") not in (None, router_files_hash()):
-        changes.append(f"router base files {live['filesHash']} -> {router_files_hash()} (a new bluegreen version)")
+    if live.get("ownsPorts"):
+        changes.append("the router owns its ports (made before router hand-overs): its net container takes them")
     return changes

@@ -21,6 +21,7 @@ The routing volume (mounted at ROUTING_DIR):
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Final
 
 # Ports inside the router container (the nginx-unprivileged convention).
@@ -32,6 +33,13 @@ TLS_PORT: Final = 8443
 # Plain listeners on the router's own loopback, serving exactly what the live and the preview
 # listener serve: `bluegreen smoke` checks through them, with or without TLS, from inside.
 LOCAL_PORTS: Final = {"live": 8083, "preview": 8084}
+
+# The public listeners (live, preview, TLS) bind with SO_REUSEPORT: a second router in the same network
+# namespace listens beside the first, and a socket that closes hands its queued connections to it
+# (bluegreen/router/handover.py). The loopback listeners below are the router's alone; config lines
+# marked ROUTER_ONLY (and blocks between its begin and end) are what the bridge router leaves out.
+REUSEPORT: Final = "reuseport"
+ROUTER_ONLY: Final = "# bg:router-only"
 
 ROUTING_DIR: Final = "/etc/nginx/bluegreen"
 BASE_CONFIG: Final = "nginx.conf"
@@ -75,6 +83,7 @@ SHELL_NAMES: Final = {
     "BG_TLS": TLS_FOLDER,
     "BG_CERTIFICATE": CERTIFICATE_FILE,
     "BG_KEY": KEY_FILE,
+    "BG_ROUTER_ONLY": ROUTER_ONLY,
 }
 
 # What router.js knows of the volume, as its constants.
@@ -94,7 +103,7 @@ JS_BLOCK_END: Final = "// bluegreen:layout end"
 def shell_preamble() -> str:
     """The volume's names as shell variables: what every script one exec runs starts with."""
     names = {**SHELL_NAMES, "BG_LOCK_ORPHAN_SECONDS": str(LOCK_ORPHAN_SECONDS)}
-    return "".join(f"{name}={value}\n" for name, value in names.items())
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in names.items())
 
 
 def js_constants() -> str:

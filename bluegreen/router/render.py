@@ -39,7 +39,9 @@ from bluegreen.router.layout import (
     LOCAL_PORTS,
     MAIN_CONF,
     PREVIEW_PORT,
+    REUSEPORT,
     ROUTER_JS,
+    ROUTER_ONLY,
     ROUTING_DIR,
     STATE_FILE,
     STATUS_PATH,
@@ -153,7 +155,12 @@ def _headers(plan: RoutingPlan, hsts: bool) -> list[str]:
 
 
 def _server(listens: list[str], body: str) -> str:
-    return "server {\n" + "".join(f"    listen {x};\n" for x in listens) + "    server_name _;\n" + body + "\n}"
+    """Public listeners share their port with a bridge router (SO_REUSEPORT); loopback ones are the router's."""
+
+    def listen(x: str) -> str:
+        return f"    listen {x};  {ROUTER_ONLY}\n" if x.startswith("127.0.0.1:") else f"    listen {x} {REUSEPORT};\n"
+
+    return "server {\n" + "".join(listen(x) for x in listens) + "    server_name _;\n" + body + "\n}"
 
 
 def _tls(tls: TlsListener) -> str:
@@ -315,6 +322,7 @@ KEEPALIVE_GRACE_SECONDS = 5
 def _status_server() -> str:
     """The status listener on the router's loopback: what the switch and the healthcheck read."""
     return (
+        f"{ROUTER_ONLY} begin\n"
         "server {\n"
         f"    listen 127.0.0.1:{STATUS_PORT};\n"
         "    access_log off;\n"
@@ -323,7 +331,8 @@ def _status_server() -> str:
         "        js_content bg.status;\n"
         "    }\n"
         "    location / {\n        return 404;\n    }\n"
-        "}"
+        "}\n"
+        f"{ROUTER_ONLY} end"
     )
 
 

@@ -68,7 +68,7 @@ def app_env(color: str) -> list[str]:
 def assert_hardened() -> None:
     """What `docker inspect` shows of every container of the stack: least privilege, and a router healthcheck."""
     ids = docker("ps", "-q", "--filter", "label=bluegreen.deployment=bluegreen-dev").stdout.split()
-    assert len(ids) == 3, ids  # blue, green, router
+    assert len(ids) == 4, ids  # blue, green, the router and its net container
     for info in json.loads(docker("inspect", *ids).stdout):
         host, name = info["HostConfig"], info["Name"]
         assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], name
@@ -141,6 +141,17 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
         assert step({"router.memoryMb": 192}) == [f"update {ROUTER}"]  # docker update, same container
         memory = docker("inspect", "-f", "{{.Id}} {{.HostConfig.Memory}}", "bluegreen-dev-router").stdout.split()
         assert memory == [router_id, str(192 * 1024 * 1024)]
+
+        # One that needs a new router container is a hand-over: clients that never retry lose nothing.
+        with BackgroundProbe(URL, connections=16, retry=False, post_every=3, settle_seconds=1) as strict:
+            handed = step({"router.cpus": 1})
+        assert {f"replace {ROUTER}", "update command:local:Command::app-router-handover-begin",
+                "update command:local:Command::app-router-handover-end"} <= set(handed), handed  # fmt: skip
+        assert not [op for op in handed if "app-router-net" in op], "the listener stays"
+        assert docker("inspect", "-f", "{{.HostConfig.NanoCpus}}", "bluegreen-dev-router").stdout.strip() == "1000000000"
+        assert docker("ps", "-aq", "--filter", "label=bluegreen.role=router-bridge").stdout.strip() == ""
+        print(f"router hand-over: {strict.stats.requests} never-retried requests, {strict.stats.failed} failed")
+        assert strict.stats.requests > 100 and strict.stats.failed == 0, strict.stats.errors.most_common(3)
         time.sleep(1)
         load.keep_until(5_000)
 

@@ -22,6 +22,7 @@ import trustme
 
 from bluegreen.router.layout import TLS_PORT
 from lab.deployment import Stack
+from lab.dockercli import Container
 from lab.prober import BackgroundProbe
 from lab.tls import client_context, fetch, issue, served_fingerprint
 
@@ -41,7 +42,7 @@ def install(stack: Stack, cert: Path, key: Path) -> str:
 
 
 def tls_plan(stack: Stack, **tls: Any) -> dict[str, Any]:
-    port = stack.router.host_port(TLS_PORT)  # the host port the redirect names
+    port = Container(stack.net).host_port(TLS_PORT)  # the host port the redirect names
     return stack.plan("blue", tls={"port": port, **tls})
 
 

@@ -59,8 +59,9 @@ def test_resource_graph_of_each_stack(stack: str) -> None:
     assert len(app_containers(run)) == replicas
     assert types.count("docker:index/network:Network") == 1
     assert types.count("docker:index/volume:Volume") == 1
-    # The switch, the router's seed, and one pids limit per container (pulumi-docker has no input for it).
-    assert types.count(COMMAND) == 2 + types.count(CONTAINER)
+    # The switch, the router's seed and its three hand-over steps, and one pids limit per container
+    # (pulumi-docker has no input for it).
+    assert types.count(COMMAND) == 5 + types.count(CONTAINER)
     versions = {(settings.color(c).version, settings.color(c).digest) for c in ("blue", "green")}
     assert types.count(IMAGE) == len(versions) + 1  # one per version, plus the router's
     assert len({r.urn for r in run.resources}) == len(run.resources), "every URN is unique"
@@ -113,18 +114,34 @@ def test_app_containers_carry_labels_health_and_env() -> None:
         assert container.inputs["wait"] is True
 
 
-def test_router_owns_the_ports_and_is_replaced_delete_first() -> None:
+def test_the_net_container_owns_the_ports_and_the_router_is_handed_over_in_its_namespace() -> None:
     run = run_program(stack_raw("dev"), stack="dev")
     (router,) = [r for r in run.by_type(CONTAINER) if r.name == "app-router"]
-    ports = {(p["internal"], p["external"], p["ip"]) for p in router.inputs["ports"]}
+    (net,) = [r for r in run.by_type(CONTAINER) if r.name == "app-router-net"]
+    ports = {(p["internal"], p["external"], p["ip"]) for p in net.inputs["ports"]}
     assert ports == {(8080, 8080, "127.0.0.1"), (8081, 8081, "127.0.0.1")}
+    assert net.inputs["sysctls"]["net.ipv4.tcp_migrate_req"] == "1", "a closing listener hands its queue over"
+    assert net.inputs["command"] == ["sleep", "infinity"] and net.ignore_changes == ["image"]
+    assert "ports" not in router.inputs and router.inputs["networkMode"] == "container:app-router-net-id"
+    assert router.delete_before_replace and net.delete_before_replace, "each keeps its name"
+    assert router.inputs["destroyGraceSeconds"] == router.inputs["stopTimeout"], "deleted gracefully, not killed"
     assert router.inputs["volumes"][0]["containerPath"] == "/etc/nginx/bluegreen"
     assert "uploads" not in router.inputs, "pulumi-docker uploads extract at /, refused on a read-only root"
     (seed,) = [r for r in run.by_type(COMMAND) if r.name == "app-router-seed"]
     assert "-m bluegreen seed-routing --volume bluegreen-dev-routing --user 101:101" in seed.inputs["create"]
     assert seed.inputs["environment"]["BLUEGREEN_ROUTER_IMAGE"].startswith("sha256:")
     assert router.inputs["command"][:3] == ["nginx", "-c", "/etc/nginx/bluegreen/nginx.conf"]
-    assert all("ports" not in r.inputs for r in app_containers(run)), "only the router publishes ports"
+    assert all("ports" not in r.inputs for r in app_containers(run)), "only the router's net container publishes"
+    steps = {r.name.rsplit("-", 1)[1]: r for r in run.by_type(COMMAND) if "-handover-" in r.name}
+    assert sorted(steps) == ["begin", "end", "prepare"]
+    for step, command in steps.items():
+        assert f"-m bluegreen router handover {step} --stack dev" in command.inputs["create"]
+    assert steps["begin"].urn in router.dependencies and steps["prepare"].urn in net.dependencies
+    assert router.urn in steps["end"].dependencies
+    spec = steps["begin"].inputs["environment"]["BLUEGREEN_ROUTER_SPEC"].split()
+    assert spec[1] == "app-router-net-id" and spec[3] == "0.5", "what replaces the router runs it again"
+    switch = next(r for r in run.by_type(COMMAND) if r.name == "app-switch")
+    assert steps["end"].urn in switch.dependencies, "no switch while a bridge serves"
 
 
 @pytest.mark.parametrize(
@@ -426,14 +443,22 @@ def test_router_drain_bound_and_memory_do_not_replace_the_router() -> None:
     assert changed(before, memory) == {f"{CONTAINER}::app-router"} and router.inputs["memory"] == 256
 
 
-def test_a_router_replacing_change_is_warned_in_the_preview(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_router_change_is_announced_as_a_hand_over_and_a_new_listener_is_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     live = {"imageTags": ["bluegreen-local/nginx:1.30"], "port": 8080, "previewPort": 8081,
-            "bindAddress": "127.0.0.1", "cpus": 0.5}  # fmt: skip
+            "bindAddress": "127.0.0.1", "cpus": 0.5, "ownsPorts": False}  # fmt: skip
     raw = with_changes(stack_raw("dev"), {"router.cpus": 1, "router.image": "bluegreen-local/nginx:1.30"})
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):
         run_program(raw, stack="dev", mocks=DriftMocks("aa", "aa", router=live))
-    warned = [r.getMessage() for r in caplog.records if "router container is replaced" in r.getMessage()]
-    assert len(warned) == 1 and "router.cpus 0.5 -> 1" in warned[0] and "router.image" not in warned[0]
+    said = [r for r in caplog.records if "router hand-over" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "INFO" and "router.cpus 0.5 -> 1" in said[0].getMessage()
+    assert not [r for r in caplog.records if "nothing listens" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        run_program(with_changes(raw, {"router.port": 8090}), stack="dev", mocks=DriftMocks("aa", "aa", router=live))
+    warned = [r.getMessage() for r in caplog.records if "nothing listens" in r.getMessage()]
+    assert len(warned) == 1 and "router.port 8080 -> 8090" in warned[0] and "router's listener" in warned[0]
 
 
 def test_build_context_is_relative_and_a_code_change_rebuilds_only_branch_versions(tmp_path: Any) -> None:
@@ -511,24 +536,35 @@ def test_an_up_fails_closed_when_the_live_status_cannot_be_read(monkeypatch: pyt
 
 def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
     from bluegreen.config.router import RouterSettings
-    from bluegreen.router.files import FILES_LABEL, live_spec, replacing_changes, router_files_hash
+    from bluegreen.router.files import FILES_LABEL, listener_changes, live_spec, replacing_changes, router_files_hash
 
-    info = {"HostConfig": {"NanoCpus": 500_000_000, "ReadonlyRootfs": True, "PortBindings": {
+    owns_ports = "the router owns its ports (made before router hand-overs): its net container takes them"
+
+    info: dict[str, Any] = {"HostConfig": {"NanoCpus": 500_000_000, "ReadonlyRootfs": True, "PortBindings": {
         "8080/tcp": [{"HostIp": "", "HostPort": "80"}], "8081/tcp": [{"HostIp": "", "HostPort": "8081"}]}},
         "Config": {"Labels": {FILES_LABEL: router_files_hash()}}}  # fmt: skip
     spec = live_spec(info, ["nginxinc/nginx-unprivileged:1.28.0"])
     assert spec == {"imageTags": ["nginxinc/nginx-unprivileged:1.28.0"], "port": 80, "previewPort": 8081,
                     "bindAddress": "0.0.0.0", "previewBindAddress": "0.0.0.0", "cpus": 0.5,
                     "filesHash": router_files_hash(), "tlsPort": None,
-                    "readOnly": True}  # fmt: skip
+                    "readOnly": True, "ownsPorts": True}  # fmt: skip
     same = RouterSettings(port=80, bind_address="0.0.0.0", preview_bind_address="0.0.0.0",
                           image="nginxinc/nginx-unprivileged:1.28.0")  # fmt: skip
     assert replacing_changes(same, spec) == []
+    assert listener_changes(same, spec) == [owns_ports], "a router made before hand-overs: once"
+    ours = {**spec, "ownsPorts": False}
+    assert listener_changes(same, ours) == []
     moved = same.model_copy(update={"port": 8088, "bind_address": "127.0.0.1"})
-    assert replacing_changes(moved, spec) == ["router.port 80 -> 8088", "router.bindAddress 0.0.0.0 -> 127.0.0.1"]
-    assert replacing_changes(moved, {}) == [], "no live router: nothing to compare"
-    assert replacing_changes(same, spec, tls_port=443) == ["tls.port none -> 443"], "turning TLS on"
-    assert replacing_changes(same, {**spec, "tlsPort": 443}, tls_port=443) == []
+    assert listener_changes(moved, ours) == ["router.port 80 -> 8088", "router.bindAddress 0.0.0.0 -> 127.0.0.1"]
+    assert replacing_changes(moved, ours) == [], "a new listener is not a router hand-over"
+    assert listener_changes(moved, {}) == [] and replacing_changes(moved, {}) == [], "no live router"
+    assert listener_changes(same, ours, tls_port=443) == ["tls.port none -> 443"], "turning TLS on"
+    assert listener_changes(same, {**ours, "tlsPort": 443}, tls_port=443) == []
+    assert replacing_changes(same.model_copy(update={"cpus": 1.0}), ours) == ["router.cpus 0.5 -> 1"]
+    net = {"HostConfig": {"PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8090"}]}}}
+    joined = {**info, "HostConfig": {**info["HostConfig"], "NetworkMode": "container:abc", "PortBindings": {}}}
+    read = live_spec(joined, [], net)
+    assert (read["port"], read["bindAddress"], read["ownsPorts"]) == (8090, "127.0.0.1", False), "ports: the net's"
     assert replacing_changes(same, {**spec, "filesHash": "0123"}) == [
         f"router base files 0123 -> {router_files_hash()} (a new bluegreen version)"
     ]
@@ -549,7 +585,7 @@ def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
 
     run = run_program(stack_raw("dev"), stack="dev", program=two)
     urns = [r.urn for r in run.resources]
-    assert len(urns) == len(set(urns)) and sum(r.type == CONTAINER for r in run.resources) == 6
+    assert len(urns) == len(set(urns)) and sum(r.type == CONTAINER for r in run.resources) == 8
 
     # Two with one name must fail as the engine fails. In its own interpreter: a run that fails inside
     # Pulumi's registration leaves tasks behind that would fail the next run in this one.
@@ -643,8 +679,8 @@ def test_a_change_that_replaces_both_colours_is_warned(caplog: pytest.LogCapture
 def test_the_preview_port_is_loopback_unless_opened() -> None:
     """The unreleased colour is not public: prod's live port is on 0.0.0.0, its preview on 127.0.0.1."""
     run = run_program(stack_raw("prod"), stack="prod")
-    (router,) = [r for r in run.by_type(CONTAINER) if r.name == "app-router"]
-    ports = {p["internal"]: p["ip"] for p in router.inputs["ports"]}
+    (net,) = [r for r in run.by_type(CONTAINER) if r.name == "app-router-net"]
+    ports = {p["internal"]: p["ip"] for p in net.inputs["ports"]}
     assert ports == {8080: "0.0.0.0", 8081: "127.0.0.1"}
     assert run.outputs["url"] == "http://app-prod-1.internal:80"
     assert run.outputs["previewUrl"] == "http://127.0.0.1:8081", "reached on the host, or through ssh -L"
@@ -670,8 +706,8 @@ def test_the_tls_pair_reaches_the_router_only_as_a_secret_and_the_plan_only_its_
     assert "tls install" in install.inputs["create"] and "--stdin" in install.inputs["create"]
     hidden = _everything_but_secret_inputs(run)
     assert tls["key"].splitlines()[1] not in hidden and tls["certificate"].splitlines()[1] not in hidden
-    (router,) = [r for r in run.by_type(CONTAINER) if labels(r)["bluegreen.role"] == "router"]
-    assert {"internal": 8443, "external": 8443, "ip": "127.0.0.1"} in router.inputs["ports"]
+    (net,) = [r for r in run.by_type(CONTAINER) if labels(r)["bluegreen.role"] == "router-net"]
+    assert {"internal": 8443, "external": 8443, "ip": "127.0.0.1"} in net.inputs["ports"]
     assert switch_plan(run)["tls"] == {"port": 8443, "redirectHttp": True, "hsts": False, "minVersion": "TLSv1.2",
                                        "hostNames": ["127.0.0.1", "localhost"]}, "the certificate's names"  # fmt: skip
     assert run.outputs["url"] == "https://127.0.0.1:8443"

@@ -193,14 +193,16 @@ def test_edge_settings_reach_the_config() -> None:
     assert "set_real_ip_from 10.0.0.0/8;\nset_real_ip_from 192.0.2.10;" in conf
     assert "real_ip_header X-Forwarded-For;" in conf and "real_ip_recursive on;" in conf
     behind = rendered(edge={"trustedProxies": ["10.0.0.0/8"], "proxyProtocol": True}).http_conf
-    assert "listen 8080 default_server proxy_protocol;" in behind and "real_ip_header proxy_protocol;" in behind
+    assert (
+        "listen 8080 default_server proxy_protocol reuseport;" in behind and "real_ip_header proxy_protocol;" in behind
+    )
     assert rendered(edge=edge).config_hash != rendered().config_hash, "an edge change is a config change"
 
 
 def test_tls_listens_on_8443_redirects_plain_http_and_reads_the_certificate_per_handshake() -> None:
     out = rendered(tls={"port": 443, "hsts": True})
     http_conf = out.http_conf
-    assert "listen 8443 ssl default_server;" in http_conf and "listen 8081 ssl;" in http_conf
+    assert "listen 8443 ssl default_server reuseport;" in http_conf and "listen 8081 ssl reuseport;" in http_conf
     assert "return 308 https://$bg_redirect_host$request_uri;" in http_conf, "port 443 is left out of the Location"
     assert "js_set $bg_tls_dir bg.tlsDir;" in http_conf and "ssl_certificate $bg_tls_dir/cert.pem;" in http_conf
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in http_conf

@@ -1,0 +1,60 @@
+"""The router restarted or replaced under clients that never retry: without a bridge every client notices.
+
+A plain `docker restart` of the router is the gap Kamal's users know: for a
+moment nothing listens, and every kept-alive connection is closed at once.
+`bluegreen router restart` starts a bridge router beside it in the net
+container's namespace (SO_REUSEPORT), so the kernel hands new and queued
+connections to the bridge while the router stops, and nginx answers a
+kept-alive client's next request with `Connection: close` before it lets go.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bluegreen.engine.names import router_bridge_name
+from lab.deployment import Stack
+from lab.dockercli import docker
+from lab.prober import BackgroundProbe
+from tests.integration.test_switch import colors_of
+
+LAB_NAME = "bghandover"
+CLIENTS = 16
+
+
+def load(stack: Stack) -> BackgroundProbe:
+    """Kept-alive clients that never retry; every third request a POST (never retried by anyone)."""
+    return BackgroundProbe(stack.url(), connections=CLIENTS, retry=False, post_every=3, settle_seconds=0.5)
+
+
+def test_a_plain_restart_drops_requests_and_a_handed_over_restart_drops_none(blue_live: Stack) -> None:
+    stack = blue_live
+    with load(stack) as plain:
+        docker("restart", "-t", "30", stack.router.name)
+        stack.router.wait_health()
+    assert plain.stats.failed > 0, "the failure this fixes: a restart with nothing listening for a moment"
+
+    with load(stack) as handed:
+        for _ in range(2):
+            done = stack.cli("router", "restart")
+            assert done.returncode == 0, done.stderr
+            assert "serves beside" in done.stdout and "drained and removed" in done.stdout, done.stdout
+    stats = handed.stats
+    assert stats.requests > 200 and stats.failed == 0, (stats.requests, stats.errors.most_common(3))
+    assert stats.misrouted == 0
+    assert docker("inspect", router_bridge_name(stack.deployment), check=False).returncode != 0, "the bridge is gone"
+    assert colors_of(stack.url(), 20) == Counter({"blue": 20}), "the restarted router routes as before"
+
+
+def test_a_bridge_that_cannot_start_leaves_the_router_alone(blue_live: Stack) -> None:
+    """No namespace to join (the net container stopped): the hand-over refuses before touching the router."""
+    stack = blue_live
+    docker("stop", stack.net)
+    try:
+        done = stack.cli("router", "restart")
+        assert done.returncode != 0 and "was left alone" in done.stderr, done.stdout + done.stderr
+    finally:
+        docker("start", stack.net)
+        docker("restart", stack.router.name)
+        stack.router.wait_health()
+    assert colors_of(stack.url(), 10) == Counter({"blue": 10})
