@@ -148,7 +148,8 @@ def test_dev_release_cycle_under_load(clean_dev: None) -> None:
         assert {f"replace {ROUTER}", "update command:local:Command::app-router-handover-begin",
                 "update command:local:Command::app-router-handover-end"} <= set(handed), handed  # fmt: skip
         assert not [op for op in handed if "app-router-net" in op], "the listener stays"
-        assert docker("inspect", "-f", "{{.HostConfig.NanoCpus}}", "bluegreen-dev-router").stdout.strip() == "1000000000"
+        cpus = docker("inspect", "-f", "{{.HostConfig.NanoCpus}}", "bluegreen-dev-router").stdout.strip()
+        assert cpus == "1000000000"
         assert docker("ps", "-aq", "--filter", "label=bluegreen.role=router-bridge").stdout.strip() == ""
         print(f"router hand-over: {strict.stats.requests} never-retried requests, {strict.stats.failed} failed")
         assert strict.stats.requests > 100 and strict.stats.failed == 0, strict.stats.errors.most_common(3)
