@@ -14,6 +14,7 @@ includes point into `current` (docs/routing.md, "How a switch publishes").
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -88,8 +89,13 @@ class LiveRouter:
         running = [c for c in found if c.get("State") == "running"]
         if not running:
             state = f" ({found[0]['Names'][0].lstrip('/')} is {found[0].get('State')})" if found else ""
+            hint = ""
+            if found and found[0].get("State") == "exited":
+                why = ((client.inspect(found[0]["Id"]) or {}).get("State") or {}).get("Error") or ""
+                hint = f"; {why}" if why else ""
+                hint += "; `bluegreen router restart --stack STACK` starts it (docs/reliability.md)"
             raise RouterError(
-                f"no running router for {deployment} at {client.host}{state}: "
+                f"no running router for {deployment} at {client.host}{state}{hint}: "
                 f"expected a container labelled {DEPLOYMENT_LABEL}={deployment}, {ROLE_LABEL}={ROLE_ROUTER}"
             )
         if len(running) > 1:
@@ -111,6 +117,15 @@ class LiveRouter:
 
     def networks(self) -> set[str]:
         return set(self.net_info["NetworkSettings"]["Networks"])
+
+    def subnets(self) -> list[tuple[str, str]]:
+        """(network, gateway) of each network the router is on: its containers may not reach the preview."""
+        found = []
+        for net in self.net_info["NetworkSettings"]["Networks"].values():
+            if net.get("IPAddress") and net.get("IPPrefixLen"):
+                network = ipaddress.ip_interface(f"{net['IPAddress']}/{net['IPPrefixLen']}").network
+                found.append((str(network), str(net.get("Gateway") or "")))
+        return found
 
     def _run(self, name: str, args: Sequence[str]) -> tuple[int, str]:
         result = self.client.exec(self.container, ["sh", "-c", script(name), "sh", *args], timeout=30)

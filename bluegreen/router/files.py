@@ -3,7 +3,8 @@
 Both the Pulumi Router component and the integration tests build the router
 from these, so what is tested is what is deployed. The base config runs as any
 non-root user (pid and temp files in /tmp) and includes the routing directory,
-which the switch rewrites; it loads on nginx 1.22 and on nginx-unprivileged.
+which the switch rewrites; it loads on nginx 1.27.4 or later with njs (nginx-unprivileged 1.28, the
+stand-in Debian 1.30).
 """
 
 from __future__ import annotations

@@ -74,6 +74,8 @@ def begin(client: DockerClient, deployment: str, sleep: Callable[[float], None] 
     mode = info["HostConfig"].get("NetworkMode", "")
     if not mode.startswith("container:"):
         return f"{router} owns its ports (made before router hand-overs): this replacement has a gap"
+    if _running(client, mode.partition(":")[2]) is None:
+        return f"the listener of {router} is being replaced (a new port or bind address): nothing to hand over"
     if _running(client, bridge) is not None:
         return f"{bridge} already serves beside {router}"
     client.request("DELETE", f"/containers/{bridge}?force=1", allow=(404,))
@@ -137,8 +139,25 @@ def prepare(client: DockerClient, deployment: str, grace: int) -> str:
 
 
 def restart(client: DockerClient, deployment: str, grace: int, sleep: Callable[[float], None] = time.sleep) -> str:
-    """Restart the router with the bridge serving meanwhile."""
+    """Restart the router with the bridge serving meanwhile; start it when it is not running.
+
+    An engine without moby/moby#50327 can start the router before its net
+    container after the engine restarts, and then leaves it exited ("cannot
+    join network of a non running container"): this is the way back.
+    """
     router = router_name(deployment)
+    info = client.inspect(router)
+    if info is None:
+        raise RouterError(f"there is no {router}: `pulumi up` creates it")
+    if not info["State"].get("Running"):
+        why = info["State"].get("Error") or f"exit code {info['State'].get('ExitCode')}"
+        owner = str(info["HostConfig"].get("NetworkMode") or "").partition("container:")[2]
+        if owner and _running(client, owner) is None:  # its listener first, or it cannot join it
+            client.request("POST", f"/containers/{owner}/start", allow=(304,))
+        client.request("POST", f"/containers/{router}/start")
+        if not _healthy(client, router, HEALTHY_SECONDS, sleep):
+            raise RouterError(f"{router} was not running ({why}); started, but it did not turn healthy")
+        return f"started {router} (it was not running: {why})"
     lines = [begin(client, deployment, sleep)]
     client.request("POST", f"/containers/{router}/restart?t={grace}")
     lines.append(end(client, deployment, grace, sleep))

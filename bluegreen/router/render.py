@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 from bluegreen.colors import COLORS, Color
-from bluegreen.config.router import Edge, TlsListener
+from bluegreen.config.router import TlsListener
 from bluegreen.plan.model import RoutingPlan
+from bluegreen.router.edge import PREVIEW_REFUSED, edge_config, preview_guard
 from bluegreen.router.layout import (
     CERTIFICATE_FILE,
     HTTP_CONF,
@@ -115,8 +117,14 @@ def _location(target: str, color: str, plan: RoutingPlan, live: bool, hsts: bool
     state says so, and the 503 it leads to renders the page from the state.
     """
     no_route = "            return 503;" if live else '            return 503 \'{"error":"no route"}\';'
+    guard = (
+        []
+        if live
+        else ["        if ($bg_preview_blocked) {", f"            return 403 '{PREVIEW_REFUSED}';", "        }"]
+    )
     lines = [
         "    location / {",
+        *guard,
         f'        if (${target} = "") {{',
         no_route,
         "        }",
@@ -293,30 +301,7 @@ def _log(plan: RoutingPlan) -> str:
     )
 
 
-def _edge(edge: Edge, drain_seconds: int) -> str:
-    """Body and time limits, the per-client connection limit, and whose X-Forwarded-For to believe."""
-    keepalive_grace = max(1, min(KEEPALIVE_GRACE_SECONDS, drain_seconds - 1))  # inside the drain bound
-    lines = [
-        # A kept-alive client of a worker that is shutting down (a reload, a router hand-over) gets this long
-        # to send its next request, answered with `Connection: close`, before nginx closes the connection:
-        # no request races the close (nginx 1.27.4 and later).
-        f"keepalive_min_timeout {keepalive_grace}s;",
-        f"client_max_body_size {edge.max_body_mb}m;",
-        f"client_header_timeout {edge.client_header_timeout_seconds}s;",
-        f"client_body_timeout {edge.client_body_timeout_seconds}s;",
-    ]
-    if edge.max_connections_per_client is not None:
-        lines += ["limit_conn_zone $binary_remote_addr zone=bg_conn:10m;", "limit_conn_status 429;"]
-    if edge.trusted_proxies:
-        lines += [f"set_real_ip_from {cidr};" for cidr in edge.trusted_proxies]
-        lines += [f"real_ip_header {'proxy_protocol' if edge.proxy_protocol else 'X-Forwarded-For'};",
-                  "real_ip_recursive on;"]  # fmt: skip
-    return "\n".join(lines)
-
-
 CONFIG_HASH_PLACEHOLDER = "@@CONFIG_HASH@@"
-# How long a kept-alive client of a worker that shuts down may still send its next request.
-KEEPALIVE_GRACE_SECONDS = 5
 
 
 def _status_server() -> str:
@@ -336,13 +321,17 @@ def _status_server() -> str:
     )
 
 
-def render(plan: RoutingPlan, generated_at: str, preview_down: bool = False) -> Rendered:
+def render(
+    plan: RoutingPlan, generated_at: str, preview_down: bool = False, stack_networks: Sequence[tuple[str, str]] = ()
+) -> Rendered:
     """The router's config and state for `plan`.
 
     The config hash covers the config files only (not the state), so traffic
     changes and releases keep it: that is what lets a switch skip the reload.
     `preview_down`: the preview colour failed its check, so the state gives the
     preview listener no route (it answers 503) until a switch finds it healthy.
+    `stack_networks`: (network, gateway) of the networks the router is on; their
+    containers get 403 from the preview listener (bluegreen/router/edge.py).
     """
     preview = _preview(plan, preview_down)
     kept_alive = groups(plan)
@@ -363,7 +352,8 @@ def render(plan: RoutingPlan, generated_at: str, preview_down: bool = False) -> 
             f"limit_req_zone $binary_remote_addr zone=bg_rate:10m rate={plan.rate_limit.requests_per_second}r/s;\n"
             "limit_req_status 429;"
         )
-    blocks.append(_edge(plan.edge, plan.drain_seconds))
+    blocks.append(edge_config(plan.edge, plan.drain_seconds))
+    blocks.append(preview_guard(stack_networks))
     blocks.append(_log(plan))
     if plan.tls is not None:
         blocks.append(_tls(plan.tls))

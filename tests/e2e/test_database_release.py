@@ -211,6 +211,7 @@ def test_release_with_a_migration_under_load(clean_dev: None) -> None:
     assert f"replace {NOTIFY_RUN}" in flip, "blue at 100% by config: its postPromote hooks run"
     replaced = step({"router.previewPort": PREVIEW_PORT + 10})
     assert "replace docker:index/container:Container::app-router" in replaced
+    assert "replace docker:index/container:Container::app-router-net" in replaced, "a new port: a new listener"
     assert docker("inspect", "-f", "{{.Id}}", DB).stdout.strip() == db_id
     after = json.loads(get(URL + "/notes")[2])
     assert {n["id"] for n in writer.written} <= {n["id"] for n in after}

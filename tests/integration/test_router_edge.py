@@ -22,7 +22,7 @@ import trustme
 
 from bluegreen.router.layout import TLS_PORT
 from lab.deployment import Stack
-from lab.dockercli import Container
+from lab.dockercli import Container, docker, get
 from lab.prober import BackgroundProbe
 from lab.tls import client_context, fetch, issue, served_fingerprint
 
@@ -155,3 +155,22 @@ def test_a_forged_bucket_cookie_does_not_choose_the_colour(blue_live: Stack) -> 
     answers = [fetch(stack.url() + "/", headers={"Cookie": forged})[1] for _ in range(40)]
     assert {a["x-bluegreen-color"] for a in answers} == {"blue", "green"}, "a forged cookie decides nothing"
     assert all(a.get("set-cookie", "").startswith("bg_bucket=") for a in answers), "and is replaced"
+
+
+def test_the_preview_refuses_containers_of_the_stack_network_and_serves_the_host(blue_live: Stack) -> None:
+    """An SSRF in the live app must not reach the unreleased colour through the router."""
+    stack = blue_live
+    assert stack.switch(stack.plan("blue")).returncode == 0
+    fetch_from_app = (
+        "import urllib.request, urllib.error\n"
+        "for port in (8080, 8081):\n"
+        "    try:\n"
+        f"        print(port, urllib.request.urlopen('http://{stack.net}:%d/' % port, timeout=5).status)\n"
+        "    except urllib.error.HTTPError as e:\n"
+        "        print(port, e.code, e.read().decode())\n"
+    )
+    out = docker("exec", stack.containers["blue"][0], "python", "-c", fetch_from_app).stdout.splitlines()
+    assert out[0] == "8080 200", out
+    assert out[1].startswith("8081 403") and "not for containers of the stack network" in out[1], out
+    status, headers, _ = get(stack.url(preview=True) + "/")
+    assert status == 200 and headers["X-Bluegreen-Color"] == "green", "through the published port it serves"

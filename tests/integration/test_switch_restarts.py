@@ -9,6 +9,7 @@ puts the original flags back.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -16,6 +17,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +93,27 @@ def stack(app_image: str, original_flags: list[str]) -> Iterator[Stack]:
         yield s
 
 
+def bring_back_the_router(stack: Stack) -> str:
+    """An engine without moby/moby#50327 (this machine's Docker 20.10) can start the router before its net
+    container when the engine restarts, and then leaves it exited. `bluegreen status` names the way back,
+    `bluegreen router restart`, which starts it."""
+    deadline = time.monotonic() + 30
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = json.loads(docker("inspect", "-f", "{{json .State}}", stack.router.name).stdout)
+        if state["Running"] or state["Status"] == "exited":
+            break
+        time.sleep(0.2)
+    if state["Running"]:
+        return "came back by itself"
+    # The engine logs "cannot join network of a non running container"; the container keeps no error.
+    status = stack.cli("status")
+    assert status.returncode != 0 and "bluegreen router restart --stack" in status.stderr, status.stderr
+    done = stack.cli("router", "restart")
+    assert done.returncode == 0 and f"started {stack.router.name}" in done.stdout, done.stdout + done.stderr
+    return "started by bluegreen router restart"
+
+
 def answers(url: str, count: int) -> Counter[tuple[str, str]]:
     """(router colour, app colour) of `count` answers, once the router answers at all."""
     deadline = time.monotonic() + 60
@@ -111,18 +134,21 @@ def test_a_daemon_restart_never_misroutes(stack: Stack, original_flags: list[str
     if live_restore:  # the daemon that stops must already have it, or the containers stop with it
         restart_dockerd(flags)
         stack.wait_healthy()
+        bring_back_the_router(stack)
     assert stack.switch(stack.plan("green", 50)).returncode == 0
     with BackgroundProbe(stack.url(), connections=8, round_seconds=2, retry=False) as load:
         time.sleep(1)
         restart_dockerd(flags)
         stack.wait_healthy()
+        router = bring_back_the_router(stack)
         after = answers(stack.url(), 60)
     stats = load.stats
     print(f"\nlive-restore {live_restore}: {stats.requests} requests, {stats.failed} failed while the daemon "
-          f"restarted, {stats.misrouted} misrouted; after: {dict(after)}")  # fmt: skip
+          f"restarted, {stats.misrouted} misrouted; the router {router}; after: {dict(after)}")  # fmt: skip
     assert stats.misrouted == 0
     assert all(router == app for router, app in after), after
     assert {router for router, _ in after} == {"blue", "green"}
     assert docker("inspect", "-f", "{{.State.Running}}", stack.router.name).stdout.strip() == "true"
     restart_dockerd(original_flags)
     stack.wait_healthy()
+    bring_back_the_router(stack)

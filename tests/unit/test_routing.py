@@ -263,3 +263,13 @@ def test_every_target_has_a_kept_alive_group_that_resolves_its_name_and_unknown_
 def test_the_kept_alive_client_grace_stays_inside_the_drain_bound() -> None:
     assert "keepalive_min_timeout 2s;" in rendered(drainSeconds=3).http_conf
     assert "keepalive_min_timeout 1s;" in rendered(drainSeconds=1).http_conf
+
+
+def test_containers_of_the_routers_networks_get_403_from_the_preview_but_not_its_gateway() -> None:
+    conf = render(parse_plan(plan()), "t", stack_networks=[("172.30.0.0/16", "172.30.0.1")]).http_conf
+    assert "geo $bg_preview_blocked {\n    default 0;\n    172.30.0.0/16 1;\n    172.30.0.1 0;\n}" in conf
+    preview = conf.split("listen 8081", 1)[1].split("\n}", 1)[0]
+    assert "if ($bg_preview_blocked) {" in preview and "return 403" in preview
+    live = conf.split("listen 8080", 1)[1].split("\n}", 1)[0]
+    assert "bg_preview_blocked" not in live, "the live listener serves everyone"
+    assert "172.30.0.0/16 1;" not in rendered().http_conf, "no network known: nobody is blocked"

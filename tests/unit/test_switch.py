@@ -90,6 +90,9 @@ class FakeRouter:
     def networks(self) -> set[str]:
         return {NET}
 
+    def subnets(self) -> list[tuple[str, str]]:
+        return [("172.30.0.0/16", "172.30.0.1")]
+
     def _probe(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
         return [HttpResult(503 if host in self.unhealthy else 200, "{}", "HTTP") for host, _, _ in targets]
 
@@ -319,7 +322,9 @@ def test_an_unreadable_record_stops_rollback_with_its_name() -> None:
 def test_config_hash_is_what_the_router_reports_after_publishing() -> None:
     router = FakeRouter()
     report = switch(router)
-    assert router.status["configHash"] == report.config_hash == render(plan(), "T").config_hash
+    expected = render(plan(), "T", stack_networks=router.subnets()).config_hash
+    assert router.status["configHash"] == report.config_hash == expected
+    assert expected != render(plan(), "T").config_hash, "the router's networks are in the config"
 
 
 def test_maintenance_is_entered_without_a_gate_and_left_through_one_publishing_state_only() -> None:
