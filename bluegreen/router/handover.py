@@ -15,8 +15,8 @@ time, and the kernel gives each new connection to one of them:
    finish; a kept-alive client's next request is answered with
    `Connection: close`, and an idle one is closed only after
    keepalive_min_timeout, so no request races the close.
-3. `end`: once the router runs again and Docker calls it healthy, the bridge
-   goes the same way.
+3. `end`: once the router runs again and its healthcheck passes (run at
+   once, not after Docker's interval), the bridge goes the same way.
 
 What it cannot cover: a new host port or bind address is a new listener
 (the net container is replaced: seconds without one), and a router created
@@ -32,13 +32,14 @@ from typing import Any
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_LABEL, ROLE_ROUTER_BRIDGE, router_bridge_name, router_name
 from bluegreen.errors import DockerError, RouterError
+from bluegreen.router.files import HEALTHCHECK
 from bluegreen.router.layout import ROUTING_DIR
 from bluegreen.router.scripts import script
 
 # The bridge is ready when an nginx worker runs in it (its master bound the sockets before forking).
 WORKERS = "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\000' '\\n' | grep -c '^nginx: worker process$' || true"
 READY_SECONDS = 15.0
-HEALTHY_SECONDS = 120.0  # a new router's first healthcheck comes after its interval (5 s)
+HEALTHY_SECONDS = 120.0  # a new router loads its config in well under a second; a broken one never passes
 
 
 def _running(client: DockerClient, name: str) -> dict[str, Any] | None:
@@ -99,12 +100,16 @@ def begin(client: DockerClient, deployment: str, sleep: Callable[[float], None] 
 
 
 def _healthy(client: DockerClient, name: str, timeout: float, sleep: Callable[[float], None]) -> bool:
+    """Running, and its own healthcheck passes when run now (Docker would first wait out its interval)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = (client.inspect(name) or {}).get("State", {})
-        if state.get("Running") and state.get("Health", {}).get("Status", "healthy") == "healthy":
-            return True
-        sleep(0.2)
+        if state.get("Running"):
+            if client.exec(name, list(HEALTHCHECK.test[1:]), timeout=5).exit_code == 0:
+                return True
+        elif state.get("Status") == "exited":
+            return False
+        sleep(0.1)
     return False
 
 
@@ -149,15 +154,21 @@ def restart(client: DockerClient, deployment: str, grace: int, sleep: Callable[[
     info = client.inspect(router)
     if info is None:
         raise RouterError(f"there is no {router}: `pulumi up` creates it")
-    if not info["State"].get("Running"):
-        why = info["State"].get("Error") or f"exit code {info['State'].get('ExitCode')}"
-        owner = str(info["HostConfig"].get("NetworkMode") or "").partition("container:")[2]
-        if owner and _running(client, owner) is None:  # its listener first, or it cannot join it
+    owner = str(info["HostConfig"].get("NetworkMode") or "").partition("container:")[2]
+    lost = bool(owner) and _running(client, owner) is None  # its namespace is gone: it serves nothing
+    if lost or not info["State"].get("Running"):
+        why = (
+            "its net container was not running"
+            if lost
+            else (info["State"].get("Error") or f"it was not running (exit code {info['State'].get('ExitCode')})")
+        )
+        if lost:  # its listener first, or it cannot join it
             client.request("POST", f"/containers/{owner}/start", allow=(304,))
-        client.request("POST", f"/containers/{router}/start")
+        verb = "restart" if info["State"].get("Running") else "start"
+        client.request("POST", f"/containers/{router}/{verb}" + (f"?t={grace}" if verb == "restart" else ""))
         if not _healthy(client, router, HEALTHY_SECONDS, sleep):
-            raise RouterError(f"{router} was not running ({why}); started, but it did not turn healthy")
-        return f"started {router} (it was not running: {why})"
+            raise RouterError(f"{router}: {why}; started, but it did not turn healthy")
+        return f"started {router} ({why})"
     lines = [begin(client, deployment, sleep)]
     client.request("POST", f"/containers/{router}/restart?t={grace}")
     lines.append(end(client, deployment, grace, sleep))

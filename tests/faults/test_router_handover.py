@@ -47,14 +47,31 @@ def test_a_plain_restart_drops_requests_and_a_handed_over_restart_drops_none(blu
 
 
 def test_a_bridge_that_cannot_start_leaves_the_router_alone(blue_live: Stack) -> None:
-    """No namespace to join (the net container stopped): the hand-over refuses before touching the router."""
+    """Its config has no public listener to share (here: an http.conf stub that names none): the hand-over
+    refuses before touching the router, which keeps serving."""
+    stack = blue_live
+    volume = "/etc/nginx/bluegreen"
+
+    def in_router(command: str) -> None:
+        docker("exec", stack.router.name, "sh", "-c", command)
+
+    in_router(f"cp {volume}/http.conf /tmp/http.conf && echo 'server {{ listen 8090; }}' > {volume}/http.conf")
+    try:
+        started = docker("inspect", "-f", "{{.State.StartedAt}}", stack.router.name).stdout
+        done = stack.cli("router", "restart")
+        assert done.returncode != 0 and "no public listener" in done.stderr and "was left alone" in done.stderr, (
+            done.stdout + done.stderr
+        )
+        assert docker("inspect", "-f", "{{.State.StartedAt}}", stack.router.name).stdout == started, "untouched"
+        assert colors_of(stack.url(), 10) == Counter({"blue": 10})
+    finally:
+        in_router(f"cp /tmp/http.conf {volume}/http.conf")
+
+
+def test_a_router_whose_net_container_stopped_is_brought_back(blue_live: Stack) -> None:
+    """Its namespace gone, the router serves nothing; `router restart` starts the net container, then it."""
     stack = blue_live
     docker("stop", stack.net)
-    try:
-        done = stack.cli("router", "restart")
-        assert done.returncode != 0 and "was left alone" in done.stderr, done.stdout + done.stderr
-    finally:
-        docker("start", stack.net)
-        docker("restart", stack.router.name)
-        stack.router.wait_health()
+    done = stack.cli("router", "restart")
+    assert done.returncode == 0 and "its net container was not running" in done.stdout, done.stdout + done.stderr
     assert colors_of(stack.url(), 10) == Counter({"blue": 10})
