@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `bluegreen` alone: what it can do, not an error
+        out.write(parser.format_help())
+        return 0
     args = parser.parse_args(argv)
     try:
         if getattr(args, "project", "") is None:

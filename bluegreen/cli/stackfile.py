@@ -84,7 +84,9 @@ def cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_promote(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """activeColor and trafficWeight in the stack file: the commit a promotion pull request carries."""
-    return _edit_stack(args, out, err, lambda: promote(Path(args.stack_file), Path(args.project_file), args.weight))
+    return _edit_stack(
+        args, out, err, lambda: promote(Path(args.stack_file), Path(args.project_file), args.weight, args.to)
+    )
 
 
 def _edit_stack(args: argparse.Namespace, out: TextIO, err: TextIO, run: Callable[[], str]) -> int:
@@ -138,9 +140,12 @@ def register(sub: Subparsers) -> None:
     rel.set_defaults(func=cmd_release)
     prom = sub.add_parser(
         "promote",
-        help="move traffic in a stack file: to the idle colour, or a running canary to --weight",
+        help="move traffic in a stack file: to --to COLOR, or a running canary's colour to --weight",
+        description="Never a toggle: on a fully promoted file it needs --to, and a file that already says what "
+        "it asks is left unchanged, so a repeated job changes nothing.",
     )
     prom.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
+    prom.add_argument("--to", choices=list(COLORS), help="the colour that takes the traffic (the idle one to release)")
     prom.add_argument("--weight", type=weight, default=100, help="the new colour's share, 1-100 (default 100)")
     prom.add_argument("--project-file", default="Pulumi.yaml", help="the project's Pulumi.yaml")
     prom.set_defaults(func=cmd_promote)

@@ -189,7 +189,7 @@ def _register_rollout(sub: Subparsers) -> None:
         "rollout",
         help="apply a plan through its analysed steps (rollout.steps), or promote/abort the running rollout",
         description="Each step is a gated switch, judged on the router's log every analysis interval; failure "
-        "aborts to the stable colour at 100%%. Events are JSON lines on stdout (and to $BLUEGREEN_WEBHOOK_URL). "
+        "aborts to the stable colour at 100%. Events are JSON lines on stdout (and to $BLUEGREEN_WEBHOOK_URL). "
         "`promote` skips the remaining analysis, `abort` stops it; both under the router's lock.",
     )
     rollout.add_argument("action", nargs="?", choices=["promote", "abort"], help="steer a running rollout")

@@ -157,7 +157,11 @@ class RouterSettings(Model):
         description="Host address the preview port binds to: loopback, so the unreleased colour is reachable "
         "from the host only (ssh -L), unless you open it.",
     )
-    image: ImageRef = Field("nginxinc/nginx-unprivileged:1.28", description="nginx image (non-root, listens on 8080).")
+    image: ImageRef = Field(
+        "nginxinc/nginx-unprivileged:1.28.0",
+        description="nginx 1.27.4 or later with njs (non-root, listens on 8080); a release tag, so prod accepts "
+        "the default.",
+    )
     drain_seconds: int = Field(30, ge=0, le=MAX_DRAIN_SECONDS, description="Bound on old connections after a switch.")
     security_headers: bool = Field(True, description="Add HSTS-free security headers (always).")
     rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")

@@ -115,13 +115,23 @@ def release(path: Path, project_file: Path, version: str, digest: str | None = N
     return f"{path}: {idle}.version {was} -> {version} (the idle colour; {before.active_color} stays live)"
 
 
-def promote(path: Path, project_file: Path, weight: int = 100) -> str:
-    """Move traffic: with none split, to the idle colour at `weight`%; during a canary, the canary to `weight`%."""
+def promote(path: Path, project_file: Path, weight: int = 100, to: Color | None = None) -> str:
+    """Move traffic to `to` at `weight`%; without `to`, only a running canary's colour climbs.
+
+    Never a toggle: a fully promoted file names no colour to move to, so the
+    same command run twice (a repeated job) would otherwise send everything
+    back to the old version. `to` makes it idempotent: a file that already
+    says so is left as it is.
+    """
     before = _current(path, project_file)
-    if before.traffic_weight == 100:
-        target: Color = other(before.active_color)
-        apply_edits(path, project_file, [Edit("activeColor", target), Edit("trafficWeight", str(weight))])
-    else:
-        target = before.active_color
-        apply_edits(path, project_file, [Edit("trafficWeight", str(weight))])
+    target: Color = to or before.active_color
+    if to is None and before.traffic_weight == 100:
+        idle = other(before.active_color)
+        raise StackFileError(
+            f"{path}: activeColor {before.active_color} already has trafficWeight 100; name the colour that "
+            f"should take the traffic: --to {idle} (the idle colour, version {before.color(idle).version or '-'})"
+        )
+    if (before.active_color, before.traffic_weight) == (target, weight):
+        return f"{path}: activeColor {target}, trafficWeight {weight} already; nothing was changed"
+    apply_edits(path, project_file, [Edit("activeColor", target), Edit("trafficWeight", str(weight))])
     return f"{path}: activeColor {target}, trafficWeight {weight} (was {before.active_color} {before.traffic_weight})"

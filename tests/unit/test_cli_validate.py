@@ -123,7 +123,7 @@ def test_secure_values_validate_as_opaque_strings(tmp_path: Path) -> None:
     assert json.loads(out)["settings"]["app"]["env"] == {"API_TOKEN": "[secret]"}
 
 
-@pytest.mark.parametrize("argv", [[], ["validate"], ["frobnicate"], ["validate", "a", "b"]])
+@pytest.mark.parametrize("argv", [["validate"], ["frobnicate"], ["validate", "a", "b"]])
 def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(argv)

@@ -300,3 +300,10 @@ def test_trusted_proxies_are_written_back_normalised() -> None:
         stack_raw("dev"), {"router.edge": {"trustedProxies": ["10.1.2.3/8", "192.0.2.10/32", "2001:db8::1/32"]}}
     )
     assert parse_settings(raw, "dev").router.edge.trusted_proxies == ["10.0.0.0/8", "192.0.2.10", "2001:db8::/32"]
+
+
+def test_a_prod_stack_that_never_set_router_image_validates() -> None:
+    """The default is a release tag: a new prod stack is not refused for a value its author never set."""
+    raw = stack_raw("prod")
+    raw.get("router", {}).pop("image", None)
+    assert parse_settings(raw, "prod").router.image == "nginxinc/nginx-unprivileged:1.28.0"

@@ -48,13 +48,13 @@ def test_a_digest_is_pinned_with_its_version_and_a_stale_one_removed(prod: Path)
     digest = "sha256:" + "a" * 64
     assert run("release", "Pulumi.prod.yaml", "--version", "1.5.0", "--digest", digest)[0] == 0
     assert settings(prod).green.digest == digest
-    run("promote", "Pulumi.prod.yaml")
+    run("promote", "Pulumi.prod.yaml", "--to", "green")
     assert run("release", "Pulumi.prod.yaml", "--version", "1.6.0")[0] == 0  # blue: no digest given
     assert settings(prod).blue.digest is None and settings(prod).green.digest == digest
 
 
 def test_promotion_moves_traffic_then_completes_a_canary(prod: Path) -> None:
-    assert run("promote", "Pulumi.prod.yaml", "--weight", "10")[1] == (
+    assert run("promote", "Pulumi.prod.yaml", "--to", "green", "--weight", "10")[1] == (
         "Pulumi.prod.yaml: activeColor green, trafficWeight 10 (was blue 100)\n"
     )
     s = settings(prod)
@@ -74,3 +74,20 @@ def test_a_refused_release_changes_nothing(prod: Path) -> None:
     with pytest.raises(SystemExit):
         main(["promote", "Pulumi.prod.yaml", "--weight", "0"])
     assert prod.read_text() == before
+
+
+def test_promote_never_toggles_and_a_repeated_one_changes_nothing(prod: Path) -> None:
+    before = prod.read_text()
+    code, out, err = run("promote", "Pulumi.prod.yaml")
+    assert code == 2 and out == "" and prod.read_text() == before, "a promoted file names no colour to move to"
+    assert err == ("promote: Pulumi.prod.yaml: activeColor blue already has trafficWeight 100; name the colour "
+                   "that should take the traffic: --to green (the idle colour, version 1.4.1)\n")  # fmt: skip
+    assert run("promote", "Pulumi.prod.yaml", "--to", "green")[0] == 0
+    promoted = prod.read_text()
+    assert run("promote", "Pulumi.prod.yaml", "--to", "green") == (
+        0,
+        "Pulumi.prod.yaml: activeColor green, trafficWeight 100 already; nothing was changed\n",
+        "",
+    )
+    assert prod.read_text() == promoted, "the same job twice: the same file"
+    assert run("promote", "Pulumi.prod.yaml")[0] == 2 and prod.read_text() == promoted
