@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from bluegreen.config.app import UserSpec
 from bluegreen.config.problems import MISSING, Problem
-from bluegreen.config.secrets import SECRET_PLACEHOLDER
+from bluegreen.config.secrets import NOT_SHOWN, SECRET_PLACEHOLDER
 from bluegreen.config.stacks import is_production
 from bluegreen.config.types import Allowed, ImageRef, Model, Name
 from bluegreen.engine.container_spec import DATABASE_URL_ENV
@@ -85,7 +85,7 @@ def problems(s: StackSettings, stack: str, secret_tops: Collection[str]) -> list
     for leaf in ("url", "password"):
         if getattr(db, leaf) and "database" not in secret_tops:
             how = f"pulumi config set --secret --path database.{leaf} ..."
-            problems.append(Problem(f"database.{leaf}", SECRET_PLACEHOLDER, f"a secret, never a plain value: {how}"))
+            problems.append(Problem(f"database.{leaf}", NOT_SHOWN, f"a secret, never a plain value: {how}"))
     if db.mode == "container":
         pinned = image_problem(db.image, is_production(stack))
         if pinned:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field, StringConstraints
 
 from bluegreen.config.problems import MISSING, Problem
-from bluegreen.config.types import Allowed, Model, TypedText
+from bluegreen.config.types import Allowed, Model, TypedText, opaque_or
 
 if TYPE_CHECKING:
     from bluegreen.config.settings import StackSettings
@@ -74,7 +74,8 @@ class Notifications(Model):
     webhook_url: (
         Annotated[
             str,
-            StringConstraints(pattern=r"^https?://[\x21-\x7e]+$", max_length=2048),
+            StringConstraints(max_length=2048),
+            opaque_or(r"^https?://[\x21-\x7e]+$"),
             Allowed("an https:// URL without spaces or control characters, such as a Slack incoming webhook"),
         ]
         | None

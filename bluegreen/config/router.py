@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from bluegreen.config.problems import Problem
-from bluegreen.config.secrets import SECRET_PLACEHOLDER
+from bluegreen.config.secrets import NOT_SHOWN, SECRET_PLACEHOLDER
 from bluegreen.config.stacks import is_production
 from bluegreen.config.tls import HOW_TO_SET, pair_problems, read_certificate
 from bluegreen.config.types import Allowed, HostPort, ImageRef, IpAddress, Model
@@ -177,7 +177,7 @@ def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Proble
     problems = []
     if "tls" not in secret_tops:
         how = HOW_TO_SET.format(key="key", file="privkey.pem")
-        problems.append(Problem("tls.key", SECRET_PLACEHOLDER, f"a secret, never a plain value in a stack file: {how}"))
+        problems.append(Problem("tls.key", NOT_SHOWN, f"a secret, never a plain value in a stack file: {how}"))
     if SECRET_PLACEHOLDER not in (s.tls.certificate, s.tls.key):  # a stack file's secure: values stay opaque
         problems += pair_problems(s.tls.certificate, s.tls.key)
     taken = {s.router.port: "router.port", s.router.preview_port: "router.previewPort"}

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 from bluegreen.config.problems import Problem
 
+# A plain value that must not be echoed either (a private key, a password written in clear): it is not a
+# secret yet, so it is not called one.
+NOT_SHOWN = "[not shown]"
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker shown instead of a value, not a password  # nosec B105
 
 # Top-level keys whose secret values the program carries as secret Outputs, and where.

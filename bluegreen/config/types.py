@@ -7,12 +7,15 @@ is allowed, next to the constraint it explains.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
+from bluegreen.config.secrets import SECRET_PLACEHOLDER
 from bluegreen.engine.host import ALLOWED as DOCKER_HOST_ALLOWED
 from bluegreen.engine.host import PATTERN as DOCKER_HOST_PATTERN
 from bluegreen.images.pinning import IMAGE_ID_PATTERN, IMAGE_TAG_PATTERN
@@ -28,6 +31,19 @@ class Allowed:
     """Human description of what a constrained field accepts (for messages and docs)."""
 
     text: str
+
+
+def opaque_or(pattern: str) -> AfterValidator:
+    """The pattern, or a stack file's `secure:` value as `validate` reads it (`[secret]`): that one cannot be
+    checked offline, and the program checks the decrypted value against the same pattern."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if value != SECRET_PLACEHOLDER and not compiled.match(value):
+            raise PydanticCustomError("string_pattern_mismatch", "String should match pattern")
+        return value
+
+    return AfterValidator(check)
 
 
 def _check_ip(value: str) -> str:
@@ -105,7 +121,7 @@ IpAddress = Annotated[
 
 DockerHost = Annotated[
     str,
-    StringConstraints(pattern=DOCKER_HOST_PATTERN.pattern),
+    opaque_or(DOCKER_HOST_PATTERN.pattern),
     Allowed(f"a Docker host: {DOCKER_HOST_ALLOWED}"),
 ]
 

@@ -123,6 +123,20 @@ def test_secure_values_validate_as_opaque_strings(tmp_path: Path) -> None:
     assert json.loads(out)["settings"]["app"]["env"] == {"API_TOKEN": "[secret]"}
 
 
+def test_the_documented_secure_setups_validate_and_a_plain_bad_value_is_still_refused(tmp_path: Path) -> None:
+    """A secret docker.host or notifications.webhookUrl cannot be read offline: the program checks it once
+    decrypted, with the same pattern. A plain one is checked here."""
+    secure = "  bluegreen:docker:\n    host:\n      secure: v1:abc\n" \
+             "  bluegreen:notifications:\n    webhookUrl:\n      secure: v1:def\n"  # fmt: skip
+    path = project_copy(tmp_path, "dev", (ROOT / "Pulumi.dev.yaml").read_text() + secure)
+    code, out, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 0 and "valid" in out, err
+    plain = "  bluegreen:docker:\n    host: -oProxyCommand=x\n"
+    path = project_copy(tmp_path, "dev", (ROOT / "Pulumi.dev.yaml").read_text() + plain)
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and "docker.host: got '-oProxyCommand=x'; allowed: a Docker host" in err
+
+
 @pytest.mark.parametrize("argv", [["validate"], ["frobnicate"], ["validate", "a", "b"]])
 def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:

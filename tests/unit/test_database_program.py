@@ -78,7 +78,7 @@ def test_an_external_database_url_reaches_the_colours_only_as_a_secret() -> None
 
 
 def test_a_plain_database_password_is_refused_with_its_key() -> None:
-    with pytest.raises(pulumi.RunError, match=r"database\.password: got '\[secret\]'; allowed: a secret"):
+    with pytest.raises(pulumi.RunError, match=r"database\.password: got '\[not shown\]'; allowed: a secret"):
         run({"database": {"mode": "container", "password": "long-enough-password-1"}})
 
 

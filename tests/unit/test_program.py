@@ -717,7 +717,7 @@ def test_a_tls_key_not_set_as_a_secret_is_refused_without_showing_it() -> None:
     tls = _tls()
     with pytest.raises(
         Exception,
-        match=r"tls\.key: got '\[secret\]'; allowed: a secret, never a plain value in a stack file: pulumi config",
+        match=r"tls\.key: got '\[not shown\]'; allowed: a secret, never a plain value in a stack file: pulumi config",
     ):
         run_program(with_changes(stack_raw("dev"), {"tls": tls}), stack="dev")
 
