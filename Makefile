@@ -7,11 +7,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
 
-# Local file backend by default: state stays in this checkout, no account needed.
-export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-# The dev stack's secrets passphrase is public on purpose (dev holds no real
-# secrets). Every other stack must get PULUMI_CONFIG_PASSPHRASE from its operator.
-DEV_PASSPHRASE := bluegreen-dev-not-secret
+# The backend (a local file backend by default: state stays in this checkout, no account needed), PATH and
+# the dev stack's public passphrase come from scripts/env.sh, the file a shell sources for the same set-up.
 
 .PHONY: help venv tools pulumi-cli up down test lint images wheels app-image bench docs lock policy-pack clean-state
 
@@ -64,8 +61,7 @@ pulumi-cli:
 
 up: pulumi-cli venv wheels
 	@mkdir -p .pulumi-state
-	@pulumi=$$(bash scripts/pulumi-cli.sh); export PATH="$$(dirname $$pulumi):$$PATH"; \
-	  if [ "$(STACK)" = dev ]; then export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(DEV_PASSPHRASE)}"; fi; \
+	@source scripts/env.sh $(STACK); pulumi=$$(bash scripts/pulumi-cli.sh); export PATH="$$(dirname $$pulumi):$$PATH"; \
 	  $(VENV)/bin/bluegreen validate Pulumi.$(STACK).yaml && \
 	  pulumi login --non-interactive "$$PULUMI_BACKEND_URL" >/dev/null && \
 	  { pulumi stack select --non-interactive $(STACK) 2>/dev/null || pulumi stack init --non-interactive $(STACK); } && \
@@ -73,8 +69,7 @@ up: pulumi-cli venv wheels
 
 # Tear down what `make up` made: every container, the network, the routing volume, and the stack's state.
 down: pulumi-cli venv
-	@pulumi=$$(bash scripts/pulumi-cli.sh); export PATH="$$(dirname $$pulumi):$$PATH"; \
-	  if [ "$(STACK)" = dev ]; then export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(DEV_PASSPHRASE)}"; fi; \
+	@source scripts/env.sh $(STACK); pulumi=$$(bash scripts/pulumi-cli.sh); export PATH="$$(dirname $$pulumi):$$PATH"; \
 	  pulumi login --non-interactive "$$PULUMI_BACKEND_URL" >/dev/null && \
 	  pulumi destroy --yes --non-interactive --stack $(STACK) && \
 	  pulumi stack rm --yes --non-interactive --stack $(STACK)

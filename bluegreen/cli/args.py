@@ -69,11 +69,31 @@ def positive_int(text: str) -> int:
     return value
 
 
-def weight(text: str) -> int:
-    value = int(text) if text.isdigit() else 0
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a share from 1 to 100")
+def http_status(text: str) -> int:
+    """An argparse type: an HTTP status code a server can answer, 100-599."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 100 <= value <= 599:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an HTTP status, 100-599")
     return value
+
+
+def _share_from(low: int) -> Callable[[str], int]:
+    """An argparse type: a colour's share of the live traffic, `low` to 100."""
+
+    def share(text: str) -> int:
+        value = int(text) if text.isdigit() else -1
+        if not low <= value <= 100:
+            raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a share from {low} to 100")
+        return value
+
+    return share
+
+
+weight = _share_from(1)  # a promotion's: the colour it moves to gets some of the traffic
+share = _share_from(0)  # a plan's: 0 is none of it
 
 
 def url_path(text: str) -> str:

@@ -7,7 +7,7 @@ import json
 import time
 from typing import TextIO
 
-from bluegreen.cli.args import Subparsers, add_stack_args, positive_int, seconds, url_path, window
+from bluegreen.cli.args import Subparsers, add_stack_args, http_status, positive_int, seconds, url_path, window
 from bluegreen.cli.common import client_of, deployment
 from bluegreen.colors import COLORS
 from bluegreen.errors import EXIT_FAILED, EXIT_OK, BluegreenError
@@ -146,7 +146,7 @@ def register(sub: Subparsers) -> None:
     add_stack_args(smoke)
     smoke.add_argument("--listener", choices=["preview", "live"], default="preview", help="default: preview")
     smoke.add_argument("--path", type=url_path, default="/health/ready", help="default: /health/ready")
-    smoke.add_argument("--expect", type=positive_int, default=200, help="the status it must answer (default 200)")
+    smoke.add_argument("--expect", type=http_status, default=200, help="the status it must answer (default 200)")
     smoke.add_argument("--tries", type=positive_int, default=10, help="attempts (default 10)")
     smoke.add_argument("--interval", type=seconds, default=2.0, help="seconds between attempts (default 2)")
     smoke.set_defaults(func=cmd_smoke)

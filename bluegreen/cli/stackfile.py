@@ -34,9 +34,17 @@ def summary(stack: str, s: StackSettings) -> str:
     return f"stack {stack}: valid (" + ", ".join(parts) + ")"
 
 
+def project_file_of(args: argparse.Namespace) -> Path:
+    """--project-file, else the Pulumi.yaml beside the stack file (where Pulumi looks), not the working
+    directory's."""
+    if args.project_file:
+        return Path(args.project_file)
+    return Path(args.stack_file).parent / "Pulumi.yaml"
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     stack_file = Path(args.stack_file)
-    project_file = Path(args.project_file)
+    project_file = project_file_of(args)
     problems: list[Problem] = []
     settings: StackSettings | None = None
     stack = stack_file.name
@@ -78,14 +86,14 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The idle colour's version in the stack file: the commit a release pull request carries."""
-    return _edit_stack(args, out, err, lambda: release(Path(args.stack_file), Path(args.project_file),
+    return _edit_stack(args, out, err, lambda: release(Path(args.stack_file), project_file_of(args),
                                                       args.version, args.digest))  # fmt: skip
 
 
 def cmd_promote(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """activeColor and trafficWeight in the stack file: the commit a promotion pull request carries."""
     return _edit_stack(
-        args, out, err, lambda: promote(Path(args.stack_file), Path(args.project_file), args.weight, args.to)
+        args, out, err, lambda: promote(Path(args.stack_file), project_file_of(args), args.weight, args.to)
     )
 
 
@@ -123,9 +131,7 @@ def register(sub: Subparsers) -> None:
         ),
     )
     validate.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
-    validate.add_argument(
-        "--project-file", default="Pulumi.yaml", help="the project's Pulumi.yaml (default: ./Pulumi.yaml)"
-    )
+    validate.add_argument("--project-file", help="the project's Pulumi.yaml (default: the one beside the stack file)")
     validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     validate.set_defaults(func=cmd_validate)
 
@@ -136,7 +142,7 @@ def register(sub: Subparsers) -> None:
     rel.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
     rel.add_argument("--version", required=True, help="the image tag to release, e.g. 1.5.0")
     rel.add_argument("--digest", help="sha256:... to pin it by (registry images); unset removes a stale one")
-    rel.add_argument("--project-file", default="Pulumi.yaml", help="the project's Pulumi.yaml")
+    rel.add_argument("--project-file", help="the project's Pulumi.yaml (default: the one beside the stack file)")
     rel.set_defaults(func=cmd_release)
     prom = sub.add_parser(
         "promote",
@@ -147,7 +153,7 @@ def register(sub: Subparsers) -> None:
     prom.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
     prom.add_argument("--to", choices=list(COLORS), help="the colour that takes the traffic (the idle one to release)")
     prom.add_argument("--weight", type=weight, default=100, help="the new colour's share, 1-100 (default 100)")
-    prom.add_argument("--project-file", default="Pulumi.yaml", help="the project's Pulumi.yaml")
+    prom.add_argument("--project-file", help="the project's Pulumi.yaml (default: the one beside the stack file)")
     prom.set_defaults(func=cmd_promote)
 
     ref = sub.add_parser("reference", help="print the configuration reference (docs/configuration.md)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -18,12 +19,15 @@ from bluegreen.cli.args import (
     message,
     positive_int,
     retry_after,
+    share,
 )
 from bluegreen.cli.common import checked_plan, client_of, deployment, on_router, report_or_fail, smoke_checks
+from bluegreen.colors import COLORS, other
 from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
-from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, AbortDecidedError, BluegreenError
-from bluegreen.release.live import resume, rollback, set_maintenance
+from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, AbortDecidedError, BluegreenError, SettingsError
+from bluegreen.plan.model import parse_plan
+from bluegreen.release.live import live_plan, resume, rollback, set_maintenance
 from bluegreen.release.notify import Notifier
 from bluegreen.release.progress import quiet
 from bluegreen.release.rollout import event_line, run_rollout, steer
@@ -50,6 +54,33 @@ def cmd_switch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             smoke=smoke_checks(), break_lock=args.break_lock,
         )),
     )  # fmt: skip
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The live plan as JSON, with --active and --weight applied: what `switch --plan -` and `rollout --plan -`
+    take. Its containers are the ones that run, so a traffic change by hand starts from the truth."""
+    label = deployment(args)
+    try:
+        live = live_plan(LiveRouter.find(client_of(args), label))
+    except BluegreenError as exc:
+        err.write(f"plan {label}: {exc}\n")
+        return exc.exit_code
+    if live is None:
+        err.write(f"plan {label}: no switch has run yet; the first plan is the program's (`pulumi up`)\n")
+        return EXIT_BAD_INPUT
+    raw = live.model_dump(mode="json", by_alias=True)
+    active = args.active or live.active
+    if args.active or args.weight is not None:
+        share = args.weight if args.weight is not None else live.weight(active)
+        raw.update(active=active, weights={active: share, other(active): 100 - share})
+    try:
+        plan = parse_plan(raw)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            err.write(f"plan {label}: {problem.line()}\n")
+        return EXIT_BAD_INPUT
+    out.write(json.dumps(plan.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True) + "\n")
+    return EXIT_OK
 
 
 def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -157,11 +188,26 @@ def cmd_maintenance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def register(sub: Subparsers) -> None:
+    _register_plan(sub)
     _register_switch(sub)
     _register_rollout(sub)
     _register_rollback(sub)
     _register_resume(sub)
     _register_maintenance(sub)
+
+
+def _register_plan(sub: Subparsers) -> None:
+    plan = sub.add_parser(
+        "plan",
+        help="print the live routing plan, with --active/--weight applied: a plan for `switch --plan -`",
+        description="Reads the plan the router serves (its containers, edge and rollout settings) and changes "
+        "only the traffic, e.g. `bluegreen plan --stack dev --active green --weight 10 | bluegreen switch "
+        "--stack dev --plan -`.",
+    )
+    add_stack_args(plan)
+    plan.add_argument("--active", choices=list(COLORS), help="the colour that takes --weight (default: the live one)")
+    plan.add_argument("--weight", type=share, help="its share, 0-100 (default: what it has)")
+    plan.set_defaults(func=cmd_plan)
 
 
 def _register_switch(sub: Subparsers) -> None:

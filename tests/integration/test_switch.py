@@ -189,6 +189,20 @@ def test_bad_plan_is_refused_before_anything(blue_live: Stack) -> None:
 # --- idempotence, in-flight requests, WebSockets ------------------------------------------------
 
 
+def test_bluegreen_plan_prints_the_live_plan_with_the_traffic_changed_for_switch(blue_live: Stack) -> None:
+    stack = blue_live
+    printed = stack.cli("plan", "--active", "green", "--weight", "30")
+    assert printed.returncode == 0, printed.stderr
+    plan = json.loads(printed.stdout)
+    assert (plan["active"], plan["weights"]) == ("green", {"blue": 70, "green": 30})
+    assert plan["colors"] == stack.plan("blue")["colors"], "the containers that run, as the live plan has them"
+    done = stack.cli("switch", "--plan", "-", stdin=printed.stdout)  # the pipe the README shows
+    assert done.returncode == 0 and "live blue 70% / green 30%" in done.stdout, done.stdout + done.stderr
+    bad = stack.cli("plan", "--weight", "101")
+    assert bad.returncode == 2 and "argument --weight: got '101'; allowed: a share from 0 to 100" in bad.stderr
+    assert stack.switch(stack.plan("blue")).returncode == 0
+
+
 def test_same_plan_twice_does_not_reload(blue_live: Stack) -> None:
     first = status(blue_live)["lastSwitch"]["appliedAt"]
     time.sleep(1.1)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
 from bluegreen.cli.main import main
+from lab.paths import ROOT
 
 
 def test_bluegreen_alone_helps_and_help_texts_print_their_percent_signs_once(
@@ -19,3 +21,31 @@ def test_bluegreen_alone_helps_and_help_texts_print_their_percent_signs_once(
         main(["rollout", "--help"])
     shown = capsys.readouterr().out
     assert "100%" in shown and "%%" not in shown
+
+
+def test_validate_finds_the_pulumi_yaml_beside_the_stack_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no Pulumi.yaml here
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate", str(ROOT / "Pulumi.dev.yaml")], out, err) == 0, err.getvalue()
+    assert "stack dev: valid" in out.getvalue()
+
+
+def test_smoke_refuses_a_status_no_server_can_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["smoke", "--stack", "dev", "--expect", "999"])
+    assert done.value.code == 2
+    assert "argument --expect: got '999'; allowed: an HTTP status, 100-599" in capsys.readouterr().err
+
+
+def test_the_shell_set_up_puts_the_cli_the_backend_and_only_devs_passphrase_in_place(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    show = 'source scripts/env.sh STACK; printf "%s|%s|%s" "$PATH" "$PULUMI_BACKEND_URL" "${PULUMI_CONFIG_PASSPHRASE-}"'
+    for stack, passphrase in (("", "bluegreen-dev-not-secret"), ("prod", "")):
+        done = subprocess.run(["bash", "-c", show.replace("STACK", stack)], cwd=ROOT, env=env, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        path, backend, given = done.stdout.split("|")
+        assert path.split(":")[:2] == [f"{ROOT}/.pulumi-cli/bin", f"{ROOT}/.venv/bin"]
+        assert backend == f"file://{ROOT}/.pulumi-state" and given == passphrase, (stack, given)

@@ -23,7 +23,7 @@ def console_lines() -> list[str]:
 def example(command: str) -> tuple[str, list[str]]:
     """The command line as written (after `$ `) and the lines printed below it."""
     lines = console_lines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"$ {command}"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("$ ") and command in line)  # piped: anywhere
     output = []
     for line in lines[start + 1 :]:
         if line.startswith("$ "):
