@@ -233,7 +233,8 @@ class Stack:
 
     def reloads(self) -> int:
         """nginx reloads of the router so far (its master logs each one)."""
-        return docker("logs", self.router.name).stderr.count("reconfiguring\n")
+        # One per reload: nginx also says "signal 1 (SIGHUP) received from N, reconfiguring" before it.
+        return docker("logs", self.router.name).stderr.count(": reconfiguring\n")
 
     def url(self, preview: bool = False) -> str:
         return f"http://127.0.0.1:{Container(self.net).host_port(PREVIEW_PORT if preview else LIVE_PORT)}"

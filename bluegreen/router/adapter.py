@@ -74,6 +74,7 @@ class LiveRouter:
         self.client = client
         self.container = container
         self._info = info
+        self._net_info: dict[str, Any] | None = None
 
     @property
     def info(self) -> dict[str, Any]:
@@ -110,10 +111,11 @@ class LiveRouter:
         mode = str(self.info.get("HostConfig", {}).get("NetworkMode") or "")
         if not mode.startswith("container:"):
             return self.info
-        owner = self.client.inspect(mode.partition(":")[2])
-        if owner is None:
-            raise RouterError(f"router {self.container}: the container that owns its network ({mode}) is gone")
-        return owner
+        if self._net_info is None:  # read once, like `info`: a switch asks for networks and subnets
+            self._net_info = self.client.inspect(mode.partition(":")[2])
+            if self._net_info is None:
+                raise RouterError(f"router {self.container}: the container that owns its network ({mode}) is gone")
+        return self._net_info
 
     def networks(self) -> set[str]:
         return set(self.net_info["NetworkSettings"]["Networks"])

@@ -25,6 +25,7 @@ before this (it owns its ports itself) is replaced once more with a gap.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -90,7 +91,10 @@ def begin(client: DockerClient, deployment: str, sleep: Callable[[float], None] 
     while time.monotonic() < deadline:
         if _running(client, bridge) is None:
             break
-        found = client.exec(bridge, ["sh", "-c", WORKERS], timeout=5).stdout.strip()
+        try:
+            found = client.exec(bridge, ["sh", "-c", WORKERS], timeout=5).stdout.strip()
+        except DockerError:  # it exited between the two calls: the next turn says so
+            found = ""
         if found.isdigit() and int(found) > 0:
             return f"{bridge} serves beside {router}"
         sleep(0.05)
@@ -105,8 +109,9 @@ def _healthy(client: DockerClient, name: str, timeout: float, sleep: Callable[[f
     while time.monotonic() < deadline:
         state = (client.inspect(name) or {}).get("State", {})
         if state.get("Running"):
-            if client.exec(name, list(HEALTHCHECK.test[1:]), timeout=5).exit_code == 0:
-                return True
+            with contextlib.suppress(DockerError):  # stopped between the two calls: the next turn says so
+                if client.exec(name, list(HEALTHCHECK.test[1:]), timeout=5).exit_code == 0:
+                    return True
         elif state.get("Status") == "exited":
             return False
         sleep(0.1)

@@ -75,3 +75,28 @@ def test_a_router_whose_net_container_stopped_is_brought_back(blue_live: Stack) 
     done = stack.cli("router", "restart")
     assert done.returncode == 0 and "its net container was not running" in done.stdout, done.stdout + done.stderr
     assert colors_of(stack.url(), 10) == Counter({"blue": 10})
+
+
+def test_a_router_from_before_hand_overs_steps_aside_for_the_net_container() -> None:
+    """The first update from a version without hand-overs: the old router owns the host ports, and the
+    net container cannot publish them while it runs. `handover prepare` stops it (one last gap) and renames
+    it, so Pulumi still deletes it by its id; run again, it has nothing to do."""
+    from bluegreen.engine.client import DockerClient
+    from bluegreen.engine.names import router_name
+    from bluegreen.router import handover
+    from lab.images import ROUTER_IMAGE
+
+    deployment = "bluegreen-bgprepare"
+    name = router_name(deployment)
+    docker("rm", "-f", name, f"{name}-retired", check=False)
+    old_id = docker("run", "-d", "--name", name, "--label", "bluegreen.test=1", "-p", "127.0.0.1::8080",
+                    ROUTER_IMAGE, "sleep", "infinity").stdout.strip()  # fmt: skip
+    try:
+        said = handover.prepare(DockerClient(), deployment, 5)
+        assert said.startswith(f"{name} owned its ports"), said
+        state = docker("inspect", "-f", "{{.Name}} {{.State.Running}}", old_id).stdout.split()
+        assert state == [f"/{name}-retired", "false"], "stopped, renamed, the same container"
+        assert docker("inspect", name, check=False).returncode != 0, "the name is free for the new router"
+        assert handover.prepare(DockerClient(), deployment, 5) == f"{name}: nothing to prepare"
+    finally:
+        docker("rm", "-f", old_id, check=False)
