@@ -123,3 +123,10 @@ def test_every_reliability_row_names_tests_that_exist() -> None:
         for path, name in cited:
             source = (ROOT / path).read_text()
             assert not name or f"def {name}(" in source, f"{path}::{name}"
+
+
+def test_the_docs_index_lists_every_doc_and_the_readme_links_it() -> None:
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    docs = sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name != "README.md")
+    assert [d for d in docs if f"]({d})" not in index] == [], "docs/README.md misses these"
+    assert "](docs/README.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
