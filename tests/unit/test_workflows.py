@@ -206,3 +206,21 @@ def test_no_expression_is_pasted_into_a_shell_script() -> None:
         if "${{" in step.get("run", "")
     ]
     assert pasted == []
+
+
+def test_every_workflow_runs_the_pulumi_cli_the_sdk_is_locked_to() -> None:
+    """An unpinned action installs the newest CLI: a deploy would run another engine than CI tested."""
+    from importlib.metadata import version
+
+    found = []
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for job in load(path.name)["jobs"].values():
+            for step in steps(job):
+                if step.get("uses", "").startswith("pulumi/actions@"):
+                    found.append((path.name, str(step.get("with", {}).get("pulumi-version"))))
+    assert len(found) >= 4 and {v for _, v in found} == {version("pulumi")}, found
+
+
+def test_pulumis_own_install_applies_the_lock() -> None:
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert "-c constraints.txt" in lines and lines.index("-c constraints.txt") < lines.index("-e .")
