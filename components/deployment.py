@@ -180,7 +180,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         if engine.env() or settings.registry_auth:
             provider = docker.Provider(
                 f"{self._name}-docker",
-                host=host,
+                # With a context, an empty host: pulumi-docker would otherwise take DOCKER_HOST from the shell
+                # that runs `pulumi up` (a laptop's rootless engine, colima) over the context the stack names.
+                host=host if host else ("" if settings.docker.context else None),
                 context=settings.docker.context,
                 cert_path=settings.docker.cert_path,
                 registry_auth=self._registry_auth(settings, secrets),

@@ -756,10 +756,11 @@ def test_rollout_steps_make_the_switch_walk_them_and_the_webhook_stays_secret() 
     assert json.loads(walked.inputs["stdin"])["rollout"]["steps"] == [{"weight": 10, "pauseSeconds": 30.0}]
 
 
-def test_a_context_and_a_tls_folder_reach_provider_and_every_command() -> None:
+def test_a_context_and_a_tls_folder_reach_provider_and_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")  # a laptop's rootless engine
     run = run_program(with_changes(stack_raw("prod"), {"docker": {"context": "prod-box"}}), stack="prod")
     (provider,) = run.by_type("pulumi:providers:docker")
-    assert provider.inputs["context"] == "prod-box" and "host" not in provider.inputs
+    assert provider.inputs["context"] == "prod-box" and provider.inputs["host"] == "", "the stack's context wins"
     assert switch_of(run).inputs["environment"]["DOCKER_CONTEXT"] == "prod-box"
     assert "DOCKER_HOST" not in switch_of(run).inputs["environment"]
 
