@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import NoReturn, TypeAlias
 
 from bluegreen.config.router import MAINTENANCE_MESSAGE_MAX, Maintenance
-from bluegreen.engine.host import host_problem
+from bluegreen.engine.host import RESOLUTION_ORDER, host_problem
 from bluegreen.errors import EXIT_BAD_INPUT
 
 # What each family's `register` adds its commands to.
@@ -161,5 +161,5 @@ def add_stack_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--docker-host",
         type=docker_host,
-        help="the engine (default: the stack file's docker.host, overridden by DOCKER_HOST, then by this)",
+        help=f"the engine: {RESOLUTION_ORDER}",
     )

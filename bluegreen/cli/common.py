@@ -30,8 +30,7 @@ def deployment(args: argparse.Namespace) -> str:
 
 
 def client_of(args: argparse.Namespace) -> DockerClient:
-    """The engine of `--stack`: its stack file's docker.context or docker.host, overridden by DOCKER_HOST,
-    DOCKER_CONTEXT, then --docker-host (bluegreen/engine/host.py)."""
+    """The engine of `--stack`, in RESOLUTION_ORDER (bluegreen/engine/host.py)."""
     found = resolve(args.stack, args.docker_host)
     problem = host_problem(found.host)
     if problem:

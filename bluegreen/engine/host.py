@@ -134,6 +134,12 @@ def ambient_context_problem(host: str | None, environ: Mapping[str, str] = os.en
     return None
 
 
+# The order `resolve` follows, as `--help` and docs/operations.md say it (a test holds them to it).
+RESOLUTION_ORDER = (
+    "the stack file's docker.context or docker.host, overridden by DOCKER_HOST, then DOCKER_CONTEXT, then --docker-host"
+)
+
+
 def resolve(stack: str | None, flag: str | None, environ: Mapping[str, str] = os.environ) -> Resolved:
     """The engine for a command, each source overriding the ones after it.
 

@@ -130,3 +130,18 @@ def test_the_docs_index_lists_every_doc_and_the_readme_links_it() -> None:
     docs = sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name != "README.md")
     assert [d for d in docs if f"]({d})" not in index] == [], "docs/README.md misses these"
     assert "](docs/README.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_engine_resolution_order_is_said_one_way_everywhere() -> None:
+    from bluegreen.cli.main import build_parser
+    from bluegreen.engine.host import RESOLUTION_ORDER
+
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert operations.count(RESOLUTION_ORDER) == 2, "the paragraph and the troubleshooting table"
+    import contextlib
+    import io
+
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown), contextlib.suppress(SystemExit):
+        build_parser().parse_args(["status", "--help"])
+    assert RESOLUTION_ORDER in " ".join(shown.getvalue().split())
