@@ -10,6 +10,8 @@ refusal and failure is one line on stderr.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -54,11 +56,45 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         out.write(parser.format_help())
         return 0
     args = parser.parse_args(argv)
+    watched, said = _Watched(out), io.StringIO()
     try:
         if getattr(args, "project", "") is None:
             args.project = project_name()
-        code: int = args.func(args, out, err)
+        code: int = args.func(args, watched, _Tee(err, said))
     except BluegreenError as exc:  # anything a command did not answer itself: still one line
-        err.write(f"bluegreen {args.command}: {exc}\n")
-        return exc.exit_code
+        line = f"bluegreen {args.command}: {exc}\n"
+        err.write(line)
+        said.write(line)
+        code = exc.exit_code
+    if code != 0 and getattr(args, "json", False) and not watched.written:
+        # --json: a failure is a JSON object too, for whatever parses stdout (the lines stay on stderr).
+        out.write(json.dumps({"error": said.getvalue().strip(), "exitCode": code}) + "\n")
     return code
+
+
+class _Watched(io.TextIOBase):
+    """stdout, noting whether the command wrote anything to it."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner, self.written = inner, False
+
+    def write(self, text: str) -> int:
+        self.written = self.written or bool(text)
+        return self.inner.write(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+
+class _Tee(io.TextIOBase):
+    """stderr, kept also for the JSON error a --json failure prints."""
+
+    def __init__(self, inner: TextIO, copy: io.StringIO) -> None:
+        self.inner, self.copy = inner, copy
+
+    def write(self, text: str) -> int:
+        self.copy.write(text)
+        return self.inner.write(text)
+
+    def flush(self) -> None:
+        self.inner.flush()

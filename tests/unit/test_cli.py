@@ -49,3 +49,18 @@ def test_the_shell_set_up_puts_the_cli_the_backend_and_only_devs_passphrase_in_p
         path, backend, given = done.stdout.split("|")
         assert path.split(":")[:2] == [f"{ROOT}/.pulumi-cli/bin", f"{ROOT}/.venv/bin"]
         assert backend == f"file://{ROOT}/.pulumi-state" and given == passphrase, (stack, given)
+
+
+def test_a_json_command_that_fails_prints_a_json_error_and_keeps_its_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")  # nothing listens there
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["status", "--stack", "dev", "--json"], out, err)
+    shown = json.loads(out.getvalue())
+    assert code == 2 and shown["exitCode"] == 2 and "no Docker engine answers at tcp://127.0.0.1:1" in shown["error"]
+    assert shown["error"] == err.getvalue().strip()
+    plain = io.StringIO()
+    assert main(["status", "--stack", "dev"], plain, io.StringIO()) == 2 and plain.getvalue() == "", "only --json"
