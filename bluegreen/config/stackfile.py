@@ -146,9 +146,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass  # nosec B506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None)
-        detail = f": {problem}" if problem and "duplicate key" in str(problem) else ""
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None)  # the parser's words: at most a character of the file
+        detail = f": {problem}" if problem else ""
         raise StackFileError(f"{path}: not valid YAML{where}{detail}") from exc
     if data is None:
         return {}

@@ -86,7 +86,7 @@ def test_json_report_invalid(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("Pulumi.dev.yaml", "config: [1, 2\n", "not valid YAML at line"),
+        ("Pulumi.dev.yaml", "config: [1, 2\n", "not valid YAML at line 2, column 1: expected ',' or ']'"),
         ("Pulumi.dev.yaml", "- just\n- a list\n", "expected a YAML mapping"),
         ("Pulumi.dev.yaml", "config: 5\n", "'config' must be a mapping"),
         ("stack.yaml", "config: {}\n", "a stack file is named Pulumi.<stack>.yaml"),
