@@ -140,7 +140,8 @@ def register(sub: Subparsers) -> None:
         help="set the idle colour's version in a stack file (the change a release pull request commits)",
     )
     rel.add_argument("stack_file", metavar="STACK_FILE", help="e.g. Pulumi.prod.yaml")
-    rel.add_argument("--version", required=True, help="the image tag to release, e.g. 1.5.0")
+    # --tag, not --version: every other tool's --version prints its own version.
+    rel.add_argument("--tag", dest="version", required=True, help="the image tag to release, e.g. 1.5.0")
     rel.add_argument("--digest", help="sha256:... to pin it by (registry images); unset removes a stale one")
     rel.add_argument("--project-file", help="the project's Pulumi.yaml (default: the one beside the stack file)")
     rel.set_defaults(func=cmd_release)

@@ -34,7 +34,7 @@ def settings(path: Path) -> StackSettings:
 
 def test_a_release_changes_only_the_idle_colours_version_and_keeps_the_files_comments(prod: Path) -> None:
     before = prod.read_text()
-    assert run("release", "Pulumi.prod.yaml", "--version", "1.5.0") == (
+    assert run("release", "Pulumi.prod.yaml", "--tag", "1.5.0") == (
         0, "Pulumi.prod.yaml: green.version 1.4.1 -> 1.5.0 (the idle colour; blue stays live)\n", "",
     )  # fmt: skip
     after = prod.read_text()
@@ -46,10 +46,10 @@ def test_a_release_changes_only_the_idle_colours_version_and_keeps_the_files_com
 
 def test_a_digest_is_pinned_with_its_version_and_a_stale_one_removed(prod: Path) -> None:
     digest = "sha256:" + "a" * 64
-    assert run("release", "Pulumi.prod.yaml", "--version", "1.5.0", "--digest", digest)[0] == 0
+    assert run("release", "Pulumi.prod.yaml", "--tag", "1.5.0", "--digest", digest)[0] == 0
     assert settings(prod).green.digest == digest
     run("promote", "Pulumi.prod.yaml", "--to", "green")
-    assert run("release", "Pulumi.prod.yaml", "--version", "1.6.0")[0] == 0  # blue: no digest given
+    assert run("release", "Pulumi.prod.yaml", "--tag", "1.6.0")[0] == 0  # blue: no digest given
     assert settings(prod).blue.digest is None and settings(prod).green.digest == digest
 
 
@@ -59,7 +59,7 @@ def test_promotion_moves_traffic_then_completes_a_canary(prod: Path) -> None:
     )
     s = settings(prod)
     assert (s.active_color, s.traffic_weight) == ("green", 10)
-    code, _, err = run("release", "Pulumi.prod.yaml", "--version", "1.5.0")
+    code, _, err = run("release", "Pulumi.prod.yaml", "--tag", "1.5.0")
     assert code == 2 and "a canary is running (activeColor green, trafficWeight 10)" in err
     assert run("promote", "Pulumi.prod.yaml")[0] == 0
     s = settings(prod)
@@ -68,7 +68,7 @@ def test_promotion_moves_traffic_then_completes_a_canary(prod: Path) -> None:
 
 def test_a_refused_release_changes_nothing(prod: Path) -> None:
     before = prod.read_text()
-    code, out, err = run("release", "Pulumi.prod.yaml", "--version", "latest")
+    code, out, err = run("release", "Pulumi.prod.yaml", "--tag", "latest")
     assert code == 2 and out == "" and err.splitlines()[-1] == "Pulumi.prod.yaml: 1 problem(s); nothing was changed"
     assert "green.version: got 'latest'" in err and prod.read_text() == before
     with pytest.raises(SystemExit):
@@ -91,3 +91,9 @@ def test_promote_never_toggles_and_a_repeated_one_changes_nothing(prod: Path) ->
     )
     assert prod.read_text() == promoted, "the same job twice: the same file"
     assert run("promote", "Pulumi.prod.yaml")[0] == 2 and prod.read_text() == promoted
+
+
+def test_release_takes_the_tag_as_tag_because_version_means_the_tools_own(prod: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["release", "Pulumi.prod.yaml", "--version", "1.5.0"])
+    assert run("release", "Pulumi.prod.yaml", "--tag", "1.5.0")[0] == 0
