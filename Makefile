@@ -103,11 +103,16 @@ images:
 VERSION    ?= dev
 BASE_IMAGE ?= bluegreen-local/python:3.11
 RUNTIME_IMAGE ?= bluegreen-local/python-runtime:3.11
+# Wheels for the image, not for this machine: CPython 3.11 on Linux, for the Docker engine's architecture
+# (a Mac, or a host with another Python, builds the same image).
+WHEEL_ARCH ?= $(shell docker version --format '{{.Server.Arch}}' 2>/dev/null | sed 's/^amd64$$/x86_64/; s/^arm64$$/aarch64/' | grep . || uname -m)
 wheels: app/wheels/.complete
 app/wheels/.complete: app/requirements.txt | venv
 	@rm -rf app/wheels && mkdir -p app/wheels
-	$(PY) -m pip download --quiet --only-binary=:all: --dest app/wheels -r app/requirements.txt
-	@touch $@
+	$(PY) -m pip download --quiet --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+	  --platform manylinux_2_28_$(WHEEL_ARCH) --platform manylinux_2_17_$(WHEEL_ARCH) \
+	  --platform manylinux2014_$(WHEEL_ARCH) --dest app/wheels -r app/requirements.txt
+	@echo "$(WHEEL_ARCH)" > $@
 
 app-image: wheels
 	docker build --quiet --tag bluegreen-app:$(VERSION) \

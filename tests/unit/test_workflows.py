@@ -224,3 +224,12 @@ def test_every_workflow_runs_the_pulumi_cli_the_sdk_is_locked_to() -> None:
 def test_pulumis_own_install_applies_the_lock() -> None:
     lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     assert "-c constraints.txt" in lines and lines.index("-c constraints.txt") < lines.index("-e .")
+
+
+def test_the_apps_wheels_are_for_the_image_not_for_this_machine() -> None:
+    """A Mac or a host with Python 3.12 must download the wheels the image's CPython 3.11 on Linux loads."""
+    done = subprocess.run(["make", "-n", "-B", "app/wheels/.complete", "WHEEL_ARCH=aarch64"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    command = " ".join(done.stdout.replace("\\\n", " ").split())
+    assert "pip download" in command and "--python-version 3.11 --implementation cp --abi cp311" in command
+    assert "--platform manylinux_2_28_aarch64" in command and "x86_64" not in command
