@@ -6,7 +6,8 @@ preview shows only the idle colour changing); a promotion moves activeColor
 and trafficWeight (another pull request). Merging deploys. Nothing edits a
 stack file on a CI runner without committing it.
 
-Edits are line edits, so comments and layout stay as the team wrote them,
+Edits are line edits, so comments (an edited line's own included) and layout
+stay as the team wrote them,
 and every result is validated with the program's own rules before it is
 written; a stack file in a layout this does not understand is refused with
 the key to set by hand (`pulumi config set`).
@@ -33,6 +34,17 @@ class Edit:
     value: str | None
 
 
+# What follows `key:` on a line: a value (quoted, or plain up to a comment), then an optional comment.
+_VALUE_AND_COMMENT = re.compile(r"""^\s*(?:"(?:[^"\\]|\\.)*"|'[^']*'|[^#]*?)(?P<comment>\s+#.*)?$""")
+
+
+def _replaced(line: str, prefix: str, value: str) -> str:
+    """`prefix value`, keeping the comment the old line carried after its value."""
+    found = _VALUE_AND_COMMENT.match(line[len(prefix) :].rstrip("\n")) if line.startswith(prefix) else None
+    comment = found.group("comment") if found and found.group("comment") else ""
+    return f"{prefix} {value}{comment}\n"
+
+
 def _set(text: str, project: str, edit: Edit, path: Path) -> str:
     top, _, leaf = edit.key.partition(".")
     lines = text.splitlines(keepends=True)
@@ -43,7 +55,7 @@ def _set(text: str, project: str, edit: Edit, path: Path) -> str:
             if match:
                 if edit.value is None:
                     return "".join(lines[:i] + lines[i + 1 :])
-                lines[i] = f"{match.group(1)}{project}:{top}: {edit.value}\n"
+                lines[i] = _replaced(lines[i], f"{match.group(1)}{project}:{top}:", edit.value)
                 return "".join(lines)
         if edit.value is None:
             return text
@@ -71,7 +83,7 @@ def _set(text: str, project: str, edit: Edit, path: Path) -> str:
                 if edit.value is None:
                     del lines[j]
                 else:
-                    lines[j] = f"{child_indent}{leaf}: {edit.value}\n"
+                    lines[j] = _replaced(lines[j], f"{child_indent}{leaf}:", edit.value)
                 return "".join(lines)
         if edit.value is not None:
             lines.insert(i + 1, f"{child_indent}{leaf}: {edit.value}\n")

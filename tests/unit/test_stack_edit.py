@@ -97,3 +97,16 @@ def test_release_takes_the_tag_as_tag_because_version_means_the_tools_own(prod: 
     with pytest.raises(SystemExit):
         main(["release", "Pulumi.prod.yaml", "--version", "1.5.0"])
     assert run("release", "Pulumi.prod.yaml", "--tag", "1.5.0")[0] == 0
+
+
+def test_an_edited_line_keeps_its_own_comment(prod: Path) -> None:
+    text = prod.read_text()
+    text = text.replace('    version: "1.4.1"\n', '    version: "1.4.1"   # the release before, "quoted #"\n')
+    text = text.replace("  bluegreen:activeColor: blue\n", "  bluegreen:activeColor: blue  # who is live\n")
+    prod.write_text(text)
+    assert run("release", "Pulumi.prod.yaml", "--tag", "1.5.0")[0] == 0
+    assert run("promote", "Pulumi.prod.yaml", "--to", "green")[0] == 0
+    after = prod.read_text().splitlines()
+    assert '    version: "1.5.0"   # the release before, "quoted #"' in after
+    assert "  bluegreen:activeColor: green  # who is live" in after
+    assert settings(prod).green.version == "1.5.0"
