@@ -30,3 +30,4 @@ CONTAINER_ENV: Final = "BLUEGREEN_CONTAINER"  # the container id, in the pids-li
 ROUTER_ID_ENV: Final = "BLUEGREEN_ROUTER_ID"
 ROUTER_IMAGE_ENV: Final = "BLUEGREEN_ROUTER_IMAGE"
 ROUTER_FILES_ENV: Final = "BLUEGREEN_ROUTER_FILES"
+ROUTER_SPEC_ENV: Final = "BLUEGREEN_ROUTER_SPEC"  # what replaces the router: a new value runs the hand-over again

@@ -24,7 +24,7 @@ from bluegreen.engine.container_spec import LOG_OPTS, ROUTER_STOP_TIMEOUT
 from bluegreen.engine.hardening import ROUTER
 from bluegreen.engine.names import ROLE_ROUTER, ROLE_ROUTER_NET, router_net_name
 from bluegreen.engine.topology import Topology
-from bluegreen.env import ROUTER_FILES_ENV, ROUTER_ID_ENV, ROUTER_IMAGE_ENV
+from bluegreen.env import ROUTER_FILES_ENV, ROUTER_ID_ENV, ROUTER_IMAGE_ENV, ROUTER_SPEC_ENV
 from bluegreen.router.files import (
     COMMAND,
     FILES_LABEL,
@@ -158,7 +158,7 @@ class Router(pulumi.ComponentResource):
             f"{name}-handover-{step}",
             create=run,
             update=run,
-            environment={**engine.env(), "BLUEGREEN_ROUTER_SPEC": pulumi.Output.all(*triggers).apply(" ".join)},
+            environment={**engine.env(), ROUTER_SPEC_ENV: pulumi.Output.all(*triggers).apply(" ".join)},
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[after] if after is not None else [self.net, self.seed]
             ),
