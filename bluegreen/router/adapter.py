@@ -31,6 +31,7 @@ from bluegreen.errors import (
     RouterError,
 )
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
+from bluegreen.router.files import network_owner
 from bluegreen.router.layout import (
     CERTIFICATE_FILE,
     KEY_FILE,
@@ -108,13 +109,13 @@ class LiveRouter:
     def net_info(self) -> dict[str, Any]:
         """The container that owns the router's network namespace and host ports: its net container
         (`network_mode: container:<id>`), or the router itself when it was made before hand-overs."""
-        mode = str(self.info.get("HostConfig", {}).get("NetworkMode") or "")
-        if not mode.startswith("container:"):
+        owner = network_owner(self.info)
+        if owner is None:
             return self.info
         if self._net_info is None:  # read once, like `info`: a switch asks for networks and subnets
-            self._net_info = self.client.inspect(mode.partition(":")[2])
+            self._net_info = self.client.inspect(owner)
             if self._net_info is None:
-                raise RouterError(f"router {self.container}: the container that owns its network ({mode}) is gone")
+                raise RouterError(f"router {self.container}: the container that owns its network ({owner}) is gone")
         return self._net_info
 
     def networks(self) -> set[str]:

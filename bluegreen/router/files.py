@@ -170,6 +170,15 @@ def seed_files() -> dict[str, str]:
     return {**router_files(), COOKIE_KEY_FILE: secrets.token_hex(32) + "\n"}
 
 
+def network_owner(info: dict[str, Any]) -> str | None:
+    """The container whose network namespace a container joined (`network_mode: container:<id>`), from
+    docker inspect; None when it has its own (a router made before hand-overs owns its ports)."""
+    mode = str((info.get("HostConfig") or {}).get("NetworkMode") or "")
+    if not mode.startswith("container:"):
+        return None
+    return mode.partition(":")[2] or None
+
+
 def live_spec(info: dict[str, Any], image_tags: list[str], net: dict[str, Any] | None = None) -> dict[str, Any]:
     """What of a running router would take a replacement to change (from docker inspect): the router's
     container, and the one that owns its ports (`net`: its net container; the router itself before them)."""
@@ -194,7 +203,7 @@ def live_spec(info: dict[str, Any], image_tags: list[str], net: dict[str, Any] |
         "cpus": (host.get("NanoCpus") or 0) / 1e9,
         "filesHash": ((info.get("Config") or {}).get("Labels") or {}).get(FILES_LABEL),
         "readOnly": bool(host.get("ReadonlyRootfs")),
-        "ownsPorts": not str(host.get("NetworkMode") or "").startswith("container:"),
+        "ownsPorts": network_owner(info) is None,
     }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_LABEL, ROLE_ROUTER_BRIDGE, router_bridge_name, router_name
 from bluegreen.errors import DockerError, RouterError
-from bluegreen.router.files import HEALTHCHECK
+from bluegreen.router.files import HEALTHCHECK, network_owner
 from bluegreen.router.layout import ROUTING_DIR
 from bluegreen.router.scripts import script
 
@@ -73,10 +73,10 @@ def begin(client: DockerClient, deployment: str, sleep: Callable[[float], None] 
     info = _running(client, router)
     if info is None:
         return f"{router} is not running: nothing to hand over"
-    mode = info["HostConfig"].get("NetworkMode", "")
-    if not mode.startswith("container:"):
+    owner = network_owner(info)
+    if owner is None:
         return f"{router} owns its ports (made before router hand-overs): this replacement has a gap"
-    if _running(client, mode.partition(":")[2]) is None:
+    if _running(client, owner) is None:
         return f"the listener of {router} is being replaced (a new port or bind address): nothing to hand over"
     if _running(client, bridge) is not None:
         return f"{bridge} already serves beside {router}"
@@ -139,7 +139,7 @@ def prepare(client: DockerClient, deployment: str, grace: int) -> str:
     """
     router = router_name(deployment)
     info = client.inspect(router)
-    if info is None or info["HostConfig"].get("NetworkMode", "").startswith("container:"):
+    if info is None or network_owner(info) is not None:
         return f"{router}: nothing to prepare"
     retired = f"{router}-retired"
     client.request("DELETE", f"/containers/{retired}?force=1", allow=(404,))
@@ -159,8 +159,8 @@ def restart(client: DockerClient, deployment: str, grace: int, sleep: Callable[[
     info = client.inspect(router)
     if info is None:
         raise RouterError(f"there is no {router}: `pulumi up` creates it")
-    owner = str(info["HostConfig"].get("NetworkMode") or "").partition("container:")[2]
-    lost = bool(owner) and _running(client, owner) is None  # its namespace is gone: it serves nothing
+    owner = network_owner(info)
+    lost = owner is not None and _running(client, owner) is None  # its namespace is gone: it serves nothing
     if lost or not info["State"].get("Running"):
         why = (
             "its net container was not running"
