@@ -33,18 +33,31 @@ class RolloutStep(Model):
 
 
 class Analysis(Model):
-    """When a canary fails: judged every interval on the router's own log (docs/rollouts.md)."""
+    """When a canary fails: judged every interval on the router's own log (docs/rollouts.md, The decision rule)."""
 
-    interval_seconds: float = Field(5, ge=1, le=300, description="Length of each judged window.")
+    interval_seconds: float = Field(5, ge=1, le=300, description="How often the candidate is judged.")
+    window_seconds: float = Field(
+        60, ge=1, le=3600, description="How far back each judgement looks (never before its step began)."
+    )
     min_requests: int = Field(
-        50, ge=1, le=1_000_000, description="Fewer candidate requests in a window: inconclusive, never a pass."
+        20,
+        ge=1,
+        le=1_000_000,
+        description="Fewer candidate requests in the window: never a pass (a fail needs evidence only).",
     )
-    max_error_rate_pct: float = Field(1, ge=0, le=100, description="Candidate 5xx per 100 requests above it: fail.")
-    max_p99_ms: float = Field(500, gt=0, le=600_000, description="Candidate p99 above it: fail.")
+    max_error_rate_pct: float = Field(
+        1, ge=0, le=100, description="Candidate 5xx per 100 requests proven above it (99% bound): fail."
+    )
+    max_p99_ms: float = Field(500, gt=0, le=600_000, description="Candidate p99 proven above it (99% bound): fail.")
     max_p99_ratio: float = Field(
-        1.5, ge=1, le=100, description="Candidate p99 above this times the stable colour's (same window): fail."
+        1.5, ge=1, le=100, description="Candidate p99 proven above this times the stable colour's (same window): fail."
     )
-    failure_limit: int = Field(1, ge=0, le=100, description="Failed windows tolerated; one more aborts.")
+    min_p99_delta_ms: float = Field(
+        50, ge=0, le=600_000, description="...and at least this much above it: a difference a user would feel."
+    )
+    failure_limit: int = Field(
+        0, ge=0, le=100, description="Failed judgements tolerated; one more aborts (a fail is already evidence)."
+    )
 
 
 class Rollout(Model):
@@ -122,6 +135,16 @@ def _rollout_problems(s: StackSettings) -> list[Problem]:
                 s.rollout.progress_deadline_seconds,
                 f"more than every step's pauseSeconds and analysis.intervalSeconds ({longest:g}): a step must be "
                 "able to pass before its deadline",
+            )
+        )
+    analysis = s.rollout.analysis
+    if analysis.window_seconds < analysis.interval_seconds:
+        found.append(
+            Problem(
+                "rollout.analysis.windowSeconds",
+                analysis.window_seconds,
+                f"at least analysis.intervalSeconds ({analysis.interval_seconds:g}): each judgement looks back over "
+                "one interval or more",
             )
         )
     if bool(s.rollout.allowlist) != bool(s.rollout.allowlist_header):

@@ -6,19 +6,26 @@ preview shows only the idle colour changing); a promotion moves activeColor
 and trafficWeight (another pull request). Merging deploys. Nothing edits a
 stack file on a CI runner without committing it.
 
-Edits are line edits, so comments (an edited line's own included) and layout
-stay as the team wrote them,
-and every result is validated with the program's own rules before it is
-written; a stack file in a layout this does not understand is refused with
-the key to set by hand (`pulumi config set`).
+Edits go through a round-trip YAML parser (ruamel.yaml), so comments (an
+edited line's own included), quoting, key order and layout stay as the team
+wrote them, and every result is validated with the program's own rules
+before it is written. A file whose layout the parser would rewrite beyond
+the edited lines is refused, with the key to set by hand (`pulumi config set`).
 """
 
 from __future__ import annotations
 
-import re
+import difflib
+import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from bluegreen.colors import Color, other
 from bluegreen.config.settings import StackSettings, parse_settings
@@ -28,77 +35,79 @@ from bluegreen.errors import StackFileError
 
 @dataclass(frozen=True)
 class Edit:
-    """One value to set (None: remove the line), as `pulumi config set --path KEY` would name it."""
+    """One value to set (None: remove the key), as `pulumi config set --path KEY` would name it."""
 
     key: str  # activeColor, trafficWeight, green.version, green.digest
-    value: str | None
+    value: str | int | None
 
 
-# What follows `key:` on a line: a value (quoted, or plain up to a comment), then an optional comment.
-_VALUE_AND_COMMENT = re.compile(r"""^\s*(?:"(?:[^"\\]|\\.)*"|'[^']*'|[^#]*?)(?P<comment>\s+#.*)?$""")
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long line the team wrote on one
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
 
 
-def _replaced(line: str, prefix: str, value: str) -> str:
-    """`prefix value`, keeping the comment the old line carried after its value."""
-    found = _VALUE_AND_COMMENT.match(line[len(prefix) :].rstrip("\n")) if line.startswith(prefix) else None
-    comment = found.group("comment") if found and found.group("comment") else ""
-    return f"{prefix} {value}{comment}\n"
+def _like(old: Any, value: str | int) -> Any:
+    """`value` quoted the way the value it replaces was (a plain one that would read as another type is quoted
+    by the dumper itself)."""
+    if isinstance(old, DoubleQuotedScalarString) and isinstance(value, str):
+        return DoubleQuotedScalarString(value)
+    if isinstance(old, SingleQuotedScalarString) and isinstance(value, str):
+        return SingleQuotedScalarString(value)
+    return value
 
 
-def _set(text: str, project: str, edit: Edit, path: Path) -> str:
-    top, _, leaf = edit.key.partition(".")
-    lines = text.splitlines(keepends=True)
-    if not leaf:
-        pattern = re.compile(rf"^(\s+){re.escape(project)}:{re.escape(top)}:\s*(\S.*)?$")
-        for i, line in enumerate(lines):
-            match = pattern.match(line.rstrip("\n"))
-            if match:
-                if edit.value is None:
-                    return "".join(lines[:i] + lines[i + 1 :])
-                lines[i] = _replaced(lines[i], f"{match.group(1)}{project}:{top}:", edit.value)
-                return "".join(lines)
-        if edit.value is None:
-            return text
-        for i, line in enumerate(lines):
-            if line.rstrip() == "config:":
-                lines.insert(i + 1, f"  {project}:{top}: {edit.value}\n")
-                return "".join(lines)
-        raise StackFileError(f"{path}: no 'config:' mapping to set {edit.key} in; use pulumi config set")
-    header = re.compile(rf"^(\s+){re.escape(project)}:{re.escape(top)}:\s*$")
-    for i, line in enumerate(lines):
-        match = header.match(line.rstrip("\n"))
-        if not match:
-            continue
-        indent = match.group(1)
-        end = i + 1
-        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > len(indent)):
-            end += 1
-        child_indent = next(
-            (lines[j][: len(lines[j]) - len(lines[j].lstrip())] for j in range(i + 1, end) if lines[j].strip()),
-            indent + "  ",
+def _set(mapping: CommentedMap, key: str, value: str | int | None) -> None:
+    if value is None:
+        mapping.pop(key, None)
+    elif key in mapping:
+        mapping[key] = _like(mapping[key], value)
+    else:
+        mapping[key] = DoubleQuotedScalarString(value) if isinstance(value, str) and key != "activeColor" else value
+
+
+def edited(text: str, project: str, edits: list[Edit], path: Path) -> str:
+    """`text` with `edits` applied; refused when the parser would change any line it was not asked to."""
+    yaml = _yaml()
+    try:
+        document = yaml.load(text)
+        untouched = io.StringIO()
+        yaml.dump(document, untouched)
+    except YAMLError as exc:
+        raise StackFileError(f"{path}: not YAML the edit can keep as written ({exc}); use pulumi config set") from None
+    if untouched.getvalue() != text:
+        line = next(iter(difflib.unified_diff(text.splitlines(), untouched.getvalue().splitlines(), lineterm="", n=0)))
+        raise StackFileError(
+            f"{path}: its layout would not survive an edit ({line}...); set "
+            f"{', '.join(e.key for e in edits)} with pulumi config set"
         )
-        leaf_line = re.compile(rf"^{re.escape(child_indent)}{re.escape(leaf)}:")
-        for j in range(i + 1, end):
-            if leaf_line.match(lines[j]):
-                if edit.value is None:
-                    del lines[j]
-                else:
-                    lines[j] = _replaced(lines[j], f"{child_indent}{leaf}:", edit.value)
-                return "".join(lines)
-        if edit.value is not None:
-            lines.insert(i + 1, f"{child_indent}{leaf}: {edit.value}\n")
-        return "".join(lines)
-    raise StackFileError(
-        f"{path}: no '{project}:{top}:' block to set {edit.key} in; use pulumi config set --path {edit.key} ..."
-    )
+    config = document.get("config") if isinstance(document, CommentedMap) else None
+    if not isinstance(config, CommentedMap):
+        raise StackFileError(f"{path}: no 'config:' mapping to set {edits[0].key} in; use pulumi config set")
+    for edit in edits:
+        top, _, leaf = edit.key.partition(".")
+        name = f"{project}:{top}"
+        if not leaf:
+            _set(config, name, edit.value)
+            continue
+        block = config.get(name)
+        if block is None and edit.value is not None:
+            block = config[name] = CommentedMap()
+        if block is not None and not isinstance(block, CommentedMap):
+            raise StackFileError(f"{path}: '{name}' is not a mapping; use pulumi config set --path {edit.key} ...")
+        if block is not None:
+            _set(block, leaf, edit.value)
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
 
 
 def apply_edits(path: Path, project_file: Path, edits: list[Edit]) -> StackSettings:
     """Edit `path` in place, or change nothing and raise: the result must pass `bluegreen validate`."""
     project = project_defaults(project_file)[0]
-    text = read_text(path, "stack file")
-    for edit in edits:
-        text = _set(text, project, edit, path)
+    text = edited(read_text(path, "stack file"), project, edits, path)
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / path.name
         candidate.write_text(text, encoding="utf-8")
@@ -121,8 +130,7 @@ def release(path: Path, project_file: Path, version: str, digest: str | None = N
             f"{before.traffic_weight}): promote or roll back before releasing"
         )
     idle: Color = other(before.active_color)
-    apply_edits(path, project_file, [Edit(f"{idle}.version", f'"{version}"'),
-                                     Edit(f"{idle}.digest", f'"{digest}"' if digest else None)])  # fmt: skip
+    apply_edits(path, project_file, [Edit(f"{idle}.version", version), Edit(f"{idle}.digest", digest)])
     was = before.color(idle).version or "-"
     return f"{path}: {idle}.version {was} -> {version} (the idle colour; {before.active_color} stays live)"
 
@@ -145,5 +153,5 @@ def promote(path: Path, project_file: Path, weight: int = 100, to: Color | None 
         )
     if (before.active_color, before.traffic_weight) == (target, weight):
         return f"{path}: activeColor {target}, trafficWeight {weight} already; nothing was changed"
-    apply_edits(path, project_file, [Edit("activeColor", target), Edit("trafficWeight", str(weight))])
+    apply_edits(path, project_file, [Edit("activeColor", target), Edit("trafficWeight", weight)])
     return f"{path}: activeColor {target}, trafficWeight {weight} (was {before.active_color} {before.traffic_weight})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -75,6 +76,41 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+class SlidingSamples:
+    """A step's live samples, read from the log a piece at a time and judged over a sliding window.
+
+    Each read brings what the log added since the last one (the log is never read twice), so a judgement
+    every 5 s over the last 60 s costs one read of 5 s of log. Samples before the first read's window
+    (the previous step, the previous weight) never enter.
+    """
+
+    def __init__(self, skip_paths: Collection[str] = ()) -> None:
+        self.skip_paths = frozenset(skip_paths)
+        self.samples: deque[Sample] = deque()
+        self.start: float | None = None  # the engine time the step's evidence begins at
+        self.end: float | None = None  # everything before it, from `start` on, is held
+
+    def add(self, samples: Iterable[Sample], now: float, first_window: float) -> None:
+        """Samples read at engine time `now`; the first read holds the last `first_window` seconds only."""
+        end = now - FLUSH_LAG_SECONDS
+        if self.start is None:
+            self.start = end - first_window
+        since = self.start if self.end is None else self.end
+        self.samples.extend(
+            s for s in sorted(samples, key=lambda s: s.t) if since <= s.t < end and s.path not in self.skip_paths
+        )
+        self.end = max(end, self.end or end)
+
+    def window(self, seconds: float) -> tuple[list[Sample], float]:
+        """The samples of the last `seconds` held (fewer when the step is younger), and that span's length."""
+        if self.end is None or self.start is None:
+            return [], 0.0
+        begin = max(self.start, self.end - seconds)
+        while self.samples and self.samples[0].t < begin:
+            self.samples.popleft()
+        return list(self.samples), self.end - begin
+
+
 @dataclass(frozen=True)
 class ColorMetrics:
     requests: int
@@ -110,18 +146,20 @@ def summarize(
     for s in samples:
         if start <= s.t < end and s.color in by_color and s.path not in skip_paths:
             by_color[s.color].append(s)
-    result = {}
-    for color, found in by_color.items():
-        ms = [s.seconds * 1000 for s in found]
-        result[color] = ColorMetrics(
-            requests=len(found),
-            errors=sum(1 for s in found if s.status >= 500),
-            p50_ms=percentile(ms, 50),
-            p95_ms=percentile(ms, 95),
-            p99_ms=percentile(ms, 99),
-            rps=len(found) / window,
-        )
-    return result
+    return {color: metrics_of(found, window) for color, found in by_color.items()}
+
+
+def metrics_of(samples: Collection[Sample], window: float) -> ColorMetrics:
+    """One colour's figures over its `samples` of a `window` seconds long."""
+    ms = [s.seconds * 1000 for s in samples]
+    return ColorMetrics(
+        requests=len(samples),
+        errors=sum(1 for s in samples if s.status >= 500),
+        p50_ms=percentile(ms, 50),
+        p95_ms=percentile(ms, 95),
+        p99_ms=percentile(ms, 99),
+        rps=len(samples) / max(window, 1e-9),
+    )
 
 
 def as_json(metrics: Mapping[Color, ColorMetrics], window: float) -> dict[str, object]:

@@ -2,18 +2,19 @@
 
 When a plan gives activeColor (the candidate) more traffic than it has now,
 the candidate takes each configured weight in between; at each step the
-router's own log is judged every `analysis.intervalSeconds` (bluegreen.release.analysis)
-for at least `pauseSeconds`. More than `failureLimit` failed windows aborts:
+router's own log is judged every `analysis.intervalSeconds` over its last
+`analysis.windowSeconds` (bluegreen.release.analysis) for at least
+`pauseSeconds`. More than `failureLimit` failed judgements aborts:
 the stable colour goes back to 100% through the ordinary gated switch, the
 candidate stays on the preview listener, and the live record says why
-(`status` shows it). A step with no passing window by `progressDeadlineSeconds`
+(`status` shows it). A step with no passing judgement by `progressDeadlineSeconds`
 aborts too: no evidence is never a pass. Then the plan itself is applied.
 
 Every switch here is `apply_plan` (lock, gate, publish, verify); a rollout
 holds no lock between them, and refuses to go on when the live routing
 changed under it (an operator's rollback wins). Operators steer a running
 rollout with `bluegreen rollout promote|abort`, which leave a command in the
-router for its next window; rollback never runs analysis.
+router for its next judgement; rollback never runs analysis.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from bluegreen.colors import Color, other, utc_now
@@ -42,7 +43,7 @@ from bluegreen.release.analysis import Outcome, Verdict, judge
 from bluegreen.release.hold import program_hold
 from bluegreen.release.live import live_plan
 from bluegreen.release.lock import LockingProber, new_lock
-from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics
+from bluegreen.release.metrics import FLUSH_LAG_SECONDS, Sample, SlidingSamples, metrics_of
 from bluegreen.release.switch import SwitchReport, apply_plan
 from bluegreen.router.seam import RouterPort, snapshot_of
 
@@ -52,7 +53,7 @@ Emit = Callable[[dict[str, Any]], None]
 class RolloutPort(RouterPort, Protocol):
     """What a rollout needs beyond a switch: the router's metrics and its control files."""
 
-    def metrics(self, window: float, skip_paths: Collection[str] = ()) -> Mapping[Color, ColorMetrics]: ...
+    def live_samples(self, seconds: float) -> tuple[list[Sample], float]: ...
 
     def take_command(self) -> str | None: ...
 
@@ -140,7 +141,7 @@ def run_rollout(
             expect = step_plan.plan_hash()
             heartbeat = _heartbeat(router, target, {**base, "weight": share})
             tell({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
-            verdict = _analyse(router, step, target, active, idle, tell, base, clock, sleep, heartbeat)
+            verdict = analyse_step(router, step, target, active, idle, tell, base, clock, sleep, heartbeat)
             if verdict.startswith("promote"):
                 note = f"promoted by {verdict.partition(' ')[2] or 'an operator'} at {active} {share}%"
                 break
@@ -187,7 +188,7 @@ def _heartbeat(router: RolloutPort, target: RoutingPlan, step: Mapping[str, Any]
     return beat
 
 
-def _analyse(
+def analyse_step(
     router: RolloutPort,
     step: RolloutStep,
     target: RoutingPlan,
@@ -205,11 +206,16 @@ def _analyse(
     rollout, rules = target.rollout, target.rollout.analysis
     started = clock()
     failures = 0
-    # The first window is the first `interval` of the step, read once the log has it.
+    evidence = SlidingSamples({target.health_path})
+    read_at: float | None = None  # when the log was last read, on this clock
+    # The first judgement is of the step's first `interval`, read once the log has it.
     due = started + rules.interval_seconds + FLUSH_LAG_SECONDS
     while True:
         sleep(max(0.0, due - clock()))
-        command, verdict, figures = _window(router, rules, (active, idle), {target.health_path}, heartbeat)
+        # What the log added since the last read (all of it when a read failed in between), and a second more.
+        unread = rules.interval_seconds if read_at is None else clock() - read_at + 1
+        command, verdict, figures, read = _judgement(router, rules, (active, idle), evidence, unread, heartbeat)
+        read_at = clock() if read else read_at
         if command is not None:
             action, _, who = command.partition(" ")
             tell({"event": action, **base, "weight": step.weight, "by": who})
@@ -227,34 +233,41 @@ def _analyse(
             return "pass"
         if elapsed >= rollout.progress_deadline_seconds:
             raise AbortDecidedError(
-                f"no passing window in {rollout.progress_deadline_seconds:g} s (last: {verdict.reason})"
+                f"no passing judgement in {rollout.progress_deadline_seconds:g} s (last: {verdict.reason})"
             )
         due += rules.interval_seconds
 
 
-def _window(
+def _judgement(
     router: RolloutPort,
     rules: Analysis,
     colors: tuple[Color, Color],
-    skip_paths: Collection[str],
+    evidence: SlidingSamples,
+    unread: float,
     heartbeat: Callable[[], None],
-) -> tuple[str | None, Verdict, dict[str, Any]]:
-    """One window: the heartbeat, the operator's command, the verdict on the router's log.
+) -> tuple[str | None, Verdict, dict[str, Any], bool]:
+    """One judgement: the heartbeat, the operator's command, the log's new lines, the verdict on the window.
 
-    A router that does not answer (restarting, its engine briefly gone) makes the window inconclusive, never
-    a crash: the progress deadline still bounds the step, and the abort follows it.
+    A router that does not answer (restarting, its engine briefly gone) makes it inconclusive, never a crash:
+    the progress deadline still bounds the step, and the abort follows it. The last item says whether the log
+    was read.
     """
     try:
         heartbeat()
         command = router.take_command()
-        found = router.metrics(rules.interval_seconds, skip_paths) if command is None else None
+        if command is not None:
+            return command, Verdict(Outcome.INCONCLUSIVE, "an operator's command"), {}, False
+        samples, now = router.live_samples(unread)
     except (RouterError, DockerError) as exc:
-        return None, Verdict(Outcome.INCONCLUSIVE, f"the router did not answer ({exc})"), {}
-    if found is None:
-        return command, Verdict(Outcome.INCONCLUSIVE, "an operator's command"), {}
+        return None, Verdict(Outcome.INCONCLUSIVE, f"the router did not answer ({exc})"), {}, False
+    evidence.add(samples, now, rules.interval_seconds)
+    held, span = evidence.window(rules.window_seconds)
     active, idle = colors
-    figures: dict[str, Any] = {active: found[active].as_json(), idle: found[idle].as_json()}
-    return None, judge(found[active], found[idle], rules, rules.interval_seconds), figures
+    candidate = [s for s in held if s.color == active]
+    stable = [s for s in held if s.color == idle]
+    figures: dict[str, Any] = {active: metrics_of(candidate, span).as_json(),
+                               idle: metrics_of(stable, span).as_json()}  # fmt: skip
+    return None, judge(candidate, stable, rules, span), figures, True
 
 
 def steer(

@@ -232,19 +232,17 @@ def test_dev_rollout_aborts_a_failing_canary_and_promotes_a_healthy_one(clean_de
     100%; the router's metrics then count exactly what a client counted. How fast the abort comes is the bench's
     (analysis.detect_s, with each misbehaving webhook): tests count, benchmarks time."""
     assert engine_up().returncode == 0  # blue 1.0.0 at 100%
-    # Only the error rate may decide, in both runs: on a busy machine green's p99 can exceed 1.5 x blue's (CI
-    # saw a healthy green aborted for 58 ms against 26 ms), and latency verdicts are timing, which bench/ measures.
+    # The analysis' defaults, every rule on: a busy machine's millisecond noise must not abort the healthy run.
     promote = ['rollout.steps=[{"weight":10,"pauseSeconds":20}]', "activeColor=green", "trafficWeight=100",
-               "green.version=1.1.0", "rollout.analysis.maxP99Ratio=100",
-               "rollout.analysis.maxP99Ms=600000"]  # fmt: skip
+               "green.version=1.1.0"]  # fmt: skip
     with misbehaving_webhook() as base, BackgroundProbe(URL, connections=16, round_seconds=1) as load:
         hook = [f"notifications.webhookUrl={webhook_url(base, 'drip')}", "notifications.allowHttp=true"]
         failing = engine_up(*promote, *hook, "green.env.APP_FAULT_ERROR_RATE=0.2")
     assert failing.returncode == 1
     aborted = [line for line in failing.stderr.splitlines() if "rollout aborted" in line]
     assert len(aborted) == 1 and re.fullmatch(
-        r"(engine: )?rollout bluegreen-dev: rollout aborted at green 10%: error rate \d+\.\d% > 1% over 5 s "
-        r"\(\d+ requests\); blue is back at 100%", aborted[0]), failing.stderr  # fmt: skip
+        r"(engine: )?rollout bluegreen-dev: rollout aborted at green 10%: error rate \d+\.\d% \(\d+ of \d+\) > 1% "
+        r"over \d+ s; blue is back at 100%", aborted[0]), failing.stderr  # fmt: skip
     assert "warning: the webhook did not take the" in failing.stderr, "said, and never in the way"
     green_at = [s.at for s in load.stats.samples if s.color == "green"]
     assert green_at, "green took requests at 10%"

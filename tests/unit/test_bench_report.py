@@ -14,6 +14,10 @@ SAMPLE = {
     "switch": {"failed": 0, "full_ms_p99": 620.0},
     "rollback": {"ms": 700.0},
     "weights": {"max_abs_error_pct": 0.4, "by_weight": {"1": 0.1}},
+    "analysis": {"low_traffic": {"simulated_runs": 3, "latency_samples": {"blue": 9, "green": 1}},
+                 "sizing": [{"rps": 5, "runs": 3, "healthy_pass_s_median": 41.2, "healthy_pass_s_p90": 46.2,
+                             "false_aborts": 0, "bad_abort_s_median": 31.2, "bad_abort_s_p90": None,
+                             "bad_promoted": 0, "bad_aborted_within_60s": 2}]},
 }  # fmt: skip
 
 
@@ -34,11 +38,18 @@ def test_table_marks_goals_met_and_missed() -> None:
 def test_write_doc_replaces_only_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = tmp_path / "benchmarks.md"
     doc.write_text(f"intro\n{run.TABLE_START}\nold\n{run.TABLE_END}\nkeys\n")
+    sizing = tmp_path / "rollouts.md"
+    sizing.write_text(f"rule\n{run.TABLE_START}\nold\n{run.TABLE_END}\nsteering\n")
     monkeypatch.setattr(run, "DOC", doc)
+    monkeypatch.setattr(run, "SIZING_DOC", sizing)
     run.write_doc(SAMPLE)
     text = doc.read_text()
     assert text.startswith("intro\n") and text.endswith(f"{run.TABLE_END}\nkeys\n")
-    assert "old" not in text and "`rollback.ms`" in text
+    assert "old" not in text and "`rollback.ms`" in text and "analysis.sizing" not in text
+    table = sizing.read_text()
+    assert table.startswith("rule\n") and table.endswith(f"{run.TABLE_END}\nsteering\n") and "old" not in table
+    assert "| 5 | 0.5/s | 41.2 s, 46.2 s | 0 of 3 | 31.2 s, never | 2 of 3 |" in table
+    assert "each row is 3 simulated steps" in table
 
 
 def test_every_goal_key_is_documented() -> None:

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bluegreen.colors import Color
 from bluegreen.config.rollout import Analysis
 from bluegreen.config.settings import parse_settings
 from bluegreen.errors import BluegreenError, DockerError, RolloutAbortedError, RouterError, SwitchError
-from bluegreen.release.analysis import Outcome, judge
+from bluegreen.release.analysis import Outcome, judge, wilson_lower_pct
 from bluegreen.release.live import live_plan
-from bluegreen.release.metrics import ColorMetrics
+from bluegreen.release.metrics import FLUSH_LAG_SECONDS, Sample
 from bluegreen.release.rollout import run_rollout, stale_seconds, steer, steps_to_walk
 from bluegreen.router.layout import LIVE_PLAN
 from bluegreen.router.seam import Begun, Lock
@@ -27,18 +28,38 @@ from lab.stacks import stack_raw, with_changes
 from tests.unit.test_health import Clock
 from tests.unit.test_switch import Engine, FakeRouter, plan, switch
 
-HEALTHY = ColorMetrics(requests=200, errors=0, p50_ms=10, p95_ms=20, p99_ms=30, rps=40)
-FAILING = dataclasses.replace(HEALTHY, errors=40)  # 20% 5xx
-QUIET = dataclasses.replace(HEALTHY, requests=3)
+
+@dataclass(frozen=True)
+class Traffic:
+    """What a colour's log shows: `rps` requests a second, every `error_every`th a 500, every `slow_every`th slow."""
+
+    rps: float = 40
+    ms: float = 10
+    error_every: int = 0
+    slow_every: int = 0
+    slow_ms: float = 0
+
+    def samples(self, color: str, start: float, end: float) -> list[Sample]:
+        """The requests that ended in [start, end), on a fixed grid: a second read of the same seconds is the same."""
+        first, last = math.ceil(start * self.rps), math.ceil(end * self.rps)
+        return [
+            Sample(k / self.rps, color, 500 if self.error_every and k % self.error_every == 0 else 200,
+                   (self.slow_ms if self.slow_every and k % self.slow_every == 0 else self.ms) / 1000, "/")
+            for k in range(first, last)
+        ]  # fmt: skip
+
+
+HEALTHY = Traffic()
+FAILING = Traffic(error_every=5)  # 20% 5xx
+QUIET = Traffic(rps=0.2)
 ROLLOUT = {"steps": [{"weight": 10, "pauseSeconds": 10}, {"weight": 50, "pauseSeconds": 10}],
-           "analysis": {"intervalSeconds": 5, "minRequests": 50, "failureLimit": 1},
            "progressDeadlineSeconds": 60}  # fmt: skip
 
 
 class RolloutRouter(FakeRouter):
     """FakeRouter plus the router's log (a function of the live weights) and the rollout files."""
 
-    def __init__(self, candidate: Callable[[int], ColorMetrics] = lambda share: HEALTHY) -> None:
+    def __init__(self, candidate: Callable[[int], Traffic] = lambda share: HEALTHY) -> None:
         super().__init__()
         self.candidate = candidate
         self.progress: Mapping[str, Any] | None = None
@@ -47,21 +68,26 @@ class RolloutRouter(FakeRouter):
         self.scheduled: dict[int, str] = {}  # a command an operator leaves after that many windows
         self.windows = 0
         self.now = 1_000_000.0  # the engine's clock
+        self.log_clock: Callable[[], float] = lambda: 0.0  # the run's clock: the log's lines come with time
+        self.reads: list[float] = []  # how far back each read of the log went
         self.down_windows: set[int] = set()  # windows (1-based) during which the router does not answer
         self.down = False  # the router does not answer from now on (publish and progress included)
 
     def engine_time(self) -> float:
         return self.now
 
-    def metrics(self, window: float, skip_paths: Any = ()) -> dict[Color, ColorMetrics]:
+    def live_samples(self, seconds: float) -> tuple[list[Sample], float]:
         self.windows += 1
         if self.windows in self.down_windows:
             raise DockerError("exec: 409 container is restarting, wait until the container is running")
+        self.reads.append(seconds)
+        now = self.now + self.log_clock()
         record = self.live_record or {}
-        weights = record["plan"]["weights"]
         active = record["plan"]["active"]
         stable = "blue" if active == "green" else "green"
-        return {active: self.candidate(weights[active]), stable: HEALTHY}
+        start = now - seconds - FLUSH_LAG_SECONDS - 1
+        found = self.candidate(record["plan"]["weights"][active]).samples(active, start, now)
+        return found + HEALTHY.samples(stable, start, now), now
 
     def take_command(self) -> str | None:
         if self.windows in self.scheduled:
@@ -92,6 +118,7 @@ def promote_green(**rollout: Any) -> Any:
 
 def run(router: RolloutRouter, target: Any) -> tuple[list[dict[str, Any]], Clock]:
     clock = Clock()
+    router.log_clock = clock
     events: list[dict[str, Any]] = []
     try:
         run_rollout(router, Engine(), target, emit=events.append, clock=clock, sleep=clock.sleep)
@@ -123,20 +150,41 @@ def test_a_failing_candidate_aborts_to_the_stable_colour_with_the_reason_in_the_
     with pytest.raises(RolloutAbortedError) as aborted:
         run(router, promote_green())
     assert str(aborted.value) == (
-        "rollout aborted at green 10%: error rate 20.0% > 1% over 5 s (200 requests); blue is back at 100%"
+        "rollout aborted at green 10%: error rate 20.0% (40 of 200) > 1% over 5 s; blue is back at 100%"
     )
-    assert shares(router) == [0, 10, 0], "two failed windows (failureLimit 1), then blue gets everything back"
+    assert shares(router) == [0, 10, 0], "one failed judgement (failureLimit 0), then blue gets everything back"
     record = json.loads(router.publications[-1].files[LIVE_PLAN])
     assert record["plan"]["active"] == "blue" and record["source"] == "rollout-abort"
     assert record["note"].startswith("rollout aborted at green 10%: error rate 20.0%")
-    assert router.windows == 2 and router.progress is None
+    assert router.windows == 1 and router.progress is None
+
+
+def test_failure_limit_tolerates_failed_judgements_and_each_read_brings_only_the_new_lines() -> None:
+    router = RolloutRouter(lambda share: FAILING)
+    switch(router)
+    with pytest.raises(RolloutAbortedError, match=r"error rate 20\.0% \(120 of 600\) > 1% over 15 s"):
+        run(router, promote_green(analysis={"failureLimit": 2}))
+    assert router.windows == 3, "two failed judgements tolerated, the third aborts"
+    assert [round(r, 6) for r in router.reads] == [5, 6, 6], "the first interval, then what came since and 1 s more"
+
+
+def test_the_window_slides_and_never_reaches_back_before_the_step() -> None:
+    late = Traffic(rps=40, error_every=5)
+    router = RolloutRouter(lambda share: late if share == 50 else HEALTHY)
+    switch(router)
+    aborted = r"aborted at green 50%: error rate 20\.0% \(40 of 200\) > 1% over 5 s;"
+    with pytest.raises(RolloutAbortedError, match=aborted):
+        run(router, promote_green(analysis={"windowSeconds": 5}))
+    verdicts = [e for e in router.events if e["event"] == "verdict"]  # type: ignore[attr-defined]
+    assert [v["verdict"] for v in verdicts] == ["pass", "pass", "fail"]
+    assert verdicts[1]["green"]["requests"] == 200, "a 5 s window over a 10 s step holds 5 s"
 
 
 def test_no_traffic_is_never_a_pass_and_aborts_at_the_progress_deadline() -> None:
     router = RolloutRouter(lambda share: QUIET)
     switch(router)
     with pytest.raises(
-        RolloutAbortedError, match=r"no passing window in 60 s \(last: 3 requests in 5 s, fewer than 50\)"
+        RolloutAbortedError, match=r"no passing judgement in 60 s \(last: 12 requests in 60 s, fewer than 20\)"
     ):
         run(router, promote_green())
     assert shares(router) == [0, 10, 0], "never promoted without evidence"
@@ -193,16 +241,51 @@ def test_the_rollout_plain_switches_when_there_is_nothing_to_walk() -> None:
     assert live_plan(router) is not None
 
 
-def test_the_judgement_of_one_window() -> None:
-    rules = Analysis(min_requests=50, max_error_rate_pct=1, max_p99_ms=500, max_p99_ratio=1.5)
-    assert judge(HEALTHY, HEALTHY, rules, 5).outcome is Outcome.PASS
-    assert judge(QUIET, HEALTHY, rules, 5).outcome is Outcome.INCONCLUSIVE
-    slow = dataclasses.replace(HEALTHY, p99_ms=600)
-    assert judge(slow, HEALTHY, rules, 5).reason == "p99 600 ms > 500 ms over 5 s (200 requests)"
-    slower = dataclasses.replace(HEALTHY, p99_ms=50)
-    verdict = judge(slower, HEALTHY, rules, 5)
-    assert verdict.outcome is Outcome.FAIL and "p99 50 ms > 1.5 x the stable colour's 30 ms" in verdict.reason
-    assert judge(slower, QUIET, rules, 5).outcome is Outcome.PASS, "no ratio against a stable colour with no data"
+def window(traffic: Traffic, seconds: float = 5, color: str = "green") -> list[Sample]:
+    return traffic.samples(color, 0, seconds)
+
+
+def verdict(candidate: Traffic, stable: Traffic = HEALTHY, seconds: float = 5, **rules: Any) -> Any:
+    return judge(window(candidate, seconds), window(stable, seconds, "blue"), Analysis(**rules), seconds)
+
+
+def test_the_wilson_bound_is_the_textbook_one() -> None:
+    assert wilson_lower_pct(500, 1000) == pytest.approx(46.33, abs=0.01), "p = 0.5, n = 1000, z = 2.326"
+    assert wilson_lower_pct(2, 20) == pytest.approx(2.26, abs=0.01)
+    assert wilson_lower_pct(0, 100) == pytest.approx(0) and wilson_lower_pct(0, 0) == 0
+    assert wilson_lower_pct(3, 3) < wilson_lower_pct(30, 30) < 100
+
+
+def test_a_judgement_fails_only_on_evidence_and_passes_only_on_a_sample() -> None:
+    assert verdict(HEALTHY).outcome is Outcome.PASS
+    assert verdict(QUIET, seconds=60).reason == "12 requests in 60 s, fewer than 20", "a pass needs minRequests"
+    dead = verdict(Traffic(rps=0.5, error_every=1), seconds=6)
+    assert dead.outcome is Outcome.FAIL and dead.reason == "error rate 100.0% (3 of 3) > 1% over 6 s", (
+        "three 5xx out of three fail at once, whatever minRequests says"
+    )
+    one = verdict(Traffic(rps=0.5, error_every=1), seconds=4)
+    assert one.outcome is Outcome.INCONCLUSIVE, "two stray 5xx are no evidence"
+    stray = verdict(Traffic(rps=4, error_every=20), seconds=5)  # 1 of 20
+    assert stray.outcome is Outcome.INCONCLUSIVE and "not yet proven" in stray.reason, "above 1%, not proven"
+    assert verdict(Traffic(rps=40, error_every=20), seconds=60).outcome is Outcome.FAIL, "5% of 2400 is proven"
+    assert verdict(Traffic(rps=40, error_every=200), seconds=60).outcome is Outcome.PASS, "0.5% is within 1%"
+
+
+def test_millisecond_noise_never_fails_and_a_slowdown_users_feel_does() -> None:
+    # The issue's false abort: p99 23 ms against the stable colour's 10 ms over 1033 requests.
+    noisy = verdict(Traffic(rps=206.6, ms=10, slow_every=50, slow_ms=23))
+    assert noisy.outcome is Outcome.PASS, noisy.reason
+    slower = verdict(Traffic(rps=40, ms=10, slow_every=10, slow_ms=70), seconds=10)  # 10% take 70 ms: 60 ms limit
+    assert slower.outcome is Outcome.FAIL and slower.reason == (
+        "40 of 400 requests (10.0%) slower than 60 ms (the stable colour's p99 10 ms, x1.5, +50 ms at least), "
+        "more than 1% over 10 s"
+    )
+    slow = verdict(Traffic(ms=600), Traffic(ms=590))
+    assert slow.outcome is Outcome.FAIL and "slower than 500 ms, more than 1%" in slow.reason, "maxP99Ms caps"
+    alone = verdict(Traffic(ms=400), QUIET)
+    assert alone.outcome is Outcome.PASS, "no stable p99 to compare with: only maxP99Ms applies"
+    one_slow = verdict(Traffic(rps=4, slow_every=20, slow_ms=900))
+    assert one_slow.outcome is Outcome.INCONCLUSIVE, "one slow request of 20 is no evidence"
 
 
 def test_an_allowlist_needs_its_header() -> None:

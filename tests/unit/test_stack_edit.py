@@ -108,5 +108,25 @@ def test_an_edited_line_keeps_its_own_comment(prod: Path) -> None:
     assert run("promote", "Pulumi.prod.yaml", "--to", "green")[0] == 0
     after = prod.read_text().splitlines()
     assert '    version: "1.5.0"   # the release before, "quoted #"' in after
-    assert "  bluegreen:activeColor: green  # who is live" in after
+    assert "  bluegreen:activeColor: green # who is live" in after, "the comment keeps its column"
     assert settings(prod).green.version == "1.5.0"
+
+
+def test_a_file_whose_layout_the_parser_would_rewrite_is_refused_untouched(prod: Path) -> None:
+    steps = "  bluegreen:rollout:\n    steps:\n        - {weight: 10, pauseSeconds: 30}\n"  # a dash 4 deeper
+    text = prod.read_text().replace("config:\n", "config:\n" + steps, 1)
+    prod.write_text(text)
+    code, out, err = run("release", "Pulumi.prod.yaml", "--tag", "1.5.0")
+    assert code == 2 and out == "" and prod.read_text() == text
+    assert "its layout would not survive an edit" in err
+    assert "set green.version, green.digest with pulumi config set" in err
+
+
+def test_a_missing_key_is_added_to_its_block_and_everything_else_stays(prod: Path) -> None:
+    text = prod.read_text().replace("  bluegreen:trafficWeight: 100\n", "")
+    prod.write_text(text)
+    assert run("promote", "Pulumi.prod.yaml", "--to", "green", "--weight", "10")[0] == 0
+    after = prod.read_text()
+    back = after.replace("  bluegreen:trafficWeight: 10\n", "").replace("activeColor: green", "activeColor: blue")
+    assert back == text
+    assert (settings(prod).active_color, settings(prod).traffic_weight) == ("green", 10)
