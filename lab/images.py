@@ -12,4 +12,6 @@ RUNTIME_IMAGE = os.environ.get("BLUEGREEN_TEST_RUNTIME_IMAGE", "bluegreen-local/
 ROUTER_IMAGE = os.environ.get("BLUEGREEN_TEST_ROUTER_IMAGE", "bluegreen-local/nginx:1.30")
 # PostgreSQL for database.mode container: the official image's contract, uid 999.
 POSTGRES_IMAGE = os.environ.get("BLUEGREEN_TEST_POSTGRES_IMAGE", "bluegreen-local/postgres:15")
+# The second sample app's base (samples/node-app): Node.js with a `node` on PATH, like node:18-bookworm-slim.
+NODE_IMAGE = os.environ.get("BLUEGREEN_TEST_NODE_IMAGE", "bluegreen-local/node:18")
 PULLS = os.environ.get("BLUEGREEN_TEST_PULL") == "1"

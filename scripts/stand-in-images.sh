@@ -190,11 +190,25 @@ build_postgres() {
     --change 'CMD ["postgres"]'
 }
 
+# The second sample app's base (samples/node-app): Debian's Node.js, as the official node:*-slim images hold it
+# (node on PATH, a `node` user), nothing else.
+build_node() {
+  local name=bluegreen-local/node:18 root=$WORK/node
+  if have_image "$name"; then log "$name exists"; return; fi
+  bootstrap "$root" nodejs
+  chroot "$root" groupadd --gid 1000 node
+  chroot "$root" useradd --uid 1000 --gid 1000 --home-dir /home/node --create-home --shell /usr/sbin/nologin node
+  trim_rootfs "$root"
+  import "$root" "$name" \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+    --change 'CMD ["node"]'
+}
+
 main() {
   command -v docker >/dev/null || { log "docker CLI not found"; exit 1; }
   docker info >/dev/null 2>&1 || { log "no Docker engine answers (is dockerd running?)"; exit 1; }
   if ! have_image bluegreen-local/python:3.11 || ! have_image bluegreen-local/python-runtime:3.11 \
-    || ! have_image "$NGINX_IMAGE" || ! have_image bluegreen-local/postgres:15; then
+    || ! have_image "$NGINX_IMAGE" || ! have_image bluegreen-local/postgres:15 || ! have_image bluegreen-local/node:18; then
     command -v debootstrap >/dev/null || { log "debootstrap not found: apt-get install debootstrap"; exit 1; }
     [ "$(id -u)" = 0 ] || { log "debootstrap needs root"; exit 1; }
   fi
@@ -203,6 +217,7 @@ main() {
   build_python_runtime
   build_nginx
   build_postgres
+  build_node
 }
 
 main "$@"
