@@ -70,7 +70,7 @@ class Rollout(Model):
     )
     analysis: Analysis = Field(default_factory=Analysis, description="The judgement of every step.")
     progress_deadline_seconds: float = Field(
-        600, ge=1, le=86400, description="A step still without a passing window this long after it began aborts."
+        600, ge=1, le=86400, description="A step still without a passing judgement this long after it began aborts."
     )
     allowlist_header: HeaderName | None = Field(
         None, description="Request header whose value is looked up in rollout.allowlist."
