@@ -14,6 +14,7 @@ import pulumi_docker as docker
 from bluegreen.engine.container_spec import LOG_OPTS
 from bluegreen.engine.hardening import Hardening
 from bluegreen.engine.names import ROLE_APP
+from bluegreen.engine.readback import limits
 from components.app_spec import ColorArgs, app_env, healthcheck
 from components.hardening import container_args, pids_limit
 
@@ -50,8 +51,7 @@ class ColorStack(pulumi.ComponentResource):
             ],
             user=app.user,
             **container_args(hardening),
-            memory=app.resources.memory_mb,
-            cpus=f"{app.resources.cpus:g}",
+            **limits(app.resources.memory_mb, app.resources.cpus),
             healthcheck=docker.ContainerHealthcheckArgs(**healthcheck(app)),
             restart="unless-stopped",
             log_driver="json-file",

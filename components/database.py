@@ -18,6 +18,7 @@ import pulumi_random as random
 from bluegreen.engine.container_spec import LOG_OPTS
 from bluegreen.engine.hardening import DATABASE
 from bluegreen.engine.names import ROLE_DATABASE, database_name, database_volume_name
+from bluegreen.engine.readback import duration, limits
 from bluegreen.engine.topology import Topology
 from components.cli import LOCAL_ENGINE, Engine
 from components.hardening import container_args, pids_limit
@@ -90,13 +91,12 @@ class Database(pulumi.ComponentResource):
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
             user=db.run_as,
             **container_args(DATABASE),
-            memory=db.resources.memory_mb,
-            cpus=f"{db.resources.cpus:g}",
+            **limits(db.resources.memory_mb, db.resources.cpus),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(PORT), "-U", db.user, "-d", db.name],
                 interval="1s",
                 timeout="3s",
-                start_period="60s",
+                start_period=duration(60),
                 retries=5,
             ),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],

@@ -23,6 +23,7 @@ import pulumi_docker as docker
 from bluegreen.engine.container_spec import LOG_OPTS, ROUTER_STOP_TIMEOUT
 from bluegreen.engine.hardening import ROUTER
 from bluegreen.engine.names import ROLE_ROUTER, ROLE_ROUTER_NET, router_net_name
+from bluegreen.engine.readback import cpus, limits
 from bluegreen.engine.topology import Topology
 from bluegreen.env import ROUTER_FILES_ENV, ROUTER_ID_ENV, ROUTER_IMAGE_ENV, ROUTER_SPEC_ENV
 from bluegreen.router.files import (
@@ -70,7 +71,7 @@ class Router(pulumi.ComponentResource):
         self.net = self._net(name, topology, image, network, prepare)
         self.net_limit = pids_limit(f"{name}-net", self.net, NET_PIDS_LIMIT, engine)
         begin = self._handover("begin", name, topology, engine, [image.image_id, self.net.id, router_files_hash(),
-                                                                  f"{topology.settings.router.cpus:g}"])  # fmt: skip
+                                                                  cpus(topology.settings.router.cpus)])  # fmt: skip
         self.container = self._container(name, topology, image, begin)
         self.limit = pids_limit(name, self.container, ROUTER.pids_limit, engine)
         self.handover_end = self._handover("end", name, topology, engine, [self.container.id], self.container)
@@ -129,8 +130,7 @@ class Router(pulumi.ComponentResource):
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
             ports=ports,
             sysctls=dict(ROUTER_SYSCTLS),
-            memory=NET_MEMORY_MB,
-            cpus="0.1",
+            **limits(NET_MEMORY_MB, 0.1),
             restart="unless-stopped",
             log_driver="json-file",
             log_opts=dict(LOG_OPTS),
@@ -188,8 +188,7 @@ class Router(pulumi.ComponentResource):
             # The net container's namespace: its ports, its network, and a bridge router beside this one.
             network_mode=self.net.id.apply(lambda net: f"container:{net}"),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=ROUTING_DIR)],
-            memory=settings.memory_mb,
-            cpus=f"{settings.cpus:g}",
+            **limits(settings.memory_mb, settings.cpus),
             restart="unless-stopped",
             log_driver="json-file",
             log_opts=dict(LOG_OPTS),

@@ -49,6 +49,7 @@ import pulumi
 import yaml
 
 from bluegreen.engine.client import DockerClient, tar_files
+from bluegreen.engine.readback import MIB, parse_duration, read_container
 from bluegreen.errors import DockerError
 from lab.images import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from lab.paths import ROOT
@@ -82,14 +83,8 @@ def _docker_ok(*args: str) -> bool:
 
 
 def _duration(text: str | None, default: float) -> int:
-    """'1s' / '2m' / '500ms' -> nanoseconds, as the Engine API wants them."""
-    if not text:
-        return int(default * 1e9)
-    units = {"ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
-    for unit in ("ms", "s", "m", "h"):
-        if text.endswith(unit):
-            return int(float(text[: -len(unit)]) * units[unit])
-    return int(float(text) * 1e9)
+    """A Go duration ('1s', '1m0s', '500ms') -> nanoseconds, as the Engine API wants them."""
+    return round((parse_duration(text) if text else default) * 1e9)
 
 
 def _integral(value: Any) -> Any:
@@ -107,6 +102,22 @@ def _integral(value: Any) -> Any:
     if isinstance(value, list):
         return [_integral(v) for v in value]
     return value
+
+
+def _as_read(sent: dict[str, Any], read: dict[str, Any] | None) -> dict[str, Any]:
+    """The inputs as the state holds them after the provider's Read: each value it reads back replaces the
+    one sent (within a healthcheck, field by field); what it does not read keeps the value sent."""
+    if not read:
+        return sent
+    state = dict(sent)
+    for key, value in read.items():
+        if key not in sent:
+            continue
+        if key == "healthcheck" and isinstance(sent[key], dict) and isinstance(value, dict):
+            state[key] = {**sent[key], **{f: v for f, v in value.items() if f in sent[key]}}
+        else:
+            state[key] = value
+    return state
 
 
 def _keep(new: dict[str, Any], old: dict[str, Any], path: list[str]) -> None:
@@ -133,6 +144,10 @@ class Handler:
 
     def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
         """Outputs after an in-place update, or None: the change needs a replacement."""
+
+    def read(self, rid: str) -> dict[str, Any] | None:
+        """What the provider's Read writes back over the inputs, or None: it keeps the inputs as sent."""
+        return None
         return None
 
 
@@ -191,14 +206,27 @@ CONTAINER_IN_PLACE = frozenset({
     "restart", "maxRetryCount", "memory", "memorySwap", "cpuShares", "cpuSet", "healthcheck", "mustRun", "wait",
     "waitTimeout", "destroyGraceSeconds", "removeVolumes", "start", "attach", "logs", "rm",
 })  # fmt: skip
-# ...of which these reach the running container through `docker update`.
-_UPDATE_BODY: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "restart": lambda v: {"RestartPolicy": {"Name": v or "no"}},
-    "memory": lambda v: {"Memory": int(v or 0) * 1024 * 1024},
-    "memorySwap": lambda v: {"MemorySwap": int(v or 0) * 1024 * 1024},
-    "cpuShares": lambda v: {"CpuShares": int(v or 0)},
-    "cpuSet": lambda v: {"CpusetCpus": v or ""},
-}
+# ...of which these make the provider call `docker update`, sending all of them at once (its Update reads
+# each from the new inputs, memory_swap only when set): a memory raised past the swap Docker kept (2 x the
+# create-time memory) fails there, as on the real engine, unless memory_swap is sent too.
+_UPDATE_KEYS = frozenset({"restart", "maxRetryCount", "cpuShares", "memory", "cpuSet", "memorySwap"})
+
+
+def _swap(mib: Any) -> int:
+    """memory_swap as the provider sends it: MiB, or -1 (unlimited) as is."""
+    return int(mib) * MIB if int(mib) > 0 else int(mib)
+
+
+def _update_body(new: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "RestartPolicy": {"Name": new.get("restart") or "no", "MaximumRetryCount": int(new.get("maxRetryCount") or 0)},
+        "CpuShares": int(new.get("cpuShares") or 0),
+        "Memory": int(new.get("memory") or 0) * MIB,
+        "CpusetCpus": new.get("cpuSet") or "",
+    }
+    if new.get("memorySwap"):
+        body["MemorySwap"] = _swap(new["memorySwap"])
+    return body
 
 
 class ContainerHandler(Handler):
@@ -209,14 +237,14 @@ class ContainerHandler(Handler):
         changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
         if not changed <= CONTAINER_IN_PLACE:
             return None
-        body: dict[str, Any] = {}
-        for key in sorted(changed & _UPDATE_BODY.keys()):
-            body.update(_UPDATE_BODY[key](new.get(key)))
-        if "memory" in body and "MemorySwap" not in body:
-            body["MemorySwap"] = -1  # Docker refuses a memory limit above the old swap limit otherwise
-        if body:
-            self.client.request("POST", f"/containers/{rid}/update", body)
+        if changed & _UPDATE_KEYS:
+            self.client.request("POST", f"/containers/{rid}/update", _update_body(new))
         return dict(new)
+
+    def read(self, rid: str) -> dict[str, Any] | None:
+        """The provider's Read: what it writes into state from `docker inspect` (bluegreen.engine.readback)."""
+        found = self.client.inspect(rid)
+        return read_container(found) if found else None
 
     def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         hc = inputs.get("healthcheck")
@@ -229,7 +257,8 @@ class ContainerHandler(Handler):
             "StopSignal": inputs.get("stopSignal"),
             "StopTimeout": int(inputs.get("stopTimeout", 10)),
             "HostConfig": {
-                "Memory": int(inputs.get("memory", 0)) * 1024 * 1024,
+                "Memory": int(inputs.get("memory", 0)) * MIB,
+                **({"MemorySwap": _swap(inputs["memorySwap"])} if inputs.get("memorySwap") else {}),
                 "NanoCpus": int(float(inputs.get("cpus", "0")) * 1e9),
                 "RestartPolicy": {"Name": inputs.get("restart", "no")},
                 "Sysctls": inputs.get("sysctls") or {},
@@ -493,13 +522,15 @@ class DockerEngineMocks(RecordingMocks):
             if old is not None:  # ignore_changes: the engine keeps the old value of each named input (or path)
                 for name in getattr(self.registering, "ignore_changes", []):
                     _keep(inputs, old["inputs"], name.split("."))
-            if old is not None and old["inputs"] == inputs:
+            # The real engine diffs against what the provider's Read wrote back, not against what was sent.
+            before = _as_read(old["inputs"], old.get("read")) if old is not None else None
+            if old is not None and before == inputs:
                 return old["id"], old["outputs"]
-            if old is not None:
-                outputs = handler.update(old["id"], old["inputs"], inputs)
+            if old is not None and before is not None:
+                outputs = handler.update(old["id"], before, inputs)
                 if outputs is not None:
                     self.operations.append(f"update {label}")
-                    old.update(inputs=inputs, outputs=outputs)
+                    old.update(inputs=inputs, outputs=outputs, read=handler.read(old["id"]))
                     self.save()
                     return old["id"], outputs
                 if getattr(self.registering, "delete_before_replace", False):
@@ -512,6 +543,7 @@ class DockerEngineMocks(RecordingMocks):
             self.resources_state[key] = {
                 "key": key, "label": label, "type": args.typ, "id": rid, "inputs": inputs, "outputs": outputs,
                 "seq": self.seq, "retain": bool(getattr(self.registering, "retain_on_delete", False)),
+                "read": handler.read(rid),
             }  # fmt: skip
             self.save()
             return rid, outputs

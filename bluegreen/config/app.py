@@ -10,7 +10,7 @@ from bluegreen.colors import COLORS
 from bluegreen.config.image import RegistryImage
 from bluegreen.config.problems import MISSING, Problem
 from bluegreen.config.stacks import is_production
-from bluegreen.config.types import Allowed, Digest, EnvName, EnvValue, ImageTag, Model, Profile, UrlPath
+from bluegreen.config.types import Allowed, Cpus, Digest, EnvName, EnvValue, ImageTag, Model, Profile, UrlPath
 from bluegreen.engine.container_spec import RESERVED_ENV
 from bluegreen.engine.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening, is_root_user
 from bluegreen.images.pinning import image_problem
@@ -36,7 +36,7 @@ class ColorSpec(Model):
 
 class Resources(Model):
     memory_mb: int = Field(256, ge=32, le=65536, description="Memory limit per container, MiB.")
-    cpus: float = Field(0.5, ge=0.05, le=64, description="CPU limit per container, in cores.")
+    cpus: Cpus = Field(0.5, ge=0.1, le=64, description="CPU limit per container, in cores.")
 
 
 Capability = Annotated[

@@ -12,7 +12,7 @@ from bluegreen.config.app import UserSpec
 from bluegreen.config.problems import MISSING, Problem
 from bluegreen.config.secrets import NOT_SHOWN, SECRET_PLACEHOLDER
 from bluegreen.config.stacks import is_production
-from bluegreen.config.types import Allowed, ImageRef, Model, Name
+from bluegreen.config.types import Allowed, Cpus, ImageRef, Model, Name
 from bluegreen.engine.container_spec import DATABASE_URL_ENV
 from bluegreen.engine.hardening import is_root_user
 from bluegreen.images.pinning import image_problem
@@ -43,7 +43,7 @@ PostgresUrl = Annotated[
 
 class DatabaseResources(Model):
     memory_mb: int = Field(512, ge=64, le=65536, description="Memory limit of the database container, MiB.")
-    cpus: float = Field(1.0, ge=0.05, le=64, description="CPU limit of the database container, in cores.")
+    cpus: Cpus = Field(1.0, ge=0.1, le=64, description="CPU limit of the database container, in cores.")
 
 
 class Database(Model):

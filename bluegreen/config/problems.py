@@ -180,6 +180,22 @@ def _num(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _range(meta: list[Any]) -> str:
+    """ "from 1 to 300", "at least 0", "> 0": a number's bounds in words ("" without any)."""
+    b = _bounds(meta)
+    low = b.get("ge", b.get("gt"))
+    high = b.get("le", b.get("lt"))
+    if low is not None and high is not None:
+        if "ge" in b and "le" in b:
+            return f"from {_num(low)} to {_num(high)}"
+        lo_text = f"at least {_num(low)}" if "ge" in b else f"greater than {_num(low)}"
+        hi_text = f"at most {_num(high)}" if "le" in b else f"less than {_num(high)}"
+        return f"{lo_text} and {hi_text}"
+    if low is not None:
+        return f">= {_num(low)}" if "ge" in b else f"> {_num(low)}"
+    return ""
+
+
 def describe(ann: Any, meta: list[Any]) -> str:
     """What a value of this (annotated) type may be, in words."""
     ann, more = _unannotate(ann)
@@ -187,7 +203,7 @@ def describe(ann: Any, meta: list[Any]) -> str:
     for m in meta:
         text = getattr(m, "text", None)
         if isinstance(text, str) and type(m).__name__ == "Allowed":
-            return text
+            return text.replace("{range}", _range(meta)) if "{range}" in text else text
     if get_origin(ann) is Literal:
         values = [repr(v) for v in get_args(ann)]
         return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
@@ -199,18 +215,7 @@ def describe(ann: Any, meta: list[Any]) -> str:
         return "true or false"
     if ann in (int, float):
         kind = "an integer" if ann is int else "a number"
-        b = _bounds(meta)
-        low = b.get("ge", b.get("gt"))
-        high = b.get("le", b.get("lt"))
-        if low is not None and high is not None:
-            if "ge" in b and "le" in b:
-                return f"{kind} from {_num(low)} to {_num(high)}"
-            lo_text = f"at least {_num(low)}" if "ge" in b else f"greater than {_num(low)}"
-            hi_text = f"at most {_num(high)}" if "le" in b else f"less than {_num(high)}"
-            return f"{kind} {lo_text} and {hi_text}"
-        if low is not None:
-            return f"{kind} >= {_num(low)}" if "ge" in b else f"{kind} > {_num(low)}"
-        return kind
+        return f"{kind} {_range(meta)}".rstrip()
     if ann is str:
         b = _bounds(meta)
         if b.get("min_length"):

@@ -13,7 +13,7 @@ from bluegreen.config.problems import Problem
 from bluegreen.config.secrets import NOT_SHOWN, SECRET_PLACEHOLDER
 from bluegreen.config.stacks import is_production
 from bluegreen.config.tls import HOW_TO_SET, pair_problems, read_certificate
-from bluegreen.config.types import Allowed, HostPort, ImageRef, IpAddress, Model
+from bluegreen.config.types import Allowed, Cpus, HostPort, ImageRef, IpAddress, Model
 from bluegreen.engine.container_spec import MAX_DRAIN_SECONDS
 from bluegreen.images.pinning import image_problem
 
@@ -167,7 +167,7 @@ class RouterSettings(Model):
     rate_limit: RateLimit | None = Field(None, description="Per-client rate limit, 429 beyond it.")
     edge: Edge = Field(default_factory=Edge, description="Limits, timeouts and client addresses (docs/edge.md).")
     memory_mb: int = Field(128, ge=16, le=4096, description="Router memory limit, MiB.")
-    cpus: float = Field(0.5, ge=0.05, le=16, description="Router CPU limit, in cores.")
+    cpus: Cpus = Field(0.5, ge=0.1, le=16, description="Router CPU limit, in cores.")
 
 
 def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Problem]:

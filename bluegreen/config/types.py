@@ -51,6 +51,14 @@ def _check_ip(value: str) -> str:
     return value
 
 
+def _check_cpus(value: float) -> float:
+    from bluegreen.engine.readback import cpus_round_trip
+
+    if not cpus_round_trip(value):
+        raise PydanticCustomError("cpus_read_back", "Docker reads it back as another value")
+    return value
+
+
 def _typed_path_value(value: Any) -> Any:
     """`pulumi config set --path green.version 2` stores the number 2, `... true` a boolean.
 
@@ -134,6 +142,15 @@ DockerContext = Annotated[
 
 
 HostPort = Annotated[int, Field(ge=1, le=65535)]
+
+
+# A CPU limit the docker provider reads back as itself: it prints 0.05 cores as "0.1", which would replace the
+# container on every `pulumi up` (bluegreen.engine.readback); 10.05 is another.
+Cpus = Annotated[
+    float,
+    AfterValidator(_check_cpus),
+    Allowed("a number {range} that Docker reads back unchanged (10.05 reads back as 10.1; 0.25, 1.5 or 10 do)"),
+]
 
 
 class Model(BaseModel):
