@@ -42,6 +42,9 @@ def hook_command(
     return command.local.Command(
         name,
         create=bluegreen_cli("hook", "run", *where, "--stage", stage, "--color", color),
+        # Only the trigger (the run key) runs the hook again; any other input change (a new docker.host, a new
+        # pulumi-command's defaults) is an update, and an update runs nothing.
+        update=f"echo 'hook {hook.name}: run key unchanged, nothing to run'",
         delete=bluegreen_cli("hook", "remove", *where) + f' --run "${HOOK_RUN_ENV}"',
         environment={
             **engine.env(),

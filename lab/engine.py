@@ -142,7 +142,9 @@ class Handler:
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    def update(
+        self, rid: str, old: dict[str, Any], new: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """Outputs after an in-place update, or None: the change needs a replacement."""
 
     def read(self, rid: str) -> dict[str, Any] | None:
@@ -233,7 +235,9 @@ class ContainerHandler(Handler):
     def __init__(self, client: DockerClient) -> None:
         self.client = client
 
-    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    def update(
+        self, rid: str, old: dict[str, Any], new: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
         if not changed <= CONTAINER_IN_PLACE:
             return None
@@ -340,8 +344,13 @@ class RandomPasswordHandler(Handler):
 
 class CommandHandler(Handler):
     @staticmethod
-    def run(script: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    def run(script: str, inputs: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+        """As pulumi-command runs it: an update or a delete sees the last run's output in
+        PULUMI_COMMAND_STDOUT and PULUMI_COMMAND_STDERR."""
         env = {**os.environ, **(inputs.get("environment") or {})}
+        for key in ("stdout", "stderr"):
+            if previous and previous.get(key):
+                env[f"PULUMI_COMMAND_{key.upper()}"] = str(previous[key])
         done = subprocess.run(
             ["/bin/sh", "-c", script], input=inputs.get("stdin"), capture_output=True, text=True,
             cwd=ROOT, env=env, timeout=600, check=False,
@@ -356,14 +365,16 @@ class CommandHandler(Handler):
     def create(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return f"{name}-{time.time_ns()}", self.run(inputs["create"], inputs)
 
-    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    def update(
+        self, rid: str, old: dict[str, Any], new: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         if old.get("triggers") != new.get("triggers"):
             return None  # as pulumi-command: a change of `triggers` replaces the resource (create, then delete)
-        return self.run(new.get("update") or new["create"], new)
+        return self.run(new.get("update") or new["create"], new, previous)
 
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         if inputs.get("delete"):
-            self.run(inputs["delete"], inputs)
+            self.run(inputs["delete"], inputs, outputs)
 
 
 # --- the engine -------------------------------------------------------------------------
@@ -439,7 +450,9 @@ class ServiceHandler(Handler):
         self._converge(rid, inputs)
         return rid, dict(inputs)
 
-    def update(self, rid: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    def update(
+        self, rid: str, old: dict[str, Any], new: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         if old.get("name") != new.get("name"):
             return None
         version = self.client.get_json(f"/services/{rid}")["Version"]["Index"]
@@ -527,7 +540,7 @@ class DockerEngineMocks(RecordingMocks):
             if old is not None and before == inputs:
                 return old["id"], old["outputs"]
             if old is not None and before is not None:
-                outputs = handler.update(old["id"], before, inputs)
+                outputs = handler.update(old["id"], before, inputs, old["outputs"])
                 if outputs is not None:
                     self.operations.append(f"update {label}")
                     old.update(inputs=inputs, outputs=outputs, read=handler.read(old["id"]))

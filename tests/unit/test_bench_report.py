@@ -56,3 +56,12 @@ def test_every_goal_key_is_documented() -> None:
     doc = (Path(run.__file__).resolve().parent.parent / "docs" / "benchmarks.md").read_text()
     for key, _, _ in run.GOALS:
         assert f"`{key}`" in doc, key
+
+
+def test_each_generated_doc_has_one_table_and_benchmarks_md_one_keys_section() -> None:
+    docs = Path(run.__file__).resolve().parent.parent / "docs"
+    for doc in (docs / "benchmarks.md", docs / "rollouts.md"):
+        text = doc.read_text()
+        assert text.count(run.TABLE_START) == 1 and text.count(run.TABLE_END) == 1, doc
+        assert text.index(run.TABLE_START) < text.index(run.TABLE_END), doc
+    assert (docs / "benchmarks.md").read_text().count("## The keys") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -132,3 +133,36 @@ def test_a_contract_hook_and_a_colour_change_are_refused_in_one_update() -> None
     assert component.inputs == {"contractHooks": ["contract-notes"], "liveActiveColor": "blue"}
     (plain,) = run(HOOKS, mocks=LiveColorMocks("blue")).by_type("bluegreen:index:PreSwitchHooks")
     assert plain.inputs == {}, "without a contract step the component has no inputs to diff"
+
+
+def test_a_hook_runs_again_only_on_its_trigger_never_on_another_input_change(tmp_path: Path) -> None:
+    """Without an update command pulumi-command runs `create` again for any input change (a new docker.host):
+    a migration would run as an "update". Through the test engine's command handler, as pulumi-command runs it."""
+    from lab.engine import CommandHandler
+
+    migrate = hook(run(HOOKS), "app-hooks-blue-migrate")
+    sent = {k: migrate.plain(k) for k in migrate.inputs}
+    assert sent["update"] == "echo 'hook migrate: run key unchanged, nothing to run'" != sent["create"]
+    ran = tmp_path / "ran"
+    old = {**sent, "create": f"echo migrated >> {ran}", "environment": {"DOCKER_HOST": "unix:///a.sock"}}
+    new = {**old, "environment": {"DOCKER_HOST": "unix:///b.sock"}}
+    handler = CommandHandler()
+    _, created = handler.create("migrate", old)
+    updated = handler.update("migrate-1", old, new, created)
+    assert updated is not None and updated["stdout"] == "hook migrate: run key unchanged, nothing to run"
+    assert ran.read_text() == "migrated\n", "the hook ran once, at create"
+    assert handler.update("migrate-1", old, {**new, "triggers": ["another run key"]}, created) is None, "replaced"
+
+
+def test_the_name_key_survives_an_update_of_its_inputs() -> None:
+    from components.name_key import CREATE, UPDATE
+    from lab.engine import CommandHandler
+
+    handler = CommandHandler()
+    sent = {"create": CREATE, "update": UPDATE, "logging": "none"}
+    _, first = handler.create("name-key", sent)
+    assert len(first["stdout"]) == 64 and int(first["stdout"], 16) >= 0
+    upgraded = {**sent, "addPreviousOutputInEnv": True}  # a new pulumi-command's default input
+    assert handler.update("name-key-1", sent, upgraded, first)["stdout"] == first["stdout"]  # type: ignore[index]
+    fresh = handler.update("name-key-1", sent, upgraded, {"stdout": ""})
+    assert fresh is not None and len(fresh["stdout"]) == 64, "a key it never had: a new one, never an empty one"

@@ -359,6 +359,7 @@ def test_a_secret_env_value_reaches_containers_only_as_a_secret() -> None:
     assert {c.inputs["name"] for c in apps}.isdisjoint({c.inputs["name"] for c in app_containers(other)})
     (key,) = [r for r in run.by_type(COMMAND) if r.name == "app-name-key-random"]
     assert "od -An -N32" in key.inputs["create"]
+    assert 'printf %s "$PULUMI_COMMAND_STDOUT"' in key.inputs["update"], "an update keeps the key it had"
     # An attacker who knows every other setting and tries all 4-digit values without the key finds nothing.
     from bluegreen.engine.topology import Topology
 
