@@ -26,6 +26,25 @@ from components.hardening import container_args, pids_limit
 PORT = 5432
 DATA_DIR = "/var/lib/postgresql/data"
 STOP_SECONDS = 60  # SIGINT is postgres' fast shutdown; a checkpoint may still take a while
+# The image's POSTGRES_* variables set the app role's password only on an empty data directory: a rotated
+# `database.password`, or a new generated one after `pulumi destroy` + `pulumi up` on the kept volume, would
+# never reach the role, and the colours could not log in. So before the server starts, on an existing data
+# directory, the role is given the current password, through single-user mode (no network, no other login).
+# The password goes through stdin, never an argument; quotes are doubled for SQL.
+START = r"""set -eu
+if [ -s "$PGDATA/PG_VERSION" ]; then
+  pw=$(printf %s "$POSTGRES_PASSWORD" | sed "s/'/''/g")
+  printf "ALTER ROLE \"%s\" WITH LOGIN PASSWORD '%s';\n" "$POSTGRES_USER" "$pw" \
+    | postgres --single -D "$PGDATA" postgres >/tmp/role.log 2>&1 || true
+  if grep -qE 'ERROR|FATAL' /tmp/role.log; then
+    echo "bluegreen: could not give role $POSTGRES_USER the current database.password in $PGDATA:" >&2
+    grep -E 'ERROR|FATAL' /tmp/role.log >&2
+    exit 1
+  fi
+  echo "bluegreen: role $POSTGRES_USER has the current database.password"
+fi
+exec docker-entrypoint.sh postgres
+"""
 
 
 class Database(pulumi.ComponentResource):
@@ -88,6 +107,7 @@ class Database(pulumi.ComponentResource):
             name=host,
             image=image.image_id,
             envs=envs,
+            command=["sh", "-c", START],
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
             user=db.run_as,
             **container_args(DATABASE),

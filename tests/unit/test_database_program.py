@@ -66,6 +66,11 @@ def test_a_database_container_on_a_kept_volume_and_its_url_only_as_a_secret() ->
         assert env_of(app)["APP_DATABASE_URL"] == f"postgresql://app:{secret}@bluegreen-dev-db:5432/app"
     assert secret not in _everything_but_secret_inputs(result)
     assert f"{COMMAND}::app-db-pids" in found, "the database gets a pids limit like every container"
+    # On a kept data directory the role gets the current password before the server starts: from the
+    # environment, never from an argument (tests/e2e/test_database_lifecycle.py runs it).
+    command = db.inputs["command"]
+    assert command[:2] == ["sh", "-c"] and "postgres --single" in command[2] and secret not in str(command)
+    assert command[2].rstrip().endswith("exec docker-entrypoint.sh postgres")
 
 
 def test_an_external_database_url_reaches_the_colours_only_as_a_secret() -> None:

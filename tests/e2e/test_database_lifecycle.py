@@ -1,0 +1,96 @@
+"""The notes survive every ordinary change to the database: a destroy and an up on the kept volume (a new
+generated password), a password rotation, and a new image of the same major version.
+
+POSTGRES_PASSWORD reaches a data directory only when it is empty; before this, each of the first two left the
+colours unable to log in (both unhealthy for a minute, the deploy failed). The database container now gives
+the role the current password before the server starts (components/database.py, START).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lab.dockercli import docker, get
+from lab.engine import EngineError, destroy, up
+from tests.e2e.test_database_release import BASE, DB, URL, VOLUME, remove_volume
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
+
+DB_CONTAINER = "docker:index/container:Container::app-db"
+SAME_MAJOR = "bluegreen-local/postgres:15-rebuilt"
+
+
+@pytest.fixture
+def clean_dev() -> Iterator[None]:
+    destroy("dev")
+    remove_volume()
+    yield
+    destroy("dev")
+    remove_volume()
+    docker("rmi", SAME_MAJOR, check=False)
+
+
+def deploy(changes: dict[str, Any] | None = None, secret: bool = False) -> list[str]:
+    _, operations = up("dev", {**BASE, **(changes or {})}, secret_keys=("database",) if secret else ())
+    return operations
+
+
+def notes() -> set[str]:
+    status, _, body = get(URL + "/notes")
+    assert status == 200, body
+    return {n["text"] for n in json.loads(body)}
+
+
+def write(text: str) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", int(URL.rsplit(":", 1)[1]), timeout=10)
+    try:
+        conn.request("POST", "/notes", json.dumps({"text": text, "author": "lifecycle"}),
+                     {"Content-Type": "application/json"})  # fmt: skip
+        response = conn.getresponse()
+        assert response.status == 201, response.read()
+    finally:
+        conn.close()
+
+
+def said_by_the_database() -> str:
+    logs = docker("logs", DB)
+    return logs.stdout + logs.stderr
+
+
+def test_notes_survive_destroy_and_up_a_password_rotation_and_an_image_change(clean_dev: None) -> None:
+    deploy()
+    write("before anything")
+
+    destroy("dev")  # the volume is kept (retain_on_delete); the generated password is gone with the state
+    assert docker("volume", "inspect", VOLUME).returncode == 0
+    again = deploy()
+    assert f"create {DB_CONTAINER}" in again
+    assert "bluegreen: role app has the current database.password" in said_by_the_database()
+    assert notes() == {"before anything"}, "a new generated password opens the kept data"
+    write("after destroy and up")
+
+    rotated = deploy({"database.password": "a-rotated-password-of-some-length"}, secret=True)
+    assert f"replace {DB_CONTAINER}" in rotated, "pulumi preview names the database's replacement"
+    assert "bluegreen: role app has the current database.password" in said_by_the_database()
+    assert notes() == {"before anything", "after destroy and up"}
+    write("after the rotation")
+
+    docker("tag", "bluegreen-local/postgres:15", SAME_MAJOR)
+    moved = deploy({"database.password": "a-rotated-password-of-some-length", "database.image": SAME_MAJOR},
+                   secret=True)  # fmt: skip
+    assert f"replace {DB_CONTAINER}" in moved
+    assert notes() == {"before anything", "after destroy and up", "after the rotation"}
+    assert deploy({"database.password": "a-rotated-password-of-some-length", "database.image": SAME_MAJOR},
+                  secret=True) == [], "and nothing changes on the next up"  # fmt: skip
+
+    # A new user on the existing data directory: refused at start, in one line naming the role; data untouched.
+    with pytest.raises(EngineError):
+        deploy({"database.password": "a-rotated-password-of-some-length", "database.user": "other"}, secret=True)
+    said = said_by_the_database()
+    assert "bluegreen: could not give role other the current database.password" in said
+    assert 'role "other" does not exist' in said
