@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TextIO
 
-from bluegreen.cli import images, observe, program, router, stackfile, tls, traffic
+from bluegreen.cli import database, images, observe, program, router, stackfile, tls, traffic
 from bluegreen.cli.args import Parser
 from bluegreen.config.stackfile import project_name
 from bluegreen.errors import EXIT_CODES, BluegreenError
 
 # In the order `--help` lists them; program.register adds the hidden plumbing last.
-FAMILIES = (stackfile, traffic, observe, router, tls, images, program)
+FAMILIES = (stackfile, traffic, observe, router, tls, database, images, program)
 
 
 def version() -> str:

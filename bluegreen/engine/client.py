@@ -30,6 +30,7 @@ import os
 import re
 import struct
 import tarfile
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
@@ -331,6 +332,35 @@ class DockerClient:
     def put_archive(self, name: str, path: str, archive: bytes) -> None:
         with self._errors(f"PUT /containers/{name}/archive"):
             self.api.put_archive(name, path, archive)
+
+    def exec_to(self, name: str, cmd: Sequence[str], sink: BinaryIO) -> tuple[int, str]:
+        """Run `cmd` in a running container, its stdout streamed into `sink` as it comes (a dump larger than
+        memory is fine); the exit code and stderr."""
+        errors = io.BytesIO()
+        with self._errors(f"exec in {name}"):
+            exec_id = self.api.exec_create(name, list(cmd), stdout=True, stderr=True)["Id"]
+            for out, err in self.api.exec_start(exec_id, stream=True, demux=True):
+                if out:
+                    sink.write(out)
+                if err:
+                    errors.write(err)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        return int(code) if code is not None else -1, errors.getvalue().decode(errors="replace")
+
+    def put_file(self, name: str, directory: str, filename: str, source: BinaryIO, uid: int, gid: int) -> None:
+        """Copy `source` into a container as `directory/filename` (mode 0600, owned by uid:gid), streamed
+        through a temporary tar file: nothing the size of the file is held in memory."""
+        with tempfile.TemporaryFile() as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                source.seek(0, io.SEEK_END)
+                entry = tarfile.TarInfo(filename)
+                entry.size, entry.uid, entry.gid, entry.mode = source.tell(), uid, gid, 0o600
+                entry.mtime = int(time.time())
+                source.seek(0)
+                tar.addfile(entry, source)
+            archive.seek(0)
+            with self._errors(f"PUT /containers/{name}/archive"):
+                self.api.put_archive(name, directory, archive)
 
     def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> ExecResult:
         """Run `cmd` in a running container and wait for it (no TTY, no stdin), at most `timeout` per read."""

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab.dockercli import docker, get
 from lab.engine import EngineError, destroy, up
+from lab.paths import ROOT
 from tests.e2e.test_database_release import BASE, DB, URL, VOLUME, remove_volume
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
@@ -94,3 +98,35 @@ def test_notes_survive_destroy_and_up_a_password_rotation_and_an_image_change(cl
     said = said_by_the_database()
     assert "bluegreen: could not give role other the current database.password" in said
     assert 'role "other" does not exist' in said
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bluegreen", *args, "--stack", "dev"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+
+
+def test_a_backup_restored_into_a_fresh_stack_returns_the_same_notes(clean_dev: None, tmp_path: Path) -> None:
+    deploy()
+    for text in ("first", "second", "third"):
+        write(text)
+    dump = tmp_path / "notes.dump"
+    saved = cli("db", "backup", "--output", str(dump))
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.startswith("backup of bluegreen-dev-db: ") and dump.read_bytes()[:5] == b"PGDMP"
+    assert not dump.with_name("notes.dump.partial").exists()
+
+    destroy("dev")
+    remove_volume()  # a fresh stack: a new volume, a new password, the schema from the migration only
+    deploy()
+    assert notes() == set()
+    not_a_dump = tmp_path / "notes.txt"
+    not_a_dump.write_text("hello")
+    refused = cli("db", "restore", str(not_a_dump), "--yes")
+    assert refused.returncode == 2 and "not a pg_dump custom-format file" in refused.stderr
+    asked = cli("db", "restore", str(dump))
+    assert asked.returncode == 2 and "add --yes" in asked.stderr and notes() == set()
+    restored = cli("db", "restore", str(dump), "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert notes() == {"first", "second", "third"}
+    write("after the restore")  # the app writes on: the restored tables and sequences are its own
+    assert "after the restore" in notes()
