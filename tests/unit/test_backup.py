@@ -57,7 +57,7 @@ def test_a_restore_copies_into_the_volume_runs_one_transaction_and_removes_the_c
 def test_what_is_refused_before_anything_changes() -> None:
     with pytest.raises(InputError, match="not a pg_dump custom-format file"):
         backup.restore(FakeEngine(), "d", io.BytesIO(b"hello"))  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="no database container d-db: database.mode is not 'container'"):
+    with pytest.raises(InputError, match=r"no database container d-db: database\.mode is not 'container'"):
         backup.backup(FakeEngine(container=None), "d", io.BytesIO())  # type: ignore[arg-type]
     stopped = {"State": {"Running": False, "Status": "exited"}}
     with pytest.raises(BluegreenError, match=r"the database container d-db is not running \(exited\)"):
