@@ -19,6 +19,7 @@ to roll back to.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -44,6 +45,19 @@ from bluegreen.engine.names import (
     task_name,
 )
 from bluegreen.images.pinning import is_immutable_tag
+
+
+@functools.lru_cache(maxsize=8)
+def _scrypt(data: bytes, salt: bytes) -> str:
+    return hashlib.scrypt(data, salt=salt, n=2**14, r=8, p=1, dklen=16).hex()
+
+
+def credentials_fingerprint(secrets: Mapping[str, str], deployment: str) -> str | None:
+    """A fingerprint of the database credentials the stack config gives, for labels and plans: scrypt, so
+    even a weak password cannot be found from it by trying (a plain hash would let a label do that)."""
+    if not secrets:
+        return None
+    return _scrypt(json.dumps(dict(secrets), sort_keys=True).encode(), f"bluegreen:{deployment}".encode())
 
 
 @dataclass(frozen=True)
@@ -106,8 +120,11 @@ class Topology:
             "build": self.build_hash_of(color),
             "image": s.image.model_dump(mode="json"),
             "app": s.app.model_dump(mode="json", exclude={"env"}),
-            # What APP_DATABASE_URL is made of; its secrets (password, url) go in spec_hash's keyed digest.
-            **({"database": s.database.model_dump(mode="json", exclude={"password", "url"})}
+            # What APP_DATABASE_URL is made of. Not the database's image or limits: a bigger database must not
+            # replace both colours. Its credentials as a slow fingerprint: a rotated password is a new spec, so
+            # no live colour is held on the old one (it could no longer log in).
+            **({"database": s.database.model_dump(mode="json", include={"mode", "name", "user"}),
+                "credentials": credentials_fingerprint(self.database_secrets, self.deployment)}
                if s.database.mode != "none" else {}),
         }  # fmt: skip
 

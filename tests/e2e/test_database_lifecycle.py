@@ -12,6 +12,7 @@ import http.client
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import pytest
 
 from lab.dockercli import docker, get
-from lab.engine import EngineError, destroy, up
+from lab.engine import destroy, up
+from lab.images import POSTGRES_IMAGE
 from lab.paths import ROOT
 from tests.e2e.test_database_release import BASE, DB, URL, VOLUME, remove_volume
 
@@ -84,7 +86,11 @@ def test_notes_survive_destroy_and_up_a_password_rotation_and_an_image_change(cl
     assert notes() == {"before anything", "after destroy and up"}
     write("after the rotation")
 
-    docker("tag", "bluegreen-local/postgres:15", SAME_MAJOR)
+    # Another build of the same major version (a patch release): a new image id.
+    built = subprocess.run(["docker", "build", "-q", "-t", SAME_MAJOR, "-"], input=f"FROM {POSTGRES_IMAGE}\n"
+                           "LABEL org.opencontainers.image.version=15-rebuilt\n", capture_output=True, text=True,
+                           timeout=300, check=False)  # fmt: skip
+    assert built.returncode == 0, built.stderr
     moved = deploy({"database.password": "a-rotated-password-of-some-length", "database.image": SAME_MAJOR},
                    secret=True)  # fmt: skip
     assert f"replace {DB_CONTAINER}" in moved
@@ -92,12 +98,37 @@ def test_notes_survive_destroy_and_up_a_password_rotation_and_an_image_change(cl
     assert deploy({"database.password": "a-rotated-password-of-some-length", "database.image": SAME_MAJOR},
                   secret=True) == [], "and nothing changes on the next up"  # fmt: skip
 
-    # A new user on the existing data directory: refused at start, in one line naming the role; data untouched.
-    with pytest.raises(EngineError):
-        deploy({"database.password": "a-rotated-password-of-some-length", "database.user": "other"}, secret=True)
-    said = said_by_the_database()
-    assert "bluegreen: could not give role other the current database.password" in said
-    assert 'role "other" does not exist' in said
+
+def test_the_start_script_refuses_a_user_the_data_directory_does_not_have() -> None:
+    """The database's start script on the real image: a new password reaches the role, a new user is refused
+    in one line naming it, and the data directory is left as it was."""
+    from components.database import START
+
+    volume = "bluegreen-test-db-start"
+    docker("volume", "rm", "-f", volume, check=False)
+    docker("volume", "create", volume)
+
+    def start(user: str, password: str, detach: bool = True) -> subprocess.CompletedProcess[str]:
+        return docker("run", *(["-d"] if detach else []), "--rm", "--user", "999:999", "--read-only",
+                      "--tmpfs", "/tmp", "--tmpfs", "/var/run/postgresql", "--label", "bluegreen.test=1",
+                      "-e", f"POSTGRES_USER={user}", "-e", "POSTGRES_DB=app", "-e", f"POSTGRES_PASSWORD={password}",
+                      "-e", "PGDATA=/var/lib/postgresql/data", "-v", f"{volume}:/var/lib/postgresql/data",
+                      POSTGRES_IMAGE, "sh", "-c", START, check=False, timeout=120)  # fmt: skip
+
+    try:
+        first = start("app", "first-password-of-some-length").stdout.strip()
+        assert first, "the server started"
+        for _ in range(60):
+            if docker("exec", first, "pg_isready", "-h", "127.0.0.1", check=False).returncode == 0:
+                break
+            time.sleep(0.5)
+        docker("stop", first)
+        refused = start("other", "x" * 20, detach=False)
+        assert refused.returncode == 1
+        assert "bluegreen: could not give role other the current database.password" in refused.stderr
+        assert 'role "other" does not exist' in refused.stderr
+    finally:
+        docker("volume", "rm", "-f", volume, check=False)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

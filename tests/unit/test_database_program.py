@@ -171,3 +171,29 @@ def test_the_name_key_survives_an_update_of_its_inputs() -> None:
     assert handler.update("name-key-1", sent, upgraded, first)["stdout"] == first["stdout"]  # type: ignore[index]
     fresh = handler.update("name-key-1", sent, upgraded, {"stdout": ""})
     assert fresh is not None and len(fresh["stdout"]) == 64, "a key it never had: a new one, never an empty one"
+
+
+def test_the_databases_image_and_limits_never_replace_the_colours_its_name_and_user_do() -> None:
+    base = run(HOOKS)
+    names = {c.inputs["name"] for c in app_containers(base)}
+    bigger = run({**HOOKS, "database.resources.memoryMb": 2048, "database.image": "postgres:17.3-bookworm"})
+    assert {c.inputs["name"] for c in app_containers(bigger)} == names
+    assert f"{CONTAINER}::app-db" in changed(base, bigger)
+    renamed = run({**HOOKS, "database.name": "shop"})
+    assert {c.inputs["name"] for c in app_containers(renamed)}.isdisjoint(names), "a new URL: new containers"
+
+
+def test_a_rotated_database_password_is_a_new_spec_so_no_live_colour_keeps_the_old_one() -> None:
+    """An app.env change may be held on the live colour (it keeps running what it runs); a new database password
+    may not: once the database has it, the old one no longer logs in (tests/e2e/test_database_lifecycle.py)."""
+    from bluegreen.config.settings import parse_settings
+    from bluegreen.engine.topology import Topology
+
+    def label(changes: dict[str, Any]) -> str:
+        raw = with_changes(stack_raw("dev"), {**HOOKS, **changes})
+        return Topology("bluegreen", "dev", parse_settings(raw, "dev", {"database"})).spec_label("blue")
+
+    first = label({"database.password": "a-first-password-of-length"})
+    assert label({"database.password": "a-first-password-of-length", "app.env.X": "1"}) == first, "env: held"
+    assert label({"database.password": "a-second-password-of-length"}) != first, "a rotation: not held"
+    assert "a-first-password" not in first
