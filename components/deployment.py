@@ -39,6 +39,7 @@ from components.color_stack import ColorStack
 from components.database import Database
 from components.drift import (
     LiveStatus,
+    database_major_problem,
     env_holds,
     live_active,
     live_status,
@@ -147,8 +148,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         wrong_engine = ambient_context_problem(settings.docker.host)
         if wrong_engine:
             raise pulumi.RunError(f"{wrong_engine}; nothing was changed")
-        changed_orchestrator = orchestrator_problem(settings, status)
-        problems = [*stale_digests(settings, status), *([changed_orchestrator] if changed_orchestrator else [])]
+        problems = [
+            *stale_digests(settings, status),
+            *[p for p in (orchestrator_problem(settings, status), database_major_problem(settings, status)) if p],
+        ]
         if problems:
             raise pulumi.RunError("; ".join(p.line() for p in problems) + "; nothing was changed")
         contract = contract_problem(

@@ -23,6 +23,7 @@ warns. Its answer is an input of the Switch (BLUEGREEN_OBSERVED):
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,6 +34,7 @@ from bluegreen.colors import COLORS, Color
 from bluegreen.config.problems import Problem
 from bluegreen.config.settings import StackSettings
 from bluegreen.config.tls import read_certificate
+from bluegreen.engine.names import database_volume_name
 from bluegreen.engine.topology import Topology
 from bluegreen.env import DRIFT_PREFIX, IN_SYNC
 from bluegreen.release.hold import Traffic, preview_lines
@@ -114,6 +116,33 @@ def stale_digests(settings: StackSettings, status: LiveStatus) -> list[Problem]:
                 )
                 break
     return problems
+
+
+def postgres_major(image: str) -> str | None:
+    """The PostgreSQL major version an image reference names by its tag (postgres:17.2-bookworm: 17), or None."""
+    tag = image.rpartition("@")[0] if "@" in image else image
+    found = re.search(r":(\d+)(?:[.-][^/]*)?$", tag)
+    return found.group(1) if found else None
+
+
+def database_major_problem(settings: StackSettings, status: LiveStatus) -> Problem | None:
+    """A database image of another PostgreSQL major version than the data directory: refused before anything.
+
+    The database container is replaced delete-first, and the new server would refuse the older directory: the
+    database would be down until the old image came back. The way across is a dump and a restore."""
+    live = (status.report or {}).get("database") or {}
+    wanted = postgres_major(settings.database.image)
+    have = live.get("dataVersion")
+    if settings.database.mode != "container" or not have or not wanted or wanted == have:
+        return None
+    volume = database_volume_name(str((status.report or {}).get("deployment") or ""))
+    return Problem(
+        "database.image",
+        settings.database.image,
+        f"an image of PostgreSQL {have}, the version of the data directory {live.get('container')} runs on: a "
+        f"{wanted} server does not open it. To move: `bluegreen db backup`, `pulumi destroy`, `docker volume rm "
+        f"{volume}`, set database.image, `pulumi up`, `bluegreen db restore` (docs/database.md)",
+    )
 
 
 def orchestrator_problem(settings: StackSettings, status: LiveStatus) -> Problem | None:

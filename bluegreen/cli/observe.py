@@ -69,6 +69,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if status.get("certificate"):
         cert = status["certificate"]
         out.write(f"tls: {cert['subject']} until {cert['notAfter']} (fingerprint {cert['fingerprint']})\n")
+    if status.get("database"):
+        db = status["database"]
+        out.write(f"database: {db['container']} {db['state']}, image {db['image']}, data directory of PostgreSQL "
+                  f"{db['dataVersion'] or '?'}\n")  # fmt: skip
     for c in status["containers"]:
         out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
     return EXIT_OK

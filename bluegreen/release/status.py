@@ -6,13 +6,15 @@ asks it on every preview to notice routing changed behind its back.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen.config.tls import read_certificate
 from bluegreen.engine.client import DockerClient
-from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_APP, ROLE_LABEL, SWARM_TASK_LABEL
+from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_APP, ROLE_LABEL, SWARM_TASK_LABEL, database_name
 from bluegreen.engine.targets import Target, container_target, task_targets
+from bluegreen.errors import BluegreenError
 from bluegreen.release.hold import Traffic, live_changes
 from bluegreen.release.rollout import stale_seconds
 from bluegreen.router.adapter import LiveRouter
@@ -39,6 +41,27 @@ def _rollout(progress: dict[str, Any] | None, client: DockerClient) -> dict[str,
     if not progress:
         return None
     return {**progress, "staleSeconds": stale_seconds(progress, client.system_time())}
+
+
+def _database(client: DockerClient, deployment: str) -> dict[str, Any] | None:
+    """The database container (database.mode container): its image, and the PostgreSQL major version its data
+    directory was made by, which a new image must match (a newer server does not open an older directory)."""
+    name = database_name(deployment)
+    found = client.inspect(name)
+    if found is None:
+        return None
+    running = bool((found.get("State") or {}).get("Running"))
+    data_version = None
+    if running:
+        with contextlib.suppress(BluegreenError):
+            read = client.exec(name, ["sh", "-c", 'cat "$PGDATA/PG_VERSION"'], timeout=30)
+            data_version = read.stdout.strip() if read.exit_code == 0 and read.stdout.strip().isdigit() else None
+    return {
+        "container": name,
+        "image": (found.get("Config") or {}).get("Image"),
+        "state": (found.get("State") or {}).get("Status"),
+        "dataVersion": data_version,
+    }
 
 
 def app_targets(client: DockerClient, deployment: str) -> list[Target]:
@@ -82,4 +105,5 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "certificate": certificate,
         "warnings": warnings,
         "containers": containers,
+        "database": _database(client, deployment),
     }

@@ -98,6 +98,13 @@ def test_notes_survive_destroy_and_up_a_password_rotation_and_an_image_change(cl
     assert deploy({"database.password": "a-rotated-password-of-some-length", "database.image": SAME_MAJOR},
                   secret=True) == [], "and nothing changes on the next up"  # fmt: skip
 
+    # Another major version: refused before anything changes, naming the data directory's version and the way.
+    with pytest.raises(Exception, match=r"database\.image: got 'bluegreen-local/postgres:16'; allowed: an image of "
+                                        r"PostgreSQL 15, the version of the data directory"):  # fmt: skip
+        deploy({"database.password": "a-rotated-password-of-some-length",
+                "database.image": "bluegreen-local/postgres:16"}, secret=True)  # fmt: skip
+    assert notes() == {"before anything", "after destroy and up", "after the rotation"}
+
 
 def test_the_start_script_refuses_a_user_the_data_directory_does_not_have() -> None:
     """The database's start script on the real image: a new password reaches the role, a new user is refused

@@ -197,3 +197,21 @@ def test_a_rotated_database_password_is_a_new_spec_so_no_live_colour_keeps_the_o
     assert label({"database.password": "a-first-password-of-length", "app.env.X": "1"}) == first, "env: held"
     assert label({"database.password": "a-second-password-of-length"}) != first, "a rotation: not held"
     assert "a-first-password" not in first
+
+
+def test_a_database_image_of_another_major_version_is_refused_before_anything_with_the_way_across() -> None:
+    mocks = DriftMocks("0000aaaa1111bbbb", "0000aaaa1111bbbb")
+    live = {"container": "bluegreen-dev-db", "image": "postgres:15.8", "state": "running", "dataVersion": "15"}
+    mocks.report.update(deployment="bluegreen-dev", database=live)
+    with pytest.raises(pulumi.RunError) as refused:
+        run({**HOOKS, "database.image": "postgres:17.2-bookworm"}, mocks=mocks)
+    assert str(refused.value) == (
+        "database.image: got 'postgres:17.2-bookworm'; allowed: an image of PostgreSQL 15, the version of the data "
+        "directory bluegreen-dev-db runs on: a 17 server does not open it. To move: `bluegreen db backup`, "
+        "`pulumi destroy`, `docker volume rm bluegreen-dev-db-data`, set database.image, `pulumi up`, "
+        "`bluegreen db restore` (docs/database.md); nothing was changed"
+    )
+    assert not [r for r in mocks.resources if r.type == CONTAINER], "refused before anything was registered"
+    same = DriftMocks("0000aaaa1111bbbb", "0000aaaa1111bbbb")
+    same.report.update(database={"container": "bluegreen-dev-db", "dataVersion": "17"})
+    assert run({**HOOKS, "database.image": "postgres:17.2-bookworm"}, mocks=same).by_type(CONTAINER)
