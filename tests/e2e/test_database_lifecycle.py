@@ -23,7 +23,7 @@ from lab.dockercli import docker, get
 from lab.engine import destroy, up
 from lab.images import POSTGRES_IMAGE
 from lab.paths import ROOT
-from tests.e2e.test_database_release import BASE, DB, URL, VOLUME, remove_volume
+from tests.e2e.test_database_release import BASE, DB, URL, VOLUME, remove_volume, reset_dev
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 
@@ -33,11 +33,9 @@ SAME_MAJOR = "bluegreen-local/postgres:15-rebuilt"
 
 @pytest.fixture
 def clean_dev() -> Iterator[None]:
-    destroy("dev")
-    remove_volume()
+    reset_dev()
     yield
-    destroy("dev")
-    remove_volume()
+    reset_dev()
     docker("rmi", SAME_MAJOR, check=False)
 
 

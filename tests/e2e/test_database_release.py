@@ -52,13 +52,17 @@ def remove_volume() -> None:
     docker("volume", "rm", "-f", VOLUME, check=False)
 
 
+def reset_dev() -> None:
+    """No dev stack and no database volume: what a test that starts from nothing needs, before and after."""
+    destroy("dev")
+    remove_volume()
+
+
 @pytest.fixture(scope="module")
 def clean_dev() -> Iterator[None]:
-    destroy("dev")
-    remove_volume()
+    reset_dev()
     yield
-    destroy("dev")
-    remove_volume()
+    reset_dev()
 
 
 class NotesWriter:
