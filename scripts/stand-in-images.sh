@@ -10,6 +10,7 @@
 #                                nginx-unprivileged 1.28: a resolving upstream with keep-alive needs 1.27.3)
 #   bluegreen-local/postgres:15  Debian's postgresql, uid 999, the official image's entrypoint
 #                                contract (POSTGRES_USER/PASSWORD/DB, PGDATA)  (database.image)
+#   bluegreen-local/node:18      Debian's Node.js, like node:18-bookworm-slim (samples/node-app's BASE_IMAGE)
 # Idempotent: an image that exists is left alone, so a second run takes a second.
 # Needs root (debootstrap) and a running Docker engine.
 set -euo pipefail
