@@ -207,15 +207,16 @@ def analyse_step(
     started = clock()
     failures = 0
     evidence = SlidingSamples({target.health_path})
-    read_at: float | None = None  # when the log was last read, on this clock
+    read_at: float | None = None  # when the last read of the log began, on this clock: a slow read loses nothing
     # The first judgement is of the step's first `interval`, read once the log has it.
     due = started + rules.interval_seconds + FLUSH_LAG_SECONDS
     while True:
         sleep(max(0.0, due - clock()))
-        # What the log added since the last read (all of it when a read failed in between), and a second more.
-        unread = rules.interval_seconds if read_at is None else clock() - read_at + 1
+        # What the log added since the last read began (all of it when a read failed in between), a second more.
+        reading = clock()
+        unread = rules.interval_seconds if read_at is None else reading - read_at + 1
         command, verdict, figures, read = _judgement(router, rules, (active, idle), evidence, unread, heartbeat)
-        read_at = clock() if read else read_at
+        read_at = reading if read else read_at
         if command is not None:
             action, _, who = command.partition(" ")
             tell({"event": action, **base, "weight": step.weight, "by": who})

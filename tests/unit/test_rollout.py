@@ -423,3 +423,21 @@ def test_an_abort_the_router_cannot_take_says_so_and_keeps_the_progress_for_stat
                                           r"`bluegreen rollout abort`"):  # fmt: skip
         run(router, promote_green())
     assert router.progress is not None and router.progress["weight"] == 10, "status shows it, and it goes stale"
+
+
+def test_a_slow_read_of_the_log_loses_no_request_to_the_next_one() -> None:
+    """A remote engine may take seconds to answer: the next read still reaches back to where this one began."""
+
+    class SlowLog(RolloutRouter):
+        def live_samples(self, seconds: float) -> tuple[list[Sample], float]:
+            found = super().live_samples(seconds)
+            self.log_clock.sleep(3)  # type: ignore[attr-defined]  # the read took 3 s
+            return found
+
+    router = SlowLog()
+    switch(router)
+    run(router, promote_green(steps=[{"weight": 10, "pauseSeconds": 20}], analysis={"windowSeconds": 600}))
+    verdicts = [e for e in router.events if e["event"] == "verdict"]  # type: ignore[attr-defined]
+    assert len(verdicts) >= 3
+    rates = [v["green"]["rps"] for v in verdicts]
+    assert rates == [40.0] * len(rates), "40 requests a second, every one counted, whatever the reads took"
