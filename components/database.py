@@ -17,7 +17,7 @@ import pulumi_random as random
 
 from bluegreen.engine.container_spec import LOG_OPTS
 from bluegreen.engine.hardening import DATABASE
-from bluegreen.engine.names import ROLE_DATABASE, database_name, database_volume_name
+from bluegreen.engine.names import ROLE_DATABASE, SPEC_LABEL, database_name, database_volume_name
 from bluegreen.engine.readback import duration, limits
 from bluegreen.engine.topology import Topology
 from components.cli import LOCAL_ENGINE, Engine
@@ -108,7 +108,10 @@ class Database(pulumi.ComponentResource):
             image=image.image_id,
             envs=envs,
             command=["sh", "-c", START],
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
+            labels=[
+                docker.ContainerLabelArgs(label=k, value=v)
+                for k, v in {**labels, SPEC_LABEL: topology.database_spec()}.items()
+            ],
             user=db.run_as,
             **container_args(DATABASE),
             **limits(db.resources.memory_mb, db.resources.cpus),

@@ -47,6 +47,7 @@ from components.drift import (
     read_observed,
     stale_digests,
     unreadable_problem,
+    warn_database_replacement,
     warn_double_replacement,
     warn_hand_installed_certificate,
     warn_held_env,
@@ -262,6 +263,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         name, settings, topology, engine, child = self._name, self._settings, self._topology, self._engine, self._child
         observed = read_observed(topology.deployment, settings, status)
         warn_router_replacement(settings, status)
+        warn_database_replacement(self._topology, status)
         warn_hand_installed_certificate(settings, status)
         containers: list[pulumi.Resource] = [c for s in self.color_stacks.values() for c in s.containers]
         containers += [s.service for s in self.color_services.values() if s.service is not None]

@@ -230,6 +230,19 @@ def warn_router_replacement(settings: StackSettings, status: LiveStatus) -> None
         )
 
 
+def warn_database_replacement(topology: Topology, status: LiveStatus) -> None:
+    """Say in the preview when this update replaces the database container: delete-first, so a few seconds in
+    which requests that need it fail (a new password, image, user, name or limits; docs/database.md)."""
+    live = (status.report or {}).get("database") or {}
+    if topology.settings.database.mode != "container" or not live.get("spec"):
+        return
+    if live["spec"] != topology.database_spec():
+        pulumi.log.warn(
+            f"the database container {live.get('container')} is replaced, old one first: a few seconds in which "
+            "requests that need it fail; its data stays on its volume (docs/database.md, 'What survives what')."
+        )
+
+
 def warn_hand_installed_certificate(settings: StackSettings, status: LiveStatus) -> None:
     """Say when the router serves a certificate installed by hand: this update keeps it, and what would not.
 

@@ -128,6 +128,13 @@ class Topology:
                if s.database.mode != "none" else {}),
         }  # fmt: skip
 
+    def database_spec(self) -> str:
+        """SPEC_LABEL of the database container: what replaces it (the preview warns when it changes)."""
+        db = self.settings.database
+        spec = {"settings": db.model_dump(mode="json", exclude={"password", "url"}),
+                "credentials": credentials_fingerprint(self.database_secrets, self.deployment)}  # fmt: skip
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
     def spec_label(self, color: Color) -> str:
         """SPEC_LABEL's value: what replaces an app container, its environment aside."""
         return hashlib.sha256(json.dumps(self._base_spec(color), sort_keys=True).encode()).hexdigest()[:12]

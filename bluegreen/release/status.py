@@ -12,7 +12,14 @@ from typing import Any
 
 from bluegreen.config.tls import read_certificate
 from bluegreen.engine.client import DockerClient
-from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_APP, ROLE_LABEL, SWARM_TASK_LABEL, database_name
+from bluegreen.engine.names import (
+    DEPLOYMENT_LABEL,
+    ROLE_APP,
+    ROLE_LABEL,
+    SPEC_LABEL,
+    SWARM_TASK_LABEL,
+    database_name,
+)
 from bluegreen.engine.targets import Target, container_target, task_targets
 from bluegreen.errors import BluegreenError
 from bluegreen.release.hold import Traffic, live_changes
@@ -59,6 +66,7 @@ def _database(client: DockerClient, deployment: str) -> dict[str, Any] | None:
     return {
         "container": name,
         "image": (found.get("Config") or {}).get("Image"),
+        "spec": ((found.get("Config") or {}).get("Labels") or {}).get(SPEC_LABEL),
         "state": (found.get("State") or {}).get("Status"),
         "dataVersion": data_version,
     }

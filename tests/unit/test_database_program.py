@@ -215,3 +215,28 @@ def test_a_database_image_of_another_major_version_is_refused_before_anything_wi
     same = DriftMocks("0000aaaa1111bbbb", "0000aaaa1111bbbb")
     same.report.update(database={"container": "bluegreen-dev-db", "dataVersion": "17"})
     assert run({**HOOKS, "database.image": "postgres:17.2-bookworm"}, mocks=same).by_type(CONTAINER)
+
+
+def test_the_preview_warns_before_the_database_container_is_replaced(caplog: pytest.LogCaptureFixture) -> None:
+    from bluegreen.config.settings import parse_settings
+    from bluegreen.engine.topology import Topology
+
+    config = {**HOOKS, "database.password": "a-first-password-of-length"}
+    running = Topology("bluegreen", "dev", parse_settings(with_changes(stack_raw("dev"), config), "dev", {"database"}))
+
+    def preview(changes: dict[str, Any]) -> list[str]:
+        mocks = DriftMocks("0000aaaa1111bbbb", "0000aaaa1111bbbb")
+        mocks.report.update(database={"container": "bluegreen-dev-db", "spec": running.database_spec(),
+                                      "dataVersion": "17"})  # fmt: skip
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            run({**config, **changes}, mocks=mocks, secret_keys=["database"])
+        return [r.getMessage() for r in caplog.records if "the database container" in r.getMessage()]
+
+    assert preview({}) == [], "nothing of the database changes: nothing said"
+    rotated = preview({"database.password": "a-second-password-of-length"})
+    assert rotated == ["the database container bluegreen-dev-db is replaced, old one first: a few seconds in which "
+                       "requests that need it fail; its data stays on its volume (docs/database.md, 'What survives "
+                       "what')."]  # fmt: skip
+    assert preview({"database.resources.memoryMb": 1024}) == rotated
+    assert "a-second-password" not in running.database_spec()
