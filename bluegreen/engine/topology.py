@@ -129,9 +129,12 @@ class Topology:
         }  # fmt: skip
 
     def database_spec(self) -> str:
-        """SPEC_LABEL of the database container: what replaces it (the preview warns when it changes)."""
+        """SPEC_LABEL of the database container: what replaces it (the preview warns when it changes).
+
+        Only what replaces it anyway: a label is a create-time input, so memory (updated in place) stays out."""
         db = self.settings.database
-        spec = {"settings": db.model_dump(mode="json", exclude={"password", "url"}),
+        spec = {"settings": db.model_dump(mode="json", include={"mode", "image", "name", "user", "run_as"}),
+                "cpus": db.resources.cpus,
                 "credentials": credentials_fingerprint(self.database_secrets, self.deployment)}  # fmt: skip
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 

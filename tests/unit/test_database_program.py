@@ -238,5 +238,6 @@ def test_the_preview_warns_before_the_database_container_is_replaced(caplog: pyt
     assert rotated == ["the database container bluegreen-dev-db is replaced, old one first: a few seconds in which "
                        "requests that need it fail; its data stays on its volume (docs/database.md, 'What survives "
                        "what')."]  # fmt: skip
-    assert preview({"database.resources.memoryMb": 1024}) == rotated
+    assert preview({"database.resources.cpus": 2.0}) == rotated
+    assert preview({"database.resources.memoryMb": 1024}) == [], "memory is updated in place: no replacement"
     assert "a-second-password" not in running.database_spec()
