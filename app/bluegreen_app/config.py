@@ -64,7 +64,7 @@ class AppConfig(BaseSettings):
     database_url: Annotated[str, StringConstraints(pattern=r"^postgres(ql)?://\S+$")] | None = None
     database_timeout_seconds: float = Field(1.0, gt=0, le=10)
     # The schema this release runs and `migrate` brings the database to: the sample app's release history
-    # (1: notes, 2: notes.author) in one image, so tests can run release 1 and 2 side by side.
+    # (1: notes, 2: notes.author, 3: author required) in one image, so tests can run release 1 and 2 side by side.
     schema_version: int = Field(LATEST, ge=1, le=LATEST)
 
 

@@ -7,7 +7,9 @@ keeps working because it names the columns it uses and ignores the rest
 (docs/database.md). A release knows its schema version (APP_SCHEMA_VERSION,
 default the newest this code ships); `python -m bluegreen_app migrate` brings
 the database up to it, once: each applied migration is a row of
-schema_migrations, written in the same transaction as the change.
+schema_migrations, written in the same transaction as the change, and the
+version is recorded in bluegreen_schema, which bluegreen reads to keep traffic
+away from a release that cannot run on it (its schemaVersions setting).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ import asyncpg
 # Serialises concurrent `migrate` runs (two colours released at once): pg_advisory_lock on this key.
 MIGRATION_LOCK = 0x626C7565
 CONNECT_SECONDS = 2.0
+# The schema version bluegreen reads before it gives a colour traffic (bluegreen/release/schema.py).
+BLUEGREEN_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS bluegreen_schema (version integer NOT NULL, "
+    "recorded_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,14 @@ MIGRATIONS = (
     ),
     # Expand: a nullable column. Release 1 never names it, so it keeps inserting and listing notes.
     Migration(2, "add notes.author", "ALTER TABLE notes ADD COLUMN author text"),
+    # Contract: every note has an author. Release 1 inserts none, so it cannot run on this schema
+    # (green.schemaVersions says which releases can: docs/database.md).
+    Migration(
+        3,
+        "require notes.author",
+        "UPDATE notes SET author = 'anonymous' WHERE author IS NULL; "
+        "ALTER TABLE notes ALTER COLUMN author SET NOT NULL",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -74,6 +89,7 @@ async def migrate(url: str, target: int, say: Any = print, wait_seconds: float =
             "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
             "applied_at timestamptz NOT NULL DEFAULT now())"
         )
+        await conn.execute(BLUEGREEN_SCHEMA)
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         for migration in MIGRATIONS:
             if migration.version > target or migration.version in done:
@@ -84,9 +100,17 @@ async def migrate(url: str, target: int, say: Any = print, wait_seconds: float =
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", migration.version, migration.name
                 )
+                await conn.execute("INSERT INTO bluegreen_schema (version) VALUES ($1)", migration.version)
             say(f"migration {migration.version:04d} {migration.name}: applied")
             applied.append(migration.version)
-        say(f"schema at version {max(done | set(applied), default=0)} (this release needs {target})")
+        now = max(done | set(applied), default=0)
+        # A database migrated before bluegreen_schema existed: record where it is once.
+        await conn.execute(
+            "INSERT INTO bluegreen_schema (version) SELECT $1 "
+            "WHERE $1 > 0 AND NOT EXISTS (SELECT 1 FROM bluegreen_schema)",
+            now,
+        )
+        say(f"schema at version {now} (this release needs {target})")
     finally:
         await conn.close()
     return applied
@@ -110,7 +134,7 @@ class Notes:
                     row = await conn.fetchrow(
                         f"INSERT INTO notes (text, author) VALUES ($1, $2) RETURNING {self.columns}",  # noqa: S608 # nosec B608
                         text,
-                        author,
+                        author if author is not None or self.schema < 3 else "anonymous",
                     )
                 else:
                     row = await conn.fetchrow(f"INSERT INTO notes (text) VALUES ($1) RETURNING {self.columns}", text)  # noqa: S608 # nosec B608

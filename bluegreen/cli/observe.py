@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from bluegreen.cli.args import Subparsers, add_stack_args, http_status, positive_int, seconds, url_path, window
 from bluegreen.cli.common import client_of, deployment
@@ -15,6 +15,23 @@ from bluegreen.release.metrics import as_json, as_prometheus
 from bluegreen.release.status import deployment_status
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.layout import LOCAL_PORTS
+
+
+def _write_data(status: dict[str, Any], out: TextIO) -> None:
+    """The database container and the schema each colour runs on (docs/database.md)."""
+    if status.get("database"):
+        db = status["database"]
+        out.write(f"database: {db['container']} {db['state']}, image {db['image']}, data directory of PostgreSQL "
+                  f"{db['dataVersion'] or '?'}\n")  # fmt: skip
+    declared = (status.get("schema") or {}).get("colors") or {}
+    if any(declared.values()):
+        found = status["schema"]
+        where = (
+            f"schema {found['version']}"
+            if found["version"] is not None
+            else (f"schema not read ({found['unread']})" if found.get("unread") else "no schema recorded yet")
+        )
+        out.write(f"{where}; " + ", ".join(f"{c} runs on {declared[c] or 'any'}" for c in COLORS) + "\n")
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -69,10 +86,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if status.get("certificate"):
         cert = status["certificate"]
         out.write(f"tls: {cert['subject']} until {cert['notAfter']} (fingerprint {cert['fingerprint']})\n")
-    if status.get("database"):
-        db = status["database"]
-        out.write(f"database: {db['container']} {db['state']}, image {db['image']}, data directory of PostgreSQL "
-                  f"{db['dataVersion'] or '?'}\n")  # fmt: skip
+    _write_data(status, out)
     for c in status["containers"]:
         out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
     return EXIT_OK

@@ -10,7 +10,18 @@ from bluegreen.colors import COLORS
 from bluegreen.config.image import RegistryImage
 from bluegreen.config.problems import MISSING, Problem
 from bluegreen.config.stacks import is_production
-from bluegreen.config.types import Allowed, Cpus, Digest, EnvName, EnvValue, ImageTag, Model, Profile, UrlPath
+from bluegreen.config.types import (
+    Allowed,
+    Cpus,
+    Digest,
+    EnvName,
+    EnvValue,
+    ImageTag,
+    Model,
+    Profile,
+    SchemaVersions,
+    UrlPath,
+)
 from bluegreen.engine.container_spec import RESERVED_ENV
 from bluegreen.engine.hardening import APP_PIDS_LIMIT, APP_TMPFS_MB, TMP, Hardening, is_root_user
 from bluegreen.images.pinning import image_problem
@@ -31,6 +42,11 @@ class ColorSpec(Model):
     env: dict[EnvName, EnvValue] = Field(
         default_factory=dict,
         description="Environment of this colour only, over app.env (a canary-only flag, an injected fault).",
+    )
+    schema_versions: SchemaVersions | None = Field(
+        None,
+        description="Database schema versions this release runs on (3, or 2-3); traffic never reaches it on "
+        "another (docs/database.md). Unset: not checked.",
     )
 
 

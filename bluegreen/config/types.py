@@ -144,6 +144,23 @@ DockerContext = Annotated[
 HostPort = Annotated[int, Field(ge=1, le=65535)]
 
 
+def _check_schema_range(value: str) -> str:
+    low, _, high = value.partition("-")
+    if high and int(high) < int(low):
+        raise PydanticCustomError("schema_range", "the first version is above the last")
+    return value
+
+
+# The database schema versions a release runs on (bluegreen.release.schema): "3", or "2-3" from oldest to newest.
+SchemaVersions = Annotated[
+    str,
+    TypedText,
+    StringConstraints(pattern=r"^[0-9]{1,9}(-[0-9]{1,9})?$"),
+    AfterValidator(_check_schema_range),
+    Allowed("a schema version such as 3, or a range from oldest to newest such as 2-3"),
+]
+
+
 # A CPU limit the docker provider reads back as itself: it prints 0.05 cores as "0.1", which would replace the
 # container on every `pulumi up` (bluegreen.engine.readback); 10.05 is another.
 Cpus = Annotated[

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bluegreen.engine.client import ExecResult
 from bluegreen.engine.names import COLOR_LABEL, DIGEST_LABEL, SPEC_LABEL, VERSION_LABEL, task_name
 
 # Task states before "running", in Swarm's order; a task in any of them may still come up.
@@ -32,6 +33,11 @@ class Inspector(Protocol):
     def inspect(self, name: str) -> dict[str, Any] | None: ...
 
     def get_json(self, path: str, allow: Sequence[int] = ()) -> Any: ...
+
+    # The database container's schema record (bluegreen.release.schema), read only when a colour declares one.
+    def exec(
+        self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None
+    ) -> ExecResult: ...
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ def plan_from_settings(
                     "version": settings.color(c).version,
                     "containers": list(containers.get(c, [])),
                     "alias": (aliases or {}).get(c) if containers.get(c) else None,
+                    "schemaVersions": settings.color(c).schema_versions,
                 }
                 for c in COLORS
             },

@@ -17,7 +17,7 @@ from bluegreen.colors import COLORS, Color, other
 from bluegreen.config.problems import Problem, problems_from_validation_error
 from bluegreen.config.rollout import HealthGate, Rollout
 from bluegreen.config.router import Edge, Maintenance, RateLimit, TlsListener
-from bluegreen.config.types import Allowed, ImageTag, Model, Stickiness, UrlPath
+from bluegreen.config.types import Allowed, ImageTag, Model, SchemaVersions, Stickiness, UrlPath
 from bluegreen.engine.container_spec import MAX_DRAIN_SECONDS
 from bluegreen.engine.names import Orchestrator
 from bluegreen.errors import SettingsError
@@ -43,6 +43,8 @@ class ColorPlan(Model):
     # service's name); requests go to it (DNS round robin, retried on the next replica),
     # else to one name.
     alias: ContainerName | None = None
+    # The schema versions this colour's release runs on (bluegreen.release.schema); None: not checked.
+    schema_versions: SchemaVersions | None = None
 
 
 class Weights(Model):
@@ -104,8 +106,11 @@ class RoutingPlan(Model):
         return [c for c in COLORS if self.weight(c) > 0]
 
     def canonical(self) -> str:
-        # The orchestrator came later: at its default it stays out, so upgrading changes no plan hash.
-        exclude = {"orchestrator"} if self.orchestrator == "container" else set()
+        # The orchestrator and schema versions came later: unset they stay out, so upgrading changes no plan hash.
+        exclude: dict[str, Any] = {"orchestrator": True} if self.orchestrator == "container" else {}
+        unset = {c: {"schema_versions"} for c in COLORS if self.color(c).schema_versions is None}
+        if unset:
+            exclude["colors"] = unset
         raw = self.model_dump(mode="json", by_alias=True, exclude=exclude)
         return json.dumps(raw, sort_keys=True, separators=(",", ":"))
 

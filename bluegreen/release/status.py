@@ -21,7 +21,9 @@ from bluegreen.engine.names import (
     database_name,
 )
 from bluegreen.engine.targets import Target, container_target, task_targets
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, SettingsError
+from bluegreen.plan.model import parse_plan
+from bluegreen.release import schema
 from bluegreen.release.hold import Traffic, live_changes
 from bluegreen.release.rollout import stale_seconds
 from bluegreen.router.adapter import LiveRouter
@@ -72,6 +74,17 @@ def _database(client: DockerClient, deployment: str) -> dict[str, Any] | None:
     }
 
 
+def _schema(client: DockerClient, deployment: str, live_record: dict[str, Any] | None) -> dict[str, Any]:
+    """The schema the database records and the versions each colour of the live plan runs on."""
+    try:
+        declared = schema.ranges(parse_plan((live_record or {})["plan"]))
+    except (SettingsError, KeyError, TypeError):
+        declared = {}
+    live = schema.read_schema(client, deployment) if any(declared.values()) else None
+    return {**(live.as_json() if live else {"version": None, "unread": "no colour declares schemaVersions"}),
+            "colors": declared}  # fmt: skip
+
+
 def app_targets(client: DockerClient, deployment: str) -> list[Target]:
     """Every app container, and in swarm mode every task Swarm wants running, of the deployment."""
     labels = {DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_APP}
@@ -114,4 +127,5 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "warnings": warnings,
         "containers": containers,
         "database": _database(client, deployment),
+        "schema": _schema(client, deployment, live_record),
     }

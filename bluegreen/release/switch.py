@@ -6,7 +6,9 @@ reload); only a change of the router's own config reloads. Every failure is
 one line: SwitchError means the routing that was live before still is (or is
 back), LockHeldError (exit 3) that another switch held the lock too long,
 OutcomeUnknownError (exit 4) that nobody can know from here: run `status`.
-Rollback is the same operation with the idle colour at 100%.
+Rollback is the same operation with the idle colour at 100%. The gate
+begins with the schema: no traffic to a colour that does not run on the
+database's schema (bluegreen.release.schema).
 
 The router is a RouterPort and the containers an Inspector, so every branch
 runs against a fake in unit tests; bluegreen.router.adapter.LiveRouter is the
@@ -45,6 +47,7 @@ from bluegreen.release.health import check_health
 from bluegreen.release.hold import Hold, program_hold
 from bluegreen.release.lock import DEFAULT_LOCK_WAIT, LockingProber, new_lock
 from bluegreen.release.progress import Progress, quiet
+from bluegreen.release.schema import check_schema
 from bluegreen.release.smoke import run_smoke
 from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
 from bluegreen.router.render import Rendered, render
@@ -193,6 +196,7 @@ def apply_plan(
     with _as_switch_errors(router.container), _unless_published(router, locking) as publishing:
         hold = program_hold(router, plan) if source == "program" and hold is None else hold
         plan = hold.plan if hold is not None else plan
+        unchecked = check_schema(inspector, plan)  # before the gate: a refusal costs no probe
         preview_down = check_health(router, inspector, plan, locking, clock, sleep, progress)
         snapshot = locking.snapshot()
         if source == "program" and expect_live_plan is None:
@@ -202,14 +206,13 @@ def apply_plan(
         decision = decide(snapshot, rendered, source, observed, hold.desired.plan_hash() if hold else None)
         report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
         report.warnings += [f"broke the lock held by {locking.broke}"] * bool(locking.broke)
-        report.warnings += [*(hold.lines if hold is not None else []), *([preview_down] if preview_down else [])]
+        report.warnings += [*(hold.lines if hold else []), *(w for w in (preview_down, unchecked) if w)]
         if decision.nothing:
             report.live_s = report.total_s = clock() - started
             return report
         locking.keep()  # the lease covers smoke and publish from here (publish checks it is still ours)
         if smoke and decision.routing:
             run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
-        # publish, verify (in the router: one exec)
         files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner, hold)
         publishing.started = True  # from here the router's script releases the lock itself
         router.publish(_publication(files, decision, rendered), locking.lock)

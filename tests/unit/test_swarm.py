@@ -86,6 +86,9 @@ class Swarm:
     def inspect(self, name: str) -> dict[str, Any] | None:
         raise AssertionError("swarm mode inspects no container")
 
+    def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> Any:
+        raise AssertionError(f"no colour declares schema versions: nothing runs {cmd} in {name}")
+
     def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
         if path.startswith("/services/"):
             return (

@@ -62,6 +62,9 @@ class Engine:
             return container(running=False, health="unhealthy", net=NET, status="restarting", code=137)
         return None if name in self.missing else container(net=NET)
 
+    def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> Any:
+        raise AssertionError(f"no colour declares schema versions: nothing runs {cmd} in {name}")
+
     def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
         raise AssertionError(f"container mode asks no {path}")
 

@@ -357,8 +357,8 @@ def test_a_bad_database_url_is_refused_without_echoing_it(monkeypatch: pytest.Mo
     assert "s3cret" not in str(caught.value)
     monkeypatch.delenv("APP_DATABASE_URL")
     with pytest.raises(ConfigError) as schema:
-        config(monkeypatch, APP_SCHEMA_VERSION="3")
-    assert schema.value.lines[0].startswith("APP_SCHEMA_VERSION: got '3';")
+        config(monkeypatch, APP_SCHEMA_VERSION="4")
+    assert schema.value.lines[0].startswith("APP_SCHEMA_VERSION: got '4';")
 
 
 def test_migrate_and_unknown_commands(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
