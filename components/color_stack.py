@@ -14,7 +14,7 @@ import pulumi_docker as docker
 from bluegreen.engine.container_spec import LOG_OPTS
 from bluegreen.engine.hardening import Hardening
 from bluegreen.engine.names import ROLE_APP
-from bluegreen.engine.readback import limits
+from bluegreen.engine.readback import DAEMON_MERGED, limits
 from components.app_spec import ColorArgs, app_env, healthcheck
 from components.hardening import container_args, pids_limit
 
@@ -68,6 +68,8 @@ class ColorStack(pulumi.ComponentResource):
             wait=True,
             wait_timeout=int(topology.settings.health_gate.timeout_seconds),
             opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["envs"] if args.hold_env else None, depends_on=list(args.after)
+                parent=self,
+                ignore_changes=[*(["envs"] if args.hold_env else []), *DAEMON_MERGED],
+                depends_on=list(args.after),
             ),
         )

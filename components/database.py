@@ -18,7 +18,7 @@ import pulumi_random as random
 from bluegreen.engine.container_spec import LOG_OPTS
 from bluegreen.engine.hardening import DATABASE
 from bluegreen.engine.names import ROLE_DATABASE, SPEC_LABEL, database_name, database_volume_name
-from bluegreen.engine.readback import duration, limits
+from bluegreen.engine.readback import DAEMON_MERGED, duration, limits
 from bluegreen.engine.topology import Topology
 from components.cli import LOCAL_ENGINE, Engine
 from components.hardening import container_args, pids_limit
@@ -133,5 +133,5 @@ class Database(pulumi.ComponentResource):
             must_run=True,
             wait=True,
             wait_timeout=180,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, ignore_changes=DAEMON_MERGED),
         )

@@ -23,7 +23,7 @@ import pulumi_docker as docker
 from bluegreen.engine.container_spec import LOG_OPTS, ROUTER_STOP_TIMEOUT
 from bluegreen.engine.hardening import ROUTER
 from bluegreen.engine.names import ROLE_ROUTER, ROLE_ROUTER_NET, router_net_name
-from bluegreen.engine.readback import cpus, limits
+from bluegreen.engine.readback import DAEMON_MERGED, cpus, limits
 from bluegreen.engine.topology import Topology
 from bluegreen.env import ROUTER_FILES_ENV, ROUTER_ID_ENV, ROUTER_IMAGE_ENV, ROUTER_SPEC_ENV
 from bluegreen.router.files import (
@@ -138,7 +138,10 @@ class Router(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             must_run=True,
             opts=pulumi.ResourceOptions(
-                parent=self, delete_before_replace=True, ignore_changes=["image"], depends_on=[prepare]
+                parent=self,
+                delete_before_replace=True,
+                ignore_changes=["image", *DAEMON_MERGED],
+                depends_on=[prepare],
             ),
         )
 
@@ -198,7 +201,9 @@ class Router(pulumi.ComponentResource):
             destroy_grace_seconds=ROUTER_STOP_TIMEOUT,
             must_run=True,
             # It keeps its name, so the old one goes first; the bridge serves meanwhile.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.seed, begin]),
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, ignore_changes=DAEMON_MERGED, depends_on=[self.seed, begin]
+            ),
         )
 
     def _tls(self, name: str, topology: Topology, engine: Engine) -> command.local.Command | None:

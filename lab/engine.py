@@ -535,8 +535,12 @@ class DockerEngineMocks(RecordingMocks):
             if old is not None:  # ignore_changes: the engine keeps the old value of each named input (or path)
                 for name in getattr(self.registering, "ignore_changes", []):
                     _keep(inputs, old["inputs"], name.split("."))
-            # The real engine diffs against what the provider's Read wrote back, not against what was sent.
+            # The real engine diffs against what the provider's Read wrote back, not against what was sent;
+            # the bridged provider leaves an ignored path out of that diff.
             before = _as_read(old["inputs"], old.get("read")) if old is not None else None
+            if before is not None:
+                for name in getattr(self.registering, "ignore_changes", []):
+                    _keep(before, inputs, name.split("."))
             if old is not None and before == inputs:
                 return old["id"], old["outputs"]
             if old is not None and before is not None:

@@ -10,6 +10,12 @@ stores in another spelling is a diff on every `pulumi up`, and `cpus`,
   "1.0" (the program used to send "1"), 0.05 as "0.1" (no spelling is stable);
 - healthcheck durations through Go's `time.Duration.String`: 60 s reads as
   "1m0s";
+- `log_opts` come back merged with the daemon's default log options
+  (daemon.json `log-opts`) when the container's driver is the daemon's
+  default (moby's mergeAndVerifyLogConfig). `docker info` does not show
+  those options, so no program can send them: every container ignores
+  changes to `logOpts` (`DAEMON_MERGED`), whose value is a constant of
+  bluegreen that every container gets when it is created;
 - `memory_swap` is 2 x `memory` when none is sent, and the provider's update
   sends none, so raising memory past twice its create-time value fails: the
   program sends it, equal to memory (no swap).
@@ -26,6 +32,8 @@ from fractions import Fraction
 from typing import Any
 
 MIB = 1024 * 1024
+# Inputs Docker stores merged with daemon defaults: every container's ignore_changes.
+DAEMON_MERGED = ["logOpts"]
 NANO = 1_000_000_000
 
 
@@ -134,20 +142,24 @@ def read_container(inspect: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def inspect_of(inputs: dict[str, Any]) -> dict[str, Any]:
+def inspect_of(inputs: dict[str, Any], daemon_log: tuple[str, dict[str, str]] = ("json-file", {})) -> dict[str, Any]:
     """What Docker stores for a container created from pulumi-docker `inputs` (the fields read_container
-    reads): the daemon's side of a create, for checking a program under mocks without a daemon."""
+    reads): the daemon's side of a create, for checking a program under mocks without a daemon.
+
+    `daemon_log`: the daemon's default log driver and options, merged in under the container's own when the
+    drivers match, as the daemon does."""
     memory = int(inputs.get("memory") or 0) * MIB
     swap = inputs.get("memorySwap")
     check = inputs.get("healthcheck")
-    log_opts = inputs.get("logOpts") or {}
+    log_type = inputs.get("logDriver", "json-file")
+    log_opts = {**(daemon_log[1] if log_type == daemon_log[0] else {}), **(inputs.get("logOpts") or {})}
     inspect: dict[str, Any] = {
         "HostConfig": {
             "Memory": memory,
             # Docker's default: swap as large as memory again (2 x memory in all); -1 stays -1.
             "MemorySwap": (int(swap) * MIB if int(swap) > 0 else int(swap)) if swap is not None else 2 * memory,
             "NanoCpus": round(float(inputs.get("cpus") or 0) * NANO),
-            "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": dict(log_opts)},
+            "LogConfig": {"Type": log_type, "Config": log_opts},
             "NetworkMode": inputs.get("networkMode") or "",
             "ReadonlyRootfs": bool(inputs.get("readOnly")),
             "RestartPolicy": {"Name": inputs.get("restart", "no")},

@@ -126,6 +126,10 @@ class Topology:
             **({"database": s.database.model_dump(mode="json", include={"mode", "name", "user"}),
                 "credentials": credentials_fingerprint(self.database_secrets, self.deployment)}
                if s.database.mode != "none" else {}),
+            # A Swarm service's `auth` is a create-time input (ForceNew): a rotated registry password must be
+            # a new service name, or the replacement is refused (the old service still holds the name).
+            **({"registry": credentials_fingerprint(s.registry_auth.model_dump(mode="json"), self.deployment)}
+               if self.swarm and s.registry_auth else {}),
         }  # fmt: skip
 
     def database_spec(self) -> str:

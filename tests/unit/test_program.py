@@ -121,7 +121,7 @@ def test_the_net_container_owns_the_ports_and_the_router_is_handed_over_in_its_n
     ports = {(p["internal"], p["external"], p["ip"]) for p in net.inputs["ports"]}
     assert ports == {(8080, 8080, "127.0.0.1"), (8081, 8081, "127.0.0.1")}
     assert net.inputs["sysctls"]["net.ipv4.tcp_migrate_req"] == "1", "a closing listener hands its queue over"
-    assert net.inputs["command"] == ["sleep", "infinity"] and net.ignore_changes == ["image"]
+    assert net.inputs["command"] == ["sleep", "infinity"] and net.ignore_changes == ["image", "logOpts"]
     assert "ports" not in router.inputs and router.inputs["networkMode"] == "container:app-router-net-id"
     assert router.delete_before_replace and net.delete_before_replace, "each keeps its name"
     assert router.inputs["destroyGraceSeconds"] == router.inputs["stopTimeout"], "deleted gracefully, not killed"
@@ -651,7 +651,7 @@ def test_an_env_change_replaces_only_the_idle_colour(caplog: pytest.LogCaptureFi
     assert new["blue"] == old["blue"] and new["green"] != old["green"]
     for c in app_containers(after):
         held = labels(c)["bluegreen.color"] == "blue"
-        assert c.ignore_changes == (["envs"] if held else []), c.name
+        assert c.ignore_changes == [*(["envs"] if held else []), "logOpts"], c.name
     assert switch_plan(after)["colors"]["blue"]["containers"] == old["blue"], "the plan routes to what runs"
     assert "app.env changed: blue serves traffic and keeps the environment" in caplog.text
     assert "replaces the containers of both colours" not in caplog.text

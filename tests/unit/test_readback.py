@@ -76,6 +76,23 @@ def test_no_shipped_stack_sends_a_value_the_provider_reads_back_otherwise(stack:
         assert sent.get("memorySwap") == sent.get("memory"), f"{found.name}: swap pinned to memory"
 
 
+@pytest.mark.parametrize(("stack", "changes"), _stacks())
+def test_a_daemon_with_default_log_options_replaces_no_container(stack: str, changes: dict[str, Any]) -> None:
+    """daemon.json `log-opts` are merged into every json-file container and read back; no program can send
+    them (docker info does not show them), so each container leaves logOpts out of its diff."""
+    daemon = ("json-file", {"labels": "team", "max-size": "50m", "compress": "true"})
+    result = run_program(with_changes(stack_raw(stack), changes), stack=stack)
+    for found in result.by_type(CONTAINER):
+        sent = {k: found.plain(k) for k in found.inputs}
+        merged = read_container(inspect_of(sent, daemon))
+        assert merged["logOpts"] == {"labels": "team", "compress": "true", **sent["logOpts"]}, "ours win"
+        differs = read_back_differs(sent, merged)
+        assert set(differs) == {"logOpts"}, f"{found.name}: the merge is the only difference ({differs})"
+        assert "logOpts" in found.ignore_changes, f"{found.name} would be replaced on every up"
+    other_driver = read_container(inspect_of({"logDriver": "json-file", "logOpts": {"max-file": "3"}}, ("local", {})))
+    assert other_driver["logOpts"] == {"max-file": "3"}, "only the daemon's own driver gets its options"
+
+
 def test_a_cpu_limit_docker_reads_back_as_another_value_is_refused_with_its_key() -> None:
     with pytest.raises(SettingsError, match=r"app\.resources\.cpus: got 10\.05; allowed: a number from 0\.1 to 64 "
                                           r"that Docker reads back unchanged"):  # fmt: skip

@@ -190,6 +190,19 @@ def test_nodes_pull_with_the_providers_registry_credentials() -> None:
     assert not run({}).by_type(SERVICE)[0].inputs.get("auth")
 
 
+def test_a_rotated_registry_password_is_a_new_service_name_so_the_replacement_can_start_first() -> None:
+    """`auth` is ForceNew in the provider; Swarm refuses a second service under the name the old one holds."""
+    image = {"source": "registry", "repository": "registry.example.com/acme/app"}
+    auth = {"address": "registry.example.com", "username": "deploy", "password": "a-registry-token"}
+    before = run({"image": image, "registryAuth": auth})
+    after = run({"image": image, "registryAuth": {**auth, "password": "the-rotated-token"}})
+    names = [{s.plain("name") for s in r.by_type(SERVICE)} for r in (before, after)]
+    assert len(names[0]) == 2 and not names[0] & names[1], names
+    assert all("token" not in n for n in names[0] | names[1]), "a fingerprint, never the password"
+    unchanged = run({"image": image, "registryAuth": auth})
+    assert {s.plain("name") for s in unchanged.by_type(SERVICE)} == names[0]
+
+
 def test_a_traffic_change_touches_no_service() -> None:
     before, after = run({}), run({"activeColor": "green"})
     a, b = by_name(before), by_name(after)
