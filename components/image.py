@@ -34,6 +34,7 @@ def image_name(prefix: str, spec: ColorSpec) -> str:
 class AppImage(pulumi.ComponentResource):
     image_id: pulumi.Output[str]
     ref: str
+    image_id_pin: str | None  # s3: the image id the stack file pins
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class AppImage(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         version = spec.version or "latest"
         self.ref = image_ref(image, spec)
+        self.image_id_pin = spec.image_id
         if isinstance(image, BuildImage):
             self.image_id = docker.RemoteImage(
                 f"{name}-build",
@@ -82,8 +84,10 @@ class AppImage(pulumi.ComponentResource):
         """
         store = ["--bucket", image.bucket, "--prefix", image.prefix]
         if image.endpoint_url:
-            store += ["--endpoint-url", image.endpoint_url]
-        pull = bluegreen_cli("image", "pull", self.ref, *store)
+            store += ["--endpoint-url", image.endpoint_url, *(["--allow-http"] if image.allow_http else [])]
+        # The id the stack file pins: a bucket writer who rewrites the tag's record cannot vouch for a new image.
+        pinned = ["--image-id", self.image_id_pin] if self.image_id_pin else []
+        pull = bluegreen_cli("image", "pull", self.ref, *store, *pinned)
         inspect = shlex.join(["docker", "image", "inspect", "-f", "{{.Id}}", self.ref])
         loaded = command.local.Command(
             f"{name}-s3",

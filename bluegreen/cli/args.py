@@ -12,6 +12,8 @@ from typing import NoReturn, TypeAlias
 from bluegreen.config.router import MAINTENANCE_MESSAGE_MAX, Maintenance
 from bluegreen.engine.host import RESOLUTION_ORDER, host_problem
 from bluegreen.errors import EXIT_BAD_INPUT
+from bluegreen.images.pinning import IMAGE_ID_PATTERN
+from bluegreen.images.store import endpoint_problem
 
 # What each family's `register` adds its commands to.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -129,10 +131,28 @@ def endpoint_url(text: str) -> str:
     return text
 
 
+def image_id(text: str) -> str:
+    if not re.match(IMAGE_ID_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an image id sha256:<64 hex digits>")
+    return text
+
+
+def check_endpoint(args: argparse.Namespace) -> str | None:
+    """--endpoint-url against the image store's rule (http only to loopback, or with --allow-http)."""
+    if not args.endpoint_url:
+        return None
+    problem = endpoint_problem(args.endpoint_url, args.allow_http)
+    return f"--endpoint-url: got {args.endpoint_url!r}; allowed: {problem}" if problem else None
+
+
 def add_store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bucket", required=True, help="S3 bucket")
     parser.add_argument("--prefix", default="images", help="key prefix in the bucket (default: images)")
     parser.add_argument("--endpoint-url", type=endpoint_url, help="S3-compatible endpoint (default: AWS)")
+    parser.add_argument(
+        "--allow-http", action="store_true",
+        help="accept a plain http:// endpoint that is not a loopback address (anyone on the path can swap images)",
+    )  # fmt: skip
 
 
 def add_lock_wait(parser: argparse.ArgumentParser, default: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from bluegreen.cli.args import Subparsers, add_store_args
+from bluegreen.cli.args import Subparsers, add_store_args, check_endpoint, image_id
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, ImageStoreError
 from bluegreen.images.store import ImageStore
 
@@ -19,17 +19,22 @@ def _image_store(args: argparse.Namespace) -> ImageStore:
 def cmd_image(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    refused = check_endpoint(args)
+    if refused:
+        err.write(f"image {args.image_command}: {refused}\n")
+        return EXIT_BAD_INPUT
     try:
         store = _image_store(args)
         if args.image_command == "push":
             result = store.push(args.ref)
-            out.write(f"pushed {result.ref}: {result.size / 1e6:.1f} MB gzip, sha256 {result.sha256}\n")
+            out.write(f"pushed {result.ref}: {result.size / 1e6:.1f} MB gzip, sha256 {result.sha256}; image id "
+                      f"{result.image_id} (pin it: COLOR.imageId in the stack file)\n")  # fmt: skip
         elif args.image_command == "promote":
             pointer = store.promote(args.ref, args.env)
             before = pointer["history"][0]["tag"] if pointer["history"] else "nothing"
             out.write(f"{args.env} -> {args.ref} (was {before})\n")
         elif args.image_command == "pull":
-            out.write(store.pull(args.ref, args.env) + "\n")
+            out.write(store.pull(args.ref, args.env, pinned_id=args.image_id) + "\n")
         elif args.image_command == "list":
             for meta in store.tags(args.name):
                 out.write(f"{meta['tag']:<24} {meta['sha256'][:12]} {meta['size'] / 1e6:8.1f} MB  {meta['pushedAt']}\n")
@@ -63,6 +68,10 @@ def register(sub: Subparsers) -> None:
     pull = image_sub.add_parser("pull", help="download, verify sha256, docker load; prints NAME:TAG last")
     pull.add_argument("ref", metavar="NAME|NAME:TAG", help="NAME with --env (the pointer), or NAME:TAG")
     pull.add_argument("--env", help="pull what this environment points at")
+    pull.add_argument(
+        "--image-id", type=image_id, metavar="sha256:HEX",
+        help="the image id the stack file pins: the bucket's record and the archive must both be that image",
+    )  # fmt: skip
     listing = image_sub.add_parser("list", help="the tags of an image")
     listing.add_argument("name", metavar="NAME")
     history = image_sub.add_parser("history", help="what an environment pointed at, newest first")

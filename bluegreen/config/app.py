@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, StringConstraints
 
-from bluegreen.colors import COLORS
-from bluegreen.config.image import RegistryImage
+from bluegreen.colors import COLORS, Color
+from bluegreen.config.image import RegistryImage, S3Image
 from bluegreen.config.problems import MISSING, Problem
 from bluegreen.config.stacks import is_production
 from bluegreen.config.types import (
@@ -42,6 +42,11 @@ class ColorSpec(Model):
     env: dict[EnvName, EnvValue] = Field(
         default_factory=dict,
         description="Environment of this colour only, over app.env (a canary-only flag, an injected fault).",
+    )
+    image_id: Digest | None = Field(
+        None,
+        description="s3 source: the image id `bluegreen image push` printed; the pull refuses any other image "
+        "(the bucket's record cannot vouch for itself). Required in production.",
     )
     schema_versions: SchemaVersions | None = Field(
         None,
@@ -119,6 +124,18 @@ class AppSettings(Model):
     )
 
 
+def _image_id_problems(s: StackSettings, color: Color, production: bool) -> list[Problem]:
+    """An s3 image's identity comes from the stack file, reviewed in the pull request that releases it."""
+    spec = s.color(color)
+    if spec.image_id and not isinstance(s.image, S3Image):
+        return [Problem(f"{color}.imageId", spec.image_id, f"unset; an image id pins an s3 image, but image.source "
+                                                             f"is '{s.image.source}'")]  # fmt: skip
+    if production and isinstance(s.image, S3Image) and spec.replicas > 0 and not spec.image_id:
+        return [Problem(f"{color}.imageId", MISSING, "the image id `bluegreen image push` printed (production pulls "
+                                                     "from s3 only an image the stack file pins)")]  # fmt: skip
+    return []
+
+
 def problems(s: StackSettings, stack: str) -> list[Problem]:
     """Each colour's version (pinned enough for the stack), its digest, the program's own env names, the user."""
     found: list[Problem] = []
@@ -142,6 +159,7 @@ def problems(s: StackSettings, stack: str) -> list[Problem]:
                     f"unset; a digest pins a registry image, but image.source is '{s.image.source}'",
                 )
             )
+        found += _image_id_problems(s, color, production)
     for where, env in (("app.env", s.app.env), ("blue.env", s.blue.env), ("green.env", s.green.env)):
         for name in sorted(RESERVED_ENV.intersection(env)):
             found.append(

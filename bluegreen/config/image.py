@@ -6,10 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from bluegreen.config.problems import MISSING, Problem
+from bluegreen.config.stacks import is_production
 from bluegreen.config.types import Allowed, ImageRef, Model, Name
+from bluegreen.images.store import endpoint_problem
 
 if TYPE_CHECKING:
     from bluegreen.config.app import ColorSpec
+    from bluegreen.config.settings import StackSettings
 
 
 class BuildImage(Model):
@@ -46,6 +50,11 @@ class S3Image(Model):
     ]
     prefix: str = Field("images", description="Key prefix inside the bucket.")
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint; unset for AWS.")
+    allow_http: bool = Field(
+        False,
+        description="Accept a plain http:// endpointUrl that is not a loopback address (anyone on the path "
+        "could then swap images).",
+    )
 
 
 ImageSettings = Annotated[BuildImage | RegistryImage | S3Image, Field(discriminator="source")]
@@ -74,3 +83,18 @@ def image_ref(image: BuildImage | RegistryImage | S3Image, spec: ColorSpec) -> s
     if isinstance(image, RegistryImage):
         return f"{image.repository}@{spec.digest}" if spec.digest else f"{image.repository}:{version}"
     return f"{image.name}:{version}"
+
+
+def problems(s: StackSettings, stack: str) -> list[Problem]:
+    """Where images may come from: an endpoint nobody on the path can answer for, and in production a
+    runtime base without the builder's shell, pip and apt (docs/security.md)."""
+    found: list[Problem] = []
+    image = s.image
+    if isinstance(image, S3Image) and image.endpoint_url:
+        problem = endpoint_problem(image.endpoint_url, image.allow_http)
+        if problem:
+            found.append(Problem("image.endpointUrl", image.endpoint_url, problem + " (image.allowHttp: true)"))
+    if isinstance(image, BuildImage) and is_production(stack) and image.runtime_image is None:
+        found.append(Problem("image.runtimeImage", MISSING, "a runtime base without shell, pip or apt in production "
+                             f"(unset, the app runs on the builder's {image.base_image}; docs/images.md)"))  # fmt: skip
+    return found

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError
 
 from bluegreen.colors import COLORS, Color, other
 from bluegreen.config import app, database, docker, hooks, rollout, router
+from bluegreen.config import image as image_source
 from bluegreen.config.app import AppSettings, ColorSpec
 from bluegreen.config.database import Database
 from bluegreen.config.docker import DockerSettings
@@ -142,6 +143,7 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
     return [
         *_traffic_problems(s),
         *app.problems(s, stack),
+        *image_source.problems(s, stack),
         *router.problems(s, stack, secret_tops),
         *docker.problems(s, stack),
         *rollout.problems(s),

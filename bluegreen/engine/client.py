@@ -270,6 +270,26 @@ class DockerClient:
         found = self.get_json(f"/images/{urllib.parse.quote(ref, safe='')}/json", allow=(404,))
         return str(found["Id"]) if found else None
 
+    def image_tags(self) -> dict[str, str]:
+        """Every tag on this engine and the image id it names: what a load must leave as it was."""
+        images = self.get_json("/images/json") or []
+        return {
+            str(tag): str(image["Id"])
+            for image in images
+            for tag in image.get("RepoTags") or []
+            if tag != "<none>:<none>"
+        }
+
+    def tag_image(self, image_id: str, ref: str) -> None:
+        """Point `ref` at `image_id` again (a tag a load moved)."""
+        repo, _, tag = ref.rpartition(":")
+        query = urllib.parse.urlencode({"repo": repo, "tag": tag})
+        self.request("POST", f"/images/{urllib.parse.quote(image_id, safe='')}/tag?{query}")
+
+    def untag_image(self, ref: str) -> None:
+        """Remove a tag a load added, never the image under another name (noprune)."""
+        self.request("DELETE", f"/images/{urllib.parse.quote(ref, safe='')}?noprune=1", allow=(404, 409))
+
     def save_image(self, ref: str, chunk: int = 1024 * 1024) -> Iterator[bytes]:
         """`docker save ref` as a stream of chunks: an image never sits whole in memory."""
         with self._errors(f"GET /images/{ref}/get"):

@@ -8,7 +8,9 @@ so an unreachable engine says so instead of looking like a missing image.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import posixpath
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -28,25 +30,69 @@ class ArchiveContents:
     image_ids: tuple[str, ...]
 
 
+METADATA = frozenset({"manifest.json", "repositories", "index.json", "oci-layout"})
+HASHED_MAX = 1024 * 1024  # image configs are small; layers are not hashed here (docker load checks them)
+
+
+def _member_name(raw: str) -> str:
+    """A member's name as Docker's loader reaches it: extracted, so `./x`, `/x` and `a/../x` are all `x`."""
+    name = posixpath.normpath(raw.lstrip("/")) if raw.strip("/") else "."
+    if name == ".." or name.startswith("../"):
+        raise ImageStoreError(f"the archive's member {raw!r} leaves the archive; refused, nothing was loaded")
+    return name
+
+
+def _check_link(member: tarfile.TarInfo, name: str) -> None:
+    """Docker's own archives link a layer to another layer's file, nothing else: any other link could stand in
+    for the manifest Docker reads (or a directory it is written through)."""
+    base = posixpath.dirname(name) if member.issym() else ""
+    target = posixpath.normpath(posixpath.join(base, member.linkname.lstrip("/")))
+    if not name.endswith("/layer.tar") or target.startswith("../") or target in METADATA:
+        kind = "a symbolic link" if member.issym() else "a hard link"
+        raise ImageStoreError(
+            f"the archive's member {member.name!r} is {kind} to {member.linkname!r}; Docker's archives link only "
+            "layers; refused, nothing was loaded"
+        )
+
+
 def read_archive(blob: Path) -> ArchiveContents:
-    """manifest.json, repositories and index.json of a gzip'd `docker save`, read in one streaming pass."""
-    wanted = {"manifest.json", "repositories", "index.json"}
+    """manifest.json, repositories and index.json of a gzip'd `docker save`, read in one streaming pass.
+
+    Names are cleaned as Docker's loader cleans them, and a metadata file that is a link, a directory or
+    twice in the archive is refused: the loader would read one this check never saw. The image config's
+    content must hash to the id its name claims, so a pinned id holds before anything is loaded."""
     found: dict[str, Any] = {}
+    hashes: dict[str, str] = {}
     try:
         with tarfile.open(blob, mode="r|gz") as archive:
             for member in archive:
-                name = member.name.removeprefix("./")
-                if name in wanted and member.isfile() and member.size < 1024 * 1024:
+                name = _member_name(member.name)
+                if member.issym() or member.islnk():
+                    _check_link(member, name)
+                if name in METADATA:
+                    if not member.isfile() or name in found or member.size >= HASHED_MAX:
+                        raise ImageStoreError(
+                            f"the archive's {name} is {'there twice' if name in found else 'not a small file'}; "
+                            "refused, nothing was loaded"
+                        )
                     handle = archive.extractfile(member)
                     found[name] = json.loads(handle.read()) if handle else None
+                elif member.isfile() and member.size < HASHED_MAX:
+                    handle = archive.extractfile(member)
+                    hashes[name] = hashlib.sha256(handle.read() if handle else b"").hexdigest()
     except (tarfile.TarError, OSError, EOFError, json.JSONDecodeError, zlib.error) as exc:
         raise ImageStoreError(f"the image archive cannot be read ({one_line(exc)}); nothing was loaded") from None
     tags: list[str] = []
     ids: list[str] = []
     for entry in found.get("manifest.json") or []:
         tags += [str(t) for t in entry.get("RepoTags") or []]
-        config = str(entry.get("Config", ""))
+        config = _member_name(str(entry.get("Config", "")))
         hexdigest = config.removeprefix("blobs/sha256/").removesuffix(".json")
+        if hashes.get(config) != hexdigest:
+            raise ImageStoreError(
+                f"the archive's image config {config} does not hash to the id its name claims; refused, nothing "
+                "was loaded"
+            )
         ids.append(f"sha256:{hexdigest}")
     for repository, versions in (found.get("repositories") or {}).items():
         tags += [f"{repository}:{tag}" for tag in versions]
@@ -57,10 +103,17 @@ def read_archive(blob: Path) -> ArchiveContents:
     return ArchiveContents(tuple(dict.fromkeys(tags)), tuple(dict.fromkeys(ids)))
 
 
+def familiar(ref: str) -> str:
+    """A reference as Docker shows it: `docker.io/library/shop:1.4.2` is `shop:1.4.2`, nothing else is."""
+    library = ref.removeprefix("docker.io/library/")
+    if library != ref and "/" not in library:
+        return library
+    return ref.removeprefix("docker.io/")
+
+
 def _same_name(found: str, ref: str) -> bool:
-    """`shop:1.4.2` as Docker spells it in an archive: as given, or fully qualified (HOST/NAMESPACE/shop:1.4.2)."""
-    qualified = found.endswith(("/" + ref, "/library/" + ref)) and found.count("/") <= 2 + ref.count("/")
-    return found == ref or qualified
+    """Exactly `ref` (as Docker spells it): `ghcr.io/victim/shop:1.4.2` is another image than `shop:1.4.2`."""
+    return familiar(found) == familiar(ref)
 
 
 def check_archive(ref: str, contents: ArchiveContents, image_id: str | None) -> None:
@@ -108,6 +161,34 @@ def gzip_chunks(chunks: Iterator[bytes], level: int = 6) -> Iterator[bytes]:
         if out:
             yield out
     yield compressor.flush()
+
+
+class EngineTags:
+    """The engine's tag -> image id map around a load: every tag but the one pulled must come out unchanged.
+
+    The archive checks should make this impossible; this is the second line, on what the engine did."""
+
+    def __init__(self, client: DockerClient | None = None) -> None:
+        self.client = client or DockerClient()
+        self.before: dict[str, str] = {}
+
+    def snapshot(self) -> None:
+        self.before = self.client.image_tags()
+
+    def restore(self, pulled: str) -> list[str]:
+        """Put back every other tag the load changed or added; what was changed, one phrase each."""
+        after = self.client.image_tags()
+        changed: list[str] = []
+        for tag, image in sorted(after.items()):
+            if familiar(tag) == familiar(pulled) or self.before.get(tag) == image:
+                continue
+            if tag in self.before:
+                self.client.tag_image(self.before[tag], tag)
+                changed.append(f"{tag} (moved to {image[:19]}, put back on {self.before[tag][:19]})")
+            else:
+                self.client.untag_image(tag)
+                changed.append(f"{tag} (added, removed)")
+        return changed
 
 
 def docker_load(blob: Path) -> str:

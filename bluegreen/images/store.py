@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import ipaddress
 import json
 import re
 import tempfile
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from typing import Any
 from bluegreen.colors import utc_now
 from bluegreen.errors import ImageInputError, ImageStoreError
 from bluegreen.images.archive import (
+    EngineTags,
     check_archive,
     docker_image_id,
     docker_load,
@@ -52,6 +55,26 @@ HISTORY_LIMIT = 50
 _TAG = re.compile(IMAGE_TAG_PATTERN)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,127}$")
 _ENV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def endpoint_problem(url: str, allow_http: bool = False) -> str | None:
+    """Why an S3 endpoint is not safe to pull images from, or None: one rule for the CLI and the stack file.
+
+    Over plain http anyone on the path can answer for the bucket, and so choose what the host runs; only
+    a loopback address (a local proxy or a test server) is exempt, and an explicit allowance."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an https:// URL with a host"
+    if parts.scheme == "https" or allow_http:
+        return None
+    try:
+        loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return ("an https:// URL (or http:// to a loopback address); over plain http anyone on the path can swap "
+            "the images: allow it explicitly to accept that")  # fmt: skip
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -252,26 +275,42 @@ class ImageStore:
         env: str | None = None,
         load: Callable[[Path], str] | None = None,
         inspect: Callable[[str], str] | None = None,
+        pinned_id: str | None = None,
+        engine_tags: EngineTags | None = None,
     ) -> str:
         """Download, verify (sha256, tags, image id), `docker load`, check the id; returns NAME:TAG.
 
         By tag (NAME:TAG) or by pointer (NAME --env). Nothing is loaded unless
-        every check before the load passes.
+        every check before the load passes. `pinned_id`: the image id the stack file pins (reviewed outside
+        the bucket); the bucket's record must agree and the archive must hold exactly that image.
         """
         meta = self.pointer(ref_or_name, env) if env is not None else self.tag(*split_ref(ref_or_name))
         if env is not None:  # the pointer names the tag; the tag's own record holds the image id
             meta = {**self.tag(meta["name"], meta["tag"]), **{k: meta[k] for k in ("key", "sha256")}}
         ref = f"{meta['name']}:{meta['tag']}"
+        if pinned_id and meta.get("imageId") != pinned_id:
+            raise ImageStoreError(
+                f"{ref}: the bucket's record names image {str(meta.get('imageId'))[:19]}, the stack file pins "
+                f"{pinned_id[:19]}; refused, nothing was loaded (someone who can write the bucket changed it)"
+            )
+        expected = pinned_id or meta.get("imageId")
+        tags = engine_tags if engine_tags is not None else (EngineTags() if load is None else None)
         with tempfile.TemporaryDirectory(prefix="bluegreen-pull-") as tmp:
             blob = Path(tmp) / "image.tar.gz"
             self.download(meta, blob)
-            check_archive(ref, read_archive(blob), meta.get("imageId"))
+            check_archive(ref, read_archive(blob), expected)
+            if tags is not None:
+                tags.snapshot()
             (load or docker_load)(blob)
-        if meta.get("imageId"):
+        changed = tags.restore(ref) if tags is not None else []
+        if changed:
+            raise ImageStoreError(f"{ref}: docker load changed other tags on this host: {'; '.join(changed)}; "
+                                  f"do not use {ref} (docker rmi it)")  # fmt: skip
+        if expected:
             loaded = (inspect or docker_image_id)(ref)
-            if loaded != meta["imageId"]:
+            if loaded != expected:
                 raise ImageStoreError(
-                    f"{ref}: docker load produced image {loaded[:19]}, not the recorded {meta['imageId'][:19]}; "
+                    f"{ref}: docker load produced image {loaded[:19]}, not the recorded {expected[:19]}; "
                     "do not use it (docker rmi it)"
                 )
         return ref

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import hashlib
 import io
 import json
 import random
@@ -24,14 +25,16 @@ from bluegreen.images import store as image_store
 from bluegreen.images.archive import gzip_chunks
 from bluegreen.images.store import ImageStore, split_ref
 
-IMAGE_ID = "sha256:" + "c" * 64
+CONFIG = b'{"architecture":"amd64","os":"linux"}'
+IMAGE_ID = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
 
 
-def archive(tags: tuple[str, ...] = ("shop:1.0.0",), image_id: str = IMAGE_ID, payload: bytes = b"") -> bytes:
-    """A `docker save` archive as Docker writes it: manifest.json naming the tags and the image's config blob."""
-    config = "blobs/sha256/" + image_id.removeprefix("sha256:")
+def archive(tags: tuple[str, ...] = ("shop:1.0.0",), config_blob: bytes = CONFIG, payload: bytes = b"") -> bytes:
+    """A `docker save` archive as Docker writes it: manifest.json naming the tags and the image's config blob
+    (its name is the sha256 of its content: the image id)."""
+    config = "blobs/sha256/" + hashlib.sha256(config_blob).hexdigest()
     manifest = [{"Config": config, "RepoTags": list(tags), "Layers": ["blobs/sha256/" + "d" * 64]}]
-    files = {"manifest.json": json.dumps(manifest).encode(), config: b"{}", "blobs/sha256/" + "d" * 64: payload}
+    files = {"manifest.json": json.dumps(manifest).encode(), config: config_blob, "blobs/sha256/" + "d" * 64: payload}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, data in files.items():
@@ -87,7 +90,7 @@ def test_push_promote_pull_round_trip(store: ImageStore) -> None:
     pushed = store.push("shop:1.0.0", save=save())
     assert pushed.key.startswith("teams/shop/shop/blobs/1.0.0-") and pushed.size < len(IMAGE)
     meta = json.loads(store.s3.get_object(Bucket=store.bucket, Key="teams/shop/shop/tags/1.0.0.json")["Body"].read())
-    assert meta["sha256"] == pushed.sha256 and meta["imageId"] == "sha256:" + "c" * 64
+    assert meta["sha256"] == pushed.sha256 and meta["imageId"] == IMAGE_ID
     store.promote("shop:1.0.0", "prod")
     loads = Loads()
     assert store.pull("shop", env="prod", load=loads) == "shop:1.0.0"
@@ -202,9 +205,11 @@ def test_an_archive_naming_another_tag_is_refused_before_loading(store: ImageSto
 
 
 def test_an_archive_whose_image_is_not_the_recorded_one_is_refused(store: ImageStore) -> None:
-    store.push("shop:1.0.0", save=save(archive(image_id="sha256:" + "e" * 64)))
+    other = b'{"os":"linux","variant":"another build"}'
+    store.push("shop:1.0.0", save=save(archive(config_blob=other)))
     loads = Loads()
-    expected = r"the archive's image is sha256:eeeeeeeeeeee, not the sha256:cccccccccccc recorded at push; refused"
+    expected = (f"the archive's image is sha256:{hashlib.sha256(other).hexdigest()[:12]}, not the "
+                f"{IMAGE_ID[:19]} recorded at push; refused")  # fmt: skip
     with pytest.raises(ImageStoreError, match=expected):
         store.pull("shop:1.0.0", load=loads)
     assert loads.blobs == []
@@ -269,3 +274,161 @@ def test_cli_reports_store_errors_in_one_line(s3_endpoint: str, bucket: tuple[An
     )
     code = main(["image", "list", "shop", "--bucket", "no-such-bucket-x", "--endpoint-url", s3_endpoint], out, err)
     assert code == 1 and "NoSuchBucket" in err.getvalue()
+
+
+# --- archives that would make `docker load` read another manifest than the one checked ------------------------
+
+
+def crafted(members: list[tuple[str, bytes | None, str]]) -> bytes:
+    """A tar of (name, data, link): data for a regular file; link "sym:TARGET" or "hard:TARGET" for a link."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data, link in members:
+            info = tarfile.TarInfo(name)
+            if link:
+                kind, _, target = link.partition(":")
+                info.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+                info.linkname = target
+                tar.addfile(info)
+            else:
+                info.size = len(data or b"")
+                tar.addfile(info, io.BytesIO(data or b""))
+    return buffer.getvalue()
+
+
+EVIL = json.dumps([{"Config": "blobs/sha256/" + IMAGE_ID[7:], "RepoTags": ["nginx:1.27"], "Layers": []}]).encode()
+GOOD = json.dumps([{"Config": "blobs/sha256/" + IMAGE_ID[7:], "RepoTags": ["shop:1.0.0"], "Layers": []}]).encode()
+BASE = [("blobs/sha256/" + IMAGE_ID[7:], CONFIG, "")]
+TWICE = "the archive's manifest.json is there twice"
+
+
+@pytest.mark.parametrize(
+    ("members", "said"),
+    [
+        ([*BASE, ("manifest.json", GOOD, ""), (".//manifest.json", EVIL, "")], TWICE),
+        ([*BASE, ("manifest.json", GOOD, ""), ("x/../manifest.json", EVIL, "")], TWICE),
+        ([*BASE, ("evil.json", EVIL, ""), ("manifest.json", None, "sym:evil.json")], "'manifest.json' is a symbolic"),
+        ([*BASE, ("evil.json", EVIL, ""), ("manifest.json", None, "hard:evil.json")], "'manifest.json' is a hard link"),
+        ([*BASE, ("manifest.json", GOOD, ""), ("d", None, "sym:."), ("d/manifest.json", EVIL, "")], "'d' is a sym"),
+        ([*BASE, ("manifest.json", GOOD, ""), ("../manifest.json", EVIL, "")], "'../manifest.json' leaves the archive"),
+        ([*BASE, ("manifest.json", GOOD, ""), ("repositories", json.dumps({"nginx": {"1.27": "x"}}).encode(), "")],
+         "also names nginx:1.27"),
+        ([("blobs/sha256/" + IMAGE_ID[7:], b'{"os":"not what the name says"}', ""), ("manifest.json", GOOD, "")],
+         "does not hash to the id its name claims"),
+        ([*BASE, ("manifest.json", json.dumps([{"Config": "blobs/sha256/" + IMAGE_ID[7:],
+                                                "RepoTags": ["ghcr.io/victim/shop:1.0.0"]}]).encode(), "")],
+         "also names ghcr.io/victim/shop:1.0.0"),
+    ],
+    ids=["dot-slash-twice", "dotdot-twice", "symlink", "hardlink", "directory-link", "escape", "repositories",
+         "config-hash", "other-namespace"],
+)  # fmt: skip
+def test_every_archive_trick_is_refused_before_anything_is_loaded(
+    store: ImageStore, members: list[tuple[str, bytes | None, str]], said: str
+) -> None:
+    store.push("shop:1.0.0", save=save(crafted(members)))
+    loads = Loads()
+    with pytest.raises(ImageStoreError) as caught:
+        store.pull("shop:1.0.0", load=loads)
+    message = str(caught.value)
+    assert said in message and "nothing was loaded" in message.lower() and "\n" not in message, message
+    assert loads.blobs == []
+
+
+def test_docker_hub_spellings_of_the_same_name_are_the_same_image() -> None:
+    from bluegreen.images.archive import familiar
+
+    assert familiar("docker.io/library/shop:1.0.0") == "shop:1.0.0" == familiar("shop:1.0.0")
+    assert familiar("docker.io/acme/shop:1.0.0") == "acme/shop:1.0.0"
+    assert familiar("ghcr.io/victim/shop:1.0.0") == "ghcr.io/victim/shop:1.0.0"
+
+
+def test_a_record_rewritten_in_the_bucket_is_refused_against_the_stack_files_pin(store: ImageStore) -> None:
+    """A bucket writer uploads another image and rewrites tags/TAG.json to match it: sha256, imageId, all."""
+    store.push("shop:1.0.0", save=save())
+    other_config = b'{"os":"linux","comment":"swapped"}'
+    swapped = archive(config_blob=other_config)
+    key = "teams/shop/shop/blobs/swapped.tar.gz"
+    body = gzip.compress(swapped)
+    store.s3.put_object(Bucket=store.bucket, Key=key, Body=body)
+    record = {**store.tag("shop", "1.0.0"), "key": key, "sha256": hashlib.sha256(body).hexdigest(),
+              "size": len(body), "imageId": "sha256:" + hashlib.sha256(other_config).hexdigest()}  # fmt: skip
+    store.s3.put_object(Bucket=store.bucket, Key=store.tag_key("shop", "1.0.0"), Body=json.dumps(record).encode())
+    loads = Loads()
+    assert store.pull("shop:1.0.0", load=loads, inspect=lambda ref: record["imageId"]) == "shop:1.0.0", (
+        "without a pin the rewritten record vouches for itself: why production needs COLOR.imageId"
+    )
+    loads = Loads()
+    with pytest.raises(ImageStoreError) as caught:
+        store.pull("shop:1.0.0", load=loads, pinned_id=IMAGE_ID)
+    assert str(caught.value) == (
+        f"shop:1.0.0: the bucket's record names image {record['imageId'][:19]}, the stack file pins {IMAGE_ID[:19]}; "
+        "refused, nothing was loaded (someone who can write the bucket changed it)"
+    )
+    assert loads.blobs == []
+
+
+def test_the_pinned_image_pulls_when_record_and_archive_agree(store: ImageStore) -> None:
+    store.push("shop:1.0.0", save=save())
+    loads = Loads()
+    assert store.pull("shop:1.0.0", load=loads, pinned_id=IMAGE_ID, inspect=lambda ref: IMAGE_ID) == "shop:1.0.0"
+    assert loads.blobs == [IMAGE]
+
+
+class Tags:
+    """The engine's tags in memory; `load` moves one, as a loader that slipped past every check would."""
+
+    def __init__(self) -> None:
+        self.tags = {"nginx:1.27": "sha256:" + "1" * 64, "shop:0.9.0": "sha256:" + "2" * 64}
+        self.calls: list[str] = []
+
+    def image_tags(self) -> dict[str, str]:
+        return dict(self.tags)
+
+    def tag_image(self, image_id: str, ref: str) -> None:
+        self.calls.append(f"tag {ref} {image_id[:13]}")
+        self.tags[ref] = image_id
+
+    def untag_image(self, ref: str) -> None:
+        self.calls.append(f"untag {ref}")
+        self.tags.pop(ref)
+
+
+def test_a_load_that_moves_another_tag_is_undone_and_reported(store: ImageStore) -> None:
+    from bluegreen.images.archive import EngineTags
+
+    store.push("shop:1.0.0", save=save())
+    engine = Tags()
+
+    def load(blob: Path) -> str:
+        engine.tags.update({"shop:1.0.0": IMAGE_ID, "nginx:1.27": IMAGE_ID, "evil:1": IMAGE_ID})
+        return "Loaded image"
+
+    with pytest.raises(ImageStoreError) as caught:
+        store.pull("shop:1.0.0", load=load, engine_tags=EngineTags(engine), inspect=lambda ref: IMAGE_ID)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "docker load changed other tags on this host: evil:1 (added, removed); nginx:1.27 (moved to " in message
+    assert engine.tags == {"nginx:1.27": "sha256:" + "1" * 64, "shop:0.9.0": "sha256:" + "2" * 64,
+                           "shop:1.0.0": IMAGE_ID}, "every other tag as it was"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [("https://s3.example.com", True), ("http://127.0.0.1:9000", True), ("http://localhost:9000", True),
+     ("http://[::1]:9000", True), ("http://minio.internal:9000", False), ("http://10.0.0.5:9000", False)],
+)  # fmt: skip
+def test_plain_http_endpoints_only_to_loopback_unless_allowed(url: str, allowed: bool) -> None:
+    from bluegreen.images.store import endpoint_problem
+
+    assert (endpoint_problem(url) is None) is allowed
+    assert endpoint_problem(url, allow_http=True) is None
+
+
+def test_the_cli_refuses_a_plain_http_endpoint_before_any_request() -> None:
+    from bluegreen.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["image", "pull", "shop:1.0.0", "--bucket", "acme", "--endpoint-url", "http://minio.internal:9000"],
+                out, err)  # fmt: skip
+    assert code == 2
+    assert err.getvalue().startswith("image pull: --endpoint-url: got 'http://minio.internal:9000'; allowed: an "
+                                     "https:// URL (or http:// to a loopback address)")  # fmt: skip

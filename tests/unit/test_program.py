@@ -259,6 +259,17 @@ def test_s3_images_are_pulled_by_a_command_and_used_by_id() -> None:
     assert run.by_type(IMAGE) == [r for r in run.by_type(IMAGE) if r.name == "app-router-image"]
     green = [r for r in app_containers(run) if labels(r)["bluegreen.color"] == "green"]
     assert green and all(c.inputs["image"].startswith("sha256:") for c in green)
+    assert "--image-id" not in create and "--allow-http" not in create
+
+
+def test_an_s3_image_pinned_in_the_stack_file_is_pulled_only_as_that_image() -> None:
+    pin = "sha256:" + "4" * 64
+    store = {"source": "s3", "bucket": "acme-images", "endpointUrl": "http://minio.internal:9000", "allowHttp": True}
+    run = run_program(with_changes(stack_raw("staging"), {"image": store, "green.version": "1.4.0",
+                                                          "green.imageId": pin}), "staging")  # fmt: skip
+    pulls = {r.name: r.inputs["create"] for r in run.by_type(COMMAND) if r.name.endswith("-s3")}
+    assert f"--allow-http --image-id {pin}" in pulls["app-image-1.4.0-s3"]
+    assert "--image-id" not in pulls["app-image-1.3.0-s3"], "blue pins nothing"
 
 
 @pytest.mark.parametrize(
