@@ -53,7 +53,10 @@ def hook_command(
             HOOK_RUN_ENV: key,
         },
         triggers=[key],
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+        # A hook prints what the migration printed: encrypted in state like every other secret.
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=list(after), additional_secret_outputs=["stdout", "stderr"]
+        ),
     )
 
 

@@ -124,6 +124,23 @@ class AppSettings(Model):
     )
 
 
+# Capabilities that undo the container boundary: production refuses them in `validate`, not only in the pack.
+HOST_CAPABILITIES = frozenset({"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "NET_ADMIN", "DAC_READ_SEARCH"})
+
+
+def _hardening_problems(s: StackSettings, stack: str) -> list[Problem]:
+    found: list[Problem] = []
+    security = s.app.security
+    broad = sorted(c for c in security.cap_add if c.removeprefix("CAP_") in HOST_CAPABILITIES)
+    if broad:
+        found.append(Problem("app.security.capAdd", security.cap_add, f"none of {', '.join(broad)} on production "
+                             f"stack '{stack}' (they reach past the container: docs/security.md)"))  # fmt: skip
+    if not security.read_only_root_filesystem:
+        found.append(Problem("app.security.readOnlyRootFilesystem", False, f"true on production stack '{stack}' "
+                             "(write to /tmp or a volume instead)"))  # fmt: skip
+    return found
+
+
 def _image_id_problems(s: StackSettings, color: Color, production: bool) -> list[Problem]:
     """An s3 image's identity comes from the stack file, reviewed in the pull request that releases it."""
     spec = s.color(color)
@@ -169,6 +186,8 @@ def problems(s: StackSettings, stack: str) -> list[Problem]:
                     "unset; the program sets " + ", ".join(sorted(RESERVED_ENV)) + " itself",
                 )
             )
+    if production:
+        found += _hardening_problems(s, stack)
     if is_root_user(s.app.user):
         found.append(Problem("app.user", s.app.user, "a non-root user, e.g. 10001:10001"))
     return found

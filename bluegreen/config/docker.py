@@ -44,7 +44,14 @@ def problems(s: StackSettings, stack: str) -> list[Problem]:
         found.append(
             Problem("docker.certPath", s.docker.cert_path, "set only with a tcp:// docker.host (or docker.context)")
         )
-    if not s.docker.host and not s.docker.context and not s.docker.local and not re.match(DEV_STACKS_PATTERN, stack):
+    dev = re.match(DEV_STACKS_PATTERN, stack) is not None
+    if (s.docker.host or "").startswith("tcp://") and not s.docker.cert_path and not dev:
+        allowed = (
+            f"ssh://, or tcp:// with docker.certPath (TLS with a client certificate) on stack '{stack}': a plain "
+            "tcp:// engine is root on the host for anyone who reaches the port"
+        )
+        found.append(Problem("docker.host", s.docker.host, allowed))
+    if not s.docker.host and not s.docker.context and not s.docker.local and not dev:
         found.append(
             Problem(
                 "docker.host",

@@ -113,7 +113,17 @@ def secure_paths(value: Any, prefix: str = "") -> list[str]:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys; Pulumi refuses the file. So do we."""
+    """PyYAML keeps the last of two equal keys; Pulumi refuses the file. So do we. And no aliases."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Aliases are refused: a few hundred bytes of nested aliases expand to millions of values (seconds of
+        CPU in `validate`, the program and the policy pack), and a stack file has no need of them."""
+        if self.check_event(yaml.events.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "an alias (*name); allowed: no YAML aliases or anchors, write the value out", mark
+            )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

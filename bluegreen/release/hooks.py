@@ -136,7 +136,7 @@ def run_hook(
     source = color_container(client, deployment, color, image)
     key = run_key(hook, image)
     name = hook_container_name(deployment, stage, hook.name)
-    last = client.inspect(name)
+    last = _unless_running(client, name, hook, progress, clock, sleep)
     if last is not None:
         state = last.get("State") or {}
         same = (last["Config"].get("Labels") or {}).get(HOOK_RUN_LABEL) == key
@@ -166,6 +166,31 @@ def run_hook(
     tail = tuple(client.tail(name, TAIL_LINES))
     progress(f"{stage} hook {hook.name}: exited 0 after {seconds:.1f}s")
     return HookRun(name, image, code, seconds, tail)
+
+
+def _unless_running(
+    client: DockerClient,
+    name: str,
+    hook: CommandHook,
+    progress: Progress,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, Any] | None:
+    """The hook's last container once it is not running: a re-run (a `pulumi up` after a cancelled one) waits
+    for a migration still in flight instead of killing it halfway, up to the hook's own bound."""
+    last = client.inspect(name)
+    if last is None or not (last.get("State") or {}).get("Running"):
+        return last
+    progress(f"hook {hook.name}: {name} is still running (an earlier run); waiting up to {hook.timeout_seconds}s")
+    deadline = clock() + hook.timeout_seconds
+    while (last := client.inspect(name)) is not None and (last.get("State") or {}).get("Running"):
+        if clock() >= deadline:
+            raise HookFailedError(
+                f"hook {hook.name}: an earlier run ({name}) is still running after {hook.timeout_seconds}s; "
+                f"nothing was started and traffic was not moved (docker logs {name}; docker stop {name} to end it)"
+            )
+        sleep(POLL_SECONDS)
+    return last
 
 
 def _failure(stage: str, hook: CommandHook, what: str, client: DockerClient, name: str) -> str:

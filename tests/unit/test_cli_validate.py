@@ -382,3 +382,51 @@ def test_a_context_names_a_non_dev_stacks_engine(tmp_path: Path) -> None:
     text = original.replace("    host: ssh://deploy@staging-1.internal\n", "    context: staging-box\n")
     path = project_copy(tmp_path, "staging", text)
     assert run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))[0] == 0
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    """A billion laughs in 400 bytes cost 7.6 s of CPU before; refused at the first alias now."""
+    lines = ["config:", "  bluegreen:activeColor: blue", '  x0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    path = project_copy(tmp_path, "dev", "\n".join(lines) + "\n")
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "not valid YAML at line 4, column 12: an alias (*name); allowed: no YAML aliases or anchors" in err
+
+
+PROD_SAFE = [
+    ({"app": {"security": {"capAdd": ["SYS_ADMIN"]}}}, "app.security.capAdd: got [\"SYS_ADMIN\"]; allowed: none of "
+     "SYS_ADMIN on production stack 'prod'"),
+    ({"app": {"security": {"capAdd": ["ALL"]}}}, "app.security.capAdd: got [\"ALL\"]; allowed: none of ALL"),
+    ({"app": {"security": {"readOnlyRootFilesystem": False}}}, "app.security.readOnlyRootFilesystem: got false; "
+     "allowed: true on production stack 'prod'"),
+    ({"docker": {"host": "tcp://10.0.0.7:2375"}}, "docker.host: got 'tcp://10.0.0.7:2375'; allowed: ssh://, or "
+     "tcp:// with docker.certPath"),
+    ({"image": {"source": "build", "context": "app"}}, "image.runtimeImage: missing; required: a runtime base "
+     "without shell, pip or apt in production"),
+    ({"image": {"source": "s3", "bucket": "acme-images"}}, "blue.imageId: missing; required: the image id "
+     "`bluegreen image push` printed"),
+    ({"image": {"source": "s3", "bucket": "acme-images", "endpointUrl": "http://minio.internal:9000"},
+      "blue": {"version": "1.4.2", "imageId": "sha256:" + "4" * 64},
+      "green": {"version": "1.4.2", "imageId": "sha256:" + "4" * 64}},
+     "image.endpointUrl: got 'http://minio.internal:9000'; allowed: an https:// URL (or http:// to a loopback"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "line"), PROD_SAFE, ids=[c[1].split(":")[0] for c in PROD_SAFE])
+def test_prod_refuses_each_unsafe_setting_in_one_line_naming_the_key(
+    tmp_path: Path, changes: dict[str, object], line: str
+) -> None:
+    import yaml
+
+    data = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    for key, value in changes.items():
+        current = data["config"].get(f"bluegreen:{key}")
+        merged = (
+            {**current, **value} if isinstance(current, dict) and isinstance(value, dict) and key != "image" else value
+        )
+        data["config"][f"bluegreen:{key}"] = merged
+    path = project_copy(tmp_path, "prod", yaml.safe_dump(data))
+    code, _, err = run("validate", str(path), "--project-file", str(tmp_path / "Pulumi.yaml"))
+    assert code == 2 and any(line in said for said in err.splitlines()), err
+    assert err.splitlines()[-1].endswith("problem(s); nothing was changed")

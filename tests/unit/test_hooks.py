@@ -115,6 +115,27 @@ def test_a_failed_hook_quotes_its_last_lines_and_a_slow_one_is_killed() -> None:
     assert ("POST", "/containers/bluegreen-dev-hook-postpromote-migrate/kill") in slow.requests
 
 
+def test_a_re_run_waits_for_an_earlier_run_still_in_flight_instead_of_killing_it() -> None:
+    """A cancelled `pulumi up` leaves its migration running; the next one must not kill it halfway."""
+    client = FakeDocker(runs_for=4)
+    name = "bluegreen-dev-hook-preswitch-migrate"
+    labels = {"bluegreen.hook-run": run_key(MIGRATE, IMAGE)}
+    client.hooks[name] = {"Config": {"Labels": labels}, "State": {"Running": True}, "Body": {}}
+    said: list[str] = []
+    run = run_hook(client, "bluegreen-dev", "preSwitch", "green", MIGRATE, IMAGE, progress=said.append,  # type: ignore[arg-type]
+                   sleep=lambda _: None)  # fmt: skip
+    assert ("POST", f"/containers/{name}/kill") not in client.requests
+    assert ("DELETE", f"/containers/{name}") not in client.requests, "it finished (exit 0): not run again"
+    assert run.exit_code is None and said[0].startswith(f"hook migrate: {name} is still running (an earlier run)")
+    stuck = FakeDocker(runs_for=10**6)
+    stuck.hooks[name] = {"Config": {"Labels": labels}, "State": {"Running": True}, "Body": {}}
+    clock = iter(range(0, 100, 3))
+    with pytest.raises(HookFailedError, match=r"an earlier run .* is still running after 5s; nothing was started"):
+        run_hook(stuck, "bluegreen-dev", "preSwitch", "green", MIGRATE, IMAGE,  # type: ignore[arg-type]
+                 clock=lambda: float(next(clock)), sleep=lambda _: None)  # fmt: skip
+    assert stuck.requests == [], "nothing killed, deleted or started"
+
+
 def test_a_hook_needs_a_running_container_of_its_image() -> None:
     with pytest.raises(Exception, match="no running green container of bluegreen-dev on image sha256:cccc"):
         run_hook(FakeDocker(), "bluegreen-dev", "preSwitch", "green", MIGRATE, "sha256:" + "c" * 64)  # type: ignore[arg-type]

@@ -94,7 +94,12 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         {"hooks": {"preSwitch": [{"name": "m", "command": []}]}},
         "hooks.preSwitch[0].command",
     ),
-    ("hook-names-twice", "dev", {"hooks": {"postPromote": [{"name": "a", "command": ["x"]}] * 2}}, "hooks.postPromote"),
+    (
+        "hook-names-twice",
+        "dev",
+        {"hooks": {"postPromote": [{"name": "a", "command": ["x"]} for _ in "12"]}},
+        "hooks.postPromote",
+    ),
     (
         "smoke-status-unknown",
         "dev",
