@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml app/requirements.txt requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --progress-bar off --require-hashes --no-deps -r requirements.lock 2>&1 \
 	  | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | sed -u 's/^/  pip: /' || true
-	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | sed -u 's/^/  pip: /' || true
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | grep -E '^ERROR' | sed -u 's/^/  pip: /' || true
 	@$(PY) -c 'import bluegreen.cli.main, pulumi, pulumi_docker' 2>/dev/null || { \
 	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install --require-hashes --no-deps -r requirements.lock to see why"; exit 1; }
 	@touch $@

@@ -112,20 +112,53 @@ def test_ci_installs_the_pulumi_cli_and_requires_the_real_cli_test() -> None:
 def test_preview_runs_for_every_shared_stack_without_deploy_secrets_or_forks() -> None:
     preview = load("preview.yml")
     assert "pull_request" in preview["on"] and "pull_request_target" not in preview["on"]
-    assert preview["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert preview["permissions"] == {"contents": "read"}
     job = preview["jobs"]["preview"]
-    assert job["environment"] == "preview", "the preview environment's read-only credentials, not the deploy ones"
+    assert job["permissions"] == {"contents": "read"}, "the job that runs the pull request's code can write nothing"
+    assert job["environment"] == "preview-${{ matrix.stack }}", "each stack's own preview credentials"
     assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", "no secrets for forks"
     shared = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml") if not p.name.startswith("Pulumi.dev"))
     assert sorted(job["strategy"]["matrix"]["stack"]) == shared, "every shared stack; dev lives in a local backend"
     action = next(s for s in steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@"))
-    assert action["with"]["command"] == "preview" and action["with"]["comment-on-pr"] is True
+    assert action["with"]["command"] == "preview" and action["with"]["comment-on-pr"] is False
     assert action["with"]["policyPacks"] == "policies"
     assert action["with"]["policyPackConfigs"] == "policies/config.${{ matrix.stack }}.json"
     for stack in shared:
         assert (ROOT / "policies" / f"config.{stack}.json").exists(), stack
-    assert {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_ACCESS_KEY_ID"} <= set(job["env"])
+    assert {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_ACCESS_KEY_ID"} <= set(action["env"])
     assert not any("ssh-setup" in s.get("run", "") for s in steps(job)), "a preview never reaches the host"
+
+
+def test_prods_passphrase_never_meets_the_pull_requests_code() -> None:
+    """prod is previewed with the base branch's program: only its stack file (data) comes from the pull request,
+    and the passphrase reaches only the Pulumi step, after every install."""
+    job = load("preview.yml")["jobs"]["preview"]
+    checkout = steps(job)[0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"]["ref"] == (
+        "${{ matrix.stack == 'prod' && github.event.pull_request.base.sha || github.event.pull_request.head.sha }}"
+    )
+    overlay = next(s for s in steps(job) if s.get("if") == "matrix.stack == 'prod'")
+    taken = re.findall(r'git show "\$HEAD_SHA:([^"]+)"', overlay["run"])
+    assert taken == ["Pulumi.prod.yaml", "policies/config.prod.json"], "data only, never code"
+    secret_steps = [s for s in steps(job) if "secrets." in yaml.safe_dump(s.get("env", {}))]
+    assert [s.get("id") for s in secret_steps] == ["preview"], "the passphrase only on the Pulumi step"
+    assert "secrets." not in yaml.safe_dump(job.get("env", {}))
+    index = steps(job).index(secret_steps[0])
+    assert any("make venv" in s.get("run", "") for s in steps(job)[:index]), "installed before any secret exists"
+    comment = load("preview.yml")["jobs"]["comment"]
+    assert comment["permissions"] == {"pull-requests": "write"} and comment["needs"] == "preview"
+    assert not any(str(s.get("uses", "")).startswith("actions/checkout@") for s in steps(comment))
+    assert all("make" not in s.get("run", "") and ".venv" not in s.get("run", "") for s in steps(comment))
+
+
+def test_deploy_secrets_live_on_the_steps_that_use_them() -> None:
+    for name, job in load("deploy.yml")["jobs"].items():
+        at_job_level = {k: v for k, v in (job.get("env") or {}).items() if k != "NOTIFY"}  # NOTIFY: a yes or no
+        assert "secrets." not in yaml.safe_dump(at_job_level), name
+        for step in steps(job):
+            if "make venv" in step.get("run", ""):
+                assert not step.get("env"), f"{name}: pip runs with no secret in its environment"
 
 
 def test_merges_deploy_what_the_stack_files_say_and_nothing_edits_them_on_a_runner() -> None:
@@ -136,7 +169,8 @@ def test_merges_deploy_what_the_stack_files_say_and_nothing_edits_them_on_a_runn
     assert prod["if"] == "needs.changes.outputs.prod == 'true'"
     for job, stack in ((staging, "staging"), (prod, "prod")):
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
-        assert any(s.get("name") == "notify" and "SLACK_WEBHOOK_URL" in s["if"] for s in steps(job))
+        assert any(s.get("name") == "notify" and s["if"] == "always() && env.NOTIFY == 'true'"
+                   and "SLACK_WEBHOOK_URL" in s["env"] for s in steps(job))  # fmt: skip
         up = next(s for s in steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@"))
         assert up["with"]["command"] == "up" and up["with"]["stack-name"] == stack
         assert any(f"bluegreen smoke --stack {stack}" in s.get("run", "") for s in steps(job))
@@ -228,7 +262,8 @@ def test_pulumis_own_install_applies_the_lock() -> None:
 
 def test_the_apps_wheels_are_for_the_image_not_for_this_machine() -> None:
     """A Mac or a host with Python 3.12 must download the wheels the image's CPython 3.11 on Linux loads."""
-    done = subprocess.run(["make", "-n", "-B", "app/wheels/.complete", "WHEEL_ARCH=aarch64"], cwd=ROOT,
+    done = subprocess.run(["make", "-n", "-B", "-o", "requirements.lock", "-o", ".venv/.installed",
+                           "app/wheels/.complete", "WHEEL_ARCH=aarch64"], cwd=ROOT,
                           capture_output=True, text=True, check=True)  # fmt: skip
     command = " ".join(done.stdout.replace("\\\n", " ").split())
     assert "pip download" in command and "--python-version 3.11 --implementation cp --abi cp311" in command
