@@ -23,6 +23,7 @@ from bluegreen.config.image import BuildImage
 from bluegreen.config.secrets import Secrets
 from bluegreen.config.settings import StackSettings
 from bluegreen.config.tls import read_certificate
+from bluegreen.config.secrets import redact_value
 from bluegreen.engine.host import ambient_context_problem, context_engine
 from bluegreen.engine.names import ROLE_NETWORK
 from bluegreen.engine.topology import Topology
@@ -138,7 +139,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         """What is live, read before anything is registered: every refusal here changes nothing."""
         settings = self._settings
         status = live_status(topology, pulumi.InvokeOptions(parent=self))
+        hidden = settings.docker.host if topology.secrets.docker_host else None
         unreadable = unreadable_problem(topology.deployment, status)
+        unreadable = redact_value(unreadable, hidden, "docker.host") if unreadable else None
         if unreadable and not pulumi.runtime.is_dry_run() and os.environ.get(BLIND_UP_ENV) != "1":
             raise pulumi.RunError(
                 f"{unreadable}: the checks that guard a live deployment need it; nothing was changed. To deploy "
@@ -147,6 +150,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         if unreadable:
             pulumi.log.warn(f"{unreadable}; the contract-step guard, env holds and stale-digest check are off")
         wrong_engine = ambient_context_problem(settings.docker.host)
+        wrong_engine = redact_value(wrong_engine, hidden, "docker.host") if wrong_engine else None
         if wrong_engine:
             raise pulumi.RunError(f"{wrong_engine}; nothing was changed")
         problems = [

@@ -123,6 +123,10 @@ class Faults:
         await self.app(scope, receive, send)
 
 
+def _said(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
 def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp:
     life = lifecycle or Lifecycle()
 
@@ -136,7 +140,9 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
             await notes.ping(config.database_timeout_seconds)
             ok, detail = True, "SELECT 1"
         except DATABASE_ERRORS as exc:
-            ok, detail = False, f"{type(exc).__name__}: {exc}"[:200]
+            # The driver's words (a host, a role, a query) stay in the log; the public answer says where to look.
+            log.warning("database check failed", extra={"event": "database_error", "error": _said(exc)})
+            ok, detail = False, f"unavailable ({type(exc).__name__}; details in the app's log)"
         return Check("database", ok, round((time.perf_counter() - started) * 1000, 1), detail)
 
     async def readiness() -> tuple[bool, list[Check]]:
@@ -211,9 +217,11 @@ def create_app(config: AppConfig, lifecycle: Lifecycle | None = None) -> ASGIApp
         try:
             return JSONResponse(await query, status_code=status)
         except NotMigratedError as exc:
-            return no_notes(f"schema not migrated ({exc}): run python -m bluegreen_app migrate")
+            log.warning("schema not migrated", extra={"event": "database_error", "error": _said(exc)})
+            return no_notes("schema not migrated: run python -m bluegreen_app migrate")
         except DATABASE_ERRORS as exc:
-            return no_notes(f"database: {type(exc).__name__}: {exc}"[:300])
+            log.warning("database query failed", extra={"event": "database_error", "error": _said(exc)})
+            return no_notes(f"database unavailable ({type(exc).__name__}; details in the app's log)")
 
     async def list_notes(request: Request) -> JSONResponse:
         if notes is None:

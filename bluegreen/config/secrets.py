@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import re
+import urllib.parse
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -69,6 +70,19 @@ class Secrets:
 _CAPABLE_LEAF = re.compile(
     r"^(app\.env\.[^.\[]+|docker\.host|registryAuth\.password|tls\.(certificate|key)|notifications\.webhookUrl|database\.(password|url))$"
 )
+
+
+def redact_value(text: str, secret: str | None, name: str) -> str:
+    """`text` with a secret value (and, for an address, its host and user@host) replaced by `[secret NAME]`:
+    an engine's error names the host it could not reach, and a warning lands in PR comments and CI logs."""
+    if not secret:
+        return text
+    parts = urllib.parse.urlsplit(secret)
+    shown = f"[secret {name}]"
+    for value in sorted({secret, parts.netloc, parts.hostname or ""}, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, shown)
+    return text
 
 
 def top_level(path: str) -> str:

@@ -546,6 +546,33 @@ def test_an_up_fails_closed_when_the_live_status_cannot_be_read(monkeypatch: pyt
     assert app_containers(run_program(stack_raw("prod"), stack="prod", mocks=UnreadableMocks())), "deliberately"
 
 
+class UnreachableMocks(RecordingMocks):
+    """The engine answers nothing: its error names the host, as ssh's and Docker's errors do."""
+
+    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "command:local:run":
+            return {"stdout": "status bluegreen-prod: ssh: connect to host prod-7.internal.acme port 22: refused\n"}, []
+        return {}, []
+
+
+def test_a_secret_docker_host_never_appears_in_a_warning_or_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warnings land in PR comments and CI logs: the host of a secret docker.host is shown as [secret ...]."""
+    raw = with_changes(stack_raw("prod"), {"docker.host": "ssh://deploy@prod-7.internal.acme"})
+    with pytest.raises(Exception) as caught:
+        run_program(raw, stack="prod", mocks=UnreachableMocks(), secret_keys=["docker"])
+    assert "prod-7.internal.acme" not in str(caught.value)
+    assert "connect to host [secret docker.host] port 22" in str(caught.value)
+    monkeypatch.setenv("DOCKER_CONTEXT", "laptop")
+    with pytest.raises(Exception) as context:
+        run_program(raw, stack="prod", mocks=DriftMocks("aa", "aa"), secret_keys=["docker"])
+    assert "DOCKER_CONTEXT: got 'laptop'" in str(context.value) and "[secret docker.host]" in str(context.value)
+    assert "prod-7.internal.acme" not in str(context.value)
+    plain = with_changes(stack_raw("prod"), {"docker.host": "ssh://deploy@prod-7.internal.acme"})
+    with pytest.raises(Exception, match="instead of ssh://deploy@prod-7.internal.acme"):
+        run_program(plain, stack="prod", mocks=DriftMocks("aa", "aa"))
+
+
 def test_the_live_router_spec_is_read_from_docker_inspect() -> None:
     from bluegreen.config.router import RouterSettings
     from bluegreen.router.files import FILES_LABEL, listener_changes, live_spec, replacing_changes, router_files_hash
