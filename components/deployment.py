@@ -20,10 +20,9 @@ import pulumi_docker as docker
 
 from bluegreen.colors import COLORS, Color
 from bluegreen.config.image import BuildImage
-from bluegreen.config.secrets import Secrets
+from bluegreen.config.secrets import Secrets, redact_value
 from bluegreen.config.settings import StackSettings
 from bluegreen.config.tls import read_certificate
-from bluegreen.config.secrets import redact_value
 from bluegreen.engine.host import ambient_context_problem, context_engine
 from bluegreen.engine.names import ROLE_NETWORK
 from bluegreen.engine.topology import Topology

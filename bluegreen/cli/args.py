@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 import sys
 import urllib.parse
@@ -69,6 +70,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer >= 1")
     return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a TCP port 1-65535 (0: any free port)")
+    return value
+
+
+def ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an IPv4 or IPv6 address such as 127.0.0.1") from None
 
 
 def http_status(text: str) -> int:

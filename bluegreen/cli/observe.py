@@ -7,11 +7,22 @@ import json
 import time
 from typing import Any, TextIO
 
-from bluegreen.cli.args import Subparsers, add_stack_args, http_status, positive_int, seconds, url_path, window
+from bluegreen.cli.args import (
+    Subparsers,
+    add_stack_args,
+    http_status,
+    ip_address,
+    port_number,
+    positive_int,
+    seconds,
+    url_path,
+    window,
+)
 from bluegreen.cli.common import client_of, deployment
 from bluegreen.colors import COLORS
-from bluegreen.errors import EXIT_FAILED, EXIT_OK, BluegreenError
-from bluegreen.release.metrics import as_json, as_prometheus
+from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError
+from bluegreen.release.exposition import Live, LiveCounters, Scraper, render
+from bluegreen.release.metrics import FLUSH_LAG_SECONDS, as_json
 from bluegreen.release.status import deployment_status
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.layout import LOCAL_PORTS
@@ -92,17 +103,36 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _scraper(router: LiveRouter, label: str) -> Scraper:
+    """The router's log and live routing as a Scraper reads them (bluegreen.release.exposition)."""
+
+    def live() -> Live:
+        status = router.snapshot().status
+        return Live(dict(status.get("versions") or {}), dict(status.get("weights") or {}))
+
+    return Scraper(label, router.live_samples, live, time.monotonic)
+
+
 def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Per-colour requests, errors and latency of the live listener, from the router's log."""
     label = deployment(args)
+    if args.action == "serve":
+        return _serve(args, label, err)
     try:
-        found = LiveRouter.find(client_of(args), label).metrics(args.window)
+        router = LiveRouter.find(client_of(args), label)
+        found = router.metrics(args.window)
+        if args.prometheus:  # the window's requests as totals: what one scrape of `metrics serve` would add
+            samples, now = router.live_samples(args.window)
+            end = now - FLUSH_LAG_SECONDS
+            counters = LiveCounters()
+            live = _scraper(router, label).live()
+            counters.add((s for s in samples if end - args.window < s.t <= end), live.versions)
+            out.write(render(counters, label, live.weights))
+            return EXIT_OK
     except BluegreenError as exc:
         err.write(f"metrics {label}: {exc}\n")
         return exc.exit_code
-    if args.prometheus:
-        out.write(as_prometheus(found, label, args.window))
-    elif args.json:
+    if args.json:
         json.dump(as_json(found, args.window), out)
         out.write("\n")
     else:
@@ -115,6 +145,49 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"  {color:<6} {m.requests:>9} {m.errors:>6} {m.error_rate_pct:>6.2f} {m.p50_ms:>7.1f} "
                 f"{m.p95_ms:>7.1f} {m.p99_ms:>7.1f} {m.rps:>8.2f}\n"
             )
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, label: str, err: TextIO) -> int:
+    """`metrics serve`: /metrics for Prometheus until Ctrl-C; each scrape reads what the log gained since."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    try:
+        scraper = _scraper(LiveRouter.find(client_of(args), label), label)
+        scraper.update()  # counting starts now; a router that cannot be found is refused before listening
+    except BluegreenError as exc:
+        err.write(f"metrics serve {label}: {exc}\n")
+        return exc.exit_code
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] != "/metrics":
+                self.send_error(404, "only /metrics")
+                return
+            body = scraper.scrape().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # one line per scrape would drown the terminal
+
+    try:
+        server = ThreadingHTTPServer((args.bind, args.port), Handler)
+    except OSError as exc:
+        err.write(f"metrics serve {label}: --port {args.port}: cannot listen on {args.bind}:{args.port} "
+                  f"({exc.strerror})\n")  # fmt: skip
+        return EXIT_BAD_INPUT
+    err.write(f"metrics serve {label}: http://{args.bind}:{server.server_port}/metrics (Ctrl-C stops)\n")
+    err.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return EXIT_OK
 
 
@@ -152,9 +225,18 @@ def register(sub: Subparsers) -> None:
         "clock, ending 1.2 s ago: the log is flushed every second). nginx's own 502/504 count for the colour the "
         "request was routed to.",
     )
+    metrics.add_argument(
+        "action", nargs="?", choices=["serve"], default=None,
+        help="serve: answer Prometheus scrapes on /metrics (counters from when it started) until Ctrl-C",
+    )  # fmt: skip
     add_stack_args(metrics)
     metrics.add_argument("--window", type=window, default=60.0, help="seconds (default 60)")
-    metrics.add_argument("--prometheus", action="store_true", help="the Prometheus text exposition format")
+    metrics.add_argument(
+        "--prometheus", action="store_true",
+        help="the window's requests in the Prometheus text format, once (to scrape, use `metrics serve`)",
+    )  # fmt: skip
+    metrics.add_argument("--port", type=port_number, default=9108, help="serve: the port (default 9108)")
+    metrics.add_argument("--bind", type=ip_address, default="127.0.0.1", help="serve: the address (default 127.0.0.1)")
     metrics.set_defaults(func=cmd_metrics)
 
     smoke = sub.add_parser(

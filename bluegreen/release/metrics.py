@@ -164,30 +164,3 @@ def metrics_of(samples: Collection[Sample], window: float) -> ColorMetrics:
 
 def as_json(metrics: Mapping[Color, ColorMetrics], window: float) -> dict[str, object]:
     return {"windowSeconds": window, "colors": {c: m.as_json() for c, m in metrics.items()}}
-
-
-def as_prometheus(metrics: Mapping[Color, ColorMetrics], deployment: str, window: float) -> str:
-    """The text exposition format, one gauge family per figure, labelled by colour."""
-    families = [
-        ("bluegreen_requests", "Requests the live listener routed to the colour in the window.", "requests"),
-        ("bluegreen_errors", "Of those, answered 5xx (by the app or by the router).", "errors"),
-        ("bluegreen_error_rate_percent", "Errors per 100 requests in the window.", "errorRatePct"),
-        ("bluegreen_requests_per_second", "Requests per second over the window.", "rps"),
-    ]
-    lines = []
-    for name, text, key in families:
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge"]
-        for color, m in metrics.items():
-            lines.append(f'{name}{{deployment="{deployment}",color="{color}",window_seconds="{window:g}"}} '
-                         f"{m.as_json()[key]}")  # fmt: skip
-    lines += [
-        "# HELP bluegreen_latency_ms Request time at the router, from exact samples.",
-        "# TYPE bluegreen_latency_ms gauge",
-    ]
-    for color, m in metrics.items():
-        for q, value in (("0.5", m.p50_ms), ("0.95", m.p95_ms), ("0.99", m.p99_ms)):
-            lines.append(
-                f'bluegreen_latency_ms{{deployment="{deployment}",color="{color}",window_seconds="{window:g}",'
-                f'quantile="{q}"}} {value:.1f}'
-            )
-    return "\n".join(lines) + "\n"

@@ -6,11 +6,14 @@ One deployment for the module (2 blue + 2 green); traffic only to 127.0.0.1.
 from __future__ import annotations
 
 import json
+import re
 import time
+import urllib.request
 from collections import Counter
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bluegreen.release.metrics import percentile
 from lab.deployment import Stack
@@ -68,11 +71,43 @@ def test_prometheus_and_text_outputs(stack: Stack) -> None:
     run_probe(stack.url(), 1, 4)
     time.sleep(1.5)
     text = stack.cli("metrics", "--prometheus", "--window", "30").stdout
-    assert "# TYPE bluegreen_requests gauge" in text
-    assert (
-        'bluegreen_latency_ms{deployment="bluegreen-metrics",color="blue",window_seconds="30",quantile="0.99"}' in text
-    )
+    counted = {s.labels["color"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "bluegreen_requests_total" and s.labels["code"] == "2xx"}  # fmt: skip
+    assert counted.get("blue", 0) > 0 and "green" not in counted, text
     table = stack.cli("metrics", "--window", "30").stdout
     assert table.startswith("bluegreen-metrics: live listener, last 30s\n") and "  blue " in table
     bad = stack.cli("metrics", "--window", "0")
     assert bad.returncode == 2 and "--window: got '0'; allowed: seconds from 1 to 86400" in bad.stderr
+
+
+def scrape(url: str) -> dict[tuple[str, str, str], float]:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = answer.read().decode()
+    return {(s.labels["color"], s.labels["version"], s.labels["code"]): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == "bluegreen_requests_total"}  # fmt: skip
+
+
+def test_the_scrape_endpoints_counters_rise_under_load(stack: Stack) -> None:
+    assert stack.switch(stack.plan("green", 50)).returncode == 0
+    server = stack.start("metrics", "serve", "--port", "0", stdin="")
+    try:
+        assert server.stderr is not None
+        said = server.stderr.readline()
+        found = re.search(r"(http://127\.0\.0\.1:\d+/metrics)", said)
+        assert found, said
+        url = found.group(1)
+        totals = []
+        for _ in range(3):
+            stats = run_probe(stack.url(), 2, 4, retry=False)
+            assert stats.failed == 0
+            time.sleep(1.5)  # the log's flush lag: a scrape counts what nginx has written
+            counted = scrape(url)
+            totals.append(sum(counted.values()))
+        assert totals[0] > 0 and totals[0] < totals[1] < totals[2], totals
+        colors = {color for color, _, _ in counted}
+        assert colors == {"blue", "green"} and all(version for _, version, _ in counted), counted
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

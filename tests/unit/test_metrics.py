@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bluegreen.release.metrics import as_json, as_prometheus, parse_log, percentile, summarize
+from bluegreen.release.metrics import as_json, parse_log, percentile, summarize
 
 
 def line(t: float, color: str, status: int, seconds: float, listener: str = "live", **extra: str) -> str:
@@ -57,15 +57,10 @@ def test_the_health_path_is_left_out_when_asked() -> None:
     assert (judged.requests, judged.error_rate_pct) == (5, 100.0)
 
 
-def test_json_and_prometheus_shapes() -> None:
+def test_json_shape() -> None:
     found = summarize(parse_log(line(1.0, "blue", 200, 0.0123)), 0.0, 10.0)
     assert as_json(found, 10) == {"windowSeconds": 10, "colors": {
         "blue": {"requests": 1, "errors": 0, "errorRatePct": 0.0, "p50Ms": 12.3, "p95Ms": 12.3, "p99Ms": 12.3,
                  "rps": 0.1},
         "green": {"requests": 0, "errors": 0, "errorRatePct": 0.0, "p50Ms": 0.0, "p95Ms": 0.0, "p99Ms": 0.0,
                   "rps": 0.0}}}  # fmt: skip
-    text = as_prometheus(found, "bluegreen-dev", 10)
-    assert 'bluegreen_requests{deployment="bluegreen-dev",color="blue",window_seconds="10"} 1' in text
-    assert (
-        'bluegreen_latency_ms{deployment="bluegreen-dev",color="blue",window_seconds="10",quantile="0.99"} 12.3' in text
-    )

@@ -569,7 +569,7 @@ def test_a_secret_docker_host_never_appears_in_a_warning_or_a_refusal(monkeypatc
     assert "DOCKER_CONTEXT: got 'laptop'" in str(context.value) and "[secret docker.host]" in str(context.value)
     assert "prod-7.internal.acme" not in str(context.value)
     plain = with_changes(stack_raw("prod"), {"docker.host": "ssh://deploy@prod-7.internal.acme"})
-    with pytest.raises(Exception, match="instead of ssh://deploy@prod-7.internal.acme"):
+    with pytest.raises(Exception, match=r"instead of ssh://deploy@prod-7\.internal\.acme"):
         run_program(plain, stack="prod", mocks=DriftMocks("aa", "aa"))
 
 
