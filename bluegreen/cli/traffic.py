@@ -22,6 +22,7 @@ from bluegreen.cli.args import (
     share,
 )
 from bluegreen.cli.common import checked_plan, client_of, deployment, on_router, report_or_fail, smoke_checks
+from bluegreen.cli.rollout_view import RolloutView
 from bluegreen.colors import COLORS, other
 from bluegreen.config.router import Maintenance
 from bluegreen.env import OBSERVED_ENV, WEBHOOK_ENV
@@ -30,7 +31,7 @@ from bluegreen.plan.model import parse_plan
 from bluegreen.release.live import live_plan, resume, rollback, set_maintenance
 from bluegreen.release.notify import Notifier
 from bluegreen.release.progress import quiet
-from bluegreen.release.rollout import event_line, run_rollout, steer
+from bluegreen.release.rollout import run_rollout, steer
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 
@@ -110,9 +111,10 @@ def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     webhook = os.environ.get(WEBHOOK_ENV)
     notifier = Notifier(webhook, lambda line: err.write(f"rollout {label}: warning: {line}\n")) if webhook else None
 
+    view = RolloutView(out, as_json=args.json)
+
     def emit(event: dict[str, object]) -> None:
-        out.write(event_line(event) + "\n")
-        out.flush()
+        view(event)
         if notifier is not None:
             notifier.send(event)  # from a background thread: the rollout acts first, tells after
 
@@ -128,6 +130,7 @@ def cmd_rollout(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 )),
             )  # fmt: skip
     finally:
+        view.close()
         if notifier is not None:
             notifier.close()
 
@@ -235,7 +238,9 @@ def _register_rollout(sub: Subparsers) -> None:
         "rollout",
         help="apply a plan through its analysed steps (rollout.steps), or promote/abort the running rollout",
         description="Each step is a gated switch, judged on the router's log every analysis interval; failure "
-        "aborts to the stable colour at 100%. Events are JSON lines on stdout (and to $BLUEGREEN_WEBHOOK_URL). "
+        "aborts to the stable colour at 100%. Events are one sentence per line on stdout (in a terminal, above a bar "
+        "of the step, the weight and the last verdict); --json prints them as JSON lines. Each also goes to "
+        "$BLUEGREEN_WEBHOOK_URL. "
         "`promote` skips the remaining analysis, `abort` stops it; both under the router's lock.",
     )
     rollout.add_argument("action", nargs="?", choices=["promote", "abort"], help="steer a running rollout")

@@ -69,7 +69,7 @@ def test_a_router_restarted_mid_rollout_leaves_one_clear_outcome(blue_live: Stac
         rollout.wait(timeout=300)
     out, err = (rollout.stdout.read() if rollout.stdout else ""), (rollout.stderr.read() if rollout.stderr else "")
     assert rollout.returncode == 0, err
-    assert '"event": "promoted"' in out and "live blue 0% / green 100%" in err, (out, err)
+    assert "green promoted to 100%" in out and "live blue 0% / green 100%" in err, (out, err)
     after = status(stack)
     assert after["rollout"] is None and after["live"]["weights"] == {"blue": 0, "green": 100}  # type: ignore[index]
     assert load.stats.failed == 0, load.stats.errors
