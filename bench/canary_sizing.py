@@ -36,6 +36,15 @@ class Outcome:
     deadline: bool = False  # aborted for want of evidence, not on it
 
 
+class _NoBeat:
+    """A simulated step writes no progress anywhere."""
+
+    verdict: str | None = None
+
+    def __call__(self) -> None:
+        return None
+
+
 class SimulatedLog:
     """A router whose access log holds Poisson arrivals, written as the simulated clock reaches them."""
 
@@ -87,7 +96,7 @@ def simulate_step(
     step = target.rollout.steps[0]
     try:
         analyse_step(SimulatedLog(rps, error_rate, latencies, rng, clock), step, target, "green", "blue",  # type: ignore[arg-type]
-                     lambda _: None, {}, lambda: clock[0], sleep, lambda: None)  # fmt: skip
+                     lambda _: None, {}, lambda: clock[0], sleep, _NoBeat())  # fmt: skip
     except AbortDecidedError as stop:
         return Outcome(False, clock[0], stop.reason.startswith("no passing judgement"))
     return Outcome(True, clock[0])

@@ -47,6 +47,8 @@ def _write_data(status: dict[str, Any], out: TextIO) -> None:
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     label = deployment(args)
+    if args.watch:
+        return _watch(args, label, out, err)
     try:
         status = deployment_status(client_of(args), label)
     except BluegreenError as exc:
@@ -100,6 +102,24 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _write_data(status, out)
     for c in status["containers"]:
         out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace, label: str, out: TextIO, err: TextIO) -> int:
+    """`status --watch`: status and the metrics of the last --window seconds, every second, until q."""
+    from bluegreen.cli.watch import watch
+
+    try:
+        client = client_of(args)
+        router = LiveRouter.find(client, label)
+    except BluegreenError as exc:
+        err.write(f"status {label}: {exc}\n")
+        return exc.exit_code
+
+    def read() -> tuple[dict[str, Any], dict[str, Any]]:
+        return deployment_status(client, label), as_json(router.metrics(args.window), args.window)
+
+    watch(read, out)
     return EXIT_OK
 
 
@@ -217,6 +237,12 @@ def cmd_smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def register(sub: Subparsers) -> None:
     status = sub.add_parser("status", help="live routing, container health, drift from the program's plan")
     add_stack_args(status)
+    status.add_argument(
+        "--watch", action="store_true",
+        help="a live view refreshed every second: weights, requests/s, errors, p50/p99 with a sparkline, the "
+        "rollout, the lock, the last switch (q or Ctrl-C leaves)",
+    )  # fmt: skip
+    status.add_argument("--window", type=window, default=10.0, help="--watch: seconds of log per figure (default 10)")
     status.set_defaults(func=cmd_status)
     metrics = sub.add_parser(
         "metrics",

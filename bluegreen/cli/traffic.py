@@ -80,7 +80,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for problem in exc.problems:
             err.write(f"plan {label}: {problem.line()}\n")
         return EXIT_BAD_INPUT
-    out.write(json.dumps(plan.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True) + "\n")
+    out.write(json.dumps(json.loads(plan.canonical()), indent=2, sort_keys=True) + "\n")  # as the router records it
     return EXIT_OK
 
 

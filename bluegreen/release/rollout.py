@@ -139,7 +139,7 @@ def run_rollout(
                 program_observed=observed if source == "program" and expect is None else None,
             )  # fmt: skip
             expect = step_plan.plan_hash()
-            heartbeat = _heartbeat(router, target, {**base, "weight": share})
+            heartbeat = Heartbeat(router, target, {**base, "weight": share})
             tell({"event": "step", **base, "weight": share, "pauseSeconds": step.pause_seconds})
             verdict = analyse_step(router, step, target, active, idle, tell, base, clock, sleep, heartbeat)
             if verdict.startswith("promote"):
@@ -176,16 +176,28 @@ def _abort(
         ) from None
 
 
-def _heartbeat(router: RolloutPort, target: RoutingPlan, step: Mapping[str, Any]) -> Callable[[], None]:
-    """What `status` shows while a step runs, written now and again at every window with the engine's time."""
-    progress = {**step, "since": utc_now(), "targetPlan": target.plan_hash(),
-                "windowSeconds": target.rollout.analysis.interval_seconds}  # fmt: skip
+class Beat(Protocol):
+    """A step's heartbeat as analyse_step uses it: beat, and remember the last verdict."""
 
-    def beat() -> None:
-        router.write_progress({**progress, "heartbeat": router.engine_time()})
+    verdict: str | None
 
-    beat()
-    return beat
+    def __call__(self) -> None: ...
+
+
+class Heartbeat:
+    """What `status` shows while a step runs, written now and again at every window with the engine's time, and
+    the step's last verdict (written with the next beat: no exec of its own)."""
+
+    def __init__(self, router: RolloutPort, target: RoutingPlan, step: Mapping[str, Any]) -> None:
+        self.router = router
+        self.progress = {**step, "since": utc_now(), "targetPlan": target.plan_hash(),
+                         "windowSeconds": target.rollout.analysis.interval_seconds}  # fmt: skip
+        self.verdict: str | None = None
+        self()
+
+    def __call__(self) -> None:
+        last = {"lastVerdict": self.verdict} if self.verdict else {}
+        self.router.write_progress({**self.progress, **last, "heartbeat": self.router.engine_time()})
 
 
 def analyse_step(
@@ -198,7 +210,7 @@ def analyse_step(
     base: Mapping[str, Any],
     clock: Callable[[], float],
     sleep: Callable[[float], None],
-    heartbeat: Callable[[], None],
+    heartbeat: Beat,
 ) -> str:
     """Judge windows until the step has passed ("pass"), been promoted by hand ("promote <who>"), or must abort.
 
@@ -225,6 +237,7 @@ def analyse_step(
             raise AbortDecidedError(f"aborted by {who or 'an operator'}")
         tell({"event": "verdict", **base, "weight": step.weight, "verdict": str(verdict.outcome),
              "reason": verdict.reason, **figures})  # fmt: skip
+        heartbeat.verdict = f"{verdict.outcome}: {verdict.reason}"
         if verdict.outcome is Outcome.FAIL:
             failures += 1
             if failures > rules.failure_limit:

@@ -118,6 +118,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "live": live,
         "lastSwitch": {k: (live_record or {}).get(k) for k in ("source", "appliedAt", "planHash", "note")},
         "rollout": _rollout(snapshot.rollout, client),
+        "lock": snapshot.lock_holder,
         "programPlanHash": program_hash,
         "programObserved": (program_record or {}).get("observed"),
         "drift": program_hash is not None and program_hash != live.get("planHash"),

@@ -14,6 +14,7 @@ includes point into `current` (docs/routing.md, "How a switch publishes").
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 from collections.abc import Collection, Mapping, Sequence
@@ -180,8 +181,10 @@ class LiveRouter:
             raise
 
     def snapshot(self) -> Snapshot:
-        """Loaded status and both plan records, in one exec, without the lock."""
-        return snapshot_of(self.begin(None), self.container)
+        """Loaded status and both plan records, in one exec, without the lock; and who holds it, if anyone."""
+        begun = self.begin(None)
+        held = _holder_text(begun.holder) if begun.holder else None
+        return dataclasses.replace(snapshot_of(begun, self.container), lock_holder=held)
 
     def _own_routing_dir(self) -> None:
         """Hand a fresh, root-owned routing volume to the router's user (no step of a switch needs root)."""

@@ -6,7 +6,12 @@ One deployment for the module (2 blue + 2 green); traffic only to 127.0.0.1.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 import time
 import urllib.request
 from collections import Counter
@@ -18,7 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bluegreen.release.metrics import percentile
 from lab.deployment import Stack
 from lab.dockercli import Container, docker
-from lab.prober import enough, run_probe
+from lab.paths import ROOT
+from lab.prober import BackgroundProbe, enough, run_probe
+from tests.support.dockergate import need
 
 pytestmark = pytest.mark.docker
 LAB_NAME = "metrics"  # the deployment the module's `stack` fixture builds (conftest.py)
@@ -111,3 +118,43 @@ def test_the_scrape_endpoints_counters_rise_under_load(stack: Stack) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["tmux", "-L", "bluegreen-test", *args], capture_output=True, text=True, timeout=30,
+                          check=check)  # fmt: skip
+
+
+def colour_rows(screen: str) -> list[str]:
+    return [line for line in screen.splitlines() if line.lstrip("│ ").startswith(("blue", "green"))]
+
+
+def test_status_watch_under_tmux_shows_figures_that_change_and_leaves_on_q(stack: Stack) -> None:
+    need(None if shutil.which("tmux") else "tmux is not installed (apt-get install tmux)")
+    assert stack.switch(stack.plan("green", 50)).returncode == 0
+    session = f"watch-{os.getpid()}"
+    command = shlex.join([sys.executable, "-m", "bluegreen", "status", "--watch", "--stack", stack.name,
+                          "--project", stack.project])  # fmt: skip
+    tmux("new-session", "-d", "-s", session, "-x", "180", "-y", "40", f"cd {shlex.quote(str(ROOT))} && {command}")
+    try:
+        with BackgroundProbe(stack.url(), connections=4, round_seconds=1):
+            screens: list[str] = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(screens) < 2:
+                screen = tmux("capture-pane", "-p", "-t", session).stdout
+                rows = colour_rows(screen)
+                complete = len(rows) == 2 and all(re.search(r"\d+\.\d", row) for row in rows)
+                if complete and (not screens or colour_rows(screens[-1]) != rows):
+                    screens.append(screen)
+                time.sleep(1.5)
+        assert len(screens) == 2, f"no two screens with different figures in 60 s; last:\n{screen}"
+        first = colour_rows(screens[0])
+        assert "50%" in first[0] and "50%" in first[1], screens[0]
+        assert "lock: " in screens[1] and "last switch: " in screens[1]
+        tmux("send-keys", "-t", session, "q")
+        deadline = time.monotonic() + 15
+        while tmux("has-session", "-t", session, check=False).returncode == 0:
+            assert time.monotonic() < deadline, "q did not leave the watch"
+            time.sleep(0.2)
+    finally:
+        tmux("kill-session", "-t", session, check=False)
