@@ -43,6 +43,22 @@ SIZING_DOC = ROOT / "docs" / "rollouts.md"
 BASE = "bluegreen-local/python:3.11"
 TABLE_START = "<!-- bench:table:start -->"
 TABLE_END = "<!-- bench:table:end -->"
+PLOTS_START = "<!-- bench:plots:start -->"
+PLOTS_END = "<!-- bench:plots:end -->"
+IMG = ROOT / "docs" / "img"
+# Raw series the scenarios keep for the pictures (bench/plots.py): sample times, marks, per-release counts.
+SERIES: dict[str, Any] = {}
+
+
+def points(stats: ProbeStats) -> list[tuple[float, str, int]]:
+    """(when it ended, the colour that answered, status; 0 for a connection error) of every request."""
+    return [(s.at, s.color or "", s.status) for s in stats.samples]
+
+
+def failed_in(stats: ProbeStats, windows: Sequence[tuple[float, float]]) -> list[int]:
+    """Failed requests (an error, or a 5xx) that ended within each window."""
+    return [sum(1 for s in stats.samples if start <= s.at < end and (s.status == 0 or s.status >= 500))
+            for start, end in windows]  # fmt: skip
 
 
 def pct(values: list[float], q: float) -> float:
@@ -104,6 +120,7 @@ def switch_under_load(stack: Any, flips: int) -> dict[str, Any]:
         if first is not None and full is not None:
             first_ms.append((first - started) * 1000)
             full_ms.append((full - started) * 1000)
+    SERIES["full_ms"] = full_ms
     return {
         "requests": stats.requests,
         "failed": stats.failed,
@@ -116,6 +133,27 @@ def switch_under_load(stack: Any, flips: int) -> dict[str, Any]:
         "full_ms_p50": round(statistics.median(full_ms), 1),
         "full_ms_p99": round(pct(full_ms, 99), 1),
     }
+
+
+def timeline(stack: Any) -> dict[str, Any]:
+    """A canary, a promotion and an operator's rollback under never-retrying clients: the timeline picture."""
+    switch = switcher(stack)
+    switch(plan_for(stack, 0))
+    marks: list[tuple[float, str]] = []
+    with BackgroundProbe(stack.url(), connections=8, retry=False, settle_seconds=0.5) as load:
+        t0 = time.monotonic()
+        time.sleep(1.5)
+        for label, plan in (("canary: green 10%", plan_for(stack, 10)), ("promote: green 100%", plan_for(stack, 100))):
+            marks.append((time.monotonic(), label))
+            switch(plan)
+            time.sleep(2.5)
+        marks.append((time.monotonic(), "rollback (CLI): blue 100%"))
+        done = stack.cli("rollback")
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        time.sleep(2.5)
+    SERIES["timeline"] = {"samples": points(load.stats), "marks": marks, "t0": t0}
+    return {"requests": load.stats.requests, "failed": load.stats.failed}
 
 
 def failure_breakdown(stats: ProbeStats) -> dict[str, int]:
@@ -183,10 +221,12 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
     live_ms: list[float] = []
     green = 0
     every = max(1, switches // max(1, releases))
+    release_windows: list[tuple[float, float]] = []
     with BackgroundProbe(stack.url(), retry=False, post_every=4, settle_seconds=0.5) as load:
         for i in range(switches):
             idle = "green" if green == 0 else "blue"
             if i % every == 0 and released < releases:
+                release_started = time.monotonic()
                 old = list(stack.containers[idle])
                 stack.containers[idle] = []
                 stack.add(idle, f"3.{released}.0", 2)
@@ -198,6 +238,7 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
                     sh("docker", "stop", "-t", "5", name)
                     sh("docker", "rm", "-f", name)
                 released += 1
+                release_windows.append((release_started, time.monotonic()))
             elif i % 5 == 4:
                 switch(plan_for(stack, 10 if green == 0 else 90))
                 canaries += 1
@@ -211,6 +252,8 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
                     live_ms.append((full - started) * 1000)
                 green = target
     stats = load.stats
+    SERIES["live_ms"] = live_ms
+    SERIES["bluegreen_failed"] = failed_in(stats, release_windows)
     return {
         "requests": stats.requests,
         "posts": sum(1 for s in stats.samples if s.method == "POST"),
@@ -312,6 +355,7 @@ def baseline_release(app_image: str, releases: int) -> dict[str, Any]:
     run_container("1.0.0")
     wait_http(f"http://127.0.0.1:{port}/health/ready")
     unavailable: list[float] = []
+    windows: list[tuple[float, float]] = []
     with BackgroundProbe(f"http://127.0.0.1:{port}", settle_seconds=0.5) as load:
         for i in range(releases):
             started = time.monotonic()
@@ -322,7 +366,9 @@ def baseline_release(app_image: str, releases: int) -> dict[str, Any]:
             time.sleep(1.0)
             down = [s.at for s in load.stats.samples if s.at >= started and s.status != 200]
             unavailable.append((max(down) - min(down)) if down else 0.0)
+            windows.append((started, time.monotonic()))
     sh("docker", "rm", "-f", name, check=False)
+    SERIES["baseline_failed"] = failed_in(load.stats, windows)
     return {
         "requests": load.stats.requests,
         "failed": load.stats.failed,
@@ -525,9 +571,29 @@ def canary_analysis(app_image: str, quiet_runs: int, sizing_runs: int) -> tuple[
             for kind in WEBHOOK_KINDS:
                 reset(bad)
                 notifier = Notifier(webhook_url(base, kind), lambda _line: None)
+                seen: list[tuple[float, str, str]] = []
+                weights: list[tuple[float, int]] = []
+
+                def told(
+                    event: dict[str, Any],
+                    notify: Any = notifier.send,
+                    seen: list[tuple[float, str, str]] = seen,
+                    weights: list[tuple[float, int]] = weights,
+                ) -> None:
+                    now, kind_of = time.monotonic(), str(event["event"])
+                    if kind_of in ("step", "aborted", "promoted"):
+                        weights.append((now, 0 if kind_of == "aborted" else int(event.get("weight") or 0)))
+                    said = str(event.get("verdict") or kind_of)
+                    seen.append((now, kind_of, said if kind_of != "aborted" else "abort: back to 0%"))
+                    notify(event)
+
                 with BackgroundProbe(stack.url(), connections=4, rate=100, settle_seconds=1) as load:
-                    caught = not attempt(bad, emit=notifier.send)[0] and caught
+                    t0 = time.monotonic()
+                    caught = not attempt(bad, emit=told)[0] and caught
                 notifier.close(timeout=1)
+                if "abort" not in SERIES:
+                    SERIES["abort"] = {"samples": points(load.stats), "events": seen, "t0": t0,
+                                       "weights": [(t0, 0), *weights]}  # fmt: skip
                 green = [s for s in load.stats.samples if s.color == "green"]
                 bad_served += sum(1 for s in green if s.status >= 500)
                 detect_by[kind] = round(green[-1].at - green[0].at, 2) if green else None
@@ -766,10 +832,12 @@ def render_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_doc(results: dict[str, Any]) -> None:
+def write_doc(results: dict[str, Any], plots: dict[str, str]) -> None:
     from bench.canary_sizing import render
+    from bench.plots import markdown
 
     _write_between(DOC, render_table(results))
+    _write_between(DOC, markdown(plots, results["machine"]["date"]), PLOTS_START, PLOTS_END)
     low = results["analysis"]["low_traffic"]
     _write_between(SIZING_DOC, render(results["analysis"]["sizing"], (
         f"Measured by `make bench` ({results['machine']['date'][:10]}): each row is {low['simulated_runs']} "
@@ -780,9 +848,9 @@ def write_doc(results: dict[str, Any]) -> None:
     )))  # fmt: skip
 
 
-def _write_between(doc: pathlib.Path, table: str) -> None:
+def _write_between(doc: pathlib.Path, table: str, begin: str = TABLE_START, finish: str = TABLE_END) -> None:
     text = doc.read_text()
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    start, end = text.index(begin) + len(begin), text.index(finish)
     doc.write_text(text[:start] + "\n" + table + "\n" + text[end:])
 
 
@@ -811,6 +879,8 @@ def main() -> int:
         results["switch"] = switch_results(stack, quick)
         step("rollback")
         results["rollback"] = rollback_time(stack, runs=3 if quick else 7)
+        step("timeline: a canary, a promotion and a rollback")
+        results["timeline"] = timeline(stack)
         step("weights")
         results["weights"] = weight_accuracy(stack, per_weight=3000 if quick else 10000)
         step("restarts")
@@ -838,7 +908,10 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     if not quick:
-        write_doc(results)
+        from bench.plots import draw
+
+        step("plots")
+        write_doc(results, draw(SERIES, results, IMG))
     print(render_table(results))
     return 0
 

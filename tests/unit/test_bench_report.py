@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,13 +38,14 @@ def test_table_marks_goals_met_and_missed() -> None:
 
 def test_write_doc_replaces_only_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = tmp_path / "benchmarks.md"
-    doc.write_text(f"intro\n{run.TABLE_START}\nold\n{run.TABLE_END}\nkeys\n")
+    doc.write_text(f"intro\n{run.PLOTS_START}\nold\n{run.PLOTS_END}\n{run.TABLE_START}\nold\n{run.TABLE_END}\nkeys\n")
     sizing = tmp_path / "rollouts.md"
     sizing.write_text(f"rule\n{run.TABLE_START}\nold\n{run.TABLE_END}\nsteering\n")
     monkeypatch.setattr(run, "DOC", doc)
     monkeypatch.setattr(run, "SIZING_DOC", sizing)
-    run.write_doc(SAMPLE)
+    run.write_doc(SAMPLE, {"timeline.png": "a" * 64})
     text = doc.read_text()
+    assert "<!-- bench:plot timeline.png sha256:" + "a" * 64 + " -->" in text
     assert text.startswith("intro\n") and text.endswith(f"{run.TABLE_END}\nkeys\n")
     assert "old" not in text and "`rollback.ms`" in text and "analysis.sizing" not in text
     table = sizing.read_text()
@@ -65,3 +67,58 @@ def test_each_generated_doc_has_one_table_and_benchmarks_md_one_keys_section() -
         assert text.count(run.TABLE_START) == 1 and text.count(run.TABLE_END) == 1, doc
         assert text.index(run.TABLE_START) < text.index(run.TABLE_END), doc
     assert (docs / "benchmarks.md").read_text().count("## The keys") == 1
+
+
+def series() -> dict[str, Any]:
+    """What the scenarios keep, small: a run of the plots without a Docker engine."""
+    t0 = 100.0
+    samples = [(t0 + i * 0.01, "blue" if i < 500 else "green", 200) for i in range(900)]
+    return {
+        "timeline": {"samples": samples, "marks": [(t0 + 2, "canary"), (t0 + 5, "promote")], "t0": t0},
+        "baseline_failed": [310, 295, 301, 288],
+        "bluegreen_failed": [0, 0, 0, 0, 0],
+        "live_ms": [120.0, 180.5, 240.0, 90.0],
+        "full_ms": [200.0, 310.0, 150.0],
+        "abort": {"samples": [(t0 + i * 0.05, "green", 500 if i % 5 == 0 else 200) for i in range(300)],
+                  "events": [(t0 + 6, "verdict", "fail"), (t0 + 6.5, "aborted", "abort: back to 0%")],
+                  "weights": [(t0, 0), (t0 + 0.5, 10), (t0 + 6.5, 0)], "t0": t0},
+    }  # fmt: skip
+
+
+def test_the_plots_are_drawn_and_listed_with_their_hashes(tmp_path: Path) -> None:
+    import hashlib
+
+    from bench import plots
+
+    router = {"tool": "wrk", "direct_rps": 4000, "router_rps": 2700, "rps_ratio": 0.675}
+    hashes = plots.draw(series(), {"router": router}, tmp_path)
+    assert set(hashes) == {name for name, _, _ in plots.PLOTS}
+    for name, digest in hashes.items():
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, name
+        assert hashlib.sha256(data).hexdigest() == digest
+    text = plots.markdown(hashes, "2026-12-04T21:09:00+00:00")
+    assert all(f"![{title}](img/{name})" in text for name, title, _ in plots.PLOTS)
+    assert text.startswith("Drawn by `make bench` from the run of 2026-12-04T21:09:00+00:00.")
+
+
+def test_the_pictures_in_the_docs_are_this_runs() -> None:
+    """Every picture docs/benchmarks.md shows exists, is the file the run drew (its sha256 is recorded beside
+    it), and the pictures' run is the table's run."""
+    import hashlib
+    import re
+
+    root = Path(run.__file__).resolve().parent.parent
+    doc = (root / "docs" / "benchmarks.md").read_text()
+    section = doc[doc.index(run.PLOTS_START) : doc.index(run.PLOTS_END)]
+    shown = re.findall(r"\]\(img/([a-z_]+\.png)\)", section)
+    recorded = dict(re.findall(r"<!-- bench:plot ([a-z_]+\.png) sha256:([0-9a-f]{64}) -->", section))
+    from bench.plots import PLOTS
+
+    assert shown == [name for name, _, _ in PLOTS] and set(recorded) == set(shown), "every picture, recorded"
+    for name, digest in recorded.items():
+        assert hashlib.sha256((root / "docs" / "img" / name).read_bytes()).hexdigest() == digest, f"{name} is stale"
+    drawn = re.search(r"from the run of (\S+)\.", section)
+    table_run = re.search(r"; run (\S+)\.", doc)
+    assert drawn and table_run and drawn.group(1) == table_run.group(1), "the pictures and the table are one run"
+    assert f"(docs/img/{PLOTS[0][0]})" in (root / "README.md").read_text(), "the README shows the first"
