@@ -31,7 +31,7 @@ PLOTS = (
      "from the switch's start to the first moment all answers come from the new colour"),
     ("abort.png", "A bad canary (20% errors) at 100 requests/s: caught and rolled back",
      "the canary's answers and errors per second, its weight, and the abort"),
-    ("throughput.png", "Throughput: one app container directly vs through the router",
+    ("throughput.png", "Throughput: one app container directly, through a plain nginx proxy, through the router",
      "the same load tool, the same container image and limits, side by side in one run"),
 )  # fmt: skip
 
@@ -120,12 +120,16 @@ def abort(series: Mapping[str, Any], path: pathlib.Path) -> None:
 
 def throughput(router: Mapping[str, Any], path: pathlib.Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
-    bars = [("direct", router["direct_rps"], "#7f7f7f"), ("through the router", router["router_rps"], "#1f77b4")]
+    bars = [("direct", router["direct_rps"], "#7f7f7f")]
+    if router.get("plain_proxy_rps"):
+        bars.append(("plain nginx proxy", router["plain_proxy_rps"], "#bcbd22"))
+    bars.append(("bluegreen router", router["router_rps"], "#1f77b4"))
     ax.bar([b[0] for b in bars], [b[1] for b in bars], color=[b[2] for b in bars])
     for i, (_, value, _) in enumerate(bars):
         ax.annotate(f"{value:,}", (i, value), ha="center", va="bottom")
+    plain = f", {router['rps_vs_plain_proxy']} of a plain proxy" if router.get("rps_vs_plain_proxy") else ""
     ax.set(ylabel=f"requests per second ({router['tool']})",
-           title=f"{PLOTS[4][1]}\nratio {router['rps_ratio']}")  # fmt: skip
+           title=f"{PLOTS[4][1]}\n{router['rps_ratio']} of direct{plain}")  # fmt: skip
     _save(fig, path)
 
 
