@@ -121,12 +121,13 @@ def test_the_scrape_endpoints_counters_rise_under_load(stack: Stack) -> None:
 
 
 def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", "-L", "bluegreen-test", *args], capture_output=True, text=True, timeout=30,
+    return subprocess.run(["tmux", "-u", "-L", "bluegreen-test", *args], capture_output=True, text=True, timeout=30,
                           check=check)  # fmt: skip
 
 
 def colour_rows(screen: str) -> list[str]:
-    return [line for line in screen.splitlines() if line.lstrip("│ ").startswith(("blue", "green"))]
+    """The table's colour rows (not the title, which starts with the deployment's name, bluegreen-...)."""
+    return [line for line in screen.splitlines() if re.search(r"^\W*(blue|green)\b", line) and "%" in line]
 
 
 def test_status_watch_under_tmux_shows_figures_that_change_and_leaves_on_q(stack: Stack) -> None:
