@@ -85,6 +85,17 @@ class _Watched(io.TextIOBase):
     def flush(self) -> None:
         self.inner.flush()
 
+    # A terminal stays one (status --watch, a rollout's progress bar), and its size and encoding are the real ones.
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.inner, "encoding", None) or "utf-8"
+
 
 class _Tee(io.TextIOBase):
     """stderr, kept also for the JSON error a --json failure prints."""

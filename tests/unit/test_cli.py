@@ -64,3 +64,20 @@ def test_a_json_command_that_fails_prints_a_json_error_and_keeps_its_line_on_std
     assert shown["error"] == err.getvalue().strip()
     plain = io.StringIO()
     assert main(["status", "--stack", "dev"], plain, io.StringIO()) == 2 and plain.getvalue() == "", "only --json"
+
+
+def test_stdout_stays_a_terminal_for_the_commands_that_draw() -> None:
+    """main wraps stdout to notice whether a command wrote to it; a live view must still see a terminal."""
+    import os
+
+    from bluegreen.cli.main import _Watched
+
+    master, replica = os.openpty()
+    try:
+        with os.fdopen(replica, "w") as terminal:
+            wrapped = _Watched(terminal)  # type: ignore[arg-type]
+            assert wrapped.isatty() and wrapped.fileno() == terminal.fileno()
+            assert wrapped.encoding == terminal.encoding
+    finally:
+        os.close(master)
+    assert not _Watched(io.StringIO()).isatty()
