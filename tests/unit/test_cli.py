@@ -75,7 +75,7 @@ def test_stdout_stays_a_terminal_for_the_commands_that_draw() -> None:
     master, replica = os.openpty()
     try:
         with os.fdopen(replica, "w") as terminal:
-            wrapped = _Watched(terminal)  # type: ignore[arg-type]
+            wrapped = _Watched(terminal)
             assert wrapped.isatty() and wrapped.fileno() == terminal.fileno()
             assert wrapped.encoding == terminal.encoding
     finally:
