@@ -44,6 +44,7 @@ from components.drift import (
     live_active,
     live_status,
     orchestrator_problem,
+    owner_problem,
     read_observed,
     stale_digests,
     unreadable_problem,
@@ -129,7 +130,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         self.router = Router(f"{name}-router", self._topology, network, self._engine, opts=pulumi.ResourceOptions.merge(
             self._child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
         self.plan = pulumi.Output.all(names, aliases).apply(
-            lambda both: plan_from_settings(args.settings, self._topology.deployment, both[0], both[1])
+            lambda both: plan_from_settings(
+                args.settings, self._topology.deployment, both[0], both[1], owner=f"{args.project}/{args.stack}"
+            )
         )
         self._hooks_and_switch(status, image_ids)
         self._outputs(names)
@@ -152,6 +155,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         wrong_engine = redact_value(wrong_engine, hidden, "docker.host") if wrong_engine else None
         if wrong_engine:
             raise pulumi.RunError(f"{wrong_engine}; nothing was changed")
+        taken = owner_problem(topology, status)
+        if taken:
+            raise pulumi.RunError(f"{taken}; nothing was changed")
         problems = [
             *stale_digests(settings, status),
             *[p for p in (orchestrator_problem(settings, status), database_major_problem(settings, status)) if p],

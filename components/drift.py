@@ -145,6 +145,21 @@ def database_major_problem(settings: StackSettings, status: LiveStatus) -> Probl
     )
 
 
+def owner_problem(topology: Topology, status: LiveStatus) -> str | None:
+    """Another Pulumi stack's deployment under the same name (`shop` + `api-prod` and `shop-api` + `prod` are
+    both shop-api-prod): its router, containers and data volume would be taken over. Refused with both named."""
+    found = (status.report or {}).get("programOwner")
+    mine = f"{topology.project}/{topology.stack}"
+    if not found or found == mine:
+        return None
+    project, _, stack = str(found).partition("/")
+    return (
+        f"deployment name {topology.deployment}: its router was deployed by project {project}, stack {stack}; this "
+        f"is project {topology.project}, stack {topology.stack}. Allowed: a project and stack whose "
+        f"<project>-<stack> no other stack on this engine uses (`pulumi stack rename`, or another project name)"
+    )
+
+
 def orchestrator_problem(settings: StackSettings, status: LiveStatus) -> Problem | None:
     """Changing the orchestrator of a running stack: refused, because the stack network keeps its name.
 

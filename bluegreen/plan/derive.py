@@ -14,8 +14,10 @@ def plan_from_settings(
     deployment: str,
     containers: Mapping[Color, list[str]],
     aliases: Mapping[Color, str | None] | None = None,
+    owner: str | None = None,
 ) -> RoutingPlan:
-    """The plan the Pulumi program asks for: settings plus the colour stacks' container names and aliases."""
+    """The plan the Pulumi program asks for: settings plus the colour stacks' container names and aliases, and
+    the project/stack it is deployed by (`owner`)."""
     return parse_plan(
         {
             "deployment": deployment,
@@ -42,6 +44,7 @@ def plan_from_settings(
             "rollout": settings.rollout.model_dump(by_alias=True),
             "healthGate": settings.health_gate.model_dump(by_alias=True),
             "orchestrator": settings.orchestrator,
+            "owner": owner,
         }
     )
 

@@ -28,6 +28,11 @@ ContainerName = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
     Allowed("a container name: letters, digits, '_', '.', '-'"),
 ]
+Owner = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}/[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
+    Allowed("<project>/<stack>, the Pulumi stack that deploys it"),
+]
 DeploymentName = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
@@ -76,6 +81,9 @@ class RoutingPlan(Model):
     rollout: Rollout = Field(default_factory=Rollout)
     health_gate: HealthGate = Field(default_factory=HealthGate)
     orchestrator: Orchestrator = "container"
+    # The Pulumi project/stack that made this plan: `shop` + `api-prod` and `shop-api` + `prod` share the
+    # deployment name shop-api-prod, and the second must not take over the first's router.
+    owner: Owner | None = None
 
     def weight(self, color: Color) -> int:
         return int(getattr(self.weights, color))
@@ -106,8 +114,10 @@ class RoutingPlan(Model):
         return [c for c in COLORS if self.weight(c) > 0]
 
     def canonical(self) -> str:
-        # The orchestrator and schema versions came later: unset they stay out, so upgrading changes no plan hash.
+        # The orchestrator, owner and schema versions came later: unset they stay out of the hash.
         exclude: dict[str, Any] = {"orchestrator": True} if self.orchestrator == "container" else {}
+        if self.owner is None:
+            exclude["owner"] = True
         unset = {c: {"schema_versions"} for c in COLORS if self.color(c).schema_versions is None}
         if unset:
             exclude["colors"] = unset

@@ -121,6 +121,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "lock": snapshot.lock_holder,
         "programPlanHash": program_hash,
         "programObserved": (program_record or {}).get("observed"),
+        "programOwner": ((program_record or {}).get("plan") or {}).get("owner"),
         "drift": program_hash is not None and program_hash != live.get("planHash"),
         "held": live_changes(live_record, program_record),
         "programTraffic": traffic.as_json() if (traffic := Traffic.of_record(program_record)) else None,

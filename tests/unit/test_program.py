@@ -223,6 +223,23 @@ class DriftMocks(RecordingMocks):
         return {}, []
 
 
+def test_another_stacks_deployment_under_the_same_name_is_refused_naming_both() -> None:
+    """Project shop with stack api-prod and project shop-api with stack prod are both shop-api-prod."""
+    taken = DriftMocks("aa", "aa")
+    taken.report["programOwner"] = "bluegreen-other/dev"
+    with pytest.raises(Exception) as caught:
+        run_program(stack_raw("dev"), stack="dev", mocks=taken)
+    assert ("deployment name bluegreen-dev: its router was deployed by project bluegreen-other, stack dev; this is "
+            "project bluegreen, stack dev") in str(caught.value)  # fmt: skip
+    assert str(caught.value).rstrip().endswith("nothing was changed")
+    assert [r.type for r in taken.resources if r.type != "bluegreen:index:BlueGreenDeployment"] == []
+    mine = DriftMocks("aa", "aa")
+    mine.report["programOwner"] = "bluegreen/dev"
+    ran = run_program(stack_raw("dev"), stack="dev", mocks=mine)
+    assert switch_plan(ran)["owner"] == "bluegreen/dev", "the program's plan names its stack"
+    assert app_containers(run_program(stack_raw("dev"), stack="dev", mocks=DriftMocks("aa", "aa"))), "no owner yet"
+
+
 def test_drift_after_an_emergency_rollback_runs_the_switch() -> None:
     in_sync = run_program(stack_raw("dev"), stack="dev")
     drifted = run_program(stack_raw("dev"), stack="dev", mocks=DriftMocks("0000aaaa1111bbbb", "1111cccc2222dddd"))
