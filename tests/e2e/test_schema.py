@@ -9,8 +9,6 @@ schema 3 it would answer 500 to every new note. Release 1 declares 1-2, release 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 
@@ -18,8 +16,8 @@ import pytest
 
 from lab.dockercli import docker
 from lab.engine import EngineError, Steps
-from lab.paths import ROOT
 from lab.prober import BackgroundProbe
+from tests.e2e.test_database_lifecycle import cli
 from tests.e2e.test_database_release import BASE, URL, colors_of, ids_of, psql, reset_dev
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
@@ -32,11 +30,6 @@ def clean_dev() -> Iterator[None]:
     reset_dev()
     yield
     reset_dev()
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bluegreen", *args, "--stack", "dev"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
 
 
 def schema_status() -> dict[str, object]:
