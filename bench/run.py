@@ -307,8 +307,10 @@ def router_handover(stack: Any, restarts: int, replacements: int) -> dict[str, A
         sh("docker", "restart", "-t", "30", stack.router.name)
         wait_http(stack.url() + "/health/ready")
         time.sleep(0.5)
+    marks: list[tuple[float, str]] = []  # when each hand-over began: a failed request names the one it fell in
     with BackgroundProbe(stack.url(), retry=False, post_every=2, settle_seconds=0.5) as restarted:
-        for _ in range(restarts):
+        for i in range(restarts):
+            marks.append((time.monotonic(), f"restart {i + 1}"))
             handover.restart(client, stack.deployment, 30)
         restarted.keep_until(10_000)
     ports = {"router.port": 18482, "router.previewPort": 18483}
@@ -323,6 +325,7 @@ def router_handover(stack: Any, restarts: int, replacements: int) -> dict[str, A
         flip = time.monotonic() - started
         with BackgroundProbe(url, retry=False, post_every=2, settle_seconds=0.5) as replaced:
             for i in range(replacements):
+                marks.append((time.monotonic(), f"replacement {i + 1}"))
                 up("dev", {**ports, "activeColor": "green", "router.cpus": 1 if i % 2 == 0 else 0.5})
             replaced.keep_until(10_000)
     finally:
@@ -336,12 +339,24 @@ def router_handover(stack: Any, restarts: int, replacements: int) -> dict[str, A
         "posts": sum(1 for x in total.samples if x.method == "POST"),
         "failed": total.failed,
         "failed_by": failure_breakdown(total),
+        "failed_at": failed_at(total, marks),
         "restarts": restarts,
         "program_replacements": replacements,
         "plain_restart_requests": plain.stats.requests,
         "plain_restart_failed": plain.stats.failed,
         "e2e": {"deploy_s": round(deploy, 2), "flip_s": round(flip, 2)},  # main() reports these as `e2e.*`
     }
+
+
+def failed_at(stats: ProbeStats, marks: Sequence[tuple[float, str]]) -> list[str]:
+    """Each failed request as "<the hand-over it fell in> +<seconds after it began>: <status> <method>"."""
+    found = []
+    for s in stats.samples:
+        if s.status == 0 or s.status >= 500:
+            began = [(at, what) for at, what in marks if at <= s.at]
+            where = f"{began[-1][1]} +{s.at - began[-1][0]:.2f}s" if began else "before the first"
+            found.append(f"{where}: {s.status or 'no answer'} {s.method}")
+    return found[:10]
 
 
 def baseline_release(app_image: str, releases: int) -> dict[str, Any]:

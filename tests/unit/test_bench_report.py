@@ -122,3 +122,12 @@ def test_the_pictures_in_the_docs_are_this_runs() -> None:
     table_run = re.search(r"; run (\S+)\.", doc)
     assert drawn and table_run and drawn.group(1) == table_run.group(1), "the pictures and the table are one run"
     assert f"(docs/img/{PLOTS[0][0]})" in (root / "README.md").read_text(), "the README shows the first"
+
+
+def test_a_failed_hand_over_request_names_the_hand_over_it_fell_in() -> None:
+    from lab.prober import ProbeStats, Sample
+
+    stats = ProbeStats(samples=[Sample(10.0, 200, "blue", 0.01), Sample(12.25, 502, "blue", 0.01, method="POST"),
+                                Sample(31.0, 0, "", 0.0), Sample(5.0, 503, "blue", 0.01)])  # fmt: skip
+    found = run.failed_at(stats, [(11.0, "restart 1"), (30.0, "replacement 1")])
+    assert found == ["restart 1 +1.25s: 502 POST", "replacement 1 +1.00s: no answer GET", "before the first: 503 GET"]
