@@ -123,14 +123,15 @@ def _watch(args: argparse.Namespace, label: str, out: TextIO, err: TextIO) -> in
     return EXIT_OK
 
 
+def _live_routing(router: LiveRouter) -> Live:
+    """Each colour's version and weight in the router's live routing: the labels of the exposition."""
+    status = router.snapshot().status
+    return Live(dict(status.get("versions") or {}), dict(status.get("weights") or {}))
+
+
 def _scraper(router: LiveRouter, label: str) -> Scraper:
     """The router's log and live routing as a Scraper reads them (bluegreen.release.exposition)."""
-
-    def live() -> Live:
-        status = router.snapshot().status
-        return Live(dict(status.get("versions") or {}), dict(status.get("weights") or {}))
-
-    return Scraper(label, router.live_samples, live, time.monotonic)
+    return Scraper(label, router.live_samples, lambda: _live_routing(router), time.monotonic)
 
 
 def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -140,15 +141,15 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _serve(args, label, err)
     try:
         router = LiveRouter.find(client_of(args), label)
-        found = router.metrics(args.window)
         if args.prometheus:  # the window's requests as totals: what one scrape of `metrics serve` would add
             samples, now = router.live_samples(args.window)
             end = now - FLUSH_LAG_SECONDS
             counters = LiveCounters()
-            live = _scraper(router, label).live()
+            live = _live_routing(router)
             counters.add((s for s in samples if end - args.window < s.t <= end), live.versions)
             out.write(render(counters, label, live.weights))
             return EXIT_OK
+        found = router.metrics(args.window)
     except BluegreenError as exc:
         err.write(f"metrics {label}: {exc}\n")
         return exc.exit_code
