@@ -283,7 +283,12 @@ def program_expects(snapshot: Snapshot, observed: str | None) -> set[str]:
 
 def _publication(files: dict[str, str], decision: Decision, rendered: Rendered) -> Publication:
     return Publication(
-        f"g{time.time_ns()}", files, decision.reload, rendered.config_hash, rendered.plan_hash, VERIFY_SECONDS
+        rendered.generation(time.time_ns()),
+        files,
+        decision.reload,
+        rendered.config_hash,
+        rendered.plan_hash,
+        VERIFY_SECONDS,
     )
 
 

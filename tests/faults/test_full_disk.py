@@ -33,7 +33,7 @@ def empty(stack: Stack) -> None:
 
 
 def generations(stack: Stack) -> list[str]:
-    return sorted(n for n in in_router(stack, f"ls {VOLUME}").split() if re.fullmatch(r"g\d+", n))
+    return sorted(n for n in in_router(stack, f"ls {VOLUME}").split() if re.fullmatch(r"g\d+(@.+)?", n))
 
 
 def leftovers(stack: Stack) -> list[str]:

@@ -8,6 +8,7 @@ only to 127.0.0.1 (the router's published ports).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -23,6 +24,7 @@ from bluegreen.plan.model import parse_plan
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import BASE_CONFIG_PATH
+from bluegreen.router.layout import ROUTING_DIR
 from lab.deployment import Stack
 from lab.dockercli import docker, get
 from lab.prober import BackgroundProbe, enough, run_probe
@@ -561,3 +563,33 @@ def test_a_restarted_app_container_keeps_its_colour(blue_live: Stack) -> None:
     assert stats.misrouted == 0
     assert set(stats.colors()) == {"blue", "green"}
     blue_live.wait_healthy()
+
+
+def test_a_steady_state_is_routed_by_nginx_from_the_generation_name_and_a_canary_by_router_js(
+    blue_live: Stack,
+) -> None:
+    """One colour, one target: nginx reads the route from the name `current` resolves to, no njs per request."""
+    stack = blue_live
+
+    def current() -> str:
+        return docker("exec", stack.router.name, "readlink", f"{ROUTING_DIR}/current").stdout.strip()
+
+    assert stack.switch(share_plan(stack, 100)).returncode == 0
+    green = current()
+    assert re.fullmatch(r"g\d+@green@[^@/]+:8000", green), green
+    assert stack.switch(share_plan(stack, 10)).returncode == 0
+    assert re.fullmatch(r"g\d+", current()), "a canary is router.js's to decide"
+    assert stack.switch(stack.plan("blue")).returncode == 0
+    blue = current()
+    assert re.fullmatch(r"g\d+@blue@[^@/]+:8000", blue), blue
+    assert set(colors_of(stack.url(), 20)) == {"blue"}
+    # The proof that nginx reads the name: blue's state under a name that says green is routed to green.
+    forged = "g1" + green[green.index("@") :]
+    swap = f"cd {ROUTING_DIR} && cp -r {blue} {forged} && ln -sfn {forged} .t && mv -Tf .t current"
+    docker("exec", stack.router.name, "sh", "-c", swap)
+    try:
+        assert set(colors_of(stack.url(), 20)) == {"green"}
+    finally:
+        restore = f"cd {ROUTING_DIR} && ln -sfn {blue} .t && mv -Tf .t current && rm -rf {forged}"
+        docker("exec", stack.router.name, "sh", "-c", restore)
+    assert set(colors_of(stack.url(), 20)) == {"blue"}

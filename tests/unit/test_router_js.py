@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -200,3 +201,44 @@ def test_maintenance_routes_nothing_live_and_answers_503_with_retry_after_by_acc
     off = {"current/state.json": state_of()}
     (none,) = run(off, [{"fn": "unavailable"}])
     assert json.loads(none["body"]) == {"error": "no route"} and "Retry-After" not in none["headers"]
+
+
+STEADY_CASES: list[tuple[dict[str, Any], str | None]] = [
+    ({"colors": {"blue": {"containers": ["b1"]}, "green": {"containers": ["g1"], "alias": "ga"}}}, "blue b1:8000"),
+    ({"active": "green", "weights": {"green": 100, "blue": 0}}, "green green-alias:8000"),
+    ({"active": "green", "weights": {"green": 0, "blue": 100},
+      "colors": {"blue": {"containers": ["b1"], "alias": "ba"}, "green": {"containers": ["g1"]}}}, "blue ba:8000"),
+    ({}, None),  # blue has two containers and no alias: router.js spreads over them
+    ({"active": "green", "weights": {"green": 10, "blue": 90}}, None),  # a canary
+    ({"active": "green", "weights": {"green": 100, "blue": 0},
+      "maintenance": {"enabled": True, "message": "x", "retryAfterSeconds": 5}}, None),
+    ({"active": "green", "weights": {"green": 0, "blue": 100},
+      "colors": {"blue": {"containers": ["b1"], "alias": "ba"}, "green": {"containers": ["g1"]}},
+      "rollout": {"allowlistHeader": "X-T", "allowlist": ["tester-token-1"]}}, None),  # a tester still reaches green
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "steady"), STEADY_CASES)
+def test_the_steady_route_nginx_takes_without_njs_is_what_router_js_answers(
+    changes: dict[str, Any], steady: str | None
+) -> None:
+    """Rendered.steady is routed by nginx alone (the generation's name): it must be router.js's only answer."""
+    raw: dict[str, Any] = {
+        "deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 100, "green": 0},
+        "colors": {"blue": {"version": "1.0.0", "containers": ["b1", "b2"]},
+                   "green": {"version": "1.1.0", "containers": ["g1"], "alias": "green-alias"}},
+    }  # fmt: skip
+    raw.update(changes)
+    rendered = render(parse_plan(raw), "T")
+    assert rendered.steady == steady
+    files = {"current/state.json": rendered.state_json, "cookie.key": KEY}
+    requests = [{"fn": "live", "variables": {"request_id": f"r{i}", "remote_addr": f"10.0.0.{i}"},
+                 "headers": {"x-t": "tester-token-1"} if i % 2 else {}} for i in range(200)]  # fmt: skip
+    answers = set(run(files, requests))
+    if steady is None:
+        assert answers != {steady}, "router.js decides: it has more than one answer, or none"
+    else:
+        assert answers == {steady}
+        assert run(files, [{"fn": "setCookie", "variables": {"request_id": "n1"}}]) == [""], "no cookie either"
+        assert re.fullmatch(r"g7@[a-z]+@[^/@ ]+", rendered.generation(7))
+    assert rendered.generation(7) == "g7" + ("" if steady is None else "@" + steady.replace(" ", "@"))
