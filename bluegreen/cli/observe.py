@@ -158,13 +158,13 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write("\n")
     else:
         out.write(f"{label}: live listener, last {args.window:g}s\n")
-        heads = ("requests", "5xx", "err%", "p50ms", "p95ms", "p99ms", "rps")
-        widths = (9, 6, 6, 7, 7, 7, 8)
+        heads = ("requests", "5xx", "err%", "p50ms", "p95ms", "p99ms", "rps", "matched")
+        widths = (9, 6, 6, 7, 7, 7, 8, 8)
         out.write(f"  {'colour':<6} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)) + "\n")
         for color, m in found.items():
             out.write(
                 f"  {color:<6} {m.requests:>9} {m.errors:>6} {m.error_rate_pct:>6.2f} {m.p50_ms:>7.1f} "
-                f"{m.p95_ms:>7.1f} {m.p99_ms:>7.1f} {m.rps:>8.2f}\n"
+                f"{m.p95_ms:>7.1f} {m.p99_ms:>7.1f} {m.rps:>8.2f} {m.matched:>8}\n"
             )
     return EXIT_OK
 

@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints
 
 from bluegreen.config.problems import MISSING, Problem
 from bluegreen.config.types import Allowed, Model, TypedText, opaque_or
+from bluegreen.router.layout import STICKY_COOKIE
 
 if TYPE_CHECKING:
     from bluegreen.config.settings import StackSettings
@@ -25,6 +26,31 @@ AllowlistToken = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9_.:@+-]{8,128}$"),
     Allowed("a token of 8-128 letters, digits and _ . : @ + -"),
 ]
+
+
+CookieName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$"),
+    Allowed("a cookie name of 1-64 letters, digits, _ and -"),
+]
+
+MatchValue = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.:@+=/-]{1,128}$"),
+    Allowed("1-128 letters, digits and _ . : @ + = / -"),
+]
+
+
+class RouteMatch(Model):
+    """Requests testers send on purpose: routed to activeColor whenever it runs, at any weight (0% included).
+
+    Argo Rollouts' setHeaderRoute. Unlike the allowlist, the value is a routing rule, not a secret: anyone
+    who sends it reaches the candidate. Counted apart in metrics (`matched`), never in a canary's analysis.
+    """
+
+    header: HeaderName | None = Field(None, description="Header whose exact value routes the request.")
+    cookie: CookieName | None = Field(None, description="Cookie whose exact value routes the request.")
+    value: MatchValue = Field(description="The exact value that matches.")
 
 
 class RolloutStep(Model):
@@ -78,6 +104,12 @@ class Rollout(Model):
     allowlist: list[AllowlistToken] = Field(
         default_factory=list,
         description="Values of rollout.allowlistHeader that always go to activeColor (testers), whatever the weight.",
+    )
+    match: list[RouteMatch] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Header or cookie routes: a request that matches one goes to activeColor at any weight "
+        "(docs/edge.md).",
     )
 
 
@@ -152,6 +184,7 @@ def _rollout_problems(s: StackSettings) -> list[Problem]:
         found.append(
             Problem(key, MISSING, "set together with the other: the header testers send, and its allowed values")
         )
+    found += _match_problems(s.rollout.match)
     if s.health_gate.interval_seconds >= s.health_gate.timeout_seconds:
         found.append(
             Problem(
@@ -160,4 +193,17 @@ def _rollout_problems(s: StackSettings) -> list[Problem]:
                 f"less than healthGate.timeoutSeconds ({s.health_gate.timeout_seconds:g})",
             )
         )
+    return found
+
+
+def _match_problems(rules: list[RouteMatch]) -> list[Problem]:
+    """Each route names one header or one cookie, never the router's own stickiness cookie."""
+    found: list[Problem] = []
+    for i, rule in enumerate(rules):
+        key = f"rollout.match[{i}]"
+        if (rule.header is None) == (rule.cookie is None):
+            named = {k: v for k, v in (("header", rule.header), ("cookie", rule.cookie)) if v is not None}
+            found.append(Problem(key, named or MISSING, "exactly one of header or cookie, with its value"))
+        elif rule.cookie == STICKY_COOKIE:
+            found.append(Problem(f"{key}.cookie", rule.cookie, "a cookie of your own: the router sets this one"))
     return found

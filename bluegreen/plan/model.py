@@ -114,13 +114,15 @@ class RoutingPlan(Model):
         return [c for c in COLORS if self.weight(c) > 0]
 
     def canonical(self) -> str:
-        # The orchestrator, owner and schema versions came later: unset they stay out of the hash.
+        # The orchestrator, owner, schema versions and route matches came later: unset they stay out of the hash.
         exclude: dict[str, Any] = {"orchestrator": True} if self.orchestrator == "container" else {}
         if self.owner is None:
             exclude["owner"] = True
         unset = {c: {"schema_versions"} for c in COLORS if self.color(c).schema_versions is None}
         if unset:
             exclude["colors"] = unset
+        if not self.rollout.match:
+            exclude["rollout"] = {"match"}
         raw = self.model_dump(mode="json", by_alias=True, exclude=exclude)
         return json.dumps(raw, sort_keys=True, separators=(",", ":"))
 

@@ -41,18 +41,22 @@ class Histogram:
 
 @dataclass
 class LiveCounters:
-    """Running totals per (colour, version): requests by status class, and the app's time per request."""
+    """Running totals per (colour, version): requests by status class and route, and the app's time per request.
 
-    requests: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    `route` is "weight" for the weighted split, "match" or "allowlist" for requests a header or cookie sent:
+    counted apart, so a tester's clicks never read as the canary's traffic."""
+
+    requests: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     latency: dict[tuple[str, str], Histogram] = field(default_factory=dict)
 
     def add(self, samples: Iterable[Sample], versions: Mapping[str, str | None]) -> None:
         for sample in samples:
             version = versions.get(sample.color) or ""
             code = f"{sample.status // 100}xx"
-            key = (sample.color, version, code)
+            key = (sample.color, version, code, sample.rule or "weight")
             self.requests[key] = self.requests.get(key, 0) + 1
-            self.latency.setdefault((sample.color, version), Histogram()).observe(sample.seconds)
+            if not sample.rule:  # the latency is the weighted traffic's, as in the canary's analysis
+                self.latency.setdefault((sample.color, version), Histogram()).observe(sample.seconds)
 
 
 def _labels(**labels: str) -> str:
@@ -69,11 +73,12 @@ def render(counters: LiveCounters, deployment: str, weights: Mapping[str, int], 
         "# HELP bluegreen_traffic_weight_percent The live share of requests each colour gets.",
         "# TYPE bluegreen_traffic_weight_percent gauge",
         *(f"bluegreen_traffic_weight_percent{_labels(deployment=deployment, color=c)} {w}" for c, w in weights.items()),
-        "# HELP bluegreen_requests_total Requests the live listener routed to a colour, by status class.",
+        "# HELP bluegreen_requests_total Requests the live listener routed to a colour, by status class and route "
+        "(weight, or a header/cookie match).",
         "# TYPE bluegreen_requests_total counter",
     ]
-    for (color, version, code), value in sorted(counters.requests.items()):
-        labels = _labels(deployment=deployment, color=color, version=version, code=code)
+    for (color, version, code, route), value in sorted(counters.requests.items()):
+        labels = _labels(deployment=deployment, color=color, version=version, code=code, route=route)
         lines.append(f"bluegreen_requests_total{labels} {value}")
     lines += [
         "# HELP bluegreen_request_duration_seconds The app's time per live request (the router's own 5xx: "

@@ -14,7 +14,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bluegreen.colors import COLORS, Color
 
@@ -32,6 +32,7 @@ class Sample:
     status: int
     seconds: float
     path: str = ""
+    rule: str = ""  # "match" or "allowlist": a header or cookie chose the colour, not the weights
 
 
 def upstream_seconds(text: object) -> float | None:
@@ -58,6 +59,7 @@ def parse_line(line: str) -> Sample | None:
         return Sample(
             float(entry["t"]), str(entry.get("color") or ""), int(entry["status"]),
             float(entry["request_s"]) if seconds is None else seconds, str(entry.get("path") or ""),
+            str(entry.get("rule") or ""),
         )  # fmt: skip
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
@@ -119,6 +121,7 @@ class ColorMetrics:
     p95_ms: float
     p99_ms: float
     rps: float
+    matched: int = 0  # requests a header or cookie route sent here: not in the figures above
 
     @property
     def error_rate_pct(self) -> float:
@@ -133,6 +136,7 @@ class ColorMetrics:
             "p95Ms": round(self.p95_ms, 1),
             "p99Ms": round(self.p99_ms, 1),
             "rps": round(self.rps, 2),
+            "matched": self.matched,
         }
 
 
@@ -140,13 +144,18 @@ def summarize(
     samples: Iterable[Sample], start: float, end: float, skip_paths: Collection[str] = ()
 ) -> dict[Color, ColorMetrics]:
     """Each colour's metrics over requests that ended in [start, end); `skip_paths` are not counted (a canary's
-    analysis leaves out the health path, which an uptime monitor hits fast and often)."""
+    analysis leaves out the health path, which an uptime monitor hits fast and often). Requests a header or
+    cookie route chose are counted apart (`matched`): testers are not the weighted traffic the figures describe."""
     window = max(end - start, 1e-9)
     by_color: dict[Color, list[Sample]] = {c: [] for c in COLORS}
+    matched: dict[Color, int] = dict.fromkeys(COLORS, 0)
     for s in samples:
         if start <= s.t < end and s.color in by_color and s.path not in skip_paths:
-            by_color[s.color].append(s)
-    return {color: metrics_of(found, window) for color, found in by_color.items()}
+            if s.rule:
+                matched[s.color] += 1
+            else:
+                by_color[s.color].append(s)
+    return {color: replace(metrics_of(found, window), matched=matched[color]) for color, found in by_color.items()}
 
 
 def metrics_of(samples: Collection[Sample], window: float) -> ColorMetrics:

@@ -277,8 +277,9 @@ def _judgement(
     evidence.add(samples, now, rules.interval_seconds)
     held, span = evidence.window(rules.window_seconds)
     active, idle = colors
-    candidate = [s for s in held if s.color == active]
-    stable = [s for s in held if s.color == idle]
+    # Testers a header or cookie route sent are not the weighted traffic the canary is judged on.
+    candidate = [s for s in held if s.color == active and not s.rule]
+    stable = [s for s in held if s.color == idle and not s.rule]
     figures: dict[str, Any] = {active: metrics_of(candidate, span).as_json(),
                                idle: metrics_of(stable, span).as_json()}  # fmt: skip
     return None, judge(candidate, stable, rules, span), figures, True

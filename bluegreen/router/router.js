@@ -91,6 +91,30 @@ function allowlisted(r, state) {
     return !!sent && list.tokens.indexOf(sent) >= 0;
 }
 
+// A header or cookie route (rollout.match): the request sends one named value exactly.
+function matched(r, state) {
+    var rules = state.match;
+    if (!rules) {
+        return false;
+    }
+    for (var i = 0; i < rules.length; i++) {
+        var rule = rules[i];
+        var sent = rule.header ? r.headersIn[rule.header] : r.variables["cookie_" + rule.cookie];
+        if (sent === rule.value) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Which rule, if any, sends this request to the active colour instead of the weights.
+function routeRule(r, state) {
+    if (allowlisted(r, state)) {
+        return "allowlist";
+    }
+    return matched(r, state) ? "match" : "";
+}
+
 // 32-bit string hash (djb2, kept in int32 range): a sticky key maps to one bucket 0..99.
 function hash(text) {
     var h = 5381;
@@ -115,7 +139,13 @@ function liveColor(r, state) {
     var active = state.active;
     var idle = active === "blue" ? "green" : "blue";
     var share = state.weights[active];
-    if (share >= 100 || (allowlisted(r, state) && (state.targets[active] || []).length > 0)) {
+    if (share >= 100) {
+        return active;
+    }
+    var rule = routeRule(r, state);
+    if (rule && (state.targets[active] || []).length > 0) {
+        // $bg_rule (js_var) goes into the access log: requests a rule routed are counted apart.
+        r.variables.bg_rule = rule;
         return active;
     }
     if (share <= 0) {

@@ -18,13 +18,13 @@ def steady_route(plan: RoutingPlan) -> str | None:
     """The one answer router.js's `live` gives every request, when the state leaves it no choice.
 
     One colour has all the live traffic on one target, no maintenance, and no
-    allowlisted tester can be sent elsewhere. Anything else (a canary, several
+    allowlisted tester or header route can send a request elsewhere. Anything else (a canary, several
     targets, stickiness that matters) is decided by router.js per request.
     tests/unit/test_router_js.py holds the two to the same answer.
     """
     share = plan.weight(plan.active)
-    allowlisted = bool(plan.rollout.allowlist_header and plan.rollout.allowlist)
-    if plan.maintenance.enabled or (0 < share < 100) or (share <= 0 and allowlisted):
+    routed = bool(plan.rollout.allowlist_header and plan.rollout.allowlist) or bool(plan.rollout.match)
+    if plan.maintenance.enabled or (0 < share < 100) or (share <= 0 and routed):
         return None
     color = plan.active if share >= 100 else plan.idle
     hosts = targets(plan, color)

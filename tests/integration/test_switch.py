@@ -593,3 +593,26 @@ def test_a_steady_state_is_routed_by_nginx_from_the_generation_name_and_a_canary
         restore = f"cd {ROUTING_DIR} && ln -sfn {blue} .t && mv -Tf .t current && rm -rf {forged}"
         docker("exec", stack.router.name, "sh", "-c", restore)
     assert set(colors_of(stack.url(), 20)) == {"blue"}
+
+
+def test_a_header_route_reaches_the_candidate_at_0_percent_and_is_counted_apart(blue_live: Stack) -> None:
+    """rollout.match on the real router: testers reach green at 0%, everyone else stays on blue."""
+    stack = blue_live
+    routes = {"match": [{"header": "X-Canary", "value": "1"}, {"cookie": "canary", "value": "yes"}]}
+    assert stack.switch(stack.plan("green", 0, rollout=routes)).returncode == 0
+
+    def metrics() -> dict[str, Any]:
+        time.sleep(2.5)  # the access log is flushed every second
+        done = stack.cli("metrics", "--json", "--window", "120")
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout)["colors"])
+
+    before = metrics()
+    assert colors_of(stack.url(), 30, {"X-Canary": "1"}) == Counter({"green": 30})
+    assert colors_of(stack.url(), 30, {"Cookie": "other=1; canary=yes"}) == Counter({"green": 30})
+    assert colors_of(stack.url(), 60, {"X-Canary": "0"}) == Counter({"blue": 60})
+    assert colors_of(stack.url(), 60) == Counter({"blue": 60})
+    after = metrics()
+    assert after["green"]["matched"] - before["green"]["matched"] == 60, (before, after)
+    assert after["green"]["requests"] <= before["green"]["requests"], "testers are not in green's figures"
+    assert after["blue"]["matched"] == 0 and after["blue"]["requests"] >= 120

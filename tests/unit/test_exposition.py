@@ -51,8 +51,8 @@ def scraper(log: Log, clock: list[float]) -> Scraper:
 
 def test_the_exposition_parses_with_prometheus_own_parser_as_counters_and_a_histogram() -> None:
     counters = LiveCounters()
-    counters.add([Sample(1.0, "blue", 200, 0.004), Sample(1.1, "blue", 503, 0.3), Sample(1.2, "green", 200, 2.0)],
-                 {"blue": "1.0.0", "green": "2.0.0"})  # fmt: skip
+    counters.add([Sample(1.0, "blue", 200, 0.004), Sample(1.1, "blue", 503, 0.3), Sample(1.2, "green", 200, 2.0),
+                  Sample(1.3, "green", 200, 0.01, rule="match")], {"blue": "1.0.0", "green": "2.0.0"})  # fmt: skip
     text = render(counters, "bluegreen-dev", {"blue": 90, "green": 10})
     found = families(text)
     assert found["bluegreen_requests"].type == "counter", "the _total suffix is the counter's own"
@@ -60,7 +60,8 @@ def test_the_exposition_parses_with_prometheus_own_parser_as_counters_and_a_hist
     assert found["bluegreen_traffic_weight_percent"].type == "gauge" and found["bluegreen_up"].type == "gauge"
     assert value(text, "bluegreen_requests_total", color="blue", version="1.0.0", code="2xx") == 1
     assert value(text, "bluegreen_requests_total", color="blue", version="1.0.0", code="5xx") == 1
-    assert value(text, "bluegreen_requests_total", color="green", version="2.0.0", code="2xx") == 1
+    assert value(text, "bluegreen_requests_total", color="green", version="2.0.0", code="2xx", route="weight") == 1
+    assert value(text, "bluegreen_requests_total", color="green", code="2xx", route="match") == 1, "testers apart"
     blue = {"color": "blue", "version": "1.0.0", "deployment": "bluegreen-dev"}
     assert value(text, "bluegreen_request_duration_seconds_bucket", le="0.005", **blue) == 1
     assert value(text, "bluegreen_request_duration_seconds_bucket", le="0.25", **blue) == 1

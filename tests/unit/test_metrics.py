@@ -61,6 +61,14 @@ def test_json_shape() -> None:
     found = summarize(parse_log(line(1.0, "blue", 200, 0.0123)), 0.0, 10.0)
     assert as_json(found, 10) == {"windowSeconds": 10, "colors": {
         "blue": {"requests": 1, "errors": 0, "errorRatePct": 0.0, "p50Ms": 12.3, "p95Ms": 12.3, "p99Ms": 12.3,
-                 "rps": 0.1},
+                 "rps": 0.1, "matched": 0},
         "green": {"requests": 0, "errors": 0, "errorRatePct": 0.0, "p50Ms": 0.0, "p95Ms": 0.0, "p99Ms": 0.0,
-                  "rps": 0.0}}}  # fmt: skip
+                  "rps": 0.0, "matched": 0}}}  # fmt: skip
+
+
+def test_requests_a_header_or_cookie_route_sent_are_counted_apart_from_the_weighted_figures() -> None:
+    samples = parse_log("\n".join([line(1.0, "green", 500, 0.9, rule="match")] * 7
+                                   + [line(1.5, "green", 200, 0.01)] * 3 + [line(1.6, "blue", 200, 0.01)]))  # fmt: skip
+    green = summarize(samples, 0.0, 10.0)["green"]
+    assert (green.requests, green.errors, green.matched, green.p99_ms) == (3, 0, 7, 10.0)
+    assert as_json(summarize(samples, 0.0, 10.0), 10)["colors"]["blue"]["matched"] == 0

@@ -18,6 +18,7 @@ import pytest
 from bluegreen.config.rollout import Analysis
 from bluegreen.config.settings import parse_settings
 from bluegreen.errors import BluegreenError, DockerError, RolloutAbortedError, RouterError, SwitchError
+from bluegreen.plan.derive import plan_from_settings
 from bluegreen.release.analysis import Outcome, judge, wilson_lower_pct
 from bluegreen.release.live import live_plan
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, Sample
@@ -291,6 +292,35 @@ def test_millisecond_noise_never_fails_and_a_slowdown_users_feel_does() -> None:
 def test_an_allowlist_needs_its_header() -> None:
     with pytest.raises(Exception, match=r"rollout\.allowlistHeader: .*set together with the other"):
         parse_settings(with_changes(stack_raw("dev"), {"rollout": {"allowlist": ["tester-token-1"]}}), "dev")
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"value": "1"}, r"rollout\.match\[0\]: missing; required: exactly one of header or cookie"),
+        ({"header": "X-Canary", "cookie": "c", "value": "1"}, r"rollout\.match\[0\]: got .*exactly one of header"),
+        ({"cookie": "bg_bucket", "value": "1"}, r"rollout\.match\[0\]\.cookie: got 'bg_bucket'; allowed: a cookie of"),
+        ({"header": "X Canary", "value": "1"}, r"rollout\.match\[0\]\.header: got 'X Canary'; allowed: an HTTP header"),
+        ({"header": "X-Canary", "value": "a b"}, r"rollout\.match\[0\]\.value: got 'a b'; allowed: 1-128 letters"),
+    ],
+)
+def test_a_route_match_names_one_header_or_one_cookie_and_a_plain_value(rule: dict[str, str], message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        parse_settings(with_changes(stack_raw("dev"), {"rollout": {"match": [rule]}}), "dev")
+
+
+def test_route_matches_are_in_the_plan_only_when_set() -> None:
+    """An upgrade that brings the key changes no plan hash; a route, once set, is part of the plan."""
+    plain = parse_settings(stack_raw("dev"), "dev")
+    routed = parse_settings(with_changes(stack_raw("dev"), {"rollout": {"match": [{"header": "X-C", "value": "1"}]}}),
+                            "dev")  # fmt: skip
+
+    def canonical(settings: Any) -> str:
+        return plan_from_settings(settings, "bluegreen-dev", {"blue": ["b1"], "green": ["g1"]}).canonical()
+
+    assert '"match"' not in canonical(plain) and '"match":[{"cookie":null,"header":"X-C","value":"1"}]' in canonical(
+        routed
+    )
 
 
 def test_rollout_steps_go_up_and_can_pass_before_their_deadline() -> None:

@@ -215,6 +215,9 @@ STEADY_CASES: list[tuple[dict[str, Any], str | None]] = [
     ({"active": "green", "weights": {"green": 0, "blue": 100},
       "colors": {"blue": {"containers": ["b1"], "alias": "ba"}, "green": {"containers": ["g1"]}},
       "rollout": {"allowlistHeader": "X-T", "allowlist": ["tester-token-1"]}}, None),  # a tester still reaches green
+    ({"active": "green", "weights": {"green": 0, "blue": 100},
+      "colors": {"blue": {"containers": ["b1"], "alias": "ba"}, "green": {"containers": ["g1"]}},
+      "rollout": {"match": [{"header": "X-T", "value": "tester-token-1"}]}}, None),  # a header route too
 ]  # fmt: skip
 
 
@@ -242,3 +245,24 @@ def test_the_steady_route_nginx_takes_without_njs_is_what_router_js_answers(
         assert run(files, [{"fn": "setCookie", "variables": {"request_id": "n1"}}]) == [""], "no cookie either"
         assert re.fullmatch(r"g7@[a-z]+@[^/@ ]+", rendered.generation(7))
     assert rendered.generation(7) == "g7" + ("" if steady is None else "@" + steady.replace(" ", "@"))
+
+
+def test_header_and_cookie_routes_reach_the_candidate_at_any_weight_and_say_so() -> None:
+    """rollout.match: a matching request goes to activeColor at 0% too; $bg_rule marks it for the log."""
+    match = [{"header": "X-Canary", "value": "1"}, {"cookie": "canary", "value": "always"}]
+    for share in (0, 10):
+        files = {"current/state.json": state_of(active="green", weights={"green": share, "blue": 100 - share},
+                                                rollout={"match": match})}  # fmt: skip
+        asks = [{"fn": "live", "headers": {"x-canary": "1"}, "withVariables": True},
+                {"fn": "live", "variables": {"cookie_canary": "always"}, "withVariables": True}] * 20  # fmt: skip
+        for answer in run(files, asks):
+            assert answer["value"] == "green green-alias:8000" and answer["variables"]["bg_rule"] == "match"
+        near = [{"fn": "live", "headers": {"x-canary": "2"}, "variables": {"cookie_canary": "Always"},
+                 "withVariables": True}] * 300  # fmt: skip
+        answers = run(files, near)
+        assert all("bg_rule" not in a["variables"] for a in answers), "a near miss is weighted like anyone"
+        green = sum(1 for a in answers if a["value"].startswith("green"))
+        assert green == 0 if share == 0 else 10 <= green <= 60
+    full = {"current/state.json": state_of(rollout={"match": match})}  # blue has 100%: nothing to route apart
+    (answer,) = run(full, [{"fn": "live", "headers": {"x-canary": "1"}, "withVariables": True}])
+    assert answer["value"].startswith("blue ") and "bg_rule" not in answer["variables"]

@@ -33,6 +33,9 @@ const out = input.requests.map((req) => {
   if (req.fn === "status") {
     return JSON.parse(r.body);
   }
+  if (req.withVariables) {
+    return { value, variables: r.variables };
+  }
   return req.fn === "unavailable" ? { status: r.status, headers: r.headersOut, body: r.body } : value;
 });
 process.stdout.write(JSON.stringify(out));
