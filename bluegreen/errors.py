@@ -85,6 +85,10 @@ class RouterError(BluegreenError):
     """The router cannot be found or did not do what was asked; the message says what."""
 
 
+class AcmeError(RouterError):
+    """An ACME order that did not end in a certificate (bluegreen.release.acme); the served one is kept."""
+
+
 class ConfigRefusedError(RouterError):
     """`nginx -t` refused the new routing; the previous files are back in place."""
 

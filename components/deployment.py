@@ -176,7 +176,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
                 "notifications.webhookUrl is not a secret (a webhook URL is its own credential): set it with "
                 "`pulumi config set --secret --path notifications.webhookUrl ...`"
             )
-        if settings.tls is not None:
+        if settings.tls is not None and settings.tls.certificate is not None:
             expiring = read_certificate(settings.tls.certificate).expiry_warning(datetime.now(UTC))
             if expiring:
                 pulumi.log.warn(f"tls.certificate: {expiring}")

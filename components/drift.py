@@ -266,8 +266,8 @@ def warn_hand_installed_certificate(settings: StackSettings, status: LiveStatus)
     Pulumi holds across every other update; the preview says so once.
     """
     served = (status.report or {}).get("certificate") or {}
-    if settings.tls is None or not served.get("fingerprint"):
-        return
+    if settings.tls is None or settings.tls.certificate is None or not served.get("fingerprint"):
+        return  # an ACME certificate is bluegreen's own: renewed, never "by hand"
     own = read_certificate(settings.tls.certificate)
     if served["fingerprint"] != own.fingerprint:
         pulumi.log.warn(

@@ -212,6 +212,17 @@ class Router(pulumi.ComponentResource):
         tls = topology.settings.tls
         if tls is None:
             return None
+        environment = {**engine.env(), ROUTER_ID_ENV: self.container.id}
+        if tls.acme is not None:  # issued by bluegreen at the router: ordered when due, never at every up
+            renew = bluegreen_cli("tls", "renew", "--stack", topology.stack, "--project", topology.project, "--stdin")
+            return command.local.Command(
+                f"{name}-acme",
+                create=renew,
+                update=renew,
+                stdin=json.dumps(tls.acme.model_dump(mode="json", by_alias=True)),
+                environment=environment,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+            )
         install = bluegreen_cli("tls", "install", "--stack", topology.stack, "--project", topology.project, "--stdin")
         return command.local.Command(
             f"{name}-tls",
@@ -219,6 +230,6 @@ class Router(pulumi.ComponentResource):
             update=install,
             stdin=pulumi.Output.secret(json.dumps({"certificate": tls.certificate, "key": tls.key})),
             # A replaced router starts without a certificate: its new id installs it again.
-            environment={**engine.env(), ROUTER_ID_ENV: self.container.id},
+            environment=environment,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from bluegreen.config.problems import Problem
+from bluegreen.config.problems import MISSING, Problem
 from bluegreen.config.secrets import NOT_SHOWN, SECRET_PLACEHOLDER
 from bluegreen.config.stacks import is_production
-from bluegreen.config.tls import HOW_TO_SET, pair_problems, read_certificate
+from bluegreen.config.tls import HOW_TO_SET, Acme, pair_problems, read_certificate
 from bluegreen.config.types import Allowed, Cpus, HostPort, ImageRef, IpAddress, Model
 from bluegreen.engine.container_spec import MAX_DRAIN_SECONDS
 from bluegreen.images.pinning import image_problem
@@ -118,18 +118,25 @@ class Tls(TlsListener):
     keeps every router setting (and what is derived from it) plain.
     """
 
-    certificate: str = Field(
-        min_length=1, description="PEM certificate chain, leaf first; set it with --secret (docs/edge.md)."
+    certificate: str | None = Field(
+        None, min_length=1, description="PEM certificate chain, leaf first; set it with --secret (docs/edge.md)."
     )
-    key: str = Field(min_length=1, description="PEM private key of the certificate; must be set with --secret.")
+    key: str | None = Field(
+        None, min_length=1, description="PEM private key of the certificate; must be set with --secret."
+    )
+    acme: Acme | None = Field(
+        None, description="Have the certificate issued and renewed through ACME instead (docs/edge.md)."
+    )
 
     def listener(self) -> TlsListener:
         """The routing's part; the redirect's host names default to the certificate's own."""
         listener = TlsListener.model_validate(self.model_dump(include=set(TlsListener.model_fields)))
         if listener.host_names:
             return listener
+        if self.acme is not None:
+            return listener.model_copy(update={"host_names": list(self.acme.hosts)})
         try:
-            names = [n for n in read_certificate(self.certificate).names if _HOST_NAME.fullmatch(n)]
+            names = [n for n in read_certificate(self.certificate or "").names if _HOST_NAME.fullmatch(n)]
         except ValueError:
             names = []  # refused elsewhere with its own message (pair_problems)
         return listener.model_copy(update={"host_names": names})
@@ -175,10 +182,18 @@ def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Proble
     if s.tls is None:
         return []
     problems = []
-    if "tls" not in secret_tops:
+    pair = (s.tls.certificate, s.tls.key)
+    if s.tls.acme is not None:  # issued by bluegreen: no pair in the stack file
+        if pair != (None, None):
+            problems.append(Problem("tls.acme", "set", "either tls.acme or tls.certificate and tls.key, not both"))
+    elif None in pair:
+        key = "tls.certificate" if s.tls.certificate is None else "tls.key"
+        how = HOW_TO_SET.format(key=key.removeprefix("tls."), file="fullchain.pem" if "cert" in key else "privkey.pem")
+        problems.append(Problem(key, MISSING, f"set with --secret ({how}), or tls.acme to have one issued"))
+    elif "tls" not in secret_tops:
         how = HOW_TO_SET.format(key="key", file="privkey.pem")
         problems.append(Problem("tls.key", NOT_SHOWN, f"a secret, never a plain value in a stack file: {how}"))
-    if SECRET_PLACEHOLDER not in (s.tls.certificate, s.tls.key):  # a stack file's secure: values stay opaque
+    if s.tls.certificate and s.tls.key and SECRET_PLACEHOLDER not in pair:  # secure: values stay opaque
         problems += pair_problems(s.tls.certificate, s.tls.key)
     taken = {s.router.port: "router.port", s.router.preview_port: "router.previewPort"}
     if s.tls.port in taken:

@@ -11,16 +11,53 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
 
 from bluegreen.config.problems import Problem
+from bluegreen.config.types import Allowed, Model
 
 # cryptography is imported where a certificate is parsed, not here: every CLI start
 # (a rollback included) imports this module through the settings, and the import
 # alone costs about 30 ms.
 
 EXPIRY_WARNING_DAYS = 14
+# `bluegreen tls renew` renews a certificate with fewer days left than this (Let's Encrypt's advice for 90-day
+# certificates: two chances a month apart before it expires).
+RENEW_DAYS_BEFORE = 30
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+AcmeHost = Annotated[
+    str,
+    StringConstraints(pattern=rf"^{_LABEL}(\.{_LABEL})+$", max_length=253),
+    Allowed("a DNS name that points at this router, such as shop.example.com (HTTP-01: no wildcard, no IP)"),
+]
+
+
+class Acme(Model):
+    """Certificates issued and renewed through ACME (RFC 8555), the HTTP-01 challenge answered by the router."""
+
+    email: Annotated[
+        str,
+        StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254),
+        Allowed("an e-mail address for the certificate authority's expiry notices"),
+    ] = Field(description="Contact address of the ACME account.")
+    hosts: list[AcmeHost] = Field(
+        min_length=1, max_length=100, description="Names on the certificate; each must reach the router on port 80."
+    )
+    directory_url: Annotated[
+        str, StringConstraints(pattern=r"^https://[\x21-\x7e]+$"), Allowed("an https:// ACME directory URL")
+    ] = Field(LETS_ENCRYPT, description="The ACME server's directory (Let's Encrypt by default).")
+    ca_bundle: str | None = Field(
+        None,
+        description="PEM file that the directory's own TLS certificate chains to, for a private ACME server; "
+        "unset: the system's trust store.",
+    )
+
+
 HOW_TO_SET = 'pulumi config set --secret --path tls.{key} -- "$(cat {file})"'
 
 
@@ -32,6 +69,12 @@ class Certificate:
     names: tuple[str, ...]
     not_after: datetime
     fingerprint: str  # sha256 of the leaf's DER, first 16 hex digits: tells two rotations apart
+    issuer: str = ""
+
+    @property
+    def renew_after(self) -> datetime:
+        """From when `bluegreen tls renew` replaces it."""
+        return self.not_after - timedelta(days=RENEW_DAYS_BEFORE)
 
     def days_left(self, now: datetime) -> float:
         return (self.not_after - now).total_seconds() / 86400
@@ -55,6 +98,8 @@ class Certificate:
             "names": list(self.names),
             "notAfter": self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "fingerprint": self.fingerprint,
+            "issuer": self.issuer,
+            "renewAfter": self.renew_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
 
@@ -74,7 +119,9 @@ def read_certificate(pem: str) -> Certificate:
         names = ()
     subject = str(common[0].value) if common else (names[0] if names else leaf.subject.rfc4514_string())
     fingerprint = hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
-    return Certificate(subject, names, leaf.not_valid_after_utc, fingerprint)
+    issuer = leaf.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    issued_by = str(issuer[0].value) if issuer else leaf.issuer.rfc4514_string()
+    return Certificate(subject, names, leaf.not_valid_after_utc, fingerprint, issued_by)
 
 
 def _public(key: Any) -> bytes:

@@ -34,6 +34,8 @@ from bluegreen.errors import (
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
 from bluegreen.router.files import network_owner
 from bluegreen.router.layout import (
+    ACME_ACCOUNT,
+    ACME_CHALLENGES,
     CERTIFICATE_FILE,
     KEY_FILE,
     LIVE_PLAN,
@@ -263,6 +265,24 @@ class LiveRouter:
         if code == ScriptExit.LOCK_LOST:
             raise LockLostError(f"the lock on {self.container} expired and was taken by another switch")
         raise RouterError(f"publishing routing in {self.container} failed (exit {code}): {detail}")
+
+    def put_challenges(self, answers: Mapping[str, str]) -> None:
+        """ACME HTTP-01 answers (token -> key authorization), served from the next request on port 80."""
+        self._upload({f"{ACME_CHALLENGES}/{token}": text for token, text in answers.items()})
+
+    def clear_challenges(self, tokens: Sequence[str]) -> None:
+        paths = [f"{ROUTING_DIR}/{ACME_CHALLENGES}/{token}" for token in tokens]
+        if paths:
+            self.client.exec(self.container, ["rm", "-f", *paths], timeout=30)
+
+    def acme_account(self) -> str | None:
+        """The ACME account key kept in the routing volume, or None before the first order."""
+        result = self.client.exec(self.container, ["cat", f"{ROUTING_DIR}/{ACME_ACCOUNT}"], timeout=30)
+        return result.stdout if result.exit_code == 0 and result.stdout.strip() else None
+
+    def save_acme_account(self, text: str) -> None:
+        uid, gid = (int(x) for x in self.user().split(":"))
+        self.client.put_archive(self.container, ROUTING_DIR, tar_files({ACME_ACCOUNT: text}, uid, gid, mode=0o600))
 
     def install_tls(self, certificate: str, key: str, generation: str) -> None:
         """Stage a certificate and key (checked by the caller), then serve them: the next handshake does.

@@ -16,6 +16,8 @@ The routing volume (mounted at ROUTING_DIR):
     lock.d/info             the switch lock: a directory (mkdir is atomic) and "TOKEN EXPIRES OWNER"
     rollout.json            a running rollout's progress; rollout-command, an operator's word for it
     tls/g<ns>/, tls/current the certificate generations and the one served
+    tls/acme-account.json   the ACME account key (tls.acme), readable by the router's user only
+    acme-challenge/<token>  HTTP-01 answers while an order is being validated, served on port 80
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ TLS_FOLDER: Final = "tls"
 TLS_DIR: Final = f"{ROUTING_DIR}/{TLS_FOLDER}"  # generations of the certificate; `current` is the one served
 CERTIFICATE_FILE: Final = "cert.pem"
 KEY_FILE: Final = "key.pem"
+# ACME's HTTP-01 tokens, served as files on the plain live listener (never anything else in this folder);
+# the account key sits with the certificates, which no listener serves.
+ACME_CHALLENGES: Final = "acme-challenge"
+ACME_CHALLENGE_PATH: Final = "/.well-known/acme-challenge/"
+ACME_ACCOUNT: Final = f"{TLS_FOLDER}/acme-account.json"
 HEALTH_SCRIPT: Final = "health.sh"
 STICKY_COOKIE: Final = "bg_bucket"
 

@@ -22,21 +22,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 from bluegreen.colors import COLORS, Color
-from bluegreen.config.router import TlsListener
 from bluegreen.plan.model import RoutingPlan
 from bluegreen.router.edge import PREVIEW_REFUSED, edge_config, preview_guard
 from bluegreen.router.layout import (
-    CERTIFICATE_FILE,
     HTTP_CONF,
     JS_BLOCK_BEGIN,
     JS_BLOCK_END,
-    KEY_FILE,
     LIVE_PORT,
     LOCAL_PORTS,
     MAIN_CONF,
@@ -52,6 +48,7 @@ from bluegreen.router.layout import (
     js_constants,
 )
 from bluegreen.router.steady import STEADY_ROUTE, generation_name, steady_route
+from bluegreen.router.tls_config import ACME_LOCATION, tls_config
 from bluegreen.router.upstreams import groups, route_maps, targets, upstream_blocks
 
 # Docker's embedded DNS, on every user-defined network; short validity so a
@@ -179,46 +176,6 @@ def _server(listens: list[str], body: str) -> str:
     return "server {\n" + "".join(listen(x) for x in listens) + "    server_name _;\n" + body + "\n}"
 
 
-def _tls(tls: TlsListener) -> str:
-    """Certificates are read on every handshake from the generation `tls/current` names, never cached.
-
-    That makes a rotation one symlink rename with no reload (bluegreen/router/sh/tls.sh).
-    router.js resolves the symlink once per handshake, so the certificate and
-    its key always come from one generation, even when a rotation lands between
-    the two reads. nginx cannot staple OCSP for certificates loaded this way.
-    """
-    protocols = "TLSv1.3" if tls.min_version == "TLSv1.3" else "TLSv1.2 TLSv1.3"
-    return "\n".join(
-        [
-            "js_set $bg_tls_dir bg.tlsDir;",
-            f"ssl_certificate $bg_tls_dir/{CERTIFICATE_FILE};",
-            f"ssl_certificate_key $bg_tls_dir/{KEY_FILE};",
-            f"ssl_protocols {protocols};",
-            "ssl_session_cache shared:bg_tls:10m;",
-            "ssl_session_timeout 1h;",
-            # Ticket keys would live as long as the router (it never reloads for a rotation): a key read off one
-            # host decrypts every recorded session. Resumption keeps working through the server-side cache.
-            "ssl_session_tickets off;",
-            *_redirect_map(tls),
-        ]
-    )
-
-
-def _redirect_map(tls: TlsListener) -> list[str]:
-    """The host the HTTP to HTTPS redirect names: the client's, only when it is one of the certificate's names.
-
-    Otherwise the first of them: a Host header never chooses where a redirect sends anyone."""
-    if not tls.host_names:
-        return ["map $host $bg_redirect_host {\n    default $host;\n}"]
-    lines = ["map $host $bg_redirect_host {", f'    default "{tls.host_names[0]}";']
-    for name in tls.host_names:
-        if name.startswith("*."):
-            lines.append(f'    "~^[^.]+{re.escape(name[1:])}$" $host;')
-        else:
-            lines.append(f'    "{name.lower()}" $host;')
-    return ["\n".join([*lines, "}"])]
-
-
 def _listeners(plan: RoutingPlan) -> list[str]:
     """The live server(s) and the preview server: plain, or TLS with plain redirecting."""
     pp = " proxy_protocol" if plan.edge.proxy_protocol else ""
@@ -233,7 +190,7 @@ def _listeners(plan: RoutingPlan) -> list[str]:
         ]
     secure_live = _location("bg_target", "bg_color", plan, live=True, hsts=tls.hsts)
     suffix = "" if tls.port == 443 else f":{tls.port}"
-    plain = (
+    plain = ACME_LOCATION + (
         f"    location / {{\n        return 308 https://$bg_redirect_host{suffix}$request_uri;\n    }}"
         if tls.redirect_http
         else live
@@ -374,7 +331,7 @@ def render(
     blocks.append(preview_guard(stack_networks))
     blocks.append(_log(plan))
     if plan.tls is not None:
-        blocks.append(_tls(plan.tls))
+        blocks.append(tls_config(plan.tls))
     blocks += _listeners(plan)
     blocks.append(_status_server())
     http_body = "\n\n".join(blocks) + "\n"

@@ -855,3 +855,55 @@ def test_an_exported_docker_context_cannot_redirect_a_stack_that_names_its_host(
         run_program(stack_raw("prod"), stack="prod", mocks=mocks)
     assert "nothing was changed" in str(e.value)
     assert not [r for r in mocks.resources if r.type.startswith("docker:")]
+
+
+ACME = {"email": "ops@example.com", "hosts": ["shop.example.com", "www.example.com"]}
+
+
+def test_tls_acme_runs_tls_renew_at_the_router_and_the_plan_redirects_to_its_hosts() -> None:
+    run = run_program(with_changes(stack_raw("dev"), {"tls": {"port": 8443, "acme": ACME}}), stack="dev")
+    (renew,) = [r for r in run.by_type(COMMAND) if r.name == "app-router-acme"]
+    assert "tls renew" in renew.inputs["create"] and "--stdin" in renew.inputs["create"]
+    assert json.loads(renew.plain("stdin"))["directoryUrl"] == "https://acme-v02.api.letsencrypt.org/directory"
+    assert not [r for r in run.by_type(COMMAND) if r.name == "app-router-tls"], "no pair to install"
+    assert switch_plan(run)["tls"]["hostNames"] == ACME["hosts"]
+
+
+@pytest.mark.parametrize(
+    ("tls", "message"),
+    [
+        ({"port": 8443}, r"tls\.certificate: missing; required: set with --secret .*or tls\.acme to have one issued"),
+        (
+            {"port": 8443, "acme": {**ACME, "hosts": ["*.example.com"]}},
+            r"tls\.acme\.hosts\[0\]: got '\*\.example\.com'",
+        ),
+        ({"port": 8443, "acme": {**ACME, "directoryUrl": "http://ca.example/dir"}}, r"tls\.acme\.directoryUrl: got"),
+    ],
+)
+def test_tls_needs_a_pair_or_acme_and_acme_names_plain_dns_names(tls: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        run_program(with_changes(stack_raw("dev"), {"tls": tls}), stack="dev")
+
+
+def test_acme_with_a_pair_too_is_refused() -> None:
+    both = {**_tls(), "acme": ACME}
+    with pytest.raises(Exception, match=r"tls\.acme: got .*; allowed: either tls\.acme or tls\.certificate"):
+        run_program(with_changes(stack_raw("dev"), {"tls": both}), stack="dev", secret_keys=["tls"])
+
+
+def test_a_certificate_is_due_when_missing_a_name_or_within_30_days() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bluegreen.config.tls import Acme, Certificate
+    from bluegreen.release.acme import renewal_reason
+
+    acme = Acme.model_validate(ACME)
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    fresh = Certificate("shop.example.com", tuple(ACME["hosts"]), now + timedelta(days=60), "f")
+    assert renewal_reason(fresh, acme, now) is None
+    assert renewal_reason(None, acme, now) == "the router serves no certificate yet"
+    assert "does not name www.example.com" in str(renewal_reason(fresh.__class__(
+        "shop.example.com", ("shop.example.com",), fresh.not_after, "f"), acme, now))  # fmt: skip
+    assert "29.0 days left" in str(
+        renewal_reason(Certificate("s", fresh.names, now + timedelta(days=29), "f"), acme, now)
+    )
