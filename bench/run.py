@@ -571,6 +571,49 @@ def tls_at_the_router(stack: Any, seconds: int, rotations: int) -> dict[str, Any
 FAULTS = {"APP_FAULT_ALLOW": "1"}  # the lab runs the production profile; faults are refused there otherwise
 
 
+def acme_at_the_router(stack: Any, renewals: int) -> dict[str, Any]:
+    """A certificate issued by pebble, then renewed, under never-retrying HTTPS load (tls.acme, docs/edge.md)."""
+    import ssl
+    import tempfile
+
+    import trustme
+
+    from bluegreen.router.layout import LIVE_PORT, TLS_PORT
+    from lab.dockercli import Container
+    from lab.pebble import missing, pebble
+    from lab.tls import issue_pem
+
+    reason = missing()
+    if reason:
+        return {"skipped": reason}
+    router = LiveRouter.find(DockerClient(), stack.deployment)
+    chain, key, _ = issue_pem(trustme.CA())
+    router.install_tls(chain, key, f"g{time.time_ns()}")  # something to serve before the first order
+    raw = stack.plan("blue")
+    raw["tls"] = {"port": Container(stack.net).host_port(TLS_PORT), "redirectHttp": False}
+    switcher(stack)(parse_plan(raw))
+    anyone = ssl.create_default_context()
+    anyone.check_hostname, anyone.verify_mode = False, ssl.CERT_NONE  # pebble's root changes every run
+    issue_s: list[float] = []
+    renew_failed = 0
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        pebble(Container(stack.net).host_port(LIVE_PORT), pathlib.Path(folder)) as ca,
+    ):
+        acme = json.dumps(ca.acme(["shop.bluegreen.test"]))
+        with BackgroundProbe(stack.https_url(), connections=16, retry=False, tls=anyone, reconnect_every=5) as load:
+            for i in range(1 + renewals):
+                started = time.monotonic()
+                done = stack.cli("tls", "renew", "--stdin", *(["--force"] if i else []), stdin=acme, timeout=180)
+                issue_s.append(time.monotonic() - started)
+                renew_failed += done.returncode != 0
+            load.keep_until(2000)
+    switcher(stack)(plan_for(stack, 0, active="blue"))
+    return {"issue_s": round(issue_s[0], 2), "renew_s_max": round(max(issue_s[1:] or [0]), 2),
+            "renewals": renewals, "renew_failed": renew_failed, "requests": load.stats.requests,
+            "failed": load.stats.failed}  # fmt: skip
+
+
 def canary_analysis(app_image: str, quiet_runs: int, sizing_runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Automated canary analysis on a real router, with the stack defaults (docs/rollouts.md), no rule overridden.
 
@@ -855,6 +898,8 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("router.handover.failed", "0 failed across 5 router replacements and restarts", lambda v: v == 0),
     ("weights.max_abs_error_pct", "weight error <= 1 point", lambda v: v <= 1),
     ("tls.rotation_failed", "0 failed across certificate rotations", lambda v: v == 0),
+    ("acme.renew_failed", "0 failed orders (pebble)", lambda v: v == 0),
+    ("acme.failed", "0 failed requests while issued and renewed", lambda v: v == 0),
     ("analysis.detect_s", "bad canary back to 0% <= 15 s, webhook misbehaving", lambda v: v is not None and v <= 15),
     ("analysis.low_traffic.bad_abort_s", "bad canary at 5 req/s aborted <= 60 s", lambda v: v is not None and v <= 60),
     ("analysis.low_traffic.healthy_promoted", "healthy canary at 5 req/s promoted", lambda v: v is True),
@@ -960,6 +1005,8 @@ def main() -> int:
         results["router"].update(router_overhead(stack, seconds=6 if quick else 12))
         step("tls")
         results["tls"] = tls_at_the_router(stack, seconds=3 if quick else 5, rotations=10)
+        step("acme")
+        results["acme"] = acme_at_the_router(stack, renewals=1 if quick else 2)
         step("hooks")
         results["hooks"] = hook_runs(stack, runs=3 if quick else 5)
         step("rollback from a crash-looping release")

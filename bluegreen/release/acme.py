@@ -124,12 +124,14 @@ def _key_and_csr(hosts: Sequence[str]) -> tuple[bytes, bytes]:
 
 
 def _validate(server: Any, net: Any, router: AcmeRouter, order: Any, timeout: float) -> Any:
-    """Write every HTTP-01 answer, tell the server to look, wait for the certificate; the answers go after."""
-    from acme import challenges
+    """Write every pending HTTP-01 answer, tell the server to look, wait for the certificate; the answers go after."""
+    from acme import challenges, messages
 
     answers: dict[str, str] = {}
     responses = []
     for authz in order.authorizations:
+        if authz.body.status == messages.STATUS_VALID:
+            continue  # proven recently: CAs reuse a valid authorization (Let's Encrypt for 30 days)
         found = [c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)]
         if not found:
             raise RouterError(f"the ACME server offers no HTTP-01 challenge for {authz.body.identifier.value}")
