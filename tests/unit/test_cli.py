@@ -81,3 +81,11 @@ def test_stdout_stays_a_terminal_for_the_commands_that_draw() -> None:
     finally:
         os.close(master)
     assert not _Watched(io.StringIO()).isatty()
+
+
+def test_tls_renew_says_so_when_the_stack_file_has_no_acme(tmp_path: Path) -> None:
+    """Read before any engine is reached: the dev stack brings its own certificate (or none), nothing to renew."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["tls", "renew", "--stack", "dev", "--stack-file", str(ROOT / "Pulumi.dev.yaml")], out, err)
+    assert code == 2 and "Pulumi.dev.yaml: tls.acme is not set; nothing to renew" in err.getvalue(), err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1 and out.getvalue() == ""

@@ -216,6 +216,17 @@ def test_tls_listens_on_8443_redirects_plain_http_and_reads_the_certificate_per_
     assert "ssl" not in rendered().http_conf, "no TLS unless asked"
 
 
+def test_acme_challenges_are_answered_on_plain_http_before_the_redirect_and_nowhere_else() -> None:
+    """HTTP-01 (tls.acme): files from the routing volume, ahead of the 308; no other listener serves them."""
+    conf = rendered(tls={"port": 443}).http_conf
+    challenge = f"location ^~ /.well-known/acme-challenge/ {{\n        alias {ROUTING_DIR}/acme-challenge/;"
+    assert conf.count(challenge) == 1 and conf.index(challenge) < conf.index("return 308 https://")
+    plain_server = conf[conf.index("listen 8080 default_server reuseport;") : conf.index("listen 8443 ssl")]
+    assert challenge in plain_server
+    assert challenge in rendered(tls={"port": 443, "redirectHttp": False}).http_conf
+    assert "acme-challenge" not in rendered().http_conf, "without TLS there is nothing to prove"
+
+
 def test_the_redirect_names_only_the_certificates_hosts_whatever_the_client_sends() -> None:
     conf = rendered(tls={"port": 443, "hostNames": ["shop.example.com", "*.example.org", "192.0.2.7"]}).http_conf
     assert ('map $host $bg_redirect_host {\n    default "shop.example.com";\n    "shop.example.com" $host;\n'
