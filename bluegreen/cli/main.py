@@ -14,7 +14,6 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import TextIO
 
 from bluegreen.cli import database, images, observe, program, router, stackfile, tls, traffic
@@ -27,10 +26,20 @@ FAMILIES = (stackfile, traffic, observe, router, tls, database, images, program)
 
 
 def version() -> str:
+    from importlib import metadata  # with its e-mail parsing, a cost every start paid for one flag
+
     try:
         return metadata.version("bluegreen")
     except metadata.PackageNotFoundError:  # a checkout that was never installed
         return "unknown"
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed version, read only when asked."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(f"bluegreen {version()}\n")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes:\n" + "".join(f"  {code}  {text}\n" for code, text in EXIT_CODES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"bluegreen {version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for family in FAMILIES:
         family.register(sub)

@@ -11,19 +11,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bluegreen.release.notify import text
 from bluegreen.release.rollout import event_line
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+# rich is imported when a rollout starts, not here: every command line (a rollback included) imports this
+# module, and rich alone costs about 25 ms of its start.
 
 
 class RolloutView:
     """The `emit` of a rollout (bluegreen.release.rollout.run_rollout) for `out`."""
 
     def __init__(self, out: TextIO, as_json: bool = False, terminal: bool | None = None) -> None:
+        from rich.console import Console
+
         self.out, self.as_json = out, as_json
         self.console = Console(file=out, force_terminal=terminal, highlight=False, soft_wrap=True)
         self.progress: Progress | None = None
@@ -53,6 +58,8 @@ class RolloutView:
     def _bar(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         if kind == "started":
+            from rich.progress import BarColumn, Progress, TextColumn
+
             self.steps = [int(w) for w in event.get("steps") or []]
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(bar_width=30), TextColumn("{task.fields[weight]:>3}%"),

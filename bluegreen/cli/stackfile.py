@@ -13,7 +13,6 @@ from bluegreen.colors import COLORS
 from bluegreen.config.problems import Problem
 from bluegreen.config.reference import reference, with_reference
 from bluegreen.config.settings import StackSettings, parse_settings
-from bluegreen.config.stack_edit import promote, release
 from bluegreen.config.stackfile import read_stack_file, read_text
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError, SettingsError, StackFileError
 
@@ -86,12 +85,16 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The idle colour's version in the stack file: the commit a release pull request carries."""
+    from bluegreen.config.stack_edit import release  # ruamel.yaml: only the commands that edit a file pay for it
+
     return _edit_stack(args, out, err, lambda: release(Path(args.stack_file), project_file_of(args),
                                                       args.version, args.digest))  # fmt: skip
 
 
 def cmd_promote(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """activeColor and trafficWeight in the stack file: the commit a promotion pull request carries."""
+    from bluegreen.config.stack_edit import promote
+
     return _edit_stack(
         args, out, err, lambda: promote(Path(args.stack_file), project_file_of(args), args.weight, args.to)
     )
