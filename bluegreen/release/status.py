@@ -109,6 +109,13 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
     containers = [t.status() for t in app_targets(client, deployment)]
     program_hash = (program_record or {}).get("planHash")
     warnings = list(snapshot.unreadable)
+    if live.get("stateSource") != "current" and live.get("steadyRoute"):
+        color, target = str(live["steadyRoute"]).split(" ", 1)
+        warnings.append(
+            f"the router's current/state.json is unreadable: status shows the previous state, but every live request "
+            f"goes to {color} ({target}) by the current generation's name; a switch (`bluegreen switch`, "
+            "`pulumi up`) publishes a whole generation again"
+        )
     certificate = _certificate(snapshot.certificate, warnings)
     image = client.get_json(f"/images/{router.info.get('Image', '')}/json", allow=(404,)) or {}
     return {

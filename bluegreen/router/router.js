@@ -241,6 +241,17 @@ function tlsDir(r) {
     }
 }
 
+// "<colour> <target>" when the generation `current` names is steady: nginx routes every live request there by
+// the name alone (bluegreen/router/steady.py), whatever its state file holds.
+function steadyRoute() {
+    try {
+        var found = /\/g[0-9]+@([a-z]+)@([^\/@]+)$/.exec(fs.realpathSync(ROOT + CURRENT));
+        return found ? found[1] + " " + found[2] : null;
+    } catch (e) {
+        return null;
+    }
+}
+
 function status(r) {
     var state = readState(r);
     var body = {
@@ -248,6 +259,7 @@ function status(r) {
         planHash: state ? state.planHash : null,
         stateSource: state ? state.source : null,
         state: state ? "routed" : "no route yet",
+        steadyRoute: steadyRoute(),
     };
     if (state) {
         var keys = ["deployment", "active", "weights", "versions", "preview", "stickiness", "maintenance",

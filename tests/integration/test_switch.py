@@ -537,14 +537,24 @@ def test_a_restarted_router_serves_the_last_published_routing(blue_live: Stack) 
 
 
 def test_a_torn_state_file_falls_back_to_the_last_good_state(blue_live: Stack) -> None:
+    """router.js falls back to previous/state.json; a steady generation's name still routes, and status says so."""
     stack = blue_live
-    assert stack.switch(stack.plan("green")).returncode == 0  # previous: blue 100%, current: green 100%
+    assert stack.switch(stack.plan("blue", 100)).returncode == 0
+    assert stack.switch(stack.plan("green", 50)).returncode == 0  # previous: blue 100%, current: a canary
     router = LiveRouter.find(DockerClient(), stack.deployment)
+    script = 'printf "%s" "$1" > /etc/nginx/bluegreen/current/state.json'
     for torn in ('{"weights": {"blue"', ""):
-        script = 'printf "%s" "$1" > /etc/nginx/bluegreen/current/state.json'
         assert router.client.exec(router.container, ["sh", "-c", script, "sh", torn]).exit_code == 0
         assert colors_of(stack.url(), 20) == Counter({"blue": 20}), "the last good state, never a guess"
         assert status(stack)["live"]["stateSource"] == "previous"
+    # Two publishes leave a readable `previous` (blue 100%) behind a steady green 100%, named in the generation.
+    for plan in (stack.plan("green"), stack.plan("blue"), stack.plan("green")):
+        assert stack.switch(plan).returncode == 0
+    assert router.client.exec(router.container, ["sh", "-c", script, "sh", "{"]).exit_code == 0
+    assert colors_of(stack.url(), 20) == Counter({"green": 20}), "the published route: the name cannot be torn"
+    report = status(stack)
+    assert report["live"]["stateSource"] == "previous" and report["live"]["steadyRoute"].startswith("green ")
+    assert any("every live request goes to green" in w for w in report["warnings"]), report["warnings"]
     assert stack.switch(stack.plan("blue")).returncode == 0
 
 
