@@ -20,21 +20,25 @@ import pytest
 
 from bluegreen.plan.model import parse_plan
 from bluegreen.router.layout import ROUTING_DIR
-from bluegreen.router.render import render
+from bluegreen.router.render import Rendered, render
 from lab.paths import ROOT
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (make tools installs it with npm)")
 
 
-def state_of(**changes: Any) -> str:
+def rendered_plan(**changes: Any) -> Rendered:
     raw: dict[str, Any] = {
         "deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 100, "green": 0},
         "colors": {"blue": {"version": "1.0.0", "containers": ["b1", "b2"]},
                    "green": {"version": "1.1.0", "containers": ["g1"], "alias": "green-alias"}},
     }  # fmt: skip
     raw.update(changes)
-    return render(parse_plan(raw), "T").state_json
+    return render(parse_plan(raw), "T")
+
+
+def state_of(**changes: Any) -> str:
+    return rendered_plan(**changes).state_json
 
 
 def run(files: dict[str, str], requests: list[dict[str, Any]]) -> list[Any]:
@@ -226,13 +230,7 @@ def test_the_steady_route_nginx_takes_without_njs_is_what_router_js_answers(
     changes: dict[str, Any], steady: str | None
 ) -> None:
     """Rendered.steady is routed by nginx alone (the generation's name): it must be router.js's only answer."""
-    raw: dict[str, Any] = {
-        "deployment": "bluegreen-dev", "active": "blue", "weights": {"blue": 100, "green": 0},
-        "colors": {"blue": {"version": "1.0.0", "containers": ["b1", "b2"]},
-                   "green": {"version": "1.1.0", "containers": ["g1"], "alias": "green-alias"}},
-    }  # fmt: skip
-    raw.update(changes)
-    rendered = render(parse_plan(raw), "T")
+    rendered = rendered_plan(**changes)
     assert rendered.steady == steady
     files = {"current/state.json": rendered.state_json, "cookie.key": KEY}
     requests = [{"fn": "live", "variables": {"request_id": f"r{i}", "remote_addr": f"10.0.0.{i}"},
