@@ -55,9 +55,8 @@ def renewal_reason(served: Certificate | None, acme: Acme, now: datetime) -> str
     missing = sorted(set(acme.hosts) - set(served.names))
     if missing:
         return f"the served certificate does not name {', '.join(missing)}"
-    left = served.days_left(now)
-    if now >= served.not_after - timedelta(days=RENEW_DAYS_BEFORE):
-        return f"{left:.1f} days left (renewed from {RENEW_DAYS_BEFORE} days before expiry)"
+    if now >= served.renew_after:
+        return f"{served.days_left(now):.1f} days left (renewed from {RENEW_DAYS_BEFORE} days before expiry)"
     return None
 
 
