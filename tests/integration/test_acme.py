@@ -62,6 +62,8 @@ def test_pebble_issues_renews_and_a_refused_challenge_keeps_the_certificate_unde
         report = json.loads(stack.cli("status", "--json").stdout)["certificate"]
         assert report["names"] == [HOST] and report["issuer"].startswith("Pebble Intermediate CA"), report
         assert report["fingerprint"] == prints[-1] != first and report["renewAfter"] < report["notAfter"]
+        text = stack.cli("status").stdout
+        assert f"tls: {HOST} from Pebble Intermediate CA" in text and f"renews from {report['renewAfter']}" in text
         quiet = renew(stack, acme_server, [HOST])  # not due: nothing is ordered
         assert quiet.returncode == 0 and "renews from" in quiet.stdout, quiet.stdout + quiet.stderr
         again = renew(stack, acme_server, [HOST], "--force")
