@@ -97,15 +97,18 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             out.write("program plan: live\n")
     if status.get("certificate"):
-        cert = status["certificate"]
-        out.write(
-            f"tls: {cert['subject']} from {cert.get('issuer') or '?'} until {cert['notAfter']}, renews from "
-            f"{cert.get('renewAfter') or '?'} (fingerprint {cert['fingerprint']})\n"
-        )
+        out.write(_certificate_line(status["certificate"]))
     _write_data(status, out)
     for c in status["containers"]:
         out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
     return EXIT_OK
+
+
+def _certificate_line(cert: dict[str, Any]) -> str:
+    return (
+        f"tls: {cert['subject']} from {cert.get('issuer') or '?'} until {cert['notAfter']}, renews from "
+        f"{cert.get('renewAfter') or '?'} (fingerprint {cert['fingerprint']})\n"
+    )
 
 
 def _watch(args: argparse.Namespace, label: str, out: TextIO, err: TextIO) -> int:
