@@ -17,3 +17,5 @@ pulumi.export("trafficWeight", settings.traffic_weight)
 pulumi.export("versions", {c: settings.color(c).version for c in ("blue", "green")})
 pulumi.export("containers", deployment.containers)
 pulumi.export("planHash", deployment.plan.apply(lambda plan: plan.plan_hash()))
+if deployment.edge is not None:  # router.shared: what the stacks that join this router read
+    pulumi.export("edge", deployment.edge)

@@ -103,6 +103,12 @@ class LockHeldError(RouterError):
     exit_code = EXIT_LOCKED
 
 
+class HostTakenError(RouterError):
+    """A host name another app joined to the same shared router already has; nothing was changed."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class LockLostError(RouterError):
     """The lock expired mid-switch and another switch took it; nothing was published."""
 

@@ -58,6 +58,7 @@ from components.hooks import PostPromoteHooks, PreSwitchHooks
 from components.image import AppImage, image_name
 from components.name_key import NameKey
 from components.router import Router
+from components.sharing import JoinedRouter, edge_export, edge_network
 from components.switch import Switch
 
 Names = pulumi.Output[dict[Color, list[str]]]
@@ -127,8 +128,14 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         names, aliases = self._names(configured, status)
         image_ids = self._images()
         self._colors(image_ids, network, names, aliases)
+        shared = self._settings.router.shared
+        self.joined = JoinedRouter(f"{name}-joined", self._topology, opts=self._child) if args.settings.router.join \
+            else None  # fmt: skip
+        edges = [edge_network(name, self._topology, self._child).name] if shared else []
         self.router = Router(f"{name}-router", self._topology, network, self._engine, opts=pulumi.ResourceOptions.merge(
-            self._child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])))  # fmt: skip
+            self._child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name="router")])),
+            edges=[self.joined.network] if self.joined else edges)  # fmt: skip
+        self.edge = edge_export(self._topology) if shared else None
         self.plan = pulumi.Output.all(names, aliases).apply(
             lambda both: plan_from_settings(
                 args.settings, self._topology.deployment, both[0], both[1], owner=f"{args.project}/{args.stack}"
@@ -294,6 +301,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         # postPromote follows the colour that last reached 100%: a canary leaves it on the stable colour,
         # so its hooks run when the candidate gets all traffic, and not again at every canary step.
         promoted = settings.active_color if settings.traffic_weight == 100 else settings.idle_color
+        self.join_entry = self.joined.entry(name, topology, engine, [self.switch.command]) if self.joined else None
         self.post_promote = PostPromoteHooks(
             f"{name}-post-promote", topology, promoted, image_ids[promoted], self.switch.command, engine, opts=child
         ) if settings.hooks.post_promote and promoted in image_ids else None  # fmt: skip
@@ -302,7 +310,11 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         settings, router = self._settings, self._settings.router
         scheme, live_port = ("https", settings.tls.port) if settings.tls else ("http", router.port)
         address = engine_address(settings)
-        self.url: pulumi.Input[str] = f"{scheme}://{public_host(address, router.bind_address)}:{live_port}"
+        self.url: pulumi.Input[str] = (
+            self.joined.url(self._topology)
+            if self.joined
+            else f"{scheme}://{public_host(address, router.bind_address)}:{live_port}"
+        )
         self.preview_url: pulumi.Input[str] = (
             f"{scheme}://{public_host(address, router.preview_bind_address)}:{router.preview_port}"
         )

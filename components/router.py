@@ -15,6 +15,7 @@ preview says which). Traffic changes never touch either.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_command as command
@@ -58,8 +59,11 @@ class Router(pulumi.ComponentResource):
         network: docker.Network,
         engine: Engine = LOCAL_ENGINE,
         opts: pulumi.ResourceOptions | None = None,
+        edges: Sequence[pulumi.Input[str]] = (),
     ) -> None:
+        """`edges`: the edge network it shares (router.shared) or joins (router.join), besides its stack's."""
         super().__init__("bluegreen:index:Router", name, None, opts)
+        self._edges = list(edges)
         image = docker.RemoteImage(
             f"{name}-image",
             name=topology.settings.router.image,
@@ -112,11 +116,13 @@ class Router(pulumi.ComponentResource):
         router image leaves it (ignore_changes): only its ports, bind addresses and network replace it."""
         settings, tls = topology.settings.router, topology.settings.tls
         ports = [
-            docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port, ip=settings.bind_address),
             docker.ContainerPortArgs(
                 internal=PREVIEW_PORT, external=settings.preview_port, ip=settings.preview_bind_address
             ),
         ]
+        if settings.join is None:  # a joined app is reached through the shared router only
+            ports.insert(0, docker.ContainerPortArgs(internal=LIVE_PORT, external=settings.port,
+                                                     ip=settings.bind_address))  # fmt: skip
         if tls is not None:
             ports.append(docker.ContainerPortArgs(internal=TLS_PORT, external=tls.port, ip=settings.bind_address))
         labels = topology.labels(ROLE_ROUTER_NET)
@@ -135,7 +141,7 @@ class Router(pulumi.ComponentResource):
             log_driver="json-file",
             log_opts=dict(LOG_OPTS),
             stop_signal="SIGKILL",  # sleep ignores SIGTERM; nothing in it to drain
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n) for n in [network.name, *self._edges]],
             must_run=True,
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -64,9 +64,10 @@ def run(image: str, name: str, *args: str, env: dict[str, str] | None = None) ->
     return Container(name)
 
 
-def get(url: str, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+def get(url: str, timeout: float = 10, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One GET; `headers`: e.g. {"Host": "shop.test"} for an app behind a shared router."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()

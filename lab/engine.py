@@ -53,7 +53,7 @@ from bluegreen.engine.readback import MIB, parse_duration, read_container
 from bluegreen.errors import DockerError
 from lab.images import BASE_IMAGE, POSTGRES_IMAGE, ROUTER_IMAGE, RUNTIME_IMAGE
 from lab.paths import ROOT
-from lab.pulumi_harness import RecordingMocks, is_secret, run_program
+from lab.pulumi_harness import STACK_REFERENCE, RecordingMocks, is_secret, run_program, stack_reference
 from lab.stacks import stack_raw, with_changes
 
 STATE_DIR = Path(os.environ.get("BLUEGREEN_E2E_STATE", ROOT / ".e2e-state"))
@@ -300,6 +300,10 @@ class ContainerHandler(Handler):
             }
         _, data = self.client.request("POST", f"/containers/create?name={inputs['name']}", body)
         rid = json.loads(data)["Id"]
+        # As the provider does: created on the first network, then connected to each other one before it starts.
+        for extra in inputs.get("networksAdvanced", [])[1:]:
+            connect = {"Container": rid, "EndpointConfig": {"Aliases": extra.get("aliases", [])}}
+            self.client.request("POST", f"/networks/{extra['name']}/connect", connect)
         for upload in inputs.get("uploads", []):
             # As pulumi-docker does: one archive per file, named by its full path, extracted at "/".
             # Docker refuses that for a read-only root filesystem, as it does for the real provider.
@@ -498,6 +502,7 @@ class DockerEngineMocks(RecordingMocks):
             json.loads(state_path.read_text()) if state_path.exists() else {"seq": 0, "resources": {}}
         )
         self.seq: int = data["seq"]
+        self.outputs: dict[str, Any] = data.get("outputs", {})
         self.resources_state: dict[str, dict[str, Any]] = data["resources"]
         self.seen: set[str] = set()
         # Replaced resources wait for the end of the update to be deleted; like the engine's
@@ -516,9 +521,13 @@ class DockerEngineMocks(RecordingMocks):
         }
         self.operations: list[str] = []
 
-    def save(self) -> None:
+    def save(self, outputs: dict[str, Any] | None = None) -> None:
+        """The state file; `outputs`: the stack's, at the end of an `up` (what a StackReference reads)."""
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        state = {"seq": self.seq, "resources": self.resources_state, "pendingDeletes": self.doomed}
+        if outputs is not None:
+            self.outputs = outputs
+        state = {"seq": self.seq, "resources": self.resources_state, "pendingDeletes": self.doomed,
+                 "outputs": self.outputs}  # fmt: skip
         self.state_path.write_text(json.dumps(state, indent=1))
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -527,6 +536,8 @@ class DockerEngineMocks(RecordingMocks):
         key = getattr(self.registering, "urn", "") or label
         inputs = _integral(copy.deepcopy(dict(args.inputs)))
         handler = self.handlers.get(args.typ)
+        if args.typ == STACK_REFERENCE:  # the other stack's outputs, as its last `up` left them
+            return f"{args.name}-id", stack_reference(args.name, stack_outputs(args.name))
         with self.lock:
             self.seen.add(key)
             if handler is None:  # components and providers: nothing to do on the daemon
@@ -610,17 +621,30 @@ def state_file(stack: str) -> Path:
     return STATE_DIR / f"{stack}.json"
 
 
+def stack_outputs(reference: str) -> dict[str, Any]:
+    """The outputs of the stack a reference names (`org/project/stack`: its last part), from its state file."""
+    path = state_file(reference.rsplit("/", 1)[-1])
+    outputs: dict[str, Any] = json.loads(path.read_text()).get("outputs", {}) if path.exists() else {}
+    return outputs
+
+
 def up(
-    stack: str, overrides: dict[str, Any] | None = None, stand_in: bool = True, secret_keys: tuple[str, ...] = ()
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    stand_in: bool = True,
+    secret_keys: tuple[str, ...] = (),
+    base: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Apply the program for `stack` (stack file + overrides); returns the outputs and the operations done.
 
-    `secret_keys`: top-level keys set with `pulumi config set --secret` (e.g. "tls").
+    `secret_keys`: top-level keys set with `pulumi config set --secret` (e.g. "tls"). `base`: the shipped stack
+    whose file a new stack starts from (several apps on one host: `up("shop", base="dev")`).
     """
-    raw = with_changes(stack_raw(stack), {**(STAND_IN if stand_in else {}), **(overrides or {})})
+    raw = with_changes(stack_raw(base or stack), {**(STAND_IN if stand_in else {}), **(overrides or {})})
     mocks = DockerEngineMocks(state_file(stack))
     run = run_program(raw, stack=stack, mocks=mocks, secret_keys=secret_keys)
     mocks.finish()
+    mocks.save(run.outputs)
     return run.outputs, mocks.operations
 
 

@@ -176,12 +176,13 @@ async def _worker(
     tls: ssl.SSLContext | None = None,
     reconnect_every: int = 0,
     pace: float = 0.0,
+    vhost: str = "",
 ) -> None:
-    get = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    vhost = vhost or f"{host}:{port}"
+    get = f"GET {path} HTTP/1.1\r\nHost: {vhost}\r\n\r\n".encode()
     body = b'{"order": 42}'
     post = (
-        f"POST /echo HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"POST /echo HTTP/1.1\r\nHost: {vhost}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     conn = _Connection(host, port, tls)
     sent = 0
@@ -229,10 +230,12 @@ async def probe(
     tls: ssl.SSLContext | None = None,
     reconnect_every: int = 0,
     rate: float = 0.0,
+    vhost: str = "",
 ) -> ProbeStats:
     """Run `connections` keep-alive clients against url (http(s)://127.0.0.1:PORT) for `seconds`.
 
-    `rate`: requests per second over all connections (0: as fast as they go)."""
+    `rate`: requests per second over all connections (0: as fast as they go). `vhost`: the Host header
+    (one app behind a shared router), else the URL's host and port."""
     secure = url.startswith("https://")
     if secure and tls is None:
         raise ValueError(f"{url}: an https URL needs the TLS context that trusts its CA")
@@ -243,7 +246,7 @@ async def probe(
     await asyncio.gather(
         *(
             _worker(host, int(port or (443 if secure else 80)), path, stop_at, stats, max_requests, retry, post_every,
-                    tls if secure else None, reconnect_every, connections / rate if rate else 0.0)
+                    tls if secure else None, reconnect_every, connections / rate if rate else 0.0, vhost)
             for _ in range(connections)
         )
     )  # fmt: skip
@@ -260,10 +263,11 @@ def run_probe(
     tls: ssl.SSLContext | None = None,
     reconnect_every: int = 0,
     rate: float = 0.0,
+    vhost: str = "",
 ) -> ProbeStats:
     return asyncio.run(
         probe(url, seconds, connections, max_requests=max_requests, retry=retry, post_every=post_every, tls=tls,
-              reconnect_every=reconnect_every, rate=rate)
+              reconnect_every=reconnect_every, rate=rate, vhost=vhost)
     )  # fmt: skip
 
 
@@ -297,8 +301,9 @@ class BackgroundProbe:
         tls: ssl.SSLContext | None = None,
         reconnect_every: int = 0,
         rate: float = 0.0,
+        vhost: str = "",
     ) -> None:
-        self.url, self.connections = url, connections
+        self.url, self.connections, self.vhost = url, connections, vhost
         self.retry, self.post_every = retry, post_every
         self.tls, self.reconnect_every, self.rate = tls, reconnect_every, rate
         self.round_seconds, self.settle_seconds = round_seconds, settle_seconds
@@ -318,6 +323,7 @@ class BackgroundProbe:
                     tls=self.tls,
                     reconnect_every=self.reconnect_every,
                     rate=self.rate,
+                    vhost=self.vhost,
                 )
             )
 

@@ -32,6 +32,12 @@ PROJECT = "bluegreen"
 
 
 SECRET_SIG = rpc._special_secret_sig
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+def stack_reference(name: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """What the engine gives a StackReference: the other stack's outputs (none of them secret here)."""
+    return {"name": name, "outputs": outputs, "secretOutputNames": []}
 
 
 @dataclass
@@ -100,6 +106,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     registering: threading.local = field(default_factory=threading.local)
+    # Other stacks' outputs, by the name a StackReference gives ("organization/bluegreen/edge").
+    stack_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         urn, parent = getattr(self.registering, "urn", ""), getattr(self.registering, "parent", "")
@@ -110,6 +118,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             Registered(args.typ, args.name, dict(args.inputs), args.provider, urn, parent, ignored, deps, dbr)
         )
         outputs = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            return f"{args.name}-id", stack_reference(args.name, self.stack_outputs.get(args.name, {}))
         if args.typ == "command:local:Command":
             outputs["stdout"] = "sha256:" + hashlib.sha256(str(args.inputs.get("create")).encode()).hexdigest()
         if args.typ == "random:index/randomPassword:RandomPassword":

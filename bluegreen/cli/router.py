@@ -1,4 +1,5 @@
-"""`bluegreen router restart`, and the hand-over steps the program runs around a router replacement."""
+"""`bluegreen router restart`, the hand-over steps the program runs around a router replacement, and an app's
+join to (and leave from) a shared router."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from typing import TextIO
 
 from bluegreen.cli.args import Parser, Subparsers, add_stack_args
 from bluegreen.cli.common import client_of, deployment
+from bluegreen.config.router import HOST_NAME
 from bluegreen.engine.container_spec import ROUTER_STOP_TIMEOUT
-from bluegreen.errors import EXIT_OK, BluegreenError
+from bluegreen.engine.names import router_net_name
+from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError
+from bluegreen.release import join
 from bluegreen.router import handover
+from bluegreen.router.adapter import LiveRouter
+from bluegreen.router.apps import JoinedApp
 
 
 def cmd_router(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -24,6 +30,26 @@ def cmd_router(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             text = handover.begin(client, label)
         else:
             text = handover.end(client, label, ROUTER_STOP_TIMEOUT)
+    except BluegreenError as exc:
+        err.write(f"router {args.router_command} {label}: {exc}\n")
+        return exc.exit_code
+    out.write(text + "\n")
+    return EXIT_OK
+
+
+def cmd_apps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Join the stack's app to the owner's shared router, or take it out: one checked reload of the owner."""
+    label = deployment(args)
+    hosts = [h for h in args.hosts.split(",") if h]
+    bad = [h for h in hosts if not HOST_NAME.fullmatch(h)]
+    if not hosts or bad:
+        err.write(f"router {args.router_command} {label}: --hosts: got {args.hosts!r}; allowed: comma-separated "
+                  "host names such as shop.example.com\n")  # fmt: skip
+        return EXIT_BAD_INPUT
+    app = JoinedApp(label, tuple(hosts), join.app_target(router_net_name(label)))
+    try:
+        owner = LiveRouter.find(client_of(args), args.owner)
+        text = (join.join if args.router_command == "join" else join.leave)(owner, app)
     except BluegreenError as exc:
         err.write(f"router {args.router_command} {label}: {exc}\n")
         return exc.exit_code
@@ -49,3 +75,13 @@ def register(sub: Subparsers) -> None:
     add_stack_args(step)
     step.add_argument("step", choices=["prepare", "begin", "end"])
     step.set_defaults(func=cmd_router)
+    for action, text in (("join", "route HOSTS to this stack's router"), ("leave", "stop routing this stack")):
+        apps = router_sub.add_parser(
+            action,
+            help=f"{text} at a shared router (router.join; the program runs it)",
+            description="One checked reload of the owner's router, under its lock (docs/edge.md: several apps).",
+        )
+        add_stack_args(apps)
+        apps.add_argument("--owner", required=True, help="the shared router's deployment, e.g. bluegreen-edge")
+        apps.add_argument("--hosts", required=True, help="this app's host names, comma-separated")
+        apps.set_defaults(func=cmd_apps)

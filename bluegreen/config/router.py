@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from bluegreen.config.problems import MISSING, Problem
 from bluegreen.config.secrets import NOT_SHOWN, SECRET_PLACEHOLDER
+from bluegreen.config.sharing import StackName
 from bluegreen.config.stacks import is_production
 from bluegreen.config.tls import HOW_TO_SET, Acme, pair_problems, read_certificate
 from bluegreen.config.types import Allowed, Cpus, HostPort, ImageRef, IpAddress, Model
@@ -27,11 +28,11 @@ class RateLimit(Model):
 
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
-_HOST_NAME = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*|[0-9.]+|[0-9a-fA-F:]+")
+HOST_NAME = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*|[0-9.]+|[0-9a-fA-F:]+")
 
 HostName = Annotated[
     str,
-    StringConstraints(pattern=rf"^(?:{_HOST_NAME.pattern})$", max_length=253),
+    StringConstraints(pattern=rf"^(?:{HOST_NAME.pattern})$", max_length=253),
     Allowed("a DNS name (a leading *. allowed) or an IP address, such as shop.example.com"),
 ]
 
@@ -136,7 +137,7 @@ class Tls(TlsListener):
         if self.acme is not None:
             return listener.model_copy(update={"host_names": list(self.acme.hosts)})
         try:
-            names = [n for n in read_certificate(self.certificate or "").names if _HOST_NAME.fullmatch(n)]
+            names = [n for n in read_certificate(self.certificate or "").names if HOST_NAME.fullmatch(n)]
         except ValueError:
             names = []  # refused elsewhere with its own message (pair_problems)
         return listener.model_copy(update={"host_names": names})
@@ -175,6 +176,20 @@ class RouterSettings(Model):
     edge: Edge = Field(default_factory=Edge, description="Limits, timeouts and client addresses (docs/edge.md).")
     memory_mb: int = Field(128, ge=16, le=4096, description="Router memory limit, MiB.")
     cpus: Cpus = Field(0.5, ge=0.1, le=16, description="Router CPU limit, in cores.")
+    shared: bool = Field(
+        False,
+        description="Other stacks may join this router (router.join): it sends their hosts to them over its "
+        "edge network. Turning it on replaces the net container once (seconds without a listener).",
+    )
+    join: StackName | None = Field(
+        None,
+        description="Serve behind another stack's shared router instead of publishing router.port: "
+        "org/project/stack of the owner (docs/edge.md).",
+    )
+    hosts: list[HostName] = Field(
+        default_factory=list,
+        description="With router.join: the host names the shared router sends to this app, unique across its apps.",
+    )
 
 
 def _tls_problems(s: StackSettings, secret_tops: Collection[str]) -> list[Problem]:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from bluegreen.colors import COLORS, Color, other
-from bluegreen.config import app, database, docker, hooks, rollout, router
+from bluegreen.config import app, database, docker, hooks, rollout, router, sharing
 from bluegreen.config import image as image_source
 from bluegreen.config.app import AppSettings, ColorSpec
 from bluegreen.config.database import Database
@@ -145,6 +145,7 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
         *app.problems(s, stack),
         *image_source.problems(s, stack),
         *router.problems(s, stack, secret_tops),
+        *sharing.problems(s),
         *docker.problems(s, stack),
         *rollout.problems(s),
         *database.problems(s, stack, secret_tops),

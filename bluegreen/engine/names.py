@@ -51,6 +51,14 @@ def network_name(deployment: str) -> str:
     return f"{deployment}-net"
 
 
+EDGE_NETWORK_SUFFIX = "-edge"
+
+
+def edge_network_name(deployment: str) -> str:
+    """A shared router's network to the routers of the apps joined to it (router.shared, docs/edge.md)."""
+    return f"{deployment}{EDGE_NETWORK_SUFFIX}"
+
+
 def routing_volume_name(deployment: str) -> str:
     return f"{deployment}-routing"
 

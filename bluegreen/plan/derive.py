@@ -45,6 +45,8 @@ def plan_from_settings(
             "healthGate": settings.health_gate.model_dump(by_alias=True),
             "orchestrator": settings.orchestrator,
             "owner": owner,
+            "shared": settings.router.shared,
+            "joined": settings.router.join is not None,
         }
     )
 

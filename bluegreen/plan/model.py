@@ -84,6 +84,10 @@ class RoutingPlan(Model):
     # The Pulumi project/stack that made this plan: `shop` + `api-prod` and `shop-api` + `prod` share the
     # deployment name shop-api-prod, and the second must not take over the first's router.
     owner: Owner | None = None
+    # Several apps behind one router (docs/edge.md): this router serves joined apps' hosts, or this app is joined
+    # to another's router (its own router then believes the X-Forwarded-For of the owner's edge network).
+    shared: bool = False
+    joined: bool = False
 
     def weight(self, color: Color) -> int:
         return int(getattr(self.weights, color))
@@ -114,7 +118,7 @@ class RoutingPlan(Model):
         return [c for c in COLORS if self.weight(c) > 0]
 
     def canonical(self) -> str:
-        # The orchestrator, owner, schema versions and route matches came later: unset they stay out of the hash.
+        # The orchestrator, owner, schema versions, route matches and sharing came later: unset, not hashed.
         exclude: dict[str, Any] = {"orchestrator": True} if self.orchestrator == "container" else {}
         if self.owner is None:
             exclude["owner"] = True
@@ -123,6 +127,7 @@ class RoutingPlan(Model):
             exclude["colors"] = unset
         if not self.rollout.match:
             exclude["rollout"] = {"match"}
+        exclude.update({key: True for key in ("shared", "joined") if not getattr(self, key)})
         raw = self.model_dump(mode="json", by_alias=True, exclude=exclude)
         return json.dumps(raw, sort_keys=True, separators=(",", ":"))
 

@@ -163,6 +163,11 @@ def generation_files(
     return files
 
 
+def _edges(router: RouterPort, plan: RoutingPlan) -> list[str]:
+    """A joined app's router believes the owner's router (on their edge network) about the client."""
+    return router.edge_subnets() if plan.joined else []
+
+
 def apply_plan(
     router: RouterPort,
     inspector: Inspector,
@@ -202,7 +207,7 @@ def apply_plan(
         if source == "program" and expect_live_plan is None:
             program_observed = observed if program_observed is None else program_observed
         _check_unchanged(snapshot, expect_live_plan, program_observed)
-        rendered = render(plan, utc_now(), preview_down=preview_down is not None, stack_networks=router.subnets())
+        rendered = render(plan, utc_now(), preview_down is not None, router.subnets(), _edges(router, plan))
         decision = decide(snapshot, rendered, source, observed, hold.desired.plan_hash() if hold else None)
         report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
         report.warnings += [f"broke the lock held by {locking.broke}"] * bool(locking.broke)

@@ -22,7 +22,7 @@ from typing import Any
 
 from bluegreen.colors import Color
 from bluegreen.engine.client import DockerClient, tar_files
-from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_LABEL, ROLE_ROUTER
+from bluegreen.engine.names import DEPLOYMENT_LABEL, EDGE_NETWORK_SUFFIX, ROLE_LABEL, ROLE_ROUTER
 from bluegreen.errors import (
     ConfigRefusedError,
     DockerError,
@@ -132,6 +132,16 @@ class LiveRouter:
                 network = ipaddress.ip_interface(f"{net['IPAddress']}/{net['IPPrefixLen']}").network
                 found.append((str(network), str(net.get("Gateway") or "")))
         return found
+
+    def edge_subnets(self) -> list[str]:
+        """The networks of shared routers this router is joined to (router.join): whose X-Forwarded-For it believes."""
+        nets = self.net_info["NetworkSettings"]["Networks"].items()
+        return [str(ipaddress.ip_interface(f"{n['IPAddress']}/{n['IPPrefixLen']}").network)
+                for name, n in nets if name.endswith(EDGE_NETWORK_SUFFIX) and n.get("IPAddress")]  # fmt: skip
+
+    def run(self, name: str, args: Sequence[str]) -> tuple[int, str]:
+        """Run sh/<name>.sh as the router's user: exit code, and its output (with stderr when it failed)."""
+        return self._run(name, args)
 
     def _run(self, name: str, args: Sequence[str]) -> tuple[int, str]:
         result = self.client.exec(self.container, ["sh", "-c", script(name), "sh", *args], timeout=30)

@@ -33,8 +33,9 @@ def preview_guard(stack_networks: Sequence[tuple[str, str]]) -> str:
     return f"geo $bg_preview_blocked {{\n    default 0;\n{rows}}}"
 
 
-def edge_config(edge: Edge, drain_seconds: int) -> str:
-    """Body and time limits, the per-client connection limit, and whose X-Forwarded-For to believe."""
+def edge_config(edge: Edge, drain_seconds: int, edge_networks: Sequence[str] | None = None) -> str:
+    """Body and time limits, the per-client connection limit, and whose X-Forwarded-For to believe: the
+    trusted proxies, and for an app joined to a shared router (`edge_networks` given), the owner's edge network."""
     keepalive_grace = max(1, min(KEEPALIVE_GRACE_SECONDS, drain_seconds - 1))  # inside the drain bound
     lines = [
         # A kept-alive client of a worker that is shutting down (a reload, a router hand-over) gets this long
@@ -47,8 +48,22 @@ def edge_config(edge: Edge, drain_seconds: int) -> str:
     ]
     if edge.max_connections_per_client is not None:
         lines += ["limit_conn_zone $binary_remote_addr zone=bg_conn:10m;", "limit_conn_status 429;"]
-    if edge.trusted_proxies:
-        lines += [f"set_real_ip_from {cidr};" for cidr in edge.trusted_proxies]
+    trusted = [*edge.trusted_proxies, *(edge_networks or [])]
+    if trusted:
+        lines += [f"set_real_ip_from {cidr};" for cidr in trusted]
         lines += [f"real_ip_header {'proxy_protocol' if edge.proxy_protocol else 'X-Forwarded-For'};",
                   "real_ip_recursive on;"]  # fmt: skip
+    if edge_networks is not None:
+        lines.append(joined_proto(edge_networks))
     return "\n".join(lines)
+
+
+def joined_proto(edge_networks: Sequence[str]) -> str:
+    """The scheme the app is told: the owner's, for a request the owner's router passed on (it terminates
+    TLS), else this listener's. Which address sent it is the one before realip replaced it."""
+    rows = "".join(f"    {cidr} 1;\n" for cidr in edge_networks)
+    return (
+        f"geo $realip_remote_addr $bg_from_edge {{\n    default 0;\n{rows}}}\n"
+        'map $bg_from_edge:$http_x_forwarded_proto $bg_forwarded_proto {\n    "1:https" https;\n    "1:http" http;\n'
+        "    default $scheme;\n}"
+    )

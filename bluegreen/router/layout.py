@@ -18,6 +18,7 @@ The routing volume (mounted at ROUTING_DIR):
     tls/g<ns>/, tls/current the certificate generations and the one served
     tls/acme-account.json   the ACME account key (tls.acme), readable by the router's user only
     acme-challenge/<token>  HTTP-01 answers while an order is being validated, served on port 80
+    apps/<deployment>.*     a joined app's host names, map row and upstream (router.shared; router/apps.py)
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ KEY_FILE: Final = "key.pem"
 ACME_CHALLENGES: Final = "acme-challenge"
 ACME_CHALLENGE_PATH: Final = "/.well-known/acme-challenge/"
 ACME_ACCOUNT: Final = f"{TLS_FOLDER}/acme-account.json"
+# Apps joined to a shared router (router/apps.py): one file of each kind per app, included by the owner's config.
+APPS_DIR: Final = "apps"
+APP_CHECK_PATH: Final = "/.bluegreen/app"  # answers the app's upstream name, to the router's own loopback only
 HEALTH_SCRIPT: Final = "health.sh"
 STICKY_COOKIE: Final = "bg_bucket"
 
@@ -91,6 +95,8 @@ SHELL_NAMES: Final = {
     "BG_CERTIFICATE": CERTIFICATE_FILE,
     "BG_KEY": KEY_FILE,
     "BG_ROUTER_ONLY": ROUTER_ONLY,
+    "BG_APPS": APPS_DIR,
+    "BG_APP_CHECK_PATH": APP_CHECK_PATH,
 }
 
 # What router.js knows of the volume, as its constants.

@@ -14,9 +14,11 @@ class ScriptExit(enum.IntEnum):
 
     OK = 0
     CONFIG_REFUSED = 3
+    HOST_TAKEN = 4
     NOT_LIVE = 5
     LOCK_LOST = 6
     NOT_WRITABLE = 7
+    NOT_SHARED = 8
     UNUSABLE = 10
 
 

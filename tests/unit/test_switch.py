@@ -96,6 +96,9 @@ class FakeRouter:
     def subnets(self) -> list[tuple[str, str]]:
         return [("172.30.0.0/16", "172.30.0.1")]
 
+    def edge_subnets(self) -> list[str]:
+        return ["172.31.0.0/16"]
+
     def _probe(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
         return [HttpResult(503 if host in self.unhealthy else 200, "{}", "HTTP") for host, _, _ in targets]
 

@@ -2,19 +2,20 @@
 # Functions every router script starts with (bluegreen/router/adapter.py prepends
 # this file). POSIX sh: the router images have dash or busybox, not bash.
 
-# fetch HOST PORT PATH: an HTTP GET from inside the router with whatever client
+# fetch HOST PORT PATH [VHOST]: an HTTP GET from inside the router with whatever client
 # the image has (curl, busybox wget, or bash's /dev/tcp); prints status line,
-# headers and body.
+# headers and body. VHOST: the Host header, when it is not HOST.
 fetch() {
+  fetch_host=${4:-$1}
   if command -v curl >/dev/null 2>&1; then
-    curl -s -i --max-time 2 "http://$1:$2$3"
+    curl -s -i --max-time 2 -H "Host: $fetch_host" "http://$1:$2$3"
   elif command -v wget >/dev/null 2>&1; then
-    wget -q -S -O - -T 2 "http://$1:$2$3" 2>&1
+    wget -q -S -O - -T 2 --header "Host: $fetch_host" "http://$1:$2$3" 2>&1
   else
-    # shellcheck disable=SC2016 # $0..$2 belong to the inner bash
+    # shellcheck disable=SC2016 # $0..$3 belong to the inner bash
     timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
-      printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$2" "$0" >&3 &&
-      cat <&3' "$1" "$2" "$3"
+      printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$2" "$3" >&3 &&
+      cat <&3' "$1" "$2" "$3" "$fetch_host"
   fi
 }
 
