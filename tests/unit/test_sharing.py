@@ -132,7 +132,8 @@ class FakeOwner:
     container = "bluegreen-front-router"
 
     def __init__(self, *answers: tuple[int, str]) -> None:
-        self.answers, self.calls = list(answers), []
+        self.answers = list(answers)
+        self.calls: list[list[str]] = []
 
     def run(self, name: str, args: list[str]) -> tuple[int, str]:
         self.calls.append(args)
