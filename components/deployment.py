@@ -48,6 +48,7 @@ from components.drift import (
     read_observed,
     stale_digests,
     unreadable_problem,
+    unshare_problem,
     warn_database_replacement,
     warn_double_replacement,
     warn_hand_installed_certificate,
@@ -165,10 +166,8 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         taken = owner_problem(topology, status)
         if taken:
             raise pulumi.RunError(f"{taken}; nothing was changed")
-        problems = [
-            *stale_digests(settings, status),
-            *[p for p in (orchestrator_problem(settings, status), database_major_problem(settings, status)) if p],
-        ]
+        checks = (orchestrator_problem, database_major_problem, unshare_problem)
+        problems = [*stale_digests(settings, status), *[p for check in checks if (p := check(settings, status))]]
         if problems:
             raise pulumi.RunError("; ".join(p.line() for p in problems) + "; nothing was changed")
         contract = contract_problem(

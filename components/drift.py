@@ -160,6 +160,19 @@ def owner_problem(topology: Topology, status: LiveStatus) -> str | None:
     )
 
 
+def unshare_problem(settings: StackSettings, status: LiveStatus) -> Problem | None:
+    """A shared router that would stop sharing while apps are joined: their hosts would reach this app instead."""
+    apps = (status.report or {}).get("apps") or {}
+    if settings.router.shared or not apps:
+        return None
+    joined = ", ".join(f"{app}: {' '.join(hosts)}" for app, hosts in sorted(apps.items()))
+    return Problem(
+        "router.shared",
+        False,
+        f"true while apps are joined ({joined}); take them out first (pulumi destroy, or router.join removed, on each)",
+    )
+
+
 def orchestrator_problem(settings: StackSettings, status: LiveStatus) -> Problem | None:
     """Changing the orchestrator of a running stack: refused, because the stack network keeps its name.
 

@@ -98,6 +98,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write("program plan: live\n")
     if status.get("certificate"):
         out.write(_certificate_line(status["certificate"]))
+    if status.get("apps"):
+        joined = ", ".join(f"{app} ({' '.join(hosts)})" for app, hosts in sorted(status["apps"].items()))
+        out.write(f"shared router: apps joined: {joined}\n")
     _write_data(status, out)
     for c in status["containers"]:
         out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")

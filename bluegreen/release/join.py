@@ -66,7 +66,8 @@ def _apps_script(owner: LiveRouter, action: str, app: JoinedApp, files: list[str
         if code != ScriptExit.LOCK_LOST or clock() >= deadline:
             break
         time.sleep(LOCK_POLL_SECONDS)
-    last = out.strip().splitlines()[-1] if out.strip() else ""
+    lines = out.strip().splitlines()
+    last = next((line for line in lines if "emerg" in line), lines[-1] if lines else "")
     if code == ScriptExit.OK:
         return
     if code == ScriptExit.HOST_TAKEN:

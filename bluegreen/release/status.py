@@ -133,6 +133,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "held": live_changes(live_record, program_record),
         "programTraffic": traffic.as_json() if (traffic := Traffic.of_record(program_record)) else None,
         "certificate": certificate,
+        "apps": snapshot.apps,
         "warnings": warnings,
         "containers": containers,
         "database": _database(client, deployment),

@@ -32,6 +32,7 @@ from bluegreen.errors import (
     RouterError,
 )
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
+from bluegreen.router.apps import parse_names
 from bluegreen.router.files import network_owner
 from bluegreen.router.layout import (
     ACME_ACCOUNT,
@@ -220,7 +221,9 @@ class LiveRouter:
         certificate = parts.get("certificate", "").strip() or None
         rollout = _record(parts.get("rollout", ""), ROLLOUT_PROGRESS, unreadable)
         status = _json(result.body, f"router {self.container} status")
-        return Snapshot(status, live, program, unreadable, certificate, rollout)
+        apps = {app: parse_names(names) for app, _, names in (
+            line.partition(" ") for line in parts.get("joined", "").splitlines() if line.strip())}  # fmt: skip
+        return Snapshot(status, live, program, unreadable, certificate, rollout, apps=apps)
 
     def user(self) -> str:
         """uid:gid the router runs as: owner of the routing files it must be able to replace."""

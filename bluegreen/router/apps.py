@@ -88,6 +88,10 @@ def _app_location(proxy_settings: str, headers: Sequence[str]) -> str:
     )
 
 
+# The map's room for such a name: read when each map is parsed, so it comes before the config's first map.
+SHARED_MAP_BUCKETS = "map_hash_bucket_size 512;"
+
+
 def shared_config(plan: RoutingPlan, proxy_settings: str, tls_headers: Sequence[str], router_only: str) -> list[str]:
     """The owner's blocks for its apps: their groups and host map, and a server per live listener.
 
@@ -100,6 +104,7 @@ def shared_config(plan: RoutingPlan, proxy_settings: str, tls_headers: Sequence[
         return []
     folder = f"{ROUTING_DIR}/{APPS_DIR}"
     blocks = [
+        "server_names_hash_bucket_size 512;",  # room for any host name a stack may give (253 characters)
         f"include {folder}/*.upstream;",
         f'map $host $bg_app {{\n    hostnames;\n    default "";\n    include {folder}/*.map;\n}}',
     ]

@@ -25,6 +25,7 @@ class Snapshot:
     certificate: str | None = None  # the PEM chain the router serves (tls/current), when it has one
     rollout: dict[str, Any] | None = None  # the rollout in progress (ROLLOUT_PROGRESS), when one runs
     lock_holder: str | None = None  # who holds the switch lock right now (an unlocked read), when anyone does
+    apps: dict[str, list[str]] = field(default_factory=dict)  # a shared router's joined apps and their host names
 
 
 @dataclass(frozen=True)

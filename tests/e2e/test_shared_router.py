@@ -100,6 +100,14 @@ def test_two_apps_behind_one_router_flip_and_roll_back_without_a_failed_request(
     assert taken.returncode == 2 and "blog.test is already served by bluegreen-blog" in taken.stderr, taken.stderr
     assert served("blog.test") == Counter({"blue 3.0.0": 10}) and served("x.test") == Counter({"blue 1.0.0": 10})
 
+    # A file in apps/ broken by hand: the next join is refused with nginx's own line; every app keeps serving.
+    router, broken = f"bluegreen-{OWNER}-router", "/etc/nginx/bluegreen/apps/bluegreen-hand.upstream"
+    docker("exec", router, "sh", "-c", f"echo 'upstream broken {{' > {broken}")
+    refused = cli("router", "join", "--stack", "other", "--owner", f"bluegreen-{OWNER}", "--hosts", "x.test")
+    assert refused.returncode == 1 and "[emerg]" in refused.stderr and "previous entry is kept" in refused.stderr
+    assert served("shop.test") == Counter({"blue 2.0.0": 10}) and served("x.test") == Counter({"blue 1.0.0": 10})
+    docker("exec", router, "rm", broken)
+
     # An app that leaves is taken out with one reload; the other keeps every request.
     with BackgroundProbe(URL, connections=8, retry=False, post_every=5, vhost="shop.test", settle_seconds=1) as shop:
         destroy("blog")

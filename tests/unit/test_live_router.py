@@ -133,10 +133,19 @@ def router(*results: ExecResult | Exception) -> tuple[LiveRouter, ScriptedEngine
     return LiveRouter(engine, "bluegreen-dev-router"), engine  # type: ignore[arg-type]
 
 
-def begun(lock_line: str, status: str = STATUS_OK, holder: str = "") -> ExecResult:
+def begun(lock_line: str, status: str = STATUS_OK, holder: str = "", joined: str = "") -> ExecResult:
     out = (f"@@bluegreen:lock\n{lock_line}\n\n@@bluegreen:status\n{status}\n@@bluegreen:live\n\n"
-           f"@@bluegreen:program\n\n@@bluegreen:holder\n{holder}\n\n@@bluegreen-probes\n")  # fmt: skip
+           f"@@bluegreen:program\n\n@@bluegreen:holder\n{holder}\n\n@@bluegreen:joined\n{joined}\n"
+           "@@bluegreen-probes\n")  # fmt: skip
     return ExecResult(0, out, "")
+
+
+def test_a_shared_routers_snapshot_names_its_joined_apps_and_their_hosts() -> None:
+    joined = "bluegreen-blog server_name blog.test;\nbluegreen-shop server_name shop.test www.shop.test;\n"
+    live, _ = router(begun("acquired", joined=joined))
+    snapshot = live.begin(LOCK).snapshot
+    assert snapshot is not None
+    assert snapshot.apps == {"bluegreen-blog": ["blog.test"], "bluegreen-shop": ["shop.test", "www.shop.test"]}
 
 
 def test_begin_returns_the_snapshot_once_the_lock_is_ours() -> None:

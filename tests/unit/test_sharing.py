@@ -163,3 +163,17 @@ def test_bad_hosts_on_the_command_line_are_refused_before_any_engine_is_asked(
     code = main(["router", "join", "--stack", "shop", "--owner", "bluegreen-front", "--hosts", "shop.test,bad host"])
     assert code == 2
     assert "--hosts: got 'shop.test,bad host'; allowed: comma-separated host names" in capsys.readouterr().err
+
+
+def test_a_shared_router_may_not_stop_sharing_while_apps_are_joined() -> None:
+    from components.drift import LiveStatus, unshare_problem
+
+    settings = parse_settings(BASE, "dev")
+    joined = LiveStatus("", "", {"apps": {"bluegreen-shop": ["shop.test"]}})
+    problem = unshare_problem(settings, joined)
+    assert problem is not None and problem.line() == (
+        "router.shared: got false; allowed: true while apps are joined (bluegreen-shop: shop.test); take them out "
+        "first (pulumi destroy, or router.join removed, on each)"
+    )
+    assert unshare_problem(settings, LiveStatus("", "", {"apps": {}})) is None
+    assert unshare_problem(parse_settings({**BASE, "router": {"shared": True}}, "dev"), joined) is None

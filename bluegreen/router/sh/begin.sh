@@ -23,5 +23,12 @@ printf '\n@@bluegreen:rollout\n'
 cat "$dir/$BG_ROLLOUT_PROGRESS" 2>/dev/null || true
 printf '\n@@bluegreen:certificate\n'
 cat "$dir/$BG_TLS/$BG_CURRENT/$BG_CERTIFICATE" 2>/dev/null || true
+printf '\n@@bluegreen:joined\n'
+# The stacks joined to a shared router: "<deployment> server_name <hosts>;" per app.
+for f in "$dir/$BG_APPS"/*.names; do
+  [ -f "$f" ] || continue
+  app=${f##*/}
+  printf '%s %s\n' "${app%.names}" "$(cat "$f")"
+done
 printf '\n@@bluegreen-probes\n'
 probe_all "$@"
