@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.app_image import build as build_images
 from bench.app_image import image_size_mb, sh, start_to_healthy
+from bench.edge import edge_apps
 from bluegreen.colors import COLORS, Color, utc_now
 from bluegreen.engine.client import DockerClient
 from bluegreen.engine.hardening import APP_DEFAULT
@@ -890,6 +891,9 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("rollback.ms", "rollback < 600 ms", lambda v: v < 600),
     ("rollback.crash_loop.cli_ms", "rollback from a crash loop < 1 s of CLI time", lambda v: v < 1000),
     ("rollback.crash_loop.failed_after", "0 failed once the idle colour serves", lambda v: v == 0),
+    ("edge.apps", "at least 2 apps behind one router", lambda v: v >= 2),
+    ("edge.failed", "0 failed, never-retrying, both apps, each switched", lambda v: v == 0),
+    ("edge.cross_app_failed", "0 failed on one app while the other switches", lambda v: v == 0),
     ("swarm.failed", "0 failed, swarm mode", lambda v: v == 0),
     ("swarm.rollback_ms", "swarm rollback < 1.5 s", lambda v: v < 1500),
     ("swarm.replacement_s", "killed task's replacement serves <= 10 s", lambda v: v <= 10),
@@ -990,7 +994,7 @@ def main() -> int:
         step("switch under load, then clients that never retry")
         results["switch"] = switch_results(stack, quick)
         step("rollback")
-        results["rollback"] = rollback_time(stack, runs=3 if quick else 7)
+        results["rollback"] = rollback_time(stack, runs=3 if quick else 5)
         step("timeline: a canary, a promotion and a rollback")
         results["timeline"] = timeline(stack)
         step("weights")
@@ -1014,9 +1018,11 @@ def main() -> int:
     step("canary analysis")
     results["analysis"], results["metrics"] = canary_analysis(app_image, quiet_runs=2, sizing_runs=20 if quick else 100)
     step("baseline")
-    results["baseline"] = baseline_release(app_image, releases=2 if quick else 4)
+    results["baseline"] = baseline_release(app_image, releases=2 if quick else 3)
+    step("several apps behind one router")
+    results["edge"] = edge_apps(switches=2 if quick else 3, seconds=2 if quick else 3)
     step("swarm")
-    results["swarm"] = swarm_colors(flips=4 if quick else 10, rollbacks=3 if quick else 5)
+    results["swarm"] = swarm_colors(flips=4 if quick else 6, rollbacks=3 if quick else 5)
     results["bench_s"] = round(time.monotonic() - started, 1)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
