@@ -104,3 +104,44 @@ def test_real_pulumi_up_flip_release_destroy(tmp_path: Path) -> None:
         stack.workspace.remove_stack("autotest")
     assert docker("ps", "-aq", "--filter", "label=bluegreen.deployment=bluegreen-autotest").stdout.strip() == ""
     assert docker("network", "ls", "-q", "--filter", "name=bluegreen-autotest").stdout.strip() == ""
+
+
+@pytest.mark.usefixtures("stand_in_images")
+def test_real_pulumi_up_joins_an_app_to_a_shared_router_by_stack_reference(tmp_path: Path) -> None:
+    """router.join read by the real engine's StackReference on a file backend: organization/<project>/<stack>."""
+    from pulumi import automation as auto
+
+    work = project_copy(tmp_path)
+    shutil.copy(work / "Pulumi.dev.yaml", work / "Pulumi.autofront.yaml")
+    shutil.copy(work / "Pulumi.dev.yaml", work / "Pulumi.autoshop.yaml")
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": "test-only"}
+    images = {"router.image": ROUTER_IMAGE, "image.baseImage": BASE_IMAGE, "image.runtimeImage": RUNTIME_IMAGE,
+              "router.edge.colorHeader": "true", "docker.local": "true"}  # fmt: skip
+    configs = {
+        "autofront": {**images, "router.shared": "true", "router.port": "18290", "router.previewPort": "18291"},
+        "autoshop": {**images, "router.join": "organization/bluegreen/autofront", "router.hosts[0]": "shop.test",
+                     "router.previewPort": "18292", "blue.version": "2.0.0"},
+    }  # fmt: skip
+    stacks = {}
+    for name, config in configs.items():
+        stacks[name] = auto.create_or_select_stack(
+            stack_name=name, work_dir=str(work), opts=auto.LocalWorkspaceOptions(env_vars=env)
+        )
+        for key, value in config.items():
+            stacks[name].set_config(key, auto.ConfigValue(value), path=True)
+    try:
+        stacks["autofront"].up(on_output=print)
+        result = stacks["autoshop"].up(on_output=print)
+        assert result.outputs["url"].value == "http://shop.test:18290"
+        _, headers, _ = get("http://127.0.0.1:18290/", headers={"Host": "shop.test"})
+        assert headers.get("x-app-version") == "2.0.0"
+        assert get("http://127.0.0.1:18290/")[1].get("x-app-version") == "1.0.0", "other hosts: the owner's app"
+    finally:
+        for name in ("autoshop", "autofront"):
+            stacks[name].destroy(on_output=print)
+            stacks[name].workspace.remove_stack(name)
+    for name in ("autoshop", "autofront"):
+        label = f"label=bluegreen.deployment=bluegreen-{name}"
+        assert docker("ps", "-aq", "--filter", label).stdout.strip() == ""
