@@ -24,10 +24,8 @@ from bluegreen.colors import Color
 from bluegreen.engine.client import DockerClient, tar_files
 from bluegreen.engine.names import DEPLOYMENT_LABEL, EDGE_NETWORK_SUFFIX, ROLE_LABEL, ROLE_ROUTER
 from bluegreen.errors import (
-    ConfigRefusedError,
     DockerError,
     LockLostError,
-    NotLiveError,
     OutcomeUnknownError,
     RouterError,
 )
@@ -48,7 +46,7 @@ from bluegreen.router.layout import (
     STATUS_PORT,
     TLS_DIR,
 )
-from bluegreen.router.scripts import ScriptExit, script
+from bluegreen.router.scripts import MAX_INLINE_FILE, ScriptExit, publish_error, script, unwritable
 from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot, parse_response, snapshot_of
 from bluegreen.router.seed import seed_routing_volume
 
@@ -236,48 +234,39 @@ class LiveRouter:
         return result.stdout.strip()
 
     def publish(self, publication: Publication, lock: Lock) -> None:
-        """Stage the generation, then check and publish it in one exec as the router's own user.
+        """Write the generation, check and publish it, in one exec as the router's own user.
 
-        Returns once the status listener reports the new config and plan hash.
-        ConfigRefusedError and LockLostError: nothing was published. NotLiveError:
-        the previous generation is back. A transport error from the publishing
-        exec leaves the outcome unknown; the caller says so.
+        The files travel as the exec's arguments (one round trip fewer than an
+        upload first); one too large for an argument goes in with the archive
+        API first. Returns once the status listener reports the new config and
+        plan hash. ConfigRefusedError and LockLostError: nothing was published.
+        NotLiveError: the previous generation is back. A transport error from the
+        publishing exec leaves the outcome unknown; the caller says so.
         """
-        try:
-            self._upload({f"{publication.generation}/{name}": text for name, text in publication.files.items()})
-        except DockerError as exc:  # a full volume: nothing staged is used; the lock and the part written go
-            with contextlib.suppress(DockerError):
-                self._run("release", [ROUTING_DIR, lock.token, publication.generation])
-            raise RouterError(
-                f"writing the new routing into {ROUTING_DIR} of {self.container} failed "
-                f"({str(exc).rsplit(': ', 1)[-1]}); nothing was changed"
-            ) from exc
+        gen = publication.generation
+        inline = all(len(text.encode()) <= MAX_INLINE_FILE for text in publication.files.values())
+        if not inline:
+            try:
+                self._upload({f"{gen}/{name}": text for name, text in publication.files.items()})
+            except DockerError as exc:  # a full volume: nothing staged is used; the lock and the part written go
+                with contextlib.suppress(DockerError):
+                    self._run("release", [ROUTING_DIR, lock.token, gen])
+                raise unwritable(self.container, str(exc)) from exc
         tries = str(max(1, round(publication.verify_seconds / 0.05)))
+        files = [part for name, text in publication.files.items() for part in (name, text)] if inline else []
         try:
             code, out = self._run(
                 "publish",
-                [ROUTING_DIR, publication.generation, "1" if publication.reload else "0", publication.config_hash,
-                 publication.plan_hash, tries, lock.token, str(STATUS_PORT), STATUS_PATH],
+                [ROUTING_DIR, gen, "1" if publication.reload else "0", publication.config_hash,
+                 publication.plan_hash, tries, lock.token, str(STATUS_PORT), STATUS_PATH, *files],
             )  # fmt: skip
         except DockerError as exc:
             raise OutcomeUnknownError(
                 f"lost the Docker engine while publishing plan {publication.plan_hash} ({exc}); it may or may not "
                 "be live: run `bluegreen status` to see which"
             ) from exc
-        if code == ScriptExit.OK:
-            return
-        lines = [line for line in out.splitlines() if line.strip()]
-        detail = next((line for line in lines if "emerg" in line or "error" in line), lines[0] if lines else "")
-        if code == ScriptExit.CONFIG_REFUSED:
-            raise ConfigRefusedError(detail or "nginx -t failed")
-        if code == ScriptExit.NOT_LIVE:
-            raise NotLiveError(
-                f"router {self.container} did not serve plan {publication.plan_hash} within "
-                f"{publication.verify_seconds:g}s"
-            )
-        if code == ScriptExit.LOCK_LOST:
-            raise LockLostError(f"the lock on {self.container} expired and was taken by another switch")
-        raise RouterError(f"publishing routing in {self.container} failed (exit {code}): {detail}")
+        if code != ScriptExit.OK:
+            raise publish_error(code, out, self.container, publication)
 
     def put_challenges(self, answers: Mapping[str, str]) -> None:
         """ACME HTTP-01 answers (token -> key authorization), served from the next request on port 80."""

@@ -6,7 +6,12 @@ import enum
 import functools
 from importlib import resources
 
-from bluegreen.router.layout import shell_preamble
+from bluegreen.errors import ConfigRefusedError, LockLostError, NotLiveError, RouterError
+from bluegreen.router.layout import ROUTING_DIR, shell_preamble
+from bluegreen.router.seam import Publication
+
+# A file larger than this goes in with the archive API, not as an exec argument (Linux takes up to 128 KiB each).
+MAX_INLINE_FILE = 96 * 1024
 
 
 class ScriptExit(enum.IntEnum):
@@ -28,3 +33,30 @@ def script(name: str) -> str:
     folder = resources.files("bluegreen.router").joinpath("sh")
     lib = folder.joinpath("lib.sh").read_text(encoding="utf-8")
     return shell_preamble() + lib + folder.joinpath(f"{name}.sh").read_text(encoding="utf-8")
+
+
+def unwritable(container: str, why: str) -> RouterError:
+    """A generation that could not be written (a full volume): the lock and the part written are gone."""
+    head, _, usage = why.strip().partition("; ")  # "sh: 1: cannot create g1/x: I/O error; the volume is 100% used"
+    reason = head.rsplit(": ", 1)[-1]
+    reason = (reason[:1].lower() + reason[1:] if reason[1:2].islower() else reason) + (f"; {usage}" if usage else "")
+    return RouterError(
+        f"writing the new routing into {ROUTING_DIR} of {container} failed ({reason}); nothing was changed"
+    )
+
+
+def publish_error(code: int, out: str, container: str, publication: Publication) -> RouterError:
+    """What sh/publish.sh's exit code means, as the error a switch reports."""
+    lines = [line for line in out.splitlines() if line.strip()]
+    detail = next((line for line in lines if "emerg" in line or "error" in line), lines[0] if lines else "")
+    if code == ScriptExit.NOT_WRITABLE:
+        return unwritable(container, lines[-1] if lines else "the volume refused the files")
+    if code == ScriptExit.CONFIG_REFUSED:
+        return ConfigRefusedError(detail or "nginx -t failed")
+    if code == ScriptExit.NOT_LIVE:
+        return NotLiveError(
+            f"router {container} did not serve plan {publication.plan_hash} within {publication.verify_seconds:g}s"
+        )
+    if code == ScriptExit.LOCK_LOST:
+        return LockLostError(f"the lock on {container} expired and was taken by another switch")
+    return RouterError(f"publishing routing in {container} failed (exit {code}): {detail}")

@@ -20,7 +20,7 @@ from bluegreen.errors import (
     RouterError,
 )
 from bluegreen.router.adapter import LiveRouter
-from bluegreen.router.scripts import ScriptExit
+from bluegreen.router.scripts import MAX_INLINE_FILE, ScriptExit
 from bluegreen.router.seam import Lock, Publication
 from bluegreen.router.seam import parse_response as parse_response
 
@@ -195,6 +195,8 @@ def test_a_lock_taken_with_an_unreadable_status_is_given_back_at_once() -> None:
         (ExecResult(ScriptExit.NOT_LIVE, "", ""), NotLiveError),
         (ExecResult(ScriptExit.LOCK_LOST, "", ""), LockLostError),
         (ExecResult(ScriptExit.UNUSABLE, "", "cd: no such directory"), RouterError),
+        (ExecResult(ScriptExit.NOT_WRITABLE, "sh: 1: cannot create g1/state.json: No space left on device\n", ""),
+         RouterError),
         (DockerError("POST /exec: connection reset"), OutcomeUnknownError),
     ],
 )  # fmt: skip
@@ -203,7 +205,8 @@ def test_publish_turns_each_outcome_into_its_error(result: ExecResult | Exceptio
     publication = Publication("g1", {"state.json": "{}"}, True, "c2", "p2", 1.0)
     with pytest.raises(error):
         live.publish(publication, LOCK)
-    assert engine.archives == 1, "staged before the publishing exec"
+    assert engine.archives == 0, "the files travel in the publishing exec"
+    assert engine.commands[0][-2:] == ["state.json", "{}"]
 
 
 def test_publish_returns_when_the_script_says_live() -> None:
@@ -211,11 +214,24 @@ def test_publish_returns_when_the_script_says_live() -> None:
     live.publish(Publication("g1", {"state.json": "{}"}, False, "c1", "p2"), LOCK)
 
 
+FULL = (
+    r"^writing the new routing into /etc/nginx/bluegreen of bluegreen-dev-router failed \(no space left on device\); "
+)
+
+
 def test_a_generation_that_cannot_be_written_releases_the_lock_and_removes_what_was_written() -> None:
+    live, _ = router(
+        ExecResult(ScriptExit.NOT_WRITABLE, "sh: 1: cannot create g17/state.json: No space left on device\n", "")
+    )
+    with pytest.raises(RouterError, match=FULL + "nothing was changed$"):
+        live.publish(Publication("g17", {"state.json": "{}"}, False, "c1", "p2"), LOCK)
+
+
+def test_a_file_too_large_for_an_argument_is_uploaded_first_and_a_full_volume_releases_the_lock() -> None:
     live, engine = router(ExecResult(0, "", ""))
     engine.full = True
-    with pytest.raises(RouterError, match=r"^writing the new routing into /etc/nginx/bluegreen of bluegreen-dev-router "
-                                          r"failed \(no space left on device\); nothing was changed$"):  # fmt: skip
-        live.publish(Publication("g17", {"state.json": "{}"}, False, "c1", "p2"), LOCK)
+    with pytest.raises(RouterError, match=FULL + "nothing was changed$"):
+        live.publish(Publication("g17", {"http.conf": "x" * (MAX_INLINE_FILE + 1)}, False, "c1", "p2"), LOCK)
+    assert engine.archives == 1
     (release,) = engine.commands
     assert release[-3:] == ["/etc/nginx/bluegreen", "tok", "g17"] and "lock_drop" in release[2]
