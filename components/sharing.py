@@ -57,8 +57,9 @@ class JoinedRouter(pulumi.ComponentResource):
     ) -> command.local.Command:
         """`router join` once the app's router routes (`after`); `router leave` when the entry is deleted.
 
-        The owner and the hosts are in the command itself: a change of either
-        replaces it, so the old entry leaves and the new one joins."""
+        New hosts are an update: the join rewrites the app's entry in place, with no moment in which the
+        app is out. Another owner is a replacement (`triggers`): the new owner's join, then the old one's
+        leave."""
         hosts = ",".join(topology.settings.router.hosts)
 
         def run(action: str, owner: str) -> str:
@@ -69,9 +70,11 @@ class JoinedRouter(pulumi.ComponentResource):
         return command.local.Command(
             f"{name}-join",
             create=owner.apply(lambda o: run("join", o)),
+            update=owner.apply(lambda o: run("join", o)),
             delete=owner.apply(lambda o: run("leave", o)),
+            triggers=[owner],
             environment=engine.env(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 
     def url(self, topology: Topology) -> pulumi.Output[str]:

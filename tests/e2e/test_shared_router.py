@@ -6,7 +6,7 @@ request a POST), each app is flipped by `pulumi up` and rolled back by the
 CLI: neither app loses a request, and a switch of one never moves the
 other. A third stack asking for a host another app has is refused, naming
 that app. The last app to leave is taken out with one reload while the
-other keeps its load: 0 failed again.
+other keeps its load: 0 failed again, as it does through its own new host name.
 """
 
 from __future__ import annotations
@@ -108,8 +108,12 @@ def test_two_apps_behind_one_router_flip_and_roll_back_without_a_failed_request(
     assert served("shop.test") == Counter({"blue 2.0.0": 10}) and served("x.test") == Counter({"blue 1.0.0": 10})
     docker("exec", router, "rm", broken)
 
-    # An app that leaves is taken out with one reload; the other keeps every request.
+    # New host names are an update of the app's entry (never out), and an app that leaves is taken out with
+    # one reload: the other app keeps every request through both.
     with BackgroundProbe(URL, connections=8, retry=False, post_every=5, vhost="shop.test", settle_seconds=1) as shop:
+        operations = up("shop", app_config("shop", **{"router.hosts": ["shop.test", "www.shop.test"]}), base="dev")[1]
+        assert operations == ["update command:local:Command::app-join"], operations
+        assert served("www.shop.test") == Counter({"blue 2.0.0": 10})
         destroy("blog")
     assert failed(shop.stats)[0] == 0, failed(shop.stats)
     assert served("blog.test") == Counter({"blue 1.0.0": 10}), "its host falls back to the owner's app"

@@ -109,7 +109,8 @@ def test_the_owner_exports_its_edge_and_an_app_joins_it_by_reference() -> None:
     entry = next(r for r in app.resources if r.name == "app-join")
     assert entry.inputs["create"].endswith("router join --stack shop --project bluegreen --owner bluegreen-front "
                                            "--hosts shop.test")  # fmt: skip
-    assert " router leave " in entry.inputs["delete"] and entry.delete_before_replace
+    assert " router leave " in entry.inputs["delete"] and entry.inputs["update"] == entry.inputs["create"]
+    assert entry.inputs["triggers"] == ["bluegreen-front"], "another owner replaces the entry; new hosts update it"
     assert any(d.endswith("command:local:Command::app-switch") for d in entry.dependencies), "after its switch"
 
 
