@@ -1,11 +1,13 @@
 """Several apps behind one router (docs/edge.md): what `make bench` measures of `router.shared` and `router.join`.
 
-An owner stack with a shared router and two app stacks joined to it, through
-the test engine as `pulumi up` would make them. Never-retrying clients load
-both apps (every fifth request a POST) while each app is switched back and
-forth at its own router; a failure on the app that was *not* being switched
-is a cross-app failure. Then the extra hop's price: the same app through the
-owner's router and through its own, side by side (wrk, alternating rounds).
+An owner stack with a shared router, serving an app of its own (every host no
+other app claims), and an app stack joined to it: two apps behind one
+router, made by the test engine as `pulumi up` makes them. Never-retrying
+clients load both apps (every fifth request a POST) while each is switched
+back and forth in turn, the owner's app at the shared router itself and the
+joined app at its own; a failure of the app that was *not* being switched is
+a cross-app failure. Then the second hop's price: the joined app against the
+owner's own (the same image), side by side (wrk, alternating rounds).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from lab.paths import ROOT
 from lab.prober import BackgroundProbe
 
 OWNER, PORT = "front", 18680
-APPS = {"shop": ("shop.test", PORT + 2), "blog": ("blog.test", PORT + 3)}
+JOINED = {"shop": ("shop.test", PORT + 2)}
+APPS = {OWNER: ("front.test", PORT + 1), **JOINED}  # the owner's app answers any host no app claims
 ROUNDS = 2
 
 
@@ -50,30 +53,30 @@ def _hop_cost(seconds: int) -> dict[str, float]:
     rounds: dict[str, list[float]] = {"joined": [], "one_router": []}
     for _ in range(ROUNDS):
         rounds["joined"].append(_rps(url, APPS["shop"][0], seconds))
-        rounds["one_router"].append(_rps(url, "other.test", seconds))
+        rounds["one_router"].append(_rps(url, APPS[OWNER][0], seconds))
     joined, one = statistics.mean(rounds["joined"]), statistics.mean(rounds["one_router"])
     return {"rps_joined": round(joined), "rps_one_router": round(one), "rps_ratio": round(joined / one, 3)}
 
 
 def edge_apps(switches: int, seconds: int) -> dict[str, Any]:
-    for stack in (*APPS, OWNER):
+    for stack in (*JOINED, OWNER):
         destroy(stack)
     try:
         up(OWNER, {"docker.local": True, "router.shared": True, "router.port": PORT, "router.previewPort": PORT + 1},
            base="dev")  # fmt: skip
-        for stack, (host, preview) in APPS.items():
+        for stack, (host, preview) in JOINED.items():
             up(stack, {"docker.local": True, "router.join": f"organization/bluegreen/{OWNER}", "router.hosts": [host],
                        "router.previewPort": preview}, base="dev")  # fmt: skip
         loads = {s: BackgroundProbe(f"http://127.0.0.1:{PORT}", connections=8, retry=False, post_every=5,
                                     settle_seconds=0.5, vhost=h) for s, (h, _) in APPS.items()}  # fmt: skip
         windows: dict[str, list[tuple[float, float]]] = {s: [] for s in APPS}
-        with loads["shop"], loads["blog"]:
+        with loads[OWNER], loads["shop"]:
             for _ in range(switches):
                 for stack in APPS:
                     windows[stack].append(_switch(stack))
         hop = _hop_cost(seconds)
     finally:
-        for stack in (*APPS, OWNER):
+        for stack in (*JOINED, OWNER):
             destroy(stack)
     cross = 0
     for stack, load in loads.items():

@@ -274,7 +274,7 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
 
 def switch_results(stack: Any, quick: bool) -> dict[str, Any]:
     """`switch.*`: the retrying clients' run, then `switch.no_retry.*`; live times from the latter."""
-    results = switch_under_load(stack, flips=8 if quick else 24)
+    results = switch_under_load(stack, flips=8 if quick else 16)
     strict = no_retry(stack, switches=20 if quick else 50, releases=2 if quick else 5)
     live = {key: strict.pop(key) for key in ("live_ms_p50", "live_ms_p99")}
     return {**results, **live, "no_retry": strict}
@@ -1022,7 +1022,7 @@ def main() -> int:
     step("several apps behind one router")
     results["edge"] = edge_apps(switches=2 if quick else 3, seconds=2 if quick else 3)
     step("swarm")
-    results["swarm"] = swarm_colors(flips=4 if quick else 6, rollbacks=3 if quick else 5)
+    results["swarm"] = swarm_colors(flips=4, rollbacks=3 if quick else 5)
     results["bench_s"] = round(time.monotonic() - started, 1)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
