@@ -8,10 +8,11 @@ one reload of the owner's router and never touches its routing generations;
 the owner's switches keep the apps, and an app's switches never touch the
 owner (each app's own router decides its colours).
 
-Per app, three files:
+Per app, four files:
 
     apps/<deployment>.names      `server_name shop.example.com;` (in the apps' servers)
     apps/<deployment>.map        `shop.example.com bg_app_<hash>;` (host -> upstream group)
+    apps/<deployment>.targets    `shop.example.com <app router>:8080;` (host -> the group's name, for its backup)
     apps/<deployment>.upstream   the group: the app router's name on the edge network, kept alive
 """
 
@@ -22,10 +23,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bluegreen.plan.model import RoutingPlan
-from bluegreen.router.layout import APP_CHECK_PATH, APPS_DIR, LIVE_PORT, LOCAL_PORTS, ROUTING_DIR, TLS_PORT
+from bluegreen.router.layout import (
+    APP_CHECK_PATH,
+    APPS_DIR,
+    LIVE_PORT,
+    LOCAL_PORTS,
+    ROUTING_DIR,
+    TARGET_HEADER,
+    TLS_PORT,
+)
 from bluegreen.router.tls_config import ACME_LOCATION
+from bluegreen.router.upstreams import upstream_block
 
-APP_FILE_KINDS = ("names", "map", "upstream")
+APP_FILE_KINDS = ("names", "map", "targets", "upstream")
 # The owner closes an idle connection to an app's router well before that router would (keepalive_timeout 65 s):
 # a request is never sent on a connection the app's router is closing.
 APP_KEEPALIVE_SECONDS = 4
@@ -46,14 +56,13 @@ class JoinedApp:
 
     def files(self) -> dict[str, str]:
         """The app's files, relative to the routing directory."""
-        rows = "".join(f"{host.lower()} {self.upstream};\n" for host in self.hosts)
+        hosts = [h.lower() for h in self.hosts]
+        group = upstream_block(self.upstream, self.target, APP_KEEPALIVE_SECONDS, connections=16)
         return {
-            f"{APPS_DIR}/{self.deployment}.names": f"server_name {' '.join(h.lower() for h in self.hosts)};\n",
-            f"{APPS_DIR}/{self.deployment}.map": rows,
-            f"{APPS_DIR}/{self.deployment}.upstream": (
-                f"upstream {self.upstream} {{\n    zone {self.upstream} 64k;\n    server {self.target} resolve;\n"
-                f"    keepalive 16;\n    keepalive_timeout {APP_KEEPALIVE_SECONDS}s;\n}}\n"
-            ),
+            f"{APPS_DIR}/{self.deployment}.names": f"server_name {' '.join(hosts)};\n",
+            f"{APPS_DIR}/{self.deployment}.map": "".join(f"{host} {self.upstream};\n" for host in hosts),
+            f"{APPS_DIR}/{self.deployment}.targets": "".join(f"{host} {self.target};\n" for host in hosts),
+            f"{APPS_DIR}/{self.deployment}.upstream": f"{group}\n",
         }
 
 
@@ -82,6 +91,7 @@ def _app_location(proxy_settings: str, headers: Sequence[str]) -> str:
             "        }",
             "        proxy_pass http://$bg_app;",
             proxy_settings.rstrip("\n"),
+            f"        proxy_set_header {TARGET_HEADER} $bg_app_target;",
             *headers,
             "    }",
         ]
@@ -107,6 +117,7 @@ def shared_config(plan: RoutingPlan, proxy_settings: str, tls_headers: Sequence[
         "server_names_hash_bucket_size 512;",  # room for any host name a stack may give (253 characters)
         f"include {folder}/*.upstream;",
         f'map $host $bg_app {{\n    hostnames;\n    default "";\n    include {folder}/*.map;\n}}',
+        f'map $host $bg_app_target {{\n    hostnames;\n    default "";\n    include {folder}/*.targets;\n}}',
     ]
     local = f"    listen 127.0.0.1:{LOCAL_PORTS['live']};  {router_only}\n"
     head = f"    server_name {NO_APP_NAME};\n    include {folder}/*.names;\n    access_log off;\n"

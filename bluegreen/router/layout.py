@@ -36,6 +36,12 @@ TLS_PORT: Final = 8443
 # Plain listeners on the router's own loopback, serving exactly what the live and the preview
 # listener serve: `bluegreen smoke` checks through them, with or without TLS, from inside.
 LOCAL_PORTS: Final = {"live": 8083, "preview": 8084}
+# Each kept-alive upstream group's backup (bluegreen/router/upstreams.py): a loopback listener that resolves the
+# target named in TARGET_HEADER per request. A group's names are resolved by its workers only after they start,
+# so a fresh nginx (a bridge, a restarted router) or a group new in a reload has no address for its first
+# requests; they take this path instead of a 502. The bridge binds it beside the router (reuseport).
+RESOLVING_PORT: Final = 8085
+TARGET_HEADER: Final = "X-Bluegreen-Target"
 
 # The public listeners (live, preview, TLS) bind with SO_REUSEPORT: a second router in the same network
 # namespace listens beside the first, and a socket that closes hands its queued connections to it

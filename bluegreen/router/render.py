@@ -45,12 +45,13 @@ from bluegreen.router.layout import (
     STATE_FILE,
     STATUS_PATH,
     STATUS_PORT,
+    TARGET_HEADER,
     TLS_PORT,
     js_constants,
 )
 from bluegreen.router.steady import STEADY_ROUTE, generation_name, steady_route
 from bluegreen.router.tls_config import ACME_LOCATION, tls_config
-from bluegreen.router.upstreams import groups, route_maps, targets, upstream_blocks
+from bluegreen.router.upstreams import groups, resolving_server, route_maps, targets, upstream_blocks
 
 # Docker's embedded DNS, on every user-defined network; short validity so a
 # restarted container's new address is used within seconds.
@@ -142,6 +143,7 @@ def _location(target: str, color: str, plan: RoutingPlan, live: bool, hsts: bool
         "        }",
         f"        proxy_pass http://${target}_pass;",
         _proxy_settings(plan).rstrip("\n"),
+        f"        proxy_set_header {TARGET_HEADER} ${target};  # for the group's backup (upstreams.py)",
     ]
     if live:
         lines.append("        error_page 503 = @bg_unavailable;")
@@ -358,6 +360,7 @@ def render(
     if plan.tls is not None:
         blocks.append(tls_config(plan.tls))
     blocks += _servers(plan)
+    blocks.append(resolving_server(plan.edge.proxy_read_timeout_seconds))
     blocks.append(_status_server())
     http_body = "\n\n".join(blocks) + "\n"
     main_conf = (

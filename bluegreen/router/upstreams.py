@@ -17,6 +17,7 @@ import hashlib
 
 from bluegreen.colors import COLORS, Color
 from bluegreen.plan.model import RoutingPlan
+from bluegreen.router.layout import RESOLVING_PORT, REUSEPORT, TARGET_HEADER
 
 
 def targets(plan: RoutingPlan, color: Color) -> list[str]:
@@ -49,13 +50,43 @@ def groups(plan: RoutingPlan) -> dict[str, str]:
     return {t: group_name(t) for c in COLORS if plan.color(c).containers for t in targets(plan, c)}
 
 
-def upstream_blocks(plan: RoutingPlan, groups: dict[str, str]) -> list[str]:
-    """A group per target: re-resolved by nginx (`resolve`, nginx 1.27.3 and later), with idle connections
-    kept for the next request, but never longer than the app keeps them (a POST on a connection the app
-    just closed is lost: nginx retries only idempotent requests)."""
-    seconds = plan.edge.upstream_keepalive_seconds
-    return [
+def upstream_block(name: str, target: str, keepalive_seconds: int, connections: int = 32) -> str:
+    """A group re-resolved by nginx (`resolve`, nginx 1.27.3 and later), with idle connections kept for the
+    next request. Its backup is the loopback listener that resolves per request (RESOLVING_PORT): a worker
+    that has not resolved the name yet (a fresh nginx, a group new in a reload) sends the request there
+    instead of answering 502 "no live upstreams"."""
+    return (
         f"upstream {name} {{\n    zone {name} 64k;\n    server {target} resolve;\n"
-        f"    keepalive 32;\n    keepalive_timeout {seconds}s;\n}}"
-        for target, name in sorted(groups.items())
-    ]
+        f"    server 127.0.0.1:{RESOLVING_PORT} backup;\n"
+        f"    keepalive {connections};\n    keepalive_timeout {keepalive_seconds}s;\n}}"
+    )
+
+
+def upstream_blocks(plan: RoutingPlan, groups: dict[str, str]) -> list[str]:
+    """A group per target, its idle connections kept never longer than the app keeps them (a POST on a
+    connection the app just closed is lost: nginx retries only idempotent requests)."""
+    seconds = plan.edge.upstream_keepalive_seconds
+    return [upstream_block(name, target, seconds) for target, name in sorted(groups.items())]
+
+
+def resolving_server(read_timeout: int) -> str:
+    """The groups' backup: passes a request on to the target the first hop named, resolved per request.
+
+    Loopback only, so no client can name a target; the header goes no further."""
+    return (
+        "server {\n"
+        f"    listen 127.0.0.1:{RESOLVING_PORT} {REUSEPORT};\n"
+        "    access_log off;\n"
+        "    location / {\n"
+        f"        proxy_pass http://$http_{TARGET_HEADER.lower().replace('-', '_')};\n"
+        "        proxy_http_version 1.1;\n"
+        "        proxy_set_header Host $http_host;\n"
+        "        proxy_set_header Connection $http_connection;\n"
+        f'        proxy_set_header {TARGET_HEADER} "";\n'
+        "        proxy_connect_timeout 2s;\n"
+        f"        proxy_read_timeout {read_timeout}s;\n"
+        f"        proxy_send_timeout {read_timeout}s;\n"
+        "        proxy_next_upstream off;\n"
+        "    }\n"
+        "}"
+    )

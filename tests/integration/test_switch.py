@@ -626,3 +626,16 @@ def test_a_header_route_reaches_the_candidate_at_0_percent_and_is_counted_apart(
     assert after["green"]["matched"] - before["green"]["matched"] == 60, (before, after)
     assert after["green"]["requests"] <= before["green"]["requests"], "testers are not in green's figures"
     assert after["blue"]["matched"] == 0 and after["blue"]["requests"] >= 120
+
+
+def test_the_groups_backup_resolves_the_target_it_is_named_per_request(blue_live: Stack) -> None:
+    """What a kept-alive group's backup does for a worker that has no address for the group yet (a fresh
+    nginx: a bridge, a restarted router; a group new in a reload): the loopback listener resolves the target
+    the first hop named and passes the request on, instead of a 502 "no live upstreams"."""
+    conf = docker("exec", blue_live.router.name, "cat", f"{ROUTING_DIR}/current/http.conf").stdout
+    target = conf.split(" resolve;")[0].rsplit("server ", 1)[1]
+    assert "    server 127.0.0.1:8085 backup;" in conf
+    request = (f"GET / HTTP/1.0\r\nHost: shop.test\r\nX-Bluegreen-Target: {target}\r\n\r\n").replace("\r\n", "\\r\\n")
+    answer = docker("exec", blue_live.router.name, "bash", "-c",
+                    f'exec 3<>/dev/tcp/127.0.0.1/8085 && printf "{request}" >&3 && cat <&3').stdout  # fmt: skip
+    assert answer.startswith("HTTP/1.1 200") and "x-app-color: blue" in answer.lower(), answer[:300]

@@ -180,7 +180,9 @@ def test_rollback_plan_returns_everything_to_the_idle_colour(active: Color, weig
 def test_edge_defaults_bound_bodies_and_timeouts_and_never_trust_a_clients_forwarded_for() -> None:
     conf = rendered().http_conf
     assert "client_max_body_size 10m;" in conf and "client_header_timeout 10s;" in conf
-    assert "client_body_timeout 30s;" in conf and conf.count("proxy_read_timeout 120s;") == 2
+    assert (
+        "client_body_timeout 30s;" in conf and conf.count("proxy_read_timeout 120s;") == 3
+    )  # live, preview, the backup
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf and "$proxy_add_x_forwarded_for" not in conf
     assert "set_real_ip_from" not in conf and "limit_conn" not in conf and "proxy_protocol" not in conf
 
@@ -189,7 +191,7 @@ def test_edge_settings_reach_the_config() -> None:
     edge = {"maxBodyMb": 2, "proxyReadTimeoutSeconds": 600, "maxConnectionsPerClient": 50,
             "trustedProxies": ["10.0.0.0/8", "192.0.2.10"]}  # fmt: skip
     conf = rendered(edge=edge).http_conf
-    assert "client_max_body_size 2m;" in conf and conf.count("proxy_read_timeout 600s;") == 2
+    assert "client_max_body_size 2m;" in conf and conf.count("proxy_read_timeout 600s;") == 3
     assert "limit_conn_zone $binary_remote_addr zone=bg_conn:10m;" in conf
     assert conf.count("limit_conn bg_conn 50;") == 1, "the live listener only"
     assert "set_real_ip_from 10.0.0.0/8;\nset_real_ip_from 192.0.2.10;" in conf
@@ -271,6 +273,19 @@ def test_every_target_has_a_kept_alive_group_that_resolves_its_name_and_unknown_
     assert conf.count("keepalive 32;") == 2 and conf.count("keepalive_timeout 3s;") == 2
     assert "    default $bg_target;" in conf and "    default $bg_preview_target;" in conf
     assert "keepalive_min_timeout 5s;" in conf
+
+
+def test_a_group_without_an_address_yet_sends_its_requests_to_the_loopback_that_resolves_per_request() -> None:
+    """A fresh nginx (a bridge, a restarted router) or a group new in a reload has no address until its
+    worker resolves the name: the backup takes those requests instead of a 502 "no live upstreams"."""
+    conf = rendered().http_conf
+    groups = [block for block in conf.split("upstream ")[1:] if block.startswith("bg_up_")]
+    assert groups and all("    server 127.0.0.1:8085 backup;" in block.split("}")[0] for block in groups)
+    assert conf.count("proxy_set_header X-Bluegreen-Target $bg_target;") == 1
+    assert conf.count("proxy_set_header X-Bluegreen-Target $bg_preview_target;") == 1
+    resolving = conf.split("listen 127.0.0.1:8085 reuseport;")[1].split("\n}")[0]
+    assert "proxy_pass http://$http_x_bluegreen_target;" in resolving
+    assert 'proxy_set_header X-Bluegreen-Target "";' in resolving, "the header goes no further"
 
 
 def test_the_kept_alive_client_grace_stays_inside_the_drain_bound() -> None:
