@@ -120,4 +120,4 @@ def test_two_apps_behind_one_router_flip_and_roll_back_without_a_failed_request(
     assert failed(shop.stats)[0] == 0, failed(shop.stats)
     assert served("blog.test") == Counter({"blue 1.0.0": 10}), "its host falls back to the owner's app"
     assert docker("exec", f"bluegreen-{OWNER}-router", "ls", "/etc/nginx/bluegreen/apps").stdout.split() == [
-        "bluegreen-shop.map", "bluegreen-shop.names", "bluegreen-shop.upstream"]  # fmt: skip
+        "bluegreen-shop.map", "bluegreen-shop.names", "bluegreen-shop.targets", "bluegreen-shop.upstream"]  # fmt: skip
