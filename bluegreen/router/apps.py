@@ -19,7 +19,7 @@ Per app, four files:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bluegreen.plan.model import RoutingPlan
@@ -35,7 +35,6 @@ from bluegreen.router.layout import (
 from bluegreen.router.tls_config import ACME_LOCATION
 from bluegreen.router.upstreams import upstream_block
 
-APP_FILE_KINDS = ("names", "map", "targets", "upstream")
 # The owner closes an idle connection to an app's router well before that router would (keepalive_timeout 65 s):
 # a request is never sent on a connection the app's router is closing.
 APP_KEEPALIVE_SECONDS = 4
@@ -64,12 +63,6 @@ class JoinedApp:
             f"{APPS_DIR}/{self.deployment}.targets": "".join(f"{host} {self.target};\n" for host in hosts),
             f"{APPS_DIR}/{self.deployment}.upstream": f"{group}\n",
         }
-
-
-def taken_hosts(hosts: Sequence[str], joined: Mapping[str, Sequence[str]], deployment: str) -> list[tuple[str, str]]:
-    """(host, the app that serves it) for each of `hosts` another joined app already has (names are case-blind)."""
-    owners = {h.lower(): app for app, names in joined.items() if app != deployment for h in names}
-    return [(h, owners[h.lower()]) for h in hosts if h.lower() in owners]
 
 
 def parse_names(text: str) -> list[str]:

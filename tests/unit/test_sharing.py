@@ -15,7 +15,7 @@ from bluegreen.config.settings import parse_settings
 from bluegreen.errors import HostTakenError, LockHeldError, RouterError, SettingsError
 from bluegreen.plan.model import parse_plan
 from bluegreen.release import join
-from bluegreen.router.apps import JoinedApp, parse_names, taken_hosts
+from bluegreen.router.apps import JoinedApp, parse_names
 from bluegreen.router.render import render
 from bluegreen.router.scripts import ScriptExit
 from lab import engine
@@ -52,10 +52,6 @@ def test_an_apps_files_name_its_hosts_its_group_and_its_router() -> None:
     assert files["apps/bluegreen-shop.map"] == f"shop.test {app.upstream};\nwww.shop.test {app.upstream};\n"
     assert "server bluegreen-shop-router-net:8080 resolve;" in files["apps/bluegreen-shop.upstream"]
     assert JoinedApp("bluegreen-shop", ("shop.test",), app.target).upstream != app.upstream, "a change is seen"
-    joined = {"bluegreen-blog": ["blog.test"], "bluegreen-shop": ["shop.test"]}
-    assert taken_hosts(["x.test", "BLOG.test", "shop.test"], joined, "bluegreen-shop") == [
-        ("BLOG.test", "bluegreen-blog")
-    ]
 
 
 def plan_of(**router: Any) -> Any:
