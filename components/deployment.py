@@ -219,7 +219,10 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             # Swarm: an overlay across the nodes, attachable so the router (a plain container) joins it.
             driver="overlay" if topology.swarm else None,
             attachable=True if topology.swarm else None,
-            opts=self._child,
+            # Read when the network is made: the provider reads back the driver's own options (vxlanid_list),
+            # and options are create-time, so a diff here would replace a network every service is on.
+            options={"encrypted": ""} if topology.swarm and self._settings.swarm.encrypted else None,
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(ignore_changes=["options"])),
         )
         self.database = (
             Database(f"{self._name}-db", topology, network, self._engine, opts=self._child)
@@ -250,7 +253,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
             if ref not in images:
                 images[ref] = AppImage(
                     image_name(self._name, spec), settings.image, spec, self._topology.build_hash_of(color),
-                    self._engine, opts=self._child,
+                    self._engine, nodes=settings.swarm.nodes if self._topology.swarm else (), opts=self._child,
                 )  # fmt: skip
             image_ids[color] = images[ref].image_id
         return image_ids

@@ -14,6 +14,7 @@ never does (bluegreen/images/context.py, Topology.build_hash_of).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_command as command
@@ -43,6 +44,7 @@ class AppImage(pulumi.ComponentResource):
         spec: ColorSpec,
         build_hash: str = "",
         engine: Engine = LOCAL_ENGINE,
+        nodes: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bluegreen:index:AppImage", name, None, opts)
@@ -72,6 +74,8 @@ class AppImage(pulumi.ComponentResource):
             self.image_id = docker.RemoteImage(f"{name}-pull", name=self.ref, keep_locally=True, opts=child).image_id
         elif isinstance(image, S3Image):
             self.image_id = self._from_store(name, image, engine, child)
+        if nodes and not isinstance(image, RegistryImage):
+            self.image_id = self._on_nodes(name, nodes, engine, child)
         self.register_outputs({"imageId": self.image_id, "ref": self.ref})
 
     def _from_store(
@@ -97,3 +101,27 @@ class AppImage(pulumi.ComponentResource):
             opts=opts,
         )
         return loaded.stdout.apply(lambda out: (out or "").strip().rsplit("\n", 1)[-1])
+
+    def _on_nodes(
+        self, name: str, nodes: Sequence[str], engine: Engine, opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """The image on every other node of the swarm before a service can place a task there.
+
+        The id the services run resolves only after the copy, so no service starts before it. A new image
+        or a new node list copies again (a node that has the image costs one inspect); removing the
+        resource leaves the nodes' images, as `keep_locally` does here.
+        """
+        copied = command.local.Command(
+            f"{name}-nodes",
+            create=self.image_id.apply(
+                lambda image_id: bluegreen_cli("image", "copy", image_id, *_each("--to", nodes))
+            ),
+            environment=engine.env(),
+            triggers=[self.image_id, *nodes],
+            opts=opts,
+        )
+        return pulumi.Output.all(copied.stdout, self.image_id).apply(lambda both: str(both[1]))
+
+
+def _each(flag: str, values: Sequence[str]) -> list[str]:
+    return [part for value in values for part in (flag, value)]

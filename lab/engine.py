@@ -150,7 +150,6 @@ class Handler:
     def read(self, rid: str) -> dict[str, Any] | None:
         """What the provider's Read writes back over the inputs, or None: it keeps the inputs as sent."""
         return None
-        return None
 
 
 class NetworkHandler(Handler):
@@ -158,8 +157,15 @@ class NetworkHandler(Handler):
         labels = [a for lab in inputs.get("labels", []) for a in ("--label", f"{lab['label']}={lab['value']}")]
         driver = ["--driver", inputs["driver"]] if inputs.get("driver") else []
         attachable = ["--attachable"] if inputs.get("attachable") else []
-        rid = _docker("network", "create", *driver, *attachable, *labels, inputs["name"])
+        options = [a for key, value in (inputs.get("options") or {}).items() for a in ("--opt", f"{key}={value}")]
+        rid = _docker("network", "create", *driver, *attachable, *options, *labels, inputs["name"])
         return rid, {**inputs, "id": rid}
+
+    def read(self, rid: str) -> dict[str, Any] | None:
+        """The provider's Read (resourceDockerNetworkReadRefreshFunc) sets `options` to the network's Options,
+        which for an overlay include the driver's own (`...overlay.vxlanid_list`): a diff against what was sent."""
+        found = json.loads(_docker("network", "inspect", rid))[0]
+        return {"options": found.get("Options") or {}}
 
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         # As the provider does (resourceDockerNetworkRemoveRefreshFunc): remove until inspect finds it no

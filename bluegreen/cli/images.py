@@ -1,12 +1,12 @@
-"""`bluegreen image ...`: images without a registry, through an S3 bucket."""
+"""`bluegreen image ...`: images without a registry, through an S3 bucket, and onto a swarm's other nodes."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TextIO
 
-from bluegreen.cli.args import Subparsers, add_store_args, check_endpoint, image_id
-from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, ImageStoreError
+from bluegreen.cli.args import Subparsers, add_store_args, check_endpoint, docker_host, image_id
+from bluegreen.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BluegreenError, ImageStoreError
 from bluegreen.images.store import ImageStore
 
 
@@ -53,6 +53,19 @@ def cmd_image(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_image_copy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The program runs this before a swarm colour's service: its image on every other node (docs/swarm.md)."""
+    from bluegreen.images.nodes import copy_to_nodes
+
+    try:
+        for copied in copy_to_nodes(args.image, args.nodes):
+            out.write(copied.line() + "\n")
+    except BluegreenError as exc:
+        err.write(f"image copy: {exc}\n")
+        return exc.exit_code
+    return EXIT_OK
+
+
 def register(sub: Subparsers) -> None:
     image = sub.add_parser(
         "image",
@@ -80,3 +93,12 @@ def register(sub: Subparsers) -> None:
     for each in (push, promote, pull, listing, history):
         add_store_args(each)
     image.set_defaults(func=cmd_image)
+    copy = image_sub.add_parser(
+        "copy", help="copy an image by id from this engine to other engines (a swarm's nodes), checked by id"
+    )
+    copy.add_argument("image", type=image_id, metavar="sha256:HEX")
+    copy.add_argument(
+        "--to", dest="nodes", action="append", required=True, type=docker_host, metavar="ENGINE",
+        help="a node's engine (ssh://user@node, tcp://node:2376, unix:///PATH); repeat for each node",
+    )  # fmt: skip
+    copy.set_defaults(func=cmd_image_copy)

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from bluegreen.colors import COLORS, Color, other
-from bluegreen.config import app, database, docker, hooks, rollout, router, sharing
+from bluegreen.config import app, database, docker, hooks, rollout, router, sharing, swarm
 from bluegreen.config import image as image_source
 from bluegreen.config.app import AppSettings, ColorSpec
 from bluegreen.config.database import Database
@@ -27,6 +27,7 @@ from bluegreen.config.problems import Problem, problems_from_validation_error
 from bluegreen.config.rollout import HealthGate, Notifications, Rollout
 from bluegreen.config.router import Maintenance, RouterSettings, Tls
 from bluegreen.config.secrets import misplaced_secrets, redact, top_level
+from bluegreen.config.swarm import SwarmSettings
 from bluegreen.config.types import Model, Stickiness
 from bluegreen.engine.names import Orchestrator
 from bluegreen.errors import SettingsError
@@ -75,6 +76,9 @@ class StackSettings(Model):
         description="What runs the colours: containers on the Docker host, or one Docker Swarm service per colour "
         "over the swarm's nodes (docs/swarm.md).",
     )
+    swarm: SwarmSettings = Field(
+        default_factory=SwarmSettings, description="The swarm's other nodes and its network (orchestrator swarm)."
+    )
 
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
@@ -111,33 +115,6 @@ def _traffic_problems(s: StackSettings) -> list[Problem]:
     return problems
 
 
-def _swarm_problems(s: StackSettings) -> list[Problem]:
-    """What swarm mode does not run yet: anything that is one container on the deploying engine."""
-    if s.orchestrator != "swarm":
-        return []
-    problems = []
-    if s.database.mode == "container":
-        problems.append(
-            Problem(
-                "database.mode",
-                "container",
-                "none or external with orchestrator swarm: a database container keeps its data on one node "
-                "(docs/swarm.md)",
-            )
-        )
-    for stage, stage_hooks in (("preSwitch", s.hooks.pre_switch), ("postPromote", s.hooks.post_promote)):
-        if stage_hooks:
-            problems.append(
-                Problem(
-                    f"hooks.{stage}",
-                    [h.name for h in stage_hooks],
-                    "empty with orchestrator swarm: hooks run one-off containers on one engine, not yet on a swarm "
-                    "(docs/swarm.md); hooks.smoke works",
-                )
-            )
-    return problems
-
-
 def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[str] = ()) -> list[Problem]:
     """Rules that span keys, section by section; each names the key a user should change."""
     return [
@@ -149,7 +126,7 @@ def _cross_field_problems(s: StackSettings, stack: str, secret_tops: Collection[
         *docker.problems(s, stack),
         *rollout.problems(s),
         *database.problems(s, stack, secret_tops),
-        *_swarm_problems(s),
+        *swarm.problems(s),
         *hooks.problems(s),
     ]
 

@@ -33,7 +33,7 @@ import tarfile
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,8 +295,10 @@ class DockerClient:
         with self._errors(f"GET /images/{ref}/get"):
             yield from self.api.get_image(ref, chunk_size=chunk)
 
-    def load_image(self, archive: BinaryIO) -> str:
-        """`docker load` of an archive (plain or gzip'd: the engine unpacks either), streamed; its last message."""
+    def load_image(self, archive: BinaryIO | Iterable[bytes]) -> str:
+        """`docker load` of an archive (plain or gzip'd: the engine unpacks either), streamed; its last message.
+
+        A file, or chunks as they come (another engine's `save_image`): sent chunked, never held whole."""
         said: list[str] = []
         with self._errors("POST /images/load"):
             for message in self.api.load_image(archive):

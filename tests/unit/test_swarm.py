@@ -254,3 +254,59 @@ def test_changing_the_orchestrator_of_a_running_stack_is_refused_before_anything
         run_program(stack, stack="dev", mocks=mocks)
     assert "nothing was changed" in str(raised.value)
     assert not [r for r in mocks.resources if r.type.startswith("docker:")]
+
+
+# --- more than one node ------------------------------------------------------------------------
+
+NODES = ["ssh://deploy@node2", "ssh://deploy@node3"]
+COMMAND = "command:local:Command"
+
+
+@pytest.mark.parametrize(
+    ("changes", "line"),
+    [
+        ({"orchestrator": "container", "swarm.nodes": NODES},
+         "swarm.nodes: got [\"ssh://deploy@node2\", \"ssh://deploy@node3\"]; allowed: unset unless orchestrator"),
+        ({"orchestrator": "container", "swarm.encrypted": False},
+         "swarm.encrypted: got false; allowed: unset unless orchestrator is swarm"),
+        ({"swarm.nodes": ["ssh://deploy@node2", "ssh://deploy@node2"]},
+         "swarm.nodes: got 'ssh://deploy@node2'; allowed: each other node once: "
+         "'ssh://deploy@node2' is listed twice"),
+        ({"docker.host": "ssh://deploy@node1", "swarm.nodes": ["ssh://deploy@node1"]},
+         "is the deploying engine (docker.host)"),
+        ({"swarm.nodes": ["ssh://-oProxyCommand=x@node2"]},
+         "swarm.nodes[0]: got 'ssh://-oProxyCommand=x@node2'; allowed: a Docker host"),
+    ],
+)  # fmt: skip
+def test_swarm_nodes_refused_with_the_key_named(changes: dict[str, Any], line: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(with_changes(stack_raw("dev"), {**SWARM, **changes}), "dev")
+    assert line in str(raised.value)
+
+
+def test_a_built_image_is_copied_to_every_node_before_any_service_runs_it() -> None:
+    result = run({"swarm.nodes": NODES})
+    found = by_name(result)
+    copy = found[f"{COMMAND}::app-image-1.0.0-nodes"]
+    assert " -m bluegreen image copy sha256:" in copy.inputs["create"]
+    assert copy.inputs["create"].endswith("--to ssh://deploy@node2 --to ssh://deploy@node3")
+    assert NODES[0] in copy.inputs["triggers"] and NODES[1] in copy.inputs["triggers"]
+    for service in result.by_type(SERVICE):  # the image id reaches the service only through the copy
+        assert copy.urn in service.dependencies, service.name
+    assert not [r for r in run({}).by_type(COMMAND) if r.name.endswith("-nodes")]
+
+
+def test_nodes_pull_a_registry_image_themselves() -> None:
+    image = {"source": "registry", "repository": "registry.example.com/acme/app"}
+    assert not [r for r in run({"image": image, "swarm.nodes": NODES}).by_type(COMMAND) if r.name.endswith("-nodes")]
+
+
+def test_the_overlay_is_encrypted_unless_turned_off_and_its_options_never_replace_it() -> None:
+    """The provider reads back the driver's own options (vxlanid_list): a diff on them would replace a network
+    every service is on, so options are read when it is made and ignored after (lab/engine.py imitates the Read)."""
+    network = by_name(run({}))["docker:index/network:Network::app-net"]
+    assert network.inputs["options"] == {"encrypted": ""} and network.ignore_changes == ["options"]
+    plain = by_name(run({"swarm.encrypted": False}))["docker:index/network:Network::app-net"]
+    assert not plain.inputs.get("options")
+    bridge = by_name(run({"orchestrator": "container", "blue.replicas": 1, "green.replicas": 0}))
+    assert not bridge["docker:index/network:Network::app-net"].inputs.get("options")
