@@ -285,10 +285,9 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         warn_hand_installed_certificate(settings, status)
         containers: list[pulumi.Resource] = [c for s in self.color_stacks.values() for c in s.containers]
         containers += [s.service for s in self.color_services.values() if s.service is not None]
-        stacks = self.color_stacks
         self.hooks = PreSwitchHooks(
-            f"{name}-hooks", topology, image_ids, {c: [*stacks[c].containers, *stacks[c].limits] for c in image_ids},
-            engine, live_active=live_active(status), opts=child,
+            f"{name}-hooks", topology, image_ids, {c: self._color_resources(c) for c in image_ids}, engine,
+            live_active=live_active(status), opts=child,
         ) if settings.hooks.pre_switch else None  # fmt: skip
         before_switch = [
             self.router.handover_end,
@@ -307,6 +306,14 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         self.post_promote = PostPromoteHooks(
             f"{name}-post-promote", topology, promoted, image_ids[promoted], self.switch.command, engine, opts=child
         ) if settings.hooks.post_promote and promoted in image_ids else None  # fmt: skip
+
+    def _color_resources(self, color: Color) -> list[pulumi.Resource]:
+        """What a colour's hooks wait for: its containers and their limits, or its service (swarm)."""
+        if color in self.color_services:
+            service = self.color_services[color].service
+            return [service] if service is not None else []
+        stack = self.color_stacks[color]
+        return [*stack.containers, *stack.limits]
 
     def _outputs(self, names: Names) -> None:
         settings, router = self._settings, self._settings.router

@@ -21,7 +21,8 @@ from bluegreen.engine.client import DockerClient
 from bluegreen.env import HOOK_DEFINITION_ENV, HOOK_IMAGE_ENV
 from bluegreen.errors import EXIT_BAD_INPUT, EXIT_OK, BluegreenError, StackFileError
 from bluegreen.images.pinning import IMAGE_ID_PATTERN
-from bluegreen.release.hooks import remove_run, run_hook
+from bluegreen.release.hook_jobs import run_hook_for_color
+from bluegreen.release.hooks import remove_run
 from bluegreen.router.files import router_files, seed_files
 from bluegreen.router.seed import seed_routing_volume
 
@@ -59,7 +60,7 @@ def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if args.hook_command == "remove":
             removed = remove_run(client_of(args), label, args.run)
-            out.write(f"{label}: removed {removed} hook container(s) of run {args.run}\n")
+            out.write(f"{label}: removed {removed} hook container(s) or job(s) of run {args.run}\n")
             return EXIT_OK
         raw = os.environ.get(HOOK_DEFINITION_ENV, "")
         try:
@@ -75,7 +76,7 @@ def cmd_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         def progress(line: str) -> None:
             err.write(f"hook: {line}\n")
 
-        run = run_hook(client_of(args), label, args.stage, args.color, hook, image, progress)
+        run = run_hook_for_color(client_of(args), label, args.stage, args.color, hook, image, progress)
     except BluegreenError as exc:
         err.write(f"hook {getattr(args, 'stage', args.hook_command)} {label}: {exc}\n")
         return exc.exit_code

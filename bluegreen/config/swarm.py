@@ -1,4 +1,4 @@
-"""swarm: what `orchestrator: swarm` needs besides the engine it deploys to, and what it does not run yet.
+"""swarm: what `orchestrator: swarm` needs besides the engine it deploys to.
 
 The nodes' engines are listed because an image that no registry serves (built
 here, or from the S3 store) exists only on the engine that made it; a task
@@ -35,7 +35,7 @@ class SwarmSettings(Model):
 
 
 def problems(s: StackSettings) -> list[Problem]:
-    """swarm.* only in swarm mode; each node once and not the deploying engine; what swarm mode cannot run yet."""
+    """swarm.* only in swarm mode; each node once, and not the deploying engine."""
     if s.orchestrator != "swarm":
         return [
             Problem(f"swarm.{key}", value, "unset unless orchestrator is swarm")
@@ -49,23 +49,4 @@ def problems(s: StackSettings) -> list[Problem]:
             why = "the deploying engine (docker.host)" if node == s.docker.host else "listed twice"
             found.append(Problem("swarm.nodes", node, f"each other node once: {node!r} is {why}"))
         seen.add(node)
-    if s.database.mode == "container":
-        found.append(
-            Problem(
-                "database.mode",
-                "container",
-                "none or external with orchestrator swarm: a database container keeps its data on one node "
-                "(docs/swarm.md)",
-            )
-        )
-    for stage, stage_hooks in (("preSwitch", s.hooks.pre_switch), ("postPromote", s.hooks.post_promote)):
-        if stage_hooks:
-            found.append(
-                Problem(
-                    f"hooks.{stage}",
-                    [h.name for h in stage_hooks],
-                    "empty with orchestrator swarm: hooks run one-off containers on one engine, not yet on a swarm "
-                    "(docs/swarm.md); hooks.smoke works",
-                )
-            )
     return found

@@ -333,10 +333,11 @@ class DockerClient:
         _, raw = self.request("GET", f"/containers/{urllib.parse.quote(name)}/logs?{query}")
         return _demux(raw)[0].decode(errors="replace")
 
-    def tail(self, name: str, lines: int) -> list[str]:
-        """The last `lines` lines of stdout and stderr, in the order they were written."""
+    def tail(self, name: str, lines: int, kind: str = "containers") -> list[str]:
+        """The last `lines` lines of stdout and stderr, in the order they were written; of a container, or of a
+        Swarm service's tasks (`kind="services"`: the manager gathers them from whichever node ran them)."""
         query = urllib.parse.urlencode({"stdout": "1", "stderr": "1", "tail": str(lines), "timestamps": "1"})
-        _, raw = self.request("GET", f"/containers/{urllib.parse.quote(name)}/logs?{query}")
+        _, raw = self.request("GET", f"/{kind}/{urllib.parse.quote(name)}/logs?{query}")
         stamped = [line for stream in _demux(raw) for line in stream.decode(errors="replace").splitlines() if line]
         return [line.partition(" ")[2] for line in sorted(stamped)][-lines:]
 

@@ -157,12 +157,12 @@ def run_hook(
             break
         if clock() >= deadline:
             client.request("POST", f"/containers/{name}/kill", allow=(404, 409))
-            raise HookFailedError(_failure(stage, hook, f"ran out of its {hook.timeout_seconds}s", client, name))
+            raise HookFailedError(failure(stage, hook, f"ran out of its {hook.timeout_seconds}s", client, name))
         sleep(POLL_SECONDS)
     code = int(state.get("ExitCode", -1))
     seconds = clock() - started
     if code != 0:
-        raise HookFailedError(_failure(stage, hook, f"exited {code} after {seconds:.1f}s", client, name))
+        raise HookFailedError(failure(stage, hook, f"exited {code} after {seconds:.1f}s", client, name))
     tail = tuple(client.tail(name, TAIL_LINES))
     progress(f"{stage} hook {hook.name}: exited 0 after {seconds:.1f}s")
     return HookRun(name, image, code, seconds, tail)
@@ -193,18 +193,22 @@ def _unless_running(
     return last
 
 
-def _failure(stage: str, hook: CommandHook, what: str, client: DockerClient, name: str) -> str:
-    lines = client.tail(name, TAIL_LINES)
+def failure(stage: str, hook: CommandHook, what: str, client: DockerClient, name: str, kind: str = "containers") -> str:
+    """The message of a failed run: what happened, that traffic did not move, and the run's last lines."""
+    lines = client.tail(name, TAIL_LINES, kind=kind)
     quoted = "\n".join(f"  | {line}" for line in lines) or "  | (no output)"
     moved = "traffic was not moved" if stage == "preSwitch" else "traffic stays where it is"
-    return (
-        f"{stage} hook {hook.name} {what}; {moved}. Last {len(lines)} line(s) of {name} (docker logs {name}):\n{quoted}"
-    )
+    logs = f"docker service logs {name}" if kind == "services" else f"docker logs {name}"
+    return f"{stage} hook {hook.name} {what}; {moved}. Last {len(lines)} line(s) of {name} ({logs}):\n{quoted}"
 
 
 def remove_run(client: DockerClient, deployment: str, key: str) -> int:
-    """Remove the hook containers of one run (what a deleted hook resource leaves); returns how many."""
-    found = client.containers({DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_HOOK, HOOK_RUN_LABEL: key})
+    """Remove the hook containers, or swarm jobs, of one run (what a deleted hook resource leaves); how many."""
+    labels = {DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_HOOK, HOOK_RUN_LABEL: key}
+    found = client.containers(labels)
     for container in found:
         client.request("DELETE", f"/containers/{container['Id']}?force=1", allow=(404,))
-    return len(found)
+    jobs = client.services(labels)  # none on an engine that is not a swarm manager
+    for job in jobs:
+        client.request("DELETE", f"/services/{job['ID']}", allow=(404,))
+    return len(found) + len(jobs)

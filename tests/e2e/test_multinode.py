@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from lab.dockercli import docker
-from lab.engine import Steps, destroy, up
+from lab.dockercli import docker, get
+from lab.engine import EngineError, Steps, destroy, up
 from lab.multinode import Node, namespaces_problem, three_node_swarm
 from lab.paths import ROOT
 from lab.prober import BackgroundProbe
@@ -114,3 +114,69 @@ def services() -> list[dict[str, Any]]:
     ids = docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={DEPLOYMENT}").stdout.split()
     found: list[dict[str, Any]] = json.loads(docker("service", "inspect", *ids).stdout) if ids else []
     return found
+
+
+MIGRATE = {"name": "migrate", "command": ["python", "-m", "bluegreen_app", "migrate"], "timeoutSeconds": 120}
+NOTIFY = {"name": "notify", "command": ["python", "-c", "print('promoted', flush=True)"]}
+MIGRATE_JOB = f"{DEPLOYMENT}-hook-preswitch-migrate"
+DB = f"{DEPLOYMENT}-db"
+
+
+def psql(sql: str) -> str:
+    return docker("exec", DB, "psql", "-U", "app", "-d", "app", "-tAc", sql).stdout.strip()
+
+
+def job(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A hook's job and its tasks (the manager's view)."""
+    (service,) = json.loads(docker("service", "inspect", name).stdout)
+    ids = docker("service", "ps", "-q", name).stdout.split()
+    return service, json.loads(docker("inspect", *ids).stdout) if ids else []
+
+
+def test_hooks_run_as_jobs_and_every_node_reaches_the_database(nodes: list[Node]) -> None:
+    """database.mode container: PostgreSQL beside the router on the manager, its volume there, on the overlay;
+    preSwitch and postPromote hooks as one-shot Swarm jobs of the colour's service, once per image."""
+    destroy("dev")
+    docker("volume", "rm", "-f", f"{DEPLOYMENT}-db-data", check=False)
+    base = {**config(nodes), "database.mode": "container", "hooks": {"preSwitch": [MIGRATE], "postPromote": [NOTIFY]},
+            "blue.env": {"APP_SCHEMA_VERSION": "1"}, "green.env": {"APP_SCHEMA_VERSION": "1"}}  # fmt: skip
+    step = Steps("dev", base)
+    try:
+        first = step({})
+        # One image for both colours: the migration ran once (the second colour's run found it done).
+        assert {"create command:local:Command::app-hooks-blue-migrate",
+                "create command:local:Command::app-hooks-green-migrate"} <= set(first)  # fmt: skip
+        service, runs = job(MIGRATE_JOB)
+        assert service["Spec"]["Mode"] == {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}}
+        assert [t["Status"]["State"] for t in runs] == ["complete"], runs
+        assert psql("SELECT max(version) FROM schema_migrations") == "1"
+        notify, _ = job(f"{DEPLOYMENT}-hook-postpromote-notify")
+        assert "promoted" in docker("service", "logs", notify["ID"]).stdout
+        # Every task, on whichever node, answers /health/ready, which asks the database.
+        placed = task_nodes(DEPLOYMENT)
+        assert len(set(placed["blue"])) == 2, placed
+        statuses = Counter(get(URL + "/health/ready")[0] for _ in range(40))
+        assert statuses == Counter({200: 40}), statuses
+
+        # A release whose migration fails (the column exists already): up fails quoting it, traffic stays.
+        psql("ALTER TABLE notes ADD COLUMN author integer")
+        with pytest.raises(EngineError) as failed:
+            step({"green.version": "2.0.0", "green.env": {"APP_SCHEMA_VERSION": "2"}})
+        assert "preSwitch hook migrate exited 1" in str(failed.value), failed.value
+        assert f"docker service logs {MIGRATE_JOB}" in str(failed.value)
+        assert 'column "author" of relation "notes" already exists' in str(failed.value)
+        assert Counter(get(URL)[1].get("X-Bluegreen-Color") for _ in range(20)) == Counter({"blue": 20})
+        # Repaired, the same up runs it again as a new job, and the release goes on.
+        psql("ALTER TABLE notes DROP COLUMN author")
+        release = step({})
+        assert "replace command:local:Command::app-hooks-green-migrate" in release, release
+        assert [t["Status"]["State"] for t in job(MIGRATE_JOB)[1]] == ["complete"]
+        assert psql("SELECT max(version) FROM schema_migrations") == "2"
+        # A flip runs no preSwitch hook (same images); postPromote follows the colour promoted, on its image.
+        flip = step({"activeColor": "green"})
+        assert f"update {SWITCH}" in flip and not [op for op in flip if "app-hooks-" in op], flip
+        assert "promoted" in docker("service", "logs", f"{DEPLOYMENT}-hook-postpromote-notify").stdout
+    finally:
+        destroy("dev")
+        docker("volume", "rm", "-f", f"{DEPLOYMENT}-db-data", check=False)
+    assert docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={DEPLOYMENT}").stdout.strip() == ""

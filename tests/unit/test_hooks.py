@@ -75,7 +75,7 @@ class FakeDocker:
             self.hooks.pop(path.split("/")[2].split("?")[0], None)
         return 204, b""
 
-    def tail(self, name: str, lines: int) -> list[str]:
+    def tail(self, name: str, lines: int, kind: str = "containers") -> list[str]:
         return self.logs[-lines:]
 
 

@@ -41,16 +41,26 @@ def run(changes: dict[str, Any], stack: str = "dev") -> ProgramRun:
     ("changes", "line"),
     [
         ({"orchestrator": "kubernetes"}, "orchestrator: got 'kubernetes'; allowed: 'container' or 'swarm'"),
-        ({"orchestrator": "swarm", "database.mode": "container"},
-         "database.mode: got 'container'; allowed: none or external with orchestrator swarm"),
-        ({"orchestrator": "swarm", "hooks.preSwitch": [{"name": "migrate", "command": ["true"]}]},
-         "hooks.preSwitch: got [\"migrate\"]; allowed: empty with orchestrator swarm"),
     ],
 )  # fmt: skip
 def test_swarm_settings_refused_with_the_key_named(changes: dict[str, Any], line: str) -> None:
     with pytest.raises(SettingsError) as raised:
         parse_settings(with_changes(stack_raw("dev"), changes), "dev")
     assert line in str(raised.value)
+
+
+def test_hooks_and_a_database_container_run_in_swarm_mode_the_hooks_after_their_colours_service() -> None:
+    hooks = {"preSwitch": [{"name": "migrate", "command": ["python", "-m", "bluegreen_app", "migrate"]}],
+             "postPromote": [{"name": "notify", "command": ["true"]}]}  # fmt: skip
+    result = run({"database.mode": "container", "hooks": hooks})
+    found = by_name(result)
+    services = {labels(s)["bluegreen.color"]: s for s in result.by_type(SERVICE)}
+    for color in ("blue", "green"):
+        migrate = found[f"command:local:Command::app-hooks-{color}-migrate"]
+        assert services[color].urn in migrate.dependencies, migrate.dependencies
+    db = found[f"{CONTAINER}::app-db"]
+    assert db.inputs["networksAdvanced"][0]["name"] == NET  # the overlay: tasks on every node reach it by name
+    assert found["command:local:Command::app-post-promote-notify"]
 
 
 def test_service_names_are_one_dns_label_and_keep_versions_apart() -> None:
