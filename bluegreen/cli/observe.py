@@ -102,9 +102,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         joined = ", ".join(f"{app} ({' '.join(hosts)})" for app, hosts in sorted(status["apps"].items()))
         out.write(f"shared router: apps joined: {joined}\n")
     _write_data(status, out)
-    for c in status["containers"]:
-        out.write(f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}\n")
+    out.writelines(_container_line(c) for c in status["containers"])
     return EXIT_OK
+
+
+def _container_line(c: dict[str, Any]) -> str:
+    """One app container or task; a task says which node runs it."""
+    node = f"  on {c['node']}" if c.get("node") else ""
+    return f"  {c['name']:<40} {c['color'] or '?':<6} {c['version'] or '?':<12} {c['state']:<8} {c['health']}{node}\n"
 
 
 def _certificate_line(cert: dict[str, Any]) -> str:

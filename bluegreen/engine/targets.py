@@ -56,6 +56,7 @@ class Target:
     task: bool = False
     detail: str = ""  # the engine's own reason (a task's error)
     exit_code: int | None = None  # a container that is not running
+    node: str = ""  # a task: the id of the swarm node Swarm placed it on
 
     def view(self, networks: set[str], alias: str | None = None) -> tuple[str | None, str | None, bool]:
         """(address, problem, final): the target's address on a router network, or why not.
@@ -88,7 +89,7 @@ class Target:
         return {
             "name": self.name, "color": self.color, "version": self.version, "digest": self.digest,
             "spec": self.spec, "state": self.state, "health": self.health, "alias": self.alias,
-            "kind": "task" if self.task else "container",
+            "kind": "task" if self.task else "container", **({"node": self.node} if self.task else {}),
         }  # fmt: skip
 
 
@@ -135,6 +136,7 @@ def task_targets(engine: Inspector, service: Mapping[str, Any]) -> list[Target]:
             # A task with a healthcheck is "running" only once healthy (Swarm gates it); before, its state says why.
             state=state, health="healthy" if state == "running" else ("starting" if state in TASK_COMING else state),
             addresses=addresses, alias=name, task=True, detail=str(status.get("Err") or status.get("Message") or ""),
+            node=str(task.get("NodeID") or ""),
         )  # fmt: skip
     return [found[s] for s in sorted(found)]
 

@@ -98,6 +98,14 @@ def app_targets(client: DockerClient, deployment: str) -> list[Target]:
     return sorted(targets, key=lambda t: t.name)
 
 
+def _on_nodes(client: DockerClient, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each task's node by its host name (one /nodes call, only in swarm mode): where to look when it is down."""
+    if not any(e.get("node") for e in entries):
+        return entries
+    names = {n["ID"]: (n.get("Description") or {}).get("Hostname", n["ID"]) for n in client.get_json("/nodes") or []}
+    return [{**e, "node": names.get(e["node"], e["node"])} if e.get("node") else e for e in entries]
+
+
 def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
     """Live routing, the plan the program last applied, drift, and every app container's state.
 
@@ -106,7 +114,7 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
     router = LiveRouter.find(client, deployment)
     snapshot = router.snapshot()
     live, live_record, program_record = snapshot.status, snapshot.live_record, snapshot.program_record
-    containers = [t.status() for t in app_targets(client, deployment)]
+    containers = _on_nodes(client, [t.status() for t in app_targets(client, deployment)])
     program_hash = (program_record or {}).get("planHash")
     warnings = list(snapshot.unreadable)
     if live.get("stateSource") != "current" and live.get("steadyRoute"):

@@ -11,6 +11,7 @@ that loses power. Counted, never timed: the figures are printed for the bench's
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -65,6 +66,10 @@ def test_three_nodes_release_drain_and_node_loss_under_load(nodes: list[Node]) -
     worker_ids = {n.node_id() for n in nodes}
     assert worker_ids & {node for color in placed for node in placed[color]}, placed
     assert docker("inspect", "-f", "{{.State.Running}}", f"{DEPLOYMENT}-router").stdout.strip() == "true"
+    status = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "dev", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    on = {c["node"] for c in json.loads(status.stdout)["containers"]}
+    assert on & {n.name for n in nodes} and on <= {socket.gethostname(), *(n.name for n in nodes)}, on
 
     step = Steps("dev", base)
     with BackgroundProbe(URL, connections=CLIENTS, retry=False, post_every=5, settle_seconds=0.5) as load:

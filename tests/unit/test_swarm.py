@@ -306,6 +306,13 @@ def test_a_built_image_is_copied_to_every_node_before_any_service_runs_it() -> N
     assert not [r for r in run({}).by_type(COMMAND) if r.name.endswith("-nodes")]
 
 
+def test_an_image_from_the_s3_store_is_copied_after_the_managers_pull() -> None:
+    store = {"source": "s3", "bucket": "images", "name": "app"}
+    found = by_name(run({"image": store, "swarm.nodes": NODES}))
+    copy, pulled = found[f"{COMMAND}::app-image-1.0.0-nodes"], found[f"{COMMAND}::app-image-1.0.0-s3"]
+    assert pulled.urn in copy.dependencies and copy.inputs["create"].endswith("--to ssh://deploy@node3")
+
+
 def test_nodes_pull_a_registry_image_themselves() -> None:
     image = {"source": "registry", "repository": "registry.example.com/acme/app"}
     assert not [r for r in run({"image": image, "swarm.nodes": NODES}).by_type(COMMAND) if r.name.endswith("-nodes")]
@@ -320,3 +327,24 @@ def test_the_overlay_is_encrypted_unless_turned_off_and_its_options_never_replac
     assert not plain.inputs.get("options")
     bridge = by_name(run({"orchestrator": "container", "blue.replicas": 1, "green.replicas": 0}))
     assert not bridge["docker:index/network:Network::app-net"].inputs.get("options")
+
+
+def test_status_names_the_node_of_each_task_by_host_name_and_leaves_containers_alone() -> None:
+    from bluegreen.engine.targets import task_targets
+    from bluegreen.release.status import _on_nodes
+
+    class Manager:
+        def get_json(self, path: str, allow: Sequence[int] = ()) -> Any:
+            if path == "/nodes":
+                return [{"ID": "n2", "Description": {"Hostname": "node2"}}]
+            return [
+                {**task(1, "running", "10.0.1.5"), "NodeID": "n2"},
+                {**task(2, "running", "10.0.1.6"), "NodeID": "n9"},
+            ]
+
+    service = {"Spec": {"Name": "bluegreen-dev-blue-1-0-0-abc", "Labels": {"bluegreen.color": "blue"}}}
+    entries = [t.status() for t in task_targets(Manager(), service)]  # type: ignore[arg-type]
+    assert [e["node"] for e in entries] == ["n2", "n9"]
+    container = {"name": "c", "kind": "container"}
+    named = _on_nodes(Manager(), [*entries, container])  # type: ignore[arg-type]
+    assert [e.get("node") for e in named] == ["node2", "n9", None]  # an unknown node keeps its id
