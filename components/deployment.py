@@ -54,6 +54,7 @@ from components.drift import (
     warn_hand_installed_certificate,
     warn_held_env,
     warn_router_replacement,
+    warn_unencrypted_overlay,
 )
 from components.hooks import PostPromoteHooks, PreSwitchHooks
 from components.image import AppImage, image_name
@@ -283,6 +284,7 @@ class BlueGreenDeployment(pulumi.ComponentResource):
         warn_router_replacement(settings, status)
         warn_database_replacement(self._topology, status)
         warn_hand_installed_certificate(settings, status)
+        warn_unencrypted_overlay(settings, status)
         containers: list[pulumi.Resource] = [c for s in self.color_stacks.values() for c in s.containers]
         containers += [s.service for s in self.color_services.values() if s.service is not None]
         self.hooks = PreSwitchHooks(

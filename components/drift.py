@@ -271,6 +271,20 @@ def warn_database_replacement(topology: Topology, status: LiveStatus) -> None:
         )
 
 
+def warn_unencrypted_overlay(settings: StackSettings, status: LiveStatus) -> None:
+    """swarm.encrypted is read when the stack network is made: say when the live one is not what it asks for."""
+    network = (status.report or {}).get("network") or {}
+    if settings.orchestrator != "swarm" or network.get("driver") != "overlay":
+        return
+    if bool(network.get("encrypted")) != settings.swarm.encrypted:
+        made = "encrypted" if network.get("encrypted") else "unencrypted"
+        pulumi.log.warn(
+            f"swarm.encrypted: {str(settings.swarm.encrypted).lower()}, but the stack network {network.get('name')} "
+            f"was made {made} and stays so: the setting is read when the network is made; `pulumi destroy` and "
+            "`pulumi up` to change it (docs/swarm.md)"
+        )
+
+
 def warn_hand_installed_certificate(settings: StackSettings, status: LiveStatus) -> None:
     """Say when the router serves a certificate installed by hand: this update keeps it, and what would not.
 

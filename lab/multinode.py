@@ -202,12 +202,13 @@ def three_node_swarm() -> Iterator[list[Node]]:
     """This engine as the manager (advertised on the bridge) and two workers; all of it gone afterwards.
 
     Refuses to start inside a swarm it did not make: leaving that one is not a test's to do. Leftovers of a
-    run that was killed (namespaces, engines, the bridge) are removed first.
+    run that was killed (namespaces, engines, the bridge, its swarm) are removed first.
     """
-    if swarm_state() != "inactive":
-        raise AssertionError("this engine is already in a swarm; leave it (docker swarm leave --force) first")
     nodes = worker_nodes()
-    _tear_down(nodes)
+    ours = docker("info", "--format", "{{.Swarm.NodeAddr}}").stdout.strip() == MANAGER_ADDRESS
+    if swarm_state() != "inactive" and not ours:
+        raise AssertionError("this engine is already in a swarm; leave it (docker swarm leave --force) first")
+    _tear_down(nodes)  # what a killed run left, the swarm it made included
     try:
         _links(nodes)
         for node in nodes:

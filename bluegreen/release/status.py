@@ -19,6 +19,7 @@ from bluegreen.engine.names import (
     SPEC_LABEL,
     SWARM_TASK_LABEL,
     database_name,
+    network_name,
 )
 from bluegreen.engine.targets import Target, container_target, task_targets
 from bluegreen.errors import BluegreenError, SettingsError
@@ -98,6 +99,15 @@ def app_targets(client: DockerClient, deployment: str) -> list[Target]:
     return sorted(targets, key=lambda t: t.name)
 
 
+def _network(client: DockerClient, deployment: str) -> dict[str, Any] | None:
+    """The stack network's driver and whether it is encrypted: fixed when it was made (docs/swarm.md)."""
+    found = client.get_json(f"/networks/{network_name(deployment)}", allow=(404,))
+    if not found:
+        return None
+    return {"name": found.get("Name"), "driver": found.get("Driver"), "encrypted": "encrypted" in (found.get("Options")
+            or {})}  # fmt: skip
+
+
 def _on_nodes(client: DockerClient, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each task's node by its host name (one /nodes call, only in swarm mode): where to look when it is down."""
     if not any(e.get("node") for e in entries):
@@ -146,4 +156,5 @@ def deployment_status(client: DockerClient, deployment: str) -> dict[str, Any]:
         "containers": containers,
         "database": _database(client, deployment),
         "schema": _schema(client, deployment, live_record),
+        "network": _network(client, deployment),
     }

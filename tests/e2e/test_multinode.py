@@ -68,7 +68,9 @@ def test_three_nodes_release_drain_and_node_loss_under_load(nodes: list[Node]) -
     assert docker("inspect", "-f", "{{.State.Running}}", f"{DEPLOYMENT}-router").stdout.strip() == "true"
     status = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "dev", "--json"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    on = {c["node"] for c in json.loads(status.stdout)["containers"]}
+    report = json.loads(status.stdout)
+    assert report["network"] == {"name": f"{DEPLOYMENT}-net", "driver": "overlay", "encrypted": False}
+    on = {c["node"] for c in report["containers"]}
     assert on & {n.name for n in nodes} and on <= {socket.gethostname(), *(n.name for n in nodes)}, on
 
     step = Steps("dev", base)

@@ -79,6 +79,7 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
         assert service["Spec"]["UpdateConfig"]["Order"] == "start-first"
     network = json.loads(docker("network", "inspect", f"{DEPLOYMENT}-net").stdout)[0]
     assert network["Driver"] == "overlay" and network["Attachable"] is True
+    assert "encrypted" in network["Options"]  # swarm.encrypted's default; one node needs no ESP between hosts
     assert len(running_tasks(DEPLOYMENT, "blue")) == 2 and len(running_tasks(DEPLOYMENT, "green")) == 2
     assert served_by(URL) == Counter({"blue": 20}) and served_by(PREVIEW) == Counter({"green": 20})
     status = json.loads(cli("status", "--stack", "dev", "--json").stdout)

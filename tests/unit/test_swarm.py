@@ -348,3 +348,17 @@ def test_status_names_the_node_of_each_task_by_host_name_and_leaves_containers_a
     container = {"name": "c", "kind": "container"}
     named = _on_nodes(Manager(), [*entries, container])  # type: ignore[arg-type]
     assert [e.get("node") for e in named] == ["node2", "n9", None]  # an unknown node keeps its id
+
+
+def test_a_network_made_before_swarm_encrypted_is_said_to_stay_as_it_was(caplog: pytest.LogCaptureFixture) -> None:
+    cases = (({"encrypted": False}, {}, True), ({"encrypted": True}, {}, False),
+             ({"encrypted": False}, {"swarm.encrypted": False}, False))  # fmt: skip
+    for network, changes, warned in cases:
+        caplog.clear()
+        mocks = DriftMocks("aa", "aa")
+        mocks.report["network"] = {"name": NET, "driver": "overlay", **network}
+        with caplog.at_level("WARNING"):
+            run_program(with_changes(stack_raw("dev"), {**SWARM, **changes}), stack="dev", mocks=mocks)
+        said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("swarm.encrypted:")]
+        assert len(said) == warned, (network, changes, said)
+        assert all(f"the stack network {NET} was made unencrypted and stays so" in line for line in said)
