@@ -351,8 +351,11 @@ def test_status_names_the_node_of_each_task_by_host_name_and_leaves_containers_a
 
 
 def test_a_network_made_before_swarm_encrypted_is_said_to_stay_as_it_was(caplog: pytest.LogCaptureFixture) -> None:
-    cases: tuple[tuple[dict[str, bool], dict[str, Any], bool], ...] = (({"encrypted": False}, {}, True), ({"encrypted": True}, {}, False),
-             ({"encrypted": False}, {"swarm.encrypted": False}, False))  # fmt: skip
+    cases: list[tuple[dict[str, bool], dict[str, Any], bool]] = [
+        ({"encrypted": False}, {}, True),
+        ({"encrypted": True}, {}, False),
+        ({"encrypted": False}, {"swarm.encrypted": False}, False),
+    ]
     for network, changes, warned in cases:
         caplog.clear()
         mocks = DriftMocks("aa", "aa")
