@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lab.dockercli import docker
 from lab.prober import ProbeStats
@@ -82,9 +82,13 @@ def kill_a_task(
     raise AssertionError(f"no replacement of {victim['Name']} served a request within {timeout:g}s")
 
 
+def _service_ids(deployment: str) -> list[str]:
+    return docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={deployment}").stdout.split()
+
+
 def tasks(deployment: str) -> list[dict[str, Any]]:
     """`docker inspect` of every task Swarm wants running for the deployment's services: the manager's view."""
-    ids = docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={deployment}").stdout.split()
+    ids = _service_ids(deployment)
     running = ("--filter", "desired-state=running")
     task_ids = [t for sid in ids for t in docker("service", "ps", "-q", *running, sid).stdout.split()]
     found: list[dict[str, Any]] = json.loads(docker("inspect", *task_ids).stdout) if task_ids else []
@@ -101,7 +105,7 @@ def task_nodes(deployment: str, without: str = "") -> dict[str, list[str]]:
 
 
 def _replicas(deployment: str) -> dict[str, int]:
-    ids = docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={deployment}").stdout.split()
+    ids = _service_ids(deployment)
     found = json.loads(docker("service", "inspect", *ids).stdout) if ids else []
     return {s["Spec"]["Labels"]["bluegreen.color"]: s["Spec"]["Mode"]["Replicated"]["Replicas"] for s in found}
 
@@ -139,8 +143,16 @@ def _addresses(task: dict[str, Any]) -> set[str]:
     return {a.split("/")[0] for n in task.get("NetworksAttachments") or [] for a in n.get("Addresses") or []}
 
 
-def node_loss(node: Any, deployment: str, timeout: float = 120) -> NodeLoss:
-    """Power `node` off (lab.multinode.Node); seconds until the router's resolver no longer names its tasks,
+class Node(Protocol):
+    """A worker that can lose power (lab.multinode.Node)."""
+
+    def node_id(self) -> str: ...
+
+    def power_off(self) -> float: ...
+
+
+def node_loss(node: Node, deployment: str, timeout: float = 120) -> NodeLoss:
+    """Power `node` off; seconds until the router's resolver no longer names its tasks,
     and until Swarm runs every replica elsewhere."""
     router = f"{deployment}-router"
     node_id = node.node_id()

@@ -27,18 +27,14 @@ from bluegreen.engine.client import DockerClient
 from bluegreen.engine.names import (
     COLOR_LABEL,
     DEPLOYMENT_LABEL,
-    DIGEST_LABEL,
-    HOOK_LABEL,
     HOOK_RUN_LABEL,
-    HOOK_STAGE_LABEL,
     ROLE_APP,
-    ROLE_HOOK,
     ROLE_LABEL,
     VERSION_LABEL,
     hook_container_name,
 )
 from bluegreen.errors import HookFailedError
-from bluegreen.release.hooks import POLL_SECONDS, HookRun, failure, run_hook, run_key
+from bluegreen.release.hooks import POLL_SECONDS, HookRun, failure, hook_labels, run_hook, run_key
 from bluegreen.release.progress import Progress, quiet
 
 FINISHED = frozenset({"complete", "failed", "rejected", "shutdown", "orphaned", "remove"})
@@ -60,17 +56,14 @@ def job_spec(
     template.pop("ForceUpdate", None)
     container = template["ContainerSpec"]
     labels = container.get("Labels") or {}
-    hook_labels = {
-        DEPLOYMENT_LABEL: labels.get(DEPLOYMENT_LABEL, ""), ROLE_LABEL: ROLE_HOOK, HOOK_LABEL: hook.name,
-        HOOK_STAGE_LABEL: stage, HOOK_RUN_LABEL: key, COLOR_LABEL: color,
-        VERSION_LABEL: labels.get(VERSION_LABEL, ""), DIGEST_LABEL: container["Image"].split("@")[0],
-    }  # fmt: skip
-    container.update(Command=list(hook.command), Labels=hook_labels, Healthcheck={"Test": ["NONE"]})
+    marks = hook_labels(labels.get(DEPLOYMENT_LABEL, ""), stage, color, hook, key, labels.get(VERSION_LABEL, ""),
+                        container["Image"].split("@")[0])  # fmt: skip
+    container.update(Command=list(hook.command), Labels=marks, Healthcheck={"Test": ["NONE"]})
     container.pop("Args", None)
     template["RestartPolicy"] = {"Condition": "none", "MaxAttempts": 0}
     return {
         "Name": name,
-        "Labels": hook_labels,
+        "Labels": marks,
         "TaskTemplate": template,
         "Mode": {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}},
     }

@@ -89,6 +89,16 @@ def color_container(client: DockerClient, deployment: str, color: Color, image: 
     return info
 
 
+def hook_labels(
+    deployment: str, stage: str, color: Color, hook: CommandHook, key: str, version: str, image: str
+) -> dict[str, str]:
+    """What marks a hook's run, on its container or its swarm job: `remove_run` and the next run find it by them."""
+    return {
+        DEPLOYMENT_LABEL: deployment, ROLE_LABEL: ROLE_HOOK, HOOK_LABEL: hook.name, HOOK_STAGE_LABEL: stage,
+        HOOK_RUN_LABEL: key, COLOR_LABEL: color, VERSION_LABEL: version, DIGEST_LABEL: image,
+    }  # fmt: skip
+
+
 def container_spec(
     source: Mapping[str, Any], deployment: str, stage: str, color: Color, hook: CommandHook, key: str
 ) -> dict[str, Any]:
@@ -103,16 +113,7 @@ def container_spec(
         "User": config.get("User") or "",
         "WorkingDir": config.get("WorkingDir") or "",
         "Healthcheck": {"Test": ["NONE"]},
-        "Labels": {
-            DEPLOYMENT_LABEL: deployment,
-            ROLE_LABEL: ROLE_HOOK,
-            HOOK_LABEL: hook.name,
-            HOOK_STAGE_LABEL: stage,
-            HOOK_RUN_LABEL: key,
-            COLOR_LABEL: color,
-            VERSION_LABEL: labels.get(VERSION_LABEL, ""),
-            DIGEST_LABEL: source["Image"],
-        },
+        "Labels": hook_labels(deployment, stage, color, hook, key, labels.get(VERSION_LABEL, ""), source["Image"]),
         "HostConfig": {
             **{k: host[k] for k in HOST_CONFIG_KEYS if host.get(k) is not None},
             "NetworkMode": network,
