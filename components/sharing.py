@@ -15,6 +15,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from bluegreen.config.tls import uncovered
 from bluegreen.engine.names import ROLE_NETWORK, edge_network_name
 from bluegreen.engine.topology import Topology
 from components.cli import Engine, bluegreen_cli
@@ -35,8 +36,9 @@ def edge_export(topology: Topology) -> dict[str, Any]:
     """What a joining stack reads (its StackReference): where the owner's router is and how clients reach it."""
     settings = topology.settings
     scheme, port = ("https", settings.tls.port) if settings.tls else ("http", settings.router.port)
+    names = settings.tls.served_names() if settings.tls else []  # public: any client reads them off the handshake
     return {"deployment": topology.deployment, "network": edge_network_name(topology.deployment),
-            "scheme": scheme, "port": port}  # fmt: skip
+            "scheme": scheme, "port": port, "names": names}  # fmt: skip
 
 
 class JoinedRouter(pulumi.ComponentResource):
@@ -49,6 +51,7 @@ class JoinedRouter(pulumi.ComponentResource):
         join = topology.settings.router.join or ""
         reference = pulumi.StackReference(join, opts=pulumi.ResourceOptions(parent=self))
         self.edge = reference.require_output("edge").apply(lambda edge: _edge_of(join, edge))
+        self.edge.apply(lambda edge: _warn_uncovered(join, topology.settings.router.hosts, edge))
         self.network: pulumi.Output[str] = self.edge.apply(lambda edge: str(edge["network"]))
         self.register_outputs({"owner": self.edge.apply(lambda edge: edge["deployment"])})
 
@@ -86,6 +89,20 @@ class JoinedRouter(pulumi.ComponentResource):
             return f"{scheme}://{host}" + ("" if (scheme, port) in (("http", 80), ("https", 443)) else f":{port}")
 
         return self.edge.apply(url)
+
+
+def _warn_uncovered(join: str, hosts: list[str], edge: dict[str, Any]) -> None:
+    """An owner serving HTTPS must hold a certificate for the app's hosts; nothing adds them to it (its ACME
+    order or its certificate is the owner's config), so the app's preview says which are missing."""
+    if edge["scheme"] != "https" or "names" not in edge:  # an owner from before it exported its names
+        return
+    missing = uncovered(hosts, [str(n) for n in edge["names"]])
+    if missing:
+        pulumi.log.warn(
+            f"router.hosts: {', '.join(missing)} not among the names of {join}'s certificate "
+            f"({', '.join(edge['names']) or 'none'}): HTTPS clients will refuse them; add them to that stack's "
+            "tls.acme.hosts, or to its certificate (docs/edge.md)"
+        )
 
 
 def _edge_of(join: str, edge: Any) -> dict[str, Any]:

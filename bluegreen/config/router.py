@@ -129,17 +129,21 @@ class Tls(TlsListener):
         None, description="Have the certificate issued and renewed through ACME instead (docs/edge.md)."
     )
 
+    def served_names(self) -> list[str]:
+        """The names the router's certificate is for: what ACME orders, or what the given certificate names."""
+        if self.acme is not None:
+            return list(self.acme.hosts)
+        try:
+            return list(read_certificate(self.certificate or "").names)
+        except ValueError:
+            return []  # refused elsewhere with its own message (pair_problems)
+
     def listener(self) -> TlsListener:
         """The routing's part; the redirect's host names default to the certificate's own."""
         listener = TlsListener.model_validate(self.model_dump(include=set(TlsListener.model_fields)))
         if listener.host_names:
             return listener
-        if self.acme is not None:
-            return listener.model_copy(update={"host_names": list(self.acme.hosts)})
-        try:
-            names = [n for n in read_certificate(self.certificate or "").names if HOST_NAME.fullmatch(n)]
-        except ValueError:
-            names = []  # refused elsewhere with its own message (pair_problems)
+        names = [n for n in self.served_names() if HOST_NAME.fullmatch(n)]
         return listener.model_copy(update={"host_names": names})
 
 

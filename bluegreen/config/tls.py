@@ -124,6 +124,20 @@ def read_certificate(pem: str) -> Certificate:
     return Certificate(subject, names, leaf.not_valid_after_utc, fingerprint, issued_by)
 
 
+def covers(name: str, host: str) -> bool:
+    """Whether a certificate name serves `host`: itself, or a wildcard for exactly one label (RFC 6125)."""
+    name, host = name.lower().rstrip("."), host.lower().rstrip(".")
+    if name.startswith("*."):
+        label, _, rest = host.partition(".")
+        return bool(label) and rest == name[2:]
+    return name == host
+
+
+def uncovered(hosts: list[str], names: list[str]) -> list[str]:
+    """The hosts no name of a certificate serves: a browser refuses HTTPS to them."""
+    return [h for h in hosts if not any(covers(n, h) for n in names)]
+
+
 def _public(key: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
 

@@ -12,6 +12,7 @@ import pytest
 
 from bluegreen.cli.main import main
 from bluegreen.config.settings import parse_settings
+from bluegreen.config.tls import covers
 from bluegreen.errors import HostTakenError, LockHeldError, RouterError, SettingsError
 from bluegreen.plan.model import parse_plan
 from bluegreen.release import join
@@ -91,7 +92,7 @@ def run(raw: dict[str, Any], stack: str, mocks: RecordingMocks | None = None) ->
 
 def test_the_owner_exports_its_edge_and_an_app_joins_it_by_reference() -> None:
     owner = run({"router.shared": True}, "front")
-    assert owner.outputs["edge"] == {**EDGE, "scheme": "http", "port": 8080}
+    assert owner.outputs["edge"] == {**EDGE, "scheme": "http", "port": 8080, "names": []}
     net = next(r for r in owner.resources if r.name == "app-router-net")
     assert net.inputs["networksAdvanced"] == [{"name": "bluegreen-front-net"}, {"name": "bluegreen-front-edge"}]
 
@@ -108,6 +109,29 @@ def test_the_owner_exports_its_edge_and_an_app_joins_it_by_reference() -> None:
     assert " router leave " in entry.inputs["delete"] and entry.inputs["update"] == entry.inputs["create"]
     assert entry.inputs["triggers"] == ["bluegreen-front"], "another owner replaces the entry; new hosts update it"
     assert any(d.endswith("command:local:Command::app-switch") for d in entry.dependencies), "after its switch"
+
+
+@pytest.mark.parametrize(("name", "host", "served"), [
+    ("shop.test", "shop.test", True), ("SHOP.test.", "shop.TEST", True), ("*.test", "shop.test", True),
+    ("*.test", "a.shop.test", False), ("*.test", "test", False), ("blog.test", "shop.test", False),
+])  # fmt: skip
+def test_a_certificate_name_covers_itself_or_one_label_under_a_wildcard(name: str, host: str, served: bool) -> None:
+    assert covers(name, host) is served
+
+
+def test_an_app_whose_hosts_the_owners_certificate_does_not_name_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    owner = run({"router.shared": True, "tls": {"acme": {"directoryUrl": "https://acme.test/dir", "email": "ops@a.test",
+                 "hosts": ["front.test", "shop.test"]}}}, "front")  # fmt: skip
+    assert owner.outputs["edge"]["names"] == ["front.test", "shop.test"]
+    for names, scheme, warned in ((["front.test"], "https", True), (["*.test"], "https", False),
+                                  (["front.test"], "http", False)):  # fmt: skip
+        caplog.clear()
+        mocks = RecordingMocks(stack_outputs={OWNER_REF: {"edge": {**EDGE, "scheme": scheme, "names": names}}})
+        with caplog.at_level("WARNING"):
+            run({"router.join": OWNER_REF, "router.hosts": ["shop.test"]}, "shop", mocks)
+        said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("router.hosts:")]
+        assert len(said) == warned, (names, scheme, said)
+        assert all(f"shop.test not among the names of {OWNER_REF}'s certificate (front.test)" in line for line in said)
 
 
 def test_joining_a_stack_that_shares_nothing_stops_before_any_change() -> None:
