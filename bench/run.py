@@ -276,7 +276,7 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
 def switch_results(stack: Any, quick: bool) -> dict[str, Any]:
     """`switch.*`: the retrying clients' run, then `switch.no_retry.*`; live times from the latter."""
     results = switch_under_load(stack, flips=8 if quick else 16)
-    strict = no_retry(stack, switches=20 if quick else 50, releases=2 if quick else 5)
+    strict = no_retry(stack, switches=20 if quick else 40, releases=2 if quick else 5)
     live = {key: strict.pop(key) for key in ("live_ms_p50", "live_ms_p99")}
     return {**results, **live, "no_retry": strict}
 
@@ -957,7 +957,7 @@ def main() -> int:
         step("timeline: a canary, a promotion and a rollback")
         results["timeline"] = timeline(stack)
         step("weights")
-        results["weights"] = weight_accuracy(stack, per_weight=3000 if quick else 10000)
+        results["weights"] = weight_accuracy(stack, per_weight=3000 if quick else 8000)
         step("restarts")
         results["restarts"] = restarts(stack)
         step("router hand-over")
@@ -981,7 +981,7 @@ def main() -> int:
     step("several apps behind one router")
     results["edge"] = edge_apps(switches=2 if quick else 3, seconds=2 if quick else 3)
     step("swarm, three nodes")
-    results["swarm"] = swarm_nodes(flips=2, rollbacks=2 if quick else 3)
+    results["swarm"] = swarm_nodes(flips=2, rollbacks=2)
     results["bench_s"] = round(time.monotonic() - started, 1)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
