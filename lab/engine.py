@@ -488,7 +488,12 @@ class ServiceHandler(Handler):
             if not updating and len(running) == replicas and len(current) == replicas:
                 return
             time.sleep(0.2)
-        raise EngineError(f"service {inputs['name']} did not converge within {timeout:g}s")
+        every = urllib.parse.quote(json.dumps({"service": [rid]}))
+        seen = "; ".join(  # what a real `pulumi up` leaves to `docker service ps`: say it here
+            f"{t['Status']['State']} on {t.get('NodeID', '?')[:12]} {t['Status'].get('Err', '')}".strip()
+            for t in self.client.get_json(f"/tasks?filters={every}") or []
+        )
+        raise EngineError(f"service {inputs['name']} did not converge within {timeout:g}s (tasks: {seen})")
 
     def delete(self, rid: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         self.client.request("DELETE", f"/services/{rid}", allow=(404,))

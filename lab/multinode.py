@@ -127,10 +127,17 @@ class Node:
                 os.kill(pid, signal.SIGKILL)
         return at
 
-    def power_on(self) -> None:
+    def power_on(self, timeout: float = 60) -> None:
+        """The link up and the engine started again; back once the manager sees the node Ready."""
         self._link(True)
         self._release_mounts()
         self.start_engine()
+        node_id = self.node_id()
+        deadline = time.monotonic() + timeout
+        while docker("node", "inspect", "-f", "{{.Status.State}}", node_id).stdout.strip() != "ready":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} not ready {timeout:g}s after its engine started again")
+            time.sleep(0.3)
 
     def stop_engine(self) -> None:
         """SIGTERM and wait, as `systemctl stop docker`; then anything left (a killed engine's shims) is killed."""

@@ -53,70 +53,6 @@ def config(nodes: list[Node]) -> dict[str, Any]:
             "green.replicas": 2, "swarm.nodes": [n.host for n in nodes], "swarm.encrypted": False}  # fmt: skip
 
 
-def test_three_nodes_release_drain_and_node_loss_under_load(nodes: list[Node]) -> None:
-    base = config(nodes)
-    _, operations = up("dev", base)
-    assert "create command:local:Command::app-image-1.0.0-nodes" in operations
-    ids = {s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] for s in services()}
-    assert len(ids) == 1
-    for node in nodes:  # the same bytes on every node, without a registry
-        assert node.docker("image", "inspect", "-f", "{{.Id}}", *ids).stdout.strip() == next(iter(ids))
-    placed = task_nodes(DEPLOYMENT)
-    assert all(len(set(placed[color])) == 2 for color in ("blue", "green")), placed
-    worker_ids = {n.node_id() for n in nodes}
-    assert worker_ids & {node for color in placed for node in placed[color]}, placed
-    assert docker("inspect", "-f", "{{.State.Running}}", f"{DEPLOYMENT}-router").stdout.strip() == "true"
-    status = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "dev", "--json"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    report = json.loads(status.stdout)
-    assert report["network"] == {"name": f"{DEPLOYMENT}-net", "driver": "overlay", "encrypted": False}
-    on = {c["node"] for c in report["containers"]}
-    assert on & {n.name for n in nodes} and on <= {socket.gethostname(), *(n.name for n in nodes)}, on
-
-    step = Steps("dev", base)
-    with BackgroundProbe(URL, connections=CLIENTS, retry=False, post_every=5, settle_seconds=0.5) as load:
-        active = "blue"
-        for _ in range(3):
-            active = "green" if active == "blue" else "blue"
-            assert step({"activeColor": active}) == [f"update {SWITCH}"]
-        rolled = subprocess.run([sys.executable, "-m", "bluegreen", "rollback", "--stack", "dev"], cwd=ROOT,
-                                capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
-        assert rolled.returncode == 0, rolled.stderr
-        active = "green" if active == "blue" else "blue"
-        load.keep_until(3_000)
-        releases = load.stats.requests
-        assert load.stats.failed == 0, load.stats.errors
-
-        # Drain a worker: Swarm stops its tasks (they leave DNS first) and starts them elsewhere.
-        drained = nodes[0]
-        docker("node", "update", "--availability", "drain", drained.node_id())
-        wait_converged(DEPLOYMENT, away_from=drained.node_id())
-        docker("node", "update", "--availability", "active", drained.node_id())
-        time.sleep(1)
-        drain_failed = load.stats.failed
-        assert drain_failed == 0, load.stats.errors
-
-        # A worker loses power while it runs live tasks.
-        # With the drained worker's tasks moved, spread placed one of each colour on the other worker.
-        lost = nodes[1]
-        assert lost.node_id() in task_nodes(DEPLOYMENT)[active], task_nodes(DEPLOYMENT)
-        loss = node_loss(lost, DEPLOYMENT)
-        load.keep_until(load.stats.requests + 3_000)
-
-    stats = load.stats
-    failed = loss.failed(stats)
-    print(f"{stats.requests} requests ({releases} over flips and a rollback), {stats.failed} failed: "
-          f"drain {drain_failed}, node loss {failed} (the router's DNS dropped its tasks after {loss.dns_s:.1f}s; "
-          f"the last failed request started {loss.last_failed_s(stats):.1f}s after the loss; Swarm replaced "
-          f"them after {loss.replaced_s:.1f}s)")  # fmt: skip
-    # A never-retrying client loses at most the request it had in flight on the lost node's tasks.
-    assert failed <= CLIENTS, stats.errors
-    # Relative, not timed: after the router's DNS dropped them, at most its validity (2 s) and slack.
-    assert loss.last_failed_s(stats) <= loss.dns_s + 5.0
-    assert Counter(s.status for s in stats.samples if s.at > loss.at + loss.replaced_s)[200] >= 1_000
-    lost.power_on()
-
-
 def services() -> list[dict[str, Any]]:
     ids = docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={DEPLOYMENT}").stdout.split()
     found: list[dict[str, Any]] = json.loads(docker("service", "inspect", *ids).stdout) if ids else []
@@ -187,3 +123,68 @@ def test_hooks_run_as_jobs_and_every_node_reaches_the_database(nodes: list[Node]
         destroy("dev")
         docker("volume", "rm", "-f", f"{DEPLOYMENT}-db-data", check=False)
     assert docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={DEPLOYMENT}").stdout.strip() == ""
+
+
+# Last: a worker loses power, and the swarm it leaves is not the fresh one the tests above had.
+def test_three_nodes_release_drain_and_node_loss_under_load(nodes: list[Node]) -> None:
+    base = config(nodes)
+    _, operations = up("dev", base)
+    assert "create command:local:Command::app-image-1.0.0-nodes" in operations
+    ids = {s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] for s in services()}
+    assert len(ids) == 1
+    for node in nodes:  # the same bytes on every node, without a registry
+        assert node.docker("image", "inspect", "-f", "{{.Id}}", *ids).stdout.strip() == next(iter(ids))
+    placed = task_nodes(DEPLOYMENT)
+    assert all(len(set(placed[color])) == 2 for color in ("blue", "green")), placed
+    worker_ids = {n.node_id() for n in nodes}
+    assert worker_ids & {node for color in placed for node in placed[color]}, placed
+    assert docker("inspect", "-f", "{{.State.Running}}", f"{DEPLOYMENT}-router").stdout.strip() == "true"
+    status = subprocess.run([sys.executable, "-m", "bluegreen", "status", "--stack", "dev", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    report = json.loads(status.stdout)
+    assert report["network"] == {"name": f"{DEPLOYMENT}-net", "driver": "overlay", "encrypted": False}
+    on = {c["node"] for c in report["containers"]}
+    assert on & {n.name for n in nodes} and on <= {socket.gethostname(), *(n.name for n in nodes)}, on
+
+    step = Steps("dev", base)
+    with BackgroundProbe(URL, connections=CLIENTS, retry=False, post_every=5, settle_seconds=0.5) as load:
+        active = "blue"
+        for _ in range(3):
+            active = "green" if active == "blue" else "blue"
+            assert step({"activeColor": active}) == [f"update {SWITCH}"]
+        rolled = subprocess.run([sys.executable, "-m", "bluegreen", "rollback", "--stack", "dev"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert rolled.returncode == 0, rolled.stderr
+        active = "green" if active == "blue" else "blue"
+        load.keep_until(3_000)
+        releases = load.stats.requests
+        assert load.stats.failed == 0, load.stats.errors
+
+        # Drain a worker: Swarm stops its tasks (they leave DNS first) and starts them elsewhere.
+        drained = nodes[0]
+        docker("node", "update", "--availability", "drain", drained.node_id())
+        wait_converged(DEPLOYMENT, away_from=drained.node_id())
+        docker("node", "update", "--availability", "active", drained.node_id())
+        time.sleep(1)
+        drain_failed = load.stats.failed
+        assert drain_failed == 0, load.stats.errors
+
+        # A worker loses power while it runs live tasks.
+        # With the drained worker's tasks moved, spread placed one of each colour on the other worker.
+        lost = nodes[1]
+        assert lost.node_id() in task_nodes(DEPLOYMENT)[active], task_nodes(DEPLOYMENT)
+        loss = node_loss(lost, DEPLOYMENT)
+        load.keep_until(load.stats.requests + 3_000)
+
+    stats = load.stats
+    failed = loss.failed(stats)
+    print(f"{stats.requests} requests ({releases} over flips and a rollback), {stats.failed} failed: "
+          f"drain {drain_failed}, node loss {failed} (the router's DNS dropped its tasks after {loss.dns_s:.1f}s; "
+          f"the last failed request started {loss.last_failed_s(stats):.1f}s after the loss; Swarm replaced "
+          f"them after {loss.replaced_s:.1f}s)")  # fmt: skip
+    # A never-retrying client loses at most the request it had in flight on the lost node's tasks.
+    assert failed <= CLIENTS, stats.errors
+    # Relative, not timed: after the router's DNS dropped them, at most its validity (2 s) and slack.
+    assert loss.last_failed_s(stats) <= loss.dns_s + 5.0
+    assert Counter(s.status for s in stats.samples if s.at > loss.at + loss.replaced_s)[200] >= 1_000
+    lost.power_on()
