@@ -855,6 +855,7 @@ GOALS: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("swarm.multinode.task_nodes", "each colour's tasks on >= 2 nodes", lambda v: v >= 2),
     ("swarm.multinode.failed", "0 failed, never-retrying, over flips and rollbacks", lambda v: v == 0),
     ("swarm.multinode.drain_failed", "0 failed while a worker is drained", lambda v: v == 0),
+    ("swarm.multinode.node_loss_live_tasks", "the worker that loses power runs a live task", lambda v: v >= 1),
     ("swarm.multinode.node_loss_failed", "<= 16 (one per client) when a worker loses power", lambda v: v <= 16),
     ("router.rps_vs_plain_proxy", "router throughput >= 0.9 of a plain nginx proxy", lambda v: v >= 0.9),
     ("router.handover.requests", ">= 20,000 never-retried GETs and POSTs", lambda v: v >= 20_000),

@@ -80,9 +80,13 @@ def swarm_nodes(flips: int, rollbacks: int) -> dict[str, Any]:
                 wait_converged(DEPLOYMENT, away_from=nodes[0].node_id())
                 docker("node", "update", "--availability", "active", nodes[0].node_id())
                 load.keep_until(load.stats.requests + 2_000)
-                loss = node_loss(nodes[1], DEPLOYMENT)
+                # The worker with the most live tasks: a loss that takes none of them would measure nothing.
+                live = task_nodes(DEPLOYMENT).get(active, [])
+                lost = max(nodes, key=lambda n: live.count(n.node_id()))
+                lost_live = live.count(lost.node_id())
+                loss = node_loss(lost, DEPLOYMENT)
                 load.keep_until(load.stats.requests + 2_000)
-            nodes[1].power_on()
+            lost.power_on()
         finally:
             destroy("dev")
     stats = load.stats
@@ -94,7 +98,8 @@ def swarm_nodes(flips: int, rollbacks: int) -> dict[str, Any]:
         "multinode": {
             "nodes": 1 + len(nodes), "task_nodes": min(len(set(ids)) for ids in placed.values()),
             "requests_released": released, "failed": _failed(stats, 0, kill_from),
-            "drain_failed": _failed(stats, drain_from, loss.at), "node_loss_failed": loss.failed(stats),
+            "drain_failed": _failed(stats, drain_from, loss.at), "node_loss_live_tasks": lost_live,
+            "node_loss_failed": loss.failed(stats),
             "node_loss_last_failed_s": round(loss.last_failed_s(stats), 2), "node_loss_dns_s": round(loss.dns_s, 1),
             "node_loss_recovery_s": round(loss.replaced_s, 1),
         },
