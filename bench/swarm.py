@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from lab.paths import ROOT
-from lab.prober import BackgroundProbe, ProbeStats
+from lab.prober import BackgroundProbe
 
 PORT = 18580
 DEPLOYMENT = "bluegreen-dev"
@@ -47,10 +47,6 @@ def _released(config: dict[str, Any], load: BackgroundProbe, flips: int, rollbac
         if full is not None:
             samples.append((full - began) * 1000)
     return samples
-
-
-def _failed(stats: ProbeStats, since: float, until: float = float("inf")) -> int:
-    return sum(1 for s in stats.samples if since <= s.at < until and s.status != 200)
 
 
 def swarm_nodes(flips: int, rollbacks: int) -> dict[str, Any]:
@@ -92,13 +88,13 @@ def swarm_nodes(flips: int, rollbacks: int) -> dict[str, Any]:
     stats = load.stats
     return {
         "deploy_s": round(deploy_s, 1), "switches": flips + rollbacks, "requests": stats.requests,
-        "failed": _failed(stats, 0, kill_from) + _failed(stats, drain_from, loss.at),
-        "kill_failed": _failed(stats, kill_from, drain_from), "rollback_ms": round(statistics.median(samples), 1),
+        "failed": stats.failed_within(0, kill_from) + stats.failed_within(drain_from, loss.at),
+        "kill_failed": stats.failed_within(kill_from, drain_from), "rollback_ms": round(statistics.median(samples), 1),
         "rollback_ms_max": round(max(samples), 1), "replacement_s": round(replacement_s, 1),
         "multinode": {
             "nodes": 1 + len(nodes), "task_nodes": min(len(set(ids)) for ids in placed.values()),
-            "requests_released": released, "failed": _failed(stats, 0, kill_from),
-            "drain_failed": _failed(stats, drain_from, loss.at), "node_loss_live_tasks": lost_live,
+            "requests_released": released, "failed": stats.failed_within(0, kill_from),
+            "drain_failed": stats.failed_within(drain_from, loss.at), "node_loss_live_tasks": lost_live,
             "node_loss_failed": loss.failed(stats),
             "node_loss_last_failed_s": round(loss.last_failed_s(stats), 2), "node_loss_dns_s": round(loss.dns_s, 1),
             "node_loss_recovery_s": round(loss.replaced_s, 1),

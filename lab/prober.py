@@ -61,6 +61,10 @@ class ProbeStats:
     def failed(self) -> int:
         return sum(1 for s in self.samples if s.status != 200)
 
+    def failed_within(self, since: float, until: float = float("inf")) -> int:
+        """Requests that failed (not a 200) and ended in [since, until): one window's share of `failed`."""
+        return sum(1 for s in self.samples if since <= s.at < until and s.status != 200)
+
     @property
     def misrouted(self) -> int:
         """Answers the router labelled with one colour that the other colour's app gave."""

@@ -86,6 +86,13 @@ def _service_ids(deployment: str) -> list[str]:
     return docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={deployment}").stdout.split()
 
 
+def services(deployment: str) -> list[dict[str, Any]]:
+    """`docker service inspect` of the deployment's services (colours, and hook jobs while they exist)."""
+    ids = _service_ids(deployment)
+    found: list[dict[str, Any]] = json.loads(docker("service", "inspect", *ids).stdout) if ids else []
+    return found
+
+
 def tasks(deployment: str) -> list[dict[str, Any]]:
     """`docker inspect` of every task Swarm wants running for the deployment's services: the manager's view."""
     ids = _service_ids(deployment)
@@ -105,9 +112,11 @@ def task_nodes(deployment: str, without: str = "") -> dict[str, list[str]]:
 
 
 def _replicas(deployment: str) -> dict[str, int]:
-    ids = _service_ids(deployment)
-    found = json.loads(docker("service", "inspect", *ids).stdout) if ids else []
-    return {s["Spec"]["Labels"]["bluegreen.color"]: s["Spec"]["Mode"]["Replicated"]["Replicas"] for s in found}
+    return {
+        s["Spec"]["Labels"]["bluegreen.color"]: s["Spec"]["Mode"]["Replicated"]["Replicas"]
+        for s in services(deployment)
+        if "Replicated" in s["Spec"]["Mode"]
+    }
 
 
 def wait_converged(deployment: str, away_from: str = "", timeout: float = 120) -> float:
@@ -131,7 +140,7 @@ class NodeLoss:
     replaced_s: float
 
     def failed(self, stats: ProbeStats) -> int:
-        return sum(1 for s in stats.samples if s.at >= self.at and s.status != 200)
+        return stats.failed_within(self.at)
 
     def last_failed_s(self, stats: ProbeStats) -> float:
         """When, after the loss, the last request that failed was sent: the router sent none there after it."""

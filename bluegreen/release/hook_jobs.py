@@ -34,7 +34,7 @@ from bluegreen.engine.names import (
     hook_container_name,
 )
 from bluegreen.errors import HookFailedError
-from bluegreen.release.hooks import POLL_SECONDS, HookRun, failure, hook_labels, run_hook, run_key
+from bluegreen.release.hooks import POLL_SECONDS, TAIL_LINES, HookRun, failure, hook_labels, run_hook, run_key
 from bluegreen.release.progress import Progress, quiet
 
 FINISHED = frozenset({"complete", "failed", "rejected", "shutdown", "orphaned", "remove"})
@@ -140,7 +140,7 @@ def run_job(
     if _state(task) != "complete":
         what = f"{_outcome(task or {})} after {seconds:.1f}s"
         raise HookFailedError(failure(stage, hook, what, client, name, kind="services"))
-    tail = tuple(client.tail(name, 20, kind="services"))
+    tail = tuple(client.tail(name, TAIL_LINES, kind="services"))
     progress(f"{stage} hook {hook.name}: exited 0 after {seconds:.1f}s")
     return HookRun(name, image, 0, seconds, tail)
 

@@ -26,7 +26,7 @@ from lab.engine import EngineError, Steps, destroy, up
 from lab.multinode import Node, namespaces_problem, three_node_swarm
 from lab.paths import ROOT
 from lab.prober import BackgroundProbe
-from lab.swarm import node_loss, task_nodes, wait_converged
+from lab.swarm import node_loss, services, task_nodes, wait_converged
 from tests.support.dockergate import need
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
@@ -51,12 +51,6 @@ def config(nodes: list[Node]) -> dict[str, Any]:
     # This kernel has no ESP (xfrm): an encrypted overlay carries nothing between namespaces here.
     return {"router.port": PORT, "router.previewPort": PORT + 1, "orchestrator": "swarm", "blue.replicas": 2,
             "green.replicas": 2, "swarm.nodes": [n.host for n in nodes], "swarm.encrypted": False}  # fmt: skip
-
-
-def services() -> list[dict[str, Any]]:
-    ids = docker("service", "ls", "-q", "--filter", f"label=bluegreen.deployment={DEPLOYMENT}").stdout.split()
-    found: list[dict[str, Any]] = json.loads(docker("service", "inspect", *ids).stdout) if ids else []
-    return found
 
 
 MIGRATE = {"name": "migrate", "command": ["python", "-m", "bluegreen_app", "migrate"], "timeoutSeconds": 120}
@@ -130,7 +124,7 @@ def test_three_nodes_release_drain_and_node_loss_under_load(nodes: list[Node]) -
     base = config(nodes)
     _, operations = up("dev", base)
     assert "create command:local:Command::app-image-1.0.0-nodes" in operations
-    ids = {s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] for s in services()}
+    ids = {s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] for s in services(DEPLOYMENT)}
     assert len(ids) == 1
     for node in nodes:  # the same bytes on every node, without a registry
         assert node.docker("image", "inspect", "-f", "{{.Id}}", *ids).stdout.strip() == next(iter(ids))

@@ -24,6 +24,7 @@ from lab.engine import Steps, destroy, up
 from lab.paths import ROOT
 from lab.prober import BackgroundProbe, enough, run_probe
 from lab.swarm import kill_a_task, running_tasks, single_node_swarm
+from lab.swarm import services as swarm_services
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
 
@@ -55,8 +56,7 @@ def served_by(url: str, n: int = 20) -> Counter[str]:
 
 
 def services() -> dict[str, dict[str, Any]]:
-    ids = docker("service", "ls", "-q", "--filter", LABEL).stdout.split()
-    return {s["Spec"]["Name"]: s for s in json.loads(docker("service", "inspect", *ids).stdout)} if ids else {}
+    return {s["Spec"]["Name"]: s for s in swarm_services(DEPLOYMENT)}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
