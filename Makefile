@@ -31,6 +31,9 @@ $(VENV)/.installed: pyproject.toml app/requirements.txt requirements.lock
 	@$(PY) -m pip install --progress-bar off --require-hashes --no-deps -r requirements.lock 2>&1 \
 	  | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | sed -u 's/^/  pip: /' || true
 	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | grep -E '^ERROR' | sed -u 's/^/  pip: /' || true
+	@# Bytecode for the checkout, as pip writes it for a wheel: a shell with PYTHONDONTWRITEBYTECODE set would
+	@# otherwise compile every module of every `bluegreen` command from source (65 ms of each, measured).
+	@$(PY) -m compileall -q bluegreen >/dev/null
 	@$(PY) -c 'import bluegreen.cli.main, pulumi, pulumi_docker' 2>/dev/null || { \
 	  echo "make: installing into $(VENV) failed; run $(PY) -m pip install --require-hashes --no-deps -r requirements.lock to see why"; exit 1; }
 	@touch $@
@@ -134,6 +137,7 @@ app-image: wheels
 
 # Needs a Docker engine and the stand-in images; wrk (Debian package) is used for raw throughput when present.
 bench: venv images wheels
+	@$(PY) -m compileall -q bluegreen >/dev/null  # the CLI the bench times starts as an installed one does
 	$(PY) -m bench.run
 
 clean-state:

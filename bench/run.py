@@ -38,7 +38,7 @@ from bluegreen.release.switch import SwitchReport, apply_plan
 from bluegreen.router.adapter import LiveRouter
 from lab.images import ROUTER_IMAGE
 from lab.paths import ROOT
-from lab.prober import BackgroundProbe, ProbeStats, probe, run_probe
+from lab.prober import BackgroundProbe, ProbeProcess, ProbeStats, probe, run_probe
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -173,7 +173,7 @@ def rollback_time(stack: Any, runs: int) -> dict[str, Any]:
     switch = switcher(stack)
     samples: list[float] = []
     windows: list[tuple[float, float, str]] = []
-    with BackgroundProbe(stack.url(), connections=8, settle_seconds=0.5) as load:
+    with ProbeProcess(stack.url(), connections=8, settle_seconds=0.5) as load:
         for i in range(runs):
             live = "blue" if i % 2 == 0 else "green"
             switch(plan_for(stack, 0 if live == "blue" else 100, active=live))
@@ -225,7 +225,8 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
     green = 0
     every = max(1, switches // max(1, releases))
     release_windows: list[tuple[float, float]] = []
-    with BackgroundProbe(stack.url(), retry=False, post_every=4, settle_seconds=0.5) as load:
+    flips: list[tuple[float, float, str]] = []
+    with ProbeProcess(stack.url(), retry=False, post_every=4, settle_seconds=0.5) as load:
         for i in range(switches):
             idle = "green" if green == 0 else "blue"
             if i % every == 0 and released < releases:
@@ -250,11 +251,13 @@ def no_retry(stack: Any, switches: int, releases: int) -> dict[str, Any]:
                 started = time.monotonic()
                 switch(plan_for(stack, target))
                 time.sleep(0.4)
-                full = load.stats.all_from("green" if target == 100 else "blue", started, time.monotonic())
-                if full is not None:
-                    live_ms.append((full - started) * 1000)
+                flips.append((started, time.monotonic(), "green" if target == 100 else "blue"))
                 green = target
     stats = load.stats
+    for started, until, color in flips:
+        full = stats.all_from(color, started, until)
+        if full is not None:
+            live_ms.append((full - started) * 1000)
     SERIES["live_ms"] = live_ms
     SERIES["bluegreen_failed"] = failed_in(stats, release_windows)
     return {

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import ssl
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
 
 
 @dataclass
@@ -351,3 +354,37 @@ class BackgroundProbe:
         time.sleep(self.settle_seconds)
         self.stop.set()
         self.thread.join(timeout=60)
+
+
+class ProbeProcess:
+    """BackgroundProbe in a process of its own, for a block that times what runs in this one (a switch).
+
+    In production no client shares the switch's interpreter; in one process
+    the clients' thread would hold the GIL while the switch waits to read
+    its Docker answers, and the switch's time would be partly theirs. The
+    stats arrive when the block ends; `at` is CLOCK_MONOTONIC in both
+    processes, so its times compare with this one's `time.monotonic()`.
+    """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
+        self.parent, child = context.Pipe()
+        self.process = context.Process(target=_probe_child, args=(child, url, options), daemon=True)
+        self.stats = ProbeStats()
+
+    def __enter__(self) -> ProbeProcess:
+        self.process.start()
+        self.parent.recv()  # the load runs, its settle time passed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.parent.send("stop")
+        self.stats = self.parent.recv()
+        self.process.join(timeout=60)
+
+
+def _probe_child(conn: Connection, url: str, options: dict[str, Any]) -> None:
+    with BackgroundProbe(url, **options) as load:
+        conn.send("running")
+        conn.recv()
+    conn.send(load.stats)

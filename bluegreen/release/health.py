@@ -22,7 +22,7 @@ from bluegreen.engine.targets import Inspector, Resolver
 from bluegreen.errors import GateError
 from bluegreen.plan.model import RoutingPlan
 from bluegreen.release.progress import Progress
-from bluegreen.router.seam import HttpResult, RouterPort
+from bluegreen.router.seam import HttpResult, RouterPort, Target
 
 __all__ = ["GateError", "GateResult", "Inspector", "run_gate"]
 
@@ -30,7 +30,7 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class Prober(Protocol):
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]: ...
+    def fetch(self, targets: Sequence[Target]) -> list[HttpResult]: ...
 
 
 @dataclass
@@ -50,6 +50,15 @@ class GateResult:
     seconds: float
     kind: str = "container"  # what passed: containers, or Swarm tasks
     down: dict[str, str] = field(default_factory=dict)  # soft targets that did not pass, and why
+    probed: list[str] = field(default_factory=list)  # every address a round probed, hard or soft
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the gate of a switch found: why the preview is down (or None), and the targets it probed."""
+
+    preview_down: str | None
+    probed: list[Target]
 
 
 def run_gate(
@@ -82,7 +91,8 @@ def run_gate(
             passed = [c for c in candidates if not c.down and c.streak >= policy.successes]
             down = {c.name: c.last for c in candidates if c.soft and c not in passed}
             addresses = {c.name: c.address or "" for c in passed}
-            return GateResult(addresses, rounds, clock() - started, targets.kind, down)
+            probed = [c.address for c in candidates if c.address]
+            return GateResult(addresses, rounds, clock() - started, targets.kind, down, probed)
         if all(c.streak > 0 for c in hard):
             # Collecting consecutive successes: keep the base interval.
             wait = backoff = policy.interval_seconds
@@ -138,9 +148,10 @@ def check_health(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     progress: Progress,
-) -> str | None:
+) -> Checked:
     """Gate what will take live traffic (entering maintenance sends it none), and check the preview in the same
-    rounds. Returns why the preview is down, or None.
+    rounds. Returns why the preview is down (or None), and every target probed: what the published generation
+    arms for the next derived switch (ARMED_PROBES).
 
     The preview never vetoes: after a rollback or an abort it is the colour that just failed, and leaving it
     must always be possible (docs/reliability.md).
@@ -159,12 +170,13 @@ def check_health(
         progress("maintenance: the live listener will serve no colour, so nothing is gated")
     else:
         progress(f"gate passed: {len(names)} {gate.kind}(s) in {gate.seconds:.2f}s")
+    probed = [(address, plan.app_port, plan.health_path) for address in gate.probed]
     if not gate.down:
-        return None
+        return Checked(None, probed)
     name, why = next(iter(gate.down.items()))
     problem = (
         f"preview {soft[0]} is down (health gate: {gate.kind} {name}: {why}); the preview listener answers 503 "
         "until a switch finds it healthy"
     )
     progress(problem)
-    return problem
+    return Checked(problem, probed)

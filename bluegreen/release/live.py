@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bluegreen.config.router import Maintenance
 from bluegreen.engine.targets import Inspector
-from bluegreen.errors import DockerError, InputError, RouterError, SettingsError, SwitchError
+from bluegreen.errors import SettingsError, SwitchError
 from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.progress import Progress, quiet
@@ -38,18 +38,12 @@ def _live_of(snapshot: Snapshot) -> RoutingPlan | None:
         ) from exc
 
 
-def _live_or_fail(router: RouterPort, what: str) -> tuple[RoutingPlan, Snapshot]:
-    """The live plan and the snapshot it came from (one read), or why there is nothing to act on."""
-    try:
-        snapshot = snapshot_of(router.begin(None), router.container)
-    except InputError:
-        raise
-    except (RouterError, DockerError) as exc:
-        raise SwitchError(str(exc)) from exc
+def live_in(snapshot: Snapshot, what: str) -> RoutingPlan:
+    """The live plan a snapshot holds, or why there is nothing to act on."""
     live = _live_of(snapshot)
     if live is None:
         raise SwitchError(f"no switch has run yet, so there is no {what}")
-    return live, snapshot
+    return live
 
 
 def set_maintenance(
@@ -65,12 +59,12 @@ def set_maintenance(
     switch to the same routing. `pulumi up` keeps it while the stack's own
     `maintenance` does not change (bluegreen.release.hold).
     """
-    live, _ = _live_or_fail(router, "live routing to put into maintenance")
-    target = live.model_copy(update={"maintenance": maintenance})
-    return apply_plan(
-        router, inspector, target, source="maintenance", progress=progress, lock_wait=lock_wait,
-        expect_live_plan=live.plan_hash(),
-    )  # fmt: skip
+
+    def derive(snapshot: Snapshot) -> RoutingPlan:
+        live = live_in(snapshot, "live routing to put into maintenance")
+        return live.model_copy(update={"maintenance": maintenance})
+
+    return apply_plan(router, inspector, derive, source="maintenance", progress=progress, lock_wait=lock_wait)
 
 
 def rollback(
@@ -81,28 +75,33 @@ def rollback(
     lock_wait: float = 0.0,
     break_lock: bool = False,
 ) -> SwitchReport:
-    """Send 100% to the idle colour, health-gated. The emergency path: one success suffices."""
-    live, _ = _live_or_fail(router, "idle colour to return to")
+    """Send 100% to the idle colour, health-gated. The emergency path: one success suffices, and two execs
+    (the lock, the live plan and the armed probes in one; the publish) when the idle colour still answers."""
+    return apply_plan(
+        router, inspector, lambda snapshot: rollback_of(live_in(snapshot, "idle colour to return to"), successes),
+        source="rollback", progress=progress, lock_wait=lock_wait, break_lock=break_lock,
+    )  # fmt: skip
+
+
+def rollback_of(live: RoutingPlan, successes: int) -> RoutingPlan:
+    """The live plan's rollback (bluegreen.plan.derive), refused when the idle colour has nothing to return to."""
     if not live.color(live.idle).containers:
         raise SwitchError(f"the idle colour {live.idle} has no containers; nothing to roll back to")
-    return apply_plan(
-        router, inspector, rollback_plan(live, max_successes=successes), source="rollback", progress=progress,
-        lock_wait=lock_wait, expect_live_plan=live.plan_hash(), break_lock=break_lock,
-    )  # fmt: skip
+    return rollback_plan(live, max_successes=successes)
 
 
 def resume(
     router: RouterPort, inspector: Inspector, progress: Progress = quiet, lock_wait: float = 0.0
 ) -> SwitchReport:
     """Make the plan the program last applied live again (gated): the end of every hold, without Pulumi."""
-    live, snapshot = _live_or_fail(router, "live routing to hand back")
-    try:
-        program = parse_plan((snapshot.program_record or {})["plan"])
-    except (SettingsError, KeyError, TypeError) as exc:
-        raise SwitchError(
-            f"the router's {PROGRAM_PLAN} holds no plan this version understands ({exc}); `pulumi up` applies one"
-        ) from exc
-    return apply_plan(
-        router, inspector, program, source="resume", progress=progress, lock_wait=lock_wait,
-        expect_live_plan=live.plan_hash(),
-    )  # fmt: skip
+
+    def derive(snapshot: Snapshot) -> RoutingPlan:
+        live_in(snapshot, "live routing to hand back")
+        try:
+            return parse_plan((snapshot.program_record or {})["plan"])
+        except (SettingsError, KeyError, TypeError) as exc:
+            raise SwitchError(
+                f"the router's {PROGRAM_PLAN} holds no plan this version understands ({exc}); `pulumi up` applies one"
+            ) from exc
+
+    return apply_plan(router, inspector, derive, source="resume", progress=progress, lock_wait=lock_wait)

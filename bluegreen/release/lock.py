@@ -13,9 +13,9 @@ import socket
 import uuid
 from collections.abc import Callable, Sequence
 
-from bluegreen.errors import LockHeldError
+from bluegreen.errors import LockHeldError, SwitchError
 from bluegreen.release.progress import Progress
-from bluegreen.router.seam import Begun, HttpResult, Lock, RouterPort, Snapshot, snapshot_of
+from bluegreen.router.seam import Begun, HttpResult, Lock, RouterPort, Snapshot, Target, snapshot_of
 
 LOCK_POLL_SECONDS = 0.2
 
@@ -35,7 +35,13 @@ def new_lock(source: str) -> Lock:
 
 
 class LockingProber:
-    """The gate's prober. Its first round takes the lock and reads the snapshot in the same exec."""
+    """The gate's prober. Its first round takes the lock and reads the snapshot in the same exec.
+
+    `armed`: the first exec also probes the targets the live generation's gate probed (ARMED_PROBES). A switch
+    whose plan derives from the live one (rollback, abort, maintenance, resume) reads that plan in the exec that
+    takes the lock, and so cannot name its targets in it; the armed answers serve its first gate round when
+    they cover every target, and save the exec that round would cost. Each answer serves one round, once.
+    """
 
     def __init__(
         self,
@@ -46,6 +52,7 @@ class LockingProber:
         sleep: Callable[[float], None],
         progress: Progress,
         break_lock: bool = False,
+        armed: bool = False,
     ) -> None:
         self.router, self.lock, self.wait = router, lock, wait
         self.clock, self.sleep, self.progress = clock, sleep, progress
@@ -53,12 +60,19 @@ class LockingProber:
         self.break_lock = break_lock
         self.broke: str | None = None  # the holder `--break-lock` removed
         self.renewed_at = 0.0
+        self.armed = armed
+        self.armed_left: dict[Target, HttpResult] = {}  # armed answers no gate round has used yet
+        self.first_seen: Snapshot | None = None  # what the first attempt read, before any wait for the lock
+        self.waited = False
 
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+    def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
         if self.begun is None:
             self.begun = self._begin(targets)
             return self.begun.results
         self.keep()
+        armed, self.armed_left = self.armed_left, {}
+        if targets and all(t in armed for t in targets):
+            return [armed[t] for t in targets]
         return self.router.fetch(targets)
 
     def keep(self) -> None:
@@ -76,20 +90,35 @@ class LockingProber:
             self.begun = self._begin(())
         return snapshot_of(self.begun, self.router.container)
 
+    def seen_first(self) -> Snapshot:
+        """What was live when this switch first asked for the lock, read in that exec: a plan derived from it
+        and compared and swapped against it never undoes unseen what another switch did while this one waited."""
+        snapshot = self.snapshot()
+        seen = self.first_seen if self.waited else snapshot
+        if seen is None:
+            raise SwitchError(
+                "the live routing could not be read while this waited for the lock; nothing was changed: look at "
+                "`status` and run it again"
+            )
+        return seen
+
     @property
     def locked(self) -> bool:
         return self.begun is not None
 
-    def _begin(self, targets: Sequence[tuple[str, int, str]]) -> Begun:
+    def _begin(self, targets: Sequence[Target]) -> Begun:
         if self.break_lock:
             self.broke = self.router.break_lock()
             self.progress(f"broke the lock held by {self.broke}" if self.broke else "no lock to break")
         deadline = self.clock() + self.wait
         said = False
         while True:
-            begun = self.router.begin(self.lock, targets)
+            begun = self.router.begin(self.lock, targets, self.armed)
+            if not self.waited:
+                self.first_seen = begun.snapshot
             if begun.acquired:
                 self.renewed_at = self.clock()
+                self.armed_left = dict(begun.armed)
                 return begun
             if self.clock() >= deadline:
                 raise LockHeldError(
@@ -99,4 +128,5 @@ class LockingProber:
             if not said:
                 self.progress(f"waiting for the lock held by {begun.holder}")
                 said = True
+            self.waited = True
             self.sleep(LOCK_POLL_SECONDS)

@@ -41,7 +41,7 @@ from bluegreen.plan.derive import rollback_plan
 from bluegreen.plan.model import RoutingPlan, parse_plan
 from bluegreen.release.analysis import Outcome, Verdict, judge
 from bluegreen.release.hold import program_hold
-from bluegreen.release.live import live_plan
+from bluegreen.release.live import live_in, live_plan, rollback_of
 from bluegreen.release.lock import LockingProber, new_lock
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, Sample, SlidingSamples, metrics_of
 from bluegreen.release.switch import SwitchReport, apply_plan
@@ -342,13 +342,10 @@ def _abort_here(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> dict[str, Any]:
-    live = live_plan(router)
-    if live is None:
-        raise BluegreenError(f"router {router.container} has no live routing to abort from")
     reason = f"aborted by {who}: the rollout's process is gone (no heartbeat for {stale:.0f} s)"
     report = apply_plan(
-        router, inspector, rollback_plan(live, max_successes=1), source="rollout-abort", lock_wait=lock_wait,
-        expect_live_plan=live.plan_hash(), note=reason, clock=clock, sleep=sleep,
+        router, inspector, lambda snapshot: rollback_of(live_in(snapshot, "live routing to abort from"), 1),
+        source="rollout-abort", lock_wait=lock_wait, note=reason, clock=clock, sleep=sleep,
     )  # fmt: skip
     router.write_progress(None)
     return {"abortedHere": report.line(), "staleSeconds": round(stale, 1)}

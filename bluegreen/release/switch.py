@@ -49,9 +49,9 @@ from bluegreen.release.lock import DEFAULT_LOCK_WAIT, LockingProber, new_lock
 from bluegreen.release.progress import Progress, quiet
 from bluegreen.release.schema import check_schema
 from bluegreen.release.smoke import run_smoke
-from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
+from bluegreen.router.layout import ARMED_PROBES, LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
 from bluegreen.router.render import Rendered, render
-from bluegreen.router.seam import Publication, RouterPort, Snapshot
+from bluegreen.router.seam import Publication, RouterPort, Snapshot, Target, armed_lines
 
 VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
@@ -133,8 +133,10 @@ def generation_files(
     note: str | None = None,
     by: str | None = None,
     hold: Hold | None = None,
+    probed: Sequence[Target] = (),
 ) -> dict[str, str]:
-    """Everything one generation holds: config, state and both records (carried over where unchanged).
+    """Everything one generation holds: config, state, both records (carried over where unchanged), and the
+    targets its gate probed, armed for the next derived switch (ARMED_PROBES).
 
     Under a hold the program's record keeps the program's own plan, and the live record names who set what
     the program kept (bluegreen.release.hold)."""
@@ -148,7 +150,7 @@ def generation_files(
         },
         indent=2,
     )  # fmt: skip
-    files = {**rendered.config_files(), STATE_FILE: rendered.state_json}
+    files = {**rendered.config_files(), STATE_FILE: rendered.state_json, ARMED_PROBES: armed_lines(probed)}
     live = record if decision.routing or snapshot.live_record is None else json.dumps(snapshot.live_record, indent=2)
     files[LIVE_PLAN] = live
     if decision.record and hold is not None and hold.desired is not plan:
@@ -168,10 +170,13 @@ def _edges(router: RouterPort, plan: RoutingPlan) -> list[str]:
     return router.edge_subnets() if plan.joined else []
 
 
+Derive = Callable[[Snapshot], RoutingPlan]  # a plan made from the live one (rollback, abort, maintenance, resume)
+
+
 def apply_plan(
     router: RouterPort,
     inspector: Inspector,
-    plan: RoutingPlan,
+    plan: RoutingPlan | Derive,
     source: str = "cli",
     wait_drain: bool = True,
     progress: Progress = quiet,
@@ -186,8 +191,10 @@ def apply_plan(
     program_observed: str | None = None,
     hold: Hold | None = None,
 ) -> SwitchReport:
-    """Make `plan` live on `router`. `observed` is the program's drift reading, kept in its record;
-    `expect_live_plan` refuses to act when the live plan changed before the lock was ours (rollback);
+    """Make `plan` live on `router`: a plan, or a Derive made from what was live when this switch first asked for
+    the lock (read in the exec that takes it, with the armed targets' answers: two execs for a rollback, not three);
+    `observed` is the program's drift reading, kept in its record; `expect_live_plan` refuses to act when the live
+    plan changed before the lock was ours;
     `note` says why, in the live record (`status` shows it: a rollout's abort reason);
     `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke);
     `break_lock` removes whatever lock there is first, and the report names the holder it broke;
@@ -197,37 +204,54 @@ def apply_plan(
     program's own switch, handed in by a program rollout, whose steps already walk towards `hold.plan`)."""
     started = clock()
     lock = new_lock(source)
-    locking = LockingProber(router, lock, lock_wait, clock, sleep, progress, break_lock)
+    locking = LockingProber(
+        router, lock, lock_wait, clock, sleep, progress, break_lock, armed=not isinstance(plan, RoutingPlan)
+    )
     with _as_switch_errors(router.container), _unless_published(router, locking) as publishing:
+        if not isinstance(plan, RoutingPlan):  # compared and swapped against what it was made from
+            seen = locking.seen_first()
+            plan, expect_live_plan = plan(seen), seen.status.get("planHash")
         hold = program_hold(router, plan) if source == "program" and hold is None else hold
         plan = hold.plan if hold is not None else plan
         unchecked = check_schema(inspector, plan)  # before the gate: a refusal costs no probe
-        preview_down = check_health(router, inspector, plan, locking, clock, sleep, progress)
+        checked = check_health(router, inspector, plan, locking, clock, sleep, progress)
         snapshot = locking.snapshot()
-        if source == "program" and expect_live_plan is None:
-            program_observed = observed if program_observed is None else program_observed
-        _check_unchanged(snapshot, expect_live_plan, program_observed)
-        rendered = render(plan, utc_now(), preview_down is not None, router.subnets(), _edges(router, plan))
+        _check_unchanged(snapshot, expect_live_plan, program_observed, observed if source == "program" else None)
+        rendered = render(plan, utc_now(), checked.preview_down is not None, router.subnets(), _edges(router, plan))
         decision = decide(snapshot, rendered, source, observed, hold.desired.plan_hash() if hold else None)
         report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
-        report.warnings += [f"broke the lock held by {locking.broke}"] * bool(locking.broke)
-        report.warnings += [*(hold.lines if hold else []), *(w for w in (preview_down, unchecked) if w)]
+        broke = f"broke the lock held by {locking.broke}" if locking.broke else None
+        report.warnings += [*(hold.lines if hold else []), *(w for w in (broke, checked.preview_down, unchecked) if w)]
         if decision.nothing:
             report.live_s = report.total_s = clock() - started
             return report
         locking.keep()  # the lease covers smoke and publish from here (publish checks it is still ours)
         if smoke and decision.routing:
             run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
-        files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner, hold)
+        files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner, hold,
+                                 checked.probed)  # fmt: skip
         publishing.started = True  # from here the router's script releases the lock itself
         router.publish(_publication(files, decision, rendered), locking.lock)
-        report.live_s = clock() - started
-        progress(f"live after {report.live_s:.2f}s ({'reloaded' if decision.reload else 'no reload'})")
-        # drain: only a reload leaves old workers behind
-        if decision.reload and wait_drain:
-            _drain(router, plan, report, clock, sleep)
-        report.total_s = clock() - started
-        return report
+        return _live(router, plan, report, decision.reload and wait_drain, started, clock, sleep, progress)
+
+
+def _live(
+    router: RouterPort,
+    plan: RoutingPlan,
+    report: SwitchReport,
+    drain: bool,
+    started: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    progress: Progress,
+) -> SwitchReport:
+    """The report of a published switch, once what `drain` waits for is done: only a reload leaves old workers."""
+    report.live_s = clock() - started
+    progress(f"live after {report.live_s:.2f}s ({'reloaded' if report.reloaded else 'no reload'})")
+    if drain:
+        _drain(router, plan, report, clock, sleep)
+    report.total_s = clock() - started
+    return report
 
 
 @dataclass
@@ -247,13 +271,18 @@ def _unless_published(router: RouterPort, locking: LockingProber) -> Iterator[_P
                 router.release(locking.lock)
 
 
-def _check_unchanged(snapshot: Snapshot, expect_live_plan: str | None, program_observed: str | None) -> None:
+def _check_unchanged(
+    snapshot: Snapshot, expect_live_plan: str | None, program_observed: str | None, own_observed: str | None
+) -> None:
     """Compare and swap: act only on the live routing that was seen.
 
     A rollback acts on the plan it read before waiting for the lock. The
     program acts on what its drift check read when `pulumi up` began, minutes
-    earlier: a rollback made since then must not be silently undone.
+    earlier: a rollback made since then must not be silently undone. Its own
+    Switch's reading (`own_observed`) serves when it was handed no other.
     """
+    if expect_live_plan is None and program_observed is None:
+        program_observed = own_observed
     if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
         raise SwitchError(
             f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "

@@ -47,7 +47,18 @@ from bluegreen.router.layout import (
     TLS_DIR,
 )
 from bluegreen.router.scripts import MAX_INLINE_FILE, ScriptExit, publish_error, script, unwritable
-from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot, parse_response, snapshot_of
+from bluegreen.router.seam import (
+    Begun,
+    HttpResult,
+    Lock,
+    Publication,
+    Snapshot,
+    Target,
+    holder_text,
+    parse_armed,
+    parse_response,
+    snapshot_of,
+)
 from bluegreen.router.seed import seed_routing_volume
 
 
@@ -146,7 +157,7 @@ class LiveRouter:
         result = self.client.exec(self.container, ["sh", "-c", script(name), "sh", *args], timeout=30)
         return result.exit_code, result.stdout + (result.stderr if result.exit_code else "")
 
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+    def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
         """GET each (host, port, path) from inside the router, in one exec."""
         _, out = self._run("probe", [str(part) for target in targets for part in target])
         return self._parse_probes(out, len(targets))
@@ -158,15 +169,15 @@ class LiveRouter:
             raise RouterError(f"probe in {self.container} returned {len(results)} answers for {expected} targets")
         return results
 
-    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
+    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
         """Take the lock (when given), read the snapshot and probe `targets`: one exec.
 
-        Only with the lock taken are the snapshot and probes returned; a held
-        lock returns its holder and nothing else.
+        `armed` also probes the live generation's armed targets (ARMED_PROBES), once the lock is taken. A held
+        lock returns its holder and, when it can be read, what was live meanwhile (no probes).
         """
         args = [ROUTING_DIR, str(STATUS_PORT), STATUS_PATH]
         args += [lock.token, str(lock.ttl_seconds), lock.owner] if lock else ["-", "0", "-"]
-        args += [str(part) for target in targets for part in target]
+        args += ["1" if armed else "0", *(str(part) for target in targets for part in target)]
         code, out = self._run("begin", args)
         if code == ScriptExit.NOT_WRITABLE:
             self._own_routing_dir()
@@ -174,6 +185,7 @@ class LiveRouter:
         if code != 0:
             raise RouterError(f"reading the router {self.container} failed (exit {code}): {_last_line(out)}")
         head, _, probes = out.partition("\n@@bluegreen-probes\n")
+        probes, _, armed_out = probes.partition("\n@@bluegreen-armed\n")
         parts = _sections(head)
         holder = parts.get("holder", "").strip()
         taken = parts.get("lock", "").strip()
@@ -183,9 +195,13 @@ class LiveRouter:
                 f"({taken.removeprefix('unwritable').strip()}); nothing was changed"
             )
         if lock is not None and taken != "acquired":
-            return Begun(False, _holder_text(holder), None, [])
+            seen = None
+            with contextlib.suppress(RouterError):
+                seen = self._parse_snapshot(parts)
+            return Begun(False, holder_text(holder), seen, [])
         try:
-            return Begun(True, holder, self._parse_snapshot(parts), self._parse_probes(probes, len(targets)))
+            return Begun(True, holder, self._parse_snapshot(parts), self._parse_probes(probes, len(targets)),
+                         parse_armed(armed_out))  # fmt: skip
         except RouterError:
             if lock is not None:  # taken in this exec, but the switch cannot go on: give it back at once
                 self.release(lock)
@@ -194,7 +210,7 @@ class LiveRouter:
     def snapshot(self) -> Snapshot:
         """Loaded status and both plan records, in one exec, without the lock; and who holds it, if anyone."""
         begun = self.begin(None)
-        held = _holder_text(begun.holder) if begun.holder else None
+        held = holder_text(begun.holder) if begun.holder else None
         return dataclasses.replace(snapshot_of(begun, self.container), lock_holder=held)
 
     def _own_routing_dir(self) -> None:
@@ -343,7 +359,7 @@ class LiveRouter:
         code, out = self._run("break_lock", [ROUTING_DIR])
         if code != 0:
             raise RouterError(f"breaking the lock in {self.container} failed: {_last_line(out)}")
-        return _holder_text(out.strip()) if out.strip() else None
+        return holder_text(out.strip()) if out.strip() else None
 
     def release(self, lock: Lock) -> None:
         self._run("release", [ROUTING_DIR, lock.token])
@@ -371,14 +387,6 @@ def _sections(out: str) -> dict[str, str]:
         name, _, body = section.partition("\n")
         parts[name.strip()] = body
     return parts
-
-
-def _holder_text(info: str) -> str:
-    """ "TOKEN EXPIRES OWNER..." -> "OWNER (lock expires at EPOCH)"."""
-    parts = info.split(" ", 2)
-    if len(parts) < 3:
-        return info or "another switch (starting)"
-    return f"{parts[2]} (lock expires at {parts[1]})"
 
 
 def _last_line(text: str) -> str:

@@ -62,6 +62,9 @@ CURRENT: Final = "current"
 PREVIOUS: Final = "previous"
 LIVE_PLAN: Final = "plan.json"  # the plan a generation serves (a record in it)
 PROGRAM_PLAN: Final = "program-plan.json"  # the plan the Pulumi program last asked for
+# The targets a generation's gate probed ("HOST PORT PATH" per line): the next switch derived from it
+# (rollback, maintenance, resume, abort) probes them in its first exec, beside taking the lock.
+ARMED_PROBES: Final = "probes.txt"
 LOCK_DIR: Final = "lock.d"
 LOCK_INFO: Final = "info"
 ROLLOUT_PROGRESS: Final = "rollout.json"  # written by a running rollout, gone when it ends
@@ -94,6 +97,7 @@ SHELL_NAMES: Final = {
     "BG_PREVIOUS": PREVIOUS,
     "BG_LIVE_PLAN": LIVE_PLAN,
     "BG_PROGRAM_PLAN": PROGRAM_PLAN,
+    "BG_ARMED_PROBES": ARMED_PROBES,
     "BG_LOCK_DIR": LOCK_DIR,
     "BG_LOCK_INFO": LOCK_INFO,
     "BG_ROLLOUT_PROGRESS": ROLLOUT_PROGRESS,

@@ -16,6 +16,9 @@ from bluegreen.errors import RouterError
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
 
+Target = tuple[str, int, str]  # host, port, path: one HTTP probe from inside the router
+
+
 @dataclass(frozen=True)
 class Snapshot:
     status: dict[str, Any]
@@ -43,8 +46,10 @@ class Begun:
 
     acquired: bool
     holder: str
-    snapshot: Snapshot | None
+    snapshot: Snapshot | None  # also when the lock was held, if it could be read: what was live while waiting
     results: list[HttpResult]
+    # The live generation's armed targets (ARMED_PROBES) and their answers, when asked for and the lock taken.
+    armed: dict[Target, HttpResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,30 @@ def parse_response(raw: str) -> HttpResult:
     return HttpResult(status, body.strip(), f"HTTP {status}")
 
 
+def holder_text(info: str) -> str:
+    """The lock's record, "TOKEN EXPIRES OWNER...", as a person reads it: "OWNER (lock expires at EPOCH)"."""
+    parts = info.split(" ", 2)
+    if len(parts) < 3:
+        return info or "another switch (starting)"
+    return f"{parts[2]} (lock expires at {parts[1]})"
+
+
+def parse_armed(out: str) -> dict[Target, HttpResult]:
+    """sh/begin.sh's armed section: "@@bluegreen-target HOST PORT PATH" and the answer, per target."""
+    found: dict[Target, HttpResult] = {}
+    for section in out.split("\n@@bluegreen-target ")[1:]:
+        line, _, raw = section.partition("\n")
+        host, port, path = [*line.split(" ", 2), "", ""][:3]
+        if port.isdigit() and path:
+            found[(host, int(port), path)] = parse_response(raw)
+    return found
+
+
+def armed_lines(targets: Sequence[Target]) -> str:
+    """ARMED_PROBES' text: the targets sh/begin.sh reads back (no target has a blank in it)."""
+    return "".join(f"{host} {port} {path}\n" for host, port, path in sorted(set(targets)) if " " not in host + path)
+
+
 def snapshot_of(begun: Begun, container: str) -> Snapshot:
     """The snapshot a begun switch (or an unlocked read) carries."""
     if begun.snapshot is None:
@@ -102,9 +131,9 @@ class RouterPort(Protocol):
 
     def edge_subnets(self) -> list[str]: ...
 
-    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun: ...
+    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun: ...
 
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]: ...
+    def fetch(self, targets: Sequence[Target]) -> list[HttpResult]: ...
 
     def publish(self, publication: Publication, lock: Lock) -> None: ...
 

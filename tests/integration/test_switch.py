@@ -13,20 +13,23 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from bluegreen.engine.client import DockerClient
+from bluegreen.engine.client import DockerClient, ExecResult
 from bluegreen.plan.model import parse_plan
+from bluegreen.release.live import rollback
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import BASE_CONFIG_PATH
-from bluegreen.router.layout import ROUTING_DIR
+from bluegreen.router.layout import ARMED_PROBES, ROUTING_DIR
+from bluegreen.router.scripts import script
 from lab.deployment import Stack
-from lab.dockercli import docker, get
+from lab.dockercli import Container, docker, get
 from lab.prober import BackgroundProbe, enough, run_probe
 
 pytestmark = pytest.mark.docker
@@ -342,6 +345,38 @@ def test_rollback_moves_everything_to_the_idle_colour_and_status_shows_drift(sta
     assert {c["name"]: c["health"] for c in now["containers"]} == {
         n: "healthy" for names in stack.containers.values() for n in names
     }
+
+
+class ExecCountingClient(DockerClient):
+    """The real engine, noting which router script each exec ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.names = {script(name): name for name in ("begin", "probe", "publish", "release")}
+
+    def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> ExecResult:
+        self.scripts.append(self.names.get(cmd[2] if len(cmd) > 2 else "", "other"))
+        return super().exec(name, cmd, user, timeout)
+
+
+def test_a_rollback_after_a_switch_is_two_execs_probing_what_that_switch_probed(blue_live: Stack) -> None:
+    """The switch arms its generation with every address its gate probed; the rollback's first exec takes the
+    lock, reads the live plan and probes those (the idle colour among them), its second publishes."""
+    stack = blue_live
+    client = ExecCountingClient()
+    router = LiveRouter.find(client, stack.deployment)
+    apply_plan(router, client, parse_plan(stack.plan("green", 100)))
+    addresses = {
+        Container(n).inspect()["NetworkSettings"]["Networks"][stack.network]["IPAddress"]
+        for names in stack.containers.values() for n in names
+    }  # fmt: skip
+    armed = docker("exec", stack.router.name, "cat", f"{ROUTING_DIR}/current/{ARMED_PROBES}").stdout
+    assert sorted(line.split(" ")[0] for line in armed.splitlines()) == sorted(addresses)
+    client.scripts.clear()
+    report = rollback(router, client)
+    assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "publish"]
+    assert colors_of(stack.url(), 20) == Counter({"blue": 20})
 
 
 def test_the_program_switch_records_what_its_drift_check_saw(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -154,11 +154,32 @@ def test_begin_returns_the_snapshot_once_the_lock_is_ours() -> None:
     assert result.acquired and result.snapshot is not None and result.snapshot.status["planHash"] == "p1"
 
 
-def test_begin_names_the_holder_of_a_held_lock() -> None:
+def test_begin_names_the_holder_of_a_held_lock_and_what_was_live_meanwhile() -> None:
     live, _ = router(begun("held tok2 1790000000 ci@runner pid 7 (program)", holder="tok2 1790000000 ci@runner pid 7"))
+    result = live.begin(LOCK, [("10.0.0.2", 8000, "/health/ready")])
+    assert not result.acquired and result.results == [] and result.armed == {}
+    assert result.snapshot is not None and result.snapshot.status["planHash"] == "p1"  # a rollback's compare-and-swap
+    assert result.holder == "ci@runner pid 7 (lock expires at 1790000000)"
+
+
+def test_a_held_lock_whose_status_cannot_be_read_returns_no_snapshot() -> None:
+    live, _ = router(begun("held tok2 1790000000 ci@runner pid 7 (program)", status="curl: (7) Failed to connect"))
     result = live.begin(LOCK)
     assert not result.acquired and result.snapshot is None
-    assert result.holder == "ci@runner pid 7 (lock expires at 1790000000)"
+
+
+def test_begin_armed_asks_for_the_live_generations_targets_and_parses_their_answers() -> None:
+    ok, refused = "HTTP/1.1 200 OK\r\n\r\n{}", "curl: (7) Failed to connect to 10.0.0.3 port 8000"
+    armed = f"\n@@bluegreen-armed\n\n@@bluegreen-target 10.0.0.2 8000 /health/ready\n{ok}\n" \
+            f"@@bluegreen-target 10.0.0.3 8000 /health/ready\n{refused}\n"  # fmt: skip
+    result = begun("acquired")
+    live, engine = router(ExecResult(0, result.stdout + armed, ""))
+    begun_ = live.begin(LOCK, armed=True)
+    assert engine.commands[0][4:][6] == "1"  # ARMED, after DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER
+    assert begun_.results == []
+    assert {t: r.ok for t, r in begun_.armed.items()} == {
+        ("10.0.0.2", 8000, "/health/ready"): True, ("10.0.0.3", 8000, "/health/ready"): False,
+    }  # fmt: skip
 
 
 def test_a_lock_whose_record_cannot_be_written_stops_the_switch_saying_why() -> None:

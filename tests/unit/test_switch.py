@@ -32,9 +32,9 @@ from bluegreen.errors import (
 from bluegreen.plan.model import parse_plan
 from bluegreen.release.live import live_plan, resume, rollback, set_maintenance
 from bluegreen.release.switch import apply_plan
-from bluegreen.router.layout import LIVE_PLAN, PROGRAM_PLAN
+from bluegreen.router.layout import ARMED_PROBES, LIVE_PLAN, PROGRAM_PLAN
 from bluegreen.router.render import render
-from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot
+from bluegreen.router.seam import Begun, HttpResult, Lock, Publication, Snapshot, Target
 from tests.unit.test_health import Clock, container
 
 NET = "bluegreen-dev-net"
@@ -54,13 +54,16 @@ def plan(**changes: Any) -> Any:
 class Engine:
     """Every container running, healthy and on the router's network, unless told otherwise."""
 
-    def __init__(self, missing: Sequence[str] = (), crashing: Sequence[str] = ()) -> None:
+    def __init__(
+        self, missing: Sequence[str] = (), crashing: Sequence[str] = (), addresses: dict[str, str] | None = None
+    ) -> None:
         self.missing, self.crashing = set(missing), set(crashing)
+        self.addresses = addresses or {}  # 10.0.0.2 for every container not named here
 
     def inspect(self, name: str) -> dict[str, Any] | None:
         if name in self.crashing:  # a crash loop, as Docker shows it between two restarts
             return container(running=False, health="unhealthy", net=NET, status="restarting", code=137)
-        return None if name in self.missing else container(net=NET)
+        return None if name in self.missing else container(net=NET, ip=self.addresses.get(name, "10.0.0.2"))
 
     def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> Any:
         raise AssertionError(f"no colour declares schema versions: nothing runs {cmd} in {name}")
@@ -86,6 +89,7 @@ class FakeRouter:
         self.fail_publish: Exception | None = None
         self.workers: list[int | Exception] = [0]
         self.begins = 0
+        self.fetches = 0  # probe execs after the first (the gate's later rounds)
         self.unhealthy: set[str] = set()
         self.renewals = 0
         self.lease_taken = False  # another switch took the lock after ours expired
@@ -99,22 +103,29 @@ class FakeRouter:
     def edge_subnets(self) -> list[str]:
         return ["172.31.0.0/16"]
 
-    def _probe(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+    def _probe(self, targets: Sequence[Target]) -> list[HttpResult]:
         return [HttpResult(503 if host in self.unhealthy else 200, "{}", "HTTP") for host, _, _ in targets]
 
-    def begin(self, lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
+    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
         self.begins += 1
+        snapshot = Snapshot(dict(self.status), self.live_record, self.program_record, [])
         if lock is not None and self.holder is not None:
             if self.free_after is not None and self.begins > self.free_after:
                 self.holder = None
             else:
-                return Begun(False, self.holder, None, [])
+                return Begun(False, self.holder, snapshot, [])  # what was live while it was held, as sh/begin.sh
         if lock is not None:
             self.held_by_us = lock
-        snapshot = Snapshot(dict(self.status), self.live_record, self.program_record, [])
-        return Begun(True, "", snapshot, self._probe(targets))
+        return Begun(True, "", snapshot, self._probe(targets), self._armed() if armed else {})
 
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+    def _armed(self) -> dict[Target, HttpResult]:
+        """The live generation's ARMED_PROBES, probed: what sh/begin.sh does with ARMED 1."""
+        text = self.publications[-1].files.get(ARMED_PROBES, "") if self.publications else ""
+        targets = [(h, int(p), path) for h, p, path in (line.split(" ") for line in text.splitlines())]
+        return dict(zip(targets, self._probe(targets), strict=True))
+
+    def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
+        self.fetches += 1
         return self._probe(targets)
 
     def publish(self, publication: Publication, lock: Lock) -> None:
@@ -161,7 +172,8 @@ def test_the_first_switch_publishes_config_and_state_and_reloads() -> None:
     report = switch(router)
     (pub,) = router.publications
     assert report.changed and report.reloaded and pub.reload
-    assert set(pub.files) == {"main.conf", "http.conf", "router.js", "state.json", LIVE_PLAN}
+    assert set(pub.files) == {"main.conf", "http.conf", "router.js", "state.json", LIVE_PLAN, ARMED_PROBES}
+    assert pub.files[ARMED_PROBES] == "10.0.0.2 8000 /health/ready\n"  # what its gate probed (one address here)
     assert json.loads(pub.files["state.json"])["targets"] == {"blue": ["b1:8000"], "green": ["g1:8000"]}
     assert pub.generation.startswith("g") and report.drained_s is not None and report.old_workers_left == 0
     assert "reloaded, drained" in report.line()
@@ -295,28 +307,54 @@ def test_rollback_refuses_when_there_is_nothing_to_return_to() -> None:
         rollback(router, Engine())
 
 
-def test_rollback_acts_only_on_the_routing_it_read() -> None:
-    """Another switch published between reading the live plan and taking the lock: act on nothing."""
+def test_rollback_acts_only_on_the_routing_it_read_before_waiting_for_the_lock() -> None:
+    """Another switch held the lock and published while the rollback waited for it: act on nothing."""
     router = FakeRouter()
     switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
-    original = router.begin
+    router.holder, router.free_after = "ci@runner pid 7 (program)", router.begins + 1
+    original, published = router.begin, len(router.publications)
 
-    def begin_after_a_race(lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
-        if lock is not None:
-            router.status = {**router.status, "planHash": "someone-else"}
-        return original(lock, targets)
+    def holder_publishes(lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+        begun = original(lock, targets, armed)
+        if not begun.acquired:
+            router.status = {**router.status, "planHash": "someone-else"}  # what the holder then makes live
+        return begun
 
-    router.begin = begin_after_a_race  # type: ignore[method-assign]
+    router.begin = holder_publishes  # type: ignore[method-assign]
     with pytest.raises(SwitchError, match=r"the live routing changed .* while this waited for the lock"):
-        rollback(router, Engine())
+        rollback(router, Engine(), lock_wait=5)
+    assert len(router.publications) == published and router.released  # nothing published, the lock given back
+
+
+def test_a_rollback_that_waited_for_an_unchanged_routing_goes_on() -> None:
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
+    router.holder, router.free_after = "ci@runner pid 7 (status)", router.begins + 1
+    assert rollback(router, Engine(), lock_wait=5).weights == {"blue": 100, "green": 0}
+
+
+def test_a_rollback_that_could_not_read_what_was_live_while_waiting_changes_nothing() -> None:
+    router = FakeRouter()
+    switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
+    router.holder, router.free_after = "ci@runner pid 7 (program)", router.begins + 1
+    original, published = router.begin, len(router.publications)
+
+    def unreadable_while_held(lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+        begun = original(lock, targets, armed)
+        return begun if begun.acquired else Begun(False, begun.holder, None, [])
+
+    router.begin = unreadable_while_held  # type: ignore[method-assign]
+    with pytest.raises(SwitchError, match="could not be read while this waited for the lock; nothing was changed"):
+        rollback(router, Engine(), lock_wait=5)
+    assert len(router.publications) == published
 
 
 def test_an_unreadable_record_stops_rollback_with_its_name() -> None:
     router = FakeRouter()
     original = router.begin
 
-    def unreadable(lock: Lock | None, targets: Sequence[tuple[str, int, str]] = ()) -> Begun:
-        begun = original(lock, targets)
+    def unreadable(lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+        begun = original(lock, targets, armed)
         snap = Snapshot({}, None, None, ["/etc/nginx/bluegreen/plan.json is not JSON (Expecting value at line 1)"])
         return Begun(begun.acquired, begun.holder, snap, begun.results)
 

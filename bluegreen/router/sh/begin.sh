@@ -1,15 +1,19 @@
 # shellcheck shell=sh
 # The first exec of a switch: take the lock, read what is live, probe the
 # first gate round, all in one round trip.
-# Args: DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER [HOST PORT PATH ...]
-# TOKEN "-" reads without locking (status). Exit 7: DIR is not writable yet
+# Args: DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER ARMED [HOST PORT PATH ...]
+# TOKEN "-" reads without locking (status). ARMED 1 also probes the targets
+# the live generation's gate probed (a switch whose plan derives from the live
+# one learns its targets only from this read). Exit 7: DIR is not writable yet
 # (a fresh, root-owned volume); the caller hands it to the router's user.
-dir=$1 status_port=$2 status_path=$3 token=$4 ttl=$5 owner=$6
-shift 6
+dir=$1 status_port=$2 status_path=$3 token=$4 ttl=$5 owner=$6 armed=$7
+shift 7
 if [ "$token" != "-" ]; then
   [ -w "$dir" ] || exit 7
   printf '@@bluegreen:lock\n'
-  lock_take "$dir" "$token" "$ttl" "$owner"
+  taken=$(lock_take "$dir" "$token" "$ttl" "$owner")
+  printf '%s\n' "$taken"
+  [ "$taken" = acquired ] || armed=0  # a held lock: its holder may change what is live; probe nothing
 fi
 printf '\n@@bluegreen:status\n'
 fetch 127.0.0.1 "$status_port" "$status_path" || true
@@ -32,3 +36,11 @@ for f in "$dir/$BG_APPS"/*.names; do
 done
 printf '\n@@bluegreen-probes\n'
 probe_all "$@"
+printf '\n@@bluegreen-armed\n'
+if [ "$armed" = 1 ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
+  while read -r a_host a_port a_path; do
+    [ -n "$a_path" ] || continue
+    printf '\n@@bluegreen-target %s %s %s\n' "$a_host" "$a_port" "$a_path"
+    fetch "$a_host" "$a_port" "$a_path" </dev/null || true
+  done < "$dir/$BG_CURRENT/$BG_ARMED_PROBES"
+fi
