@@ -37,10 +37,11 @@ def new_lock(source: str) -> Lock:
 class LockingProber:
     """The gate's prober. Its first round takes the lock and reads the snapshot in the same exec.
 
-    `armed`: the first exec also probes the targets the live generation's gate probed (ARMED_PROBES). A switch
-    whose plan derives from the live one (rollback, abort, maintenance, resume) reads that plan in the exec that
-    takes the lock, and so cannot name its targets in it; the armed answers serve its first gate round when
-    they cover every target, and save the exec that round would cost. Each answer serves one round, once.
+    `armed`: the first exec also probes the targets the live generation's gate probed (ARMED_PROBES), at the
+    addresses of what Docker says serves now (RouterPort.serving). A switch whose plan derives from the live
+    one (rollback, abort, maintenance, resume) reads that plan in the exec that takes the lock, and so cannot
+    name its targets in it; the armed answers serve its first gate round when they cover every target, and
+    save the exec that round would cost. Each answer serves one round, once.
     """
 
     def __init__(
@@ -113,7 +114,7 @@ class LockingProber:
         deadline = self.clock() + self.wait
         said = False
         while True:
-            begun = self.router.begin(self.lock, targets, self.armed)
+            begun = self.router.begin(self.lock, targets, self.router.serving() if self.armed else ())
             if not self.waited:
                 self.first_seen = begun.snapshot
             if begun.acquired:

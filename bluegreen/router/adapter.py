@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import json
+import urllib.parse
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -55,32 +56,14 @@ from bluegreen.router.seam import (
     Snapshot,
     Target,
     holder_text,
+    json_object,
     parse_armed,
     parse_response,
+    record_of,
+    sections,
     snapshot_of,
 )
 from bluegreen.router.seed import seed_routing_volume
-
-
-def _json(text: str, what: str) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(text)
-    except json.JSONDecodeError:
-        raise RouterError(f"{what} is not JSON: {text[:120]!r}") from None
-    return data
-
-
-def _record(text: str, name: str, unreadable: list[str]) -> dict[str, Any] | None:
-    """A plan record, or None when there is none; a record that is not JSON is noted in `unreadable`."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        data: dict[str, Any] = json.loads(text)
-    except json.JSONDecodeError as exc:
-        unreadable.append(f"{ROUTING_DIR}/{name} is not JSON ({exc.msg} at line {exc.lineno})")
-        return None
-    return data
 
 
 class LiveRouter:
@@ -134,6 +117,26 @@ class LiveRouter:
     def networks(self) -> set[str]:
         return set(self.net_info["NetworkSettings"]["Networks"])
 
+    def serving(self) -> set[str]:
+        """The addresses on the router's networks of what Docker says serves now: running containers whose
+        healthcheck passed (or that have none) and a swarm's running tasks (Swarm runs a task only once it is
+        healthy). Only these are worth an armed probe: one to an address nobody holds, or to a crash-looping
+        container that dies while it connects, hangs until its timeout."""
+        nets = self.networks()
+        query = {"network": sorted(nets), "status": ["running"], "health": ["healthy", "none"]}
+        containers = self.client.get_json(f"/containers/json?{_filters(query)}") or []
+        found = {
+            str(net.get("IPAddress") or "")
+            for c in containers
+            for name, net in ((c.get("NetworkSettings") or {}).get("Networks") or {}).items()
+            if name in nets
+        }
+        tasks = self.client.get_json(f"/tasks?{_filters({'desired-state': ['running']})}", allow=(503,)) or []
+        found |= {address.split("/")[0] for t in tasks if (t.get("Status") or {}).get("State") == "running"
+                  for a in t.get("NetworksAttachments") or [] if a["Network"]["Spec"]["Name"] in nets
+                  for address in a.get("Addresses") or []}  # fmt: skip
+        return found - {""}
+
     def subnets(self) -> list[tuple[str, str]]:
         """(network, gateway) of each network the router is on: its containers may not reach the preview."""
         found = []
@@ -169,15 +172,19 @@ class LiveRouter:
             raise RouterError(f"probe in {self.container} returned {len(results)} answers for {expected} targets")
         return results
 
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
         """Take the lock (when given), read the snapshot and probe `targets`: one exec.
 
-        `armed` also probes the live generation's armed targets (ARMED_PROBES), once the lock is taken. A held
-        lock returns its holder and, when it can be read, what was live meanwhile (no probes).
+        Once the lock is taken, the live generation's armed targets (ARMED_PROBES) at one of the `armed`
+        addresses are probed too. A held lock returns its holder and, when it can be read, what was live
+        meanwhile (no probes).
         """
         args = [ROUTING_DIR, str(STATUS_PORT), STATUS_PATH]
         args += [lock.token, str(lock.ttl_seconds), lock.owner] if lock else ["-", "0", "-"]
-        args += ["1" if armed else "0", *(str(part) for target in targets for part in target)]
+        args += [
+            f",{','.join(sorted(armed))}," if armed else "-",
+            *(str(part) for target in targets for part in target),
+        ]
         code, out = self._run("begin", args)
         if code == ScriptExit.NOT_WRITABLE:
             self._own_routing_dir()
@@ -186,7 +193,7 @@ class LiveRouter:
             raise RouterError(f"reading the router {self.container} failed (exit {code}): {_last_line(out)}")
         head, _, probes = out.partition("\n@@bluegreen-probes\n")
         probes, _, armed_out = probes.partition("\n@@bluegreen-armed\n")
-        parts = _sections(head)
+        parts = sections(head)
         holder = parts.get("holder", "").strip()
         taken = parts.get("lock", "").strip()
         if lock is not None and taken.startswith("unwritable"):
@@ -230,11 +237,11 @@ class LiveRouter:
         if not result.ok:
             raise RouterError(f"router {self.container} status: {result.detail}")
         unreadable: list[str] = []
-        live = _record(parts.get("live", ""), LIVE_PLAN, unreadable)
-        program = _record(parts.get("program", ""), PROGRAM_PLAN, unreadable)
+        live = record_of(parts.get("live", ""), LIVE_PLAN, unreadable)
+        program = record_of(parts.get("program", ""), PROGRAM_PLAN, unreadable)
         certificate = parts.get("certificate", "").strip() or None
-        rollout = _record(parts.get("rollout", ""), ROLLOUT_PROGRESS, unreadable)
-        status = _json(result.body, f"router {self.container} status")
+        rollout = record_of(parts.get("rollout", ""), ROLLOUT_PROGRESS, unreadable)
+        status = json_object(result.body, f"router {self.container} status")
         apps = {app: parse_names(names) for app, _, names in (
             line.partition(" ") for line in parts.get("joined", "").splitlines() if line.strip())}  # fmt: skip
         return Snapshot(status, live, program, unreadable, certificate, rollout, apps=apps)
@@ -381,12 +388,8 @@ class LiveRouter:
         return int(out.strip() or 0)
 
 
-def _sections(out: str) -> dict[str, str]:
-    parts: dict[str, str] = {}
-    for section in out.split("@@bluegreen:")[1:]:
-        name, _, body = section.partition("\n")
-        parts[name.strip()] = body
-    return parts
+def _filters(values: Mapping[str, list[str]]) -> str:
+    return urllib.parse.urlencode({"filters": json.dumps(values)})
 
 
 def _last_line(text: str) -> str:

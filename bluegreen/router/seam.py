@@ -6,12 +6,14 @@ without the adapter (router/adapter.py), and a fake router can return them.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bluegreen.errors import RouterError
+from bluegreen.router.layout import ROUTING_DIR
 
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -120,6 +122,36 @@ def snapshot_of(begun: Begun, container: str) -> Snapshot:
     return begun.snapshot
 
 
+def sections(out: str) -> dict[str, str]:
+    """A script's "@@bluegreen:NAME" sections by name."""
+    parts: dict[str, str] = {}
+    for section in out.split("@@bluegreen:")[1:]:
+        name, _, body = section.partition("\n")
+        parts[name.strip()] = body
+    return parts
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(text)
+    except json.JSONDecodeError:
+        raise RouterError(f"{what} is not JSON: {text[:120]!r}") from None
+    return data
+
+
+def record_of(text: str, name: str, unreadable: list[str]) -> dict[str, Any] | None:
+    """A record in the routing volume, or None when there is none; one that is not JSON is noted in `unreadable`."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(text)
+    except json.JSONDecodeError as exc:
+        unreadable.append(f"{ROUTING_DIR}/{name} is not JSON ({exc.msg} at line {exc.lineno})")
+        return None
+    return data
+
+
 class RouterPort(Protocol):
     """What a switch needs from a router (LiveRouter; a fake in the unit tests)."""
 
@@ -131,7 +163,9 @@ class RouterPort(Protocol):
 
     def edge_subnets(self) -> list[str]: ...
 
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun: ...
+    def serving(self) -> set[str]: ...
+
+    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun: ...
 
     def fetch(self, targets: Sequence[Target]) -> list[HttpResult]: ...
 

@@ -9,8 +9,13 @@ import json
 import urllib.error
 import urllib.request
 
+from bluegreen.release.live import rollback
+from bluegreen.router.adapter import LiveRouter
+from bluegreen.router.layout import ARMED_PROBES, CURRENT, ROUTING_DIR
 from lab.deployment import Stack
+from lab.dockercli import Container, docker
 from lab.prober import enough, run_probe
+from tests.integration.test_switch import ExecCountingClient
 
 LAB_NAME = "bgfault"
 
@@ -36,3 +41,25 @@ def test_a_crash_looping_promoted_release_is_rolled_back_and_loses_nothing_once_
     stats = enough(run_probe(stack.url(), 300, 8, max_requests=2_000, retry=False), 2_000, 300)
     assert stats.failed == 0 and set(stats.colors()) == {"blue"}, (stats.errors, stats.colors())
     assert preview_status(stack) == 503  # no route to the broken colour, and it says so
+
+
+def test_a_crash_looping_colours_addresses_get_no_armed_probe(blue_live: Stack) -> None:
+    """A probe to a container that dies while it connects hangs until its timeout: the rollback's first exec
+    probes only what Docker says serves (blue, healthy), never the crash loop's addresses."""
+    stack = blue_live
+    for name in stack.containers["green"]:  # a healthy green again (a crash loop may be what came before)
+        docker("rm", "-f", name)
+    stack.containers["green"] = []
+    stack.add("green", "2.0.0", 2)
+    stack.wait_healthy()
+    assert stack.switch(stack.plan("green")).returncode == 0
+    probed = {line.split(" ")[0] for line in docker(
+        "exec", stack.router.name, "cat", f"{ROUTING_DIR}/{CURRENT}/{ARMED_PROBES}").stdout.splitlines()}  # fmt: skip
+    stack.crash_loop("green")  # the same names and aliases; Docker gives them back their addresses
+    client = ExecCountingClient()
+    report = rollback(LiveRouter.find(client, stack.deployment), client)
+    assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "publish"]
+    networks = [Container(n).inspect()["NetworkSettings"]["Networks"] for n in stack.containers["blue"]]
+    blue = {each[stack.network]["IPAddress"] for each in networks}
+    armed = set(client.args[0][6].strip(",").split(","))  # ARMED: ",A,B,"
+    assert armed & probed == blue  # of the targets the promotion's gate probed, only blue's were asked for

@@ -353,10 +353,12 @@ class ExecCountingClient(DockerClient):
     def __init__(self) -> None:
         super().__init__()
         self.scripts: list[str] = []
+        self.args: list[list[str]] = []  # each script's arguments
         self.names = {script(name): name for name in ("begin", "probe", "publish", "release")}
 
     def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> ExecResult:
         self.scripts.append(self.names.get(cmd[2] if len(cmd) > 2 else "", "other"))
+        self.args.append(list(cmd[4:]))
         return super().exec(name, cmd, user, timeout)
 
 

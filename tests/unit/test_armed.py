@@ -10,7 +10,7 @@ address that moved is probed where it is now.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bluegreen.config.router import Maintenance
 from bluegreen.release.live import live_in, rollback, rollback_of, set_maintenance
@@ -94,14 +94,25 @@ def test_maintenance_is_derived_the_same_way() -> None:
 
 def test_a_switch_with_a_given_plan_asks_for_no_armed_probes() -> None:
     router = promoted()
-    seen: list[bool] = []
+    seen: list[bool] = []  # whether a begin asked for armed probes
     original = router.begin
 
-    def watched(lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
-        seen.append(armed)
+    def watched(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
+        seen.append(bool(armed))
         return original(lock, targets, armed)
 
     router.begin = watched  # type: ignore[method-assign]
     switch(router, plan(active="blue", weights={"blue": 100, "green": 0}))
     rollback(router, Engine(addresses=ADDRESSES))
     assert seen == [False, True]
+
+
+def test_an_armed_address_docker_no_longer_attaches_is_not_probed() -> None:
+    """Green crash-loops: its containers hold no address, and a probe to one would hang until a timeout. Blue's
+    armed answer still serves the gate; green, the preview, is down by Docker's view alone."""
+    router = promoted()
+    router.serving_addresses = {"10.0.0.2"}
+    before = router.fetches
+    report = rollback(router, Engine(crashing=["g1"], addresses=ADDRESSES))
+    assert report.weights == {"blue": 100, "green": 0} and router.armed_probed[-1:] == ["10.0.0.2"]
+    assert router.fetches == before and any("preview green is down" in w for w in report.warnings)

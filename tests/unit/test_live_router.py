@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 import tarfile
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,8 @@ class ScriptedEngine:
         self.archive_paths: list[tuple[str, str]] = []
         self.full = False  # the routing volume has no room left
         self.commands: list[list[str]] = []
+        self.answers: dict[str, Any] = {}  # get_json's answer per path
+        self.queries: list[tuple[str, str]] = []  # get_json's paths and their filters
 
     def exec(self, container: str, cmd: list[str], user: str | None = None, timeout: float | None = None) -> Any:
         self.commands.append(cmd)
@@ -114,6 +118,11 @@ class ScriptedEngine:
         if self.full:
             raise DockerError(f"PUT /containers/{name}/archive: 500 Error processing tar file(exit status 1): write "
                               "/etc/nginx/bluegreen/g1/http.conf: no space left on device")  # fmt: skip
+
+    def get_json(self, path: str, allow: Any = ()) -> Any:
+        where, _, query = path.partition("?")
+        self.queries.append((where, urllib.parse.parse_qs(query).get("filters", [""])[0]))
+        return self.answers.get(where)
 
     def request(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, bytes]:
         self.requests.append((method, path.split("?")[0]))
@@ -173,9 +182,12 @@ def test_begin_armed_asks_for_the_live_generations_targets_and_parses_their_answ
     armed = f"\n@@bluegreen-armed\n\n@@bluegreen-target 10.0.0.2 8000 /health/ready\n{ok}\n" \
             f"@@bluegreen-target 10.0.0.3 8000 /health/ready\n{refused}\n"  # fmt: skip
     result = begun("acquired")
-    live, engine = router(ExecResult(0, result.stdout + armed, ""))
-    begun_ = live.begin(LOCK, armed=True)
-    assert engine.commands[0][4:][6] == "1"  # ARMED, after DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER
+    live, engine = router(ExecResult(0, result.stdout + armed, ""), begun("acquired"))
+    begun_ = live.begin(LOCK, armed={"10.0.0.3", "10.0.0.2"})
+    assert (
+        engine.commands[0][4:][6] == ",10.0.0.2,10.0.0.3,"
+    )  # ARMED, after DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER
+    assert live.begin(LOCK) and engine.commands[1][4:][6] == "-"  # none
     assert begun_.results == []
     assert {t: r.ok for t, r in begun_.armed.items()} == {
         ("10.0.0.2", 8000, "/health/ready"): True, ("10.0.0.3", 8000, "/health/ready"): False,
@@ -256,3 +268,25 @@ def test_a_file_too_large_for_an_argument_is_uploaded_first_and_a_full_volume_re
     assert engine.archives == 1
     (release,) = engine.commands
     assert release[-3:] == ["/etc/nginx/bluegreen", "tok", "g17"] and "lock_drop" in release[2]
+
+
+def test_serving_names_healthy_containers_and_running_tasks_on_the_routers_networks() -> None:
+    live, engine = router()
+    engine.answers = {
+        "/containers/json": [
+            {"NetworkSettings": {"Networks": {"net": {"IPAddress": "172.18.0.3"}, "other": {"IPAddress": "10.9.0.2"}}}},
+            {"NetworkSettings": {"Networks": {"net": {"IPAddress": ""}}}},
+        ],
+        "/tasks": [
+            {"Status": {"State": "running"}, "NetworksAttachments": [
+                {"Network": {"Spec": {"Name": "net"}}, "Addresses": ["10.0.1.7/24"]},
+                {"Network": {"Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.9/24"]}]},
+            {"Status": {"State": "starting"}, "NetworksAttachments": [
+                {"Network": {"Spec": {"Name": "net"}}, "Addresses": ["10.0.1.8/24"]}]},
+        ],
+    }  # fmt: skip
+    assert live.serving() == {"172.18.0.3", "10.0.1.7"}
+    asked = dict(engine.queries)
+    assert json.loads(asked["/containers/json"]) == {"network": ["net"], "status": ["running"],
+                                                     "health": ["healthy", "none"]}  # fmt: skip
+    assert json.loads(asked["/tasks"]) == {"desired-state": ["running"]}

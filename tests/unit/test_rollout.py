@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,7 @@ class RolloutRouter(FakeRouter):
         if progress is not None:
             self.progress_seen.append(progress)
 
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
         begun = super().begin(lock, targets, armed)
         if begun.snapshot is None:
             return begun

@@ -12,7 +12,7 @@ tests/integration/test_switch.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pytest
@@ -90,6 +90,8 @@ class FakeRouter:
         self.workers: list[int | Exception] = [0]
         self.begins = 0
         self.fetches = 0  # probe execs after the first (the gate's later rounds)
+        self.serving_addresses = {"10.0.0.2", "10.0.0.3"}  # what Docker says serves on the router's network
+        self.armed_probed: list[str] = []  # the armed addresses a first exec probed
         self.unhealthy: set[str] = set()
         self.renewals = 0
         self.lease_taken = False  # another switch took the lock after ours expired
@@ -106,7 +108,10 @@ class FakeRouter:
     def _probe(self, targets: Sequence[Target]) -> list[HttpResult]:
         return [HttpResult(503 if host in self.unhealthy else 200, "{}", "HTTP") for host, _, _ in targets]
 
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+    def serving(self) -> set[str]:
+        return set(self.serving_addresses)
+
+    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
         self.begins += 1
         snapshot = Snapshot(dict(self.status), self.live_record, self.program_record, [])
         if lock is not None and self.holder is not None:
@@ -116,12 +121,14 @@ class FakeRouter:
                 return Begun(False, self.holder, snapshot, [])  # what was live while it was held, as sh/begin.sh
         if lock is not None:
             self.held_by_us = lock
-        return Begun(True, "", snapshot, self._probe(targets), self._armed() if armed else {})
+        return Begun(True, "", snapshot, self._probe(targets), self._armed(armed))
 
-    def _armed(self) -> dict[Target, HttpResult]:
-        """The live generation's ARMED_PROBES, probed: what sh/begin.sh does with ARMED 1."""
+    def _armed(self, serving: Collection[str]) -> dict[Target, HttpResult]:
+        """The live generation's ARMED_PROBES at a `serving` address, probed: what sh/begin.sh does."""
         text = self.publications[-1].files.get(ARMED_PROBES, "") if self.publications else ""
         targets = [(h, int(p), path) for h, p, path in (line.split(" ") for line in text.splitlines())]
+        targets = [t for t in targets if t[0] in serving]
+        self.armed_probed += [t[0] for t in targets]
         return dict(zip(targets, self._probe(targets), strict=True))
 
     def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
@@ -314,7 +321,7 @@ def test_rollback_acts_only_on_the_routing_it_read_before_waiting_for_the_lock()
     router.holder, router.free_after = "ci@runner pid 7 (program)", router.begins + 1
     original, published = router.begin, len(router.publications)
 
-    def holder_publishes(lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+    def holder_publishes(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
         begun = original(lock, targets, armed)
         if not begun.acquired:
             router.status = {**router.status, "planHash": "someone-else"}  # what the holder then makes live
@@ -339,7 +346,7 @@ def test_a_rollback_that_could_not_read_what_was_live_while_waiting_changes_noth
     router.holder, router.free_after = "ci@runner pid 7 (program)", router.begins + 1
     original, published = router.begin, len(router.publications)
 
-    def unreadable_while_held(lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+    def unreadable_while_held(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
         begun = original(lock, targets, armed)
         return begun if begun.acquired else Begun(False, begun.holder, None, [])
 
@@ -353,7 +360,7 @@ def test_an_unreadable_record_stops_rollback_with_its_name() -> None:
     router = FakeRouter()
     original = router.begin
 
-    def unreadable(lock: Lock | None, targets: Sequence[Target] = (), armed: bool = False) -> Begun:
+    def unreadable(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
         begun = original(lock, targets, armed)
         snap = Snapshot({}, None, None, ["/etc/nginx/bluegreen/plan.json is not JSON (Expecting value at line 1)"])
         return Begun(begun.acquired, begun.holder, snap, begun.results)

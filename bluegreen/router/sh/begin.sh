@@ -2,10 +2,12 @@
 # The first exec of a switch: take the lock, read what is live, probe the
 # first gate round, all in one round trip.
 # Args: DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER ARMED [HOST PORT PATH ...]
-# TOKEN "-" reads without locking (status). ARMED 1 also probes the targets
-# the live generation's gate probed (a switch whose plan derives from the live
-# one learns its targets only from this read). Exit 7: DIR is not writable yet
-# (a fresh, root-owned volume); the caller hands it to the router's user.
+# TOKEN "-" reads without locking (status). ARMED ",A,B," also probes those of
+# the targets the live generation's gate probed whose address is A or B (what
+# Docker says serves now: an address nobody holds would hang its probe); "-"
+# none. A switch whose plan derives from the live one learns its targets only
+# from this read. Exit 7: DIR is not writable yet (a fresh, root-owned
+# volume); the caller hands it to the router's user.
 dir=$1 status_port=$2 status_path=$3 token=$4 ttl=$5 owner=$6 armed=$7
 shift 7
 if [ "$token" != "-" ]; then
@@ -13,7 +15,7 @@ if [ "$token" != "-" ]; then
   printf '@@bluegreen:lock\n'
   taken=$(lock_take "$dir" "$token" "$ttl" "$owner")
   printf '%s\n' "$taken"
-  [ "$taken" = acquired ] || armed=0  # a held lock: its holder may change what is live; probe nothing
+  [ "$taken" = acquired ] || armed=-  # a held lock: its holder may change what is live; probe nothing
 fi
 printf '\n@@bluegreen:status\n'
 fetch 127.0.0.1 "$status_port" "$status_path" || true
@@ -37,9 +39,10 @@ done
 printf '\n@@bluegreen-probes\n'
 probe_all "$@"
 printf '\n@@bluegreen-armed\n'
-if [ "$armed" = 1 ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
+if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
   while read -r a_host a_port a_path; do
     [ -n "$a_path" ] || continue
+    case "$armed" in *",$a_host,"*) ;; *) continue ;; esac
     printf '\n@@bluegreen-target %s %s %s\n' "$a_host" "$a_port" "$a_path"
     fetch "$a_host" "$a_port" "$a_path" </dev/null || true
   done < "$dir/$BG_CURRENT/$BG_ARMED_PROBES"
