@@ -427,12 +427,27 @@ def wrk(url: str, seconds: int) -> dict[str, float]:
 
 
 def router_overhead(stack: Any, seconds: int) -> dict[str, Any]:
-    """The same load against one app container directly and through the router (100% to it)."""
-    target = stack.containers["blue"][0]
+    """The same load against one app container directly, through a plain proxy and through the router.
+
+    The router sends a colour's requests to its alias, which names every container of the colour: the
+    others are stopped (a paused one would still be named) so that all three paths end at one app process."""
+    target, others = stack.containers["blue"][0], stack.containers["blue"][1:]
     raw = stack.plan("blue")
     raw["colors"]["blue"]["containers"] = [target]
     raw["colors"]["green"]["containers"] = []  # nothing on the preview: only the live path is measured
     switcher(stack)(parse_plan(raw))
+    if others:
+        sh("docker", "stop", "-t", "2", *others)
+        time.sleep(3)  # the router's resolver forgets them (valid=2s)
+    try:
+        return _three_paths(stack, target, seconds)
+    finally:
+        if others:
+            sh("docker", "start", *others)
+            stack.wait_healthy()
+
+
+def _three_paths(stack: Any, target: str, seconds: int) -> dict[str, Any]:
     direct_name = "bluegreen-bench-direct"
     sh("docker", "rm", "-f", direct_name, check=False)
     # A twin of the routed container, published directly: same image, limits and env.
