@@ -12,7 +12,7 @@ tests/integration/test_switch.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import pytest
@@ -314,43 +314,43 @@ def test_rollback_refuses_when_there_is_nothing_to_return_to() -> None:
         rollback(router, Engine())
 
 
-def test_rollback_acts_only_on_the_routing_it_read_before_waiting_for_the_lock() -> None:
-    """Another switch held the lock and published while the rollback waited for it: act on nothing."""
+def held_at_first(while_held: Callable[[FakeRouter, Begun], Begun] = lambda router, begun: begun) -> FakeRouter:
+    """Green at 30%, and another switch holds the lock at the next attempt only: `while_held` is what that
+    attempt returns, and may change the router meanwhile (what the holder publishes before it lets go)."""
     router = FakeRouter()
     switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
     router.holder, router.free_after = "ci@runner pid 7 (program)", router.begins + 1
-    original, published = router.begin, len(router.publications)
+    original = router.begin
 
-    def holder_publishes(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
+    def begin(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
         begun = original(lock, targets, armed)
-        if not begun.acquired:
-            router.status = {**router.status, "planHash": "someone-else"}  # what the holder then makes live
+        return begun if begun.acquired else while_held(router, begun)
+
+    router.begin = begin  # type: ignore[method-assign]
+    return router
+
+
+def test_rollback_acts_only_on_the_routing_it_read_before_waiting_for_the_lock() -> None:
+    """Another switch held the lock and published while the rollback waited for it: act on nothing."""
+
+    def holder_publishes(router: FakeRouter, begun: Begun) -> Begun:
+        router.status = {**router.status, "planHash": "someone-else"}  # what the holder then makes live
         return begun
 
-    router.begin = holder_publishes  # type: ignore[method-assign]
+    router = held_at_first(holder_publishes)
+    published = len(router.publications)
     with pytest.raises(SwitchError, match=r"the live routing changed .* while this waited for the lock"):
         rollback(router, Engine(), lock_wait=5)
     assert len(router.publications) == published and router.released  # nothing published, the lock given back
 
 
 def test_a_rollback_that_waited_for_an_unchanged_routing_goes_on() -> None:
-    router = FakeRouter()
-    switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
-    router.holder, router.free_after = "ci@runner pid 7 (status)", router.begins + 1
-    assert rollback(router, Engine(), lock_wait=5).weights == {"blue": 100, "green": 0}
+    assert rollback(held_at_first(), Engine(), lock_wait=5).weights == {"blue": 100, "green": 0}
 
 
 def test_a_rollback_that_could_not_read_what_was_live_while_waiting_changes_nothing() -> None:
-    router = FakeRouter()
-    switch(router, plan(active="green", weights={"green": 30, "blue": 70}))
-    router.holder, router.free_after = "ci@runner pid 7 (program)", router.begins + 1
-    original, published = router.begin, len(router.publications)
-
-    def unreadable_while_held(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
-        begun = original(lock, targets, armed)
-        return begun if begun.acquired else Begun(False, begun.holder, None, [])
-
-    router.begin = unreadable_while_held  # type: ignore[method-assign]
+    router = held_at_first(lambda router, begun: Begun(False, begun.holder, None, []))
+    published = len(router.publications)
     with pytest.raises(SwitchError, match="could not be read while this waited for the lock; nothing was changed"):
         rollback(router, Engine(), lock_wait=5)
     assert len(router.publications) == published
