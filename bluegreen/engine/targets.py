@@ -110,15 +110,48 @@ def container_target(name: str, info: dict[str, Any] | None) -> Target:
     )  # fmt: skip
 
 
-def _filters(**values: list[str]) -> str:
+def filters(**values: list[str]) -> str:
+    """An Engine API list's `filters` query value: one JSON object of lists, quoted."""
     return urllib.parse.quote(json.dumps(values))
+
+
+def _task_addresses(task: Mapping[str, Any]) -> dict[str, str]:
+    """Network name -> the task's address on it (each attachment carries its network, name included; CIDRs)."""
+    return {
+        str(a.get("Network", {}).get("Spec", {}).get("Name")): str((a.get("Addresses") or [""])[0]).split("/")[0]
+        for a in task.get("NetworksAttachments") or []
+    }
+
+
+def serving_addresses(engine: Inspector, networks: set[str]) -> set[str]:
+    """The addresses on `networks` of what Docker says serves now: running containers whose healthcheck passed
+    (or that have none) and running Swarm tasks (Swarm runs a task only once it is healthy). What an armed probe
+    may go to (bluegreen.release.lock): one to an address nobody holds, or to a crash-looping container that
+    dies while it connects, hangs until its timeout."""
+    query = filters(network=sorted(networks), status=["running"], health=["healthy", "none"])
+    containers = engine.get_json(f"/containers/json?filters={query}") or []
+    found = {
+        str(net.get("IPAddress") or "")
+        for c in containers
+        for name, net in ((c.get("NetworkSettings") or {}).get("Networks") or {}).items()
+        if name in networks
+    }
+    tasks = engine.get_json(f"/tasks?filters={filters(**{'desired-state': ['running']})}", allow=(503,)) or []
+    found |= {
+        address
+        for t in tasks
+        if (t.get("Status") or {}).get("State") == "running"
+        for name, address in _task_addresses(t).items()
+        if name in networks
+    }
+    return found - {""}
 
 
 def task_targets(engine: Inspector, service: Mapping[str, Any]) -> list[Target]:
     """The tasks Swarm wants running for `service` (a /services entry), newest first per slot."""
     name = str(service["Spec"]["Name"])
     labels = service["Spec"].get("Labels") or {}
-    tasks = engine.get_json(f"/tasks?filters={_filters(service=[name], **{'desired-state': ['running']})}") or []
+    tasks = engine.get_json(f"/tasks?filters={filters(service=[name], **{'desired-state': ['running']})}") or []
     found: dict[int, Target] = {}
     for task in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True):
         slot = int(task.get("Slot") or 0)
@@ -126,10 +159,7 @@ def task_targets(engine: Inspector, service: Mapping[str, Any]) -> list[Target]:
             continue  # an older task of the slot, still stopping after a start-first update
         status = task.get("Status") or {}
         state = str(status.get("State", "unknown"))
-        addresses = {  # each attachment carries its network, name included; addresses are CIDRs
-            str(a.get("Network", {}).get("Spec", {}).get("Name")): str((a.get("Addresses") or [""])[0]).split("/")[0]
-            for a in task.get("NetworksAttachments") or []
-        }
+        addresses = _task_addresses(task)
         found[slot] = Target(
             name=task_name(name, slot), color=labels.get(COLOR_LABEL), version=labels.get(VERSION_LABEL),
             digest=labels.get(DIGEST_LABEL), spec=labels.get(SPEC_LABEL), running=state == "running",

@@ -15,7 +15,6 @@ traffic where it is.
 from __future__ import annotations
 
 import copy
-import json
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from bluegreen.engine.names import (
     VERSION_LABEL,
     hook_container_name,
 )
+from bluegreen.engine.targets import filters
 from bluegreen.errors import HookFailedError
 from bluegreen.release.hooks import POLL_SECONDS, TAIL_LINES, HookRun, failure, hook_labels, run_hook, run_key
 from bluegreen.release.progress import Progress, quiet
@@ -74,8 +74,7 @@ def _job(client: DockerClient, name: str) -> tuple[dict[str, Any], dict[str, Any
     service = client.get_json(f"/services/{urllib.parse.quote(name)}", allow=(404,))
     if service is None:
         return None
-    query = urllib.parse.urlencode({"filters": json.dumps({"service": [service["ID"]]})})
-    tasks = client.get_json(f"/tasks?{query}") or []
+    tasks = client.get_json(f"/tasks?filters={filters(service=[service['ID']])}") or []
     return service, max(tasks, key=lambda t: t["CreatedAt"]) if tasks else None
 
 

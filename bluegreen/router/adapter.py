@@ -17,13 +17,13 @@ import contextlib
 import dataclasses
 import ipaddress
 import json
-import urllib.parse
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bluegreen.colors import Color
 from bluegreen.engine.client import DockerClient, tar_files
 from bluegreen.engine.names import DEPLOYMENT_LABEL, EDGE_NETWORK_SUFFIX, ROLE_LABEL, ROLE_ROUTER
+from bluegreen.engine.targets import serving_addresses
 from bluegreen.errors import (
     DockerError,
     LockLostError,
@@ -118,24 +118,8 @@ class LiveRouter:
         return set(self.net_info["NetworkSettings"]["Networks"])
 
     def serving(self) -> set[str]:
-        """The addresses on the router's networks of what Docker says serves now: running containers whose
-        healthcheck passed (or that have none) and a swarm's running tasks (Swarm runs a task only once it is
-        healthy). Only these are worth an armed probe: one to an address nobody holds, or to a crash-looping
-        container that dies while it connects, hangs until its timeout."""
-        nets = self.networks()
-        query = {"network": sorted(nets), "status": ["running"], "health": ["healthy", "none"]}
-        containers = self.client.get_json(f"/containers/json?{_filters(query)}") or []
-        found = {
-            str(net.get("IPAddress") or "")
-            for c in containers
-            for name, net in ((c.get("NetworkSettings") or {}).get("Networks") or {}).items()
-            if name in nets
-        }
-        tasks = self.client.get_json(f"/tasks?{_filters({'desired-state': ['running']})}", allow=(503,)) or []
-        found |= {address.split("/")[0] for t in tasks if (t.get("Status") or {}).get("State") == "running"
-                  for a in t.get("NetworksAttachments") or [] if a["Network"]["Spec"]["Name"] in nets
-                  for address in a.get("Addresses") or []}  # fmt: skip
-        return found - {""}
+        """What Docker says serves on the router's networks now (bluegreen.engine.targets.serving_addresses)."""
+        return serving_addresses(self.client, self.networks())
 
     def subnets(self) -> list[tuple[str, str]]:
         """(network, gateway) of each network the router is on: its containers may not reach the preview."""
@@ -386,10 +370,6 @@ class LiveRouter:
         if code != 0:
             raise RouterError(f"counting old workers in {self.container} failed: {_last_line(out)}")
         return int(out.strip() or 0)
-
-
-def _filters(values: Mapping[str, list[str]]) -> str:
-    return urllib.parse.urlencode({"filters": json.dumps(values)})
 
 
 def _last_line(text: str) -> str:
