@@ -140,6 +140,14 @@ def _round(
             c.last = f"{result.detail} from {c.address}:{port}{path}"
 
 
+def gated(plan: RoutingPlan) -> tuple[list[str], list[str]]:
+    """The containers (or task slots) a switch to `plan` gates, and the preview's, checked alongside (soft)."""
+    live = [] if plan.maintenance.enabled else plan.live_colors()
+    preview = plan.preview
+    soft = [preview] if preview is not None and preview not in live and plan.color(preview).containers else []
+    return [n for c in live for n in plan.color(c).containers], [n for c in soft for n in plan.color(c).containers]
+
+
 def check_health(
     router: RouterPort,
     inspector: Inspector,
@@ -156,15 +164,12 @@ def check_health(
     The preview never vetoes: after a rollback or an abort it is the colour that just failed, and leaving it
     must always be possible (docs/reliability.md).
     """
-    live = [] if plan.maintenance.enabled else plan.live_colors()
-    preview = plan.preview
-    soft = [preview] if preview is not None and preview not in live and plan.color(preview).containers else []
-    names = [n for c in live for n in plan.color(c).containers]
+    names, soft = gated(plan)
     targets = Resolver(inspector, swarm=plan.orchestrator == "swarm")
     aliases = {n: alias for c in COLORS if (alias := plan.color(c).alias) for n in plan.color(c).containers}
     gate = run_gate(
         names, targets, prober, router.networks(), plan.app_port, plan.health_path, plan.health_gate, clock, sleep,
-        soft=[n for c in soft for n in plan.color(c).containers], aliases=aliases,
+        soft=soft, aliases=aliases,
     )  # fmt: skip
     if plan.maintenance.enabled:
         progress("maintenance: the live listener will serve no colour, so nothing is gated")
@@ -175,7 +180,7 @@ def check_health(
         return Checked(None, probed)
     name, why = next(iter(gate.down.items()))
     problem = (
-        f"preview {soft[0]} is down (health gate: {gate.kind} {name}: {why}); the preview listener answers 503 "
+        f"preview {plan.preview} is down (health gate: {gate.kind} {name}: {why}); the preview listener answers 503 "
         "until a switch finds it healthy"
     )
     progress(problem)

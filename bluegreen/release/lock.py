@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from bluegreen.errors import LockHeldError, SwitchError
+from bluegreen.release.express import Express
 from bluegreen.release.progress import Progress
 from bluegreen.router.seam import Begun, HttpResult, Lock, RouterPort, Snapshot, Target, snapshot_of
 
@@ -65,6 +66,7 @@ class LockingProber:
         self.armed_left: dict[Target, HttpResult] = {}  # armed answers no gate round has used yet
         self.first_seen: Snapshot | None = None  # what the first attempt read, before any wait for the lock
         self.waited = False
+        self.express: Express | None = None  # a generation the first exec publishes if its round decides the gate
 
     def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
         if self.begun is None:
@@ -107,6 +109,11 @@ class LockingProber:
     def locked(self) -> bool:
         return self.begun is not None
 
+    @property
+    def published(self) -> bool:
+        """The first exec published the express generation, and released the lock (bluegreen.release.express)."""
+        return self.begun is not None and self.begun.published
+
     def _begin(self, targets: Sequence[Target]) -> Begun:
         if self.break_lock:
             self.broke = self.router.break_lock()
@@ -114,7 +121,8 @@ class LockingProber:
         deadline = self.clock() + self.wait
         said = False
         while True:
-            begun = self.router.begin(self.lock, targets, self.router.serving() if self.armed else ())
+            staged = self.express.stage(targets) if self.express is not None else None
+            begun = self.router.begin(self.lock, targets, self.router.serving() if self.armed else (), staged)
             if not self.waited:
                 self.first_seen = begun.snapshot
             if begun.acquired:

@@ -18,7 +18,7 @@ real one.
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,17 +43,17 @@ from bluegreen.errors import (
     SwitchError,
 )
 from bluegreen.plan.model import RoutingPlan, parse_plan
+from bluegreen.release.express import offer
+from bluegreen.release.generation import Decision, decide, generation_files, publication
 from bluegreen.release.health import check_health
 from bluegreen.release.hold import Hold, program_hold
 from bluegreen.release.lock import DEFAULT_LOCK_WAIT, LockingProber, new_lock
 from bluegreen.release.progress import Progress, quiet
 from bluegreen.release.schema import check_schema
 from bluegreen.release.smoke import run_smoke
-from bluegreen.router.layout import ARMED_PROBES, LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
 from bluegreen.router.render import Rendered, render
-from bluegreen.router.seam import Publication, RouterPort, Snapshot, Target, armed_lines
+from bluegreen.router.seam import RouterPort, Snapshot
 
-VERIFY_SECONDS = 10.0
 POLL_SECONDS = 0.02
 
 
@@ -94,77 +94,6 @@ class SwitchReport:
         )
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What publishing must change: the routing (state, config) and/or the program's record."""
-
-    routing: bool
-    reload: bool
-    record: bool
-
-    @property
-    def nothing(self) -> bool:
-        return not (self.routing or self.record)
-
-
-def decide(
-    snapshot: Snapshot, rendered: Rendered, source: str, observed: str | None, program_hash: str | None = None
-) -> Decision:
-    """`program_hash`: the plan the program's record holds when it is not the one published (a hold)."""
-    reload = snapshot.status.get("configHash") != rendered.config_hash
-    # The preview route comes and goes with the preview's health, under one plan.
-    preview_moved = "preview" in snapshot.status and snapshot.status.get("preview") != rendered.preview
-    routing = reload or snapshot.status.get("planHash") != rendered.plan_hash or preview_moved
-    program = snapshot.program_record or {}
-    record = source == "program" and (program.get("planHash"), program.get("observed")) != (
-        program_hash or rendered.plan_hash,
-        observed,
-    )
-    return Decision(routing=routing, reload=reload, record=record)
-
-
-def generation_files(
-    plan: RoutingPlan,
-    rendered: Rendered,
-    snapshot: Snapshot,
-    decision: Decision,
-    source: str,
-    observed: str | None,
-    note: str | None = None,
-    by: str | None = None,
-    hold: Hold | None = None,
-    probed: Sequence[Target] = (),
-) -> dict[str, str]:
-    """Everything one generation holds: config, state, both records (carried over where unchanged), and the
-    targets its gate probed, armed for the next derived switch (ARMED_PROBES).
-
-    Under a hold the program's record keeps the program's own plan, and the live record names who set what
-    the program kept (bluegreen.release.hold)."""
-    base = {"source": source, "by": by, "appliedAt": utc_now()}
-    base.update({"observed": observed} if observed is not None else {})
-    record = json.dumps(
-        {
-            "plan": json.loads(plan.canonical()), **base, "configHash": rendered.config_hash,
-            "planHash": rendered.plan_hash, **({"note": note} if note else {}),
-            **({"held": hold.record} if hold and hold.record else {}),
-        },
-        indent=2,
-    )  # fmt: skip
-    files = {**rendered.config_files(), STATE_FILE: rendered.state_json, ARMED_PROBES: armed_lines(probed)}
-    live = record if decision.routing or snapshot.live_record is None else json.dumps(snapshot.live_record, indent=2)
-    files[LIVE_PLAN] = live
-    if decision.record and hold is not None and hold.desired is not plan:
-        desired = hold.desired
-        files[PROGRAM_PLAN] = json.dumps(
-            {"plan": json.loads(desired.canonical()), **base, "planHash": desired.plan_hash()}, indent=2
-        )
-    elif decision.record:
-        files[PROGRAM_PLAN] = record
-    elif snapshot.program_record is not None:
-        files[PROGRAM_PLAN] = json.dumps(snapshot.program_record, indent=2)
-    return files
-
-
 def _edges(router: RouterPort, plan: RoutingPlan) -> list[str]:
     """A joined app's router believes the owner's router (on their edge network) about the client."""
     return router.edge_subnets() if plan.joined else []
@@ -192,18 +121,14 @@ def apply_plan(
     hold: Hold | None = None,
 ) -> SwitchReport:
     """Make `plan` live on `router`: a plan, or a Derive made from what was live when this switch first asked for
-    the lock (read in the exec that takes it, with the armed targets' answers: two execs for a rollback, not three);
-    `observed` is the program's drift reading, kept in its record; `expect_live_plan` refuses to act when the live
-    plan changed before the lock was ours;
-    `note` says why, in the live record (`status` shows it: a rollout's abort reason);
+    the lock (read in the exec that takes it, with the armed targets' answers: two execs for a rollback);
+    `observed`: the program's drift reading, kept in its record; `expect_live_plan` refuses to act when the live
+    plan changed before the lock was ours; `note` says why, in the live record (a rollout's abort reason);
     `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke);
-    `break_lock` removes whatever lock there is first, and the report names the holder it broke;
-    `program_observed`: the program's drift reading to compare and swap against (its own Switch's `observed`
-    by default; a program rollout hands it to its first step, whose source is the rollout);
-    `hold`: what the program keeps of an operator's live changes (bluegreen.release.hold; read here for the
-    program's own switch, handed in by a program rollout, whose steps already walk towards `hold.plan`)."""
-    started = clock()
-    lock = new_lock(source)
+    `break_lock` removes whatever lock there is first; `program_observed`: the program's drift reading to compare
+    and swap against (its own Switch's `observed` by default; a program rollout hands it to its first step);
+    `hold`: what the program keeps of an operator's live changes (bluegreen.release.hold)."""
+    started, lock = clock(), new_lock(source)
     locking = LockingProber(
         router, lock, lock_wait, clock, sleep, progress, break_lock, armed=not isinstance(plan, RoutingPlan)
     )
@@ -214,25 +139,42 @@ def apply_plan(
         hold = program_hold(router, plan) if source == "program" and hold is None else hold
         plan = hold.plan if hold is not None else plan
         unchecked = check_schema(inspector, plan)  # before the gate: a refusal costs no probe
+        guarded = expect_live_plan is not None or program_observed is not None or break_lock  # compare and swap
+        locking.express = offer(plan, functools.partial(_render, router, plan, False), source, observed, lock.owner,
+                                note, smoke, guarded)  # fmt: skip
         checked = check_health(router, inspector, plan, locking, clock, sleep, progress)
         snapshot = locking.snapshot()
         _check_unchanged(snapshot, expect_live_plan, program_observed, observed if source == "program" else None)
-        rendered = render(plan, utc_now(), checked.preview_down is not None, router.subnets(), _edges(router, plan))
+        express = locking.express if locking.published else None  # then published by the first exec, as rendered
+        rendered = express.rendered if express else _render(router, plan, checked.preview_down is not None)
         decision = decide(snapshot, rendered, source, observed, hold.desired.plan_hash() if hold else None)
         report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
-        broke = f"broke the lock held by {locking.broke}" if locking.broke else None
-        report.warnings += [*(hold.lines if hold else []), *(w for w in (broke, checked.preview_down, unchecked) if w)]
+        report.warnings += _warnings(hold, locking.broke, checked.preview_down, unchecked)
         if decision.nothing:
             report.live_s = report.total_s = clock() - started
             return report
-        locking.keep()  # the lease covers smoke and publish from here (publish checks it is still ours)
-        if smoke and decision.routing:
-            run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
-        files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner, hold,
-                                 checked.probed)  # fmt: skip
-        publishing.started = True  # from here the router's script releases the lock itself
-        router.publish(_publication(files, decision, rendered), locking.lock)
+        if express is None:
+            locking.keep()  # the lease covers smoke and publish from here (publish checks it is still ours)
+            if smoke and decision.routing:
+                run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
+            files = generation_files(plan, rendered, snapshot, decision, source, observed, note, lock.owner, hold,
+                                     checked.probed)  # fmt: skip
+            publishing.started = True  # from here the router's script releases the lock itself
+            router.publish(publication(files, decision, rendered), locking.lock)
         return _live(router, plan, report, decision.reload and wait_drain, started, clock, sleep, progress)
+
+
+def _warnings(hold: Hold | None, broke: str | None, *found: str | None) -> list[str]:
+    """What is wrong but vetoes nothing: what the program kept, a broken lock, a preview that is down."""
+    return [
+        *(hold.lines if hold else []),
+        *([f"broke the lock held by {broke}"] if broke else []),
+        *filter(None, found),
+    ]
+
+
+def _render(router: RouterPort, plan: RoutingPlan, preview_down: bool) -> Rendered:
+    return render(plan, utc_now(), preview_down, router.subnets(), _edges(router, plan))
 
 
 def _live(
@@ -261,12 +203,13 @@ class _Publishing:
 
 @contextlib.contextmanager
 def _unless_published(router: RouterPort, locking: LockingProber) -> Iterator[_Publishing]:
-    """Release the lock on the way out unless publishing began: the router's script releases it then."""
+    """Release the lock on the way out unless publishing began (an express one too): the router's script
+    releases it then."""
     publishing = _Publishing()
     try:
         yield publishing
     finally:
-        if locking.locked and not publishing.started:
+        if locking.locked and not publishing.started and not locking.published:
             with contextlib.suppress(BluegreenError, OSError):
                 router.release(locking.lock)
 
@@ -313,17 +256,6 @@ def program_expects(snapshot: Snapshot, observed: str | None) -> set[str]:
     if observed != program.get("observed"):
         return seen or {str(program["planHash"])}
     return {str(program["planHash"]), *seen}
-
-
-def _publication(files: dict[str, str], decision: Decision, rendered: Rendered) -> Publication:
-    return Publication(
-        rendered.generation(time.time_ns()),
-        files,
-        decision.reload,
-        rendered.config_hash,
-        rendered.plan_hash,
-        VERIFY_SECONDS,
-    )
 
 
 def _report(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import ipaddress
 import json
 from collections.abc import Collection, Mapping, Sequence
@@ -27,19 +28,15 @@ from bluegreen.engine.targets import serving_addresses
 from bluegreen.errors import (
     DockerError,
     LockLostError,
-    OutcomeUnknownError,
     RouterError,
 )
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
-from bluegreen.router.apps import parse_names
 from bluegreen.router.files import network_owner
 from bluegreen.router.layout import (
     ACME_ACCOUNT,
     ACME_CHALLENGES,
     CERTIFICATE_FILE,
     KEY_FILE,
-    LIVE_PLAN,
-    PROGRAM_PLAN,
     ROLLOUT_COMMAND,
     ROLLOUT_PROGRESS,
     ROUTING_DIR,
@@ -47,7 +44,17 @@ from bluegreen.router.layout import (
     STATUS_PORT,
     TLS_DIR,
 )
-from bluegreen.router.scripts import MAX_INLINE_FILE, ScriptExit, publish_error, script, unwritable
+from bluegreen.router.readout import parse_begun, parse_probes
+from bluegreen.router.scripts import (
+    ScriptExit,
+    expect_args,
+    file_args,
+    inline,
+    outcome_unknown,
+    publish_error,
+    script,
+    unwritable,
+)
 from bluegreen.router.seam import (
     Begun,
     HttpResult,
@@ -56,11 +63,6 @@ from bluegreen.router.seam import (
     Snapshot,
     Target,
     holder_text,
-    json_object,
-    parse_armed,
-    parse_response,
-    record_of,
-    sections,
     snapshot_of,
 )
 from bluegreen.router.seed import seed_routing_volume
@@ -147,56 +149,55 @@ class LiveRouter:
     def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
         """GET each (host, port, path) from inside the router, in one exec."""
         _, out = self._run("probe", [str(part) for target in targets for part in target])
-        return self._parse_probes(out, len(targets))
+        return parse_probes(self.container, out, len(targets))
 
-    def _parse_probes(self, out: str, expected: int) -> list[HttpResult]:
-        sections = out.split("\n@@bluegreen ")[1:]
-        results = [parse_response(s.split("\n", 1)[1] if "\n" in s else "") for s in sections]
-        if len(results) != expected:
-            raise RouterError(f"probe in {self.container} returned {len(results)} answers for {expected} targets")
-        return results
-
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
+    def begin(
+        self,
+        lock: Lock | None,
+        targets: Sequence[Target] = (),
+        armed: Collection[str] = (),
+        express: Publication | None = None,
+    ) -> Begun:
         """Take the lock (when given), read the snapshot and probe `targets`: one exec.
 
         Once the lock is taken, the live generation's armed targets (ARMED_PROBES) at one of the `armed`
         addresses are probed too. A held lock returns its holder and, when it can be read, what was live
-        meanwhile (no probes).
+        meanwhile (no probes). `express`: a generation sh/begin.sh publishes in the same exec when the first
+        round decides it (bluegreen.release.express); from then on the outcome is that of a publish.
         """
         args = [ROUTING_DIR, str(STATUS_PORT), STATUS_PATH]
         args += [lock.token, str(lock.ttl_seconds), lock.owner] if lock else ["-", "0", "-"]
-        args += [
-            f",{','.join(sorted(armed))}," if armed else "-",
-            *(str(part) for target in targets for part in target),
-        ]
-        code, out = self._run("begin", args)
-        if code == ScriptExit.NOT_WRITABLE:
-            self._own_routing_dir()
+        args += [f",{','.join(sorted(armed))}," if armed else "-", str(len(targets))]
+        args += [str(part) for target in targets for part in target]
+        express = express if lock is not None and express is not None and inline(express) else None
+        args += [express.generation, *expect_args(express), *file_args(express)] if express else []
+        try:
             code, out = self._run("begin", args)
+            if code == ScriptExit.NOT_WRITABLE:
+                self._own_routing_dir()
+                code, out = self._run("begin", args)
+        except DockerError as exc:
+            if express is None:
+                raise
+            raise outcome_unknown(exc, express) from exc
+        out, _, expressed = out.partition("\n@@bluegreen-express\n")
+        if express is not None and expressed:  # from here on, the outcome is that of a publish
+            return self._expressed(express, out, expressed, len(targets), code)
         if code != 0:
             raise RouterError(f"reading the router {self.container} failed (exit {code}): {_last_line(out)}")
-        head, _, probes = out.partition("\n@@bluegreen-probes\n")
-        probes, _, armed_out = probes.partition("\n@@bluegreen-armed\n")
-        parts = sections(head)
-        holder = parts.get("holder", "").strip()
-        taken = parts.get("lock", "").strip()
-        if lock is not None and taken.startswith("unwritable"):
-            raise RouterError(
-                f"router {self.container}: the lock's record cannot be written in {ROUTING_DIR} "
-                f"({taken.removeprefix('unwritable').strip()}); nothing was changed"
-            )
-        if lock is not None and taken != "acquired":
-            seen = None
-            with contextlib.suppress(RouterError):
-                seen = self._parse_snapshot(parts)
-            return Begun(False, holder_text(holder), seen, [])
+        give_back = functools.partial(self.release, lock) if lock is not None else lambda: None
+        return parse_begun(self.container, lock is not None, len(targets), out, give_back)
+
+    def _expressed(self, express: Publication, out: str, expressed: str, expected: int, code: int) -> Begun:
+        said, _, ended = expressed.rpartition("\n@@bluegreen-expressed ")
+        if code != 0 or not ended.strip().isdigit():
+            raise outcome_unknown(RouterError(f"the exec ended while publishing (exit {code})"), express)
+        if int(ended) != ScriptExit.OK:  # the script released the lock; the previous routing is live
+            raise publish_error(int(ended), said, self.container, express)
         try:
-            return Begun(True, holder, self._parse_snapshot(parts), self._parse_probes(probes, len(targets)),
-                         parse_armed(armed_out))  # fmt: skip
-        except RouterError:
-            if lock is not None:  # taken in this exec, but the switch cannot go on: give it back at once
-                self.release(lock)
-            raise
+            return dataclasses.replace(parse_begun(self.container, True, expected, out, lambda: None), published=True)
+        except RouterError as exc:
+            raise outcome_unknown(exc, express) from exc
 
     def snapshot(self) -> Snapshot:
         """Loaded status and both plan records, in one exec, without the lock; and who holds it, if anyone."""
@@ -215,20 +216,6 @@ class LiveRouter:
         """Files into the routing directory (a volume, so a read-only router takes them), owned by its user."""
         uid, gid = (int(x) for x in self.user().split(":"))
         self.client.put_archive(self.container, ROUTING_DIR, tar_files(files, uid, gid))
-
-    def _parse_snapshot(self, parts: Mapping[str, str]) -> Snapshot:
-        result = parse_response(parts.get("status", ""))
-        if not result.ok:
-            raise RouterError(f"router {self.container} status: {result.detail}")
-        unreadable: list[str] = []
-        live = record_of(parts.get("live", ""), LIVE_PLAN, unreadable)
-        program = record_of(parts.get("program", ""), PROGRAM_PLAN, unreadable)
-        certificate = parts.get("certificate", "").strip() or None
-        rollout = record_of(parts.get("rollout", ""), ROLLOUT_PROGRESS, unreadable)
-        status = json_object(result.body, f"router {self.container} status")
-        apps = {app: parse_names(names) for app, _, names in (
-            line.partition(" ") for line in parts.get("joined", "").splitlines() if line.strip())}  # fmt: skip
-        return Snapshot(status, live, program, unreadable, certificate, rollout, apps=apps)
 
     def user(self) -> str:
         """uid:gid the router runs as: owner of the routing files it must be able to replace."""
@@ -251,27 +238,22 @@ class LiveRouter:
         publishing exec leaves the outcome unknown; the caller says so.
         """
         gen = publication.generation
-        inline = all(len(text.encode()) <= MAX_INLINE_FILE for text in publication.files.values())
-        if not inline:
+        small = inline(publication)
+        if not small:
             try:
                 self._upload({f"{gen}/{name}": text for name, text in publication.files.items()})
             except DockerError as exc:  # a full volume: nothing staged is used; the lock and the part written go
                 with contextlib.suppress(DockerError):
                     self._run("release", [ROUTING_DIR, lock.token, gen])
                 raise unwritable(self.container, str(exc)) from exc
-        tries = str(max(1, round(publication.verify_seconds / 0.05)))
-        files = [part for name, text in publication.files.items() for part in (name, text)] if inline else []
         try:
             code, out = self._run(
                 "publish",
-                [ROUTING_DIR, gen, "1" if publication.reload else "0", publication.config_hash,
-                 publication.plan_hash, tries, lock.token, str(STATUS_PORT), STATUS_PATH, *files],
+                [ROUTING_DIR, gen, "1" if publication.reload else "0", *expect_args(publication), lock.token,
+                 str(STATUS_PORT), STATUS_PATH, *(file_args(publication) if small else [])],
             )  # fmt: skip
         except DockerError as exc:
-            raise OutcomeUnknownError(
-                f"lost the Docker engine while publishing plan {publication.plan_hash} ({exc}); it may or may not "
-                "be live: run `bluegreen status` to see which"
-            ) from exc
+            raise outcome_unknown(exc, publication) from exc
         if code != ScriptExit.OK:
             raise publish_error(code, out, self.container, publication)
 

@@ -6,7 +6,7 @@ import enum
 import functools
 from importlib import resources
 
-from bluegreen.errors import ConfigRefusedError, LockLostError, NotLiveError, RouterError
+from bluegreen.errors import ConfigRefusedError, LockLostError, NotLiveError, OutcomeUnknownError, RouterError
 from bluegreen.router.layout import ROUTING_DIR, shell_preamble
 from bluegreen.router.seam import Publication
 
@@ -27,12 +27,20 @@ class ScriptExit(enum.IntEnum):
     UNUSABLE = 10
 
 
+# Scripts another one runs as a function, sh_<name> (a subshell: its `exit` and `cd` stay its own).
+CALLS = {"begin": ("publish",)}
+
+
 @functools.cache
 def script(name: str) -> str:
-    """The volume's names, sh/lib.sh, then sh/<name>.sh: the text one exec runs."""
+    """The volume's names, sh/lib.sh, the scripts it CALLS, then sh/<name>.sh: the text one exec runs."""
     folder = resources.files("bluegreen.router").joinpath("sh")
-    lib = folder.joinpath("lib.sh").read_text(encoding="utf-8")
-    return shell_preamble() + lib + folder.joinpath(f"{name}.sh").read_text(encoding="utf-8")
+
+    def text(of: str) -> str:
+        return folder.joinpath(f"{of}.sh").read_text(encoding="utf-8")
+
+    called = "".join(f"sh_{of}() (\n{text(of)}\n)\n" for of in CALLS.get(name, ()))
+    return shell_preamble() + text("lib") + called + text(name)
 
 
 def unwritable(container: str, why: str) -> RouterError:
@@ -60,3 +68,25 @@ def publish_error(code: int, out: str, container: str, publication: Publication)
     if code == ScriptExit.LOCK_LOST:
         return LockLostError(f"the lock on {container} expired and was taken by another switch")
     return RouterError(f"publishing routing in {container} failed (exit {code}): {detail}")
+
+
+def inline(publication: Publication) -> bool:
+    """Every file fits in an exec argument (else it goes in with the archive API first)."""
+    return all(len(text.encode()) <= MAX_INLINE_FILE for text in publication.files.values())
+
+
+def expect_args(publication: Publication) -> list[str]:
+    """CONFIG PLAN TRIES: what the status listener must report once the generation is live, and how often to ask."""
+    return [publication.config_hash, publication.plan_hash, str(max(1, round(publication.verify_seconds / 0.05)))]
+
+
+def file_args(publication: Publication) -> list[str]:
+    """NAME TEXT pairs: the generation's files as exec arguments."""
+    return [part for name, text in publication.files.items() for part in (name, text)]
+
+
+def outcome_unknown(exc: Exception, publication: Publication) -> OutcomeUnknownError:
+    return OutcomeUnknownError(
+        f"lost the Docker engine while publishing plan {publication.plan_hash} ({exc}); it may or may not "
+        "be live: run `bluegreen status` to see which"
+    )

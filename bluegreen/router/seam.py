@@ -52,6 +52,7 @@ class Begun:
     results: list[HttpResult]
     # The live generation's armed targets (ARMED_PROBES) and their answers, when asked for and the lock taken.
     armed: dict[Target, HttpResult] = field(default_factory=dict)
+    published: bool = False  # the express generation it carried went live (bluegreen.release.express)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,13 @@ class RouterPort(Protocol):
 
     def serving(self) -> set[str]: ...
 
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun: ...
+    def begin(
+        self,
+        lock: Lock | None,
+        targets: Sequence[Target] = (),
+        armed: Collection[str] = (),
+        express: Publication | None = None,
+    ) -> Begun: ...
 
     def fetch(self, targets: Sequence[Target]) -> list[HttpResult]: ...
 

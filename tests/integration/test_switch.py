@@ -26,7 +26,7 @@ from bluegreen.release.live import rollback
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import BASE_CONFIG_PATH
-from bluegreen.router.layout import ARMED_PROBES, ROUTING_DIR
+from bluegreen.router.layout import ARMED_PROBES, LOCK_DIR, PROGRAM_PLAN, ROUTING_DIR
 from bluegreen.router.scripts import script
 from lab.deployment import Stack
 from lab.dockercli import Container, docker, get
@@ -378,6 +378,29 @@ def test_a_rollback_after_a_switch_is_two_execs_probing_what_that_switch_probed(
     client.scripts.clear()
     report = rollback(router, client)
     assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "publish"]
+    assert colors_of(stack.url(), 20) == Counter({"blue": 20})
+
+
+def test_a_plain_switch_is_one_exec_and_carries_the_programs_record(blue_live: Stack) -> None:
+    """Express (bluegreen/release/express.py): the exec that takes the lock, reads and probes also publishes,
+    with the program's record carried over; a switch whose config changes (a reload) still publishes in an exec
+    of its own, after nginx -t."""
+    stack = blue_live
+    assert stack.switch(stack.plan("blue", 0), "--source", "program").returncode == 0  # a program record to carry
+    program = docker("exec", stack.router.name, "cat", f"{ROUTING_DIR}/current/{PROGRAM_PLAN}").stdout
+    client = ExecCountingClient()
+    router = LiveRouter.find(client, stack.deployment)
+    report = apply_plan(router, client, parse_plan(stack.plan("green", 100)))
+    assert client.scripts == ["begin"] and report.changed and not report.reloaded
+    assert colors_of(stack.url(), 20) == Counter({"green": 20})
+    assert status(stack)["live"]["planHash"] == report.plan_hash
+    assert docker("exec", stack.router.name, "cat", f"{ROUTING_DIR}/current/{PROGRAM_PLAN}").stdout == program
+    assert docker("exec", stack.router.name, "test", "-e", f"{ROUTING_DIR}/{LOCK_DIR}", check=False).returncode != 0
+    client.scripts.clear()
+    raw = stack.plan("blue", 100)
+    raw["drainSeconds"] = raw.get("drainSeconds", 5) + 1  # another worker_shutdown_timeout: a config change
+    report = apply_plan(router, client, parse_plan(raw))
+    assert client.scripts[:2] == ["begin", "publish"] and report.reloaded  # then the drain's worker count
     assert colors_of(stack.url(), 20) == Counter({"blue": 20})
 
 

@@ -16,7 +16,7 @@ from bluegreen.config.router import Maintenance
 from bluegreen.release.live import live_in, rollback, rollback_of, set_maintenance
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.layout import ARMED_PROBES
-from bluegreen.router.seam import Begun, Lock, Target
+from bluegreen.router.seam import Begun, Lock, Publication, Target
 from tests.unit.test_health import Clock
 from tests.unit.test_switch import Engine, FakeRouter, plan, switch
 
@@ -97,9 +97,14 @@ def test_a_switch_with_a_given_plan_asks_for_no_armed_probes() -> None:
     seen: list[bool] = []  # whether a begin asked for armed probes
     original = router.begin
 
-    def watched(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
+    def watched(
+        lock: Lock | None,
+        targets: Sequence[Target] = (),
+        armed: Collection[str] = (),
+        express: Publication | None = None,
+    ) -> Begun:
         seen.append(bool(armed))
-        return original(lock, targets, armed)
+        return original(lock, targets, armed, express)
 
     router.begin = watched  # type: ignore[method-assign]
     switch(router, plan(active="blue", weights={"blue": 100, "green": 0}))

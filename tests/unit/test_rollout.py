@@ -24,7 +24,7 @@ from bluegreen.release.live import live_plan
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, Sample
 from bluegreen.release.rollout import run_rollout, stale_seconds, steer, steps_to_walk
 from bluegreen.router.layout import LIVE_PLAN
-from bluegreen.router.seam import Begun, Lock, Target
+from bluegreen.router.seam import Begun, Lock, Publication, Target
 from lab.stacks import stack_raw, with_changes
 from tests.unit.test_health import Clock
 from tests.unit.test_switch import Engine, FakeRouter, plan, switch
@@ -105,8 +105,14 @@ class RolloutRouter(FakeRouter):
         if progress is not None:
             self.progress_seen.append(progress)
 
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
-        begun = super().begin(lock, targets, armed)
+    def begin(
+        self,
+        lock: Lock | None,
+        targets: Sequence[Target] = (),
+        armed: Collection[str] = (),
+        express: Publication | None = None,
+    ) -> Begun:
+        begun = super().begin(lock, targets, armed, express)
         if begun.snapshot is None:
             return begun
         snapshot = dataclasses.replace(begun.snapshot, rollout=dict(self.progress) if self.progress else None)

@@ -11,6 +11,7 @@ tests/integration/test_switch.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
@@ -92,6 +93,7 @@ class FakeRouter:
         self.fetches = 0  # probe execs after the first (the gate's later rounds)
         self.serving_addresses = {"10.0.0.2", "10.0.0.3"}  # what Docker says serves on the router's network
         self.armed_probed: list[str] = []  # the armed addresses a first exec probed
+        self.expressed: list[str] = []  # the plans a first exec published (bluegreen.release.express)
         self.unhealthy: set[str] = set()
         self.renewals = 0
         self.lease_taken = False  # another switch took the lock after ours expired
@@ -111,7 +113,13 @@ class FakeRouter:
     def serving(self) -> set[str]:
         return set(self.serving_addresses)
 
-    def begin(self, lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
+    def begin(
+        self,
+        lock: Lock | None,
+        targets: Sequence[Target] = (),
+        armed: Collection[str] = (),
+        express: Publication | None = None,
+    ) -> Begun:
         self.begins += 1
         snapshot = Snapshot(dict(self.status), self.live_record, self.program_record, [])
         if lock is not None and self.holder is not None:
@@ -121,7 +129,21 @@ class FakeRouter:
                 return Begun(False, self.holder, snapshot, [])  # what was live while it was held, as sh/begin.sh
         if lock is not None:
             self.held_by_us = lock
-        return Begun(True, "", snapshot, self._probe(targets), self._armed(armed))
+        begun = Begun(True, "", snapshot, self._probe(targets), self._armed(armed))
+        if lock is None or express is None or not self._expresses(begun, express):
+            return begun
+        carried = {PROGRAM_PLAN: json.dumps(self.program_record)} if self.program_record else {}
+        self.expressed.append(express.plan_hash)
+        self.publish(dataclasses.replace(express, files={**express.files, **carried}), lock)
+        return dataclasses.replace(begun, published=True)
+
+    def _expresses(self, begun: Begun, express: Publication) -> bool:
+        """What sh/begin.sh checks before it publishes an express generation."""
+        return (
+            all(r.ok for r in begun.results)
+            and self.status.get("configHash") == express.config_hash
+            and self.status.get("planHash") != express.plan_hash
+        )
 
     def _armed(self, serving: Collection[str]) -> dict[Target, HttpResult]:
         """The live generation's ARMED_PROBES at a `serving` address, probed: what sh/begin.sh does."""
@@ -322,8 +344,13 @@ def held_at_first(while_held: Callable[[FakeRouter, Begun], Begun] = lambda rout
     router.holder, router.free_after = "ci@runner pid 7 (program)", router.begins + 1
     original = router.begin
 
-    def begin(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
-        begun = original(lock, targets, armed)
+    def begin(
+        lock: Lock | None,
+        targets: Sequence[Target] = (),
+        armed: Collection[str] = (),
+        express: Publication | None = None,
+    ) -> Begun:
+        begun = original(lock, targets, armed, express)
         return begun if begun.acquired else while_held(router, begun)
 
     router.begin = begin  # type: ignore[method-assign]
@@ -360,8 +387,13 @@ def test_an_unreadable_record_stops_rollback_with_its_name() -> None:
     router = FakeRouter()
     original = router.begin
 
-    def unreadable(lock: Lock | None, targets: Sequence[Target] = (), armed: Collection[str] = ()) -> Begun:
-        begun = original(lock, targets, armed)
+    def unreadable(
+        lock: Lock | None,
+        targets: Sequence[Target] = (),
+        armed: Collection[str] = (),
+        express: Publication | None = None,
+    ) -> Begun:
+        begun = original(lock, targets, armed, express)
         snap = Snapshot({}, None, None, ["/etc/nginx/bluegreen/plan.json is not JSON (Expecting value at line 1)"])
         return Begun(begun.acquired, begun.holder, snap, begun.results)
 

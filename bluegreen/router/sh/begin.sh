@@ -1,15 +1,23 @@
 # shellcheck shell=sh
 # The first exec of a switch: take the lock, read what is live, probe the
-# first gate round, all in one round trip.
-# Args: DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER ARMED [HOST PORT PATH ...]
+# first gate round, all in one round trip; and, for an express switch, publish.
+# Args: DIR STATUS_PORT STATUS_PATH TOKEN TTL OWNER ARMED COUNT [HOST PORT PATH]*COUNT
+#       [GEN CONFIG PLAN TRIES [NAME TEXT]...]
 # TOKEN "-" reads without locking (status). ARMED ",A,B," also probes those of
 # the targets the live generation's gate probed whose address is A or B (what
 # Docker says serves now: an address nobody holds would hang its probe); "-"
 # none. A switch whose plan derives from the live one learns its targets only
 # from this read. Exit 7: DIR is not writable yet (a fresh, root-owned
 # volume); the caller hands it to the router's user.
-dir=$1 status_port=$2 status_path=$3 token=$4 ttl=$5 owner=$6 armed=$7
-shift 7
+# GEN and the rest: an express switch's staged generation (bluegreen/release/express.py).
+# It is published here, as sh/publish.sh publishes, only when the lock was
+# taken, every target answered 200, the live config is CONFIG (no reload) and
+# the live plan is not PLAN; the program's record is carried over. The
+# "@@bluegreen-expressed CODE" line then says how publishing ended; without it
+# nothing was published and the lock is still held.
+dir=$1 status_port=$2 status_path=$3 token=$4 ttl=$5 owner=$6 armed=$7 count=$8
+shift 8
+taken=
 if [ "$token" != "-" ]; then
   [ -w "$dir" ] || exit 7
   printf '@@bluegreen:lock\n'
@@ -18,17 +26,20 @@ if [ "$token" != "-" ]; then
   [ "$taken" = acquired ] || armed=-  # a held lock: its holder may change what is live; probe nothing
 fi
 printf '\n@@bluegreen:status\n'
-fetch 127.0.0.1 "$status_port" "$status_path" || true
+status=$(fetch 127.0.0.1 "$status_port" "$status_path" || true)
+printf '%s\n' "$status"
 printf '\n@@bluegreen:live\n'
-cat "$dir/$BG_CURRENT/$BG_LIVE_PLAN" 2>/dev/null || cat "$dir/$BG_LIVE_PLAN" 2>/dev/null || true
+show "$dir/$BG_CURRENT/$BG_LIVE_PLAN" || show "$dir/$BG_LIVE_PLAN" || true
 printf '\n@@bluegreen:program\n'
-cat "$dir/$BG_CURRENT/$BG_PROGRAM_PLAN" 2>/dev/null || cat "$dir/$BG_PROGRAM_PLAN" 2>/dev/null || true
+program=$dir/$BG_CURRENT/$BG_PROGRAM_PLAN
+[ -f "$program" ] || program=$dir/$BG_PROGRAM_PLAN
+show "$program" || program=
 printf '\n@@bluegreen:holder\n'
-cat "$dir/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true
+show "$dir/$BG_LOCK_DIR/$BG_LOCK_INFO" || true
 printf '\n@@bluegreen:rollout\n'
-cat "$dir/$BG_ROLLOUT_PROGRESS" 2>/dev/null || true
+show "$dir/$BG_ROLLOUT_PROGRESS" || true
 printf '\n@@bluegreen:certificate\n'
-cat "$dir/$BG_TLS/$BG_CURRENT/$BG_CERTIFICATE" 2>/dev/null || true
+show "$dir/$BG_TLS/$BG_CURRENT/$BG_CERTIFICATE" || true
 printf '\n@@bluegreen:joined\n'
 # The stacks joined to a shared router: "<deployment> server_name <hosts>;" per app.
 for f in "$dir/$BG_APPS"/*.names; do
@@ -37,7 +48,12 @@ for f in "$dir/$BG_APPS"/*.names; do
   printf '%s %s\n' "${app%.names}" "$(cat "$f")"
 done
 printf '\n@@bluegreen-probes\n'
-probe_all "$@"
+all_200=1
+probe_all "$count" "$@" || all_200=0
+while [ "$count" -gt 0 ] && [ "$#" -ge 3 ]; do
+  shift 3
+  count=$((count - 1))
+done
 printf '\n@@bluegreen-armed\n'
 if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
   while read -r a_host a_port a_path; do
@@ -47,3 +63,13 @@ if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
     fetch "$a_host" "$a_port" "$a_path" </dev/null || true
   done < "$dir/$BG_CURRENT/$BG_ARMED_PROBES"
 fi
+[ "$#" -ge 4 ] && [ "$taken" = acquired ] && [ "$all_200" = 1 ] || exit 0
+gen=$1 config=$2 plan=$3 tries=$4
+shift 4
+case "$status" in *"\"configHash\":\"$config\""*) ;; *) exit 0 ;; esac  # a reload: the switch's own exec
+case "$status" in *"\"planHash\":\"$plan\""*) exit 0 ;; esac  # already live: nothing to publish
+[ -z "$program" ] || set -- "$@" "$BG_PROGRAM_PLAN" "$(show "$program")"
+printf '\n@@bluegreen-express\n'
+sh_publish "$dir" "$gen" 0 "$config" "$plan" "$tries" "$token" "$status_port" "$status_path" "$@"
+printf '\n@@bluegreen-expressed %s\n' "$?"
+exit 0

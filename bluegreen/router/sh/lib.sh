@@ -15,17 +15,85 @@ fetch() {
     # shellcheck disable=SC2016 # $0..$3 belong to the inner bash
     timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
       printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$2" "$3" >&3 &&
-      cat <&3' "$1" "$2" "$3" "$fetch_host"
+      while IFS= read -r l <&3 || [ -n "$l" ]; do printf "%s\n" "$l"; done' "$1" "$2" "$3" "$fetch_host"
   fi
 }
 
-# probe_all HOST PORT PATH [HOST PORT PATH ...]: one marked section per target.
+# A switch's time is mostly its processes' (an exec, then each command it
+# starts: about 4 ms apiece on a busy host), so the hot path reads small files
+# with the shell's own `read`, not `cat`.
+
+# first_line FILE: its first line into $file_line ("" when there is none).
+first_line() {
+  file_line=
+  IFS= read -r file_line 2>/dev/null < "$1" || true
+}
+
+# slurp FILE: a small text file into $file_text ("" when it cannot be read).
+slurp() {
+  file_text=
+  [ -f "$1" ] && [ -r "$1" ] || return 1
+  while IFS= read -r slurp_line || [ -n "$slurp_line" ]; do
+    file_text="$file_text$slurp_line
+"
+  done < "$1"
+}
+
+# show FILE: print a small text file; false when it cannot be read.
+show() {
+  [ -f "$1" ] && [ -r "$1" ] || return 1
+  while IFS= read -r show_line || [ -n "$show_line" ]; do
+    printf '%s\n' "$show_line"
+  done < "$1"
+}
+
+# probe_all COUNT HOST PORT PATH [HOST PORT PATH ...]: one marked section for each
+# of the first COUNT targets, in order; true when every answer is HTTP 200. They
+# are probed at once: a busy app answers a probe after the requests queued
+# before it, and a round then waits for its slowest target, not for the sum.
 probe_all() {
-  while [ "$#" -ge 3 ]; do
-    printf '\n@@bluegreen %s:%s%s\n' "$1" "$2" "$3"
-    fetch "$1" "$2" "$3" || true
+  probe_dir=${TMPDIR:-/tmp}/bluegreen-probes.$$
+  probe_list=
+  probe_n=0
+  mkdir -p "$probe_dir" 2>/dev/null || probe_dir=
+  probe_count=$1
+  shift
+  while [ "$probe_n" -lt "$probe_count" ] && [ "$#" -ge 3 ]; do
+    probe_n=$((probe_n + 1))
+    probe_list="$probe_list$1 $2 $3
+"
+    if [ -n "$probe_dir" ]; then fetch "$1" "$2" "$3" > "$probe_dir/$probe_n" 2>/dev/null & fi
     shift 3
   done
+  wait
+  probe_ok=0
+  probe_i=0
+  while read -r probe_host probe_port probe_path; do
+    [ -n "$probe_path" ] || continue
+    probe_i=$((probe_i + 1))
+    printf '\n@@bluegreen %s:%s%s\n' "$probe_host" "$probe_port" "$probe_path"
+    if [ -n "$probe_dir" ]; then
+      slurp "$probe_dir/$probe_i" || true
+    else
+      file_text=$(fetch "$probe_host" "$probe_port" "$probe_path" 2>/dev/null </dev/null || true)
+    fi
+    printf '%s\n' "$file_text"
+    http_200 "$file_text" || probe_ok=1
+  done <<PROBED
+$probe_list
+PROBED
+  [ -z "$probe_dir" ] || rm -rf "$probe_dir"
+  return "$probe_ok"
+}
+
+# http_200 ANSWER: its first status line says 200, as HttpResult.ok reads it
+# (bluegreen/router/seam.py); anything else, or no status line, is not.
+http_200() {
+  case "${1#*HTTP/}" in
+    "$1") return 1 ;;
+    [0-9]" 200"* | [0-9].[0-9]" 200"*) return 0 ;;
+  esac
+  return 1
 }
 
 # The lock: a directory $BG_LOCK_DIR whose $BG_LOCK_INFO holds "TOKEN EXPIRES OWNER...".
@@ -49,7 +117,7 @@ lock_take() {
   lock_now=$(date +%s)
   lock_expires=$((lock_now + $3))
   lock_new="$1/.lock-new.$2"  # per taker: its token
-  rm -rf "$lock_new"
+  [ ! -e "$lock_new" ] || rm -rf "$lock_new"
   if ! lock_err=$( { mkdir "$lock_new" && printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$lock_new/$BG_LOCK_INFO"; } 2>&1 ); then
     rm -rf "$lock_new"
     echo "unwritable $(printf '%s' "${lock_err:-the lock record could not be written}" | head -n 1)$(volume_use "$1")"
@@ -94,7 +162,8 @@ lock_break() {
 
 # lock_ours DIR TOKEN: true while TOKEN holds the lock.
 lock_ours() {
-  case "$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null)" in
+  first_line "$1/$BG_LOCK_DIR/$BG_LOCK_INFO"
+  case "$file_line" in
     "$2 "*) return 0 ;;
   esac
   return 1

@@ -56,7 +56,9 @@ fi
 # the "no route yet" routing that came with the container.
 for name in "$BG_MAIN_CONF" "$BG_HTTP_CONF"; do
   stub="include $dir/$BG_CURRENT/$name;"
-  if [ "$(cat "$name" 2>/dev/null)" != "$stub" ]; then
+  first_line "$name"
+  # shellcheck disable=SC2154 # set by first_line (lib.sh)
+  if [ "$file_line" != "$stub" ]; then
     printf '%s\n' "$stub" > ".next-$name" && mv -f ".next-$name" "$name"
     reload=1
   fi
