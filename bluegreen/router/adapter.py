@@ -180,8 +180,8 @@ class LiveRouter:
             if express is None:
                 raise
             raise outcome_unknown(exc, express) from exc
-        out, _, expressed = out.partition("\n@@bluegreen-express\n")
-        if express is not None and expressed:  # from here on, the outcome is that of a publish
+        out, marked, expressed = out.partition("\n@@bluegreen-express\n")
+        if express is not None and marked:  # from here on, the outcome is that of a publish
             return self._expressed(express, out, expressed, len(targets), code)
         if code != 0:
             raise RouterError(f"reading the router {self.container} failed (exit {code}): {_last_line(out)}")

@@ -290,3 +290,52 @@ def test_serving_names_healthy_containers_and_running_tasks_on_the_routers_netwo
     assert json.loads(asked["/containers/json"]) == {"network": ["net"], "status": ["running"],
                                                      "health": ["healthy", "none"]}  # fmt: skip
     assert json.loads(asked["/tasks"]) == {"desired-state": ["running"]}
+
+
+EXPRESS = Publication("g9", {"state.json": "{}"}, False, "c1", "p2", 1.0)
+TARGET = ("10.0.0.2", 8000, "/health/ready")
+
+
+def expressed(tail: str, code: int = 0) -> ExecResult:
+    """sh/begin.sh's output for an express switch: the read, one 200 probe, then how publishing ended."""
+    probe = "\n@@bluegreen 10.0.0.2:8000/health/ready\nHTTP/1.1 200 OK\r\n\r\n{}\n\n@@bluegreen-armed\n"
+    return ExecResult(code, begun("acquired").stdout + probe + tail, "")
+
+
+def test_an_express_begin_carries_the_generation_and_reports_it_published() -> None:
+    live, engine = router(expressed("\n@@bluegreen-express\n\n@@bluegreen-expressed 0\n"))
+    result = live.begin(LOCK, [TARGET], express=EXPRESS)
+    assert result.published and result.acquired and [r.ok for r in result.results] == [True]
+    args = engine.commands[0][4:]
+    assert args[7:11] == ["1", "10.0.0.2", "8000", "/health/ready"]  # COUNT, then the targets
+    assert args[11:15] == ["g9", "c1", "p2", "20"] and args[15:] == ["state.json", "{}"]
+
+
+def test_an_express_begin_that_did_not_publish_keeps_the_lock_for_the_switch_to_go_on() -> None:
+    live, engine = router(expressed(""))
+    result = live.begin(LOCK, [TARGET], express=EXPRESS)
+    assert result.acquired and not result.published and len(engine.commands) == 1  # nothing released
+
+
+@pytest.mark.parametrize(
+    ("result", "error"),
+    [
+        (expressed("\n@@bluegreen-express\n\n@@bluegreen-expressed 5\n"), NotLiveError),
+        (expressed("\n@@bluegreen-express\nsh: 1: cannot create g9/state.json: I/O error\n\n"
+                   "@@bluegreen-expressed 7\n"), RouterError),
+        (expressed("\n@@bluegreen-express\n", code=137), OutcomeUnknownError),  # killed while publishing
+        (DockerError("POST /exec: connection reset"), OutcomeUnknownError),
+    ],
+)  # fmt: skip
+def test_an_express_begin_turns_each_publishing_outcome_into_its_error(
+    result: ExecResult | Exception, error: type[Exception]
+) -> None:
+    live, _ = router(result)
+    with pytest.raises(error):
+        live.begin(LOCK, [TARGET], express=EXPRESS)
+
+
+def test_without_the_lock_no_express_is_carried() -> None:
+    live, engine = router(begun(""))
+    live.begin(None, express=EXPRESS)
+    assert "g9" not in engine.commands[0]
