@@ -1,8 +1,10 @@
-"""One generation of the router's routing directory: what publishing must change, and the files it holds.
+"""One generation of the router's routing directory: whether it may be published, what publishing must change,
+and the files it holds.
 
-A switch decides from the live snapshot (`decide`) and writes one generation
-(`generation_files`) that sh/publish.sh (or an express sh/begin.sh,
-bluegreen.release.express) makes live with one rename.
+A switch compares and swaps against the live snapshot (`check_unchanged`),
+decides from it (`decide`) and writes one generation (`generation_files`)
+that sh/publish.sh makes live with one rename (or the exec of the gate's last
+round: bluegreen.release.express).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bluegreen.colors import utc_now
+from bluegreen.env import DRIFT_PREFIX
+from bluegreen.errors import SwitchError
 from bluegreen.plan.model import RoutingPlan
 from bluegreen.release.hold import Hold
 from bluegreen.router.layout import ARMED_PROBES, LIVE_PLAN, PROGRAM_PLAN, STATE_FILE
@@ -102,3 +106,47 @@ def publication(files: dict[str, str], decision: Decision, rendered: Rendered) -
         rendered.plan_hash,
         VERIFY_SECONDS,
     )
+
+
+def check_unchanged(
+    snapshot: Snapshot, expect_live_plan: str | None, program_observed: str | None, own_observed: str | None
+) -> None:
+    """Compare and swap: act only on the live routing that was seen.
+
+    A rollback acts on the plan it read before waiting for the lock. The
+    program acts on what its drift check read when `pulumi up` began, minutes
+    earlier: a rollback made since then must not be silently undone. Its own
+    Switch's reading (`own_observed`) serves when it was handed no other.
+    """
+    if expect_live_plan is None and program_observed is None:
+        program_observed = own_observed
+    if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
+        raise SwitchError(
+            f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "
+            "lock; nothing was changed: look at `status` and run it again"
+        )
+    expected = program_expects(snapshot, program_observed)
+    if expected and snapshot.status.get("planHash") not in expected:
+        last = snapshot.live_record or {}
+        raise SwitchError(
+            f"live routing changed during this update: {last.get('source', 'a switch')} by "
+            f"{last.get('by') or 'someone'} at {last.get('appliedAt', '?')}; nothing was changed "
+            "(look at `bluegreen status`; run `pulumi up` again to apply this plan over it)"
+        )
+
+
+def program_expects(snapshot: Snapshot, observed: str | None) -> set[str]:
+    """The live plans the program's drift check may have read, from what it handed the Switch (OBSERVED_ENV).
+
+    In sync, the drift check hands back the value the program's last record holds (or IN_SYNC): the live plan
+    was then that record's plan. After drift it hands "drift:PLAN@T": the live plan was PLAN. The same
+    "drift:PLAN@T" as the record's is either: in sync since the program corrected PLAN, or PLAN still live
+    and kept (bluegreen.release.hold). Empty: nothing to compare (a first deploy, an older record).
+    """
+    program = snapshot.program_record or {}
+    if observed is None or not program.get("planHash"):
+        return set()
+    seen = {observed.removeprefix(DRIFT_PREFIX).split("@", 1)[0]} if observed.startswith(DRIFT_PREFIX) else set()
+    if observed != program.get("observed"):
+        return seen or {str(program["planHash"])}
+    return {str(program["planHash"]), *seen}

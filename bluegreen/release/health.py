@@ -30,7 +30,7 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class Prober(Protocol):
-    def fetch(self, targets: Sequence[Target]) -> list[HttpResult]: ...
+    def fetch(self, targets: Sequence[Target], closing: Sequence[Target] | None = None) -> list[HttpResult]: ...
 
 
 @dataclass
@@ -134,10 +134,24 @@ def _round(
             c.address = address
             probe.append(c)
     if probe:
-        results = prober.fetch([(c.address or "", port, path) for c in probe])
+        results = prober.fetch([(c.address or "", port, path) for c in probe], _closing(candidates, probe, successes,
+                                                                                        port, path))  # fmt: skip
         for c, result in zip(probe, results, strict=True):
             c.streak = c.streak + 1 if result.ok else 0
             c.last = f"{result.detail} from {c.address}:{port}{path}"
+
+
+def _closing(
+    candidates: Sequence[Candidate], probe: Sequence[Candidate], successes: int, port: int, path: str
+) -> list[Target] | None:
+    """Every target the gate will have probed when this round's answers, all 200, close it with no preview down
+    (an express publishes then: bluegreen.release.express); None when they would not."""
+    pending = [c for c in candidates if c.streak < successes and not c.down]
+    if any(c.down for c in candidates) or len(probe) != len(pending):
+        return None
+    if any(c.streak != successes - 1 for c in probe):
+        return None
+    return [(c.address, port, path) for c in candidates if c.address]
 
 
 def gated(plan: RoutingPlan) -> tuple[list[str], list[str]]:

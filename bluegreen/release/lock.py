@@ -66,17 +66,24 @@ class LockingProber:
         self.armed_left: dict[Target, HttpResult] = {}  # armed answers no gate round has used yet
         self.first_seen: Snapshot | None = None  # what the first attempt read, before any wait for the lock
         self.waited = False
-        self.express: Express | None = None  # a generation the first exec publishes if its round decides the gate
+        self.express: Express | None = None  # a generation the exec of the round that closes the gate publishes
+        self.published_late = False  # a later round's exec published it
 
-    def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
+    def fetch(self, targets: Sequence[Target], closing: Sequence[Target] | None = None) -> list[HttpResult]:
+        """A gate round's answers. `closing`: this round closes the gate if every answer is 200 (and these are
+        the targets the gate will have probed): its exec then publishes the express generation, if there is one."""
         if self.begun is None:
-            self.begun = self._begin(targets)
+            self.begun = self._begin(targets, closing)
             return self.begun.results
         self.keep()
         armed, self.armed_left = self.armed_left, {}
         if targets and all(t in armed for t in targets):
             return [armed[t] for t in targets]
-        return self.router.fetch(targets)
+        staged = self.express.later(closing, self.snapshot()) if self.express and closing is not None else None
+        if staged is None:
+            return self.router.fetch(targets)
+        results, self.published_late = self.router.fetch_and_publish(targets, staged, self.lock)
+        return results
 
     def keep(self) -> None:
         """Renew the lease when a third of it has passed: a long gate keeps its lock, a dead holder loses it.
@@ -111,17 +118,17 @@ class LockingProber:
 
     @property
     def published(self) -> bool:
-        """The first exec published the express generation, and released the lock (bluegreen.release.express)."""
-        return self.begun is not None and self.begun.published
+        """A gate round's exec published the express generation, and released the lock (bluegreen.release.express)."""
+        return (self.begun is not None and self.begun.published) or self.published_late
 
-    def _begin(self, targets: Sequence[Target]) -> Begun:
+    def _begin(self, targets: Sequence[Target], closing: Sequence[Target] | None = None) -> Begun:
         if self.break_lock:
             self.broke = self.router.break_lock()
             self.progress(f"broke the lock held by {self.broke}" if self.broke else "no lock to break")
         deadline = self.clock() + self.wait
         said = False
         while True:
-            staged = self.express.stage(targets) if self.express is not None else None
+            staged = self.express.first(closing) if self.express and closing is not None else None
             begun = self.router.begin(self.lock, targets, self.router.serving() if self.armed else (), staged)
             if not self.waited:
                 self.first_seen = begun.snapshot

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from bluegreen.colors import COLORS, utc_now
 from bluegreen.config.hooks import SmokeCheck
 from bluegreen.engine.targets import Inspector
-from bluegreen.env import DRIFT_PREFIX
 from bluegreen.errors import (
     BluegreenError,
     ConfigRefusedError,
@@ -43,8 +42,8 @@ from bluegreen.errors import (
     SwitchError,
 )
 from bluegreen.plan.model import RoutingPlan, parse_plan
-from bluegreen.release.express import offer
-from bluegreen.release.generation import Decision, decide, generation_files, publication
+from bluegreen.release.express import Switching, offer
+from bluegreen.release.generation import Decision, check_unchanged, decide, generation_files, publication
 from bluegreen.release.health import check_health
 from bluegreen.release.hold import Hold, program_hold
 from bluegreen.release.lock import DEFAULT_LOCK_WAIT, LockingProber, new_lock
@@ -139,21 +138,20 @@ def apply_plan(
         hold = program_hold(router, plan) if source == "program" and hold is None else hold
         plan = hold.plan if hold is not None else plan
         unchecked = check_schema(inspector, plan)  # before the gate: a refusal costs no probe
-        guarded = expect_live_plan is not None or program_observed is not None or break_lock  # compare and swap
-        locking.express = offer(plan, functools.partial(_render, router, plan, False), source, observed, lock.owner,
-                                note, smoke, guarded)  # fmt: skip
+        switching = Switching(source, observed, lock.owner, note, hold, expect_live_plan, program_observed, break_lock)
+        locking.express = offer(plan, functools.partial(_render, router, plan, False), switching, smoke)
         checked = check_health(router, inspector, plan, locking, clock, sleep, progress)
         snapshot = locking.snapshot()
-        _check_unchanged(snapshot, expect_live_plan, program_observed, observed if source == "program" else None)
-        express = locking.express if locking.published else None  # then published by the first exec, as rendered
-        rendered = express.rendered if express else _render(router, plan, checked.preview_down is not None)
+        check_unchanged(snapshot, expect_live_plan, program_observed, observed if source == "program" else None)
+        published = locking.express.rendered if locking.published and locking.express else None  # as it rendered
+        rendered = published or _render(router, plan, checked.preview_down is not None)
         decision = decide(snapshot, rendered, source, observed, hold.desired.plan_hash() if hold else None)
         report = _report(plan, router.container, source, decision, rendered, snapshot, clock() - started)
         report.warnings += _warnings(hold, locking.broke, checked.preview_down, unchecked)
         if decision.nothing:
             report.live_s = report.total_s = clock() - started
             return report
-        if express is None:
+        if published is None:
             locking.keep()  # the lease covers smoke and publish from here (publish checks it is still ours)
             if smoke and decision.routing:
                 run_smoke(router, smoke, _recorded_plan(snapshot), plan, progress)
@@ -212,50 +210,6 @@ def _unless_published(router: RouterPort, locking: LockingProber) -> Iterator[_P
         if locking.locked and not publishing.started and not locking.published:
             with contextlib.suppress(BluegreenError, OSError):
                 router.release(locking.lock)
-
-
-def _check_unchanged(
-    snapshot: Snapshot, expect_live_plan: str | None, program_observed: str | None, own_observed: str | None
-) -> None:
-    """Compare and swap: act only on the live routing that was seen.
-
-    A rollback acts on the plan it read before waiting for the lock. The
-    program acts on what its drift check read when `pulumi up` began, minutes
-    earlier: a rollback made since then must not be silently undone. Its own
-    Switch's reading (`own_observed`) serves when it was handed no other.
-    """
-    if expect_live_plan is None and program_observed is None:
-        program_observed = own_observed
-    if expect_live_plan is not None and snapshot.status.get("planHash") != expect_live_plan:
-        raise SwitchError(
-            f"the live routing changed (plan {snapshot.status.get('planHash')}) while this waited for the "
-            "lock; nothing was changed: look at `status` and run it again"
-        )
-    expected = program_expects(snapshot, program_observed)
-    if expected and snapshot.status.get("planHash") not in expected:
-        last = snapshot.live_record or {}
-        raise SwitchError(
-            f"live routing changed during this update: {last.get('source', 'a switch')} by "
-            f"{last.get('by') or 'someone'} at {last.get('appliedAt', '?')}; nothing was changed "
-            "(look at `bluegreen status`; run `pulumi up` again to apply this plan over it)"
-        )
-
-
-def program_expects(snapshot: Snapshot, observed: str | None) -> set[str]:
-    """The live plans the program's drift check may have read, from what it handed the Switch (OBSERVED_ENV).
-
-    In sync, the drift check hands back the value the program's last record holds (or IN_SYNC): the live plan
-    was then that record's plan. After drift it hands "drift:PLAN@T": the live plan was PLAN. The same
-    "drift:PLAN@T" as the record's is either: in sync since the program corrected PLAN, or PLAN still live
-    and kept (bluegreen.release.hold). Empty: nothing to compare (a first deploy, an older record).
-    """
-    program = snapshot.program_record or {}
-    if observed is None or not program.get("planHash"):
-        return set()
-    seen = {observed.removeprefix(DRIFT_PREFIX).split("@", 1)[0]} if observed.startswith(DRIFT_PREFIX) else set()
-    if observed != program.get("observed"):
-        return seen or {str(program["planHash"])}
-    return {str(program["planHash"]), *seen}
 
 
 def _report(

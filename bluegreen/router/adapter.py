@@ -147,9 +147,32 @@ class LiveRouter:
         return result.exit_code, result.stdout + (result.stderr if result.exit_code else "")
 
     def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
-        """GET each (host, port, path) from inside the router, in one exec."""
-        _, out = self._run("probe", [str(part) for target in targets for part in target])
+        """GET each (host, port, path) from inside the router, at once, in one exec."""
+        _, out = self._run("probe", [str(len(targets)), *(str(part) for target in targets for part in target)])
         return parse_probes(self.container, out, len(targets))
+
+    def fetch_and_publish(
+        self, targets: Sequence[Target], publication: Publication, lock: Lock
+    ) -> tuple[list[HttpResult], bool]:
+        """`fetch`, and publish `publication` in the same exec when every answer is 200 and the lock is still
+        ours (sh/probe.sh; bluegreen.release.express): the answers, and whether it was published."""
+        if not inline(publication):
+            return self.fetch(targets), False
+        args = [str(len(targets)), *(str(part) for target in targets for part in target), ROUTING_DIR, lock.token,
+                str(STATUS_PORT), STATUS_PATH, publication.generation, "1" if publication.reload else "0",
+                *expect_args(publication), *file_args(publication)]  # fmt: skip
+        try:
+            code, out = self._run("probe", args)
+        except DockerError as exc:
+            raise outcome_unknown(exc, publication) from exc
+        out, marked, expressed = out.partition("\n@@bluegreen-express\n")
+        if not marked:
+            return parse_probes(self.container, out, len(targets)), False
+        self._published(publication, expressed, code)
+        try:
+            return parse_probes(self.container, out, len(targets)), True
+        except RouterError as exc:
+            raise outcome_unknown(exc, publication) from exc
 
     def begin(
         self,
@@ -188,12 +211,16 @@ class LiveRouter:
         give_back = functools.partial(self.release, lock) if lock is not None else lambda: None
         return parse_begun(self.container, lock is not None, len(targets), out, give_back)
 
-    def _expressed(self, express: Publication, out: str, expressed: str, expected: int, code: int) -> Begun:
+    def _published(self, publication: Publication, expressed: str, code: int) -> None:
+        """How a round's exec that began to publish ended: returns when live, raises what a publish raises."""
         said, _, ended = expressed.rpartition("\n@@bluegreen-expressed ")
         if code != 0 or not ended.strip().isdigit():
-            raise outcome_unknown(RouterError(f"the exec ended while publishing (exit {code})"), express)
+            raise outcome_unknown(RouterError(f"the exec ended while publishing (exit {code})"), publication)
         if int(ended) != ScriptExit.OK:  # the script released the lock; the previous routing is live
-            raise publish_error(int(ended), said, self.container, express)
+            raise publish_error(int(ended), said, self.container, publication)
+
+    def _expressed(self, express: Publication, out: str, expressed: str, expected: int, code: int) -> Begun:
+        self._published(express, expressed, code)
         try:
             return dataclasses.replace(parse_begun(self.container, True, expected, out, lambda: None), published=True)
         except RouterError as exc:

@@ -28,7 +28,7 @@ class ScriptExit(enum.IntEnum):
 
 
 # Scripts another one runs as a function, sh_<name> (a subshell: its `exit` and `cd` stay its own).
-CALLS = {"begin": ("publish",)}
+CALLS = {"begin": ("publish",), "probe": ("publish",)}
 
 
 @functools.cache

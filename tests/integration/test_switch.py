@@ -404,6 +404,24 @@ def test_a_plain_switch_is_one_exec_and_carries_the_programs_record(blue_live: S
     assert colors_of(stack.url(), 20) == Counter({"blue": 20})
 
 
+def test_with_two_passes_the_second_rounds_exec_publishes_a_switch_and_a_rollback(blue_live: Stack) -> None:
+    """The round that would close the gate carries the generation (sh/probe.sh) and publishes it once every
+    answer is 200: no exec spent on publishing alone; the rollback's first round is its armed probes."""
+    stack = blue_live
+    client = ExecCountingClient()
+    router = LiveRouter.find(client, stack.deployment)
+    raw = stack.plan("green", 100)
+    raw["healthGate"] = {**raw["healthGate"], "successes": 2, "intervalSeconds": 0.05}
+    report = apply_plan(router, client, parse_plan(raw))
+    assert client.scripts == ["begin", "probe"] and report.changed
+    assert colors_of(stack.url(), 20) == Counter({"green": 20})
+    client.scripts.clear()
+    report = rollback(router, client)
+    assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "probe"]
+    assert colors_of(stack.url(), 20) == Counter({"blue": 20})
+    assert docker("exec", stack.router.name, "test", "-e", f"{ROUTING_DIR}/{LOCK_DIR}", check=False).returncode != 0
+
+
 def test_the_program_switch_records_what_its_drift_check_saw(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """After a rollback the program's switch records its BLUEGREEN_OBSERVED and keeps the rollback (its config did
     not change); status hands the value back, so the next update has nothing to do: no ping-pong."""

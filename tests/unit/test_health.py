@@ -59,10 +59,14 @@ class Prober:
     def __init__(self, answers: dict[str, list[int | None]]) -> None:
         self.answers = answers
         self.asked: list[list[str]] = []
+        self.closing: list[list[str] | None] = []  # per round: what it would close the gate with (express)
         self.count: dict[str, int] = {}
 
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+    def fetch(
+        self, targets: Sequence[tuple[str, int, str]], closing: Sequence[tuple[str, int, str]] | None = None
+    ) -> list[HttpResult]:
         self.asked.append([t[0] for t in targets])
+        self.closing.append(None if closing is None else [t[0] for t in closing])
         results = []
         for host, _, _ in targets:
             n = self.count.get(host, 0)
@@ -83,6 +87,17 @@ def test_passes_after_consecutive_successes() -> None:
                   HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=3), ["a"])  # fmt: skip
     assert result.addresses == {"a": "10.0.0.2"} and result.rounds == 3
     assert clock.sleeps == [0.5, 0.5]
+
+
+def test_only_a_round_whose_answers_would_close_the_gate_says_so() -> None:
+    """An express publishes in that round's exec (bluegreen.release.express): the last of `successes` passes of
+    every pending target, with what the passed gate will have probed; never a round a failure must follow."""
+    prober = Prober({"10.0.0.2": [200, 503, 200], "10.0.0.3": [200]})
+    engine = Engine({"a": [container(ip="10.0.0.2")], "b": [container(ip="10.0.0.3")]})
+    gate(engine, prober, Clock(), HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=2), ["a", "b"])
+    assert prober.asked == [["10.0.0.2", "10.0.0.3"], ["10.0.0.2", "10.0.0.3"], ["10.0.0.2"], ["10.0.0.2"]]
+    # round 2 would have closed it (a's 503 reset its streak); round 3 cannot (a needs two); round 4 does
+    assert prober.closing == [None, ["10.0.0.2", "10.0.0.3"], None, ["10.0.0.2", "10.0.0.3"]]
 
 
 def test_a_failure_resets_the_streak() -> None:

@@ -116,7 +116,9 @@ class Prober:
         self.bad = bad
         self.asked: list[str] = []
 
-    def fetch(self, targets: Sequence[tuple[str, int, str]]) -> list[HttpResult]:
+    def fetch(
+        self, targets: Sequence[tuple[str, int, str]], closing: Sequence[tuple[str, int, str]] | None = None
+    ) -> list[HttpResult]:
         self.asked += [t[0] for t in targets]
         return [HttpResult(503 if t[0] in self.bad else 200, "", "HTTP") for t in targets]
 

@@ -93,7 +93,8 @@ class FakeRouter:
         self.fetches = 0  # probe execs after the first (the gate's later rounds)
         self.serving_addresses = {"10.0.0.2", "10.0.0.3"}  # what Docker says serves on the router's network
         self.armed_probed: list[str] = []  # the armed addresses a first exec probed
-        self.expressed: list[str] = []  # the plans a first exec published (bluegreen.release.express)
+        self.expressed: list[str] = []  # the plans a gate round's exec published (bluegreen.release.express)
+        self.publish_execs = 0  # publications in an exec of their own
         self.unhealthy: set[str] = set()
         self.renewals = 0
         self.lease_taken = False  # another switch took the lock after ours expired
@@ -134,7 +135,7 @@ class FakeRouter:
             return begun
         carried = {PROGRAM_PLAN: json.dumps(self.program_record)} if self.program_record else {}
         self.expressed.append(express.plan_hash)
-        self.publish(dataclasses.replace(express, files={**express.files, **carried}), lock)
+        self._make_live(dataclasses.replace(express, files={**express.files, **carried}), lock)
         return dataclasses.replace(begun, published=True)
 
     def _expresses(self, begun: Begun, express: Publication) -> bool:
@@ -157,7 +158,22 @@ class FakeRouter:
         self.fetches += 1
         return self._probe(targets)
 
+    def fetch_and_publish(
+        self, targets: Sequence[Target], publication: Publication, lock: Lock
+    ) -> tuple[list[HttpResult], bool]:
+        """What sh/probe.sh does with a later round's express generation: publish it when every answer is 200."""
+        results = self.fetch(targets)
+        if not all(r.ok for r in results) or self.held_by_us != lock:
+            return results, False
+        self.expressed.append(publication.plan_hash)
+        self._make_live(publication, lock)
+        return results, True
+
     def publish(self, publication: Publication, lock: Lock) -> None:
+        self.publish_execs += 1
+        self._make_live(publication, lock)
+
+    def _make_live(self, publication: Publication, lock: Lock) -> None:
         assert self.held_by_us == lock, "publish only under our own lock"
         self.publications.append(publication)
         self.held_by_us = None  # the script releases it, whatever the outcome

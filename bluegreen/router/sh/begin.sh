@@ -25,9 +25,16 @@ if [ "$token" != "-" ]; then
   printf '%s\n' "$taken"
   [ "$taken" = acquired ] || armed=-  # a held lock: its holder may change what is live; probe nothing
 fi
-printf '\n@@bluegreen:status\n'
-status=$(fetch 127.0.0.1 "$status_port" "$status_path" || true)
-printf '%s\n' "$status"
+probe_start "$count" "$@"  # the probes and the status run while the files are read
+status_file=
+if [ -n "$probe_dir" ]; then
+  status_file=$probe_dir/status
+  fetch 127.0.0.1 "$status_port" "$status_path" > "$status_file" 2>/dev/null &
+fi
+while [ "$count" -gt 0 ] && [ "$#" -ge 3 ]; do
+  shift 3
+  count=$((count - 1))
+done
 printf '\n@@bluegreen:live\n'
 show "$dir/$BG_CURRENT/$BG_LIVE_PLAN" || show "$dir/$BG_LIVE_PLAN" || true
 printf '\n@@bluegreen:program\n'
@@ -47,13 +54,22 @@ for f in "$dir/$BG_APPS"/*.names; do
   app=${f##*/}
   printf '%s %s\n' "${app%.names}" "$(cat "$f")"
 done
+# An express generation is staged under the lock while the probes run: nothing
+# else publishes meanwhile, and it is removed unless it is published here.
+staged=
+if [ "$#" -ge 4 ] && [ "$taken" = acquired ]; then
+  gen=$1 config=$2 plan=$3 tries=$4
+  shift 4
+  [ -z "$program" ] || set -- "$@" "$BG_PROGRAM_PLAN" "$(show "$program")"
+  gen_write "$dir" "$gen" "$@" >/dev/null && staged=1
+fi
+wait  # the probes and the status (probe_report removes their directory)
+[ -n "$status_file" ] && slurp "$status_file" || file_text=$(fetch 127.0.0.1 "$status_port" "$status_path" || true)
+status=$file_text
+printf '\n@@bluegreen:status\n%s\n' "$status"
 printf '\n@@bluegreen-probes\n'
-all_200=1
-probe_all "$count" "$@" || all_200=0
-while [ "$count" -gt 0 ] && [ "$#" -ge 3 ]; do
-  shift 3
-  count=$((count - 1))
-done
+all_200=
+probe_report && all_200=1
 printf '\n@@bluegreen-armed\n'
 if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
   while read -r a_host a_port a_path; do
@@ -63,13 +79,18 @@ if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
     fetch "$a_host" "$a_port" "$a_path" </dev/null || true
   done < "$dir/$BG_CURRENT/$BG_ARMED_PROBES"
 fi
-[ "$#" -ge 4 ] && [ "$taken" = acquired ] && [ "$all_200" = 1 ] || exit 0
-gen=$1 config=$2 plan=$3 tries=$4
-shift 4
-case "$status" in *"\"configHash\":\"$config\""*) ;; *) exit 0 ;; esac  # a reload: the switch's own exec
-case "$status" in *"\"planHash\":\"$plan\""*) exit 0 ;; esac  # already live: nothing to publish
-[ -z "$program" ] || set -- "$@" "$BG_PROGRAM_PLAN" "$(show "$program")"
+expressed=
+if [ -n "$staged" ] && [ -n "$all_200" ]; then
+  case "$status" in
+    *"\"planHash\":\"$plan\""*) ;;  # already live: nothing to publish
+    *"\"configHash\":\"$config\""*) expressed=1 ;;  # else a reload: the switch's own exec
+  esac
+fi
+if [ -z "$expressed" ]; then
+  [ -z "$staged" ] || rm -rf "${dir:?}/$gen"
+  exit 0
+fi
 printf '\n@@bluegreen-express\n'
-sh_publish "$dir" "$gen" 0 "$config" "$plan" "$tries" "$token" "$status_port" "$status_path" "$@"
+sh_publish "$dir" "$gen" 0 "$config" "$plan" "$tries" "$token" "$status_port" "$status_path"
 printf '\n@@bluegreen-expressed %s\n' "$?"
 exit 0

@@ -47,11 +47,12 @@ show() {
   done < "$1"
 }
 
-# probe_all COUNT HOST PORT PATH [HOST PORT PATH ...]: one marked section for each
-# of the first COUNT targets, in order; true when every answer is HTTP 200. They
-# are probed at once: a busy app answers a probe after the requests queued
-# before it, and a round then waits for its slowest target, not for the sum.
-probe_all() {
+# probe_start COUNT HOST PORT PATH [HOST PORT PATH ...]: start probing the first
+# COUNT targets, all at once, in the background (into $probe_dir); probe_report
+# waits for them. A busy app answers a probe after the requests queued before
+# it: a round then waits for its slowest target, not for the sum. Other
+# background jobs started in between are waited for too.
+probe_start() {
   probe_dir=${TMPDIR:-/tmp}/bluegreen-probes.$$
   probe_list=
   probe_n=0
@@ -65,6 +66,10 @@ probe_all() {
     if [ -n "$probe_dir" ]; then fetch "$1" "$2" "$3" > "$probe_dir/$probe_n" 2>/dev/null & fi
     shift 3
   done
+}
+
+# probe_report: wait, then one marked section per target, in order; true when every answer is HTTP 200.
+probe_report() {
   wait
   probe_ok=0
   probe_i=0
@@ -84,6 +89,19 @@ $probe_list
 PROBED
   [ -z "$probe_dir" ] || rm -rf "$probe_dir"
   return "$probe_ok"
+}
+
+# gen_write DIR GEN [NAME TEXT]...: a new generation directory holding these
+# files. On failure it removes what it wrote, prints why (dash's printf says
+# "I/O error" for a full volume: how full it is says why) and is false.
+gen_write() {
+  gw_dir=$1 gw_gen=$2
+  shift 2
+  if ! gw_err=$( { mkdir "$gw_dir/$gw_gen" && while [ "$#" -ge 2 ]; do printf '%s' "$2" > "$gw_dir/$gw_gen/$1" || exit 1; shift 2; done; } 2>&1 ); then
+    rm -rf "${gw_dir:?}/$gw_gen"
+    printf '%s%s\n' "$(printf '%s' "${gw_err:-the files could not be written}" | head -n 1)" "$(volume_use "$gw_dir")"
+    return 1
+  fi
 }
 
 # http_200 ANSWER: its first status line says 200, as HttpResult.ok reads it

@@ -2,7 +2,7 @@
 # Publish a staged generation: check, then one atomic rename makes it live.
 # Args: DIR GEN RELOAD EXPECT_CONFIG EXPECT_PLAN TRIES TOKEN STATUS_PORT STATUS_PATH [NAME TEXT]...
 #   GEN     a directory in DIR holding main.conf, http.conf, router.js, state.json, records; written
-#           here from the NAME TEXT pairs when they are given (else uploaded before)
+#           here from the NAME TEXT pairs when they are given (else uploaded, or staged by sh/begin.sh, before)
 #   RELOAD  1 when the config changed: `nginx -t` on the staged files first, reload after
 # At every instant `current` names a generation that nginx -t accepted, so a
 # router that restarts mid-publish loads checked config and a published state.
@@ -14,14 +14,9 @@ dir=$1 gen=$2 reload=$3 expect_config=$4 expect_plan=$5 tries=$6 token=$7 status
 shift 9
 cd "$dir" || exit 10
 lock_ours "$dir" "$token" || exit 6
-if [ "$#" -ge 2 ]; then
-  if ! err=$( { mkdir "$gen" && while [ "$#" -ge 2 ]; do printf '%s' "$2" > "$gen/$1" || exit 1; shift 2; done; } 2>&1 ); then
-    rm -rf "$gen"
-    lock_drop "$dir" "$token"
-    # dash's printf says "I/O error" for a full volume: how full it is says why.
-    printf '%s%s\n' "$(printf '%s' "${err:-the files could not be written}" | head -n 1)" "$(volume_use "$dir")"
-    exit 7
-  fi
+if [ "$#" -ge 2 ] && ! gen_write "$dir" "$gen" "$@"; then
+  lock_drop "$dir" "$token"
+  exit 7
 fi
 [ -d "$gen" ] || exit 10
 # The base config lives in the routing volume (read-only root); a router created
