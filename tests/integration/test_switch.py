@@ -406,7 +406,8 @@ def test_a_plain_switch_is_one_exec_and_carries_the_programs_record(blue_live: S
 
 def test_with_two_passes_the_second_rounds_exec_publishes_a_switch_and_a_rollback(blue_live: Stack) -> None:
     """The round that would close the gate carries the generation (sh/probe.sh) and publishes it once every
-    answer is 200: no exec spent on publishing alone; the rollback's first round is its armed probes."""
+    answer is 200: no exec spent on publishing alone; the rollback's first round is its armed probes (a
+    rollback asks for one pass by default: `--successes 2` here)."""
     stack = blue_live
     client = ExecCountingClient()
     router = LiveRouter.find(client, stack.deployment)
@@ -416,7 +417,7 @@ def test_with_two_passes_the_second_rounds_exec_publishes_a_switch_and_a_rollbac
     assert client.scripts == ["begin", "probe"] and report.changed
     assert colors_of(stack.url(), 20) == Counter({"green": 20})
     client.scripts.clear()
-    report = rollback(router, client)
+    report = rollback(router, client, successes=2)
     assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "probe"]
     assert colors_of(stack.url(), 20) == Counter({"blue": 20})
     assert docker("exec", stack.router.name, "test", "-e", f"{ROUTING_DIR}/{LOCK_DIR}", check=False).returncode != 0

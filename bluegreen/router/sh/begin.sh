@@ -17,16 +17,16 @@
 # nothing was published and the lock is still held.
 dir=$1 status_port=$2 status_path=$3 token=$4 ttl=$5 owner=$6 armed=$7 count=$8
 shift 8
+[ "$token" = "-" ] || [ -w "$dir" ] || exit 7
+probe_start "$count" "$@"  # the probes run while the lock is taken and what is live is read
 taken=
 if [ "$token" != "-" ]; then
-  [ -w "$dir" ] || exit 7
   printf '@@bluegreen:lock\n'
   taken=$(lock_take "$dir" "$token" "$ttl" "$owner")
   printf '%s\n' "$taken"
   [ "$taken" = acquired ] || armed=-  # a held lock: its holder may change what is live; probe nothing
 fi
-probe_start "$count" "$@"  # the probes and the status run while the files are read
-status_file=
+status_file=  # read once the lock is ours: what is live cannot change under it from then on
 if [ -n "$probe_dir" ]; then
   status_file=$probe_dir/status
   fetch 127.0.0.1 "$status_port" "$status_path" > "$status_file" 2>/dev/null &
