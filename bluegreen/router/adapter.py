@@ -18,8 +18,8 @@ import dataclasses
 import functools
 import ipaddress
 import json
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from bluegreen.colors import Color
 from bluegreen.engine.client import DockerClient, tar_files
@@ -66,6 +66,8 @@ from bluegreen.router.seam import (
     snapshot_of,
 )
 from bluegreen.router.seed import seed_routing_volume
+
+T = TypeVar("T")
 
 
 class LiveRouter:
@@ -166,13 +168,8 @@ class LiveRouter:
         except DockerError as exc:
             raise outcome_unknown(exc, publication) from exc
         out, marked, expressed = out.partition("\n@@bluegreen-express\n")
-        if not marked:
-            return parse_probes(self.container, out, len(targets)), False
-        self._published(publication, expressed, code)
-        try:
-            return parse_probes(self.container, out, len(targets)), True
-        except RouterError as exc:
-            raise outcome_unknown(exc, publication) from exc
+        answers = functools.partial(parse_probes, self.container, out, len(targets))
+        return (self._published(publication, expressed, code, answers), True) if marked else (answers(), False)
 
     def begin(
         self,
@@ -205,26 +202,25 @@ class LiveRouter:
             raise outcome_unknown(exc, express) from exc
         out, marked, expressed = out.partition("\n@@bluegreen-express\n")
         if express is not None and marked:  # from here on, the outcome is that of a publish
-            return self._expressed(express, out, expressed, len(targets), code)
+            begun = functools.partial(parse_begun, self.container, True, len(targets), out, lambda: None)
+            return self._published(express, expressed, code, lambda: dataclasses.replace(begun(), published=True))
         if code != 0:
             raise RouterError(f"reading the router {self.container} failed (exit {code}): {_last_line(out)}")
         give_back = functools.partial(self.release, lock) if lock is not None else lambda: None
         return parse_begun(self.container, lock is not None, len(targets), out, give_back)
 
-    def _published(self, publication: Publication, expressed: str, code: int) -> None:
-        """How a round's exec that began to publish ended: returns when live, raises what a publish raises."""
+    def _published(self, publication: Publication, expressed: str, code: int, read: Callable[[], T]) -> T:
+        """How a round's exec that began to publish ended: what it read (`read`) once live; what a publish raises
+        otherwise. From here nothing it printed is a reason to think the routing unchanged."""
         said, _, ended = expressed.rpartition("\n@@bluegreen-expressed ")
         if code != 0 or not ended.strip().isdigit():
             raise outcome_unknown(RouterError(f"the exec ended while publishing (exit {code})"), publication)
         if int(ended) != ScriptExit.OK:  # the script released the lock; the previous routing is live
             raise publish_error(int(ended), said, self.container, publication)
-
-    def _expressed(self, express: Publication, out: str, expressed: str, expected: int, code: int) -> Begun:
-        self._published(express, expressed, code)
         try:
-            return dataclasses.replace(parse_begun(self.container, True, expected, out, lambda: None), published=True)
+            return read()
         except RouterError as exc:
-            raise outcome_unknown(exc, express) from exc
+            raise outcome_unknown(exc, publication) from exc
 
     def snapshot(self) -> Snapshot:
         """Loaded status and both plan records, in one exec, without the lock; and who holds it, if anyone."""

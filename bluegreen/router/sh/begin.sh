@@ -79,18 +79,11 @@ if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
     fetch "$a_host" "$a_port" "$a_path" </dev/null || true
   done < "$dir/$BG_CURRENT/$BG_ARMED_PROBES"
 fi
-expressed=
-if [ -n "$staged" ] && [ -n "$all_200" ]; then
-  case "$status" in
-    *"\"planHash\":\"$plan\""*) ;;  # already live: nothing to publish
-    *"\"configHash\":\"$config\""*) expressed=1 ;;  # else a reload: the switch's own exec
-  esac
+# Published only when no reload is needed (else the switch's own exec, after nginx -t) and it is not live yet.
+if [ -n "$staged" ] && [ -n "$all_200" ] && reports "$status" configHash "$config" &&
+  ! reports "$status" planHash "$plan"; then
+  publish_staged "$dir" "$gen" 0 "$config" "$plan" "$tries" "$token" "$status_port" "$status_path"
+elif [ -n "$staged" ]; then
+  rm -rf "${dir:?}/$gen"
 fi
-if [ -z "$expressed" ]; then
-  [ -z "$staged" ] || rm -rf "${dir:?}/$gen"
-  exit 0
-fi
-printf '\n@@bluegreen-express\n'
-sh_publish "$dir" "$gen" 0 "$config" "$plan" "$tries" "$token" "$status_port" "$status_path"
-printf '\n@@bluegreen-expressed %s\n' "$?"
 exit 0

@@ -91,6 +91,23 @@ PROBED
   return "$probe_ok"
 }
 
+# reports STATUS KEY VALUE: the status listener's answer says "KEY":"VALUE"
+# (compact JSON, as router.js writes it).
+reports() {
+  case "$1" in *"\"$2\":\"$3\""*) return 0 ;; esac
+  return 1
+}
+
+# publish_staged DIR GEN RELOAD CONFIG PLAN TRIES TOKEN STATUS_PORT STATUS_PATH:
+# publish a generation a gate round's exec staged (bluegreen/release/express.py)
+# as sh/publish.sh does (the scripts that call this run it as sh_publish),
+# between the two marker lines Python reads.
+publish_staged() {
+  printf '\n@@bluegreen-express\n'
+  sh_publish "$@"
+  printf '\n@@bluegreen-expressed %s\n' "$?"
+}
+
 # gen_write DIR GEN [NAME TEXT]...: a new generation directory holding these
 # files. On failure it removes what it wrote, prints why (dash's printf says
 # "I/O error" for a full volume: how full it is says why) and is false.

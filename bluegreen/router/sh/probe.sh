@@ -22,12 +22,9 @@ if [ "$#" -ge 9 ]; then
 fi
 all_200=
 probe_report && all_200=1
-[ -n "$staged" ] || exit 0
-if [ -z "$all_200" ]; then
+if [ -n "$staged" ] && [ -n "$all_200" ]; then
+  publish_staged "$dir" "$gen" "$reload" "$config" "$plan" "$tries" "$token" "$status_port" "$status_path"
+elif [ -n "$staged" ]; then
   rm -rf "${dir:?}/$gen"
-  exit 0
 fi
-printf '\n@@bluegreen-express\n'
-sh_publish "$dir" "$gen" "$reload" "$config" "$plan" "$tries" "$token" "$status_port" "$status_path"
-printf '\n@@bluegreen-expressed %s\n' "$?"
 exit 0

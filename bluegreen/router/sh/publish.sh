@@ -65,9 +65,7 @@ if [ "$reload" = 1 ]; then
 fi
 # serving: the status listener reports both expected hashes (in any key order).
 serving() {
-  case "$1" in *"\"configHash\":\"$expect_config\""*) ;; *) return 1 ;; esac
-  case "$1" in *"\"planHash\":\"$expect_plan\""*) return 0 ;; esac
-  return 1
+  reports "$1" configHash "$expect_config" && reports "$1" planHash "$expect_plan"
 }
 i=0
 while [ "$i" -lt "$tries" ]; do
