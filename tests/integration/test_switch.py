@@ -26,7 +26,7 @@ from bluegreen.release.live import rollback
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import BASE_CONFIG_PATH
-from bluegreen.router.layout import ARMED_PROBES, LOCK_DIR, PROGRAM_PLAN, ROUTING_DIR
+from bluegreen.router.layout import ARMED_PROBES, LIVE_PLAN, LOCK_DIR, PROGRAM_PLAN, ROUTING_DIR
 from bluegreen.router.scripts import script
 from lab.deployment import Stack
 from lab.dockercli import Container, docker, get
@@ -557,27 +557,36 @@ def test_the_edge_bounds_bodies_and_believes_forwarded_for_only_from_trusted_pro
 
 
 def test_two_operators_switching_at_once_never_both_win_with_different_plans(blue_live: Stack) -> None:
-    """20 rounds of two concurrent switches: each success is true when it returns, the last one is live,
-    and the router's plan record matches what it serves."""
+    """20 rounds of two concurrent switches: both succeed, one after the other in the lock's order, and the
+    later one is live. The order is read from the router, not from when the two processes exit: a switch that
+    takes the lock as the other releases it publishes in the same exec, within milliseconds, sooner than the
+    other process can exit. So every switch that changed something published a generation of this round, the
+    current generation serves one plan and the previous one the other (neither lost), and the router's plan
+    record matches what it serves."""
     stack = blue_live
     plans = [stack.plan("green", 30), stack.plan("green", 70)]
     hashes = [parse_plan(p).plan_hash() for p in plans]
     for round_ in range(20):
-        results: dict[int, tuple[int, float, str]] = {}
+        results: dict[int, tuple[int, str]] = {}
+        started = time.time_ns()
 
-        def run(i: int, results: dict[int, tuple[int, float, str]] = results) -> None:
+        def run(i: int, results: dict[int, tuple[int, str]] = results) -> None:
             done = stack.cli("switch", "--plan", "-", "--json", stdin=json.dumps(plans[i]))
-            results[i] = (done.returncode, time.monotonic(), done.stdout + done.stderr)
+            results[i] = (done.returncode, done.stdout if done.returncode == 0 else done.stderr)
 
         threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=120)
-        assert all(code == 0 for code, _, _ in results.values()), (round_, results)
-        last = max(results, key=lambda i: results[i][1])
+        assert all(code == 0 for code, _ in results.values()), (round_, results)
+        changed = sum(json.loads(out)["changed"] for _, out in results.values())
+        names = docker("exec", stack.router.name, "readlink", f"{ROUTING_DIR}/current", f"{ROUTING_DIR}/previous")
+        fresh = [name for name in names.stdout.split() if int(name[1:].split("@")[0]) >= started]
+        assert len(fresh) == changed >= 1, (round_, results, names.stdout)  # one generation per switch that changed
         now = status(stack)
-        assert now["live"]["planHash"] == hashes[last], (round_, results)
+        previous = json.loads(docker("exec", stack.router.name, "cat", f"{ROUTING_DIR}/previous/{LIVE_PLAN}").stdout)
+        assert {now["live"]["planHash"], previous["planHash"]} == set(hashes), (round_, results, previous)
         assert now["lastSwitch"]["planHash"] == now["live"]["planHash"], "the record is what is served"
 
 
