@@ -24,7 +24,7 @@ def sh(directory: Path, body: str) -> str:
 
 
 def take(directory: Path, token: str = "t1", ttl: int = 60, owner: str = "alice@ops pid 1 (cli)") -> str:
-    return sh(directory, f'lock_take "$1" {token} {ttl} "{owner}"')
+    return sh(directory, f'lock_take "$1" {token} {ttl} "{owner}"; echo "$lock_taken"')
 
 
 def test_a_free_lock_is_taken_with_its_record_in_place(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_breaking_the_lock_prints_the_holder_and_frees_it(tmp_path: Path) -> Non
 
 
 def test_of_many_takers_at_once_exactly_one_wins(tmp_path: Path) -> None:
-    racers = " ".join(f'(lock_take "$1" t{i} 60 racer{i} > "$1/.out{i}") &' for i in range(12))
+    racers = " ".join(f'(lock_take "$1" t{i} 60 racer{i}; echo "$lock_taken" > "$1/.out{i}") &' for i in range(12))
     sh(tmp_path, racers + " wait")
     answers = [(tmp_path / f".out{i}").read_text().strip() for i in range(12)]
     assert sum(a == "acquired" for a in answers) == 1, answers
@@ -81,7 +81,7 @@ def test_of_many_takers_at_once_exactly_one_wins(tmp_path: Path) -> None:
 
 def test_a_record_that_cannot_be_written_takes_nothing_and_says_why(tmp_path: Path) -> None:
     """As a full disk does: the write fails (here, into a folder that is not there), and nothing is taken."""
-    answer = sh(tmp_path, 'BG_LOCK_INFO=missing/info lock_take "$1" t1 60 alice')
+    answer = sh(tmp_path, 'BG_LOCK_INFO=missing/info lock_take "$1" t1 60 alice; echo "$lock_taken"')
     assert answer.startswith("unwritable ") and "missing/info" in answer, answer
     assert list(tmp_path.iterdir()) == [], "no lock, and nothing left aside"
 

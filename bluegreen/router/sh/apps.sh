@@ -10,10 +10,11 @@ dir=$1 token=$2 ttl=$3 owner=$4 action=$5 name=$6 hosts=$7 host=$8 upstream=$9 t
 shift 11
 cd "$dir" || exit 10
 grep -q "$dir/$BG_APPS/" "$BG_CURRENT/$BG_HTTP_CONF" 2>/dev/null || exit 8
-taken=$(lock_take "$dir" "$token" "$ttl" "$owner")
-case $taken in
+lock_take "$dir" "$token" "$ttl" "$owner"
+# shellcheck disable=SC2154 # set by lock_take (lib.sh)
+case $lock_taken in
   acquired) ;;
-  *) echo "$taken"; exit 6 ;;
+  *) echo "$lock_taken"; exit 6 ;;
 esac
 mkdir -p "$BG_APPS" .apps-was || { lock_drop "$dir" "$token"; exit 10; }
 rm -f .apps-was/*

@@ -22,15 +22,15 @@ probe_start "$count" "$@"  # the probes run while the lock is taken and what is 
 taken=
 if [ "$token" != "-" ]; then
   printf '@@bluegreen:lock\n'
-  taken=$(lock_take "$dir" "$token" "$ttl" "$owner")
+  lock_take "$dir" "$token" "$ttl" "$owner"
+  # shellcheck disable=SC2154 # set by lock_take (lib.sh)
+  taken=$lock_taken
   printf '%s\n' "$taken"
   [ "$taken" = acquired ] || armed=-  # a held lock: its holder may change what is live; probe nothing
 fi
-status_file=  # read once the lock is ours: what is live cannot change under it from then on
-if [ -n "$probe_dir" ]; then
-  status_file=$probe_dir/status
-  fetch 127.0.0.1 "$status_port" "$status_path" > "$status_file" 2>/dev/null &
-fi
+# The status is read once the lock is ours: what is live cannot change under it from then on.
+# shellcheck disable=SC2154 # probe_at: set by probe_start (lib.sh)
+fetch 127.0.0.1 "$status_port" "$status_path" > "$probe_at.status" 2>/dev/null &
 while [ "$count" -gt 0 ] && [ "$#" -ge 3 ]; do
   shift 3
   count=$((count - 1))
@@ -61,10 +61,10 @@ if [ "$#" -ge 4 ] && [ "$taken" = acquired ]; then
   gen=$1 config=$2 plan=$3 tries=$4
   shift 4
   [ -z "$program" ] || set -- "$@" "$BG_PROGRAM_PLAN" "$(show "$program")"
-  gen_write "$dir" "$gen" "$@" >/dev/null && staged=1
+  gen_write "$dir" "$gen" "$@" >/dev/null && staged=1 && stage_link "$dir" "$gen"
 fi
-wait  # the probes and the status (probe_report removes their directory)
-[ -n "$status_file" ] && slurp "$status_file" || file_text=$(fetch 127.0.0.1 "$status_port" "$status_path" || true)
+wait  # the probes and the status
+slurp "$probe_at.status" || file_text=$(fetch 127.0.0.1 "$status_port" "$status_path" || true)
 status=$file_text
 printf '\n@@bluegreen:status\n%s\n' "$status"
 printf '\n@@bluegreen-probes\n'
@@ -84,6 +84,7 @@ if [ -n "$staged" ] && [ -n "$all_200" ] && reports "$status" configHash "$confi
   ! reports "$status" planHash "$plan"; then
   publish_staged "$dir" "$gen" 0 "$config" "$plan" "$tries" "$token" "$status_port" "$status_path"
 elif [ -n "$staged" ]; then
-  rm -rf "${dir:?}/$gen"
+  rm -rf "${dir:?}/$gen" "$dir/.next-current.$gen"
 fi
+probe_clean
 exit 0

@@ -48,27 +48,28 @@ show() {
 }
 
 # probe_start COUNT HOST PORT PATH [HOST PORT PATH ...]: start probing the first
-# COUNT targets, all at once, in the background (into $probe_dir); probe_report
-# waits for them. A busy app answers a probe after the requests queued before
-# it: a round then waits for its slowest target, not for the sum. Other
-# background jobs started in between are waited for too.
+# COUNT targets, all at once, in the background (into files $probe_at.N);
+# probe_report waits for them. A busy app answers a probe after the requests
+# queued before it: a round then waits for its slowest target, not for the sum.
+# Other background jobs started in between are waited for too. The files are
+# removed by probe_clean, once nothing waits on the script any more.
 probe_start() {
-  probe_dir=${TMPDIR:-/tmp}/bluegreen-probes.$$
+  probe_at=${TMPDIR:-/tmp}/bluegreen-probe.$$
   probe_list=
   probe_n=0
-  mkdir -p "$probe_dir" 2>/dev/null || probe_dir=
   probe_count=$1
   shift
   while [ "$probe_n" -lt "$probe_count" ] && [ "$#" -ge 3 ]; do
     probe_n=$((probe_n + 1))
     probe_list="$probe_list$1 $2 $3
 "
-    if [ -n "$probe_dir" ]; then fetch "$1" "$2" "$3" > "$probe_dir/$probe_n" 2>/dev/null & fi
+    fetch "$1" "$2" "$3" > "$probe_at.$probe_n" 2>/dev/null &
     shift 3
   done
 }
 
 # probe_report: wait, then one marked section per target, in order; true when every answer is HTTP 200.
+# A target whose answer could not be kept (no writable TMPDIR) is asked again, here.
 probe_report() {
   wait
   probe_ok=0
@@ -77,18 +78,18 @@ probe_report() {
     [ -n "$probe_path" ] || continue
     probe_i=$((probe_i + 1))
     printf '\n@@bluegreen %s:%s%s\n' "$probe_host" "$probe_port" "$probe_path"
-    if [ -n "$probe_dir" ]; then
-      slurp "$probe_dir/$probe_i" || true
-    else
-      file_text=$(fetch "$probe_host" "$probe_port" "$probe_path" 2>/dev/null </dev/null || true)
-    fi
+    slurp "$probe_at.$probe_i" || file_text=$(fetch "$probe_host" "$probe_port" "$probe_path" 2>/dev/null </dev/null || true)
     printf '%s\n' "$file_text"
     http_200 "$file_text" || probe_ok=1
   done <<PROBED
 $probe_list
 PROBED
-  [ -z "$probe_dir" ] || rm -rf "$probe_dir"
   return "$probe_ok"
+}
+
+# probe_clean: remove the answers probe_start kept (and the status begin.sh kept beside them).
+probe_clean() {
+  rm -f "$probe_at".*
 }
 
 # reports STATUS KEY VALUE: the status listener's answer says "KEY":"VALUE"
@@ -121,6 +122,17 @@ gen_write() {
   fi
 }
 
+# stage_link DIR GEN: before a staged generation is published, the symlink
+# that will name it `current` ($staged_link) and what `current` names now
+# ($staged_old), made while the probes run: publishing then is one rename
+# (sh/publish.sh). Removed with the generation when it is not published.
+# shellcheck disable=SC2034 # staged_old: read by sh/publish.sh
+stage_link() {
+  staged_old=$(readlink "$1/$BG_CURRENT" 2>/dev/null || true)
+  staged_link=.next-current.$2
+  ln -sfn "$2" "$1/$staged_link" || staged_link=
+}
+
 # http_200 ANSWER: its first status line says 200, as HttpResult.ok reads it
 # (bluegreen/router/seam.py); anything else, or no status line, is not.
 http_200() {
@@ -144,10 +156,12 @@ volume_use() {
   return 0
 }
 
-# lock_take DIR TOKEN TTL OWNER: prints "acquired", "held <info>", or
-# "unwritable <why>" (the record could not be written: nothing was taken).
+# lock_take DIR TOKEN TTL OWNER: sets $lock_taken to "acquired", "held <info>", or
+# "unwritable <why>" (the record could not be written: nothing was taken); a
+# variable, not output: no subshell on a switch's path.
 # An expired lock, or one without a readable record that is older than
 # $BG_LOCK_ORPHAN_SECONDS, is moved aside (rename: only one taker wins) and taken.
+# shellcheck disable=SC2034 # lock_taken: the caller's
 lock_take() {
   lock_now=$(date +%s)
   lock_expires=$((lock_now + $3))
@@ -155,11 +169,11 @@ lock_take() {
   [ ! -e "$lock_new" ] || rm -rf "$lock_new"
   if ! lock_err=$( { mkdir "$lock_new" && printf '%s %s %s\n' "$2" "$lock_expires" "$4" > "$lock_new/$BG_LOCK_INFO"; } 2>&1 ); then
     rm -rf "$lock_new"
-    echo "unwritable $(printf '%s' "${lock_err:-the lock record could not be written}" | head -n 1)$(volume_use "$1")"
+    lock_taken="unwritable $(printf '%s' "${lock_err:-the lock record could not be written}" | head -n 1)$(volume_use "$1")"
     return 0
   fi
   if mv -T "$lock_new" "$1/$BG_LOCK_DIR" 2>/dev/null; then
-    echo acquired
+    lock_taken=acquired
     return 0
   fi
   lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
@@ -177,13 +191,13 @@ lock_take() {
   if [ "$lock_stale" = 1 ] && mv "$1/$BG_LOCK_DIR" "$1/.stale-lock.$2" 2>/dev/null; then
     rm -rf "$1/.stale-lock.$2"
     if mv -T "$lock_new" "$1/$BG_LOCK_DIR" 2>/dev/null; then
-      echo acquired
+      lock_taken=acquired
       return 0
     fi
     lock_info=$(cat "$1/$BG_LOCK_DIR/$BG_LOCK_INFO" 2>/dev/null || true)
   fi
   rm -rf "$lock_new"
-  echo "held $lock_info"
+  lock_taken="held $lock_info"
 }
 
 # lock_break DIR: remove whatever lock there is; prints its record ("" when there was none).

@@ -18,13 +18,15 @@ staged=
 if [ "$#" -ge 9 ]; then
   dir=$1 token=$2 status_port=$3 status_path=$4 gen=$5 reload=$6 config=$7 plan=$8 tries=$9
   shift 9
-  lock_ours "$dir" "$token" && gen_write "$dir" "$gen" "$@" >/dev/null && staged=1
+  lock_ours "$dir" "$token" && gen_write "$dir" "$gen" "$@" >/dev/null && staged=1 &&
+    stage_link "$dir" "$gen"
 fi
 all_200=
 probe_report && all_200=1
 if [ -n "$staged" ] && [ -n "$all_200" ]; then
   publish_staged "$dir" "$gen" "$reload" "$config" "$plan" "$tries" "$token" "$status_port" "$status_path"
 elif [ -n "$staged" ]; then
-  rm -rf "${dir:?}/$gen"
+  rm -rf "${dir:?}/$gen" "$dir/.next-current.$gen"
 fi
+probe_clean
 exit 0

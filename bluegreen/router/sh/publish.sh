@@ -42,8 +42,15 @@ if [ "$reload" = 1 ]; then
   rm -rf "$tmp"
 fi
 
-old=$(readlink "$BG_CURRENT" 2>/dev/null || true)
-ln -sfn "$gen" .next-current && mv -Tf .next-current "$BG_CURRENT"
+# A gate round's exec that staged GEN made its link and read `current` while its probes ran (stage_link).
+if [ "${staged_link:-}" = ".next-current.$gen" ] && [ -L "$staged_link" ]; then
+  # shellcheck disable=SC2154 # set by stage_link (lib.sh)
+  old=$staged_old
+  mv -Tf "$staged_link" "$BG_CURRENT"
+else
+  old=$(readlink "$BG_CURRENT" 2>/dev/null || true)
+  ln -sfn "$gen" .next-current && mv -Tf .next-current "$BG_CURRENT"
+fi
 if [ -n "$old" ] && [ "$old" != "$gen" ]; then
   ln -sfn "$old" .next-previous && mv -Tf .next-previous "$BG_PREVIOUS"
 fi
@@ -70,8 +77,10 @@ serving() {
 i=0
 while [ "$i" -lt "$tries" ]; do
   if serving "$(fetch 127.0.0.1 "$status_port" "$status_path" 2>/dev/null || true)"; then
-    for g in g*; do
-      [ "$g" = "$gen" ] || [ "$g" = "$old" ] || rm -rf "$g"
+    for g in g* .next-current.g*; do  # older generations, and links staged for ones never published
+      case $g in "$gen" | "$old") continue ;; esac
+      [ -e "$g" ] || [ -L "$g" ] || continue
+      rm -rf "$g"
     done
     lock_drop "$dir" "$token"
     exit 0
