@@ -22,11 +22,23 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from bluegreen.engine.container_spec import LOG_OPTS, ROUTER_STOP_TIMEOUT
-from bluegreen.engine.hardening import ROUTER
-from bluegreen.engine.names import ROLE_ROUTER, ROLE_ROUTER_NET, router_net_name
+from bluegreen.engine.hardening import CONTROL, ROUTER
+from bluegreen.engine.names import (
+    ROLE_ROUTER,
+    ROLE_ROUTER_CONTROL,
+    ROLE_ROUTER_NET,
+    router_control_name,
+    router_net_name,
+)
 from bluegreen.engine.readback import DAEMON_MERGED, cpus, limits
 from bluegreen.engine.topology import Topology
 from bluegreen.env import ROUTER_FILES_ENV, ROUTER_ID_ENV, ROUTER_IMAGE_ENV, ROUTER_SPEC_ENV
+from bluegreen.router.channel import (
+    CONTROL_CPU_SHARES,
+    CONTROL_CPUS,
+    CONTROL_MEMORY_MB,
+    control_command,
+)
 from bluegreen.router.files import (
     COMMAND,
     FILES_LABEL,
@@ -74,6 +86,8 @@ class Router(pulumi.ComponentResource):
         prepare = self._handover("prepare", name, topology, engine, [], self.seed)
         self.net = self._net(name, topology, image, network, prepare)
         self.net_limit = pids_limit(f"{name}-net", self.net, NET_PIDS_LIMIT, engine)
+        self.control = self._control(name, topology, image)
+        self.control_limit = pids_limit(f"{name}-control", self.control, CONTROL.pids_limit, engine)
         begin = self._handover("begin", name, topology, engine, [image.image_id, self.net.id, router_files_hash(),
                                                                   cpus(topology.settings.router.cpus)])  # fmt: skip
         self.container = self._container(name, topology, image, begin)
@@ -148,6 +162,36 @@ class Router(pulumi.ComponentResource):
                 delete_before_replace=True,
                 ignore_changes=["image", *DAEMON_MERGED],
                 depends_on=[prepare],
+            ),
+        )
+
+    def _control(self, name: str, topology: Topology, image: docker.RemoteImage) -> docker.Container:
+        """The control loop a switch asks to run its scripts (bluegreen/router/channel.py): in the router's
+        namespace, on its volume, as its user; no exec per round. Nothing serves from it: a switch uses an
+        exec while it is away (replaced with the image, the loop's text or the net container)."""
+        labels = topology.labels(ROLE_ROUTER_CONTROL)
+        return docker.Container(
+            f"{name}-control",
+            name=router_control_name(topology.deployment),
+            image=image.image_id,
+            command=control_command(),
+            user=ROUTER_USER,
+            **container_args(CONTROL),
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
+            network_mode=self.net.id.apply(lambda net: f"container:{net}"),
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=ROUTING_DIR)],
+            **limits(CONTROL_MEMORY_MB, CONTROL_CPUS),
+            cpu_shares=CONTROL_CPU_SHARES,
+            init=True,  # reaps the calls the loop leaves behind
+            stdin_open=True,
+            restart="unless-stopped",
+            log_driver="json-file",  # answers, and the loop's own complaints: rotated like the router's
+            log_opts=dict(LOG_OPTS),
+            stop_signal="SIGKILL",  # nothing in it to drain: a switch mid-call sees a lost answer, as from an exec
+            must_run=True,
+            # It keeps its name, so the old one goes first (switches use an exec meanwhile).
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, ignore_changes=DAEMON_MERGED, depends_on=[self.seed]
             ),
         )
 

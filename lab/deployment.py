@@ -17,21 +17,24 @@ from typing import Any
 
 from bluegreen.colors import Color, other
 from bluegreen.engine.client import DockerClient
-from bluegreen.engine.hardening import APP_DEFAULT, ROUTER
+from bluegreen.engine.hardening import APP_DEFAULT, CONTROL, ROUTER
 from bluegreen.engine.names import (
     COLOR_LABEL,
     DEPLOYMENT_LABEL,
     ROLE_APP,
     ROLE_LABEL,
     ROLE_ROUTER,
+    ROLE_ROUTER_CONTROL,
     ROLE_ROUTER_NET,
     VERSION_LABEL,
     deployment_name,
     network_name,
+    router_control_name,
     router_name,
     router_net_name,
     routing_volume_name,
 )
+from bluegreen.router.channel import CONTROL_CPU_SHARES, CONTROL_CPUS, CONTROL_MEMORY_MB, control_command
 from bluegreen.router.files import (
     COMMAND,
     HEALTHCHECK,
@@ -55,6 +58,7 @@ class Stack:
     project: str = "bluegreen"
     containers: dict[str, list[str]] = field(default_factory=lambda: {"blue": [], "green": []})
     routing_volume_size: str | None = None  # e.g. "2m": the routing volume is a tmpfs that small (a full disk)
+    control: bool = True  # the router's control container (False: every script runs in an exec, as before it)
 
     @property
     def deployment(self) -> str:
@@ -67,6 +71,10 @@ class Stack:
     @property
     def router(self) -> Container:
         return Container(router_name(self.deployment))
+
+    @property
+    def control_name(self) -> str:
+        return router_control_name(self.deployment)
 
     @property
     def net(self) -> str:
@@ -119,6 +127,12 @@ class Stack:
         )
         seed_routing_volume(DockerClient(), ROUTER_IMAGE, volume, ROUTER_USER, seed_files())
         docker("start", name)
+        if self.control:  # as the program does: the loop a switch asks instead of an exec (router/channel.py)
+            docker("run", "-d", "-i", "--init", "--name", self.control_name, "--network", f"container:{self.net}",
+                   *self.labels(ROLE_ROUTER_CONTROL), "-v", f"{volume}:{ROUTING_DIR}", "--user", ROUTER_USER,
+                   "--restart", "unless-stopped", "--stop-signal", "SIGKILL", "--memory", f"{CONTROL_MEMORY_MB}m",
+                   "--cpus", str(CONTROL_CPUS), "--cpu-shares", str(CONTROL_CPU_SHARES), *CONTROL.docker_run_args(),
+                   ROUTER_IMAGE, *control_command())  # fmt: skip
 
     def add(self, color: Color, version: str, count: int = 1, env: dict[str, str] | None = None) -> list[str]:
         names = []

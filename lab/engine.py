@@ -266,10 +266,13 @@ class ContainerHandler(Handler):
             "ExposedPorts": {f"{p['internal']}/tcp": {} for p in inputs.get("ports", [])},
             "StopSignal": inputs.get("stopSignal"),
             "StopTimeout": int(inputs.get("stopTimeout", 10)),
+            "OpenStdin": bool(inputs.get("stdinOpen")),
             "HostConfig": {
+                **({"Init": bool(inputs["init"])} if "init" in inputs else {}),
                 "Memory": int(inputs.get("memory", 0)) * MIB,
                 **({"MemorySwap": _swap(inputs["memorySwap"])} if inputs.get("memorySwap") else {}),
                 "NanoCpus": int(float(inputs.get("cpus", "0")) * 1e9),
+                "CpuShares": int(inputs.get("cpuShares", 0)),
                 "RestartPolicy": {"Name": inputs.get("restart", "no")},
                 "Sysctls": inputs.get("sysctls") or {},
                 "CapDrop": (inputs.get("capabilities") or {}).get("drops") or [],

@@ -43,7 +43,14 @@ from pulumi_policy.proxy import UnknownValueError
 from bluegreen.colors import COLORS, Color
 from bluegreen.config.stacks import PRODUCTION_STACKS_PATTERN, is_production
 from bluegreen.engine.hardening import is_root_user, pids_limit_of
-from bluegreen.engine.names import COLOR_LABEL, ROLE_APP, ROLE_LABEL, ROLE_ROUTER, ROLE_ROUTER_NET
+from bluegreen.engine.names import (
+    COLOR_LABEL,
+    ROLE_APP,
+    ROLE_LABEL,
+    ROLE_ROUTER,
+    ROLE_ROUTER_CONTROL,
+    ROLE_ROUTER_NET,
+)
 from bluegreen.env import IMAGE_REF_ENV
 from bluegreen.images.pinning import IMMUTABLE_TAG_PATTERN, image_problem
 from bluegreen.plan.traffic import contract_problem, traffic_problems
@@ -365,11 +372,13 @@ def images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None
 
 @resource_rule(
     "app-healthcheck",
-    "App containers (every container but the router's two) define a healthcheck.",
+    "App containers (every container but the router's three) define a healthcheck.",
 )
 def app_healthcheck(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if role(args.props) in (ROLE_ROUTER, ROLE_ROUTER_NET):
-        return  # the router is probed through its status listener by every switch; its net container only sleeps
+    if role(args.props) in (ROLE_ROUTER, ROLE_ROUTER_NET, ROLE_ROUTER_CONTROL):
+        # the router is probed through its status listener by every switch; its net container only sleeps;
+        # its control loop is asked by every switch, which uses an exec when it does not answer
+        return
     tests = value(value(args.props, "healthcheck") or {}, "tests") or []
     if not tests or tests[0] == "NONE":
         report(f"container {args.name} has no healthcheck: the switch cannot tell when it is ready", None)

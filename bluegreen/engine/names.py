@@ -29,12 +29,13 @@ HOOK_RUN_LABEL = "bluegreen.hook-run"
 HOOK_STAGE_LABEL = "bluegreen.hook-stage"
 
 # The values of ROLE_LABEL: what a container is to the deployment.
-Role = Literal["app", "router", "router-net", "router-bridge", "database", "seed", "hook", "network"]
+Role = Literal["app", "router", "router-net", "router-control", "router-bridge", "database", "seed", "hook", "network"]
 ROLE_APP: Final = "app"
 ROLE_ROUTER: Final = "router"
 # The router's network namespace and host ports: a container that only sleeps, so the router can be
 # replaced while its listening sockets stay (bluegreen/router/handover.py).
 ROLE_ROUTER_NET: Final = "router-net"
+ROLE_ROUTER_CONTROL: Final = "router-control"  # runs the switch's scripts without an exec (router/channel.py)
 ROLE_ROUTER_BRIDGE: Final = "router-bridge"  # the router that serves while the router is replaced
 ROLE_DATABASE: Final = "database"
 ROLE_SEED: Final = "seed"  # the short-lived helper that writes the routing volume before the router starts
@@ -69,6 +70,10 @@ def router_name(deployment: str) -> str:
 
 def router_net_name(deployment: str) -> str:
     return f"{deployment}-router-net"
+
+
+def router_control_name(deployment: str) -> str:
+    return f"{deployment}-router-control"
 
 
 def router_bridge_name(deployment: str) -> str:

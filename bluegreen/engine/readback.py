@@ -121,6 +121,7 @@ def read_container(inspect: dict[str, Any]) -> dict[str, Any]:
         "memory": int(host.get("Memory") or 0) // MIB,
         "memorySwap": swap // MIB if swap > 0 else swap,
         "cpus": cpus(int(host.get("NanoCpus") or 0) / NANO),
+        "cpuShares": int(host.get("CpuShares") or 0),
         "logDriver": (host.get("LogConfig") or {}).get("Type", ""),
         "logOpts": dict((host.get("LogConfig") or {}).get("Config") or {}),
         "networkMode": host.get("NetworkMode", ""),
@@ -129,6 +130,8 @@ def read_container(inspect: dict[str, Any]) -> dict[str, Any]:
         "user": config.get("User", ""),
         "sysctls": dict(host.get("Sysctls") or {}),
         "tmpfs": dict(host.get("Tmpfs") or {}),
+        "init": bool(host.get("Init")),  # null (the daemon's default) reads back as false
+        "stdinOpen": bool(config.get("OpenStdin")),
     }
     check = config.get("Healthcheck")
     if check:
@@ -159,14 +162,16 @@ def inspect_of(inputs: dict[str, Any], daemon_log: tuple[str, dict[str, str]] = 
             # Docker's default: swap as large as memory again (2 x memory in all); -1 stays -1.
             "MemorySwap": (int(swap) * MIB if int(swap) > 0 else int(swap)) if swap is not None else 2 * memory,
             "NanoCpus": round(float(inputs.get("cpus") or 0) * NANO),
+            "CpuShares": int(inputs.get("cpuShares") or 0),
             "LogConfig": {"Type": log_type, "Config": log_opts},
             "NetworkMode": inputs.get("networkMode") or "",
             "ReadonlyRootfs": bool(inputs.get("readOnly")),
             "RestartPolicy": {"Name": inputs.get("restart", "no")},
             "Sysctls": dict(inputs.get("sysctls") or {}),
             "Tmpfs": dict(inputs.get("tmpfs") or {}),
+            "Init": inputs.get("init"),
         },
-        "Config": {"User": inputs.get("user", "")},
+        "Config": {"User": inputs.get("user", ""), "OpenStdin": bool(inputs.get("stdinOpen"))},
     }
     if check:
         inspect["Config"]["Healthcheck"] = {

@@ -31,6 +31,7 @@ from bluegreen.errors import (
     RouterError,
 )
 from bluegreen.release.metrics import FLUSH_LAG_SECONDS, ColorMetrics, Sample, parse_log, summarize
+from bluegreen.router.channel import ControlLink
 from bluegreen.router.files import network_owner
 from bluegreen.router.layout import (
     ACME_ACCOUNT,
@@ -46,6 +47,7 @@ from bluegreen.router.layout import (
 )
 from bluegreen.router.readout import parse_begun, parse_probes
 from bluegreen.router.scripts import (
+    CHANNEL_SCRIPTS,
     ScriptExit,
     expect_args,
     file_args,
@@ -76,6 +78,8 @@ class LiveRouter:
         self.container = container
         self._info = info
         self._net_info: dict[str, Any] | None = None
+        # Used once it answers as the router would: its status listener, from where the loop runs.
+        self._control = ControlLink(client, lambda: self.info, (script("health"), [str(STATUS_PORT), STATUS_PATH]))
 
     @property
     def info(self) -> dict[str, Any]:
@@ -144,8 +148,11 @@ class LiveRouter:
         """Run sh/<name>.sh as the router's user: exit code, and its output (with stderr when it failed)."""
         return self._run(name, args)
 
-    def _run(self, name: str, args: Sequence[str]) -> tuple[int, str]:
-        result = self.client.exec(self.container, ["sh", "-c", script(name), "sh", *args], timeout=30)
+    def _run(self, name: str, args: Sequence[str], reloads: bool = False) -> tuple[int, str]:
+        """Through the router's control channel when the script may run there (no reload), else an exec."""
+        result = self._control.run(script(name), args) if name in CHANNEL_SCRIPTS and not reloads else None
+        if result is None:
+            result = self.client.exec(self.container, ["sh", "-c", script(name), "sh", *args], timeout=30)
         return result.exit_code, result.stdout + (result.stderr if result.exit_code else "")
 
     def fetch(self, targets: Sequence[Target]) -> list[HttpResult]:
@@ -164,7 +171,7 @@ class LiveRouter:
                 str(STATUS_PORT), STATUS_PATH, publication.generation, "1" if publication.reload else "0",
                 *expect_args(publication), *file_args(publication)]  # fmt: skip
         try:
-            code, out = self._run("probe", args)
+            code, out = self._run("probe", args, publication.reload)
         except DockerError as exc:
             raise outcome_unknown(exc, publication) from exc
         out, marked, expressed = out.partition("\n@@bluegreen-express\n")
@@ -274,6 +281,7 @@ class LiveRouter:
                 "publish",
                 [ROUTING_DIR, gen, "1" if publication.reload else "0", *expect_args(publication), lock.token,
                  str(STATUS_PORT), STATUS_PATH, *(file_args(publication) if small else [])],
+                publication.reload,
             )  # fmt: skip
         except DockerError as exc:
             raise outcome_unknown(exc, publication) from exc

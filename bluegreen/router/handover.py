@@ -31,7 +31,14 @@ from collections.abc import Callable
 from typing import Any
 
 from bluegreen.engine.client import DockerClient
-from bluegreen.engine.names import DEPLOYMENT_LABEL, ROLE_LABEL, ROLE_ROUTER_BRIDGE, router_bridge_name, router_name
+from bluegreen.engine.names import (
+    DEPLOYMENT_LABEL,
+    ROLE_LABEL,
+    ROLE_ROUTER_BRIDGE,
+    router_bridge_name,
+    router_control_name,
+    router_name,
+)
 from bluegreen.errors import DockerError, RouterError
 from bluegreen.router.files import HEALTHCHECK, network_owner
 from bluegreen.router.layout import ROUTING_DIR
@@ -173,8 +180,20 @@ def restart(client: DockerClient, deployment: str, grace: int, sleep: Callable[[
         client.request("POST", f"/containers/{router}/{verb}" + (f"?t={grace}" if verb == "restart" else ""))
         if not _healthy(client, router, HEALTHY_SECONDS, sleep):
             raise RouterError(f"{router}: {why}; started, but it did not turn healthy")
-        return f"started {router} ({why})"
+        return f"started {router} ({why})" + _start_control(client, deployment, rejoin=lost)
     lines = [begin(client, deployment, sleep)]
     client.request("POST", f"/containers/{router}/restart?t={grace}")
     lines.append(end(client, deployment, grace, sleep))
-    return "\n".join(lines)
+    return "\n".join(lines) + _start_control(client, deployment, rejoin=False)
+
+
+def _start_control(client: DockerClient, deployment: str, rejoin: bool) -> str:
+    """The control container left exited beside the router (the same engine restart), or in the namespace a
+    stopped net container left (`rejoin`): started or restarted too, or switches keep using execs
+    (bluegreen/router/channel.py)."""
+    control = router_control_name(deployment)
+    info = client.inspect(control)
+    if info is None or (info["State"].get("Running") and not rejoin):
+        return ""
+    client.request("POST", f"/containers/{control}/restart?t=0")
+    return f"; {'restarted' if rejoin else 'started'} {control} too"

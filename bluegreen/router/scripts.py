@@ -27,6 +27,11 @@ class ScriptExit(enum.IntEnum):
     UNUSABLE = 10
 
 
+# Scripts the control channel may run (bluegreen.router.channel): they read and write the routing volume and
+# reach the router's listeners, nothing else. A publish or probe that reloads nginx signals its master, which
+# only the router's own process namespace can: those, and every other script, run in an exec.
+CHANNEL_SCRIPTS = frozenset({"begin", "probe", "publish", "release", "renew", "break_lock"})
+
 # Scripts another one runs as a function, sh_<name> (a subshell: its `exit` and `cd` stay its own).
 CALLS = {"begin": ("publish",), "probe": ("publish",)}
 

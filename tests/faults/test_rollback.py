@@ -9,13 +9,15 @@ import json
 import urllib.error
 import urllib.request
 
+import pytest
+
 from bluegreen.release.live import rollback
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.layout import ARMED_PROBES, CURRENT, ROUTING_DIR
 from lab.deployment import Stack
 from lab.dockercli import Container, docker
 from lab.prober import enough, run_probe
-from tests.integration.test_switch import ExecCountingClient
+from tests.support.scripts import ScriptCountingClient
 
 LAB_NAME = "bgfault"
 
@@ -43,7 +45,9 @@ def test_a_crash_looping_promoted_release_is_rolled_back_and_loses_nothing_once_
     assert preview_status(stack) == 503  # no route to the broken colour, and it says so
 
 
-def test_a_crash_looping_colours_addresses_get_no_armed_probe(blue_live: Stack) -> None:
+def test_a_crash_looping_colours_addresses_get_no_armed_probe(
+    blue_live: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A probe to a container that dies while it connects hangs until its timeout: the rollback's first exec
     probes only what Docker says serves (blue, healthy), never the crash loop's addresses."""
     stack = blue_live
@@ -56,7 +60,7 @@ def test_a_crash_looping_colours_addresses_get_no_armed_probe(blue_live: Stack) 
     probed = {line.split(" ")[0] for line in docker(
         "exec", stack.router.name, "cat", f"{ROUTING_DIR}/{CURRENT}/{ARMED_PROBES}").stdout.splitlines()}  # fmt: skip
     stack.crash_loop("green")  # the same names and aliases; Docker gives them back their addresses
-    client = ExecCountingClient()
+    client = ScriptCountingClient(monkeypatch)
     report = rollback(LiveRouter.find(client, stack.deployment), client)
     assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "publish"]
     networks = [Container(n).inspect()["NetworkSettings"]["Networks"] for n in stack.containers["blue"]]

@@ -74,6 +74,7 @@ def test_a_router_whose_net_container_stopped_is_brought_back(blue_live: Stack) 
     docker("stop", stack.net)
     done = stack.cli("router", "restart")
     assert done.returncode == 0 and "its net container was not running" in done.stdout, done.stdout + done.stderr
+    assert f"restarted {stack.control_name} too" in done.stdout, "its control loop joins the new namespace"
     assert colors_of(stack.url(), 10) == Counter({"blue": 10})
 
 

@@ -13,24 +13,23 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from bluegreen.engine.client import DockerClient, ExecResult
+from bluegreen.engine.client import DockerClient
 from bluegreen.plan.model import parse_plan
 from bluegreen.release.live import rollback
 from bluegreen.release.switch import apply_plan
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.files import BASE_CONFIG_PATH
 from bluegreen.router.layout import ARMED_PROBES, LIVE_PLAN, LOCK_DIR, PROGRAM_PLAN, ROUTING_DIR
-from bluegreen.router.scripts import script
 from lab.deployment import Stack
 from lab.dockercli import Container, docker, get
 from lab.prober import BackgroundProbe, enough, run_probe
+from tests.support.scripts import ScriptCountingClient
 
 pytestmark = pytest.mark.docker
 LAB_NAME = "itest"  # the deployment the module's `stack` fixture builds (conftest.py)
@@ -347,26 +346,14 @@ def test_rollback_moves_everything_to_the_idle_colour_and_status_shows_drift(sta
     }
 
 
-class ExecCountingClient(DockerClient):
-    """The real engine, noting which router script each exec ran."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scripts: list[str] = []
-        self.args: list[list[str]] = []  # each script's arguments
-        self.names = {script(name): name for name in ("begin", "probe", "publish", "release")}
-
-    def exec(self, name: str, cmd: Sequence[str], user: str | None = None, timeout: float | None = None) -> ExecResult:
-        self.scripts.append(self.names.get(cmd[2] if len(cmd) > 2 else "", "other"))
-        self.args.append(list(cmd[4:]))
-        return super().exec(name, cmd, user, timeout)
-
-
-def test_a_rollback_after_a_switch_is_two_execs_probing_what_that_switch_probed(blue_live: Stack) -> None:
-    """The switch arms its generation with every address its gate probed; the rollback's first exec takes the
-    lock, reads the live plan and probes those (the idle colour among them), its second publishes."""
+def test_a_rollback_after_a_switch_is_two_calls_probing_what_that_switch_probed(
+    blue_live: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The switch arms its generation with every address its gate probed; the rollback's first call takes the
+    lock, reads the live plan and probes those (the idle colour among them), its second publishes: both
+    through the control channel, no exec."""
     stack = blue_live
-    client = ExecCountingClient()
+    client = ScriptCountingClient(monkeypatch)
     router = LiveRouter.find(client, stack.deployment)
     apply_plan(router, client, parse_plan(stack.plan("green", 100)))
     addresses = {
@@ -375,48 +362,55 @@ def test_a_rollback_after_a_switch_is_two_execs_probing_what_that_switch_probed(
     }  # fmt: skip
     armed = docker("exec", stack.router.name, "cat", f"{ROUTING_DIR}/current/{ARMED_PROBES}").stdout
     assert sorted(line.split(" ")[0] for line in armed.splitlines()) == sorted(addresses)
-    client.scripts.clear()
+    client.clear()
     report = rollback(router, client)
     assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "publish"]
+    assert client.execs == []
     assert colors_of(stack.url(), 20) == Counter({"blue": 20})
 
 
-def test_a_plain_switch_is_one_exec_and_carries_the_programs_record(blue_live: Stack) -> None:
-    """Express (bluegreen/release/express.py): the exec that takes the lock, reads and probes also publishes,
-    with the program's record carried over; a switch whose config changes (a reload) still publishes in an exec
-    of its own, after nginx -t."""
+def test_a_plain_switch_is_one_call_and_carries_the_programs_record(
+    blue_live: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Express (bluegreen/release/express.py): the call that takes the lock, reads and probes also publishes,
+    with the program's record carried over, through the control channel; a switch whose config changes (a
+    reload) still publishes in a call of its own, after nginx -t, in an exec (only the router's own namespace
+    can signal nginx)."""
     stack = blue_live
     assert stack.switch(stack.plan("blue", 0), "--source", "program").returncode == 0  # a program record to carry
     program = docker("exec", stack.router.name, "cat", f"{ROUTING_DIR}/current/{PROGRAM_PLAN}").stdout
-    client = ExecCountingClient()
+    client = ScriptCountingClient(monkeypatch)
     router = LiveRouter.find(client, stack.deployment)
     report = apply_plan(router, client, parse_plan(stack.plan("green", 100)))
-    assert client.scripts == ["begin"] and report.changed and not report.reloaded
+    assert client.scripts == ["begin"] and client.execs == [] and report.changed and not report.reloaded
     assert colors_of(stack.url(), 20) == Counter({"green": 20})
     assert status(stack)["live"]["planHash"] == report.plan_hash
     assert docker("exec", stack.router.name, "cat", f"{ROUTING_DIR}/current/{PROGRAM_PLAN}").stdout == program
     assert docker("exec", stack.router.name, "test", "-e", f"{ROUTING_DIR}/{LOCK_DIR}", check=False).returncode != 0
-    client.scripts.clear()
+    client.clear()
     raw = stack.plan("blue", 100)
     raw["drainSeconds"] = raw.get("drainSeconds", 5) + 1  # another worker_shutdown_timeout: a config change
     report = apply_plan(router, client, parse_plan(raw))
     assert client.scripts[:2] == ["begin", "publish"] and report.reloaded  # then the drain's worker count
+    assert client.execs[:1] == ["publish"], "the reload is signalled from the router's own namespace"
     assert colors_of(stack.url(), 20) == Counter({"blue": 20})
 
 
-def test_with_two_passes_the_second_rounds_exec_publishes_a_switch_and_a_rollback(blue_live: Stack) -> None:
+def test_with_two_passes_the_second_rounds_call_publishes_a_switch_and_a_rollback(
+    blue_live: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The round that would close the gate carries the generation (sh/probe.sh) and publishes it once every
-    answer is 200: no exec spent on publishing alone; the rollback's first round is its armed probes (a
+    answer is 200: no call spent on publishing alone; the rollback's first round is its armed probes (a
     rollback asks for one pass by default: `--successes 2` here)."""
     stack = blue_live
-    client = ExecCountingClient()
+    client = ScriptCountingClient(monkeypatch)
     router = LiveRouter.find(client, stack.deployment)
     raw = stack.plan("green", 100)
     raw["healthGate"] = {**raw["healthGate"], "successes": 2, "intervalSeconds": 0.05}
     report = apply_plan(router, client, parse_plan(raw))
     assert client.scripts == ["begin", "probe"] and report.changed
     assert colors_of(stack.url(), 20) == Counter({"green": 20})
-    client.scripts.clear()
+    client.clear()
     report = rollback(router, client, successes=2)
     assert report.weights == {"blue": 100, "green": 0} and client.scripts == ["begin", "probe"]
     assert colors_of(stack.url(), 20) == Counter({"blue": 20})

@@ -641,7 +641,7 @@ def test_two_deployments_in_one_program_register_no_duplicate_urn() -> None:
 
     run = run_program(stack_raw("dev"), stack="dev", program=two)
     urns = [r.urn for r in run.resources]
-    assert len(urns) == len(set(urns)) and sum(r.type == CONTAINER for r in run.resources) == 8
+    assert len(urns) == len(set(urns)) and sum(r.type == CONTAINER for r in run.resources) == 10
 
     # Two with one name must fail as the engine fails. In its own interpreter: a run that fails inside
     # Pulumi's registration leaves tasks behind that would fail the next run in this one.

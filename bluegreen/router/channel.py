@@ -1,0 +1,283 @@
+"""The router's control channel: router scripts run by a long-lived loop, not by an exec.
+
+An exec starts a process in the router through the runtime: about 50 ms on
+an idle host and 80-210 ms on a busy one (measured beside the bench's load),
+most of a switch's time. The router's control container (sh/control.sh, made
+by components/router.py beside the router) shares its network namespace and
+routing volume and runs the same scripts as the same user; a switch attaches
+to its stdin and stdout and asks it. What a script does, and what its exit
+code means, is the same either way, so the adapter (bluegreen.router.adapter)
+picks the channel when there is one and an exec otherwise:
+
+- no control container, one not running, one in another namespace or on
+  another volume, one that does not answer the first question in
+  PING_SECONDS (a stalled loop), or a payload the attach stream cannot carry:
+  `open`/`run` return None before anything ran, and the caller uses an exec;
+- a request garbled on the way (two switches writing at once can tear a
+  line): the loop runs nothing and says so, and `run` returns None too;
+- once a call was sent, a lost answer is a lost exec answer (DockerError):
+  the caller's outcome rules apply unchanged.
+
+A script that signals nginx (a reload) must run in the router's own process
+namespace: the adapter never sends one here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shlex
+import struct
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Protocol
+
+from bluegreen.engine.client import DockerClient, ExecResult
+from bluegreen.engine.names import DEPLOYMENT_LABEL, router_control_name
+from bluegreen.errors import DockerError
+
+PING_SECONDS = 2.0  # the loop answers `have` at once; a loop that does not is stalled (the exec path is used)
+NO_SCRIPT = 99  # the call's script was gone (the loop restarted): nothing ran
+_HEADER = struct.Struct(">BxxxL")  # an attach stream frame without a TTY: stream, size
+
+
+def loop_text() -> str:
+    """The control container's command: `sh -c` this (sh/control.sh)."""
+    return resources.files("bluegreen.router").joinpath("sh", "control.sh").read_text(encoding="utf-8")
+
+
+def control_command() -> list[str]:
+    return ["sh", "-c", loop_text()]
+
+
+# The control container's resources (components/router.py, lab/deployment.py). Its work is a switch's bursts
+# of a few ms of CPU: a high weight lets them run first on a busy host (a rollback is needed most when the app
+# is overloaded), and one CPU bounds a loop that went wrong (a quota smaller than a burst would add delay).
+CONTROL_CPU_SHARES = 8192  # Docker's default is 1024
+CONTROL_CPUS = 1.0
+CONTROL_MEMORY_MB = 32
+
+
+class Stream(Protocol):
+    """What the channel needs of an attached socket (a socket, or the SDK's wrapper of one)."""
+
+    def sendall(self, data: bytes) -> None: ...
+
+    def recv(self, size: int) -> bytes: ...
+
+    def settimeout(self, value: float | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def carries(text: str) -> bool:
+    """The attach stream carries it as sent: no control character but newline and tab (ctrl-p ctrl-q
+    would detach, a NUL ends a shell string)."""
+    return not any(ord(c) < 32 and c not in "\n\t" for c in text)
+
+
+@dataclass
+class Channel:
+    """One attached connection to the loop, for one call.
+
+    Docker writes the loop's output to every attached connection in turn, and one that is not read blocks
+    the loop for everyone: so a connection lives only while its call is read, and is closed right after.
+    """
+
+    stream: Stream
+    container: str
+    timeout: float = 30.0
+    scripts: set[str] = field(default_factory=set)  # the hashes the loop has (kept by the caller across calls)
+    _buffer: bytes = b""
+    _partial: bytes = b""
+    _lines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def attach(cls, client: DockerClient, name: str, scripts: set[str]) -> Channel | None:
+        """Attach to the control container `name` and ask it one question; None: it did not answer (use an
+        exec)."""
+        try:
+            raw = client.api.attach_socket(name, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        except Exception:
+            return None
+        channel = cls(getattr(raw, "_sock", raw), name, client.timeout, scripts)
+        if not channel._ping():
+            channel.close()
+            return None
+        return channel
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self.stream.close()
+
+    def run(self, text: str, args: Sequence[str]) -> ExecResult | None:
+        """Run `text` with `args` as `sh -c text sh args...` would: None when nothing ran (use an exec)."""
+        if not carries(text) or not all(carries(a) for a in args):
+            return None
+        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+        if digest not in self.scripts and not self._upload(digest, text):
+            return None
+        script = f'"$BLUEGREEN_CONTROL/script.{digest}"'
+        call = f"[ -f {script} ] || exit {NO_SCRIPT}\nset -- {' '.join(shlex.quote(a) for a in args)}\n. {script}\n"
+        ident = secrets.token_hex(8)
+        self._send(ident, call, f"call {_sum(call)}")
+        result = self._answer(ident)
+        if result is None or (result.exit_code == NO_SCRIPT and not result.stdout):
+            self.scripts.discard(digest)
+            return None
+        return result
+
+    def _ping(self) -> bool:
+        """`have` for nothing: the loop answers at once unless it is stalled."""
+        ident = secrets.token_hex(8)
+        try:
+            self._write(f"{ident} have 0\n")
+            return self._reply(ident, time.monotonic() + PING_SECONDS) == "have no"
+        except (OSError, DockerError):
+            return False
+
+    def _upload(self, digest: str, text: str) -> bool:
+        ident = secrets.token_hex(8)
+        self._write(f"{ident} have {digest}\n")
+        if self._reply(ident, time.monotonic() + self.timeout) != "have yes":
+            self._send(ident, text, f"script {digest} {_sum(text)}")
+            if self._reply(ident, time.monotonic() + self.timeout) != "script ok":
+                return False
+        self.scripts.add(digest)
+        return True
+
+    def _send(self, ident: str, text: str, last: str) -> None:
+        body = text if text.endswith("\n") else text + "\n"
+        self._write("".join(f"{ident} text {line}\n" for line in body.splitlines()) + f"{ident} {last}\n")
+
+    def _answer(self, ident: str) -> ExecResult | None:
+        """The call's tagged lines up to its exit line; None when it was garbled on the way (nothing ran)."""
+        out: list[str] = []
+        err: list[str] = []
+        deadline = time.monotonic() + self.timeout
+        while True:
+            said = self._reply(ident, deadline)
+            kind, _, rest = said.partition(" ")
+            if kind == "out":
+                out.append(rest)
+            elif kind == "err":
+                err.append(rest)
+            elif kind == "garbled":
+                return None
+            elif kind == "exit":
+                counts = rest.split()
+                sizes = [str(len(out)), str(sum(len(line.encode()) for line in out))]
+                if len(counts) != 3 or counts[1:] != sizes or not counts[0].isdigit():
+                    raise DockerError(f"exec in {self.container}: the answer was torn on the way")
+                return ExecResult(int(counts[0]), _text(out), _text(err))
+
+    def _reply(self, ident: str, deadline: float) -> str:
+        """The next line the loop tagged with `ident` (others' lines are theirs)."""
+        prefix = f"{ident} "
+        while True:
+            while self._lines:
+                line = self._lines.pop(0)
+                if line.startswith(prefix):
+                    return line[len(prefix) :]
+            self._lines = self._read_lines(deadline)
+
+    def _read_lines(self, deadline: float) -> list[str]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DockerError(f"exec in {self.container}: no answer within {self.timeout:g}s")
+        self.stream.settimeout(left)
+        try:
+            chunk = self.stream.recv(65536)
+        except TimeoutError as exc:
+            raise DockerError(f"exec in {self.container}: no answer within {self.timeout:g}s") from exc
+        except OSError as exc:
+            raise DockerError(f"exec in {self.container}: {exc}") from exc
+        if not chunk:
+            raise DockerError(f"exec in {self.container}: the control loop went away")
+        self._buffer += chunk
+        payload = b""
+        while len(self._buffer) >= _HEADER.size:
+            kind, size = _HEADER.unpack_from(self._buffer)
+            if len(self._buffer) < _HEADER.size + size:
+                break
+            if kind == 1:  # stdout; the loop's own stderr is nobody's answer
+                payload += self._buffer[_HEADER.size : _HEADER.size + size]
+            self._buffer = self._buffer[_HEADER.size + size :]
+        self._partial += payload
+        *complete, self._partial = self._partial.split(b"\n")
+        return [line.decode(errors="replace") for line in complete]
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.sendall(text.encode())
+        except OSError as exc:
+            raise DockerError(f"exec in {self.container}: {exc}") from exc
+
+
+class ControlLink:
+    """The control channel of one router for one process: the control container found and checked once, then
+    one attach per call. Given up for the process when it is not there or not beside the router, or after a
+    call that failed (the exec path serves from there)."""
+
+    def __init__(
+        self, client: DockerClient, router: Callable[[], dict[str, Any]], check: tuple[str, Sequence[str]]
+    ) -> None:
+        """`check`: a script and its arguments that exit 0 only where the router's own exec would run (its
+        status listener answers): a loop left in a namespace the router has left is not used."""
+        self.client, self.router, self.check = client, router, check
+        self.name: str | None = None  # the control container, once found beside the router
+        self.tried = False
+        self.scripts: set[str] = set()
+
+    def run(self, text: str, args: Sequence[str]) -> ExecResult | None:
+        """What the script printed through the channel; None: nothing ran, use an exec."""
+        if not self.tried:
+            self.tried = True
+            self.name = _beside_router(self.client, self.router())
+            checked = self._call(*self.check) if self.name else None
+            if checked is None or checked.exit_code != 0:
+                self.name = None
+        return self._call(text, args) if self.name else None
+
+    def _call(self, text: str, args: Sequence[str]) -> ExecResult | None:
+        channel = Channel.attach(self.client, self.name or "", self.scripts)
+        if channel is None:  # stopped, restarting or stalled: this call and the rest go to execs
+            self.name = None
+            return None
+        try:
+            return channel.run(text, args)
+        except DockerError:
+            self.name = None  # what it owed is a lost exec answer; execs from here
+            raise
+        finally:
+            channel.close()
+
+
+def _beside_router(client: DockerClient, router: dict[str, Any]) -> str | None:
+    """The router's control container when it runs in the router's network namespace and on its routing
+    volume: where the router's own exec would run."""
+    deployment = ((router.get("Config") or {}).get("Labels") or {}).get(DEPLOYMENT_LABEL)
+    found = client.inspect(router_control_name(deployment)) if deployment else None
+    if not found or not (found.get("State") or {}).get("Running") or not _beside(found, router):
+        return None
+    return str(found.get("Name") or "").lstrip("/") or None
+
+
+def _sum(text: str) -> str:
+    body = text if text.endswith("\n") else text + "\n"
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _text(lines: list[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _beside(control: dict[str, Any], router: dict[str, Any]) -> bool:
+    """In the router's network namespace and on its routing volume: where the router's own exec would be."""
+    mode = (control.get("HostConfig") or {}).get("NetworkMode")
+    volumes = {(m.get("Name"), m.get("Destination")) for m in control.get("Mounts") or []}
+    routing = {(m.get("Name"), m.get("Destination")) for m in router.get("Mounts") or [] if m.get("Name")}
+    return bool(mode) and mode == (router.get("HostConfig") or {}).get("NetworkMode") and routing <= volumes

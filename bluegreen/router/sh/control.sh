@@ -1,0 +1,74 @@
+# shellcheck shell=sh
+# The router's control loop: PID 1's child in the router's control container
+# (bluegreen/router/channel.py), which shares the router's network namespace and
+# routing volume. A switch attaches to its stdin and stdout and has a router
+# script run here by a process this loop starts, instead of an exec: starting a
+# process in a running container costs the runtime about 100 ms on a busy host.
+#
+# Lines in, each "ID KIND [REST]" (ID: lower-case hex, one per request):
+#   ID have HASH        "ID have yes" when the script HASH is here, else "ID have no"
+#   ID text LINE        one more line of ID's part (a script, or a call)
+#   ID script HASH SUM  the part becomes the script HASH: "ID script ok"
+#   ID call SUM         the part runs with sh: "ID out LINE"..., "ID err LINE"...,
+#                       then "ID exit CODE LINES BYTES" (LINES, BYTES: of the out lines)
+# A part whose sha256 is not SUM was garbled (two writers at once can tear a line):
+# "ID garbled", and nothing of it runs.
+at=${TMPDIR:-/tmp}/bluegreen-control
+mkdir -p "$at" || exit 1
+export BLUEGREEN_CONTROL="$at"  # a call sources its script from here
+
+# whole PART SUM: the part arrived as it was sent.
+whole() {
+  [ "$(sha256sum < "$1" 2>/dev/null)" = "$2  -" ]
+}
+
+# run ID SUM: run ID's part and print what it printed, each line tagged with ID.
+run() {
+  part=$at/part.$1
+  if ! whole "$part" "$2"; then
+    rm -f "$part"
+    printf '%s garbled\n' "$1"
+    return
+  fi
+  { sh "$part" 2> "$part.err"; echo "$?" > "$part.code"; } | {
+    lines=0 bytes=0
+    while IFS= read -r line || [ -n "$line" ]; do
+      printf '%s out %s\n' "$1" "$line"
+      lines=$((lines + 1)) bytes=$((bytes + ${#line}))
+    done
+    while IFS= read -r line || [ -n "$line" ]; do
+      printf '%s err %s\n' "$1" "$line"
+    done < "$part.err"
+    code=
+    read -r code < "$part.code"
+    printf '%s exit %s %s %s\n' "$1" "${code:-255}" "$lines" "$bytes"
+  }
+  rm -f "$part" "$part.err" "$part.code"
+}
+
+while IFS= read -r request; do
+  id=${request%% *}
+  case $id in '' | *[!0-9a-f]*) continue ;; esac
+  rest=${request#* }
+  kind=${rest%% *}
+  body=${rest#"$kind"}
+  body=${body# }
+  case $kind in
+    text) printf '%s\n' "$body" >> "$at/part.$id" ;;
+    have)
+      case $body in '' | *[!0-9a-f]*) continue ;; esac
+      if [ -f "$at/script.$body" ]; then printf '%s have yes\n' "$id"; else printf '%s have no\n' "$id"; fi
+      ;;
+    script)
+      hash=${body%% *}
+      case $hash in '' | *[!0-9a-f]*) continue ;; esac
+      if whole "$at/part.$id" "${body#* }" && mv -f "$at/part.$id" "$at/script.$hash"; then
+        printf '%s script ok\n' "$id"
+      else
+        rm -f "$at/part.$id"
+        printf '%s garbled\n' "$id"
+      fi
+      ;;
+    call) (run "$id" "$body" &) ;;
+  esac
+done
