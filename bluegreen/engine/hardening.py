@@ -68,7 +68,7 @@ class Hardening:
 ROUTER = Hardening(pids_limit=ROUTER_PIDS_LIMIT, tmpfs_mb={TMP: ROUTER_TMPFS_MB})
 # The router's control loop (bluegreen/router/channel.py): a few switches' scripts and probes at once; its
 # scratch holds their requests, answers and the scripts it keeps.
-CONTROL = Hardening(pids_limit=64, tmpfs_mb={TMP: 16})
+CONTROL = Hardening(pids_limit=128, tmpfs_mb={TMP: 16})
 # PostgreSQL: a process per connection (the app's pools and hooks), its socket directory on a tmpfs.
 DATABASE_PIDS_LIMIT = 256
 DATABASE = Hardening(

@@ -1,17 +1,16 @@
-"""An express switch: the exec of the gate's last round also publishes.
+"""An express switch: the call of the gate's last round also publishes.
 
-A switch's time is its execs' time: about 50 ms each on an idle host, 100 ms on
-a busy one, most of it the runtime starting a process in the container. A
-switch used to take an exec per gate round, then one to publish. When a round
-would close the gate (every target still pending needs one more 200, and no
-preview is down), its exec carries the generation the switch would then
+A switch's time is its calls' time (a router script run: bluegreen.router.channel,
+or an exec). A switch used to take a call per gate round, then one to publish.
+When a round would close the gate (every target still pending needs one more
+200, and no preview is down), its call carries the generation the switch would then
 publish, stages it while the probes run, and publishes it, as sh/publish.sh
 does, once every answer is 200. Otherwise it removes what it staged, and the
 switch goes on as before (bluegreen.release.switch). Either way Python's own
-gate, compare and swap and `decide` then run on what the execs read and reach
+gate, compare and swap and `decide` then run on what the calls read and reach
 what the script found, so the report is the same.
 
-The first round runs in the exec that takes the lock and reads the snapshot,
+The first round runs in the call that takes the lock and reads the snapshot,
 so Python cannot decide from the snapshot there: sh/begin.sh checks the three
 things that switch needs from it itself (the router's config is the one this
 plan renders, so no reload and nothing for `nginx -t`; its live plan is
@@ -75,14 +74,14 @@ class Express:
     rendered: Rendered | None = None  # the render of the last publication staged
 
     def first(self, probed: Sequence[Target]) -> Publication | None:
-        """The publication the first round's exec publishes if sh/begin.sh finds what FIRST_ROUND assumes."""
+        """The publication the first round's call publishes if sh/begin.sh finds what FIRST_ROUND assumes."""
         if not self.switching.first_round:
             return None
         self.rendered = rendered = self.render()
         return self._publication(rendered, NO_SNAPSHOT, FIRST_ROUND, probed)
 
     def later(self, probed: Sequence[Target], snapshot: Snapshot) -> Publication | None:
-        """The publication a later round's exec publishes once its answers are all 200: what the switch would
+        """The publication a later round's call publishes once its answers are all 200: what the switch would
         publish from `snapshot`, or None when it would publish nothing (already live, or refused)."""
         s = self.switching
         own = s.observed if s.source == "program" else None

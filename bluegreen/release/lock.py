@@ -1,8 +1,8 @@
 """The switch lock seen from a switch: a new claim, and a prober that takes it with the first gate round.
 
-The lock itself lives in the router's volume (router/sh/lib.sh); the first exec
+The lock itself lives in the router's volume (router/sh/lib.sh); the first call
 of a switch takes it, reads what is live and probes the first gate round in one
-round trip, so an uncontended switch pays no extra exec for locking.
+round trip, so an uncontended switch pays no extra call for locking.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ def new_lock(source: str) -> Lock:
 
 
 class LockingProber:
-    """The gate's prober. Its first round takes the lock and reads the snapshot in the same exec.
+    """The gate's prober. Its first round takes the lock and reads the snapshot in the same call.
 
-    `armed`: the first exec also probes the targets the live generation's gate probed (ARMED_PROBES), at the
+    `armed`: the first call also probes the targets the live generation's gate probed (ARMED_PROBES), at the
     addresses of what Docker says serves now (RouterPort.serving). A switch whose plan derives from the live
-    one (rollback, abort, maintenance, resume) reads that plan in the exec that takes the lock, and so cannot
+    one (rollback, abort, maintenance, resume) reads that plan in the call that takes the lock, and so cannot
     name its targets in it; the armed answers serve its first gate round when they cover every target, and
-    save the exec that round would cost. Each answer serves one round, once.
+    save the call that round would cost. Each answer serves one round, once.
     """
 
     def __init__(
@@ -66,12 +66,12 @@ class LockingProber:
         self.armed_left: dict[Target, HttpResult] = {}  # armed answers no gate round has used yet
         self.first_seen: Snapshot | None = None  # what the first attempt read, before any wait for the lock
         self.waited = False
-        self.express: Express | None = None  # a generation the exec of the round that closes the gate publishes
-        self.published_late = False  # a later round's exec published it
+        self.express: Express | None = None  # a generation the call of the round that closes the gate publishes
+        self.published_late = False  # a later round's call published it
 
     def fetch(self, targets: Sequence[Target], closing: Sequence[Target] | None = None) -> list[HttpResult]:
         """A gate round's answers. `closing`: this round closes the gate if every answer is 200 (and these are
-        the targets the gate will have probed): its exec then publishes the express generation, if there is one."""
+        the targets the gate will have probed): its call then publishes the express generation, if there is one."""
         if self.begun is None:
             self.begun = self._begin(targets, closing)
             return self.begun.results
@@ -101,7 +101,7 @@ class LockingProber:
         return snapshot_of(self.begun, self.router.container)
 
     def seen_first(self) -> Snapshot:
-        """What was live when this switch first asked for the lock, read in that exec: a plan derived from it
+        """What was live when this switch first asked for the lock, read in that call: a plan derived from it
         and compared and swapped against it never undoes unseen what another switch did while this one waited."""
         snapshot = self.snapshot()
         seen = self.first_seen if self.waited else snapshot
@@ -118,7 +118,7 @@ class LockingProber:
 
     @property
     def published(self) -> bool:
-        """A gate round's exec published the express generation, and released the lock (bluegreen.release.express)."""
+        """A gate round's call published the express generation, and released the lock (bluegreen.release.express)."""
         return (self.begun is not None and self.begun.published) or self.published_late
 
     def _begin(self, targets: Sequence[Target], closing: Sequence[Target] | None = None) -> Begun:

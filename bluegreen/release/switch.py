@@ -120,7 +120,7 @@ def apply_plan(
     hold: Hold | None = None,
 ) -> SwitchReport:
     """Make `plan` live on `router`: a plan, or a Derive made from what was live when this switch first asked for
-    the lock (read in the exec that takes it, with the armed targets' answers: two execs for a rollback);
+    the lock (read in the call that takes it, with the armed targets' answers: two calls for a rollback);
     `observed`: the program's drift reading, kept in its record; `expect_live_plan` refuses to act when the live
     plan changed before the lock was ours; `note` says why, in the live record (a rollout's abort reason);
     `smoke` checks the colour that gains traffic through the preview before publishing (bluegreen.release.smoke);

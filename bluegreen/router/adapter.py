@@ -1,8 +1,9 @@
 """A running router, reached only through the Docker API: the real RouterPort.
 
 Everything here works the same against a remote DOCKER_HOST: files go in with
-the archive API, the scripts in bluegreen/router/sh/ run with exec as the router's
-own user. HTTP from inside the router (status, health probes) uses whichever
+the archive API, the scripts in bluegreen/router/sh/ run as the router's own
+user, through its control channel (bluegreen.router.channel: no process started
+per call) or in an exec. HTTP from inside the router (status, health probes) uses whichever
 client the image has: curl, busybox wget, or bash's /dev/tcp, so the upstream
 nginx-unprivileged image and the Debian stand-in both work unchanged.
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import shlex
+import socket
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ from bluegreen.engine.names import DEPLOYMENT_LABEL, router_control_name
 from bluegreen.errors import DockerError
 
 PING_SECONDS = 2.0  # the loop answers `have` at once; a loop that does not is stalled (the exec path is used)
+START_SECONDS = 2.0  # a call the loop has not begun this long after it was sent never runs there (an exec does)
 NO_SCRIPT = 99  # the call's script was gone (the loop restarted): nothing ran
 _HEADER = struct.Struct(">BxxxL")  # an attach stream frame without a TTY: stream, size
 
@@ -70,6 +72,8 @@ class Stream(Protocol):
 
     def settimeout(self, value: float | None) -> None: ...
 
+    def shutdown(self, how: int) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -91,6 +95,7 @@ class Channel:
     container: str
     timeout: float = 30.0
     scripts: set[str] = field(default_factory=set)  # the hashes the loop has (kept by the caller across calls)
+    clock: tuple[int, float] = (0, 0.0)  # the loop's uptime (centiseconds) when it answered, and ours then
     _buffer: bytes = b""
     _partial: bytes = b""
     _lines: list[str] = field(default_factory=list)
@@ -110,6 +115,11 @@ class Channel:
         return channel
 
     def close(self) -> None:
+        """Ends the connection now. Closing the socket alone does not while the SDK's response still holds
+        it (a reference cycle, freed whenever the collector runs), and Docker would go on writing the loop's
+        output to it until its buffer fills and the loop blocks: so shut it down first."""
+        with suppress(OSError):
+            self.stream.shutdown(socket.SHUT_RDWR)
         with suppress(OSError):
             self.stream.close()
 
@@ -123,7 +133,9 @@ class Channel:
         script = f'"$BLUEGREEN_CONTROL/script.{digest}"'
         call = f"[ -f {script} ] || exit {NO_SCRIPT}\nset -- {' '.join(shlex.quote(a) for a in args)}\n. {script}\n"
         ident = secrets.token_hex(8)
-        self._send(ident, call, f"call {_sum(call)}")
+        self._send(ident, call, f"call {_sum(call)} {self._loop_time(START_SECONDS)}")
+        if not self._started(ident):
+            return None
         result = self._answer(ident)
         if result is None or (result.exit_code == NO_SCRIPT and not result.stdout):
             self.scripts.discard(digest)
@@ -131,21 +143,44 @@ class Channel:
         return result
 
     def _ping(self) -> bool:
-        """`have` for nothing: the loop answers at once unless it is stalled."""
+        """`have` for nothing: the loop answers at once, with its clock, unless it is stalled."""
         ident = secrets.token_hex(8)
         try:
             self._write(f"{ident} have 0\n")
-            return self._reply(ident, time.monotonic() + PING_SECONDS) == "have no"
+            said = self._reply(ident, time.monotonic() + PING_SECONDS).split()
         except (OSError, DockerError):
             return False
+        if len(said) != 3 or said[:2] != ["have", "no"] or not said[2].isdigit():
+            return False
+        self.clock = (int(said[2]), time.monotonic())
+        return True
+
+    def _loop_time(self, ahead: float) -> int:
+        """The loop's clock `ahead` seconds from now (centiseconds of its host's uptime, as it reads them)."""
+        uptime, at = self.clock
+        return uptime + round((time.monotonic() - at + ahead) * 100)
+
+    def _started(self, ident: str) -> bool:
+        """The loop began the call. It refuses one it reads after the time the call carries, so once that has
+        passed here too without a word, the call can only have been lost on the way (torn by another writer)
+        or refused: it will never run there."""
+        try:
+            said = self._reply(ident, time.monotonic() + START_SECONDS + 0.5)
+        except DockerError:
+            return False  # no answer by then: nothing ran, and nothing will
+        return said == "started"
 
     def _upload(self, digest: str, text: str) -> bool:
+        """The script is there (uploaded when not): quick answers, or an exec runs the call instead."""
         ident = secrets.token_hex(8)
-        self._write(f"{ident} have {digest}\n")
-        if self._reply(ident, time.monotonic() + self.timeout) != "have yes":
-            self._send(ident, text, f"script {digest} {_sum(text)}")
-            if self._reply(ident, time.monotonic() + self.timeout) != "script ok":
-                return False
+        try:
+            self._write(f"{ident} have {digest}\n")
+            if not self._reply(ident, time.monotonic() + START_SECONDS).startswith("have yes"):
+                self._send(ident, text, f"script {digest} {_sum(text)}")
+                if self._reply(ident, time.monotonic() + START_SECONDS) != "script ok":
+                    return False
+        except DockerError:
+            return False
         self.scripts.add(digest)
         return True
 
@@ -157,12 +192,16 @@ class Channel:
         """The call's tagged lines up to its exit line; None when it was garbled on the way (nothing ran)."""
         out: list[str] = []
         err: list[str] = []
+        pieces = ""  # of a long line, until its last piece
         deadline = time.monotonic() + self.timeout
         while True:
             said = self._reply(ident, deadline)
             kind, _, rest = said.partition(" ")
-            if kind == "out":
-                out.append(rest)
+            if kind == "more":
+                pieces += rest
+            elif kind == "out":
+                out.append(pieces + rest)
+                pieces = ""
             elif kind == "err":
                 err.append(rest)
             elif kind == "garbled":
@@ -212,6 +251,7 @@ class Channel:
 
     def _write(self, text: str) -> None:
         try:
+            self.stream.settimeout(self.timeout)
             self.stream.sendall(text.encode())
         except OSError as exc:
             raise DockerError(f"exec in {self.container}: {exc}") from exc

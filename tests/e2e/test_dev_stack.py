@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from bluegreen.router.channel import CONTROL_CPU_SHARES
 from lab.dockercli import docker, get
 from lab.engine import Steps, destroy, up
 from lab.paths import ROOT
@@ -68,13 +69,16 @@ def app_env(color: str) -> list[str]:
 def assert_hardened() -> None:
     """What `docker inspect` shows of every container of the stack: least privilege, and a router healthcheck."""
     ids = docker("ps", "-q", "--filter", "label=bluegreen.deployment=bluegreen-dev").stdout.split()
-    assert len(ids) == 4, ids  # blue, green, the router and its net container
+    assert len(ids) == 5, ids  # blue, green, the router, its net container and its control container
     for info in json.loads(docker("inspect", *ids).stdout):
         host, name = info["HostConfig"], info["Name"]
         assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], name
         assert "no-new-privileges:true" in host["SecurityOpt"], name
         assert host["ReadonlyRootfs"] is True and "/tmp" in host["Tmpfs"], name
         assert (host["PidsLimit"] or 0) > 0, name
+        if info["Config"]["Labels"]["bluegreen.role"] == "router-control":  # a switch attaches to its stdin
+            assert info["Config"]["OpenStdin"] and host["Init"] and host["CpuShares"] == CONTROL_CPU_SHARES, name
+            assert info["State"]["Running"] and host["NetworkMode"].startswith("container:"), name
         if info["Config"]["Labels"]["bluegreen.role"] == "router":
             assert info["Config"]["Healthcheck"]["Test"][:2] == ["CMD", "sh"], name
             deadline = time.monotonic() + 30

@@ -6,6 +6,7 @@ script prints, its exit code and stderr must come back as an exec would return t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -33,6 +34,7 @@ class LocalLoop:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp)},
+            start_new_session=True,  # its calls with it: killed together, as a container's processes are
         )
         self.timeout: float | None = None
         self.sent = 0
@@ -54,8 +56,12 @@ class LocalLoop:
     def settimeout(self, value: float | None) -> None:
         self.timeout = value
 
+    def shutdown(self, how: int) -> None:
+        pass  # closing is killing here
+
     def close(self) -> None:
-        self.proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
 
@@ -78,6 +84,13 @@ def test_a_call_returns_what_an_exec_of_the_same_script_would(loop: LocalLoop) -
     assert result is not None
     assert (result.exit_code, result.stdout, result.stderr) == direct(args)
     assert result.stdout.count("|") == len(args), "every argument, empty ones too, arrives as one"
+
+
+def test_a_long_line_comes_back_whole(loop: LocalLoop) -> None:
+    """Lines over 3,000 bytes travel in pieces (a pipe takes up to 4 KiB whole): a big status or plan."""
+    line = "".join(f"{i:05d}," for i in range(2000))  # 12,000 bytes
+    result = Channel(loop, "control", timeout=5).run('printf "%s\\nafter\\n" "$1"\n', [line])
+    assert result is not None and result.stdout == f"{line}\nafter\n"
 
 
 def test_an_exit_code_and_stderr_come_back(loop: LocalLoop) -> None:
@@ -147,11 +160,38 @@ def test_a_stalled_loop_fails_its_question_before_anything_is_sent(
 
 
 def test_a_loop_that_went_away_mid_call_is_a_lost_answer(loop: LocalLoop) -> None:
+    """Once the loop said it started the call, nothing tells whether it ran: a lost exec answer."""
     channel = Channel(loop, "control", timeout=5)
-    loop.proc.kill()
-    loop.proc.wait()
-    with pytest.raises(DockerError):
+    assert channel._ping()
+    received = loop.recv
+
+    def die_once_started(size: int) -> bytes:
+        frame = received(size)
+        if b" started\n" in frame:
+            loop.close()
+        return frame
+
+    loop.recv = die_once_started  # type: ignore[method-assign]
+    with pytest.raises(DockerError, match="went away"):
         channel.run("sleep 5\n", [])
+
+
+def test_nothing_is_sent_to_a_loop_that_is_gone(loop: LocalLoop) -> None:
+    channel = Channel(loop, "control", timeout=5)
+    loop.close()
+    assert channel.run("echo hi\n", []) is None, "an exec instead"
+
+
+def test_a_call_the_loop_reads_too_late_never_runs(loop: LocalLoop, tmp_path: Path) -> None:
+    """Lost on the way or read after the switch gave up (2 s): the loop refuses it, so the exec the switch
+    runs instead is the only run."""
+    channel = Channel(loop, "control", timeout=5)
+    marker = tmp_path / "ran"
+    assert channel._ping()
+    channel.clock = (channel.clock[0] - 1000, channel.clock[1])  # the loop reads the call 10 s past its time
+    assert channel.run(f'touch "{marker}"\n', []) is None
+    time.sleep(0.2)
+    assert not marker.exists()
 
 
 def test_what_the_stream_cannot_carry_goes_to_an_exec() -> None:

@@ -6,16 +6,27 @@
 # process in a running container costs the runtime about 100 ms on a busy host.
 #
 # Lines in, each "ID KIND [REST]" (ID: lower-case hex, one per request):
-#   ID have HASH        "ID have yes" when the script HASH is here, else "ID have no"
+#   ID have HASH        "ID have yes NOW" when the script HASH is here, else "ID have no NOW"
+#                       (NOW: this host's uptime in centiseconds, the clock of NOT_AFTER)
 #   ID text LINE        one more line of ID's part (a script, or a call)
 #   ID script HASH SUM  the part becomes the script HASH: "ID script ok"
-#   ID call SUM         the part runs with sh: "ID out LINE"..., "ID err LINE"...,
-#                       then "ID exit CODE LINES BYTES" (LINES, BYTES: of the out lines)
+#   ID call SUM NOT_AFTER  read by NOT_AFTER, the part runs with sh: "ID started", then
+#                       "ID out LINE"... (a long one as "ID more PIECE"... then "ID out REST"),
+#                       "ID err LINE"..., "ID exit CODE LINES BYTES" (LINES,
+#                       BYTES: of the out lines); read later, "ID late" and nothing runs (the
+#                       switch has given up on it and uses an exec)
 # A part whose sha256 is not SUM was garbled (two writers at once can tear a line):
 # "ID garbled", and nothing of it runs.
 at=${TMPDIR:-/tmp}/bluegreen-control
 mkdir -p "$at" || exit 1
 export BLUEGREEN_CONTROL="$at"  # a call sources its script from here
+
+# now: this host's uptime in centiseconds into $now (the shell's own read: no process).
+now() {
+  read -r now _ < /proc/uptime
+  now=${now%.*}${now#*.}
+  now=${now#0}
+}
 
 # whole PART SUM: the part arrived as it was sent.
 whole() {
@@ -33,8 +44,15 @@ run() {
   { sh "$part" 2> "$part.err"; echo "$?" > "$part.code"; } | {
     lines=0 bytes=0
     while IFS= read -r line || [ -n "$line" ]; do
-      printf '%s out %s\n' "$1" "$line"
       lines=$((lines + 1)) bytes=$((bytes + ${#line}))
+      # A write up to 4 KiB reaches the pipe whole; a longer line goes in pieces ("more"), so another
+      # call's lines never land inside one.
+      while [ "${#line}" -gt 3000 ]; do
+        piece=$(printf '%.3000s' "$line")
+        printf '%s more %s\n' "$1" "$piece"
+        line=${line#"$piece"}
+      done
+      printf '%s out %s\n' "$1" "$line"
     done
     while IFS= read -r line || [ -n "$line" ]; do
       printf '%s err %s\n' "$1" "$line"
@@ -57,7 +75,8 @@ while IFS= read -r request; do
     text) printf '%s\n' "$body" >> "$at/part.$id" ;;
     have)
       case $body in '' | *[!0-9a-f]*) continue ;; esac
-      if [ -f "$at/script.$body" ]; then printf '%s have yes\n' "$id"; else printf '%s have no\n' "$id"; fi
+      now
+      if [ -f "$at/script.$body" ]; then printf '%s have yes %s\n' "$id" "$now"; else printf '%s have no %s\n' "$id" "$now"; fi
       ;;
     script)
       hash=${body%% *}
@@ -69,6 +88,17 @@ while IFS= read -r request; do
         printf '%s garbled\n' "$id"
       fi
       ;;
-    call) (run "$id" "$body" &) ;;
+    call)
+      sum=${body%% *} not_after=${body#* }
+      case $not_after in '' | *[!0-9]*) not_after=0 ;; esac
+      now
+      if [ "$now" -gt "$not_after" ]; then
+        rm -f "$at/part.$id"
+        printf '%s late\n' "$id"
+      else
+        printf '%s started\n' "$id"
+        (run "$id" "$sum" &)
+      fi
+      ;;
   esac
 done
