@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from bluegreen.engine.client import DockerClient, ExecResult
 from bluegreen.engine.names import DEPLOYMENT_LABEL, router_control_name
@@ -163,12 +163,10 @@ class Channel:
     def _started(self, ident: str) -> bool:
         """The loop began the call. It refuses one it reads after the time the call carries, so once that has
         passed here too without a word, the call can only have been lost on the way (torn by another writer)
-        or refused: it will never run there."""
-        try:
-            said = self._reply(ident, time.monotonic() + START_SECONDS + 0.5)
-        except DockerError:
-            return False  # no answer by then: nothing ran, and nothing will
-        return said == "started"
+        or refused: it will never run there. A connection lost meanwhile proves nothing (the engine may have
+        gone, not the loop): a lost answer, DockerError."""
+        said = self._reply(ident, time.monotonic() + START_SECONDS + 0.5, quiet=True)
+        return said == "started"  # None: no word by then, nothing ran and nothing will
 
     def _upload(self, digest: str, text: str) -> bool:
         """The script is there (uploaded when not): quick answers, or an exec runs the call instead."""
@@ -213,25 +211,38 @@ class Channel:
                     raise DockerError(f"exec in {self.container}: the answer was torn on the way")
                 return ExecResult(int(counts[0]), _text(out), _text(err))
 
-    def _reply(self, ident: str, deadline: float) -> str:
-        """The next line the loop tagged with `ident` (others' lines are theirs)."""
+    @overload
+    def _reply(self, ident: str, deadline: float) -> str: ...
+
+    @overload
+    def _reply(self, ident: str, deadline: float, quiet: bool) -> str | None: ...
+
+    def _reply(self, ident: str, deadline: float, quiet: bool = False) -> str | None:
+        """The next line the loop tagged with `ident` (others' lines are theirs). No line by `deadline`:
+        None when `quiet`, else DockerError."""
         prefix = f"{ident} "
         while True:
             while self._lines:
                 line = self._lines.pop(0)
                 if line.startswith(prefix):
                     return line[len(prefix) :]
-            self._lines = self._read_lines(deadline)
+            lines = self._read_lines(deadline)
+            if lines is None:
+                if quiet:
+                    return None
+                raise DockerError(f"exec in {self.container}: no answer within {self.timeout:g}s")
+            self._lines = lines
 
-    def _read_lines(self, deadline: float) -> list[str]:
+    def _read_lines(self, deadline: float) -> list[str] | None:
+        """The complete lines that arrived; None when nothing did by `deadline`."""
         left = deadline - time.monotonic()
         if left <= 0:
-            raise DockerError(f"exec in {self.container}: no answer within {self.timeout:g}s")
+            return None
         self.stream.settimeout(left)
         try:
             chunk = self.stream.recv(65536)
-        except TimeoutError as exc:
-            raise DockerError(f"exec in {self.container}: no answer within {self.timeout:g}s") from exc
+        except TimeoutError:
+            return None
         except OSError as exc:
             raise DockerError(f"exec in {self.container}: {exc}") from exc
         if not chunk:
@@ -277,7 +288,10 @@ class ControlLink:
         if not self.tried:
             self.tried = True
             self.name = _beside_router(self.client, self.router())
-            checked = self._call(*self.check) if self.name else None
+            try:
+                checked = self._call(*self.check) if self.name else None
+            except DockerError:  # the check changes nothing: its lost answer only says not to use the loop
+                checked = None
             if checked is None or checked.exit_code != 0:
                 self.name = None
         return self._call(text, args) if self.name else None

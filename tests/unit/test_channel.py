@@ -223,3 +223,32 @@ def test_a_link_uses_a_loop_only_once_it_answers_as_the_router_would(
     result = passing.run(f'touch "{marker}"; echo done\n', [])
     assert result is not None and result.stdout == "done\n" and marker.exists()
     assert len(attached) == 3 and all(a.proc.poll() is not None for a in attached), "each closed after its call"
+
+
+def test_a_connection_lost_before_the_call_started_is_a_lost_answer(loop: LocalLoop) -> None:
+    """Only silence until the call's time proves it will never run; a connection that breaks meanwhile may
+    be the engine's, not the loop's: the switch says the outcome is unknown rather than run it again."""
+    channel = Channel(loop, "control", timeout=5)
+    assert channel._ping()
+    sent = loop.sendall
+
+    def break_after_the_call(data: bytes) -> None:
+        sent(data)
+        if b" call " in data:
+            loop.close()
+
+    loop.sendall = break_after_the_call  # type: ignore[method-assign]
+    with pytest.raises(DockerError, match="went away"):
+        channel.run("echo hi\n", [])
+
+
+def test_a_health_check_whose_answer_is_lost_leaves_the_switch_to_execs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def lost(self: Channel, text: str, args: list[str]) -> None:
+        raise DockerError("exec in control: the control loop went away")
+
+    monkeypatch.setattr(channel_module, "_beside_router", lambda client, router: "control")
+    monkeypatch.setattr(Channel, "attach", staticmethod(lambda client, name, scripts: Channel(None, name)))  # type: ignore[arg-type]
+    monkeypatch.setattr(Channel, "run", lost)
+    monkeypatch.setattr(Channel, "close", lambda self: None)
+    link = channel_module.ControlLink(None, dict, ("exit 0\n", []))  # type: ignore[arg-type]
+    assert link.run("echo hi\n", []) is None and link.name is None
