@@ -1,4 +1,5 @@
-"""Router: the nginx container, the net container that owns its host ports, and its routing volume.
+"""Router: the nginx container, the net container that owns its host ports, its control container (the loop
+a switch asks to run its scripts, bluegreen/router/channel.py), and its routing volume.
 
 The net container only sleeps: it holds the network namespace, the stack
 network and the published ports. The router joins that namespace, so it can
