@@ -43,6 +43,9 @@ from bluegreen.errors import DockerError
 PING_SECONDS = 2.0  # the loop answers `have` at once; a loop that does not is stalled (the exec path is used)
 START_SECONDS = 2.0  # a call the loop has not begun this long after it was sent never runs there (an exec does)
 NO_SCRIPT = 99  # the call's script was gone (the loop restarted): nothing ran
+ELSEWHERE = 98  # the first call's check failed: the loop is not where the router's exec would run; nothing ran
+_ELSEWHERE_SAID = "@@bluegreen-elsewhere\n"  # with ELSEWHERE, so a script's own exit 98 is not taken for it
+PART_BYTES = 1 << 20  # the most a script or a call may carry (sh/control.sh refuses more: an exec runs it)
 _HEADER = struct.Struct(">BxxxL")  # an attach stream frame without a TTY: stream, size
 
 
@@ -123,22 +126,34 @@ class Channel:
         with suppress(OSError):
             self.stream.close()
 
-    def run(self, text: str, args: Sequence[str]) -> ExecResult | None:
-        """Run `text` with `args` as `sh -c text sh args...` would: None when nothing ran (use an exec)."""
-        if not carries(text) or not all(carries(a) for a in args):
+    def run(self, text: str, args: Sequence[str], check: tuple[str, Sequence[str]] | None = None) -> ExecResult | None:
+        """Run `text` with `args` as `sh -c text sh args...` would: None when nothing ran (use an exec).
+
+        `check`: a script and its arguments run first, in the same call (a connection and a question less
+        than a call of its own); when it fails, nothing else runs and the answer is None."""
+        calls = [(text, args), *([check] if check else [])]
+        if not all(carries(script) and all(carries(a) for a in arguments) for script, arguments in calls):
             return None
-        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-        if digest not in self.scripts and not self._upload(digest, text):
+        digests = [hashlib.sha256(script.encode()).hexdigest()[:32] for script, _ in calls]
+        files = [f'"$BLUEGREEN_CONTROL/script.{d}"' for d in digests]
+        call = "".join(f"[ -f {file} ] || exit {NO_SCRIPT}\n" for file in files)
+        if check:
+            call += f"(set -- {_quoted(check[1])}; . {files[1]}) >/dev/null 2>&1 </dev/null || "
+            call += f"{{ printf '{_ELSEWHERE_SAID.strip()}\\n'; exit {ELSEWHERE}; }}\n"
+        call += f"set -- {_quoted(args)}\n. {files[0]}\n"
+        if len(call.encode()) > PART_BYTES:
             return None
-        script = f'"$BLUEGREEN_CONTROL/script.{digest}"'
-        call = f"[ -f {script} ] || exit {NO_SCRIPT}\nset -- {' '.join(shlex.quote(a) for a in args)}\n. {script}\n"
+        if not all(d in self.scripts or self._upload(d, script) for d, (script, _) in zip(digests, calls, strict=True)):
+            return None
         ident = secrets.token_hex(8)
         self._send(ident, call, f"call {_sum(call)} {self._loop_time(START_SECONDS)}")
         if not self._started(ident):
             return None
         result = self._answer(ident)
         if result is None or (result.exit_code == NO_SCRIPT and not result.stdout):
-            self.scripts.discard(digest)
+            self.scripts.difference_update(digests)
+            return None
+        if check and result.exit_code == ELSEWHERE and result.stdout == _ELSEWHERE_SAID:
             return None
         return result
 
@@ -146,7 +161,7 @@ class Channel:
         """`have` for nothing: the loop answers at once, with its clock, unless it is stalled."""
         ident = secrets.token_hex(8)
         try:
-            self._write(f"{ident} have 0\n")
+            self._write(f"{ident} have 0\n".encode())
             said = self._reply(ident, time.monotonic() + PING_SECONDS).split()
         except (OSError, DockerError):
             return False
@@ -172,7 +187,7 @@ class Channel:
         """The script is there (uploaded when not): quick answers, or an exec runs the call instead."""
         ident = secrets.token_hex(8)
         try:
-            self._write(f"{ident} have {digest}\n")
+            self._write(f"{ident} have {digest}\n".encode())
             if not self._reply(ident, time.monotonic() + START_SECONDS).startswith("have yes"):
                 self._send(ident, text, f"script {digest} {_sum(text)}")
                 if self._reply(ident, time.monotonic() + START_SECONDS) != "script ok":
@@ -182,9 +197,10 @@ class Channel:
         self.scripts.add(digest)
         return True
 
-    def _send(self, ident: str, text: str, last: str) -> None:
-        body = text if text.endswith("\n") else text + "\n"
-        self._write("".join(f"{ident} text {line}\n" for line in body.splitlines()) + f"{ident} {last}\n")
+    def _send(self, ident: str, text: str, request: str) -> None:
+        """The request line, then its part: the loop reads exactly its size (sh/control.sh)."""
+        body = (text if text.endswith("\n") else text + "\n").encode()
+        self._write(f"{ident} {request} {len(body)}\n".encode() + body)
 
     def _answer(self, ident: str) -> ExecResult | None:
         """The call's tagged lines up to its exit line; None when it was garbled on the way (nothing ran)."""
@@ -260,18 +276,18 @@ class Channel:
         *complete, self._partial = self._partial.split(b"\n")
         return [line.decode(errors="replace") for line in complete]
 
-    def _write(self, text: str) -> None:
+    def _write(self, data: bytes) -> None:
         try:
             self.stream.settimeout(self.timeout)
-            self.stream.sendall(text.encode())
+            self.stream.sendall(data)
         except OSError as exc:
             raise DockerError(f"exec in {self.container}: {exc}") from exc
 
 
 class ControlLink:
-    """The control channel of one router for one process: the control container found and checked once, then
-    one attach per call. Given up for the process when it is not there or not beside the router, or after a
-    call that failed (the exec path serves from there)."""
+    """The control channel of one router for one process: the control container found once and checked by the
+    first call, then one attach per call. Given up for the process when it is not there, not beside the router
+    or fails the check, or after a call that failed (the exec path serves from there)."""
 
     def __init__(
         self, client: DockerClient, router: Callable[[], dict[str, Any]], check: tuple[str, Sequence[str]]
@@ -285,29 +301,27 @@ class ControlLink:
 
     def run(self, text: str, args: Sequence[str]) -> ExecResult | None:
         """What the script printed through the channel; None: nothing ran, use an exec."""
+        check = None
         if not self.tried:
             self.tried = True
             self.name = _beside_router(self.client, self.router())
-            try:
-                checked = self._call(*self.check) if self.name else None
-            except DockerError:  # the check changes nothing: its lost answer only says not to use the loop
-                checked = None
-            if checked is None or checked.exit_code != 0:
-                self.name = None
-        return self._call(text, args) if self.name else None
-
-    def _call(self, text: str, args: Sequence[str]) -> ExecResult | None:
-        channel = Channel.attach(self.client, self.name or "", self.scripts)
+            check = self.check  # the first call runs it before its script: a call of its own cost a CLI 15-20 ms
+        if self.name is None:
+            return None
+        channel = Channel.attach(self.client, self.name, self.scripts)
         if channel is None:  # stopped, restarting or stalled: this call and the rest go to execs
             self.name = None
             return None
         try:
-            return channel.run(text, args)
+            result = channel.run(text, args, check)
         except DockerError:
             self.name = None  # what it owed is a lost exec answer; execs from here
             raise
         finally:
             channel.close()
+        if result is None and check is not None:  # not checked (or not beside the router): execs from here
+            self.name = None
+        return result
 
 
 def _beside_router(client: DockerClient, router: dict[str, Any]) -> str | None:
@@ -323,6 +337,10 @@ def _beside_router(client: DockerClient, router: dict[str, Any]) -> str | None:
 def _sum(text: str) -> str:
     body = text if text.endswith("\n") else text + "\n"
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _quoted(args: Sequence[str]) -> str:
+    return " ".join(shlex.quote(a) for a in args)
 
 
 def _text(lines: list[str]) -> str:

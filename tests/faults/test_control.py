@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,7 @@ from bluegreen.router.layout import LOCK_DIR, LOCK_INFO, ROUTING_DIR
 from lab.deployment import Stack
 from lab.dockercli import Container, docker
 from lab.prober import BackgroundProbe
+from tests.integration.test_switch import colors_of
 from tests.support.scripts import ScriptCountingClient
 
 LAB_NAME = "bgfctl"
@@ -83,6 +85,35 @@ def test_a_switch_after_the_loop_was_killed_goes_through_an_exec_then_the_loop_i
     client = ScriptCountingClient(monkeypatch)
     report = apply_plan(LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan("blue")))
     assert report.changed and client.scripts == ["begin"] and client.execs == [], "the loop serves again"
+
+
+def test_a_loop_the_router_has_left_runs_nothing_and_the_switch_uses_execs(
+    blue_live: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The net container and the router restarted without the control container (by hand): the loop still
+    runs, beside the same volume and under the same network mode, but in the old namespace, where no status
+    listener answers. The first call checks that before its script and runs nothing there: execs."""
+    stack = blue_live
+    docker("restart", "-t", "1", stack.net)  # a new namespace; the control container keeps the old one
+    docker("restart", "-t", "1", stack.router.name)
+    try:
+        deadline = time.monotonic() + 30
+        while colors_of(stack.url(), 1) != Counter({"blue": 1}):
+            assert time.monotonic() < deadline, "the restarted router did not serve again"
+            time.sleep(0.2)
+        client = ScriptCountingClient(monkeypatch)
+        router = LiveRouter.find(client, stack.deployment)
+        report = apply_plan(router, client, parse_plan(stack.plan("green")))
+        assert report.changed and client.scripts == ["begin"] and client.execs == ["begin"]
+        assert colors_of(stack.url(), 10) == Counter({"green": 10})
+        client.clear()
+        report = apply_plan(router, client, parse_plan(stack.plan("blue")))
+        assert report.changed and client.execs == ["begin"], "given up for the process: its calls are execs"
+    finally:
+        docker("restart", "-t", "1", stack.control_name)  # it joins the router again, for the next test
+    client = ScriptCountingClient(monkeypatch)
+    report = apply_plan(LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan("green")))
+    assert report.changed and client.scripts == ["begin"] and client.execs == [], "beside the router again"
 
 
 def test_a_stalled_loop_costs_a_switch_its_question_not_the_switch(

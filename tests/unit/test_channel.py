@@ -203,8 +203,8 @@ def test_what_the_stream_cannot_carry_goes_to_an_exec() -> None:
 def test_a_link_uses_a_loop_only_once_it_answers_as_the_router_would(
     loop: LocalLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A loop left in a namespace the router has left (its net container restarted) fails the check: the
-    switch runs its scripts in execs, and nothing it asked for ran there."""
+    """A loop left in a namespace the router has left (its net container restarted) fails the check the first
+    call runs before its script: the switch runs its scripts in execs, and nothing it asked for ran there."""
     marker = tmp_path / "ran"
     attached: list[LocalLoop] = []
 
@@ -219,10 +219,20 @@ def test_a_link_uses_a_loop_only_once_it_answers_as_the_router_would(
     assert failing.run(f'touch "{marker}"\n', []) is None and len(attached) == 1, "given up: no second attach"
     time.sleep(0.2)
     assert not marker.exists()
-    passing = channel_module.ControlLink(None, dict, ("exit 0\n", []))  # type: ignore[arg-type]
-    result = passing.run(f'touch "{marker}"; echo done\n', [])
-    assert result is not None and result.stdout == "done\n" and marker.exists()
-    assert len(attached) == 3 and all(a.proc.poll() is not None for a in attached), "each closed after its call"
+    passing = channel_module.ControlLink(None, dict, ('[ "$1" = port ] && [ "$#" = 2 ]\n', ["port", "/status"]))  # type: ignore[arg-type]
+    result = passing.run(f'touch "{marker}"; echo "done $#"\n', ["one"])
+    assert result is not None and result.stdout == "done 1\n" and marker.exists(), "the check, then the call"
+    assert passing.run("echo again\n", []) is not None and len(attached) == 3, "one connection per call"
+    assert all(a.proc.poll() is not None for a in attached[:-1]), "each closed after its call"
+
+
+def test_a_scripts_own_exit_98_is_its_answer_not_a_failed_check(loop: LocalLoop) -> None:
+    """The check's failure is told by its exit code and a line only it prints."""
+    channel = Channel(loop, "control", timeout=5)
+    result = channel.run("echo mine; exit 98\n", [], ("exit 0\n", []))
+    assert result is not None and (result.exit_code, result.stdout) == (98, "mine\n")
+    said = channel.run("echo mine\n", [], ("echo checked; exit 3\n", []))
+    assert said is None, "a failed check: nothing ran, and its own output is not the answer"
 
 
 def test_a_connection_lost_before_the_call_started_is_a_lost_answer(loop: LocalLoop) -> None:
@@ -242,13 +252,26 @@ def test_a_connection_lost_before_the_call_started_is_a_lost_answer(loop: LocalL
         channel.run("echo hi\n", [])
 
 
-def test_a_health_check_whose_answer_is_lost_leaves_the_switch_to_execs(monkeypatch: pytest.MonkeyPatch) -> None:
-    def lost(self: Channel, text: str, args: list[str]) -> None:
-        raise DockerError("exec in control: the control loop went away")
+def test_a_part_the_loop_would_refuse_goes_to_an_exec(loop: LocalLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts are read by their size, up to PART_BYTES: over it, nothing is sent or nothing runs."""
+    channel = Channel(loop, "control", timeout=5)
+    big = "x" * 3000
+    assert channel.run('echo "${#1}"\n', [big]) is not None
+    monkeypatch.setattr(channel_module, "PART_BYTES", 2000)
+    sent = loop.sent
+    assert channel.run('echo "${#1}"\n', [big]) is None and loop.sent == sent, "refused here: nothing sent"
+    monkeypatch.setattr(channel_module, "PART_BYTES", 1 << 30)  # a client that would send more than the loop takes
+    result = channel.run('echo "${#1}"\n', ["y" * (1 << 20)])
+    assert result is None and loop.sent > sent + (1 << 20), "sent, and refused there: garbled, nothing ran"
+    assert channel.run('echo "${#1}"\n', ["z"]) is not None, "and the loop reads the next request"
 
-    monkeypatch.setattr(channel_module, "_beside_router", lambda client, router: "control")
-    monkeypatch.setattr(Channel, "attach", staticmethod(lambda client, name, scripts: Channel(None, name)))  # type: ignore[arg-type]
-    monkeypatch.setattr(Channel, "run", lost)
-    monkeypatch.setattr(Channel, "close", lambda self: None)
-    link = channel_module.ControlLink(None, dict, ("exit 0\n", []))  # type: ignore[arg-type]
-    assert link.run("echo hi\n", []) is None and link.name is None
+
+def test_a_size_torn_bigger_holds_the_loop_at_most_two_seconds(loop: LocalLoop) -> None:
+    """Another writer's bytes inside a request line can make its size ask for more than will come: the loop
+    waits for it no longer than `timeout 2`, runs none of it, and reads requests again."""
+    loop.sendall(b"0123456789abcdef call " + b"0" * 64 + b" 99999999 900000\necho torn\n")
+    channel = Channel(loop, "control", timeout=5)
+    started = time.monotonic()
+    while (result := channel.run("echo after\n", [])) is None:  # an exec would serve these meanwhile
+        assert time.monotonic() - started < 10, "the loop never read requests again"
+    assert result.stdout == "after\n"

@@ -31,6 +31,20 @@ fi
 # The status is read once the lock is ours: what is live cannot change under it from then on.
 # shellcheck disable=SC2154 # probe_at: set by probe_start (lib.sh)
 fetch 127.0.0.1 "$status_port" "$status_path" > "$probe_at.status" 2>/dev/null &
+# The armed targets are probed from here too, all at once: each is a busy app's answer (20-60 ms one after
+# another under load, most of a rollback's first call).
+armed_list=
+if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
+  armed_n=0
+  while read -r a_host a_port a_path; do
+    [ -n "$a_path" ] || continue
+    case "$armed" in *",$a_host,"*) ;; *) continue ;; esac
+    armed_n=$((armed_n + 1))
+    armed_list="$armed_list$a_host $a_port $a_path
+"
+    fetch "$a_host" "$a_port" "$a_path" > "$probe_at.armed.$armed_n" 2>/dev/null </dev/null &
+  done < "$dir/$BG_CURRENT/$BG_ARMED_PROBES"
+fi
 while [ "$count" -gt 0 ] && [ "$#" -ge 3 ]; do
   shift 3
   count=$((count - 1))
@@ -71,14 +85,16 @@ printf '\n@@bluegreen-probes\n'
 all_200=
 probe_report && all_200=1
 printf '\n@@bluegreen-armed\n'
-if [ "$armed" != - ] && [ -f "$dir/$BG_CURRENT/$BG_ARMED_PROBES" ]; then
-  while read -r a_host a_port a_path; do
-    [ -n "$a_path" ] || continue
-    case "$armed" in *",$a_host,"*) ;; *) continue ;; esac
-    printf '\n@@bluegreen-target %s %s %s\n' "$a_host" "$a_port" "$a_path"
-    fetch "$a_host" "$a_port" "$a_path" </dev/null || true
-  done < "$dir/$BG_CURRENT/$BG_ARMED_PROBES"
-fi
+armed_i=0
+while read -r a_host a_port a_path; do
+  [ -n "$a_path" ] || continue
+  armed_i=$((armed_i + 1))
+  printf '\n@@bluegreen-target %s %s %s\n' "$a_host" "$a_port" "$a_path"
+  slurp "$probe_at.armed.$armed_i" || file_text=$(fetch "$a_host" "$a_port" "$a_path" 2>/dev/null </dev/null || true)
+  printf '%s\n' "$file_text"
+done <<ARMED
+$armed_list
+ARMED
 # Published only when no reload is needed (else the switch's own exec, after nginx -t) and it is not live yet.
 if [ -n "$staged" ] && [ -n "$all_200" ] && reports "$status" configHash "$config" &&
   ! reports "$status" planHash "$plan"; then
