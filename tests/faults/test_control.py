@@ -18,8 +18,9 @@ from contextlib import contextmanager
 
 import pytest
 
+from bluegreen.colors import Color
 from bluegreen.plan.model import parse_plan
-from bluegreen.release.switch import apply_plan
+from bluegreen.release.switch import SwitchReport, apply_plan
 from bluegreen.router.adapter import LiveRouter
 from bluegreen.router.layout import LOCK_DIR, LOCK_INFO, ROUTING_DIR
 from lab.deployment import Stack
@@ -62,6 +63,13 @@ def wait_running(stack: Stack, timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
+def switched(
+    stack: Stack, client: ScriptCountingClient, color: Color, router: LiveRouter | None = None
+) -> SwitchReport:
+    """A switch in this process to `color` taking everything, through `router` (a new process's by default)."""
+    return apply_plan(router or LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan(color)))
+
+
 @contextmanager
 def never_retrying(stack: Stack) -> Iterator[BackgroundProbe]:
     with BackgroundProbe(stack.url(), retry=False, settle_seconds=0.3) as load:
@@ -77,13 +85,13 @@ def test_a_switch_after_the_loop_was_killed_goes_through_an_exec_then_the_loop_i
         os.kill(loop_pid(stack), signal.SIGKILL)  # init exits with it: the container stops, then restarts
         client = ScriptCountingClient(monkeypatch)
         started = time.monotonic()
-        report = apply_plan(LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan("green")))
+        report = switched(stack, client, "green")
         assert report.changed and report.weights == {"blue": 0, "green": 100}
         time.sleep(0.5)
     assert load.stats.all_from("green", started) is not None, "green serves everything since the switch"
     wait_running(stack)
     client = ScriptCountingClient(monkeypatch)
-    report = apply_plan(LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan("blue")))
+    report = switched(stack, client, "blue")
     assert report.changed and client.scripts == ["begin"] and client.execs == [], "the loop serves again"
 
 
@@ -103,16 +111,16 @@ def test_a_loop_the_router_has_left_runs_nothing_and_the_switch_uses_execs(
             time.sleep(0.2)
         client = ScriptCountingClient(monkeypatch)
         router = LiveRouter.find(client, stack.deployment)
-        report = apply_plan(router, client, parse_plan(stack.plan("green")))
+        report = switched(stack, client, "green", router)
         assert report.changed and client.scripts == ["begin"] and client.execs == ["begin"]
         assert colors_of(stack.url(), 10) == Counter({"green": 10})
         client.clear()
-        report = apply_plan(router, client, parse_plan(stack.plan("blue")))
+        report = switched(stack, client, "blue", router)
         assert report.changed and client.execs == ["begin"], "given up for the process: its calls are execs"
     finally:
         docker("restart", "-t", "1", stack.control_name)  # it joins the router again, for the next test
     client = ScriptCountingClient(monkeypatch)
-    report = apply_plan(LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan("green")))
+    report = switched(stack, client, "green")
     assert report.changed and client.scripts == ["begin"] and client.execs == [], "beside the router again"
 
 
@@ -126,12 +134,12 @@ def test_a_stalled_loop_costs_a_switch_its_question_not_the_switch(
     try:
         with never_retrying(stack):
             client = ScriptCountingClient(monkeypatch)
-            report = apply_plan(LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan("green")))
+            report = switched(stack, client, "green")
         assert report.changed and client.scripts == ["begin"] and client.execs == ["begin"]
     finally:
         docker("unpause", stack.control_name)
     client = ScriptCountingClient(monkeypatch)
-    report = apply_plan(LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan("blue")))
+    report = switched(stack, client, "blue")
     assert report.changed and client.execs == [], "the question it answers late is nobody's"
 
 

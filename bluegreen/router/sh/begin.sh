@@ -85,14 +85,7 @@ printf '\n@@bluegreen-probes\n'
 all_200=
 probe_report && all_200=1
 printf '\n@@bluegreen-armed\n'
-armed_i=0
-while read -r a_host a_port a_path; do
-  [ -n "$a_path" ] || continue
-  armed_i=$((armed_i + 1))
-  printf '\n@@bluegreen-target %s %s %s\n' "$a_host" "$a_port" "$a_path"
-  slurp "$probe_at.armed.$armed_i" || file_text=$(fetch "$a_host" "$a_port" "$a_path" 2>/dev/null </dev/null || true)
-  printf '%s\n' "$file_text"
-done <<ARMED
+probe_answers armed. '\n@@bluegreen-target %s %s %s\n' <<ARMED || true
 $armed_list
 ARMED
 # Published only when no reload is needed (else the switch's own exec, after nginx -t) and it is not live yet.

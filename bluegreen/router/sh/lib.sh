@@ -69,21 +69,29 @@ probe_start() {
 }
 
 # probe_report: wait, then one marked section per target, in order; true when every answer is HTTP 200.
-# A target whose answer could not be kept (no writable TMPDIR) is asked again, here.
 probe_report() {
   wait
+  probe_answers "" '\n@@bluegreen %s:%s%s\n' <<PROBED
+$probe_list
+PROBED
+}
+
+# probe_answers KEY MARKER: for each "HOST PORT PATH" line on stdin, in order, the
+# MARKER (a printf format of HOST PORT PATH), then the answer kept in
+# $probe_at.KEY<N> (the Nth line's); true when every answer is HTTP 200. A target
+# whose answer could not be kept (no writable TMPDIR) is asked again, here.
+probe_answers() {
   probe_ok=0
   probe_i=0
   while read -r probe_host probe_port probe_path; do
     [ -n "$probe_path" ] || continue
     probe_i=$((probe_i + 1))
-    printf '\n@@bluegreen %s:%s%s\n' "$probe_host" "$probe_port" "$probe_path"
-    slurp "$probe_at.$probe_i" || file_text=$(fetch "$probe_host" "$probe_port" "$probe_path" 2>/dev/null </dev/null || true)
+    # shellcheck disable=SC2059 # the marker is the format
+    printf "$2" "$probe_host" "$probe_port" "$probe_path"
+    slurp "$probe_at.$1$probe_i" || file_text=$(fetch "$probe_host" "$probe_port" "$probe_path" 2>/dev/null </dev/null || true)
     printf '%s\n' "$file_text"
     http_200 "$file_text" || probe_ok=1
-  done <<PROBED
-$probe_list
-PROBED
+  done
   return "$probe_ok"
 }
 
