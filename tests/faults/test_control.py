@@ -70,6 +70,12 @@ def switched(
     return apply_plan(router or LiveRouter.find(client, stack.deployment), client, parse_plan(stack.plan(color)))
 
 
+def served_by_the_loop(stack: Stack, monkeypatch: pytest.MonkeyPatch, color: Color) -> bool:
+    """A new process's switch to `color` changed the routing with its one call, through the loop (no exec)."""
+    client = ScriptCountingClient(monkeypatch)
+    return switched(stack, client, color).changed and client.scripts == ["begin"] and client.execs == []
+
+
 @contextmanager
 def never_retrying(stack: Stack) -> Iterator[BackgroundProbe]:
     with BackgroundProbe(stack.url(), retry=False, settle_seconds=0.3) as load:
@@ -90,9 +96,7 @@ def test_a_switch_after_the_loop_was_killed_goes_through_an_exec_then_the_loop_i
         time.sleep(0.5)
     assert load.stats.all_from("green", started) is not None, "green serves everything since the switch"
     wait_running(stack)
-    client = ScriptCountingClient(monkeypatch)
-    report = switched(stack, client, "blue")
-    assert report.changed and client.scripts == ["begin"] and client.execs == [], "the loop serves again"
+    assert served_by_the_loop(stack, monkeypatch, "blue"), "the loop serves again"
 
 
 def test_a_loop_the_router_has_left_runs_nothing_and_the_switch_uses_execs(
@@ -119,9 +123,7 @@ def test_a_loop_the_router_has_left_runs_nothing_and_the_switch_uses_execs(
         assert report.changed and client.execs == ["begin"], "given up for the process: its calls are execs"
     finally:
         docker("restart", "-t", "1", stack.control_name)  # it joins the router again, for the next test
-    client = ScriptCountingClient(monkeypatch)
-    report = switched(stack, client, "green")
-    assert report.changed and client.scripts == ["begin"] and client.execs == [], "beside the router again"
+    assert served_by_the_loop(stack, monkeypatch, "green"), "beside the router again"
 
 
 def test_a_stalled_loop_costs_a_switch_its_question_not_the_switch(
@@ -138,9 +140,7 @@ def test_a_stalled_loop_costs_a_switch_its_question_not_the_switch(
         assert report.changed and client.scripts == ["begin"] and client.execs == ["begin"]
     finally:
         docker("unpause", stack.control_name)
-    client = ScriptCountingClient(monkeypatch)
-    report = switched(stack, client, "blue")
-    assert report.changed and client.execs == [], "the question it answers late is nobody's"
+    assert served_by_the_loop(stack, monkeypatch, "blue"), "the question it answers late is nobody's"
 
 
 def test_a_loop_killed_mid_call_leaves_an_unknown_outcome_then_the_lock_is_broken_by_name(blue_live: Stack) -> None:
