@@ -146,7 +146,7 @@ class Channel:
         if not all(d in self.scripts or self._upload(d, script) for d, (script, _) in zip(digests, calls, strict=True)):
             return None
         ident = secrets.token_hex(8)
-        self._send(ident, call, f"call {_sum(call)} {self._loop_time(START_SECONDS)}")
+        self._send(ident, call, f"call {self._loop_time(START_SECONDS)}")
         if not self._started(ident):
             return None
         result = self._answer(ident)
@@ -189,7 +189,7 @@ class Channel:
         try:
             self._write(f"{ident} have {digest}\n".encode())
             if not self._reply(ident, time.monotonic() + START_SECONDS).startswith("have yes"):
-                self._send(ident, text, f"script {digest} {_sum(text)}")
+                self._send(ident, text, f"script {digest}")
                 if self._reply(ident, time.monotonic() + START_SECONDS) != "script ok":
                     return False
         except DockerError:
@@ -198,9 +198,10 @@ class Channel:
         return True
 
     def _send(self, ident: str, text: str, request: str) -> None:
-        """The request line, then its part: the loop reads exactly its size (sh/control.sh)."""
+        """The request line, ending in its part's sum and size, then the part: the loop reads exactly that
+        size and runs nothing whose sum differs (sh/control.sh)."""
         body = (text if text.endswith("\n") else text + "\n").encode()
-        self._write(f"{ident} {request} {len(body)}\n".encode() + body)
+        self._write(f"{ident} {request} {_sum(body)} {len(body)}\n".encode() + body)
 
     def _answer(self, ident: str) -> ExecResult | None:
         """The call's tagged lines up to its exit line; None when it was garbled on the way (nothing ran)."""
@@ -334,9 +335,8 @@ def _beside_router(client: DockerClient, router: dict[str, Any]) -> str | None:
     return str(found.get("Name") or "").lstrip("/") or None
 
 
-def _sum(text: str) -> str:
-    body = text if text.endswith("\n") else text + "\n"
-    return hashlib.sha256(body.encode()).hexdigest()
+def _sum(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def _quoted(args: Sequence[str]) -> str:

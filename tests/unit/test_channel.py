@@ -116,7 +116,7 @@ def test_a_garbled_call_runs_nothing_and_says_so(loop: LocalLoop, tmp_path: Path
     marker = tmp_path / "ran"
     assert channel.run(SCRIPT, ["warm"]) is not None  # the script is there; the call itself is garbled
     real = channel_module._sum
-    monkeypatch.setattr(channel_module, "_sum", lambda text: "0" * 64 if "set --" in text else real(text))
+    monkeypatch.setattr(channel_module, "_sum", lambda body: "0" * 64 if b"set --" in body else real(body))
     assert channel.run(f'touch "{marker}"\n', []) is None
     assert channel.run(SCRIPT, ["x"]) is None
     time.sleep(0.2)
@@ -272,7 +272,7 @@ def test_a_part_the_loop_would_refuse_goes_to_an_exec(loop: LocalLoop, monkeypat
 def test_a_size_torn_bigger_holds_the_loop_at_most_two_seconds(loop: LocalLoop) -> None:
     """Another writer's bytes inside a request line can make its size ask for more than will come: the loop
     waits for it no longer than `timeout 2`, runs none of it, and reads requests again."""
-    loop.sendall(b"0123456789abcdef call " + b"0" * 64 + b" 99999999 900000\necho torn\n")
+    loop.sendall(b"0123456789abcdef call 99999999 " + b"0" * 64 + b" 900000\necho torn\n")
     channel = Channel(loop, "control", timeout=5)
     started = time.monotonic()
     while (result := channel.run("echo after\n", [])) is None:  # an exec would serve these meanwhile

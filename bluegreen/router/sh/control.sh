@@ -10,7 +10,7 @@
 #   ID have HASH        "ID have yes NOW" when the script HASH is here, else "ID have no NOW"
 #                       (NOW: this host's uptime in centiseconds, the clock of NOT_AFTER)
 #   ID script HASH SUM SIZE  the part becomes the script HASH: "ID script ok"
-#   ID call SUM NOT_AFTER SIZE  read by NOT_AFTER, the part runs with sh: "ID started", then
+#   ID call NOT_AFTER SUM SIZE  read by NOT_AFTER, the part runs with sh: "ID started", then
 #                       "ID out LINE"... (a long one as "ID more PIECE"... then "ID out REST"),
 #                       "ID err LINE"..., "ID exit CODE LINES BYTES" (LINES,
 #                       BYTES: of the out lines); read later, "ID late" and nothing runs (the
@@ -104,7 +104,7 @@ while IFS= read -r request; do
     call)
       # shellcheck disable=SC2086 # split into its words
       set -- $body
-      sum=$1 not_after=$2
+      not_after=$1 sum=$2
       case $not_after in '' | *[!0-9]*) not_after=0 ;; esac
       if ! take "$id" "$3"; then
         rm -f "$at/part.$id"
