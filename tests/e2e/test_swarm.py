@@ -4,7 +4,8 @@ Each colour is a Docker Swarm service of 2 replicas (endpoint mode dnsrr)
 on an attachable overlay network; the router is the same nginx container,
 with the same routing state and switch. Under keep-alive load: 20 switches
 (a canary, flips, a release of the idle colour), a canary's split over
-thousands of requests, a rollback, and a live task killed with `docker rm -f`.
+thousands of requests, a rollback, and a live task killed with `docker rm -f`
+(which cuts at most the answers it was writing; nothing else fails).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ BASE: dict[str, Any] = {
     "green.replicas": 2,
 }
 LABEL = f"label=bluegreen.deployment={DEPLOYMENT}"
+CLIENTS = 16
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,7 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
 
     step = Steps("dev", BASE)
     switches = 0
-    with BackgroundProbe(URL, connections=16, round_seconds=3) as load:
+    with BackgroundProbe(URL, connections=CLIENTS, round_seconds=3) as load:
         time.sleep(1)
         # A canary, then its split measured over thousands of requests.
         assert step({"activeColor": "green", "trafficWeight": 10}) == [f"update {SWITCH}"]
@@ -135,7 +137,10 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
         print(f"rollback: {rollback_s:.2f}s")
 
         # A live task dies: Swarm replaces it; DNS drops the dead one and adds the new one once it is healthy.
+        # An answer it was writing is cut: nginx has passed its start on, and an answer begun cannot be resent.
+        kill_from = time.monotonic()
         replaced_s = kill_a_task(DEPLOYMENT, ROUTER, back)
+        kill_to = time.monotonic()
         print(f"replacement serving {replaced_s:.1f}s after the kill")  # bench: swarm.replacement_s
 
         # The stack file follows the rollback (the program's switch takes the live routing back as its own).
@@ -156,8 +161,13 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
         load.keep_until(10_000)
 
     stats = load.stats
-    print(f"{stats.requests} requests, {stats.failed} failed, {stats.retried} retried, {dict(stats.colors())}")
-    assert stats.failed == 0, (stats.errors, Counter(s.status for s in stats.samples if s.status != 200))
+    killed = stats.failed_within(kill_from, kill_to)  # the bench's swarm.kill_failed
+    print(
+        f"{stats.requests} requests, {stats.failed} failed ({killed} cut by the kill), {stats.retried} retried, "
+        f"{dict(stats.colors())}"
+    )
+    assert stats.failed - killed == 0, (stats.errors, Counter(s.status for s in stats.samples if s.status != 200))
+    assert killed <= CLIENTS, ("at most one answer in flight per client", stats.errors)
 
     # Destroy leaves no service, network or volume; the module's fixture leaves the swarm it made.
     destroy("dev")
@@ -165,3 +175,33 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
     assert docker("ps", "-aq", "--filter", LABEL).stdout.strip() == ""
     assert docker("network", "ls", "-q", "--filter", f"name={DEPLOYMENT}").stdout.strip() == ""
     assert docker("volume", "ls", "-q", "--filter", f"name={DEPLOYMENT}").stdout.strip() == ""
+
+
+def wait_updated(service: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while docker("service", "inspect", "-f", "{{.UpdateStatus.State}}", service).stdout.strip() != "completed":
+        assert time.monotonic() < deadline, f"{service}: update not completed within {timeout:g}s"
+        time.sleep(0.3)
+
+
+def test_tasks_stopped_by_an_update_lose_no_post(swarm: None) -> None:
+    """Swarm takes a stopping task out of DNS 2 s before it signals it; the app then closes its kept-alive
+    connections. A router that still held the address would send a POST on one as it closes: a reset after the
+    request went out, which nginx never passes on (502). With the router's validity at 2 s that was 12 of
+    328,585 requests over 64 stopped tasks; at 1 s, 0 of 328,558 (docs/swarm.md, "Draining a node")."""
+    up("dev", BASE)
+    (live,) = [name for name, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == "blue"]
+    try:
+        with BackgroundProbe(URL, connections=CLIENTS, retry=False, post_every=2, settle_seconds=0.5) as load:
+            for _ in range(6):  # each stops both tasks, one after the other (start-first)
+                docker("service", "update", "--force", "--detach", live)
+                wait_updated(live)
+                time.sleep(3)  # the last stopped task's 2 s out of DNS, then its drain
+        stats = load.stats
+        print(f"{stats.requests} requests, {stats.failed} failed")
+        posts = sum(1 for s in stats.samples if s.method == "POST")
+        assert posts > 1_000 and stats.failed == 0, (stats.errors, Counter((s.status, s.method) for s in stats.samples
+                                                                           if s.status != 200))  # fmt: skip
+        assert {n for n, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == "blue"} == {live}
+    finally:
+        destroy("dev")

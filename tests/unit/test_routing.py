@@ -77,7 +77,7 @@ def test_config_routes_by_the_njs_decision_through_docker_dns() -> None:
     assert "js_set $bg_js_route bg.live;" in conf and "js_set $bg_preview_route bg.preview;" in conf
     # The steady route comes from the generation's name, and only an empty one asks router.js.
     assert f"root {ROUTING_DIR}/current;" in conf and 'map $bg_steady_route $bg_route {\n    "" $bg_js_route;' in conf
-    assert "resolver 127.0.0.11 valid=2s ipv6=off;" in conf
+    assert "resolver 127.0.0.11 valid=1s ipv6=off;" in conf
     assert conf.count("proxy_pass http://$bg_target_pass;") == 1
     assert "proxy_pass http://$bg_preview_target_pass;" in conf
     assert "add_header X-Bluegreen-Color $bg_color always;" not in conf, "live answers never say their colour"
