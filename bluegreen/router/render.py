@@ -60,7 +60,8 @@ DOCKER_DNS = "127.0.0.11"
 # signalling it (moby: controller.Shutdown, defaultGossipConvergeDelay): the
 # router must have stopped sending there before the task closes its kept-alive
 # connections, or a POST sent on one as it closes is lost (a reset after the
-# request went out is never passed on). At 2 s, 7 of 140,698 such requests were.
+# request went out is never passed on). Side by side over 64 stopped tasks:
+# 12 of 328,585 requests lost at 2 s, 0 of 328,558 at 1 s (docs/swarm.md).
 RESOLVE_VALID_SECONDS = 1
 
 
