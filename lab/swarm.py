@@ -135,6 +135,14 @@ def wait_converged(deployment: str, away_from: str = "", timeout: float = 120) -
     raise AssertionError(f"{deployment}: not {wanted} running tasks within {timeout:g}s: {task_nodes(deployment)}")
 
 
+def wait_updated(service: str, timeout: float = 120) -> None:
+    """Until Swarm says the service's update (`docker service update`) completed: every task it replaces stopped."""
+    deadline = time.monotonic() + timeout
+    while docker("service", "inspect", "-f", "{{.UpdateStatus.State}}", service).stdout.strip() != "completed":
+        assert time.monotonic() < deadline, f"{service}: update not completed within {timeout:g}s"
+        time.sleep(0.3)
+
+
 @dataclass
 class NodeLoss:
     """When a node was lost (time.monotonic()), and how long the router's DNS and Swarm took to follow."""

@@ -24,7 +24,7 @@ from lab.dockercli import docker, get
 from lab.engine import Steps, destroy, up
 from lab.paths import ROOT
 from lab.prober import BackgroundProbe, enough, run_probe
-from lab.swarm import kill_a_task, running_tasks, single_node_swarm
+from lab.swarm import kill_a_task, running_tasks, single_node_swarm, wait_updated
 from lab.swarm import services as swarm_services
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("stand_in_images")]
@@ -59,6 +59,10 @@ def served_by(url: str, n: int = 20) -> Counter[str]:
 
 def services() -> dict[str, dict[str, Any]]:
     return {s["Spec"]["Name"]: s for s in swarm_services(DEPLOYMENT)}
+
+
+def services_of(color: str) -> set[str]:
+    return {name for name, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == color}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -106,7 +110,7 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
         assert served_by(URL) == Counter({"green": 20})
 
         # A release of the idle colour: a new service, created before the old one goes.
-        old = {n for n, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == "blue"}
+        old = services_of("blue")
         release = step({"blue.version": "1.1.0"})
         switches += 1
         assert sorted(release) == sorted([
@@ -147,7 +151,7 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
         assert step({"activeColor": back}) == [f"update {SWITCH}"]
         # An environment change: the live colour (held) keeps what it runs, the idle one gets a new service.
         idle = "blue" if back == "green" else "green"
-        live = {n for n, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == back}
+        live = services_of(back)
         assert sorted(step({"app.env": {"FEATURE_X": "on"}})) == sorted([
             f"replace docker:index/service:Service::app-{idle}-service",
             f"update {SWITCH}",
@@ -177,20 +181,13 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
     assert docker("volume", "ls", "-q", "--filter", f"name={DEPLOYMENT}").stdout.strip() == ""
 
 
-def wait_updated(service: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while docker("service", "inspect", "-f", "{{.UpdateStatus.State}}", service).stdout.strip() != "completed":
-        assert time.monotonic() < deadline, f"{service}: update not completed within {timeout:g}s"
-        time.sleep(0.3)
-
-
 def test_tasks_stopped_by_an_update_lose_no_post(swarm: None) -> None:
     """Swarm takes a stopping task out of DNS 2 s before it signals it; the app then closes its kept-alive
     connections. A router that still held the address would send a POST on one as it closes: a reset after the
     request went out, which nginx never passes on (502). With the router's validity at 2 s that was 12 of
     328,585 requests over 64 stopped tasks; at 1 s, 0 of 328,558 (docs/swarm.md, "Draining a node")."""
     up("dev", BASE)
-    (live,) = [name for name, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == "blue"]
+    (live,) = services_of("blue")
     try:
         with BackgroundProbe(URL, connections=CLIENTS, retry=False, post_every=2, settle_seconds=0.5) as load:
             for _ in range(6):  # each stops both tasks, one after the other (start-first)
@@ -202,6 +199,6 @@ def test_tasks_stopped_by_an_update_lose_no_post(swarm: None) -> None:
         posts = sum(1 for s in stats.samples if s.method == "POST")
         assert posts > 1_000 and stats.failed == 0, (stats.errors, Counter((s.status, s.method) for s in stats.samples
                                                                            if s.status != 200))  # fmt: skip
-        assert {n for n, s in services().items() if s["Spec"]["Labels"]["bluegreen.color"] == "blue"} == {live}
+        assert services_of("blue") == {live}
     finally:
         destroy("dev")
