@@ -438,7 +438,7 @@ def router_overhead(stack: Any, seconds: int) -> dict[str, Any]:
     switcher(stack)(parse_plan(raw))
     if others:
         sh("docker", "stop", "-t", "2", *others)
-        time.sleep(3)  # the router's resolver forgets them (valid=2s)
+        time.sleep(3)  # the router re-resolves (every 2 s: valid=1s and nginx's second) and forgets them
     try:
         return _three_paths(stack, target, seconds)
     finally:

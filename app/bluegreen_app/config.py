@@ -46,7 +46,9 @@ class AppConfig(BaseSettings):
     downstream_url: AnyHttpUrl | None = None
     downstream_timeout_seconds: float = Field(1.0, gt=0, le=10)
     startup_delay_seconds: float = Field(0.0, ge=0, le=120)
-    drain_delay_seconds: float = Field(0.0, ge=0, le=60)
+    # A second: under Swarm a stopping task is signalled 2 s after it leaves DNS, and the
+    # router re-resolves every 2 s, so it may still send to the task at SIGTERM (docs/apps.md).
+    drain_delay_seconds: float = Field(1.0, ge=0, le=60)
     shutdown_timeout_seconds: float = Field(25.0, gt=0, le=600)
     slow_max_seconds: float = Field(30.0, gt=0, le=600)
     # /slow, /echo and /ws exist for tests, demos and game days: they hold

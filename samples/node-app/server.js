@@ -3,8 +3,9 @@
 //
 // - listens on APP_PORT (all interfaces: the router reaches it on the stack network);
 // - GET APP_HEALTH_PATH answers 200 while it serves, 503 once it drains;
-// - on SIGTERM it stops taking connections, answers what it was sent, closes
-//   idle kept-alive connections, and exits before `app.stopGraceSeconds`;
+// - on SIGTERM it keeps serving for APP_DRAIN_DELAY_SECONDS (default 1), then stops
+//   taking connections, answers what it was sent, closes idle kept-alive
+//   connections, and exits before `app.stopGraceSeconds`;
 // - writes nothing to disk (the root filesystem is read-only), runs as any uid.
 'use strict';
 
@@ -61,13 +62,19 @@ const server = http.createServer((req, res) => {
 // always closes an idle connection first and never sends a request on one this side is closing.
 server.keepAliveTimeout = 10_000;
 
+// Under Swarm a stopping task is signalled 2 s after it leaves DNS, and the router re-resolves
+// names every 2 s: it may still send here for a moment after SIGTERM, so keep serving first.
+const drainDelayMs = Number(process.env.APP_DRAIN_DELAY_SECONDS ?? 1) * 1000;
+
 function drain(signal) {
-  if (draining) return;
+  if (draining) return; // readiness answers 503 from now on
   draining = true;
   console.log(JSON.stringify({ event: 'draining', signal, color, version }));
-  server.close(() => process.exit(0)); // stops accepting; calls back once every connection has ended
-  server.closeIdleConnections(); // idle kept-alive connections end now, busy ones after their answer
-  setInterval(() => server.closeIdleConnections(), 200).unref();
+  setTimeout(() => {
+    server.close(() => process.exit(0)); // stops accepting; calls back once every connection has ended
+    server.closeIdleConnections(); // idle kept-alive connections end now, busy ones after their answer
+    setInterval(() => server.closeIdleConnections(), 200).unref();
+  }, drainDelayMs);
 }
 
 process.on('SIGTERM', () => drain('SIGTERM'));

@@ -182,10 +182,11 @@ def test_swarm_release_cycle_under_load(swarm: None) -> None:
 
 
 def test_tasks_stopped_by_an_update_lose_no_post(swarm: None) -> None:
-    """Swarm takes a stopping task out of DNS 2 s before it signals it; the app then closes its kept-alive
-    connections. A router that still held the address would send a POST on one as it closes: a reset after the
-    request went out, which nginx never passes on (502). With the router's validity at 2 s that was 12 of
-    328,585 requests over 64 stopped tasks; at 1 s, 0 of 328,558 (docs/swarm.md, "Draining a node")."""
+    """Swarm takes a stopping task out of DNS 2 s before it signals it, and the router re-resolves every 2 s:
+    it may still send to the task at SIGTERM. The app keeps serving a second, then closes its kept-alive
+    connections; one closed at once races a POST sent on it, a reset nginx never passes on (502). Apps that
+    closed at once lost 12 of 328,585 requests over 64 stopped tasks at a validity of 2 s, and at 1 s one of
+    about 200,000 in two CI runs (docs/apps.md, "Why a second after SIGTERM")."""
     up("dev", BASE)
     (live,) = services_of("blue")
     try:

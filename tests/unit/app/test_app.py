@@ -273,6 +273,13 @@ def test_sigterm_drains_then_exits_and_second_signal_forces(monkeypatch: pytest.
     assert server.force_exit is True
 
 
+def test_by_default_the_app_keeps_serving_a_second_after_sigterm(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The router may still send to a stopping Swarm task at its SIGTERM (docs/apps.md, "Why a second after SIGTERM").
+    monkeypatch.delenv("APP_DRAIN_DELAY_SECONDS", raising=False)
+    assert config(monkeypatch).drain_delay_seconds == 1.0
+    assert config(monkeypatch, APP_DRAIN_DELAY_SECONDS="0").drain_delay_seconds == 0.0
+
+
 # --- Docker HEALTHCHECK --------------------------------------------------------
 
 
