@@ -121,13 +121,19 @@ def _round(
     probe: list[Candidate] = []
     targets.new_round()
     for c in [c for c in candidates if c.streak < successes and not c.down]:
-        address, problem, final = targets.target(c.name).view(networks, aliases.get(c.name))
+        target = targets.target(c.name)
+        address, problem, final = target.view(networks, aliases.get(c.name))
         if problem is not None:
             c.streak, c.last = 0, problem
             if final and c.soft:
                 c.down = True
             elif final:
                 raise GateError(f"health gate: {targets.kind} {c.name}: {problem}")
+        elif c.soft and target.health == "healthy":
+            # The preview passes on Docker's healthcheck (the same readiness path, polled every second): after a
+            # flip it is the colour that was live until now, the busiest, and an express publish waited for its
+            # answer (docs/routing.md, "The preview's check"). Only a target without a healthcheck is probed.
+            c.address, c.streak, c.last = address, successes, "Docker health is healthy"
         else:
             if c.address is not None and address != c.address:
                 c.streak = 0  # another task took the slot (Swarm replaced it): its passes start again

@@ -97,11 +97,12 @@ def test_with_two_passes_the_second_rounds_exec_publishes_what_the_switch_would(
 
 
 def test_a_rollback_with_two_passes_publishes_in_its_second_rounds_exec() -> None:
-    """The first round is answered by the armed probes the exec that took the lock ran; the second closes the gate."""
+    """A rollback gates once (one success); blue's task now has an address no probe armed, so its round is an exec
+    of its own, and that exec publishes."""
     router = routed()
     switch(router, plan(**GREEN, **TWO_PASSES))
     router.begins = router.fetches = router.publish_execs = 0
-    report = rollback(router, Engine(addresses={"b1": "10.0.0.2", "g1": "10.0.0.3"}))
+    report = rollback(router, Engine(addresses={"b1": "10.0.0.4", "g1": "10.0.0.3"}))
     assert report.weights == {"blue": 100, "green": 0} and router.expressed[-1] == report.plan_hash
     assert (router.begins, router.fetches, router.publish_execs) == (1, 1, 0)
 

@@ -158,10 +158,36 @@ def test_every_container_is_probed_in_one_call_per_round() -> None:
     assert result.addresses == {"a": "10.0.0.2", "b": "10.0.0.3"}
 
 
-def test_a_soft_target_rides_in_the_same_probe_execs_and_never_vetoes() -> None:
-    """The preview: checked with the live targets, one exec per round; its failure is reported, not raised."""
+def test_a_soft_target_docker_finds_healthy_passes_on_that_and_is_never_probed() -> None:
+    """The preview after a flip is the colour that was live until then: its answer waits behind the busiest queue,
+    and an express publish waited for it. Docker's healthcheck polls the same readiness path."""
     clock = Clock()
     engine = Engine({"b1": [container(ip="10.0.0.2")], "g1": [container(ip="10.0.0.3")]})
+    prober = Prober({"10.0.0.2": [200], "10.0.0.3": [500]})
+    result = run_gate(["b1"], Resolver(engine), prober, NET, 8000, "/health/ready",
+                      HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=2), clock=clock,
+                      sleep=clock.sleep, soft=["g1"])  # fmt: skip
+    assert prober.asked == [["10.0.0.2"], ["10.0.0.2"]]
+    assert result.addresses == {"b1": "10.0.0.2", "g1": "10.0.0.3"} and result.down == {}
+    assert result.probed == ["10.0.0.2", "10.0.0.3"], "its address is armed for the next switch all the same"
+
+
+@pytest.mark.parametrize("health", ["unhealthy", "starting"])
+def test_a_soft_target_docker_does_not_find_healthy_is_down_once_the_gate_passes(health: str) -> None:
+    clock = Clock()
+    engine = Engine({"b1": [container(ip="10.0.0.2")], "g1": [container(ip="10.0.0.3", health=health)]})
+    prober = Prober({"10.0.0.2": [200]})
+    result = run_gate(["b1"], Resolver(engine), prober, NET, 8000, "/health/ready",
+                      HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=1), clock=clock,
+                      sleep=clock.sleep, soft=["g1"])  # fmt: skip
+    assert prober.asked == [["10.0.0.2"]] and result.down == {"g1": f"Docker health is {health}"}
+
+
+def test_a_soft_target_without_a_healthcheck_rides_in_the_same_probe_execs_and_never_vetoes() -> None:
+    """Nothing but its answer says how it is: probed with the live targets, one exec per round; a failure is
+    reported, not raised."""
+    clock = Clock()
+    engine = Engine({"b1": [container(ip="10.0.0.2")], "g1": [container(ip="10.0.0.3", health=None)]})
     prober = Prober({"10.0.0.2": [200], "10.0.0.3": [500]})
     result = run_gate(["b1"], Resolver(engine), prober, NET, 8000, "/health/ready",
                       HealthGate(timeout_seconds=10, interval_seconds=0.5, successes=2), clock=clock,
