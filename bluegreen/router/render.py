@@ -56,12 +56,12 @@ from bluegreen.router.upstreams import groups, resolving_server, route_maps, tar
 # Docker's embedded DNS, on every user-defined network; short validity so a
 # restarted container's new address is used within seconds.
 DOCKER_DNS = "127.0.0.11"
-# Below the 2 s Swarm waits between taking a stopping task out of DNS and
-# signalling it (moby: controller.Shutdown, defaultGossipConvergeDelay): the
-# router must have stopped sending there before the task closes its kept-alive
-# connections, or a POST sent on one as it closes is lost (a reset after the
-# request went out is never passed on). Side by side over 64 stopped tasks:
-# 12 of 328,585 requests lost at 2 s, 0 of 328,558 at 1 s (docs/swarm.md).
+# The shortest nginx takes: it re-resolves a name `valid + 1` s after an answer
+# (ngx_http_upstream_zone_module), so every 2 s, the same 2 s Swarm waits between
+# taking a stopping task out of DNS and signalling it (moby: controller.Shutdown).
+# The router may still send to a task at its SIGTERM, so the app keeps serving a
+# second after it (docs/apps.md, "Why a second after SIGTERM"). At 2 s (every 3 s)
+# apps that closed at once lost 12 of 328,585 requests over 64 stopped tasks.
 RESOLVE_VALID_SECONDS = 1
 
 

@@ -96,7 +96,7 @@ def test_with_two_passes_the_second_rounds_exec_publishes_what_the_switch_would(
         assert router.program_record is not None and router.program_record["planHash"] == report.plan_hash
 
 
-def test_a_rollback_with_two_passes_publishes_in_its_second_rounds_exec() -> None:
+def test_a_rollback_whose_target_no_probe_armed_publishes_in_its_gate_rounds_exec() -> None:
     """A rollback gates once (one success); blue's task now has an address no probe armed, so its round is an exec
     of its own, and that exec publishes."""
     router = routed()
