@@ -89,7 +89,10 @@ def serves(stack: Stack, color: Color) -> bool:
 def never_retrying(stack: Stack) -> Iterator[BackgroundProbe]:
     with BackgroundProbe(stack.url(), retry=False, settle_seconds=0.3) as load:
         yield load
-    assert load.stats.requests > 0 and load.stats.failed == 0, dict(load.stats.errors)
+    assert load.stats.requests > 0 and load.stats.failed == 0, (
+        dict(load.stats.errors),
+        Counter((s.status, s.color) for s in load.stats.samples if s.status != 200),
+    )
 
 
 def test_a_switch_after_the_loop_was_killed_goes_through_an_exec_then_the_loop_is_back(
