@@ -138,7 +138,9 @@ def wait_converged(deployment: str, away_from: str = "", timeout: float = 120) -
 def wait_updated(service: str, timeout: float = 120) -> None:
     """Until Swarm says the service's update (`docker service update`) completed: every task it replaces stopped."""
     deadline = time.monotonic() + timeout
-    while docker("service", "inspect", "-f", "{{.UpdateStatus.State}}", service).stdout.strip() != "completed":
+    # UpdateStatus is nil until Swarm starts the update: the template then prints nothing, not an error.
+    state = "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"
+    while docker("service", "inspect", "-f", state, service).stdout.strip() != "completed":
         assert time.monotonic() < deadline, f"{service}: update not completed within {timeout:g}s"
         time.sleep(0.3)
 
